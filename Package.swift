@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+// Vangnet: a privacy-preserving data-exchange gateway between DUO, UWV and the RMC regions.
+
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "vangnet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vangnet", targets: ["vangnet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .target(name: "VangnetCrypto", dependencies: ["CSodium"], swiftSettings: swiftSettings),
+        .target(name: "VangnetCore", dependencies: ["VangnetCrypto"], swiftSettings: swiftSettings),
+        .target(name: "BatchEnvelope", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
+        .target(name: "Records", dependencies: ["VangnetCore"], swiftSettings: swiftSettings),
+        .target(name: "Pseudonymisation", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
+        .target(name: "AccessPolicy", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
+        .target(name: "AuditLog", dependencies: ["VangnetCore", "VangnetCrypto"], swiftSettings: swiftSettings),
+        .target(
+            name: "Storage",
+            dependencies: [
+                "VangnetCore", "VangnetCrypto", "Records", "Pseudonymisation", "AuditLog", "BatchEnvelope",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "VangnetCore", "VangnetCrypto", "BatchEnvelope", "Records", "Pseudonymisation",
+                "AccessPolicy", "AuditLog", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "vangnet",
+            dependencies: [
+                "Gateway", "BatchEnvelope", "Records", "AuditLog", "Storage", "VangnetCore", "VangnetCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "VangnetCryptoTests", dependencies: ["VangnetCrypto"]),
+        .testTarget(name: "RecordsTests", dependencies: ["Records", "VangnetCore"]),
+        .testTarget(name: "BatchEnvelopeTests", dependencies: ["BatchEnvelope", "VangnetCrypto", "VangnetCore"]),
+        .testTarget(name: "PseudonymisationTests", dependencies: ["Pseudonymisation", "VangnetCrypto", "VangnetCore"]),
+        .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "Storage", "VangnetCrypto", "VangnetCore"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "BatchEnvelope", "Records", "Storage", "AuditLog", "VangnetCore", "VangnetCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+    ]
+)

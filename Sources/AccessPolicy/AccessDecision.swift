@@ -1,0 +1,33 @@
+import VangnetCore
+
+/// The outcome of an access check: a value, not an exception. A denial carries a reason that can
+/// be shown to the caller and to the security officer.
+public enum AccessDecision<Permit: Sendable>: Sendable {
+    case permit(Permit)
+    case deny(Denial)
+}
+
+/// Why access was refused.
+public struct Denial: Sendable, Equatable, Error, CustomStringConvertible {
+    /// Stable reason codes (see `docs/api.md`).
+    public enum Code: String, Sendable {
+        case unknownOrganisation = "unknown_organisation"
+        case wrongRole = "wrong_role"
+        case unknownPurpose = "unknown_purpose"
+        case noGrant = "no_grant"
+        case noRegion = "no_region"
+        case datasetNotAllowed = "dataset_not_allowed"
+        case unknownSigningKey = "unknown_signing_key"
+        case sourceMismatch = "source_mismatch"
+    }
+
+    public let code: Code
+    public let reason: String
+
+    public init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { "\(code.rawValue): \(reason)" }
+}

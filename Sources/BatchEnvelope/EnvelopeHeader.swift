@@ -1,0 +1,60 @@
+import Foundation
+import VangnetCore
+
+/// The header of a batch envelope (format version 1): who sent what, to whom, and how to open it.
+///
+/// Serialised as UTF-8 JSON; the exact bytes sent are covered by the trailer signature.
+public struct EnvelopeHeader: Sendable, Codable, Equatable {
+    /// Always 1 for this format.
+    public var version: Int
+    public var batchId: BatchID
+    /// OIN of the source organisation; must match the TLS client certificate.
+    public var source: OIN
+    public var dataset: DatasetID
+    public var schemaVersion: Int
+    /// When the source made the batch (ISO 8601, UTC).
+    public var createdAt: Date
+    /// Number of records (non-empty lines) in the payload.
+    public var recordCount: Int
+    /// Key id of the source's Ed25519 signing key.
+    public var signingKeyId: String
+    /// Key id of the gateway's X25519 key the payload key is sealed to.
+    public var recipientKeyId: String
+    /// The 32-byte payload key, sealed to the gateway (`crypto_box_seal`), base64.
+    public var sealedPayloadKey: String
+    /// The secretstream header, base64.
+    public var streamHeader: String
+    /// Plaintext bytes per chunk (every chunk but the last is exactly this long).
+    public var chunkSize: Int
+
+    public init(
+        batchId: BatchID, source: OIN, dataset: DatasetID, schemaVersion: Int, createdAt: Date, recordCount: Int,
+        signingKeyId: String, recipientKeyId: String, sealedPayloadKey: String, streamHeader: String, chunkSize: Int
+    ) {
+        self.version = 1
+        self.batchId = batchId
+        self.source = source
+        self.dataset = dataset
+        self.schemaVersion = schemaVersion
+        self.createdAt = createdAt
+        self.recordCount = recordCount
+        self.signingKeyId = signingKeyId
+        self.recipientKeyId = recipientKeyId
+        self.sealedPayloadKey = sealedPayloadKey
+        self.streamHeader = streamHeader
+        self.chunkSize = chunkSize
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }()
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+}

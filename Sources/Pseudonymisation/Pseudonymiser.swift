@@ -1,0 +1,54 @@
+import Records
+import VangnetCore
+import VangnetCrypto
+
+/// A validated record with the BSN replaced by the internal pseudonym: the first type in the
+/// flow that may be stored. Only ``Pseudonymiser`` makes one.
+public struct PseudonymisedRecord: Sendable {
+    public let dataset: DatasetID
+    public let line: Int
+    public let person: InternalPseudonym
+    public let municipality: MunicipalityCode
+    /// The record's fields without the BSN.
+    public let fields: [String: FieldValue]
+}
+
+/// Replaces BSNs by keyed pseudonyms, and derives the pseudonyms regions receive.
+public struct Pseudonymiser: Sendable {
+    private let keys: PseudonymKeys
+
+    public init(keys: PseudonymKeys) { self.keys = keys }
+
+    /// The current key epoch.
+    public var epoch: UInt32 { keys.epoch }
+
+    /// The internal pseudonym of `bsn`.
+    public func internalPseudonym(of bsn: BSN) -> InternalPseudonym {
+        let bytes = bsn.withDigits { digits in
+            var input: [UInt8] = Array("vangnet/bsn/v1:".utf8)
+            input.append(contentsOf: digits)
+            defer { for k in input.indices { input[k] = 0 } }
+            return GenericHash.keyedHash(input, key: keys.internalKey)
+        }
+        return InternalPseudonym(storedBytes: bytes, epoch: keys.epoch)
+    }
+
+    /// Consumes a validated record: the BSN goes no further than this call.
+    public func pseudonymise(_ record: ValidatedRecord) -> PseudonymisedRecord {
+        PseudonymisedRecord(
+            dataset: record.dataset,
+            line: record.line,
+            person: internalPseudonym(of: record.bsn),
+            municipality: record.municipality,
+            fields: record.fields
+        )
+    }
+
+    /// The pseudonym that `region` receives for `person` under `purpose`.
+    public func deliveryPseudonym(for person: InternalPseudonym, region: RegionNumber, purpose: PurposeID) -> DeliveryPseudonym {
+        var input: [UInt8] = Array("vangnet/delivery/v1:region=\(region.value);purpose=\(purpose.value);person=".utf8)
+        input.append(contentsOf: person.bytes)
+        let digest = GenericHash.keyedHash(input, key: keys.deliveryKey, outputLength: 16)
+        return DeliveryPseudonym(text: "vp1.e\(keys.epoch).\(Hex.encode(digest))")
+    }
+}

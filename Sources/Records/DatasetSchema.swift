@@ -1,0 +1,62 @@
+import VangnetCore
+
+/// The type of a record field and what values it admits.
+public enum FieldType: Sendable, Hashable {
+    /// A BSN (string, elfproef). Exactly one field of a dataset has this type.
+    case bsn
+    /// A CBS municipality code that exists in the reference list.
+    case municipality
+    /// A calendar date, `YYYY-MM-DD`.
+    case date
+    /// A calendar month, `YYYY-MM`.
+    case month
+    /// One of a fixed list of strings.
+    case enumeration([String])
+    /// `true` or `false`.
+    case boolean
+    /// An integer within the range.
+    case integer(ClosedRange<Int>)
+    /// A string of ASCII letters and digits, of a length within the range (codes such as BRIN, crebo).
+    case code(ClosedRange<Int>)
+}
+
+/// One field of a dataset.
+public struct FieldSpec: Sendable, Hashable {
+    public let name: String
+    public let type: FieldType
+    public let required: Bool
+
+    public init(_ name: String, _ type: FieldType, required: Bool = true) {
+        self.name = name
+        self.type = type
+        self.required = required
+    }
+}
+
+/// A named, versioned record schema: its fields, which holds the BSN and which the municipality.
+public struct DatasetSchema: Sendable {
+    public let id: DatasetID
+    public let version: Int
+    public let fields: [FieldSpec]
+    /// The name of the field of type ``FieldType/bsn``.
+    public let bsnField: String
+    /// The name of the field of type ``FieldType/municipality`` that routes the record.
+    public let municipalityField: String
+
+    public init(id: DatasetID, version: Int, fields: [FieldSpec]) {
+        guard let bsn = fields.first(where: { $0.type == .bsn }), let municipality = fields.first(where: { $0.type == .municipality }) else {
+            preconditionFailure("a dataset schema needs a BSN field and a municipality field")
+        }
+        self.id = id
+        self.version = version
+        self.fields = fields
+        self.bsnField = bsn.name
+        self.municipalityField = municipality.name
+    }
+
+    /// The field spec named `name`, if the schema has one.
+    public func field(named name: String) -> FieldSpec? { fields.first { $0.name == name } }
+
+    /// The names of all fields except the BSN: what may ever leave the ingest stage.
+    public var deliverableFieldNames: [String] { fields.map(\.name).filter { $0 != bsnField } }
+}

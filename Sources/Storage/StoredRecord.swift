@@ -1,0 +1,38 @@
+import Pseudonymisation
+import Records
+import VangnetCore
+
+/// A pseudonymised record routed to its region: what the store keeps.
+public struct RoutedRecord: Sendable {
+    public let record: PseudonymisedRecord
+    /// The region of the record's municipality of residence.
+    public let region: RegionNumber
+
+    public init(record: PseudonymisedRecord, region: RegionNumber) {
+        self.record = record
+        self.region = region
+    }
+}
+
+/// A record read back from the store, for delivery. Has no BSN: the store never had one.
+public struct StoredRecord: Sendable {
+    /// Position in the store; delivery cursors count in these.
+    public let id: Int64
+    public let dataset: DatasetID
+    public let person: InternalPseudonym
+    public let region: RegionNumber
+    public let fields: [String: FieldValue]
+}
+
+/// What happened when a batch was offered for commit.
+public enum BatchCommitOutcome: Sendable {
+    /// Committed now, with this receipt.
+    case committed(SignedReceiptJSON)
+    /// The same source already committed this batch id with the same envelope: the first receipt.
+    case duplicate(SignedReceiptJSON)
+    /// The same source already committed this batch id with a different envelope.
+    case conflict
+}
+
+/// A signed receipt as stored (its JSON text).
+public typealias SignedReceiptJSON = String

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A batch id: a UUID chosen by the source, unique per source.
+public struct BatchID: Sendable, Hashable, Codable, CustomStringConvertible {
+    public let uuid: UUID
+    public init(_ uuid: UUID = UUID()) { self.uuid = uuid }
+    public init?(_ text: String) {
+        guard let uuid = UUID(uuidString: text) else { return nil }
+        self.uuid = uuid
+    }
+    public var description: String { uuid.uuidString.lowercased() }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let id = BatchID(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a batch id is a UUID"))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// The id of a dataset schema, for example `duo.onderwijsdeelname`.
+public struct DatasetID: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public init(stringLiteral value: String) { self.value = value }
+    public var description: String { value }
+    public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
+    public init(from decoder: any Decoder) throws { value = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}
+
+/// The id of a purpose (doel), for example `vsv-opvolging`.
+public struct PurposeID: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public init(stringLiteral value: String) { self.value = value }
+    public var description: String { value }
+    public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
+    public init(from decoder: any Decoder) throws { value = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}
+
+/// What an organisation may do at the gateway.
+public enum Role: String, Sendable, Codable, CaseIterable {
+    /// A source agency (DUO, UWV): pushes batches.
+    case source
+    /// A region's contactgemeente: pulls its region's records.
+    case consumer
+    /// A security officer: reads the audit log.
+    case auditor
+}

@@ -1,0 +1,32 @@
+/// An Organisatie-identificatienummer: the 20-digit number that identifies a Dutch government
+/// organisation, carried in the subject `serialNumber` of its PKIoverheid certificate.
+public struct OIN: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    /// The 20 digits.
+    public let value: String
+
+    /// `nil` unless `value` is exactly 20 ASCII digits.
+    public init?(_ value: String) {
+        guard value.utf8.count == 20, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        self.value = value
+    }
+
+    /// Whether this is a test OIN (prefix `00000099`), the only kind tests and demos use.
+    public var isTest: Bool { value.hasPrefix("00000099") }
+
+    public var description: String { value }
+
+    public static func < (a: OIN, b: OIN) -> Bool { a.value < b.value }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let oin = OIN(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "an OIN has 20 digits"))
+        }
+        self = oin
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}

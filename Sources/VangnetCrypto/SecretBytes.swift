@@ -1,0 +1,46 @@
+import CSodium
+
+/// Key material that never prints and is wiped when released.
+///
+/// The bytes live in memory that libsodium zeroes (`sodium_memzero`) on deinit; `description`
+/// and `debugDescription` are redacted so a key cannot reach a log line by accident.
+///
+/// `@unchecked Sendable`: the storage is written once, in `init`, and only read afterwards.
+public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let storage: UnsafeMutableRawBufferPointer
+
+    /// Copies `bytes` into wiped-on-release storage.
+    public init(_ bytes: some Collection<UInt8>) {
+        Sodium.ensureInitialized()
+        storage = .allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        storage.copyBytes(from: bytes)
+        count = bytes.count
+    }
+
+    /// Fresh random key material.
+    public static func random(count: Int) -> SecretBytes {
+        var bytes = Sodium.randomBytes(count)
+        defer { bytes.withUnsafeMutableBytes { sodium_memzero($0.mutableBytes, $0.count) } }
+        return SecretBytes(bytes)
+    }
+
+    deinit {
+        sodium_memzero(storage.baseAddress!, storage.count)
+        storage.deallocate()
+    }
+
+    /// Number of secret bytes.
+    public let count: Int
+
+    /// Gives temporary read access to the secret bytes.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
+    }
+
+    /// Copies the secret out. Use only to write a key file.
+    /// - Warning: the returned array is ordinary memory; wipe or drop it promptly.
+    public func exposedBytes() -> [UInt8] { withUnsafeBytes { Array($0) } }
+
+    public var description: String { "SecretBytes(\(count) bytes, redacted)" }
+    public var debugDescription: String { description }
+}
