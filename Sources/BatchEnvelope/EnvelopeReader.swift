@@ -43,8 +43,9 @@ public struct EnvelopeReader: ~Copyable {
 
     public init(maxEnvelopeBytes: Int) { self.maxEnvelopeBytes = maxEnvelopeBytes }
 
-    /// Supplies the keys to open the payload after the ``Event/header(_:)`` event.
-    public mutating func open(with recipient: BoxKeyPair, signingKey: SigningPublicKey) throws(EnvelopeError) {
+    /// Supplies the keys to open the payload after the ``Event/header(_:)`` event, and goes on
+    /// reading the bytes already fed; `body` receives the payload events.
+    public mutating func open(with recipient: BoxKeyPair, signingKey: SigningPublicKey, _ body: (Event) throws -> Void) throws {
         guard case .awaitingKeys(let header) = state else { preconditionFailure("open(with:) only after the header event") }
         guard header.recipientKeyId == recipient.publicKey.keyID else {
             throw EnvelopeError(.wrongRecipient, "the payload key is sealed to another gateway key (\(header.recipientKeyId))")
@@ -63,6 +64,7 @@ public struct EnvelopeReader: ~Copyable {
         }
         self.signingKey = signingKey
         state = .frameLength
+        try drain(body)
     }
 
     /// Feeds the next bytes of the envelope; `body` receives events in order.
@@ -83,7 +85,7 @@ public struct EnvelopeReader: ~Copyable {
     /// Ends the stream and verifies the signature.
     /// - Returns: proof that the whole envelope was read, decrypted and verified.
     public consuming func finish() throws(EnvelopeError) -> OpenedBatch {
-        guard case .done = state, let header, let signingKey else {
+        guard case .done = state, let header = self.header, let signingKey = self.signingKey else {
             if case .awaitingKeys = state { preconditionFailure("finish() before open(with:)") }
             throw EnvelopeError(.truncated, "the envelope ends before its signature")
         }

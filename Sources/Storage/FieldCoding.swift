@@ -53,3 +53,9 @@ enum FieldCoding {
         return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 }
+
+/// JSON string escaping, shared with the delivery renderer.
+public enum JSONText {
+    /// Appends `s` as a JSON string literal.
+    public static func appendString(_ s: String, to out: inout String) { FieldCoding.appendString(s, to: &out) }
+}

@@ -1,0 +1,95 @@
+import AccessPolicy
+import AuditLog
+import Foundation
+import Pseudonymisation
+import Records
+import Storage
+import VangnetCore
+
+/// A record as a region receives it: its pseudonym for (region, purpose, epoch), its dataset, and
+/// only the purpose's fields. Only ``DeliveryPipeline`` makes one.
+public struct DeliveredRecord: Sendable {
+    /// Position in the store: pass the last one as `after` to continue.
+    public let cursor: Int64
+    public let pseudonym: DeliveryPseudonym
+    public let dataset: DatasetID
+    public let fields: [(name: String, value: FieldValue?)]
+}
+
+/// One page of a pull.
+public struct DeliveryPage: Sendable {
+    public let purpose: PurposeID
+    public let region: RegionNumber
+    public let records: [DeliveredRecord]
+    /// The cursor to continue after; equal to the request's when the page is empty.
+    public let nextCursor: Int64
+    /// Fingerprint of the policy the page was made under.
+    public let policyVersion: String
+}
+
+/// The pull side of the data flow: who may see what, reduced to what they may see.
+///
+/// Population first: a purpose's population is the set of people with a record of its population
+/// dataset, in the caller's region, that meets its row conditions on the day of the pull. Records
+/// of other datasets reach the region only for people in that population. Each delivered record
+/// carries only the purpose's fields and a pseudonym for (region, purpose, epoch).
+/// Every pull and every refusal is audited before anything is returned.
+public struct DeliveryPipeline: Sendable {
+    let policy: Policy
+    let pseudonymiser: Pseudonymiser
+    let store: SQLiteStore
+    let clock: any WallClock
+    let maxPageSize: Int
+
+    /// A page of records for `purpose` after `cursor`, or the refusal (already audited).
+    public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, after cursor: Int64, limit: Int) throws -> DeliveryPage {
+        let now = clock.now()
+        let scope: DeliveryScope
+        switch policy.mayPull(consumer: caller, purpose: purpose) {
+        case .deny(let denial):
+            try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
+                                             object: "purpose:\(purpose)", outcome: .refused, reason: denial.code.rawValue))
+            throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
+        case .permit(let permitted):
+            scope = permitted
+        }
+        let today = CalendarDate.inAmsterdam(now)
+        let populationDataset = scope.purpose.populationDataset
+        var population = Set<[UInt8]>()
+        try store.forEachRecord(dataset: populationDataset, region: scope.region) { record in
+            if scope.admitsToPopulation(record.fields, on: today) { population.insert(record.person.bytes) }
+        }
+        let datasets = scope.purpose.fields.keys.map { DatasetID($0) }.sorted()
+        let page = try store.scanRecords(after: cursor, datasets: datasets, limit: min(max(limit, 1), maxPageSize)) { record in
+            guard population.contains(record.person.bytes) else { return false }
+            if record.dataset == populationDataset {
+                return record.region == scope.region && scope.admitsToPopulation(record.fields, on: today)
+            }
+            return true
+        }
+        let delivered = page.map { record in
+            DeliveredRecord(
+                cursor: record.id,
+                pseudonym: pseudonymiser.deliveryPseudonym(for: record.person, region: scope.region, purpose: purpose),
+                dataset: record.dataset,
+                fields: scope.project(record.fields, of: record.dataset)
+            )
+        }
+        var counts = ["records": delivered.count]
+        for dataset in datasets { counts["records." + dataset.value] = delivered.filter { $0.dataset == dataset }.count }
+        try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
+                                         object: "purpose:\(purpose)/region:\(scope.region)", outcome: .success, counts: counts))
+        return DeliveryPage(purpose: purpose, region: scope.region, records: delivered,
+                            nextCursor: delivered.last?.cursor ?? cursor, policyVersion: policy.fingerprint)
+    }
+}
+
+extension CalendarDate {
+    /// The calendar day in the Netherlands at `instant`.
+    static func inAmsterdam(_ instant: Date) -> CalendarDate {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Europe/Amsterdam") ?? .gmt
+        let c = calendar.dateComponents([.year, .month, .day], from: instant)
+        return CalendarDate(year: c.year!, month: c.month!, day: c.day!)!
+    }
+}

@@ -1,0 +1,94 @@
+import Crypto
+import Foundation
+import SwiftASN1
+import VangnetCore
+import X509
+
+/// A development PKI: a CA, the gateway's server certificate and client certificates for the
+/// organisations of the development configuration, each with its test OIN in the subject
+/// `serialNumber`, as PKIoverheid certificates carry it.
+///
+/// - Warning: for development and tests only. Nothing real trusts these keys; production uses
+///   PKIoverheid (or the agency's own) certificates.
+public enum DevelopmentPKI {
+    /// One certificate to issue.
+    public struct Subject: Sendable {
+        public let fileName: String
+        public let commonName: String
+        public let organisation: String
+        public let oin: OIN
+
+        public init(fileName: String, commonName: String, organisation: String, oin: OIN) {
+            self.fileName = fileName
+            self.commonName = commonName
+            self.organisation = organisation
+            self.oin = oin
+        }
+    }
+
+    static let serialNumberOID: ASN1ObjectIdentifier = [2, 5, 4, 5]
+
+    /// Writes `ca.pem`/`ca.key`, `gateway.pem`/`gateway.key` and `<fileName>.pem`/`.key` for every
+    /// client into `directory`. Private keys are written with mode 0600.
+    public static func create(in directory: URL, gatewayOIN: OIN, clients: [Subject], caName: String = "Vangnet Development CA", now: Date = Date()) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let caKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
+        let caName = try DistinguishedName {
+            CountryName("NL")
+            OrganizationName("Vangnet development")
+            CommonName(caName)
+        }
+        let ca = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: caKey.publicKey,
+            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(2 * 365 * 86400),
+            issuer: caName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: caKey.publicKey)
+            },
+            issuerPrivateKey: caKey
+        )
+        try write(ca, key: caKey, name: "ca", in: directory)
+
+        func issue(_ subject: Subject, server: Bool) throws {
+            let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
+            let name = try DistinguishedName {
+                CountryName("NL")
+                OrganizationName(subject.organisation)
+                SerialNumberAttribute(value: subject.oin.value)
+                CommonName(subject.commonName)
+            }
+            let certificate = try Certificate(
+                version: .v3, serialNumber: .init(), publicKey: key.publicKey,
+                notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(365 * 86400),
+                issuer: caName, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.notCertificateAuthority)
+                    Critical(KeyUsage(digitalSignature: true))
+                    try ExtendedKeyUsage(server ? [.serverAuth] : [.clientAuth])
+                    if server {
+                        SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+                    }
+                },
+                issuerPrivateKey: caKey
+            )
+            try write(certificate, key: key, name: subject.fileName, in: directory)
+        }
+        try issue(Subject(fileName: "gateway", commonName: "localhost", organisation: "Vangnet gateway (development)", oin: gatewayOIN), server: true)
+        for client in clients { try issue(client, server: false) }
+    }
+
+    private static func write(_ certificate: Certificate, key: Certificate.PrivateKey, name: String, in directory: URL) throws {
+        try certificate.serializeAsPEM().pemString.write(to: directory.appendingPathComponent("\(name).pem"), atomically: true, encoding: .utf8)
+        try KeyFile.writeText(key.serializeAsPEM().pemString, to: directory.appendingPathComponent("\(name).key"))
+    }
+}
+
+/// The subject attribute `serialNumber` (OID 2.5.4.5), where PKIoverheid puts the OIN.
+struct SerialNumberAttribute: RelativeDistinguishedNameConvertible {
+    let value: String
+    func makeRDN() throws -> RelativeDistinguishedName {
+        RelativeDistinguishedName(try .init(type: DevelopmentPKI.serialNumberOID, printableString: value))
+    }
+}

@@ -1,0 +1,92 @@
+import AccessPolicy
+import Foundation
+import VangnetCore
+import VangnetCrypto
+
+/// Everything a development gateway needs, in one directory: a PKI (`certs/`), keys (`keys/`), a
+/// database path and a configuration file (`vangnet.json`) whose policy names test organisations.
+///
+/// - Warning: development only; every OIN has the test prefix `00000099`.
+public enum DevelopmentSetup {
+    public static let gatewayOIN = OIN("00000099000000000001")!
+    public static let duo = OIN("00000099000000000101")!
+    public static let uwv = OIN("00000099000000000102")!
+    /// Contactgemeente Utrecht, RMC region 19 (Utrecht).
+    public static let regionUtrecht = OIN("00000099000000000219")!
+    /// Contactgemeente Amsterdam, RMC region 21 (Agglomeratie Amsterdam).
+    public static let regionAmsterdam = OIN("00000099000000000221")!
+    public static let auditor = OIN("00000099000000000901")!
+
+    /// The client certificates of the development PKI.
+    public static let clients: [DevelopmentPKI.Subject] = [
+        .init(fileName: "duo", commonName: "DUO batch sender", organisation: "Dienst Uitvoering Onderwijs (test)", oin: duo),
+        .init(fileName: "uwv", commonName: "UWV batch sender", organisation: "UWV (test)", oin: uwv),
+        .init(fileName: "region-utrecht", commonName: "RMC Utrecht", organisation: "Gemeente Utrecht (test)", oin: regionUtrecht),
+        .init(fileName: "region-amsterdam", commonName: "RMC Agglomeratie Amsterdam", organisation: "Gemeente Amsterdam (test)", oin: regionAmsterdam),
+        .init(fileName: "auditor", commonName: "Security officer", organisation: "Vangnet audit (test)", oin: auditor),
+    ]
+
+    /// Creates the PKI, keys and configuration under `directory` and returns the configuration.
+    /// `extraClients` get certificates from the same CA but no place in the policy.
+    @discardableResult
+    public static func create(in directory: URL, port: Int = 8443, extraClients: [DevelopmentPKI.Subject] = []) throws -> GatewayConfiguration {
+        let certs = directory.appendingPathComponent("certs"), keys = directory.appendingPathComponent("keys")
+        try DevelopmentPKI.create(in: certs, gatewayOIN: gatewayOIN, clients: clients + extraClients)
+        try GatewayKeys.create(in: keys)
+        let duoKey = try GatewayKeys.createSigningKey(named: "duo", in: keys)
+        let uwvKey = try GatewayKeys.createSigningKey(named: "uwv", in: keys)
+        var configuration = GatewayConfiguration(
+            gateway: .init(
+                oin: gatewayOIN,
+                listen: .init(host: "127.0.0.1", port: port),
+                tls: .init(certificate: "certs/gateway.pem", privateKey: "certs/gateway.key", clientCA: "certs/ca.pem"),
+                keyDirectory: "keys",
+                database: "vangnet.sqlite"
+            ),
+            policy: policy(duoKey: duoKey.publicKey, uwvKey: uwvKey.publicKey)
+        )
+        let file = directory.appendingPathComponent("vangnet.json")
+        try configuration.write(to: file)
+        configuration = try GatewayConfiguration.load(from: file)
+        return configuration
+    }
+
+    /// The development policy: two sources, two regions, an auditor, two purposes.
+    public static func policy(duoKey: SigningPublicKey, uwvKey: SigningPublicKey) -> PolicyDocument {
+        let age = RowCondition(field: "geboortedatum", ageAtLeast: 12, ageAtMost: 27)
+        return PolicyDocument(
+            organisations: [
+                .init(oin: duo, name: "DUO", role: .source, datasets: ["duo.onderwijsdeelname"], signingKeys: [Data(duoKey.bytes).base64EncodedString()]),
+                .init(oin: uwv, name: "UWV", role: .source, datasets: ["uwv.inkomstenverhoudingen"], signingKeys: [Data(uwvKey.bytes).base64EncodedString()]),
+                .init(oin: regionUtrecht, name: "Gemeente Utrecht (RMC-regio 19 Utrecht)", role: .consumer, region: RegionNumber(19)),
+                .init(oin: regionAmsterdam, name: "Gemeente Amsterdam (RMC-regio 21 Agglomeratie Amsterdam)", role: .consumer, region: RegionNumber(21)),
+                .init(oin: auditor, name: "Security officer", role: .auditor),
+            ],
+            purposes: [
+                .init(
+                    id: "vsv-opvolging",
+                    legalBasis: "RMC-functie / Doorstroompunt: opvolging van voortijdig schoolverlaters zonder startkwalificatie (Wet van school naar duurzaam werk, Kamerstuk 36667)",
+                    populationDataset: "duo.onderwijsdeelname",
+                    population: [.init(field: "vsv", equals: .boolean(true)), .init(field: "startkwalificatie", equals: .boolean(false)), age],
+                    fields: [
+                        "duo.onderwijsdeelname": ["gemeentecode", "onderwijssoort", "niveau", "uitschrijvingsdatum"],
+                        "uwv.inkomstenverhoudingen": ["periode", "soort", "uren_per_week"],
+                    ],
+                    retentionDays: 5 * 365
+                ),
+                .init(
+                    id: "kwetsbare-jongeren",
+                    legalBasis: "Regionaal programma: monitoring van jongeren in een kwetsbare positie (pro, vso) (Regeling regionaal programma en Doorstroompuntfunctie 2026-2029)",
+                    populationDataset: "duo.onderwijsdeelname",
+                    population: [.init(field: "onderwijssoort", oneOf: ["pro", "vso"]), age],
+                    fields: ["duo.onderwijsdeelname": ["gemeentecode", "onderwijssoort", "brin", "inschrijvingsdatum", "uitschrijvingsdatum"]],
+                    retentionDays: 3 * 365
+                ),
+            ],
+            grants: [
+                .init(consumer: regionUtrecht, purposes: ["vsv-opvolging", "kwetsbare-jongeren"]),
+                .init(consumer: regionAmsterdam, purposes: ["vsv-opvolging"]),
+            ]
+        )
+    }
+}

@@ -1,0 +1,131 @@
+import AccessPolicy
+import AuditLog
+import BatchEnvelope
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import VangnetCore
+
+extension Gateway {
+    /// The HTTP API (documented in `docs/api.md`):
+    ///
+    /// | route | who | what |
+    /// |---|---|---|
+    /// | `POST /v1/batches` | source | push an envelope; 201 + signed receipt (200 for an identical retry) |
+    /// | `GET /v1/purposes/{purpose}/records` | consumer | pull a page (`after`, `limit`, `format=ndjson|csv`) |
+    /// | `GET /v1/me` | anyone known | who the gateway takes the caller for, and what it may do |
+    /// | `GET /v1/audit/verify` | auditor | recompute the audit chain |
+    /// | `GET /healthz` | anyone with a certificate | liveness |
+    func addRoutes(to router: Router<GatewayRequestContext>) {
+        router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+
+        router.post("/v1/batches") { request, context in
+            try await respond {
+                let caller = try await identify(context)
+                switch try await ingest.ingest(request.body, caller: caller) {
+                case .committed(let receipt): return try json(receipt, status: .created)
+                case .duplicate(let receipt): return try json(receipt, status: .ok)
+                }
+            }
+        }
+
+        router.get("/v1/purposes/:purpose/records") { request, context in
+            try await respond {
+                let caller = try await identify(context)
+                let purpose = PurposeID(context.parameters.get("purpose") ?? "")
+                let query = request.uri.queryParameters
+                let after = Int64(query.get("after") ?? "0") ?? 0
+                let limit = Int(query.get("limit") ?? "1000") ?? 1000
+                let page = try delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
+                var headers: HTTPFields = [:]
+                headers[HTTPField.Name("Vangnet-Next-Cursor")!] = String(page.nextCursor)
+                headers[HTTPField.Name("Vangnet-Policy-Version")!] = page.policyVersion
+                headers[HTTPField.Name("Vangnet-Region")!] = String(page.region.value)
+                let body: String
+                if query.get("format") == "csv" {
+                    headers[.contentType] = "text/csv; charset=utf-8"
+                    let columns = policy.document.purposes.first { $0.id == purpose }.map { p in
+                        p.fields.keys.sorted().flatMap { p.fields[$0]! }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+                    } ?? []
+                    body = page.csv(columns: columns)
+                } else {
+                    headers[.contentType] = "application/x-ndjson"
+                    body = page.ndjson()
+                }
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+            }
+        }
+
+        router.get("/v1/me") { _, context in
+            try await respond {
+                let caller = try await identify(context)
+                struct Me: Encodable { let oin: OIN; let name: String; let role: Role; let region: RegionNumber?; let purposes: [PurposeID]; let datasets: [DatasetID] }
+                return try json(Me(oin: caller.oin, name: caller.name, role: caller.role, region: caller.region,
+                                   purposes: policy.grantedPurposes(of: caller.oin), datasets: caller.datasets ?? []), status: .ok)
+            }
+        }
+
+        router.get("/v1/audit/verify") { _, context in
+            try await respond {
+                let caller = try await identify(context)
+                guard caller.role == .auditor else {
+                    try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
+                                                     object: "audit", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
+                    throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the auditor role may verify the audit log")
+                }
+                let verdict = try store.verifyAudit()
+                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
+                                                 object: "audit", outcome: .success))
+                struct Result: Encodable { let intact: Bool; let entries: Int?; let brokenAt: Int64?; let reason: String? }
+                switch verdict {
+                case .intact(let count, _): return try json(Result(intact: true, entries: count, brokenAt: nil, reason: nil), status: .ok)
+                case .broken(let seq, let reason): return try json(Result(intact: false, entries: nil, brokenAt: seq, reason: reason), status: .ok)
+                }
+            }
+        }
+    }
+
+    /// The organisation behind the verified client certificate; an unknown OIN is refused and audited.
+    func identify(_ context: GatewayRequestContext) async throws -> PolicyDocument.Organisation {
+        let oin: OIN
+        do { oin = try await CallerIdentity.oin(on: context.channel) } catch {
+            try store.appendAudit(AuditEvent(time: clock.now(), actor: nil, role: nil, action: .identity, object: "connection",
+                                             outcome: .refused, reason: "no_oin"))
+            throw GatewayRefusal(status: 403, code: "no_oin", message: String(describing: error))
+        }
+        switch policy.identify(oin) {
+        case .permit(let organisation):
+            return organisation
+        case .deny(let denial):
+            try store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
+                                             outcome: .refused, reason: denial.code.rawValue))
+            throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
+        }
+    }
+
+    /// Runs a handler; a refusal becomes its JSON error response, any other error a 500 without detail.
+    func respond(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let refusal as GatewayRefusal {
+            logger.info("request refused", metadata: ["code": "\(refusal.code)", "status": "\(refusal.status)"])
+            struct ErrorBody: Encodable { let error: String; let message: String }
+            return try json(ErrorBody(error: refusal.code, message: refusal.message), status: HTTPResponse.Status(code: refusal.status))
+        } catch {
+            // The error is logged by type only: an unexpected error could carry input.
+            logger.error("request failed", metadata: ["error.type": "\(type(of: error))"])
+            return try json(["error": "internal_error", "message": "the gateway could not complete the request; nothing was committed"],
+                            status: .internalServerError)
+        }
+    }
+
+    func json(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var buffer = ByteBuffer()
+        buffer.writeBytes(try encoder.encode(value))
+        buffer.writeString("\n")
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    }
+}

@@ -1,0 +1,110 @@
+import AsyncHTTPClient
+import BatchEnvelope
+import Foundation
+import NIOCore
+import NIOSSL
+
+/// An mTLS client of the gateway, for sources (push) and regions (pull).
+///
+/// Call ``shutdown()`` when done.
+public final class GatewayClient: Sendable {
+    /// An HTTP answer: status, headers of interest, body.
+    public struct Answer: Sendable {
+        public let status: Int
+        public let body: String
+        public let headers: [String: String]
+
+        /// The refusal this answer describes, if it is not a success.
+        public var refusal: GatewayRefusal? {
+            guard status >= 300 else { return nil }
+            struct ErrorBody: Decodable { let error: String; let message: String }
+            let parsed = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8))
+            return GatewayRefusal(status: status, code: parsed?.error ?? "http_\(status)", message: parsed?.message ?? body)
+        }
+    }
+
+    private let http: HTTPClient
+    private let baseURL: String
+
+    /// - Parameters:
+    ///   - baseURL: for example `https://127.0.0.1:8443`.
+    ///   - certificate, privateKey: the caller's PEM client certificate and key (`nil`: none, for tests of refusal).
+    ///   - trustedCA: the PEM CA that signed the gateway's server certificate.
+    public init(baseURL: String, certificate: URL?, privateKey: URL?, trustedCA: URL) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv13
+        tls.trustRoots = .file(trustedCA.path)
+        if let certificate, let privateKey {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate.path).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKey.path, format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(300))
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    }
+
+    public func shutdown() async throws { try await http.shutdown() }
+
+    /// Pushes an envelope file, streaming it from disk.
+    public func push(envelopeFile url: URL) async throws -> Answer {
+        let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
+        return try await push(body: .stream(FileChunks(url: url), length: .known(Int64(size))))
+    }
+
+    /// Pushes envelope bytes held in memory.
+    public func push(envelope: [UInt8]) async throws -> Answer {
+        try await push(body: .bytes(envelope))
+    }
+
+    private func push(body: HTTPClientRequest.Body) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + "/v1/batches")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/vnd.vangnet.envelope.v1")
+        request.body = body
+        return try await execute(request)
+    }
+
+    /// Pulls one page of a purpose's records.
+    public func pull(purpose: String, after cursor: Int64 = 0, limit: Int = 1000, format: String = "ndjson") async throws -> Answer {
+        try await get("/v1/purposes/\(purpose)/records?after=\(cursor)&limit=\(limit)&format=\(format)")
+    }
+
+    /// A GET of any path.
+    public func get(_ path: String) async throws -> Answer {
+        try await execute(HTTPClientRequest(url: baseURL + path))
+    }
+
+    private func execute(_ request: HTTPClientRequest) async throws -> Answer {
+        let response = try await http.execute(request, timeout: .seconds(300))
+        let body = try await response.body.collect(upTo: 512 * 1024 * 1024)
+        var headers: [String: String] = [:]
+        for header in response.headers where header.name.lowercased().hasPrefix("vangnet-") || header.name.lowercased() == "content-type" {
+            headers[header.name.lowercased()] = header.value
+        }
+        return Answer(status: Int(response.status.code), body: String(buffer: body), headers: headers)
+    }
+}
+
+/// A file read as a sequence of byte buffers, for streaming uploads.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let url: URL
+    var chunkSize = 256 * 1024
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle?
+        let chunkSize: Int
+        mutating func next() async throws -> ByteBuffer? {
+            guard let handle, let data = try handle.read(upToCount: chunkSize), !data.isEmpty else {
+                try? handle?.close()
+                return nil
+            }
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(handle: try? FileHandle(forReadingFrom: url), chunkSize: chunkSize)
+    }
+}

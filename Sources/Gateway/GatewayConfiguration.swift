@@ -1,0 +1,133 @@
+import AccessPolicy
+import Foundation
+import VangnetCore
+
+/// The gateway's configuration file (JSON): where it listens, its TLS material, keys, database,
+/// limits, and the access policy. Relative paths are taken relative to the file's directory.
+/// Documented in `docs/configuration.md`.
+public struct GatewayConfiguration: Sendable, Codable {
+    public var gateway: Settings
+    public var policy: PolicyDocument
+
+    public struct Settings: Sendable, Codable {
+        public var oin: OIN
+        public var listen: Listen
+        public var tls: TLSFiles
+        /// Directory holding the gateway's keys (see ``GatewayKeys``).
+        public var keyDirectory: String
+        /// SQLite database file.
+        public var database: String
+        /// The key epoch pseudonyms are made under.
+        public var pseudonymEpoch: UInt32
+        public var limits: Limits
+
+        public init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1, limits: Limits = Limits()) {
+            self.oin = oin
+            self.listen = listen
+            self.tls = tls
+            self.keyDirectory = keyDirectory
+            self.database = database
+            self.pseudonymEpoch = pseudonymEpoch
+            self.limits = limits
+        }
+    }
+
+    public struct Listen: Sendable, Codable {
+        public var host: String
+        /// 0 picks a free port (tests).
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public struct TLSFiles: Sendable, Codable {
+        /// PEM server certificate (chain).
+        public var certificate: String
+        /// PEM private key of the server certificate.
+        public var privateKey: String
+        /// PEM CA bundle that client certificates must chain to.
+        public var clientCA: String
+        public init(certificate: String, privateKey: String, clientCA: String) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.clientCA = clientCA
+        }
+    }
+
+    public struct Limits: Sendable, Codable {
+        /// Largest envelope accepted, in bytes.
+        public var maxEnvelopeBytes: Int
+        /// Most records in one batch.
+        public var maxRecords: Int
+        /// Longest record line, in bytes.
+        public var maxRecordBytes: Int
+        /// How far a batch's creation time may lie from the gateway's clock, in seconds.
+        public var creationWindowSeconds: Int
+        /// Most records in one pull page.
+        public var maxPageSize: Int
+
+        public init(maxEnvelopeBytes: Int = 1 << 30, maxRecords: Int = 2_000_000, maxRecordBytes: Int = 16 * 1024,
+                    creationWindowSeconds: Int = 7 * 86400, maxPageSize: Int = 10_000) {
+            self.maxEnvelopeBytes = maxEnvelopeBytes
+            self.maxRecords = maxRecords
+            self.maxRecordBytes = maxRecordBytes
+            self.creationWindowSeconds = creationWindowSeconds
+            self.maxPageSize = maxPageSize
+        }
+    }
+
+    public init(gateway: Settings, policy: PolicyDocument) {
+        self.gateway = gateway
+        self.policy = policy
+    }
+
+    /// Where the file was read from; relative paths resolve against it.
+    public private(set) var baseDirectory: URL? = nil
+
+    private enum CodingKeys: String, CodingKey { case gateway, policy }
+
+    /// Reads and decodes a configuration file.
+    /// - Throws: ``ConfigurationError`` with the place and reason of the first problem.
+    public static func load(from url: URL) throws -> GatewayConfiguration {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)") }
+        do {
+            var configuration = try JSONDecoder().decode(GatewayConfiguration.self, from: data)
+            configuration.baseDirectory = url.deletingLastPathComponent()
+            return configuration
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigurationError("\(url.path): \(Self.path(context.codingPath)): \(context.debugDescription)")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw ConfigurationError("\(url.path): \(Self.path(context.codingPath + [key])): missing")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw ConfigurationError("\(url.path): \(Self.path(context.codingPath)): \(context.debugDescription)")
+        } catch {
+            throw ConfigurationError("\(url.path): \(error)")
+        }
+    }
+
+    /// Writes the configuration as readable JSON.
+    public func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(self).write(to: url)
+    }
+
+    /// An absolute path for a path from the file.
+    public func resolve(_ path: String) -> URL {
+        if path.hasPrefix("/") { return URL(fileURLWithPath: path) }
+        return (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).appendingPathComponent(path)
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+}
+
+/// The configuration cannot be used; the message says where and why.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

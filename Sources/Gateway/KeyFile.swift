@@ -1,0 +1,62 @@
+import Foundation
+import VangnetCrypto
+
+/// Key files: one base64 line (or a PEM document), readable only by the gateway's user.
+///
+/// Reading refuses a file that its group or others may read, so a misconfigured deployment
+/// stops at start instead of running with exposed keys.
+public enum KeyFile {
+    /// A key file is unsafe or unreadable.
+    public struct Failure: Error, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "key file \(path): \(reason)" }
+    }
+
+    /// Reads a base64 secret key file after checking its permissions.
+    public static func readSecret(_ url: URL) throws -> SecretBytes {
+        try checkPermissions(url)
+        let text = try String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard var data = Data(base64Encoded: text) else { throw Failure(path: url.path, reason: "not base64") }
+        defer { data.resetBytes(in: 0..<data.count) }
+        return SecretBytes(data)
+    }
+
+    /// Reads a base64 public key file (no permission requirement).
+    public static func readPublic(_ url: URL) throws -> [UInt8] {
+        let text = try String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let data = Data(base64Encoded: text) else { throw Failure(path: url.path, reason: "not base64") }
+        return Array(data)
+    }
+
+    /// Writes a secret as base64 with mode 0600.
+    public static func writeSecret(_ secret: SecretBytes, to url: URL) throws {
+        try writeText(Data(secret.exposedBytes()).base64EncodedString() + "\n", to: url)
+    }
+
+    /// Writes a public key as base64 (mode 0644).
+    public static func writePublic(_ bytes: [UInt8], to url: URL) throws {
+        try (Data(bytes).base64EncodedString() + "\n").write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    /// Writes text that must stay private: created with mode 0600 before any byte is written.
+    public static func writeText(_ text: String, to url: URL) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
+        guard fm.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw Failure(path: url.path, reason: "cannot create")
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        try handle.write(contentsOf: Data(text.utf8))
+    }
+
+    /// Refuses a file that anyone but its owner may read or write.
+    public static func checkPermissions(_ url: URL) throws {
+        let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
+        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
+        guard mode & 0o077 == 0 else {
+            throw Failure(path: url.path, reason: "readable by others (mode \(String(mode, radix: 8))); run chmod 600")
+        }
+    }
+}

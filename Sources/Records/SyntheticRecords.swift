@@ -1,0 +1,84 @@
+import VangnetCore
+
+/// Synthetic, realistic-looking records for demos, tests and benchmarks.
+///
+/// BSNs are random nine-digit numbers that pass the elfproef (the same test a real BSN passes),
+/// municipalities come from the reference list. Deterministic for a given seed.
+public struct SyntheticRecords {
+    private var rng: SplitMix64
+    private let reference: ReferenceData
+
+    public init(seed: UInt64, reference: ReferenceData = .embedded) {
+        self.rng = SplitMix64(seed: seed)
+        self.reference = reference
+    }
+
+    /// A synthetic person: a BSN (as digits) and a municipality of residence.
+    public struct Person: Sendable {
+        public let bsn: String
+        public let municipality: MunicipalityCode
+        public let birthDate: CalendarDate
+    }
+
+    /// `count` people living in `municipalities` (or anywhere, if empty), born between 1998 and 2012.
+    public mutating func people(_ count: Int, in municipalities: [MunicipalityCode] = []) -> [Person] {
+        let all = municipalities.isEmpty ? reference.municipalities.keys.sorted() : municipalities
+        return (0..<count).map { _ in
+            Person(bsn: bsn(), municipality: all[Int(rng.next() % UInt64(all.count))],
+                   birthDate: CalendarDate(year: 1998 + Int(rng.next() % 15), month: 1 + Int(rng.next() % 12), day: 1 + Int(rng.next() % 28))!)
+        }
+    }
+
+    /// A random BSN that passes the elfproef.
+    public mutating func bsn() -> String {
+        while true {
+            var digits = (0..<8).map { _ in Int(rng.next() % 10) }
+            digits[0] = 1 + Int(rng.next() % 9)
+            let sum = digits.enumerated().reduce(0) { $0 + $1.element * (9 - $1.offset) }
+            let last = sum % 11
+            guard last < 10 else { continue }
+            digits.append(last)
+            return digits.map(String.init).joined()
+        }
+    }
+
+    /// A DUO onderwijsdeelname line for `person`; `earlyLeaver` makes an early school leaver
+    /// without a starting qualification.
+    public mutating func duoLine(for person: Person, earlyLeaver: Bool) -> String {
+        let sort = ["vo", "mbo", "mbo", "pro", "vso"][Int(rng.next() % 5)]
+        let level = ["entree", "1", "2", "3", "4"][Int(rng.next() % 5)]
+        var line = "{\"bsn\":\"\(person.bsn)\",\"geboortedatum\":\"\(person.birthDate)\",\"gemeentecode\":\"\(person.municipality)\""
+        line += ",\"brin\":\"\(10 + rng.next() % 90)\(letter())\(letter())\",\"onderwijssoort\":\"\(sort)\""
+        if sort == "mbo" { line += ",\"crebo\":\"\(25000 + rng.next() % 999)\",\"niveau\":\"\(level)\",\"leerweg\":\"\(rng.next() % 2 == 0 ? "BOL" : "BBL")\"" }
+        line += ",\"inschrijvingsdatum\":\"\(2022 + rng.next() % 3)-08-\(10 + rng.next() % 20)\""
+        if earlyLeaver { line += ",\"uitschrijvingsdatum\":\"2025-0\(1 + rng.next() % 9)-1\(rng.next() % 10)\"" }
+        line += ",\"diploma\":false,\"startkwalificatie\":\(earlyLeaver ? "false" : (rng.next() % 2 == 0 ? "true" : "false")),\"vsv\":\(earlyLeaver)}"
+        return line
+    }
+
+    /// A UWV inkomstenverhouding line for `person`.
+    public mutating func uwvLine(for person: Person) -> String {
+        let kind = ["dienstverband", "dienstverband", "WW", "Wajong", "ZW"][Int(rng.next() % 5)]
+        var line = "{\"bsn\":\"\(person.bsn)\",\"gemeentecode\":\"\(person.municipality)\",\"periode\":\"2026-0\(1 + rng.next() % 9)\",\"soort\":\"\(kind)\""
+        if kind == "dienstverband" {
+            line += ",\"sector\":\(1 + rng.next() % 68),\"uren_per_week\":\(8 + rng.next() % 32),\"loonklasse\":\"\(["0-1000", "1000-2000", "2000-3000"][Int(rng.next() % 3)])\""
+        }
+        line += ",\"startdatum\":\"2025-\(10 + rng.next() % 3)-01\"}"
+        return line
+    }
+
+    private mutating func letter() -> Character { Character(Unicode.Scalar(UInt8(65 + rng.next() % 26))) }
+}
+
+/// A small, fast, seedable PRNG (SplitMix64), for reproducible synthetic data. Not for secrets.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

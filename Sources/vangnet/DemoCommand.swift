@@ -1,0 +1,155 @@
+import ArgumentParser
+import BatchEnvelope
+import Foundation
+import Gateway
+import Logging
+import Records
+import Storage
+import VangnetCore
+import VangnetCrypto
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the whole flow on the embedded default and print a summary.",
+        discussion: """
+            Makes a development PKI and keys, starts the gateway on 127.0.0.1 with mTLS and SQLite, pushes a \
+            synthetic DUO and a synthetic UWV batch, lets two regions pull their data, and verifies the audit log. \
+            Exits non-zero if any step fails.
+            """
+    )
+
+    @Option(help: "Keep everything in this directory (default: a new temporary one, removed afterwards).")
+    var dataDir: String?
+
+    @Option(help: "Young people per region in the synthetic data.")
+    var people = 60
+
+    func run() async throws {
+        let keep = dataDir != nil
+        let directory = dataDir.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-demo-\(UUID().uuidString.prefix(8))")
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("vangnet.json").path) {
+            throw CommandFailure("\(directory.path) already holds a gateway; pick an empty --data-dir")
+        }
+        defer { if !keep { try? FileManager.default.removeItem(at: directory) } }
+        try await DemoRun(directory: directory, peoplePerRegion: people).run()
+        if keep { print("\nEverything is kept in \(directory.path) (vangnet.json, certs/, keys/, vangnet.sqlite, batches).") }
+    }
+}
+
+/// The steps of the demo, each printed as it completes.
+struct DemoRun {
+    let directory: URL
+    let peoplePerRegion: Int
+
+    func step(_ text: String) { print("  \u{2713} \(text)") }
+
+    func run() async throws {
+        print("Vangnet demo in \(directory.path)\n")
+        var configuration = try DevelopmentSetup.create(in: directory, port: 0)
+        configuration.gateway.listen.port = 0
+        let certs = directory.appendingPathComponent("certs"), keys = directory.appendingPathComponent("keys")
+        step("development PKI (CA, gateway, DUO, UWV, 2 regions, auditor; test OINs 00000099...) and keys (mode 0600)")
+
+        var logger = Logger(label: "vangnet")
+        logger.logLevel = .warning
+        let gateway = try Gateway(configuration: configuration, logger: logger)
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let server = Task { try await gateway.application { port in portContinuation.yield(port) }.run() }
+        defer { server.cancel() }
+        var ports = portStream.makeAsyncIterator()
+        guard let port = await ports.next() else { throw CommandFailure("the gateway did not start") }
+        let url = "https://127.0.0.1:\(port)"
+        step("gateway listening on \(url) (TLS 1.3, client certificate required)")
+
+        // Synthetic young people: in region 19 (Utrecht), region 21 (Agglomeratie Amsterdam) and elsewhere.
+        var synth = SyntheticRecords(seed: 2026)
+        let utrecht = ["GM0344", "GM0355", "GM0356", "GM0321"].compactMap(MunicipalityCode.init)
+        let amsterdam = ["GM0363", "GM0362", "GM0479"].compactMap(MunicipalityCode.init)
+        let elsewhere = ["GM0599", "GM0518", "GM0014"].compactMap(MunicipalityCode.init)
+        let people = synth.people(peoplePerRegion, in: utrecht) + synth.people(peoplePerRegion, in: amsterdam) + synth.people(peoplePerRegion / 2, in: elsewhere)
+        var duo = people.enumerated().map { synth.duoLine(for: $1, earlyLeaver: $0 % 3 != 2) }
+        duo.append(#"{"bsn":"123456780","geboortedatum":"2008-01-01","gemeentecode":"GM0344","brin":"12AB","onderwijssoort":"vo","inschrijvingsdatum":"2024-08-20","startkwalificatie":false,"vsv":true}"#)
+        duo.append(#"{"bsn":"111222333","geboortedatum":"2008-01-01","gemeentecode":"GM9999","brin":"12AB","onderwijssoort":"vo","inschrijvingsdatum":"2024-08-20","startkwalificatie":false,"vsv":true}"#)
+        // UWV: income data for two thirds of these people and for residents who are in no population.
+        let outsiders = synth.people(peoplePerRegion / 2, in: utrecht + amsterdam)
+        let uwv = people.enumerated().filter { $0.offset % 3 != 1 }.map { synth.uwvLine(for: $0.element) } + outsiders.map { synth.uwvLine(for: $0) }
+        step("synthetic data: \(duo.count) DUO records (2 deliberately invalid), \(uwv.count) UWV records, elfproef-valid BSNs")
+
+        let gatewayBox = try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub")))
+        let gatewaySigning = try SigningPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-signing.pub")))
+        for (name, oin, dataset, lines) in [("duo", DevelopmentSetup.duo, DatasetID("duo.onderwijsdeelname"), duo),
+                                            ("uwv", DevelopmentSetup.uwv, DatasetID("uwv.inkomstenverhoudingen"), uwv)] {
+            let input = directory.appendingPathComponent("\(name).ndjson"), envelope = directory.appendingPathComponent("\(name).vgb")
+            try (lines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
+            let sealer = EnvelopeSealer(source: oin, signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(name)-signing.key"))),
+                                        recipient: gatewayBox)
+            let header = try sealer.sealFile(input, to: envelope, batchId: BatchID(), dataset: dataset, createdAt: Date())
+            try FileManager.default.removeItem(at: input) // the plaintext with BSNs does not stay on disk
+            let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("\(name).pem"),
+                                           privateKey: certs.appendingPathComponent("\(name).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+            let answer = try await client.push(envelopeFile: envelope)
+            try await client.shutdown()
+            if let refusal = answer.refusal { throw CommandFailure("\(name) push refused: \(refusal)") }
+            let receipt = try JSONDecoder().decode(SignedReceipt.self, from: Data(answer.body.utf8)).verified(with: gatewaySigning)
+            let reasons = Dictionary(grouping: receipt.rejections, by: \.reason.rawValue).map { "\($0.key) x\($0.value.count)" }.sorted()
+            step("\(name.uppercased()) pushed batch \(header.batchId): \(receipt.accepted) accepted, \(receipt.rejected) rejected\(reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))"); receipt signature verified")
+        }
+
+        print("\nRegions pull their data:")
+        var rows: [(String, String, Int, Int, Int)] = []
+        for (name, file, purpose) in [("Utrecht (19)", "region-utrecht", "vsv-opvolging"), ("Utrecht (19)", "region-utrecht", "kwetsbare-jongeren"),
+                                      ("Amsterdam (21)", "region-amsterdam", "vsv-opvolging"), ("Amsterdam (21)", "region-amsterdam", "kwetsbare-jongeren")] {
+            let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("\(file).pem"),
+                                           privateKey: certs.appendingPathComponent("\(file).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+            defer { Task { try? await client.shutdown() } }
+            var lines: [[String: Any]] = []
+            var cursor: Int64 = 0
+            while true {
+                let answer = try await client.pull(purpose: purpose, after: cursor, limit: 50)
+                if let refusal = answer.refusal {
+                    guard refusal.code == "no_grant" else { throw CommandFailure("\(name) pull of \(purpose) failed: \(refusal)") }
+                    step("\(name) asks for \(purpose): refused (\(refusal.code): \(refusal.message))")
+                    break
+                }
+                let page = answer.body.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                lines += page
+                let next = Int64(answer.headers["vangnet-next-cursor"] ?? "") ?? cursor
+                if page.isEmpty || next == cursor { break }
+                cursor = next
+            }
+            guard !lines.isEmpty else { continue }
+            let duoPseudonyms = Set(lines.filter { $0["dataset"] as? String == "duo.onderwijsdeelname" }.compactMap { $0["pseudonym"] as? String })
+            let uwvLines = lines.filter { $0["dataset"] as? String == "uwv.inkomstenverhoudingen" }
+            let linked = uwvLines.filter { duoPseudonyms.contains($0["pseudonym"] as? String ?? "") }.count
+            guard linked == uwvLines.count else { throw CommandFailure("UWV records reached \(name) for people outside its population") }
+            rows.append((name, purpose, lines.count - uwvLines.count, uwvLines.count, duoPseudonyms.count))
+            let linkage = uwvLines.isEmpty ? "" : "; each UWV record carries the pseudonym of a young person in the region's DUO population"
+            step("\(name) pulled \(purpose): \(lines.count - uwvLines.count) DUO + \(uwvLines.count) UWV records about \(duoPseudonyms.count) young people\(linkage)")
+        }
+        let auditorClient = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("auditor.pem"),
+                                              privateKey: certs.appendingPathComponent("auditor.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+        let verify = try await auditorClient.get("/v1/audit/verify")
+        try await auditorClient.shutdown()
+        server.cancel()
+        _ = try? await server.value
+        guard verify.status == 200, verify.body.contains("\"intact\":true") else { throw CommandFailure("audit verification over mTLS failed: \(verify.body)") }
+        let store = gateway.store
+        guard case .intact(let entries, let head) = try store.verifyAudit() else { throw CommandFailure("the audit chain does not verify") }
+        let events = try store.auditEvents()
+        step("security officer verified the audit log over mTLS; recomputed locally: \(entries) entries intact, head \(Hex.encode(head.prefix(8)))")
+
+        print("\nSummary")
+        let counts = try store.counts()
+        print("  stored: \(counts.batches) batches, \(counts.records) pseudonymised records (no BSN on disk)")
+        print("  " + "region".padding(toLength: 16, withPad: " ", startingAt: 0) + "purpose".padding(toLength: 20, withPad: " ", startingAt: 0) + "DUO   UWV   people")
+        for (region, purpose, duoCount, uwvCount, persons) in rows {
+            print("  " + region.padding(toLength: 16, withPad: " ", startingAt: 0) + purpose.padding(toLength: 20, withPad: " ", startingAt: 0)
+                  + String(duoCount).padding(toLength: 6, withPad: " ", startingAt: 0) + String(uwvCount).padding(toLength: 6, withPad: " ", startingAt: 0) + String(persons))
+        }
+        let byAction = Dictionary(grouping: events) { "\($0.action.rawValue)/\($0.outcome.rawValue)" }.map { "\($0.key) \($0.value.count)" }.sorted()
+        print("  audit: " + byAction.joined(separator: ", "))
+        print("\nDemo completed: every step succeeded.")
+    }
+}

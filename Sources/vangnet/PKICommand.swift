@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import Gateway
+
+struct PKICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pki",
+        abstract: "Development PKI.",
+        subcommands: [Init.self]
+    )
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a development CA, a gateway server certificate and client certificates for DUO, UWV, two regions and an auditor (test OINs, prefix 00000099).",
+            discussion: "Writes ca.pem/.key, gateway.pem/.key and one .pem/.key pair per client. Nothing real trusts these keys."
+        )
+
+        @Option(help: "Directory to write the certificates to.")
+        var dir = "certs/dev"
+
+        func run() throws {
+            let directory = URL(fileURLWithPath: dir)
+            try DevelopmentPKI.create(in: directory, gatewayOIN: DevelopmentSetup.gatewayOIN, clients: DevelopmentSetup.clients)
+            print("wrote development PKI to \(directory.path):")
+            print("  ca.pem, gateway.pem (\(DevelopmentSetup.gatewayOIN))")
+            for client in DevelopmentSetup.clients { print("  \(client.fileName).pem  OIN \(client.oin)  \(client.organisation)") }
+        }
+    }
+}

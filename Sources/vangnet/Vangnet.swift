@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The `vangnet` command: the gateway and every tool around it.
+@main
+struct Vangnet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vangnet",
+        abstract: "Privacy-preserving data-exchange gateway between DUO, UWV and the RMC / Doorstroompunt regions.",
+        subcommands: [
+            DemoCommand.self, ServeCommand.self, PKICommand.self, KeysCommand.self, SynthCommand.self,
+            SealCommand.self, PushCommand.self, PullCommand.self, AuditCommand.self, ReceiptCommand.self,
+        ]
+    )
+}
