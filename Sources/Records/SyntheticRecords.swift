@@ -18,6 +18,12 @@ public struct SyntheticRecords {
         public let bsn: String
         public let municipality: MunicipalityCode
         public let birthDate: CalendarDate
+
+        public init(bsn: String, municipality: MunicipalityCode, birthDate: CalendarDate) {
+            self.bsn = bsn
+            self.municipality = municipality
+            self.birthDate = birthDate
+        }
     }
 
     /// `count` people living in `municipalities` (or anywhere, if empty), born between 1998 and 2012.

@@ -1,0 +1,175 @@
+import BatchEnvelope
+import Foundation
+import Gateway
+import Testing
+import VangnetCore
+
+/// The whole flow over real mTLS on loopback: DUO and UWV push, regions pull.
+@Suite struct EndToEndTests {
+    let population = Population()
+
+    /// Pushes the population's DUO and UWV batches and returns their receipts.
+    func pushBoth(_ gw: TestGateway) async throws -> (duo: ReceiptBody, uwv: ReceiptBody) {
+        let duo = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
+        let uwv = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.uwvLines, as: "uwv")) }
+        #expect(duo.status == 201 && uwv.status == 201, "pushes: \(duo.status) \(uwv.status)")
+        let key = try gw.gatewaySigningKey
+        return (try JSONDecoder().decode(SignedReceipt.self, from: Data(duo.body.utf8)).verified(with: key),
+                try JSONDecoder().decode(SignedReceipt.self, from: Data(uwv.body.utf8)).verified(with: key))
+    }
+
+    /// All records of `purpose` for the region of certificate `name`, following the cursor in small pages.
+    func pullAll(_ gw: TestGateway, _ name: String, _ purpose: String) async throws -> [[String: Any]] {
+        try await gw.using(name) { client in
+            var records: [[String: Any]] = [], cursor: Int64 = 0
+            while true {
+                let answer = try await client.pull(purpose: purpose, after: cursor, limit: 4)
+                #expect(answer.status == 200)
+                let page = answer.body.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+                if page.isEmpty { return records }
+                records += page
+                cursor = Int64(answer.headers["vangnet-next-cursor"]!)!
+            }
+        }
+    }
+
+    static func pseudonyms(_ records: [[String: Any]], _ dataset: String) -> [String] {
+        records.filter { $0["dataset"] as? String == dataset }.map { $0["pseudonym"] as! String }
+    }
+
+    @Test func receiptsCountAcceptedRecords() async throws {
+        try await TestGateway.with { gw in
+            let (duo, uwv) = try await pushBoth(gw)
+            #expect(duo.accepted == 22 && duo.rejected == 0)
+            #expect(uwv.accepted == 11 && uwv.rejected == 0)
+            #expect(try gw.store.counts() == (batches: 2, records: 33))
+        }
+    }
+
+    @Test func regionGetsOnlyItsOwnPopulationWithOnlyThePurposeFields() async throws {
+        try await TestGateway.with { gw in
+            _ = try await pushBoth(gw)
+            let records = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let duo = Self.pseudonyms(records, "duo.onderwijsdeelname"), uwv = Self.pseudonyms(records, "uwv.inkomstenverhoudingen")
+            #expect(duo.count == 10, "the 10 Utrecht early school leavers, not the 4 others, not Amsterdam's")
+            #expect(uwv.count == 6, "5 leavers living in Utrecht, 1 whose UWV record names Amsterdam")
+            let utrecht = ReferenceData.embedded.regions[RegionNumber(19)!]!.municipalities.map(\.value)
+            for record in records where record["dataset"] as? String == "duo.onderwijsdeelname" {
+                #expect(utrecht.contains(record["gemeentecode"] as! String))
+                #expect(Set(record.keys) == ["cursor", "pseudonym", "dataset", "gemeentecode", "onderwijssoort", "niveau", "uitschrijvingsdatum"])
+            }
+            for record in records where record["dataset"] as? String == "uwv.inkomstenverhoudingen" {
+                #expect(Set(record.keys) == ["cursor", "pseudonym", "dataset", "periode", "soort", "uren_per_week"])
+            }
+        }
+    }
+
+    @Test func samePersonCarriesTheSamePseudonymInDUOAndUWVRecords() async throws {
+        try await TestGateway.with { gw in
+            _ = try await pushBoth(gw)
+            let records = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let duo = Set(Self.pseudonyms(records, "duo.onderwijsdeelname")), uwv = Self.pseudonyms(records, "uwv.inkomstenverhoudingen")
+            #expect(duo.count == 10, "one pseudonym per young person")
+            #expect(Set(uwv).count == 6)
+            #expect(Set(uwv).isSubset(of: duo), "each UWV record links to its person's DUO record")
+            #expect(duo.allSatisfy { $0.hasPrefix("vp1.e1.") })
+        }
+    }
+
+    @Test func pseudonymIsStableAcrossBatches() async throws {
+        try await TestGateway.with { gw in
+            _ = try await pushBoth(gw)
+            let first = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let later = try await gw.using("duo") { try await $0.push(envelope: try gw.seal([Population.duo(population.utrechtLeavers[0], leaver: true)], as: "duo")) }
+            #expect(later.status == 201)
+            let second = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let newRecord = try #require(second.last)
+            #expect(second.count == first.count + 1)
+            #expect(Self.pseudonyms(first, "duo.onderwijsdeelname").contains(newRecord["pseudonym"] as! String))
+        }
+    }
+
+    @Test func otherRegionSeesNoneOfTheFirstRegionsRecords() async throws {
+        try await TestGateway.with { gw in
+            _ = try await pushBoth(gw)
+            let utrecht = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let amsterdam = try await pullAll(gw, "region-amsterdam", "vsv-opvolging")
+            #expect(Self.pseudonyms(amsterdam, "duo.onderwijsdeelname").count == 8)
+            #expect(Self.pseudonyms(amsterdam, "uwv.inkomstenverhoudingen").count == 3,
+                    "not the UWV record of the Utrecht leaver that names an Amsterdam municipality")
+            let utrechtCursors = Set(utrecht.map { $0["cursor"] as! Int }), amsterdamCursors = Set(amsterdam.map { $0["cursor"] as! Int })
+            #expect(utrechtCursors.isDisjoint(with: amsterdamCursors), "no stored record reaches both regions")
+            #expect(Set(amsterdam.map { $0["pseudonym"] as! String }).isDisjoint(with: utrecht.map { $0["pseudonym"] as! String }))
+        }
+    }
+
+    @Test func csvIsDeliveredOnRequest() async throws {
+        try await TestGateway.with { gw in
+            _ = try await pushBoth(gw)
+            let answer = try await gw.using("region-utrecht") { try await $0.pull(purpose: "kwetsbare-jongeren", format: "csv") }
+            let lines = answer.body.split(separator: "\n")
+            #expect(answer.headers["content-type"]?.hasPrefix("text/csv") == true)
+            #expect(lines.first == "cursor,pseudonym,dataset,gemeentecode,onderwijssoort,brin,inschrijvingsdatum,uitschrijvingsdatum")
+            #expect(lines.count == 1 + 2, "the two Utrecht pupils in pro")
+        }
+    }
+
+    @Test func identicalRetryReturnsTheFirstReceiptAndCommitsOnce() async throws {
+        try await TestGateway.with { gw in
+            let envelope = try gw.seal(population.duoLines, as: "duo")
+            let (first, second) = try await gw.using("duo") { client in (try await client.push(envelope: envelope), try await client.push(envelope: envelope)) }
+            #expect(first.status == 201)
+            #expect(second.status == 200)
+            #expect(first.body == second.body)
+            #expect(try gw.store.counts() == (batches: 1, records: 22))
+        }
+    }
+
+    @Test func sameBatchIdWithOtherContentsIsAConflict() async throws {
+        try await TestGateway.with { gw in
+            let id = BatchID()
+            let first = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", batchId: id)) }
+            let second = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(Array(population.duoLines.prefix(3)), as: "duo", batchId: id)) }
+            #expect(first.status == 201)
+            #expect(second.refusal?.status == 409)
+            #expect(second.refusal?.code == "batch_id_conflict")
+            #expect(try gw.store.counts() == (batches: 1, records: 22))
+        }
+    }
+
+    @Test func invalidRecordsAreReportedByLineWithoutTheirValues() async throws {
+        try await TestGateway.with { gw in
+            var lines = Array(population.duoLines.prefix(3))
+            lines.append(#"{"bsn":"123456789","geboortedatum":"2008-01-01","gemeentecode":"GM0344","brin":"12AB","onderwijssoort":"vo","inschrijvingsdatum":"2024-08-20","startkwalificatie":false,"vsv":true}"#)
+            lines.append(Population.duo(population.utrechtLeavers[9], leaver: true, municipality: "GM9999"))
+            let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(lines, as: "duo")) }
+            let receipt = try JSONDecoder().decode(SignedReceipt.self, from: Data(answer.body.utf8)).verified(with: try gw.gatewaySigningKey)
+            #expect(receipt.accepted == 3)
+            #expect(receipt.rejections == [.init(line: 4, reason: .invalidBSN, field: "bsn"), .init(line: 5, reason: .unknownMunicipality, field: "gemeentecode")])
+            #expect(!answer.body.contains("123456789") && !answer.body.contains(population.utrechtLeavers[9].bsn) && !answer.body.contains("GM9999"))
+        }
+    }
+
+    @Test func callerLearnsWhatItMayDo() async throws {
+        try await TestGateway.with { gw in
+            let me = try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }
+            #expect(me.status == 200)
+            #expect(me.body.contains("\"purposes\":[\"vsv-opvolging\"]"))
+            #expect(me.body.contains("\"region\":21"))
+        }
+    }
+
+    @Test func auditLogRecordsEveryPushAndPullAndVerifies() async throws {
+        try await TestGateway.with { gw in
+            _ = try await pushBoth(gw)
+            _ = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let events = try gw.store.auditEvents()
+            #expect(events.filter { $0.action == .batchPush && $0.outcome == .success }.count == 2)
+            #expect(events.filter { $0.action == .pull && $0.outcome == .success && $0.actor == DevelopmentSetup.regionUtrecht }.count >= 2)
+            let verdict = try await gw.using("auditor") { try await $0.get("/v1/audit/verify") }
+            #expect(verdict.status == 200 && verdict.body.contains("\"intact\":true"))
+            let denied = try await gw.using("region-utrecht") { try await $0.get("/v1/audit/verify") }
+            #expect(denied.refusal?.code == "wrong_role")
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import AuditLog
+import BatchEnvelope
+import Foundation
+import Gateway
+import Testing
+import VangnetCore
+
+/// Every way a caller is refused, each with a clear error; after each, nothing was committed.
+@Suite struct RefusalTests {
+    let population = Population()
+
+    /// Asserts that the store holds no batch and no record, and that the refusal was audited.
+    func assertNothingCommitted(_ gw: TestGateway, audited reason: String? = nil) throws {
+        #expect(try gw.store.counts() == (batches: 0, records: 0))
+        if let reason {
+            #expect(try gw.store.auditEvents().contains { $0.outcome == .refused && $0.reason == reason }, "refusal \(reason) audited")
+        }
+        guard case .intact = try gw.store.verifyAudit() else { Issue.record("audit chain broken"); return }
+    }
+
+    @Test func clientWithoutCertificateIsRefusedAtTheHandshake() async throws {
+        try await TestGateway.with { gw in
+            let envelope = try gw.seal(population.duoLines, as: "duo")
+            let error = await #expect(throws: (any Error).self) { try await gw.using(nil) { try await $0.push(envelope: envelope) } }
+            #expect(String(describing: error).contains("CERTIFICATE_REQUIRED"), "the TLS alert says why")
+            try assertNothingCommitted(gw)
+        }
+    }
+
+    @Test func certificateFromAnotherCAIsRefusedAtTheHandshake() async throws {
+        try await TestGateway.with { gw in
+            let envelope = try gw.seal(population.duoLines, as: "duo")
+            let error = await #expect(throws: (any Error).self) { try await gw.using("duo", pki: "rogue") { try await $0.push(envelope: envelope) } }
+            #expect(String(describing: error).contains("UNKNOWN_CA"), "the TLS alert says why")
+            try assertNothingCommitted(gw)
+        }
+    }
+
+    @Test func unknownOINIsRefusedAndAudited() async throws {
+        try await TestGateway.with { gw in
+            let push = try await gw.using("stranger") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
+            let pull = try await gw.using("stranger") { try await $0.pull(purpose: "vsv-opvolging") }
+            for answer in [push, pull] {
+                #expect(answer.refusal?.status == 403)
+                #expect(answer.refusal?.code == "unknown_organisation")
+            }
+            try assertNothingCommitted(gw, audited: "unknown_organisation")
+            #expect(try gw.store.auditEvents().contains { $0.action == .identity && $0.actor == TestGateway.stranger })
+        }
+    }
+
+    @Test func batchSignedWithAnotherOrganisationsKeyIsRefused() async throws {
+        try await TestGateway.with { gw in
+            // DUO's certificate, DUO named as source, but signed with UWV's registered key.
+            let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", signedBy: "uwv")) }
+            #expect(answer.refusal?.status == 403)
+            #expect(answer.refusal?.code == "unknown_signing_key")
+            try assertNothingCommitted(gw, audited: "unknown_signing_key")
+        }
+    }
+
+    @Test func envelopeNamingAnotherSourceThanTheCertificateIsRefused() async throws {
+        try await TestGateway.with { gw in
+            let answer = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
+            #expect(answer.refusal?.code == "source_mismatch")
+            try assertNothingCommitted(gw, audited: "source_mismatch")
+        }
+    }
+
+    @Test func sourcePushingAnotherDatasetIsRefused() async throws {
+        try await TestGateway.with { gw in
+            // UWV's own key and OIN, but the DUO dataset.
+            let envelope = try EnvelopeSealer(source: DevelopmentSetup.uwv, signingKey: gw.signingKey("uwv"), recipient: gw.gatewayBoxKey)
+                .seal(payload: Array(population.duoLines.joined(separator: "\n").utf8), batchId: BatchID(), dataset: "duo.onderwijsdeelname",
+                      createdAt: TestGateway.now, recordCount: population.duoLines.count)
+            let answer = try await gw.using("uwv") { try await $0.push(envelope: envelope) }
+            #expect(answer.refusal?.code == "dataset_not_allowed")
+            try assertNothingCommitted(gw, audited: "dataset_not_allowed")
+        }
+    }
+
+    @Test func tamperedCiphertextIsRefused() async throws {
+        try await TestGateway.with { gw in
+            var envelope = try gw.seal(population.duoLines, as: "duo")
+            envelope[envelope.count - 200] ^= 0x20
+            let answer = try await gw.using("duo") { try await $0.push(envelope: envelope) }
+            #expect(answer.refusal?.status == 400)
+            #expect(answer.refusal?.code == "envelope_decryption_failed")
+            try assertNothingCommitted(gw, audited: "envelope_decryption_failed")
+        }
+    }
+
+    @Test func truncatedEnvelopeIsRefused() async throws {
+        try await TestGateway.with { gw in
+            let envelope = try gw.seal(population.duoLines, as: "duo")
+            let answer = try await gw.using("duo") { try await $0.push(envelope: Array(envelope.dropLast(40))) }
+            #expect(answer.refusal?.status == 400)
+            #expect(answer.refusal?.code == "envelope_truncated")
+            try assertNothingCommitted(gw, audited: "envelope_truncated")
+        }
+    }
+
+    @Test func brokenSignatureIsRefused() async throws {
+        try await TestGateway.with { gw in
+            var envelope = try gw.seal(population.duoLines, as: "duo")
+            envelope[envelope.count - 1] ^= 0x01
+            let answer = try await gw.using("duo") { try await $0.push(envelope: envelope) }
+            #expect(answer.refusal?.code == "envelope_bad_signature")
+            try assertNothingCommitted(gw, audited: "envelope_bad_signature")
+        }
+    }
+
+    @Test func batchCreatedOutsideTheTimeWindowIsRefused() async throws {
+        try await TestGateway.with { gw in
+            let stale = try gw.seal(population.duoLines, as: "duo", createdAt: TestGateway.now.addingTimeInterval(-30 * 86400))
+            let answer = try await gw.using("duo") { try await $0.push(envelope: stale) }
+            #expect(answer.refusal?.status == 422)
+            #expect(answer.refusal?.code == "batch_outside_time_window")
+            try assertNothingCommitted(gw, audited: "batch_outside_time_window")
+        }
+    }
+
+    @Test func headerAnnouncingAnotherRecordCountIsRefused() async throws {
+        try await TestGateway.with { gw in
+            let envelope = try gw.seal(population.duoLines, as: "duo", recordCount: population.duoLines.count + 1)
+            let answer = try await gw.using("duo") { try await $0.push(envelope: envelope) }
+            #expect(answer.refusal?.code == "record_count_mismatch")
+            try assertNothingCommitted(gw, audited: "record_count_mismatch")
+        }
+    }
+
+    @Test func notAnEnvelopeIsRefused() async throws {
+        try await TestGateway.with { gw in
+            let answer = try await gw.using("duo") { try await $0.push(envelope: Array(population.duoLines.joined(separator: "\n").utf8)) }
+            #expect(answer.refusal?.code == "envelope_malformed")
+            #expect(!answer.body.contains(population.utrechtLeavers[0].bsn))
+            try assertNothingCommitted(gw, audited: "envelope_malformed")
+        }
+    }
+
+    @Test func consumerWithoutAGrantIsRefused() async throws {
+        try await TestGateway.with { gw in
+            let answer = try await gw.using("region-amsterdam") { try await $0.pull(purpose: "kwetsbare-jongeren") }
+            #expect(answer.refusal?.status == 403)
+            #expect(answer.refusal?.code == "no_grant")
+            #expect(try gw.store.auditEvents().contains { $0.action == .pull && $0.outcome == .refused && $0.reason == "no_grant" })
+        }
+    }
+
+    @Test func unknownPurposeIsRefused() async throws {
+        try await TestGateway.with { gw in
+            let answer = try await gw.using("region-utrecht") { try await $0.pull(purpose: "everything") }
+            #expect(answer.refusal?.code == "unknown_purpose")
+        }
+    }
+
+    @Test(arguments: [("duo", "pull"), ("auditor", "pull"), ("region-utrecht", "push")])
+    func callerWithTheWrongRoleIsRefused(name: String, action: String) async throws {
+        try await TestGateway.with { gw in
+            let answer = try await gw.using(name) { client in
+                action == "pull" ? try await client.pull(purpose: "vsv-opvolging") : try await client.push(envelope: try gw.seal(population.duoLines, as: "duo"))
+            }
+            #expect(answer.refusal?.status == 403)
+            #expect(answer.refusal?.code == (action == "push" ? "source_mismatch" : "wrong_role"))
+            try assertNothingCommitted(gw)
+        }
+    }
+
+    @Test func secretKeyFileReadableByOthersIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try GatewayKeys.create(in: directory)
+        _ = try GatewayKeys.load(from: directory)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: directory.appendingPathComponent("pseudonym-root.key").path)
+        #expect(throws: KeyFile.Failure.self) { try GatewayKeys.load(from: directory) }
+    }
+}

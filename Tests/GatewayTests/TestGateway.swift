@@ -1,0 +1,139 @@
+import BatchEnvelope
+import Foundation
+import Gateway
+import Logging
+import Records
+import Storage
+import Synchronization
+import VangnetCore
+import VangnetCrypto
+
+/// A real gateway for a test: its own development PKI, keys and SQLite database in a temporary
+/// directory, serving mTLS on a free loopback port, with a fixed clock and captured logs.
+final class TestGateway: Sendable {
+    static let now = Date(timeIntervalSince1970: 1_795_435_200) // 2026-11-23T12:00:00Z
+    static let stranger = OIN("00000099000000000999")!
+
+    let directory: URL
+    let gateway: Gateway
+    let port: Int
+    let logs: LogCapture
+    private let server: Task<Void, any Error>
+
+    var store: SQLiteStore { gateway.store }
+    var certs: URL { directory.appendingPathComponent("certs") }
+    var keys: URL { directory.appendingPathComponent("keys") }
+
+    private init(directory: URL, gateway: Gateway, port: Int, logs: LogCapture, server: Task<Void, any Error>) {
+        self.directory = directory
+        self.gateway = gateway
+        self.port = port
+        self.logs = logs
+        self.server = server
+    }
+
+    /// Runs `body` against a fresh gateway and tears it down afterwards.
+    static func with<R>(_ body: (TestGateway) async throws -> R) async throws -> R {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-test-\(UUID().uuidString.prefix(8))")
+        let configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: [
+            .init(fileName: "stranger", commonName: "Unknown party", organisation: "Not in the policy (test)", oin: stranger),
+        ])
+        // A second, unrelated CA issuing a certificate with DUO's OIN: must be refused at the handshake.
+        try DevelopmentPKI.create(in: directory.appendingPathComponent("rogue"), gatewayOIN: DevelopmentSetup.gatewayOIN, clients: [
+            .init(fileName: "duo", commonName: "DUO impostor", organisation: "Rogue CA (test)", oin: DevelopmentSetup.duo),
+        ], caName: "Rogue CA")
+        let logs = LogCapture()
+        var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
+        logger.logLevel = .trace
+        let gateway = try Gateway(configuration: configuration, clock: FixedClock(now), logger: logger)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let server = Task { try await gateway.application { continuation.yield($0) }.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CommandError("gateway did not start") }
+        let test = TestGateway(directory: directory, gateway: gateway, port: port, logs: logs, server: server)
+        do {
+            let result = try await body(test)
+            await test.stop()
+            return result
+        } catch {
+            await test.stop()
+            throw error
+        }
+    }
+
+    func stop() async {
+        server.cancel()
+        _ = try? await server.value
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// An mTLS client holding the certificate `<name>.pem` (`nil`: no certificate) of `pki`.
+    func client(_ name: String?, pki: String = "certs") throws -> GatewayClient {
+        let dir = directory.appendingPathComponent(pki)
+        return try GatewayClient(baseURL: "https://127.0.0.1:\(port)",
+                                 certificate: name.map { dir.appendingPathComponent("\($0).pem") },
+                                 privateKey: name.map { dir.appendingPathComponent("\($0).key") },
+                                 trustedCA: certs.appendingPathComponent("ca.pem"))
+    }
+
+    /// Calls `body` with a client and shuts it down afterwards.
+    func using<R>(_ name: String?, pki: String = "certs", _ body: (GatewayClient) async throws -> R) async throws -> R {
+        let client = try client(name, pki: pki)
+        do {
+            let result = try await body(client)
+            try await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// The signing key of source `name` (`duo`, `uwv`).
+    func signingKey(_ name: String) throws -> SigningKeyPair {
+        try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(name)-signing.key")))
+    }
+
+    var gatewayBoxKey: BoxPublicKey { get throws { try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub"))) } }
+    var gatewaySigningKey: SigningPublicKey { get throws { try SigningPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-signing.pub"))) } }
+
+    /// Seals NDJSON `lines` as a batch of `source` (`duo` or `uwv`).
+    func seal(_ lines: [String], as source: String, signedBy signer: String? = nil, sourceOIN: OIN? = nil,
+              batchId: BatchID = BatchID(), createdAt: Date = now, recordCount: Int? = nil) throws -> [UInt8] {
+        let oin = sourceOIN ?? (source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv)
+        let dataset: DatasetID = source == "duo" ? "duo.onderwijsdeelname" : "uwv.inkomstenverhoudingen"
+        return try EnvelopeSealer(source: oin, signingKey: signingKey(signer ?? source), recipient: gatewayBoxKey, chunkSize: 4096)
+            .seal(payload: Array((lines.joined(separator: "\n") + "\n").utf8), batchId: batchId, dataset: dataset,
+                  createdAt: createdAt, recordCount: recordCount ?? lines.count)
+    }
+
+    /// The bytes of the SQLite database, its WAL and shared-memory files.
+    func databaseFiles() throws -> [(String, Data)] {
+        let base = directory.appendingPathComponent("vangnet.sqlite").path
+        return try [base, base + "-wal", base + "-shm"].filter { FileManager.default.fileExists(atPath: $0) }.map { ($0, try Data(contentsOf: URL(fileURLWithPath: $0))) }
+    }
+}
+
+struct CommandError: Error { let message: String; init(_ m: String) { message = m } }
+
+/// Every log line the gateway wrote, message and metadata, as text.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        capture.append("\(level) \(message) \(self.metadata.merging(explicit ?? [:]) { $1 })")
+    }
+}

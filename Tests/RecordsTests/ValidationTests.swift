@@ -1,0 +1,149 @@
+import Records
+import Testing
+import VangnetCore
+
+/// Synthetic BSNs only: each passes the elfproef and belongs to no one we know of.
+let validBSN = "123456782"
+
+func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) -> String {
+    var fields: [String: String] = [
+        "bsn": "\"\(validBSN)\"", "geboortedatum": "\"2008-03-14\"", "gemeentecode": "\"GM0344\"", "brin": "\"12AB\"",
+        "onderwijssoort": "\"mbo\"", "crebo": "\"25180\"", "niveau": "\"2\"", "leerweg": "\"BOL\"",
+        "inschrijvingsdatum": "\"2024-08-20\"", "uitschrijvingsdatum": "\"2025-03-01\"", "startkwalificatie": "false", "vsv": "true",
+    ]
+    for (k, v) in overrides { fields[k] = v }
+    return "{" + fields.filter { !removing.contains($0.key) }.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
+}
+
+@Suite struct BSNTests {
+    @Test(arguments: ["123456782", "111222333", "999999990"])
+    func elfproefAcceptsValidNumbers(_ text: String) {
+        #expect(BSN(text) != nil)
+    }
+
+    @Test(arguments: ["123456789", "12345678", "1234567820", "12345678a", "000000000", ""])
+    func elfproefRejectsInvalidNumbers(_ text: String) {
+        #expect(BSN(text) == nil)
+    }
+
+    @Test func bsnNeverPrints() {
+        let bsn = BSN(validBSN)!
+        #expect(!String(describing: bsn).contains(validBSN))
+        #expect(!String(reflecting: bsn).contains(validBSN))
+    }
+}
+
+@Suite struct RecordValidatorTests {
+    let validator = RecordValidator(schema: .duoOnderwijsdeelname)
+
+    func rejection(_ line: String) -> RecordRejection? {
+        if case .failure(let r) = validator.validate(line: line, number: 7) { return r }
+        return nil
+    }
+
+    @Test func validRecordIsAccepted() throws {
+        let record = try validator.validate(line: duoLine(), number: 1).get()
+        #expect(record.municipality == MunicipalityCode("GM0344"))
+        #expect(record.fields["vsv"] == .boolean(true))
+        #expect(record.fields["bsn"] == nil, "the BSN is kept apart from the other fields")
+    }
+
+    @Test func optionalFieldsMayBeAbsentOrNull() throws {
+        _ = try validator.validate(line: duoLine(["crebo": "null"], removing: ["niveau", "leerweg", "uitschrijvingsdatum"]), number: 1).get()
+    }
+
+    @Test(arguments: [
+        (duoLine(["bsn": "\"123456789\""]), RecordRejection.Reason.invalidBSN, "bsn"),
+        (duoLine(["bsn": "123456782"]), .invalidBSN, "bsn"),
+        (duoLine(["gemeentecode": "\"GM9999\""]), .unknownMunicipality, "gemeentecode"),
+        (duoLine(["gemeentecode": "\"Utrecht\""]), .invalidMunicipalityCode, "gemeentecode"),
+        (duoLine(["geboortedatum": "\"2008-02-30\""]), .invalidDate, "geboortedatum"),
+        (duoLine(["geboortedatum": "\"14-03-2008\""]), .invalidDate, "geboortedatum"),
+        (duoLine(["onderwijssoort": "\"hbo\""]), .invalidValue, "onderwijssoort"),
+        (duoLine(["vsv": "\"ja\""]), .invalidType, "vsv"),
+        (duoLine(["brin": "\"12-B\""]), .invalidValue, "brin"),
+        (duoLine(["naam": "\"Jan\""]), .unknownField, "naam"),
+        (duoLine(removing: ["gemeentecode"]), .missingField, "gemeentecode"),
+        (duoLine(removing: ["bsn"]), .missingField, "bsn"),
+        (duoLine(["vsv": "null"]), .missingField, "vsv"),
+    ])
+    func invalidFieldIsRejectedWithItsReason(line: String, reason: RecordRejection.Reason, field: String) {
+        let r = rejection(line)
+        #expect(r == RecordRejection(line: 7, reason: reason, field: field))
+    }
+
+    @Test(arguments: ["", "{", "[1,2]", "{\"bsn\":{\"nested\":1}}", "{\"bsn\":\"1\",\"bsn\":\"2\"}", "{\"a\":1} trailing", "not json"])
+    func malformedLineIsRejectedAsInvalidJSON(_ line: String) {
+        #expect(rejection(line)?.reason == .invalidJSON)
+    }
+
+    @Test func oversizedRecordIsRejected() {
+        let small = RecordValidator(schema: .duoOnderwijsdeelname, maxRecordBytes: 64)
+        if case .failure(let r) = small.validate(line: duoLine(), number: 3) { #expect(r.reason == .recordTooLarge) } else { Issue.record("accepted") }
+    }
+
+    @Test func rejectionNeverQuotesTheValue() {
+        let r = rejection(duoLine(["bsn": "\"123456789\""]))
+        #expect(r != nil)
+        #expect(!String(describing: r!).contains("123456789"))
+    }
+}
+
+@Suite struct LineSplitterTests {
+    func lines(_ chunks: [String], max: Int = 100) -> [String] {
+        var splitter = LineSplitter(maxLineBytes: max)
+        var out: [String] = []
+        let take: (LineSplitter.Line) -> Void = {
+            switch $0 {
+            case .line(let bytes, let n): out.append("\(n):" + String(decoding: bytes, as: UTF8.self))
+            case .oversized(let n): out.append("\(n):oversized")
+            }
+        }
+        for chunk in chunks { Array(chunk.utf8).withUnsafeBytes { splitter.feed($0, take) } }
+        splitter.finish(take)
+        return out
+    }
+
+    @Test func linesAreReassembledAcrossChunks() {
+        #expect(lines(["ab", "c\nde", "f\n\ng", "h"]) == ["1:abc", "2:def", "4:gh"])
+    }
+
+    @Test func oversizedLineIsReportedNotBuffered() {
+        #expect(lines(["aaaa", "aaaa\nb\n"], max: 5) == ["1:oversized", "2:b"])
+    }
+}
+
+@Suite struct CalendarDateTests {
+    @Test func ageCountsWholeYears() {
+        let birth = CalendarDate("2008-03-14")!
+        #expect(birth.age(on: CalendarDate("2026-03-13")!) == 17)
+        #expect(birth.age(on: CalendarDate("2026-03-14")!) == 18)
+    }
+
+    @Test(arguments: ["2024-02-29", "2000-02-29"]) func leapDaysExist(_ s: String) { #expect(CalendarDate(s) != nil) }
+    @Test(arguments: ["2023-02-29", "1900-02-29", "2024-13-01", "2024-00-10", "2024-1-10"]) func impossibleDatesAreRefused(_ s: String) { #expect(CalendarDate(s) == nil) }
+}
+
+@Suite struct ReferenceDataTests {
+    @Test func everyMunicipalityIsInExactlyOneOfFortyRegions() {
+        let reference = ReferenceData.embedded
+        #expect(reference.municipalities.count == 342)
+        #expect(reference.regions.count == 40)
+        #expect(reference.regions.values.reduce(0) { $0 + $1.municipalities.count } == 342)
+        #expect(reference.region(of: MunicipalityCode("GM0344")!) == RegionNumber(19))
+        #expect(reference.region(of: MunicipalityCode("GM0363")!) == RegionNumber(21))
+    }
+}
+
+@Suite struct SyntheticRecordsTests {
+    @Test func syntheticRecordsAreValidAndBSNsPassTheElfproef() {
+        var synth = SyntheticRecords(seed: 7)
+        let people = synth.people(200)
+        let duo = RecordValidator(schema: .duoOnderwijsdeelname), uwv = RecordValidator(schema: .uwvInkomstenverhoudingen)
+        for (i, person) in people.enumerated() {
+            #expect(BSN(person.bsn) != nil)
+            #expect((try? duo.validate(line: synth.duoLine(for: person, earlyLeaver: i % 2 == 0), number: i).get()) != nil)
+            #expect((try? uwv.validate(line: synth.uwvLine(for: person), number: i).get()) != nil)
+        }
+    }
+}
