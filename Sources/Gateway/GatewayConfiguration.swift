@@ -21,6 +21,17 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var pseudonymEpoch: UInt32
         public var limits: Limits
 
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            oin = try c.decode(OIN.self, forKey: .oin)
+            listen = try c.decode(Listen.self, forKey: .listen)
+            tls = try c.decode(TLSFiles.self, forKey: .tls)
+            keyDirectory = try c.decode(String.self, forKey: .keyDirectory)
+            database = try c.decode(String.self, forKey: .database)
+            pseudonymEpoch = try c.decodeIfPresent(UInt32.self, forKey: .pseudonymEpoch) ?? 1
+            limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? Limits()
+        }
+
         public init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1, limits: Limits = Limits()) {
             self.oin = oin
             self.listen = listen
@@ -75,6 +86,17 @@ public struct GatewayConfiguration: Sendable, Codable {
             self.maxRecordBytes = maxRecordBytes
             self.creationWindowSeconds = creationWindowSeconds
             self.maxPageSize = maxPageSize
+        }
+
+        /// Every limit is optional in the file; an absent one takes its default.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Limits()
+            maxEnvelopeBytes = try c.decodeIfPresent(Int.self, forKey: .maxEnvelopeBytes) ?? d.maxEnvelopeBytes
+            maxRecords = try c.decodeIfPresent(Int.self, forKey: .maxRecords) ?? d.maxRecords
+            maxRecordBytes = try c.decodeIfPresent(Int.self, forKey: .maxRecordBytes) ?? d.maxRecordBytes
+            creationWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .creationWindowSeconds) ?? d.creationWindowSeconds
+            maxPageSize = try c.decodeIfPresent(Int.self, forKey: .maxPageSize) ?? d.maxPageSize
         }
     }
 

@@ -47,20 +47,31 @@ struct DemoRun {
 
     func run() async throws {
         print("Vangnet demo in \(directory.path)\n")
-        var configuration = try DevelopmentSetup.create(in: directory, port: 0)
+        // The file says 8443 (for `vangnet serve --config` later); the demo itself takes a free port.
+        var configuration = try DevelopmentSetup.create(in: directory, port: 8443)
         configuration.gateway.listen.port = 0
-        let certs = directory.appendingPathComponent("certs"), keys = directory.appendingPathComponent("keys")
         step("development PKI (CA, gateway, DUO, UWV, 2 regions, auditor; test OINs 00000099...) and keys (mode 0600)")
 
         var logger = Logger(label: "vangnet")
         logger.logLevel = .warning
         let gateway = try Gateway(configuration: configuration, logger: logger)
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let server = Task { try await gateway.application { port in portContinuation.yield(port) }.run() }
-        defer { server.cancel() }
-        var ports = portStream.makeAsyncIterator()
-        guard let port = await ports.next() else { throw CommandFailure("the gateway did not start") }
-        let url = "https://127.0.0.1:\(port)"
+        let server = try await RunningGateway.start(gateway)
+        let rows: [PullRow]
+        do {
+            rows = try await exercise(gateway, url: "https://127.0.0.1:\(server.port)")
+            try await server.stop()
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try summarise(gateway, rows)
+    }
+
+    /// What one region received for one purpose.
+    typealias PullRow = (region: String, purpose: String, duo: Int, uwv: Int, people: Int)
+
+    func exercise(_ gateway: Gateway, url: String) async throws -> [PullRow] {
+        let certs = directory.appendingPathComponent("certs"), keys = directory.appendingPathComponent("keys")
         step("gateway listening on \(url) (TLS 1.3, client certificate required)")
 
         // Synthetic young people: in region 19 (Utrecht), region 21 (Agglomeratie Amsterdam) and elsewhere.
@@ -98,12 +109,11 @@ struct DemoRun {
         }
 
         print("\nRegions pull their data:")
-        var rows: [(String, String, Int, Int, Int)] = []
+        var rows: [PullRow] = []
         for (name, file, purpose) in [("Utrecht (19)", "region-utrecht", "vsv-opvolging"), ("Utrecht (19)", "region-utrecht", "kwetsbare-jongeren"),
                                       ("Amsterdam (21)", "region-amsterdam", "vsv-opvolging"), ("Amsterdam (21)", "region-amsterdam", "kwetsbare-jongeren")] {
             let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("\(file).pem"),
                                            privateKey: certs.appendingPathComponent("\(file).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
-            defer { Task { try? await client.shutdown() } }
             var lines: [[String: Any]] = []
             var cursor: Int64 = 0
             while true {
@@ -119,6 +129,7 @@ struct DemoRun {
                 if page.isEmpty || next == cursor { break }
                 cursor = next
             }
+            try await client.shutdown()
             guard !lines.isEmpty else { continue }
             let duoPseudonyms = Set(lines.filter { $0["dataset"] as? String == "duo.onderwijsdeelname" }.compactMap { $0["pseudonym"] as? String })
             let uwvLines = lines.filter { $0["dataset"] as? String == "uwv.inkomstenverhoudingen" }
@@ -128,17 +139,24 @@ struct DemoRun {
             let linkage = uwvLines.isEmpty ? "" : "; each UWV record carries the pseudonym of a young person in the region's DUO population"
             step("\(name) pulled \(purpose): \(lines.count - uwvLines.count) DUO + \(uwvLines.count) UWV records about \(duoPseudonyms.count) young people\(linkage)")
         }
+        try await verifyAsAuditor(url: url, certs: certs)
+        return rows
+    }
+
+    func verifyAsAuditor(url: String, certs: URL) async throws {
         let auditorClient = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("auditor.pem"),
                                               privateKey: certs.appendingPathComponent("auditor.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
         let verify = try await auditorClient.get("/v1/audit/verify")
         try await auditorClient.shutdown()
-        server.cancel()
-        _ = try? await server.value
         guard verify.status == 200, verify.body.contains("\"intact\":true") else { throw CommandFailure("audit verification over mTLS failed: \(verify.body)") }
+        step("security officer verified the audit log over mTLS")
+    }
+
+    func summarise(_ gateway: Gateway, _ rows: [PullRow]) throws {
         let store = gateway.store
         guard case .intact(let entries, let head) = try store.verifyAudit() else { throw CommandFailure("the audit chain does not verify") }
         let events = try store.auditEvents()
-        step("security officer verified the audit log over mTLS; recomputed locally: \(entries) entries intact, head \(Hex.encode(head.prefix(8)))")
+        step("audit chain recomputed from the database after shutdown: \(entries) entries intact, head \(Hex.encode(head.prefix(8)))")
 
         print("\nSummary")
         let counts = try store.counts()

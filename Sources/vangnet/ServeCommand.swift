@@ -16,7 +16,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
         let gateway = try Gateway(configuration: configuration)
         try await gateway.runUntilSignalled { port in
-            print("vangnet: listening on https://\(configuration.gateway.listen.host):\(port) (mTLS, TLS 1.3)")
+            FileHandle.standardOutput.write(Data("vangnet: listening on https://\(configuration.gateway.listen.host):\(port) (mTLS, TLS 1.3)\n".utf8))
         }
     }
 }

@@ -18,16 +18,16 @@ final class TestGateway: Sendable {
     let gateway: Gateway
     let port: Int
     let logs: LogCapture
-    private let server: Task<Void, any Error>
+    private let server: RunningGateway
 
     var store: SQLiteStore { gateway.store }
     var certs: URL { directory.appendingPathComponent("certs") }
     var keys: URL { directory.appendingPathComponent("keys") }
 
-    private init(directory: URL, gateway: Gateway, port: Int, logs: LogCapture, server: Task<Void, any Error>) {
+    private init(directory: URL, gateway: Gateway, logs: LogCapture, server: RunningGateway) {
         self.directory = directory
         self.gateway = gateway
-        self.port = port
+        self.port = server.port
         self.logs = logs
         self.server = server
     }
@@ -46,11 +46,7 @@ final class TestGateway: Sendable {
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
         logger.logLevel = .trace
         let gateway = try Gateway(configuration: configuration, clock: FixedClock(now), logger: logger)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = Task { try await gateway.application { continuation.yield($0) }.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CommandError("gateway did not start") }
-        let test = TestGateway(directory: directory, gateway: gateway, port: port, logs: logs, server: server)
+        let test = TestGateway(directory: directory, gateway: gateway, logs: logs, server: try await RunningGateway.start(gateway))
         do {
             let result = try await body(test)
             await test.stop()
@@ -62,8 +58,7 @@ final class TestGateway: Sendable {
     }
 
     func stop() async {
-        server.cancel()
-        _ = try? await server.value
+        try? await server.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -113,8 +108,6 @@ final class TestGateway: Sendable {
         return try [base, base + "-wal", base + "-shm"].filter { FileManager.default.fileExists(atPath: $0) }.map { ($0, try Data(contentsOf: URL(fileURLWithPath: $0))) }
     }
 }
-
-struct CommandError: Error { let message: String; init(_ m: String) { message = m } }
 
 /// Every log line the gateway wrote, message and metadata, as text.
 final class LogCapture: Sendable {
