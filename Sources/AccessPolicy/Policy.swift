@@ -6,6 +6,9 @@ import VangnetCrypto
 /// The checked, compiled access policy. Deny by default: what no grant names is refused.
 public struct Policy: Sendable {
     public let document: PolicyDocument
+    /// Fingerprint of the policy document: the first 16 bytes of BLAKE2b-256 over its canonical
+    /// JSON (sorted keys), in hex. Audit entries and deliveries name the policy by it.
+    public let fingerprint: String
     private let organisations: [OIN: PolicyDocument.Organisation]
     private let purposes: [PurposeID: PolicyDocument.Purpose]
     private let grants: [OIN: Set<PurposeID>]
@@ -69,6 +72,9 @@ public struct Policy: Sendable {
         }
         guard problems.isEmpty else { throw PolicyError(problems: problems) }
         self.document = document
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        self.fingerprint = Hex.encode(GenericHash.hash(Array(try encoder.encode(document)), outputLength: 32).prefix(16))
         self.organisations = organisations
         self.purposes = purposes
         self.grants = grants
@@ -110,13 +116,6 @@ public struct Policy: Sendable {
 
     /// The schema of a dataset this policy knows.
     public func schema(_ id: DatasetID) -> DatasetSchema? { schemas[id] }
-
-    /// SHA-free fingerprint of the policy document (BLAKE2b-256 of its canonical JSON), for audit entries.
-    public var fingerprint: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Hex.encode(GenericHash.hash(Array((try? encoder.encode(document)) ?? Data()), outputLength: 32).prefix(16))
-    }
 }
 
 /// The policy's checks found problems; each names its place in the document.

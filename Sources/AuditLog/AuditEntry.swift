@@ -12,7 +12,6 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         case pull = "records.pull"
         case identity = "identity.check"
         case configLoad = "config.load"
-        case gatewayStart = "gateway.start"
         case auditVerify = "audit.verify"
     }
 

@@ -8,7 +8,7 @@ extension DeliveryPage {
     public func ndjson() -> String {
         var out = ""
         for record in records {
-            var line = "{\"cursor\":\(record.cursor),\"pseudonym\":\"\(record.pseudonym.text)\",\"dataset\":\"\(record.dataset)\""
+            var line = "{\"cursor\":\"\(record.cursor)\",\"pseudonym\":\"\(record.pseudonym.text)\",\"dataset\":\"\(record.dataset)\""
             for (name, value) in record.fields {
                 line += ",\"\(name)\":" + json(value)
             }
@@ -19,11 +19,11 @@ extension DeliveryPage {
 
     /// CSV with a header row: `cursor,pseudonym,dataset` and then every field the purpose
     /// delivers over all its datasets; a field a record's dataset lacks is empty.
-    public func csv(columns: [String]) -> String {
+    public func csv() -> String {
         var out = (["cursor", "pseudonym", "dataset"] + columns).joined(separator: ",") + "\n"
         for record in records {
             let values = Dictionary(record.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-            var row = [String(record.cursor), record.pseudonym.text, record.dataset.value]
+            var row = [record.cursor.description, record.pseudonym.text, record.dataset.value]
             for column in columns {
                 row.append(csvField(values[column] ?? nil))
             }

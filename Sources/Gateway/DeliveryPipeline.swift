@@ -9,8 +9,8 @@ import VangnetCore
 /// A record as a region receives it: its pseudonym for (region, purpose, epoch), its dataset, and
 /// only the purpose's fields. Only ``DeliveryPipeline`` makes one.
 public struct DeliveredRecord: Sendable {
-    /// Position in the store: pass the last one as `after` to continue.
-    public let cursor: Int64
+    /// Position in delivery order: pass the last one as `after` to continue.
+    public let cursor: DeliveryCursor
     public let pseudonym: DeliveryPseudonym
     public let dataset: DatasetID
     public let fields: [(name: String, value: FieldValue?)]
@@ -22,9 +22,11 @@ public struct DeliveryPage: Sendable {
     public let region: RegionNumber
     public let records: [DeliveredRecord]
     /// The cursor to continue after; equal to the request's when the page is empty.
-    public let nextCursor: Int64
+    public let nextCursor: DeliveryCursor
     /// Fingerprint of the policy the page was made under.
     public let policyVersion: String
+    /// Every field the purpose delivers, over all its datasets (in dataset order): the CSV columns.
+    public let columns: [String]
 }
 
 /// The pull side of the data flow: who may see what, reduced to what they may see.
@@ -42,7 +44,7 @@ public struct DeliveryPipeline: Sendable {
     let maxPageSize: Int
 
     /// A page of records for `purpose` after `cursor`, or the refusal (already audited).
-    public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, after cursor: Int64, limit: Int) throws -> DeliveryPage {
+    public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, after cursor: DeliveryCursor, limit: Int) throws -> DeliveryPage {
         let now = clock.now()
         let scope: DeliveryScope
         switch policy.mayPull(consumer: caller, purpose: purpose) {
@@ -69,7 +71,7 @@ public struct DeliveryPipeline: Sendable {
         }
         let delivered = page.map { record in
             DeliveredRecord(
-                cursor: record.id,
+                cursor: record.cursor,
                 pseudonym: pseudonymiser.deliveryPseudonym(for: record.person, region: scope.region, purpose: purpose),
                 dataset: record.dataset,
                 fields: scope.project(record.fields, of: record.dataset)
@@ -79,8 +81,9 @@ public struct DeliveryPipeline: Sendable {
         for dataset in datasets { counts["records." + dataset.value] = delivered.filter { $0.dataset == dataset }.count }
         try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
                                          object: "purpose:\(purpose)/region:\(scope.region)", outcome: .success, counts: counts))
+        let columns = datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return DeliveryPage(purpose: purpose, region: scope.region, records: delivered,
-                            nextCursor: delivered.last?.cursor ?? cursor, policyVersion: policy.fingerprint)
+                            nextCursor: delivered.last?.cursor ?? cursor, policyVersion: policy.fingerprint, columns: columns)
     }
 }
 

@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Storage
 import VangnetCore
 
 extension Gateway {
@@ -35,20 +36,19 @@ extension Gateway {
                 let caller = try await identify(context)
                 let purpose = PurposeID(context.parameters.get("purpose") ?? "")
                 let query = request.uri.queryParameters
-                let after = Int64(query.get("after") ?? "0") ?? 0
+                guard let after = DeliveryCursor(query.get("after") ?? DeliveryCursor.start.description) else {
+                    throw GatewayRefusal(status: 400, code: "invalid_cursor", message: "after must be a cursor from an earlier page (<batch>.<record>)")
+                }
                 let limit = Int(query.get("limit") ?? "1000") ?? 1000
                 let page = try delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
                 var headers: HTTPFields = [:]
-                headers[HTTPField.Name("Vangnet-Next-Cursor")!] = String(page.nextCursor)
+                headers[HTTPField.Name("Vangnet-Next-Cursor")!] = page.nextCursor.description
                 headers[HTTPField.Name("Vangnet-Policy-Version")!] = page.policyVersion
                 headers[HTTPField.Name("Vangnet-Region")!] = String(page.region.value)
                 let body: String
                 if query.get("format") == "csv" {
                     headers[.contentType] = "text/csv; charset=utf-8"
-                    let columns = policy.document.purposes.first { $0.id == purpose }.map { p in
-                        p.fields.keys.sorted().flatMap { p.fields[$0]! }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-                    } ?? []
-                    body = page.csv(columns: columns)
+                    body = page.csv()
                 } else {
                     headers[.contentType] = "application/x-ndjson"
                     body = page.ndjson()

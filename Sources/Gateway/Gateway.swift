@@ -25,7 +25,7 @@ public struct Gateway: Sendable {
     let logger: Logger
 
     /// Checks the configuration, loads keys and opens the store. Fails with a message that says
-    /// what to fix; records a `gateway.start` audit event with the policy fingerprint.
+    /// what to fix; records a `config.load` audit event with the policy fingerprint.
     public init(configuration: GatewayConfiguration, clock: any WallClock = SystemClock(), logger: Logger = Logger(label: "vangnet")) throws {
         let policy: Policy
         do { policy = try Policy(document: configuration.policy) } catch let error as PolicyError {
@@ -33,6 +33,7 @@ public struct Gateway: Sendable {
         }
         let keys = try GatewayKeys.load(from: configuration.resolve(configuration.gateway.keyDirectory))
         let store = try SQLiteStore(path: configuration.resolve(configuration.gateway.database).path)
+        let interrupted = try store.discardInterruptedBatches()
         let pseudonymiser = Pseudonymiser(keys: try PseudonymKeys(root: keys.pseudonymRoot, epoch: configuration.gateway.pseudonymEpoch))
         self.configuration = configuration
         self.policy = policy
@@ -46,7 +47,8 @@ public struct Gateway: Sendable {
                                          maxPageSize: configuration.gateway.limits.maxPageSize)
         try store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
                                          object: "policy:\(policy.fingerprint)", outcome: .success,
-                                         counts: ["organisations": policy.document.organisations.count, "purposes": policy.document.purposes.count]))
+                                         counts: ["organisations": policy.document.organisations.count, "purposes": policy.document.purposes.count,
+                                                  "interruptedBatchesDiscarded": interrupted]))
     }
 
     /// The TLS settings: TLS 1.3 only, client certificate required and verified against the CA.

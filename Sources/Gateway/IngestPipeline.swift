@@ -15,8 +15,9 @@ import VangnetCrypto
 /// bytes -> EnvelopeReader (header checks, decrypt) -> LineSplitter -> RecordValidator
 ///       -> Pseudonymiser -> route to region -> [finish: signature verified] -> one transaction
 /// ```
-/// Nothing is committed before the signature verifies and the final chunk decrypts. Every
-/// outcome, commit or refusal, is audited here, and a failed audit write fails the push.
+/// Records are staged (invisible) while the envelope streams; nothing is committed before the
+/// signature verifies and the final chunk decrypts. Every outcome, commit or refusal, is audited
+/// here, and a failed audit write fails the push.
 public struct IngestPipeline: Sendable {
     let policy: Policy
     let keys: GatewayKeys
@@ -34,12 +35,20 @@ public struct IngestPipeline: Sendable {
         case duplicate(SignedReceipt)
     }
 
+    /// Records buffered before they are written to the staging area.
+    static let stagingBatchSize = 4096
+
     /// Reads an envelope from `body` on behalf of `caller` and commits it or refuses it.
+    ///
+    /// Records are staged in the store while the bytes stream in, so memory stays bounded by one
+    /// frame and one staging buffer, whatever the batch size.
     /// - Throws: ``GatewayRefusal`` for anything refused (already audited).
     public func ingest<Body: AsyncSequence>(_ body: Body, caller: PolicyDocument.Organisation) async throws -> Outcome
     where Body.Element == ByteBuffer {
         var batch = BatchInProgress(limits: limits, pseudonymiser: pseudonymiser, reference: reference)
         var reader = EnvelopeReader(maxEnvelopeBytes: limits.maxEnvelopeBytes)
+        var stage: StagingID?
+        var earlierCommit: (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
         do {
             for try await buffer in body {
                 var header: EnvelopeHeader?
@@ -54,10 +63,17 @@ public struct IngestPipeline: Sendable {
                 if let header {
                     batch.name(header)
                     let (signingKey, schema) = try admit(header, caller: caller)
-                    batch.start(schema: schema)
+                    earlierCommit = try store.committedBatch(source: header.source, batchId: header.batchId)
+                    if earlierCommit == nil {
+                        stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset, at: clock.now())
+                    }
+                    batch.start(schema: schema, keepRecords: earlierCommit == nil)
                     try reader.open(with: keys.box, signingKey: signingKey) { event in
                         if case .payload(let chunk) = event { try batch.consume(chunk) }
                     }
+                }
+                if batch.pending.count >= Self.stagingBatchSize, let stage {
+                    try await store.stage(batch.takePending(), into: stage)
                 }
             }
             let opened = try reader.finish()
@@ -66,15 +82,39 @@ public struct IngestPipeline: Sendable {
                 throw GatewayRefusal(status: 422, code: "record_count_mismatch",
                                      message: "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)")
             }
-            return try commit(opened, batch: batch, caller: caller)
-        } catch let refusal as GatewayRefusal {
-            try audit(refusal: refusal, caller: caller, object: batch.object)
-            throw refusal
-        } catch let error as EnvelopeError {
-            let refusal = GatewayRefusal(status: error.code == .tooLarge ? 413 : 400, code: error.code.description, message: error.reason)
-            try audit(refusal: refusal, caller: caller, object: batch.object)
+            if let earlierCommit { return try retry(of: earlierCommit, opened: opened, batch: batch, caller: caller) }
+            guard let stage else { preconditionFailure("a verified batch without a staging area") }
+            try await store.stage(batch.takePending(), into: stage)
+            return try await commit(opened, stage: stage, batch: batch, caller: caller)
+        } catch {
+            if let stage { try? await store.discard(stage) }
+            let refusal: GatewayRefusal
+            switch error {
+            case let r as GatewayRefusal: refusal = r
+            case let e as EnvelopeError: refusal = GatewayRefusal(status: e.code == .tooLarge ? 413 : 400, code: e.code.description, message: e.reason)
+            default:
+                try? store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
+                                                  object: batch.object, outcome: .failed, reason: "internal_error"))
+                throw error
+            }
+            try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
+                                             object: batch.object, outcome: .refused, reason: refusal.code))
             throw refusal
         }
+    }
+
+    /// A push of a batch id this source committed before: the same bytes get the first receipt,
+    /// other bytes are a conflict. Nothing is staged or committed either way.
+    private func retry(of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON), opened: OpenedBatch,
+                       batch: BatchInProgress, caller: PolicyDocument.Organisation) throws -> Outcome {
+        guard earlier.envelopeHash == opened.envelopeHash else { throw Self.conflict(opened.header) }
+        try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success))
+        return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(earlier.receipt.utf8)))
+    }
+
+    static func conflict(_ header: EnvelopeHeader) -> GatewayRefusal {
+        GatewayRefusal(status: 409, code: "batch_id_conflict",
+                       message: "batch \(header.batchId) was already committed with different contents; use a new batch id")
     }
 
     /// Checks the claims of an (as yet unverified) header before any decryption.
@@ -102,49 +142,46 @@ public struct IngestPipeline: Sendable {
         return (key, schema)
     }
 
-    private func commit(_ opened: OpenedBatch, batch: BatchInProgress, caller: PolicyDocument.Organisation) throws -> Outcome {
+    private func commit(_ opened: OpenedBatch, stage: StagingID, batch: BatchInProgress, caller: PolicyDocument.Organisation) async throws -> Outcome {
         let header = opened.header
         let now = clock.now()
-        let records = batch.accepted
         let body = ReceiptBody(
             batchId: header.batchId, source: header.source, dataset: header.dataset, envelopeHash: Hex.encode(opened.envelopeHash),
-            receivedAt: now, accepted: records.count, rejected: batch.rejections.count, rejections: batch.rejections,
+            receivedAt: now, accepted: batch.acceptedCount, rejected: batch.rejections.count, rejections: batch.rejections,
             gatewayKeyId: keys.signing.publicKey.keyID
         )
         let receipt = try SignedReceipt(body: body, signingKey: keys.signing)
         let receiptJSON = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
-        var counts = ["accepted": records.count, "rejected": batch.rejections.count, "bytes": opened.byteCount]
+        var counts = ["accepted": batch.acceptedCount, "rejected": batch.rejections.count, "bytes": opened.byteCount]
         for rejection in batch.rejections { counts["rejected." + rejection.reason.rawValue, default: 0] += 1 }
         let event = AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchPush, object: batch.object,
                                outcome: .success, counts: counts)
-        switch try store.commit(batch: opened, records: records, accepted: records.count, rejected: batch.rejections.count,
-                                receipt: receiptJSON, audit: event) {
+        switch try await store.commit(stage: stage, batch: opened, accepted: batch.acceptedCount, rejected: batch.rejections.count,
+                                      receipt: receiptJSON, audit: event) {
         case .committed:
             return .committed(receipt)
         case .duplicate(let first):
+            // A concurrent push of the same batch committed first.
             try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success))
             return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(first.utf8)))
         case .conflict:
-            throw GatewayRefusal(status: 409, code: "batch_id_conflict",
-                                 message: "batch \(header.batchId) was already committed with different contents; use a new batch id")
+            throw Self.conflict(header)
         }
-    }
-
-    private func audit(refusal: GatewayRefusal, caller: PolicyDocument.Organisation, object: String) throws {
-        try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
-                                         object: object, outcome: .refused, reason: refusal.code))
     }
 }
 
 /// The records of a batch being read: validated, pseudonymised and routed as lines complete, and
-/// held until the signature verifies. The BSN of a line goes no further than ``take(_:_:)``.
+/// handed in small groups to the staging area. The BSN of a line goes no further than ``take(_:_:)``.
 struct BatchInProgress {
     private let limits: GatewayConfiguration.Limits
     private let pseudonymiser: Pseudonymiser
     private let reference: ReferenceData
     private var splitter: LineSplitter
     private var validator: RecordValidator?
-    private(set) var accepted: [RoutedRecord] = []
+    private var keepRecords = true
+    /// Accepted records not yet written to the staging area.
+    private(set) var pending: [RoutedRecord] = []
+    private(set) var acceptedCount = 0
     private(set) var rejections: [RecordRejection] = []
     private(set) var object = "batch:unread"
 
@@ -155,9 +192,17 @@ struct BatchInProgress {
         self.splitter = LineSplitter(maxLineBytes: limits.maxRecordBytes)
     }
 
-    var lineCount: Int { accepted.count + rejections.count }
+    var lineCount: Int { acceptedCount + rejections.count }
 
-    mutating func start(schema: DatasetSchema) {
+    /// Hands over the pending records for staging.
+    mutating func takePending() -> [RoutedRecord] {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+
+    /// `keepRecords: false` validates without keeping records (a retry of a committed batch).
+    mutating func start(schema: DatasetSchema, keepRecords: Bool) {
+        self.keepRecords = keepRecords
         validator = RecordValidator(schema: schema, reference: reference, maxRecordBytes: limits.maxRecordBytes)
     }
 
@@ -192,7 +237,8 @@ struct BatchInProgress {
             case .success(let record):
                 // The validator checked the municipality against the same reference data.
                 let region = reference.region(of: record.municipality)!
-                accepted.append(RoutedRecord(record: pseudonymiser.pseudonymise(record), region: region))
+                acceptedCount += 1
+                if keepRecords { pending.append(RoutedRecord(record: pseudonymiser.pseudonymise(record), region: region)) }
             case .failure(let rejection): rejections.append(rejection)
             }
         }

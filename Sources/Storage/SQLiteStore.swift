@@ -10,8 +10,9 @@ import VangnetCrypto
 /// The embedded store: one SQLite database in WAL mode holding batches, records and the audit log.
 ///
 /// Invariants:
-/// - a batch, its records, its receipt and its audit entry are committed in one transaction, or
-///   none of them is;
+/// - a batch's records are staged while its envelope streams in, invisible to readers; the batch
+///   becomes visible, with its receipt and audit entry, in one transaction, or never (a staging
+///   area left by a crash is dropped at the next start);
 /// - every audit entry is appended inside the transaction of the action it describes, so a failed
 ///   audit write rolls the action back (fail closed);
 /// - no BSN is ever written: the types that reach this store have none.
@@ -35,20 +36,23 @@ public final class SQLiteStore: Sendable {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
                 CREATE TABLE batches (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     source TEXT NOT NULL,
                     batch_id TEXT NOT NULL,
                     dataset TEXT NOT NULL,
-                    envelope_hash BLOB NOT NULL,
-                    accepted INTEGER NOT NULL,
-                    rejected INTEGER NOT NULL,
-                    receipt TEXT NOT NULL,
-                    committed_at REAL NOT NULL,
-                    PRIMARY KEY (source, batch_id)
+                    state TEXT NOT NULL CHECK (state IN ('staging', 'committed')),
+                    started_at REAL NOT NULL,
+                    commit_seq INTEGER UNIQUE,
+                    envelope_hash BLOB,
+                    accepted INTEGER,
+                    rejected INTEGER,
+                    receipt TEXT,
+                    committed_at REAL
                 );
+                CREATE UNIQUE INDEX batches_committed ON batches (source, batch_id) WHERE state = 'committed';
                 CREATE TABLE records (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    source TEXT NOT NULL,
-                    batch_id TEXT NOT NULL,
+                    id INTEGER PRIMARY KEY,
+                    batch INTEGER NOT NULL REFERENCES batches (seq),
                     dataset TEXT NOT NULL,
                     line INTEGER NOT NULL,
                     person BLOB NOT NULL,
@@ -57,7 +61,8 @@ public final class SQLiteStore: Sendable {
                     region INTEGER NOT NULL,
                     fields TEXT NOT NULL
                 );
-                CREATE INDEX records_region_dataset ON records (region, dataset, id);
+                CREATE INDEX records_batch ON records (batch, id);
+                CREATE INDEX records_region_dataset ON records (region, dataset);
                 CREATE INDEX records_person ON records (person);
                 CREATE TABLE audit (
                     seq INTEGER PRIMARY KEY,
@@ -75,36 +80,61 @@ public final class SQLiteStore: Sendable {
 
     // MARK: Batches
 
-    /// Commits a verified batch with its records, receipt and audit event, in one transaction.
+    /// Opens a staging area for a batch whose header was admitted. Its records are invisible to
+    /// every reader until ``commit(stage:batch:accepted:rejected:receipt:audit:)``.
+    public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, at time: Date) async throws -> StagingID {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO batches (source, batch_id, dataset, state, started_at) VALUES (?, ?, ?, 'staging', ?)",
+                           arguments: [source.value, batchId.description, dataset.value, time.timeIntervalSince1970])
+            return StagingID(seq: db.lastInsertedRowID)
+        }
+    }
+
+    /// Adds records to a staging area, in one short transaction.
+    public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
+        guard !records.isEmpty else { return }
+        try await pool.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO records (batch, dataset, line, person, epoch, municipality, region, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for routed in records {
+                let r = routed.record
+                try insert.execute(arguments: [stage.seq, r.dataset.value, r.line, Data(r.person.bytes), Int64(r.person.epoch),
+                                               r.municipality.value, routed.region.value, FieldCoding.encode(r.fields)])
+            }
+        }
+    }
+
+    /// Drops a staging area and everything in it (the batch was refused or failed).
+    public func discard(_ stage: StagingID) async throws {
+        try await pool.write { db in try Self.discard(stage.seq, in: db) }
+    }
+
+    private static func discard(_ seq: Int64, in db: Database) throws {
+        try db.execute(sql: "DELETE FROM records WHERE batch = ?", arguments: [seq])
+        try db.execute(sql: "DELETE FROM batches WHERE seq = ? AND state = 'staging'", arguments: [seq])
+    }
+
+    /// Makes a staged batch visible, with its receipt and audit event, in one transaction.
     ///
-    /// A batch id already committed by the same source gives `.duplicate` (same envelope hash)
-    /// or `.conflict` (different bytes), and changes nothing.
-    public func commit(
-        batch: OpenedBatch, records: [RoutedRecord], accepted: Int, rejected: Int,
-        receipt: SignedReceiptJSON, audit: AuditEvent
-    ) throws -> BatchCommitOutcome {
+    /// If the same source already committed this batch id, the staged records are dropped and
+    /// the outcome is `.duplicate` (same envelope hash: the first receipt) or `.conflict`.
+    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int,
+                       receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome {
         let header = batch.header
-        return try pool.write { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT envelope_hash, receipt FROM batches WHERE source = ? AND batch_id = ?",
+        return try await pool.write { db in
+            if let row = try Row.fetchOne(db, sql: "SELECT envelope_hash, receipt FROM batches WHERE source = ? AND batch_id = ? AND state = 'committed'",
                                           arguments: [header.source.value, header.batchId.description]) {
+                try Self.discard(stage.seq, in: db)
                 let hash: Data = row["envelope_hash"]
                 return Array(hash) == batch.envelopeHash ? .duplicate(row["receipt"]) : .conflict
             }
+            let commitSeq = (try Int64.fetchOne(db, sql: "SELECT MAX(commit_seq) FROM batches") ?? 0) + 1
             try db.execute(sql: """
-                INSERT INTO batches (source, batch_id, dataset, envelope_hash, accepted, rejected, receipt, committed_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [header.source.value, header.batchId.description, header.dataset.value, Data(batch.envelopeHash),
-                                 accepted, rejected, receipt, audit.time.timeIntervalSince1970])
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO records (source, batch_id, dataset, line, person, epoch, municipality, region, fields)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let source = header.source.value, batchID = header.batchId.description
-            for routed in records {
-                let r = routed.record
-                try insert.execute(arguments: [source, batchID, r.dataset.value, r.line, Data(r.person.bytes), Int64(r.person.epoch),
-                                               r.municipality.value, routed.region.value, FieldCoding.encode(r.fields)])
-            }
+                UPDATE batches SET state = 'committed', commit_seq = ?, envelope_hash = ?, accepted = ?, rejected = ?, receipt = ?, committed_at = ?
+                WHERE seq = ? AND state = 'staging'
+                """, arguments: [commitSeq, Data(batch.envelopeHash), accepted, rejected, receipt, audit.time.timeIntervalSince1970, stage.seq])
+            guard db.changesCount == 1 else { throw StoreError("staging area \(stage.seq) is gone (discarded by a restart?)") }
             try Self.append(audit, in: db)
             return .committed(receipt)
         }
@@ -113,40 +143,73 @@ public final class SQLiteStore: Sendable {
     /// The receipt and envelope hash of a committed batch, if there is one.
     public func committedBatch(source: OIN, batchId: BatchID) throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT envelope_hash, receipt FROM batches WHERE source = ? AND batch_id = ?",
+            try Row.fetchOne(db, sql: "SELECT envelope_hash, receipt FROM batches WHERE source = ? AND batch_id = ? AND state = 'committed'",
                              arguments: [source.value, batchId.description])
                 .map { (Array($0["envelope_hash"] as Data), $0["receipt"]) }
         }
     }
 
-    /// Number of committed batches and records (for summaries and tests).
+    /// Drops every staging area left by a process that stopped mid-batch. Call at start, before
+    /// serving, with no other gateway instance using this database.
+    /// - Returns: how many interrupted batches were dropped.
+    @discardableResult
+    public func discardInterruptedBatches() throws -> Int {
+        try pool.write { db in
+            let stale = try Int64.fetchAll(db, sql: "SELECT seq FROM batches WHERE state = 'staging'")
+            for seq in stale { try Self.discard(seq, in: db) }
+            return stale.count
+        }
+    }
+
+    /// Number of committed batches and of their records (for summaries and tests).
     public func counts() throws -> (batches: Int, records: Int) {
         try pool.read { db in
-            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM batches") ?? 0, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records") ?? 0)
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM batches WHERE state = 'committed'") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records r JOIN batches b ON b.seq = r.batch WHERE b.state = 'committed'") ?? 0)
+        }
+    }
+
+    /// Rows in the records table, committed or staged (for crash tests).
+    public func storedRecordRows() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records") ?? 0 }
+    }
+
+    /// Per committed batch: its id and number of records, for consistency checks.
+    public func committedBatches() throws -> [(source: OIN, batchId: BatchID, accepted: Int, records: Int)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT b.source, b.batch_id, b.accepted, (SELECT COUNT(*) FROM records r WHERE r.batch = b.seq) AS n
+                FROM batches b WHERE b.state = 'committed' ORDER BY b.commit_seq
+                """).map { (OIN($0["source"])!, BatchID($0["batch_id"] as String)!, $0["accepted"], $0["n"]) }
         }
     }
 
     // MARK: Delivery
 
-    /// Calls `body` for every record of `dataset` in `region` (to build a population).
+    /// Calls `body` for every committed record of `dataset` in `region` (to build a population).
     public func forEachRecord(dataset: DatasetID, region: RegionNumber, _ body: (StoredRecord) throws -> Void) throws {
         try pool.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT id, dataset, person, epoch, region, fields FROM records WHERE region = ? AND dataset = ? ORDER BY id
+                SELECT r.id, b.commit_seq, r.dataset, r.person, r.epoch, r.region, r.fields
+                FROM records r JOIN batches b ON b.seq = r.batch
+                WHERE r.region = ? AND r.dataset = ? AND b.state = 'committed'
                 """, arguments: [region.value, dataset.value])
             while let row = try rows.next() { try body(Self.storedRecord(row)) }
         }
     }
 
-    /// Records with `id > cursor` in order, of the given datasets, offered to `accept` until it
-    /// has taken `limit` or the store ends.
-    public func scanRecords(after cursor: Int64, datasets: [DatasetID], limit: Int, accept: (StoredRecord) -> Bool) throws -> [StoredRecord] {
+    /// Committed records after `cursor`, in delivery order (batches in commit order, records in
+    /// batch order), of the given datasets, offered to `accept` until it has taken `limit`.
+    public func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: (StoredRecord) -> Bool) throws -> [StoredRecord] {
         try pool.read { db in
             let placeholders = datasets.map { _ in "?" }.joined(separator: ",")
-            var arguments: StatementArguments = [cursor]
+            var arguments: StatementArguments = [cursor.batch, cursor.batch, cursor.record]
             arguments += StatementArguments(datasets.map(\.value))
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT id, dataset, person, epoch, region, fields FROM records WHERE id > ? AND dataset IN (\(placeholders)) ORDER BY id
+                SELECT r.id, b.commit_seq, r.dataset, r.person, r.epoch, r.region, r.fields
+                FROM batches b JOIN records r ON r.batch = b.seq
+                WHERE b.state = 'committed' AND b.commit_seq >= ? AND (b.commit_seq > ? OR r.id > ?) AND r.dataset IN (\(placeholders))
+                ORDER BY b.commit_seq, r.id
                 """, arguments: arguments)
             var page: [StoredRecord] = []
             while page.count < limit, let row = try rows.next() {
@@ -159,7 +222,7 @@ public final class SQLiteStore: Sendable {
 
     private static func storedRecord(_ row: Row) -> StoredRecord {
         StoredRecord(
-            id: row["id"],
+            cursor: DeliveryCursor(batch: row["commit_seq"], record: row["id"]),
             dataset: DatasetID(row["dataset"] as String),
             person: InternalPseudonym(storedBytes: Array(row["person"] as Data), epoch: UInt32(row["epoch"] as Int64)),
             region: RegionNumber(row["region"] as Int)!,

@@ -16,8 +16,8 @@ public struct RoutedRecord: Sendable {
 
 /// A record read back from the store, for delivery. Has no BSN: the store never had one.
 public struct StoredRecord: Sendable {
-    /// Position in the store; delivery cursors count in these.
-    public let id: Int64
+    /// Position in delivery order.
+    public let cursor: DeliveryCursor
     public let dataset: DatasetID
     public let person: InternalPseudonym
     public let region: RegionNumber
@@ -36,3 +36,39 @@ public enum BatchCommitOutcome: Sendable {
 
 /// A signed receipt as stored (its JSON text).
 public typealias SignedReceiptJSON = String
+
+/// A staging area: a batch whose records are being stored but that is not committed.
+public struct StagingID: Sendable, Hashable {
+    let seq: Int64
+}
+
+/// A position in delivery order: batches in the order they were committed, records in the order
+/// of their batch. Because a batch becomes visible whole and at once, a cursor never skips or
+/// repeats a record. Text form `<batch>.<record>`, `0.0` before the first.
+public struct DeliveryCursor: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let batch: Int64
+    public let record: Int64
+
+    public static let start = DeliveryCursor(batch: 0, record: 0)
+
+    public init(batch: Int64, record: Int64) {
+        self.batch = batch
+        self.record = record
+    }
+
+    /// Parses `<batch>.<record>`; `nil` for anything else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let b = Int64(parts[0]), let r = Int64(parts[1]), b >= 0, r >= 0 else { return nil }
+        self.init(batch: b, record: r)
+    }
+
+    public var description: String { "\(batch).\(record)" }
+    public static func < (a: Self, b: Self) -> Bool { (a.batch, a.record) < (b.batch, b.record) }
+}
+
+/// The store cannot do what was asked; the message says why (never a record value).
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

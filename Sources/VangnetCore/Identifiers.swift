@@ -24,33 +24,26 @@ public struct BatchID: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 }
 
-/// The id of a dataset schema, for example `duo.onderwijsdeelname`.
-public struct DatasetID: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
+/// A name given in configuration: a dataset id or a purpose id. `Kind` keeps the two apart.
+public struct Name<Kind>: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral, RawRepresentable {
     public let value: String
     public init(_ value: String) { self.value = value }
     public init(stringLiteral value: String) { self.value = value }
+    public init(rawValue: String) { self.value = rawValue }
+    public var rawValue: String { value }
     public var description: String { value }
     public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
-    public init(from decoder: any Decoder) throws { value = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
 }
 
+/// Tag of dataset ids.
+public enum DatasetKind {}
+/// Tag of purpose ids.
+public enum PurposeKind {}
+
+/// The id of a dataset schema, for example `duo.onderwijsdeelname`.
+public typealias DatasetID = Name<DatasetKind>
 /// The id of a purpose (doel), for example `vsv-opvolging`.
-public struct PurposeID: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public init(stringLiteral value: String) { self.value = value }
-    public var description: String { value }
-    public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
-    public init(from decoder: any Decoder) throws { value = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
-}
+public typealias PurposeID = Name<PurposeKind>
 
 /// What an organisation may do at the gateway.
 public enum Role: String, Sendable, Codable, CaseIterable {

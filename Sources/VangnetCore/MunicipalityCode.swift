@@ -1,5 +1,5 @@
 /// A CBS municipality code, `GM` and four digits (for example `GM0344`, Utrecht).
-public struct MunicipalityCode: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+public struct MunicipalityCode: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, RawRepresentable {
     public let value: String
 
     /// `nil` unless `value` has the form `GMdddd`. Existence is checked against ``ReferenceData``.
@@ -12,16 +12,7 @@ public struct MunicipalityCode: Sendable, Hashable, Codable, Comparable, CustomS
     public var description: String { value }
     public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let code = MunicipalityCode(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a municipality code has the form GMdddd"))
-        }
-        self = code
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
+    // Codable through RawRepresentable: a JSON string, validated on decoding.
+    public init?(rawValue: String) { self.init(rawValue) }
+    public var rawValue: String { value }
 }

@@ -1,6 +1,6 @@
 /// An Organisatie-identificatienummer: the 20-digit number that identifies a Dutch government
 /// organisation, carried in the subject `serialNumber` of its PKIoverheid certificate.
-public struct OIN: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+public struct OIN: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, RawRepresentable {
     /// The 20 digits.
     public let value: String
 
@@ -17,16 +17,7 @@ public struct OIN: Sendable, Hashable, Codable, Comparable, CustomStringConverti
 
     public static func < (a: OIN, b: OIN) -> Bool { a.value < b.value }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let oin = OIN(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "an OIN has 20 digits"))
-        }
-        self = oin
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
+    // Codable through RawRepresentable: a JSON string, validated on decoding.
+    public init?(rawValue: String) { self.init(rawValue) }
+    public var rawValue: String { value }
 }

@@ -28,13 +28,13 @@ public struct ReferenceData: Sendable {
         }
         var names: [RegionNumber: String] = [:]
         for row in Self.rows(regionsCSV) {
-            guard row.count >= 2, let n = Int(row[0]).flatMap(RegionNumber.init) else { throw ReferenceDataError(reason: "bad region row") }
+            guard row.count >= 2, let n = Int(row[0]).flatMap({ RegionNumber($0) }) else { throw ReferenceDataError(reason: "bad region row") }
             names[n] = row[1]
         }
         var members: [RegionNumber: Set<MunicipalityCode>] = [:]
         var regionOf: [MunicipalityCode: RegionNumber] = [:]
         for row in Self.rows(routingCSV) {
-            guard row.count >= 3, let code = MunicipalityCode(row[0]), let n = Int(row[2]).flatMap(RegionNumber.init) else {
+            guard row.count >= 3, let code = MunicipalityCode(row[0]), let n = Int(row[2]).flatMap({ RegionNumber($0) }) else {
                 throw ReferenceDataError(reason: "bad routing row")
             }
             guard municipalities[code] != nil else { throw ReferenceDataError(reason: "routing names unknown municipality \(code)") }

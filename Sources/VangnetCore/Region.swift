@@ -1,5 +1,5 @@
 /// The number of an RMC / Doorstroompunt region, 1 to 40.
-public struct RegionNumber: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+public struct RegionNumber: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, RawRepresentable {
     public let value: Int
 
     public init?(_ value: Int) {
@@ -10,18 +10,9 @@ public struct RegionNumber: Sendable, Hashable, Codable, Comparable, CustomStrin
     public var description: String { String(value) }
     public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
 
-    public init(from decoder: any Decoder) throws {
-        let number = try decoder.singleValueContainer().decode(Int.self)
-        guard let region = RegionNumber(number) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a region number is 1 to 40"))
-        }
-        self = region
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
+    // Codable through RawRepresentable: a JSON number, validated on decoding.
+    public init?(rawValue: Int) { self.init(rawValue) }
+    public var rawValue: Int { value }
 }
 
 /// An RMC / Doorstroompunt region: its number, name and member municipalities.

@@ -76,9 +76,9 @@ struct DemoRun {
 
         // Synthetic young people: in region 19 (Utrecht), region 21 (Agglomeratie Amsterdam) and elsewhere.
         var synth = SyntheticRecords(seed: 2026)
-        let utrecht = ["GM0344", "GM0355", "GM0356", "GM0321"].compactMap(MunicipalityCode.init)
-        let amsterdam = ["GM0363", "GM0362", "GM0479"].compactMap(MunicipalityCode.init)
-        let elsewhere = ["GM0599", "GM0518", "GM0014"].compactMap(MunicipalityCode.init)
+        let utrecht = ["GM0344", "GM0355", "GM0356", "GM0321"].compactMap { MunicipalityCode($0) }
+        let amsterdam = ["GM0363", "GM0362", "GM0479"].compactMap { MunicipalityCode($0) }
+        let elsewhere = ["GM0599", "GM0518", "GM0014"].compactMap { MunicipalityCode($0) }
         let people = synth.people(peoplePerRegion, in: utrecht) + synth.people(peoplePerRegion, in: amsterdam) + synth.people(peoplePerRegion / 2, in: elsewhere)
         var duo = people.enumerated().map { synth.duoLine(for: $1, earlyLeaver: $0 % 3 != 2) }
         duo.append(#"{"bsn":"123456780","geboortedatum":"2008-01-01","gemeentecode":"GM0344","brin":"12AB","onderwijssoort":"vo","inschrijvingsdatum":"2024-08-20","startkwalificatie":false,"vsv":true}"#)
@@ -115,7 +115,7 @@ struct DemoRun {
             let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("\(file).pem"),
                                            privateKey: certs.appendingPathComponent("\(file).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
             var lines: [[String: Any]] = []
-            var cursor: Int64 = 0
+            var cursor = "0.0"
             while true {
                 let answer = try await client.pull(purpose: purpose, after: cursor, limit: 50)
                 if let refusal = answer.refusal {
@@ -125,7 +125,7 @@ struct DemoRun {
                 }
                 let page = answer.body.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
                 lines += page
-                let next = Int64(answer.headers["vangnet-next-cursor"] ?? "") ?? cursor
+                let next = answer.headers["vangnet-next-cursor"] ?? cursor
                 if page.isEmpty || next == cursor { break }
                 cursor = next
             }

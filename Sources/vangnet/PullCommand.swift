@@ -11,7 +11,7 @@ struct PullCommand: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @Option(help: "Purpose id, for example vsv-opvolging.") var purpose: String
-    @Option(help: "Continue after this cursor.") var after: Int64 = 0
+    @Option(help: "Continue after this cursor (from Vangnet-Next-Cursor or a record's cursor).") var after = "0.0"
     @Option(help: "Records per page.") var limit = 1000
     @Option(help: "ndjson or csv.") var format = "ndjson"
     @Flag(help: "Follow the cursor until no records remain.") var all = false
@@ -24,7 +24,7 @@ struct PullCommand: AsyncParsableCommand {
                 let answer = try await http.pull(purpose: purpose, after: cursor, limit: limit, format: format)
                 if let refusal = answer.refusal { throw CommandFailure("refused: \(refusal)") }
                 print(answer.body, terminator: "")
-                let next = Int64(answer.headers["vangnet-next-cursor"] ?? "") ?? cursor
+                let next = answer.headers["vangnet-next-cursor"] ?? cursor
                 if next == cursor { break }
                 cursor = next
             } while all
