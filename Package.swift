@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "BatchEnvelopeTests", dependencies: ["BatchEnvelope", "VangnetCrypto", "VangnetCore"]),
         .testTarget(name: "PseudonymisationTests", dependencies: ["Pseudonymisation", "VangnetCrypto", "VangnetCore"]),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "Storage", "VangnetCrypto", "VangnetCore"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "BatchEnvelope", "Records", "Pseudonymisation", "AuditLog", "VangnetCrypto", "VangnetCore"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

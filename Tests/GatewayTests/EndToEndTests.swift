@@ -125,6 +125,19 @@ import VangnetCore
         }
     }
 
+    @Test func concurrentPushesOfOneBatchCommitOnce() async throws {
+        try await TestGateway.with { gw in
+            let envelope = try gw.seal(population.duoLines, as: "duo")
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 { group.addTask { try await gw.using("duo") { try await $0.push(envelope: envelope) }.status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == [200, 200, 200, 201])
+            #expect(try gw.store.counts() == (batches: 1, records: 22))
+            #expect(try gw.store.storedRecordRows() == 22)
+        }
+    }
+
     @Test func sameBatchIdWithOtherContentsIsAConflict() async throws {
         try await TestGateway.with { gw in
             let id = BatchID()

@@ -12,6 +12,7 @@ import VangnetCore
     /// Asserts that the store holds no batch and no record, and that the refusal was audited.
     func assertNothingCommitted(_ gw: TestGateway, audited reason: String? = nil) throws {
         #expect(try gw.store.counts() == (batches: 0, records: 0))
+        #expect(try gw.store.storedRecordRows() == 0, "no staged record is left behind")
         if let reason {
             #expect(try gw.store.auditEvents().contains { $0.outcome == .refused && $0.reason == reason }, "refusal \(reason) audited")
         }
