@@ -70,7 +70,8 @@ public struct Gateway: Sendable {
         let listen = configuration.gateway.listen
         return Application(
             router: router,
-            server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
+            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.gateway.limits.idleTimeoutSeconds)))),
+                             tlsConfiguration: tlsConfiguration()),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vangnet"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger

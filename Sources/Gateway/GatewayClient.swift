@@ -57,7 +57,8 @@ public final class GatewayClient: Sendable {
         try await push(body: .bytes(envelope))
     }
 
-    private func push(body: HTTPClientRequest.Body) async throws -> Answer {
+    /// Pushes an envelope given as any request body (for example a stream).
+    public func push(body: HTTPClientRequest.Body) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + "/v1/batches")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/vnd.vangnet.envelope.v1")

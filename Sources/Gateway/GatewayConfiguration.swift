@@ -78,14 +78,21 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var creationWindowSeconds: Int
         /// Most records in one pull page.
         public var maxPageSize: Int
+        /// Longest time one upload may take, in seconds (a slow sender is cut off).
+        public var maxUploadSeconds: Int
+        /// Longest silence on a connection, in seconds, before it is closed.
+        public var idleTimeoutSeconds: Int
 
         public init(maxEnvelopeBytes: Int = 1 << 30, maxRecords: Int = 2_000_000, maxRecordBytes: Int = 16 * 1024,
-                    creationWindowSeconds: Int = 7 * 86400, maxPageSize: Int = 10_000) {
+                    creationWindowSeconds: Int = 7 * 86400, maxPageSize: Int = 10_000,
+                    maxUploadSeconds: Int = 3600, idleTimeoutSeconds: Int = 60) {
             self.maxEnvelopeBytes = maxEnvelopeBytes
             self.maxRecords = maxRecords
             self.maxRecordBytes = maxRecordBytes
             self.creationWindowSeconds = creationWindowSeconds
             self.maxPageSize = maxPageSize
+            self.maxUploadSeconds = maxUploadSeconds
+            self.idleTimeoutSeconds = idleTimeoutSeconds
         }
 
         /// Every limit is optional in the file; an absent one takes its default.
@@ -97,6 +104,8 @@ public struct GatewayConfiguration: Sendable, Codable {
             maxRecordBytes = try c.decodeIfPresent(Int.self, forKey: .maxRecordBytes) ?? d.maxRecordBytes
             creationWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .creationWindowSeconds) ?? d.creationWindowSeconds
             maxPageSize = try c.decodeIfPresent(Int.self, forKey: .maxPageSize) ?? d.maxPageSize
+            maxUploadSeconds = try c.decodeIfPresent(Int.self, forKey: .maxUploadSeconds) ?? d.maxUploadSeconds
+            idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
         }
     }
 

@@ -49,8 +49,12 @@ public struct IngestPipeline: Sendable {
         var reader = EnvelopeReader(maxEnvelopeBytes: limits.maxEnvelopeBytes)
         var stage: StagingID?
         var earlierCommit: (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
+        let deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
         do {
             for try await buffer in body {
+                guard ContinuousClock.now <= deadline else {
+                    throw GatewayRefusal(status: 408, code: "upload_too_slow", message: "the upload took longer than \(limits.maxUploadSeconds) s")
+                }
                 var header: EnvelopeHeader?
                 try buffer.withUnsafeReadableBytes { bytes in
                     try reader.feed(bytes) { event in

@@ -33,15 +33,16 @@ final class TestGateway: Sendable {
     }
 
     /// Runs `body` against a fresh gateway and tears it down afterwards.
-    static func with<R>(_ body: (TestGateway) async throws -> R) async throws -> R {
+    static func with<R>(limits: GatewayConfiguration.Limits = .init(), _ body: (TestGateway) async throws -> R) async throws -> R {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-test-\(UUID().uuidString.prefix(8))")
-        let configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: [
+        var configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: [
             .init(fileName: "stranger", commonName: "Unknown party", organisation: "Not in the policy (test)", oin: stranger),
         ])
         // A second, unrelated CA issuing a certificate with DUO's OIN: must be refused at the handshake.
         try DevelopmentPKI.create(in: directory.appendingPathComponent("rogue"), gatewayOIN: DevelopmentSetup.gatewayOIN, clients: [
             .init(fileName: "duo", commonName: "DUO impostor", organisation: "Rogue CA (test)", oin: DevelopmentSetup.duo),
         ], caName: "Rogue CA")
+        configuration.gateway.limits = limits
         let logs = LogCapture()
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
         logger.logLevel = .trace
