@@ -58,3 +58,20 @@ public struct EnvelopeHeader: Sendable, Codable, Equatable {
         return d
     }()
 }
+
+extension EnvelopeHeader {
+    /// Reads the (unverified) header of an envelope file, for tools that show what a file holds.
+    public static func read(from url: URL) throws -> EnvelopeHeader {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        let prefix = Array(try handle.read(upToCount: 12) ?? Data())
+        guard prefix.count == 12, Array(prefix.prefix(8)) == EnvelopeFormat.magic else {
+            throw EnvelopeError(.malformed, "not a Vangnet envelope (magic bytes differ)")
+        }
+        let length = Int(prefix[8...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        guard length > 0, length <= EnvelopeFormat.maxHeaderBytes, let bytes = try handle.read(upToCount: length), bytes.count == length else {
+            throw EnvelopeError(.malformed, "header length \(length) is out of bounds")
+        }
+        return try decoder.decode(EnvelopeHeader.self, from: bytes)
+    }
+}

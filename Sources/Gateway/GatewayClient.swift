@@ -30,7 +30,8 @@ public final class GatewayClient: Sendable {
     ///   - baseURL: for example `https://127.0.0.1:8443`.
     ///   - certificate, privateKey: the caller's PEM client certificate and key (`nil`: none, for tests of refusal).
     ///   - trustedCA: the PEM CA that signed the gateway's server certificate.
-    public init(baseURL: String, certificate: URL?, privateKey: URL?, trustedCA: URL) throws {
+    ///   - connectTimeout: how long to keep trying to connect (with backoff) before a request fails.
+    public init(baseURL: String, certificate: URL?, privateKey: URL?, trustedCA: URL, connectTimeout: Duration = .seconds(10)) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         tls.trustRoots = .file(trustedCA.path)
@@ -39,17 +40,18 @@ public final class GatewayClient: Sendable {
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKey.path, format: .pem))
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(300))
+        let (seconds, attoseconds) = connectTimeout.components
+        configuration.timeout = .init(connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), read: .seconds(300))
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     }
 
     public func shutdown() async throws { try await http.shutdown() }
 
-    /// Pushes an envelope file, streaming it from disk.
-    public func push(envelopeFile url: URL) async throws -> Answer {
+    /// Pushes an envelope file, streaming it from disk; `progress` receives the bytes sent so far.
+    public func push(envelopeFile url: URL, progress: (@Sendable (Int64) -> Void)? = nil) async throws -> Answer {
         let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
-        return try await push(body: .stream(FileChunks(url: url), length: .known(Int64(size))))
+        return try await push(body: .stream(FileChunks(url: url, progress: progress), length: .known(Int64(size))))
     }
 
     /// Pushes envelope bytes held in memory.
@@ -92,20 +94,25 @@ struct FileChunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let url: URL
     var chunkSize = 256 * 1024
+    var progress: (@Sendable (Int64) -> Void)?
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let handle: FileHandle?
         let chunkSize: Int
+        let progress: (@Sendable (Int64) -> Void)?
+        var sent: Int64 = 0
         mutating func next() async throws -> ByteBuffer? {
             guard let handle, let data = try handle.read(upToCount: chunkSize), !data.isEmpty else {
                 try? handle?.close()
                 return nil
             }
+            sent += Int64(data.count)
+            progress?(sent)
             return ByteBuffer(bytes: data)
         }
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(handle: try? FileHandle(forReadingFrom: url), chunkSize: chunkSize)
+        AsyncIterator(handle: try? FileHandle(forReadingFrom: url), chunkSize: chunkSize, progress: progress)
     }
 }

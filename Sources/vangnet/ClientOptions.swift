@@ -16,9 +16,12 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "PEM CA certificate that signed the gateway's server certificate.")
     var ca: String
 
+    @Option(help: "Seconds to keep trying to connect before an attempt fails.")
+    var connectTimeout = 10.0
+
     func client() throws -> GatewayClient {
         try GatewayClient(baseURL: gateway, certificate: URL(fileURLWithPath: cert), privateKey: URL(fileURLWithPath: key),
-                          trustedCA: URL(fileURLWithPath: ca))
+                          trustedCA: URL(fileURLWithPath: ca), connectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
     }
 }
 

@@ -1,0 +1,104 @@
+import BatchEnvelope
+import Foundation
+import Gateway
+import Logging
+import Testing
+import VangnetCore
+
+/// `vangnet push` as a source runs it: retries with backoff until the gateway answers, then
+/// prints the receipt; refuses without retrying when the gateway refuses.
+@Suite struct PushClientTests {
+    func run(_ executable: URL, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        return process
+    }
+
+    @Test func pushRetriesUntilTheGatewayIsUp() async throws {
+        let executable = try #require(CrashTests.executable)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-push-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try DevelopmentSetup.create(in: directory, port: 0)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        // Find a free port, then leave it closed while the client starts trying.
+        let probe = try await RunningGateway.start(try Gateway(configuration: configuration, logger: logger))
+        let port = probe.port
+        try await probe.stop()
+
+        let input = directory.appendingPathComponent("duo.ndjson"), envelope = directory.appendingPathComponent("duo.vgb")
+        try (Population().duoLines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
+        let seal = try run(executable, ["seal", "--input", input.path, "--output", envelope.path, "--dataset", "duo.onderwijsdeelname",
+                                        "--source", DevelopmentSetup.duo.value, "--signing-key", directory.appendingPathComponent("keys/duo-signing.key").path,
+                                        "--gateway-key", directory.appendingPathComponent("keys/gateway-box.pub").path])
+        try seal.run()
+        seal.waitUntilExit()
+        #expect(seal.terminationStatus == 0)
+
+        let push = try run(executable, ["push", "--gateway", "https://127.0.0.1:\(port)", "--ca", directory.appendingPathComponent("certs/ca.pem").path,
+                                        "--cert", directory.appendingPathComponent("certs/duo.pem").path, "--key", directory.appendingPathComponent("certs/duo.key").path,
+                                        "--envelope", envelope.path, "--retries", "8", "--backoff", "0.2", "--connect-timeout", "0.2"])
+        let stdout = Pipe(), stderr = Pipe()
+        push.standardOutput = stdout
+        push.standardError = stderr
+        try push.run()
+        try await Task.sleep(for: .milliseconds(800))
+
+        configuration.gateway.listen.port = port
+        let gateway = try Gateway(configuration: configuration, logger: logger)
+        let server = try await RunningGateway.start(gateway)
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let messages = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        push.waitUntilExit()
+        try await server.stop()
+
+        #expect(push.terminationStatus == 0)
+        #expect(messages.contains("retry 1 of 8"), "it did retry")
+        #expect(!messages.contains("MiB"), "no progress line when standard error is not a terminal")
+        let receipt = try JSONDecoder().decode(SignedReceipt.self, from: output).verified(with: gateway.keys.signing.publicKey)
+        #expect(receipt.accepted == 22)
+        #expect(try gateway.store.counts() == (batches: 1, records: 22))
+    }
+
+    @Test func pushGivesUpAfterItsRetries() async throws {
+        let executable = try #require(CrashTests.executable)
+        try await TestGateway.with { gw in
+            let envelope = gw.directory.appendingPathComponent("duo.vgb")
+            try Data(try gw.seal(Population().duoLines, as: "duo")).write(to: envelope)
+            // Port 9 (discard) on loopback: nothing listens there.
+            let push = try run(executable, ["push", "--gateway", "https://127.0.0.1:9", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
+                                            "--cert", gw.certs.appendingPathComponent("duo.pem").path, "--key", gw.certs.appendingPathComponent("duo.key").path,
+                                            "--envelope", envelope.path, "--retries", "2", "--backoff", "0.1", "--connect-timeout", "0.2"])
+            let stderr = Pipe()
+            push.standardError = stderr
+            push.standardOutput = FileHandle.nullDevice
+            try push.run()
+            let messages = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            push.waitUntilExit()
+            #expect(push.terminationStatus != 0)
+            #expect(messages.contains("retry 2 of 2"))
+            #expect(messages.contains("push failed after 3 attempts"))
+        }
+    }
+
+    @Test func refusedPushIsNotRetried() async throws {
+        let executable = try #require(CrashTests.executable)
+        try await TestGateway.with { gw in
+            let envelope = gw.directory.appendingPathComponent("stale.vgb")
+            try Data(try gw.seal(Population().duoLines, as: "duo", createdAt: TestGateway.now.addingTimeInterval(-60 * 86400))).write(to: envelope)
+            let push = try run(executable, ["push", "--gateway", "https://127.0.0.1:\(gw.port)", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
+                                            "--cert", gw.certs.appendingPathComponent("duo.pem").path, "--key", gw.certs.appendingPathComponent("duo.key").path,
+                                            "--envelope", envelope.path, "--backoff", "0.1"])
+            let stderr = Pipe()
+            push.standardError = stderr
+            push.standardOutput = FileHandle.nullDevice
+            try push.run()
+            let messages = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            push.waitUntilExit()
+            #expect(push.terminationStatus != 0)
+            #expect(messages.contains("batch_outside_time_window"))
+            #expect(!messages.contains("retry"))
+        }
+    }
+}
