@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "BatchEnvelope", "Records", "AuditLog", "Storage", "VangnetCore", "VangnetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

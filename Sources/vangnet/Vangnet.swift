@@ -8,7 +8,7 @@ struct Vangnet: AsyncParsableCommand {
         abstract: "Privacy-preserving data-exchange gateway between DUO, UWV and the RMC / Doorstroompunt regions.",
         subcommands: [
             DemoCommand.self, ServeCommand.self, ConfigCommand.self, PKICommand.self, KeysCommand.self, SynthCommand.self,
-            SealCommand.self, PushCommand.self, PullCommand.self, AuditCommand.self, ReceiptCommand.self,
+            SealCommand.self, PushCommand.self, PullCommand.self, AuditCommand.self, ReceiptCommand.self, BenchCommand.self,
         ]
     )
 }

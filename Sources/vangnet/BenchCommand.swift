@@ -1,0 +1,233 @@
+import ArgumentParser
+import BatchEnvelope
+import Foundation
+import Gateway
+import GRDB
+import Logging
+import Records
+import VangnetCore
+import VangnetCrypto
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks (not tests): figures as ratios against baselines measured in the same run.",
+        subcommands: [Ingest.self]
+    )
+
+    struct Ingest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ingest throughput and gateway memory: push over mTLS until committed, against the bound and the status quo.",
+            discussion: """
+                pipeline:    `vangnet serve` in its own process; one envelope pushed over mTLS until the signed receipt \
+                (decrypt, parse, validate, pseudonymise, stage, commit). Peak RSS is the server's VmHWM.
+                bound:       in this process, the same rows: secretstream decryption of the payload, keyed BLAKE2b of \
+                each BSN, and one SQLite transaction inserting the rows with a prepared statement. Nothing else.
+                status quo:  the same records as a GPG-signed and encrypted file: `gpg --decrypt` with signature check, \
+                then a Python script that HMACs the BSNs and inserts into SQLite.
+                Build with `swift build -c release` first; debug builds are several times slower.
+                """
+        )
+
+        @Option(help: "Number of records.") var records = 1_000_000
+        @Option(help: "Keep the work files here (default: a temporary directory, removed afterwards).") var workDir: String?
+        @Flag(help: "Skip the GPG + Python status quo.") var skipStatusQuo = false
+
+        func run() async throws {
+            let keep = workDir != nil
+            let dir = workDir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-bench-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { if !keep { try? FileManager.default.removeItem(at: dir) } }
+            let bench = IngestBenchmark(directory: dir, records: records)
+            try await bench.run(statusQuo: !skipStatusQuo)
+        }
+    }
+}
+
+/// The ingest benchmark's steps; each prints one line.
+struct IngestBenchmark {
+    let directory: URL
+    let records: Int
+
+    func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    func time(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = ContinuousClock.now
+        try await body()
+        return seconds(ContinuousClock.now - start)
+    }
+
+    func run(statusQuo: Bool) async throws {
+        print("vangnet bench ingest --records \(records)   (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
+        var configuration = try DevelopmentSetup.create(in: directory.appendingPathComponent("gateway"), port: 0)
+        configuration.gateway.limits.maxRecords = records + 1
+        configuration.gateway.limits.maxEnvelopeBytes = 1 << 40
+        let configFile = directory.appendingPathComponent("gateway/vangnet.json")
+        try configuration.write(to: configFile)
+
+        // Synthetic records, written once; every contender reads the same ones.
+        let ndjson = directory.appendingPathComponent("batch.ndjson")
+        var synth = SyntheticRecords(seed: 1)
+        var bsns: [String] = []
+        bsns.reserveCapacity(records)
+        FileManager.default.createFile(atPath: ndjson.path, contents: nil)
+        let out = try FileHandle(forWritingTo: ndjson)
+        var pending = ""
+        for (i, person) in synth.people(records).enumerated() {
+            bsns.append(person.bsn)
+            pending += synth.duoLine(for: person, earlyLeaver: i % 3 == 0) + "\n"
+            if pending.utf8.count > 1 << 20 { try out.write(contentsOf: Data(pending.utf8)); pending = "" }
+        }
+        try out.write(contentsOf: Data(pending.utf8))
+        try out.close()
+        let payloadBytes = try FileManager.default.attributesOfItem(atPath: ndjson.path)[.size] as? Int ?? 0
+
+        let keys = directory.appendingPathComponent("gateway/keys"), certs = directory.appendingPathComponent("gateway/certs")
+        let sealer = EnvelopeSealer(source: DevelopmentSetup.duo,
+                                    signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("duo-signing.key"))),
+                                    recipient: try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub"))))
+        let envelope = directory.appendingPathComponent("batch.vgb")
+        let sealTime = try await time { try sealer.sealFile(ndjson, to: envelope, batchId: BatchID(), dataset: "duo.onderwijsdeelname", createdAt: Date()) }
+        let envelopeBytes = try FileManager.default.attributesOfItem(atPath: envelope.path)[.size] as? Int ?? 0
+        print(String(format: "  records: %d, payload %.1f MiB, envelope %.1f MiB; sealing took %.2f s (not counted below)",
+                     records, Double(payloadBytes) / 1_048_576, Double(envelopeBytes) / 1_048_576, sealTime))
+
+        let (pipelineTime, peakRSS) = try await pipeline(config: configFile, certs: certs, envelope: envelope)
+        let boundTime = try await bound(payload: ndjson, bsns: bsns)
+        var rows: [(String, Double)] = [("pipeline (push over mTLS until committed)", pipelineTime), ("bound (decrypt + keyed hash + SQLite insert)", boundTime)]
+        if statusQuo, let statusQuoTime = try await runStatusQuo(ndjson: ndjson) { rows.append(("status quo (gpg --decrypt + Python HMAC + SQLite)", statusQuoTime)) }
+
+        print("")
+        for (name, t) in rows {
+            print("  " + name.padding(toLength: 52, withPad: " ", startingAt: 0) + String(format: "%7.2f s  %10.0f records/s", t, Double(records) / t))
+        }
+        print(String(format: "  gateway peak RSS during the push: %.0f MiB", Double(peakRSS) / 1024))
+        print(String(format: "  pipeline / bound: %.0f%% of the bound's rate", 100 * boundTime / pipelineTime))
+        if rows.count == 3 { print(String(format: "  pipeline / status quo: %.1fx", rows[2].1 / pipelineTime)) }
+    }
+
+    /// Starts `vangnet serve`, pushes the envelope, returns the time to the receipt and the server's peak RSS (KiB).
+    func pipeline(config: URL, certs: URL, envelope: URL) async throws -> (Double, Int) {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        server.arguments = ["serve", "--config", config.path]
+        let stdout = Pipe()
+        server.standardOutput = stdout
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
+        var seen = "", port: Int?
+        while port == nil {
+            let data = stdout.fileHandleForReading.availableData
+            if data.isEmpty { throw CommandFailure("vangnet serve did not start") }
+            seen += String(decoding: data, as: UTF8.self)
+            if let r = seen.range(of: "127.0.0.1:"), seen[r.upperBound...].contains(" ") { port = Int(seen[r.upperBound...].prefix { $0.isNumber }) }
+        }
+        let client = try GatewayClient(baseURL: "https://127.0.0.1:\(port!)", certificate: certs.appendingPathComponent("duo.pem"),
+                                       privateKey: certs.appendingPathComponent("duo.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+        var answer: GatewayClient.Answer?
+        let elapsed = try await time { answer = try await client.push(envelopeFile: envelope) }
+        try await client.shutdown()
+        guard answer?.status == 201 else { throw CommandFailure("the push was not committed: \(answer?.refusal?.description ?? "no answer")") }
+        let status = try String(contentsOfFile: "/proc/\(server.processIdentifier)/status", encoding: .utf8)
+        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        print(String(format: "  pipeline: %.2f s", elapsed))
+        return (elapsed, hwm)
+    }
+
+    /// The least any ingest must do with these rows: decrypt them, hash each BSN with a key, insert them.
+    func bound(payload: URL, bsns: [String]) async throws -> Double {
+        let plaintext = try Data(contentsOf: payload)
+        let key = SecretBytes.random(count: SecretStream.keyLength)
+        let encryptor = try SecretStreamEncryptor(key: key)
+        let chunk = EnvelopeFormat.defaultChunkSize
+        var frames: [[UInt8]] = []
+        var offset = 0
+        while offset < plaintext.count || frames.isEmpty {
+            let end = min(plaintext.count, offset + chunk)
+            frames.append(encryptor.encrypt(Array(plaintext[offset..<end]), isFinal: end == plaintext.count))
+            offset = end
+        }
+        let hashKey = SecretBytes.random(count: 32)
+        let digits = bsns.map { Array($0.utf8) }
+        let fields = #"{"brin":"12AB","gemeentecode":"GM0344","geboortedatum":"2008-01-01","inschrijvingsdatum":"2024-08-20","onderwijssoort":"mbo","startkwalificatie":false,"vsv":true}"#
+        let db = try DatabaseQueue(path: directory.appendingPathComponent("bound.sqlite").path)
+        try await db.write { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "CREATE TABLE records (id INTEGER PRIMARY KEY, batch INTEGER, dataset TEXT, line INTEGER, person BLOB, epoch INTEGER, municipality TEXT, region INTEGER, fields TEXT)")
+        }
+        let elapsed = try await time {
+            let decryptor = try SecretStreamDecryptor(key: key, header: encryptor.header)
+            var out: [UInt8] = []
+            for frame in frames { try frame.withUnsafeBytes { try decryptor.decrypt($0, into: &out) } }
+            try await db.write { db in
+                let insert = try db.makeStatement(sql: "INSERT INTO records (batch, dataset, line, person, epoch, municipality, region, fields) VALUES (1, 'duo.onderwijsdeelname', ?, ?, 1, 'GM0344', 19, ?)")
+                for (line, bsn) in digits.enumerated() {
+                    try insert.execute(arguments: [line + 1, Data(GenericHash.keyedHash(bsn, key: hashKey)), fields])
+                }
+            }
+        }
+        print(String(format: "  bound: %.2f s", elapsed))
+        return elapsed
+    }
+
+    /// GPG + Python, as a team without Vangnet would do it. `nil` if gpg is not installed.
+    func runStatusQuo(ndjson: URL) async throws -> Double? {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gpg") else {
+            print("  status quo: skipped (gpg is not installed)")
+            return nil
+        }
+        let home = directory.appendingPathComponent("gnupg")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let env = ["GNUPGHOME": home.path]
+        try shell(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "bench@vangnet.test", "ed25519", "sign,cert", "never"], env: env)
+        let fingerprint = try shell(["gpg", "--batch", "--with-colons", "--list-keys", "bench@vangnet.test"], env: env)
+            .split(separator: "\n").first { $0.hasPrefix("fpr:") }.map { String($0.split(separator: ":", omittingEmptySubsequences: false)[9]) } ?? ""
+        try shell(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-add-key", fingerprint, "cv25519", "encr", "never"], env: env)
+        let sealed = directory.appendingPathComponent("batch.ndjson.gpg")
+        try shell(["gpg", "--batch", "--yes", "--trust-model", "always", "-r", "bench@vangnet.test", "-u", "bench@vangnet.test",
+                   "--encrypt", "--sign", "-o", sealed.path, ndjson.path], env: env)
+        let script = directory.appendingPathComponent("statusquo.py")
+        try Self.statusQuoScript.write(to: script, atomically: true, encoding: .utf8)
+        let decrypted = directory.appendingPathComponent("statusquo.ndjson"), db = directory.appendingPathComponent("statusquo.sqlite")
+        let elapsed = try await time {
+            try shell(["gpg", "--batch", "--yes", "--decrypt", "-o", decrypted.path, sealed.path], env: env)
+            try shell(["python3", script.path, decrypted.path, db.path])
+        }
+        print(String(format: "  status quo: %.2f s", elapsed))
+        return elapsed
+    }
+
+    @discardableResult
+    func shell(_ arguments: [String], env: [String: String] = [:]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CommandFailure("\(arguments.prefix(2).joined(separator: " ")) failed") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static let statusQuoScript = #"""
+    # The status quo: parse each NDJSON line, HMAC the BSN, insert into SQLite in one transaction.
+    import hashlib, hmac, json, os, sqlite3, sys
+    key = os.urandom(32)
+    db = sqlite3.connect(sys.argv[2])
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, person BLOB, municipality TEXT, fields TEXT)")
+    def rows():
+        with open(sys.argv[1], "rb") as f:
+            for line in f:
+                record = json.loads(line)
+                bsn = record.pop("bsn")
+                yield (hmac.new(key, bsn.encode(), hashlib.sha256).digest(), record["gemeentecode"], json.dumps(record))
+    with db:
+        db.executemany("INSERT INTO records (person, municipality, fields) VALUES (?, ?, ?)", rows())
+    """#
+}
