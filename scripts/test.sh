@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Installs what is missing and runs the whole test suite (real libsodium, TLS on loopback, SQLite).
+# Installs what is missing and runs every test: the Swift suite (real libsodium, TLS on loopback,
+# SQLite, a crash loop against a real `vangnet serve`), then the independent Python client against
+# the test vectors and a running gateway. Arguments go to `swift test` (for example --filter).
+# VANGNET_CRASH_POINTS=200 lengthens the crash loop (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build --build-tests
 swift test --skip-build "$@"
+
+venv=.build/python-venv
+if [ ! -x "$venv/bin/pytest" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q pynacl pytest
+fi
+VANGNET_BIN="$PWD/.build/debug/vangnet" "$venv/bin/pytest" -q clients/python/tests

@@ -1,0 +1,63 @@
+"""The Python implementation of envelope v1 against the published test vectors and itself."""
+
+import base64
+import io
+import json
+import os
+
+import pytest
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey, VerifyKey
+
+from vangnet_client import EnvelopeError, key_id, open_envelope, seal, verify_receipt
+
+VECTORS = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "test-vectors", "envelope-v1.json")))
+KEYS = VECTORS["keys"]
+GATEWAY = PrivateKey(bytes.fromhex(KEYS["gatewayBoxSecretKey"]))
+SOURCE = VerifyKey(bytes.fromhex(KEYS["sourceSigningPublicKey"]))
+REGISTERED = {KEYS["sourceSigningKeyId"]: SOURCE}
+
+
+def test_vector_envelope_opens_to_its_payload():
+    header, payload, envelope_hash = open_envelope(base64.b64decode(VECTORS["envelope"]), gateway_key=GATEWAY, signing_keys=REGISTERED)
+    assert payload.decode() == VECTORS["payload"]
+    assert header.record_count == 3
+    assert envelope_hash == VECTORS["expected"]["envelopeHashBLAKE2b256"]
+    assert key_id(SOURCE.encode()) == KEYS["sourceSigningKeyId"]
+
+
+@pytest.mark.parametrize("variant", VECTORS["variants"], ids=lambda v: v["name"])
+def test_vector_variant_is_refused_with_its_code(variant):
+    with pytest.raises(EnvelopeError) as refused:
+        open_envelope(base64.b64decode(variant["envelope"]), gateway_key=GATEWAY, signing_keys=REGISTERED)
+    assert refused.value.code == variant["expectedError"]
+
+
+def test_vector_receipt_verifies_and_an_altered_one_does_not():
+    public = bytes.fromhex(KEYS["gatewaySigningPublicKey"])
+    receipt = json.dumps({"body": VECTORS["receipt"]["body"], "signature": VECTORS["receipt"]["signature"]})
+    assert verify_receipt(receipt, public)["accepted"] == 3
+    altered = json.dumps({"body": VECTORS["receipt"]["body"].replace('"accepted":3', '"accepted":4'), "signature": VECTORS["receipt"]["signature"]})
+    with pytest.raises(Exception):
+        verify_receipt(altered, public)
+
+
+@pytest.mark.parametrize("size", [0, 1, 199, 200, 201, 5000])
+def test_round_trip_at_chunk_boundaries(size):
+    signer, gateway = SigningKey.generate(), PrivateKey.generate()
+    payload = bytes(i % 251 for i in range(size))
+    out = io.BytesIO()
+    seal(io.BytesIO(payload), out, source="00000099000000000101", dataset="duo.onderwijsdeelname", signing_key=signer,
+         gateway_public_key=gateway.public_key.encode(), record_count=0, chunk_size=200)
+    _, opened, _ = open_envelope(out.getvalue(), gateway_key=gateway, signing_keys={key_id(signer.verify_key.encode()): signer.verify_key})
+    assert opened == payload
+
+
+def test_envelope_signed_by_another_key_is_refused():
+    signer, stranger, gateway = SigningKey.generate(), SigningKey.generate(), PrivateKey.generate()
+    out = io.BytesIO()
+    seal(io.BytesIO(b"x\n"), out, source="00000099000000000101", dataset="duo.onderwijsdeelname", signing_key=stranger,
+         gateway_public_key=gateway.public_key.encode(), record_count=1)
+    with pytest.raises(EnvelopeError) as refused:
+        open_envelope(out.getvalue(), gateway_key=gateway, signing_keys={key_id(signer.verify_key.encode()): signer.verify_key})
+    assert refused.value.code == "unknown_signing_key"

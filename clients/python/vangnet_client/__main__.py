@@ -1,0 +1,51 @@
+"""Command line: python -m vangnet_client seal|push ... (see README.md)."""
+
+import argparse
+import base64
+import sys
+
+from nacl.signing import SigningKey
+
+from .envelope import seal_file
+from .push import push
+
+
+def read_base64(path: str) -> bytes:
+    with open(path) as f:
+        return base64.b64decode(f.read().strip())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="vangnet_client", description="Seal and push Vangnet batches.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    s = commands.add_parser("seal", help="sign and encrypt an NDJSON file into an envelope")
+    s.add_argument("--input", required=True)
+    s.add_argument("--output", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--source", required=True, help="the source's OIN")
+    s.add_argument("--signing-key", required=True, help="file with the base64 Ed25519 seed")
+    s.add_argument("--gateway-key", required=True, help="file with the gateway's base64 X25519 public key")
+    s.add_argument("--batch-id")
+    p = commands.add_parser("push", help="push an envelope over mTLS; prints the receipt")
+    p.add_argument("--envelope", required=True)
+    p.add_argument("--gateway", default="https://127.0.0.1:8443")
+    p.add_argument("--cert", required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--ca", required=True)
+    args = parser.parse_args()
+    if args.command == "seal":
+        header = seal_file(args.input, args.output, source=args.source, dataset=args.dataset,
+                           signing_key=SigningKey(read_base64(args.signing_key)),
+                           gateway_public_key=read_base64(args.gateway_key), batch_id=args.batch_id)
+        print(f"sealed {header.record_count} records as batch {header.batch_id} into {args.output}")
+        return 0
+    result = push(args.envelope, gateway=args.gateway, cert=args.cert, key=args.key, ca=args.ca)
+    if not result.ok:
+        print(f"refused: {result.status} {result.body}", file=sys.stderr)
+        return 1
+    print(result.body, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
