@@ -48,6 +48,13 @@ public struct IngestPipeline: Sendable {
         var batch = BatchInProgress(limits: limits, pseudonymiser: pseudonymiser, reference: reference)
         var reader = EnvelopeReader(maxEnvelopeBytes: limits.maxEnvelopeBytes)
         var stage: StagingID?
+        // At most one staging write runs while the next records are parsed.
+        var staging: Task<Void, any Error>?
+        func flush(_ stage: StagingID) async throws {
+            let records = batch.takePending()
+            try await staging?.value
+            staging = Task { [store] in try await store.stage(records, into: stage) }
+        }
         var earlierCommit: (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
         let deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
         do {
@@ -76,9 +83,7 @@ public struct IngestPipeline: Sendable {
                         if case .payload(let chunk) = event { try batch.consume(chunk) }
                     }
                 }
-                if batch.pending.count >= Self.stagingBatchSize, let stage {
-                    try await store.stage(batch.takePending(), into: stage)
-                }
+                if batch.pending.count >= Self.stagingBatchSize, let stage { try await flush(stage) }
             }
             let opened = try reader.finish()
             try batch.finish()
@@ -88,9 +93,11 @@ public struct IngestPipeline: Sendable {
             }
             if let earlierCommit { return try retry(of: earlierCommit, opened: opened, batch: batch, caller: caller) }
             guard let stage else { preconditionFailure("a verified batch without a staging area") }
-            try await store.stage(batch.takePending(), into: stage)
+            try await flush(stage)
+            try await staging?.value
             return try await commit(opened, stage: stage, batch: batch, caller: caller)
         } catch {
+            _ = try? await staging?.value
             if let stage { try? await store.discard(stage) }
             let refusal: GatewayRefusal
             switch error {

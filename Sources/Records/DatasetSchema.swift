@@ -42,6 +42,7 @@ public struct DatasetSchema: Sendable {
     public let bsnField: String
     /// The name of the field of type ``FieldType/municipality`` that routes the record.
     public let municipalityField: String
+    private let positions: [String: Int]
 
     public init(id: DatasetID, version: Int, fields: [FieldSpec]) {
         guard let bsn = fields.first(where: { $0.type == .bsn }), let municipality = fields.first(where: { $0.type == .municipality }) else {
@@ -52,10 +53,11 @@ public struct DatasetSchema: Sendable {
         self.fields = fields
         self.bsnField = bsn.name
         self.municipalityField = municipality.name
+        self.positions = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1.name, $0) })
     }
 
     /// The field spec named `name`, if the schema has one.
-    public func field(named name: String) -> FieldSpec? { fields.first { $0.name == name } }
+    public func field(named name: String) -> FieldSpec? { positions[name].map { fields[$0] } }
 
     /// The names of all fields except the BSN: what may ever leave the ingest stage.
     public var deliverableFieldNames: [String] { fields.map(\.name).filter { $0 != bsnField } }

@@ -2,19 +2,39 @@ import Records
 
 /// Encodes and decodes a record's fields as one flat JSON object (the `fields` column).
 enum FieldCoding {
+    /// The fields as one flat JSON object with sorted keys, built as bytes (this runs once per
+    /// stored record, so it avoids per-character `String` appends).
     static func encode(_ fields: [String: FieldValue]) -> String {
-        var out = "{"
+        var out: [UInt8] = [0x7B]
+        out.reserveCapacity(256)
         for (index, name) in fields.keys.sorted().enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { out.append(0x2C) }
             appendString(name, to: &out)
-            out += ":"
+            out.append(0x3A)
             switch fields[name]! {
             case .text(let s): appendString(s, to: &out)
-            case .integer(let i): out += String(i)
-            case .boolean(let b): out += b ? "true" : "false"
+            case .integer(let i): out.append(contentsOf: String(i).utf8)
+            case .boolean(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
             }
         }
-        return out + "}"
+        out.append(0x7D)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        for byte in s.utf8 {
+            switch byte {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+            case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            case 0..<0x20: out.append(contentsOf: Array(unicodeEscape(UInt32(byte)).utf8))
+            default: out.append(byte)
+            }
+        }
+        out.append(0x22)
     }
 
     static func decode(_ text: String) -> [String: FieldValue] {
@@ -33,19 +53,9 @@ enum FieldCoding {
     }
 
     static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += unicodeEscape(scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        var bytes: [UInt8] = []
+        appendString(s, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
     }
 
     private static func unicodeEscape(_ value: UInt32) -> String {

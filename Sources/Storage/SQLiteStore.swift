@@ -93,14 +93,16 @@ public final class SQLiteStore: Sendable {
     /// Adds records to a staging area, in one short transaction.
     public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
         guard !records.isEmpty else { return }
+        // Encoded here, before the write lock is taken, so the writer only inserts.
+        let fields = records.map { FieldCoding.encode($0.record.fields) }
         try await pool.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO records (batch, dataset, line, person, epoch, municipality, region, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for routed in records {
+            for (routed, fields) in zip(records, fields) {
                 let r = routed.record
                 try insert.execute(arguments: [stage.seq, r.dataset.value, r.line, Data(r.person.bytes), Int64(r.person.epoch),
-                                               r.municipality.value, routed.region.value, FieldCoding.encode(r.fields)])
+                                               r.municipality.value, routed.region.value, fields])
             }
         }
     }
