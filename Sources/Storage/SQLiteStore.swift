@@ -25,6 +25,8 @@ public final class SQLiteStore: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // 64 MiB of page cache per connection: large batches insert into big indexes.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
@@ -63,7 +65,6 @@ public final class SQLiteStore: Sendable {
                 );
                 CREATE INDEX records_batch ON records (batch, id);
                 CREATE INDEX records_region_dataset ON records (region, dataset);
-                CREATE INDEX records_person ON records (person);
                 CREATE TABLE audit (
                     seq INTEGER PRIMARY KEY,
                     time REAL NOT NULL,
