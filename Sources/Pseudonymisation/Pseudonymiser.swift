@@ -9,8 +9,8 @@ public struct PseudonymisedRecord: Sendable {
     public let line: Int
     public let person: InternalPseudonym
     public let municipality: MunicipalityCode
-    /// The record's fields without the BSN.
-    public let fields: [String: FieldValue]
+    /// The record's fields without the BSN, as one flat JSON object (what the store keeps).
+    public let storedFields: String
 }
 
 /// Replaces BSNs by keyed pseudonyms, and derives the pseudonyms regions receive.
@@ -40,7 +40,7 @@ public struct Pseudonymiser: Sendable {
             line: record.line,
             person: internalPseudonym(of: record.bsn),
             municipality: record.municipality,
-            fields: record.fields
+            storedFields: record.storedFields
         )
     }
 

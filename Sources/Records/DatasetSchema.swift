@@ -59,6 +59,9 @@ public struct DatasetSchema: Sendable {
     /// The field spec named `name`, if the schema has one.
     public func field(named name: String) -> FieldSpec? { positions[name].map { fields[$0] } }
 
+    /// The index in ``fields`` of the field named `name`.
+    public func position(of name: String) -> Int? { positions[name] }
+
     /// The names of all fields except the BSN: what may ever leave the ingest stage.
     public var deliverableFieldNames: [String] { fields.map(\.name).filter { $0 != bsnField } }
 }

@@ -26,13 +26,23 @@ public struct RecordValidator: Sendable {
 
         var bsn: BSN?
         var municipality: MunicipalityCode?
-        var fields: [String: FieldValue] = [:]
+        var present = [Bool](repeating: false, count: schema.fields.count)
+        var stored: [UInt8] = [0x7B]
+        stored.reserveCapacity(bytes.count)
+        func keep(_ key: String, _ value: FieldValue) {
+            if stored.count > 1 { stored.append(0x2C) }
+            FlatJSON.appendString(key, to: &stored)
+            stored.append(0x3A)
+            FlatJSON.appendValue(value, to: &stored)
+        }
         for (key, value) in pairs {
-            guard let spec = schema.field(named: key) else { return reject(.unknownField, key) }
+            guard let position = schema.position(of: key) else { return reject(.unknownField, key) }
+            let spec = schema.fields[position]
             if value == .null {
                 if spec.required { return reject(.missingField, key) }
                 continue
             }
+            present[position] = true
             switch (spec.type, value) {
             case (.bsn, .string(let s)):
                 guard let parsed = BSN(s) else { return reject(.invalidBSN, key) }
@@ -41,35 +51,36 @@ public struct RecordValidator: Sendable {
                 guard let code = MunicipalityCode(s) else { return reject(.invalidMunicipalityCode, key) }
                 guard reference.municipalities[code] != nil else { return reject(.unknownMunicipality, key) }
                 if key == schema.municipalityField { municipality = code }
-                fields[key] = .text(s)
+                keep(key, .text(s))
             case (.date, .string(let s)):
                 guard CalendarDate(s) != nil else { return reject(.invalidDate, key) }
-                fields[key] = .text(s)
+                keep(key, .text(s))
             case (.month, .string(let s)):
                 guard CalendarDate(s + "-01") != nil, s.utf8.count == 7 else { return reject(.invalidDate, key) }
-                fields[key] = .text(s)
+                keep(key, .text(s))
             case (.enumeration(let allowed), .string(let s)):
                 guard allowed.contains(s) else { return reject(.invalidValue, key) }
-                fields[key] = .text(s)
+                keep(key, .text(s))
             case (.code(let lengths), .string(let s)):
                 guard lengths.contains(s.utf8.count), s.utf8.allSatisfy(Self.isAlphanumeric) else { return reject(.invalidValue, key) }
-                fields[key] = .text(s)
+                keep(key, .text(s))
             case (.boolean, .bool(let b)):
-                fields[key] = .boolean(b)
+                keep(key, .boolean(b))
             case (.integer(let range), .number(let n)):
                 guard let i = Int(n) else { return reject(.invalidType, key) }
                 guard range.contains(i) else { return reject(.invalidValue, key) }
-                fields[key] = .integer(i)
+                keep(key, .integer(i))
             default:
                 return reject(spec.type == .bsn ? .invalidBSN : .invalidType, key)
             }
         }
-        for spec in schema.fields where spec.required {
-            let present = spec.type == .bsn ? bsn != nil : fields[spec.name] != nil
-            if !present { return reject(.missingField, spec.name) }
+        for (position, spec) in schema.fields.enumerated() where spec.required && !present[position] {
+            return reject(.missingField, spec.name)
         }
         guard let bsn, let municipality else { return reject(.missingField, schema.bsnField) }
-        return .success(ValidatedRecord(dataset: schema.id, line: number, bsn: bsn, municipality: municipality, fields: fields))
+        stored.append(0x7D)
+        return .success(ValidatedRecord(dataset: schema.id, line: number, bsn: bsn, municipality: municipality,
+                                        storedFields: String(decoding: stored, as: UTF8.self)))
     }
 
     /// Convenience for tests and tools: validates a line given as a string.

@@ -17,15 +17,19 @@ public struct ValidatedRecord: Sendable {
     public let line: Int
     public let bsn: BSN
     public let municipality: MunicipalityCode
-    /// The other fields present in the record (the BSN excluded), by name.
-    public let fields: [String: FieldValue]
+    /// The other fields present in the record (the BSN excluded) as one flat JSON object: what
+    /// the store keeps. Built during validation, so ingest never re-encodes a record.
+    public let storedFields: String
 
-    init(dataset: DatasetID, line: Int, bsn: BSN, municipality: MunicipalityCode, fields: [String: FieldValue]) {
+    /// The fields as values (decoded from ``storedFields``; for tests and tools, not the hot path).
+    public var fields: [String: FieldValue] { FlatJSON.decodeFields(storedFields) }
+
+    init(dataset: DatasetID, line: Int, bsn: BSN, municipality: MunicipalityCode, storedFields: String) {
         self.dataset = dataset
         self.line = line
         self.bsn = bsn
         self.municipality = municipality
-        self.fields = fields
+        self.storedFields = storedFields
     }
 }
 

@@ -94,16 +94,14 @@ public final class SQLiteStore: Sendable {
     /// Adds records to a staging area, in one short transaction.
     public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
         guard !records.isEmpty else { return }
-        // Encoded here, before the write lock is taken, so the writer only inserts.
-        let fields = records.map { FieldCoding.encode($0.record.fields) }
         try await pool.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO records (batch, dataset, line, person, epoch, municipality, region, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for (routed, fields) in zip(records, fields) {
+            for routed in records {
                 let r = routed.record
                 try insert.execute(arguments: [stage.seq, r.dataset.value, r.line, Data(r.person.bytes), Int64(r.person.epoch),
-                                               r.municipality.value, routed.region.value, fields])
+                                               r.municipality.value, routed.region.value, r.storedFields])
             }
         }
     }
@@ -229,7 +227,7 @@ public final class SQLiteStore: Sendable {
             dataset: DatasetID(row["dataset"] as String),
             person: InternalPseudonym(storedBytes: Array(row["person"] as Data), epoch: UInt32(row["epoch"] as Int64)),
             region: RegionNumber(row["region"] as Int)!,
-            fields: FieldCoding.decode(row["fields"])
+            fields: FlatJSON.decodeFields(row["fields"])
         )
     }
 
