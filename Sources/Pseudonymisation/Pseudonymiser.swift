@@ -16,6 +16,7 @@ public struct PseudonymisedRecord: Sendable {
 /// Replaces BSNs by keyed pseudonyms, and derives the pseudonyms regions receive.
 public struct Pseudonymiser: Sendable {
     private let keys: PseudonymKeys
+    private static let bsnPrefix = Array("vangnet/bsn/v1:".utf8)
 
     public init(keys: PseudonymKeys) { self.keys = keys }
 
@@ -25,10 +26,12 @@ public struct Pseudonymiser: Sendable {
     /// The internal pseudonym of `bsn`.
     public func internalPseudonym(of bsn: BSN) -> InternalPseudonym {
         let bytes = bsn.withDigits { digits in
-            var input: [UInt8] = Array("vangnet/bsn/v1:".utf8)
-            input.append(contentsOf: digits)
-            defer { for k in input.indices { input[k] = 0 } }
-            return GenericHash.keyedHash(input, key: keys.internalKey)
+            // prefix || digits in a stack buffer, wiped after hashing.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.bsnPrefix.count + digits.count) { buffer in
+                _ = buffer.initialize(from: Self.bsnPrefix + digits)
+                defer { buffer.update(repeating: 0) }
+                return GenericHash.keyedHash(UnsafeRawBufferPointer(buffer), key: keys.internalKey)
+            }
         }
         return InternalPseudonym(storedBytes: bytes, epoch: keys.epoch)
     }

@@ -2,6 +2,12 @@ extension FlatJSON {
     /// Appends `s` as a JSON string literal to `out`.
     public static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
+        // Fast path: nothing to escape (the usual case), one bulk copy.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {
+            out.append(contentsOf: s.utf8)
+            out.append(0x22)
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])

@@ -112,6 +112,7 @@ public enum FlatJSON {
             let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
             i += 1
             if simple {
+                if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) } // ASCII: valid as is
                 guard let s = String(validating: raw, as: UTF8.self) else { throw fail() }
                 return s
             }
