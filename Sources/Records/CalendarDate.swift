@@ -14,6 +14,12 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     /// `nil` unless `text` is exactly `YYYY-MM-DD` and names a real day.
     public init?(_ text: some StringProtocol) {
         let u = Array(text.utf8)
+        guard let date = u.withUnsafeBytes({ CalendarDate(ascii: $0) }) else { return nil }
+        self = date
+    }
+
+    /// `nil` unless the bytes are exactly `YYYY-MM-DD` and name a real day.
+    public init?(ascii u: UnsafeRawBufferPointer) {
         guard u.count == 10, u[4] == 0x2D, u[7] == 0x2D else { return nil }
         func number(_ r: Range<Int>) -> Int? {
             var n = 0

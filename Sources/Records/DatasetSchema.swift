@@ -43,6 +43,7 @@ public struct DatasetSchema: Sendable {
     /// The name of the field of type ``FieldType/municipality`` that routes the record.
     public let municipalityField: String
     private let positions: [String: Int]
+    private let nameBytes: [[UInt8]]
 
     public init(id: DatasetID, version: Int, fields: [FieldSpec]) {
         guard let bsn = fields.first(where: { $0.type == .bsn }), let municipality = fields.first(where: { $0.type == .municipality }) else {
@@ -54,6 +55,12 @@ public struct DatasetSchema: Sendable {
         self.bsnField = bsn.name
         self.municipalityField = municipality.name
         self.positions = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1.name, $0) })
+        self.nameBytes = fields.map { Array($0.name.utf8) }
+    }
+
+    /// The index of the field whose name is `key` (UTF-8 bytes), comparing bytes: no string is made.
+    public func position(ofKeyBytes key: UnsafeRawBufferPointer) -> Int? {
+        nameBytes.firstIndex { $0.count == key.count && $0.elementsEqual(key) }
     }
 
     /// The field spec named `name`, if the schema has one.

@@ -3,7 +3,9 @@ import VangnetCore
 /// Validates NDJSON lines against a dataset schema.
 ///
 /// A pure function of its input: no logging, no I/O. A line either becomes a
-/// ``ValidatedRecord`` or a ``RecordRejection`` naming the line and the reason.
+/// ``ValidatedRecord`` or a ``RecordRejection`` naming the line and the reason. It works on the
+/// line's bytes: keys are matched and values checked without creating strings, and the record's
+/// stored form is written as each field passes.
 public struct RecordValidator: Sendable {
     public let schema: DatasetSchema
     private let reference: ReferenceData
@@ -21,58 +23,61 @@ public struct RecordValidator: Sendable {
             .failure(RecordRejection(line: number, reason: reason, field: field))
         }
         guard bytes.count <= maxRecordBytes else { return reject(.recordTooLarge) }
-        let pairs: [(key: String, value: JSONScalar)]
-        do { pairs = try FlatJSON.parseObject(bytes) } catch { return reject(.invalidJSON) }
+        var pairs: [FlatJSON.RawPair] = []
+        pairs.reserveCapacity(schema.fields.count)
+        do { try FlatJSON.scanObject(bytes, into: &pairs) } catch { return reject(.invalidJSON) }
 
         var bsn: BSN?
         var municipality: MunicipalityCode?
         var present = [Bool](repeating: false, count: schema.fields.count)
         var stored: [UInt8] = [0x7B]
         stored.reserveCapacity(bytes.count)
-        func keep(_ key: String, _ value: FieldValue) {
-            if stored.count > 1 { stored.append(0x2C) }
-            FlatJSON.appendString(key, to: &stored)
-            stored.append(0x3A)
-            FlatJSON.appendValue(value, to: &stored)
-        }
-        for (key, value) in pairs {
-            guard let position = schema.position(of: key) else { return reject(.unknownField, key) }
+        for pair in pairs {
+            let key = UnsafeRawBufferPointer(rebasing: bytes[pair.key])
+            guard let position = schema.position(ofKeyBytes: key) else {
+                return reject(.unknownField, String(decoding: key, as: UTF8.self))
+            }
             let spec = schema.fields[position]
-            if value == .null {
-                if spec.required { return reject(.missingField, key) }
+            guard !present[position] else { return reject(.invalidJSON) } // a key given twice
+            if pair.kind == .null {
+                if spec.required { return reject(.missingField, spec.name) }
                 continue
             }
             present[position] = true
-            switch (spec.type, value) {
-            case (.bsn, .string(let s)):
-                guard let parsed = BSN(s) else { return reject(.invalidBSN, key) }
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[pair.value])
+            switch (spec.type, pair.kind) {
+            case (.bsn, .string):
+                guard let parsed = BSN(utf8: Array(raw)) else { return reject(.invalidBSN, spec.name) }
                 bsn = parsed
-            case (.municipality, .string(let s)):
-                guard let code = MunicipalityCode(s) else { return reject(.invalidMunicipalityCode, key) }
-                guard reference.municipalities[code] != nil else { return reject(.unknownMunicipality, key) }
-                if key == schema.municipalityField { municipality = code }
-                keep(key, .text(s))
-            case (.date, .string(let s)):
-                guard CalendarDate(s) != nil else { return reject(.invalidDate, key) }
-                keep(key, .text(s))
-            case (.month, .string(let s)):
-                guard CalendarDate(s + "-01") != nil, s.utf8.count == 7 else { return reject(.invalidDate, key) }
-                keep(key, .text(s))
-            case (.enumeration(let allowed), .string(let s)):
-                guard allowed.contains(s) else { return reject(.invalidValue, key) }
-                keep(key, .text(s))
-            case (.code(let lengths), .string(let s)):
-                guard lengths.contains(s.utf8.count), s.utf8.allSatisfy(Self.isAlphanumeric) else { return reject(.invalidValue, key) }
-                keep(key, .text(s))
-            case (.boolean, .bool(let b)):
-                keep(key, .boolean(b))
-            case (.integer(let range), .number(let n)):
-                guard let i = Int(n) else { return reject(.invalidType, key) }
-                guard range.contains(i) else { return reject(.invalidValue, key) }
-                keep(key, .integer(i))
+                continue // the BSN is never part of the stored record
+            case (.municipality, .string):
+                guard let code = Self.municipalityNumber(raw) else { return reject(.invalidMunicipalityCode, spec.name) }
+                guard reference.region(ofMunicipalityNumber: code) != nil else { return reject(.unknownMunicipality, spec.name) }
+                if spec.name == schema.municipalityField { municipality = MunicipalityCode(String(decoding: raw, as: UTF8.self)) }
+            case (.date, .string):
+                guard CalendarDate(ascii: raw) != nil else { return reject(.invalidDate, spec.name) }
+            case (.month, .string):
+                guard raw.count == 7, Self.isMonth(raw) else { return reject(.invalidDate, spec.name) }
+            case (.enumeration(let allowed), .string):
+                guard allowed.contains(where: { $0.utf8.count == raw.count && $0.utf8.elementsEqual(raw) }) else {
+                    return reject(.invalidValue, spec.name)
+                }
+            case (.code(let lengths), .string):
+                guard lengths.contains(raw.count), raw.allSatisfy(Self.isAlphanumeric) else { return reject(.invalidValue, spec.name) }
+            case (.boolean, .true), (.boolean, .false):
+                break
+            case (.integer(let range), .number):
+                guard let value = Self.integer(raw) else { return reject(.invalidType, spec.name) }
+                guard range.contains(value) else { return reject(.invalidValue, spec.name) }
+            case (.bsn, _):
+                return reject(.invalidBSN, spec.name)
+            case (_, .escapedString):
+                // No field type admits a backslash; an escaped string is never a valid value.
+                return reject(.invalidValue, spec.name)
             default:
-                return reject(spec.type == .bsn ? .invalidBSN : .invalidType, key)
+                return reject(.invalidType, spec.name)
             }
+            Self.keep(key: key, value: raw, quoted: pair.kind == .string, into: &stored)
         }
         for (position, spec) in schema.fields.enumerated() where spec.required && !present[position] {
             return reject(.missingField, spec.name)
@@ -87,6 +92,53 @@ public struct RecordValidator: Sendable {
     public func validate(line: String, number: Int) -> Result<ValidatedRecord, RecordRejection> {
         var copy = line
         return copy.withUTF8 { validate(line: UnsafeRawBufferPointer($0), number: number) }
+    }
+
+    /// Appends `,"key":value` (or without the comma first) to the stored object. The bytes were
+    /// checked to be plain ASCII without quotes or backslashes, so they are copied as they are.
+    private static func keep(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, quoted: Bool, into stored: inout [UInt8]) {
+        if stored.count > 1 { stored.append(0x2C) }
+        stored.append(0x22)
+        stored.append(contentsOf: key)
+        stored.append(contentsOf: [0x22, 0x3A])
+        if quoted { stored.append(0x22) }
+        stored.append(contentsOf: value)
+        if quoted { stored.append(0x22) }
+    }
+
+    /// `GMdddd` -> dddd.
+    private static func municipalityNumber(_ raw: UnsafeRawBufferPointer) -> Int? {
+        guard raw.count == 6, raw[0] == 0x47, raw[1] == 0x4D else { return nil }
+        var n = 0
+        for k in 2..<6 {
+            guard (0x30...0x39).contains(raw[k]) else { return nil }
+            n = n * 10 + Int(raw[k] - 0x30)
+        }
+        return n
+    }
+
+    /// `YYYY-MM` naming a real month.
+    private static func isMonth(_ raw: UnsafeRawBufferPointer) -> Bool {
+        var day = Array(raw)
+        day.append(contentsOf: Array("-01".utf8))
+        return day.withUnsafeBytes { CalendarDate(ascii: $0) } != nil
+    }
+
+    /// A JSON number that is an integer within `Int`'s range.
+    private static func integer(_ raw: UnsafeRawBufferPointer) -> Int? {
+        var k = 0, negative = false
+        if raw.first == 0x2D { negative = true; k = 1 }
+        guard k < raw.count else { return nil }
+        var value = 0
+        while k < raw.count {
+            guard (0x30...0x39).contains(raw[k]) else { return nil }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int(raw[k] - 0x30))
+            guard !o1, !o2 else { return nil }
+            value = sum
+            k += 1
+        }
+        return negative ? -value : value
     }
 
     private static func isAlphanumeric(_ c: UInt8) -> Bool {

@@ -9,6 +9,8 @@ public struct ReferenceData: Sendable {
     /// Regions by number; every municipality belongs to exactly one.
     public let regions: [RegionNumber: Region]
     private let regionOfMunicipality: [MunicipalityCode: RegionNumber]
+    /// Region by the four digits of a municipality code (`GM0344` -> 344), for lookups without strings.
+    private let regionByNumber: [RegionNumber?]
 
     /// The embedded tables, parsed once.
     public static let embedded: ReferenceData = {
@@ -18,6 +20,11 @@ public struct ReferenceData: Sendable {
 
     /// The region a municipality belongs to, or `nil` for an unknown code.
     public func region(of municipality: MunicipalityCode) -> RegionNumber? { regionOfMunicipality[municipality] }
+
+    /// The region of the municipality `GMdddd` with `number` = dddd, or `nil` for an unknown one.
+    public func region(ofMunicipalityNumber number: Int) -> RegionNumber? {
+        regionByNumber.indices.contains(number) ? regionByNumber[number] : nil
+    }
 
     /// Parses the three semicolon-separated tables and checks that they agree.
     public init(municipalitiesCSV: String, routingCSV: String, regionsCSV: String) throws {
@@ -51,6 +58,9 @@ public struct ReferenceData: Sendable {
         self.municipalities = municipalities
         self.regions = regions
         self.regionOfMunicipality = regionOf
+        var byNumber = [RegionNumber?](repeating: nil, count: 10_000)
+        for (code, region) in regionOf { byNumber[Int(code.value.dropFirst(2))!] = region }
+        self.regionByNumber = byNumber
     }
 
     /// Data rows (header skipped) split on `;`.

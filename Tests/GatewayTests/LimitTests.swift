@@ -49,18 +49,34 @@ import Testing
     @Test func slowSenderIsCutOff() async throws {
         try await TestGateway.with(limits: .init(maxUploadSeconds: 1)) { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
-            let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
-            let sender = Task {
-                continuation.yield(ByteBuffer(bytes: envelope[..<1000]))
-                try await Task.sleep(for: .milliseconds(1500))
-                continuation.yield(ByteBuffer(bytes: envelope[1000...]))
-                continuation.finish()
-            }
-            let answer = try await gw.using("duo") { try await $0.push(body: .stream(stream, length: .known(Int64(envelope.count)))) }
-            _ = try? await sender.value
+            // The pause starts when the client has sent the first part, so connection set-up time
+            // on a busy machine cannot hide it.
+            let body = SlowBody(parts: [Array(envelope[..<1000]), Array(envelope[1000...])], pause: .milliseconds(1500))
+            let answer = try await gw.using("duo") { try await $0.push(body: .stream(body, length: .known(Int64(envelope.count)))) }
             #expect(answer.refusal?.status == 408)
             #expect(answer.refusal?.code == "upload_too_slow")
             #expect(try gw.store.storedRecordRows() == 0)
         }
     }
+}
+
+/// A request body that sends its parts with a pause before each part after the first.
+struct SlowBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let parts: [[UInt8]]
+    let pause: Duration
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var remaining: [[UInt8]]
+        let pause: Duration
+        var first = true
+        mutating func next() async throws -> ByteBuffer? {
+            guard !remaining.isEmpty else { return nil }
+            if !first { try await Task.sleep(for: pause) }
+            first = false
+            return ByteBuffer(bytes: remaining.removeFirst())
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: parts, pause: pause) }
 }

@@ -66,13 +66,15 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         (duoLine(removing: ["gemeentecode"]), .missingField, "gemeentecode"),
         (duoLine(removing: ["bsn"]), .missingField, "bsn"),
         (duoLine(["vsv": "null"]), .missingField, "vsv"),
+        (duoLine(["gemeentecode": "\"GM\\u00303344\""]), .invalidValue, "gemeentecode"),
+        (duoLine(["uitschrijvingsdatum": "20250301"]), .invalidType, "uitschrijvingsdatum"),
     ])
     func invalidFieldIsRejectedWithItsReason(line: String, reason: RecordRejection.Reason, field: String) {
         let r = rejection(line)
         #expect(r == RecordRejection(line: 7, reason: reason, field: field))
     }
 
-    @Test(arguments: ["", "{", "[1,2]", "{\"bsn\":{\"nested\":1}}", "{\"bsn\":\"1\",\"bsn\":\"2\"}", "{\"a\":1} trailing", "not json"])
+    @Test(arguments: ["", "{", "[1,2]", "{\"bsn\":{\"nested\":1}}", "{\"bsn\":\"123456782\",\"bsn\":\"123456782\"}", "{\"a\":1} trailing", "not json"])
     func malformedLineIsRejectedAsInvalidJSON(_ line: String) {
         #expect(rejection(line)?.reason == .invalidJSON)
     }
