@@ -54,7 +54,6 @@ public final class SQLiteStore: Sendable {
                 );
                 CREATE UNIQUE INDEX batches_committed ON batches (source, batch_id) WHERE state = 'committed';
                 CREATE TABLE records (
-                    id INTEGER PRIMARY KEY,
                     batch INTEGER NOT NULL REFERENCES batches (seq),
                     dataset TEXT NOT NULL,
                     line INTEGER NOT NULL,
@@ -62,9 +61,9 @@ public final class SQLiteStore: Sendable {
                     epoch INTEGER NOT NULL,
                     municipality TEXT NOT NULL,
                     region INTEGER NOT NULL,
-                    fields TEXT NOT NULL
-                );
-                CREATE INDEX records_batch ON records (batch, id);
+                    fields TEXT NOT NULL,
+                    PRIMARY KEY (batch, line)
+                ) WITHOUT ROWID;
                 CREATE INDEX records_region_dataset ON records (region, dataset);
                 CREATE TABLE audit (
                     seq INTEGER PRIMARY KEY,
@@ -223,7 +222,7 @@ public final class SQLiteStore: Sendable {
     public func forEachRecord(dataset: DatasetID, region: RegionNumber, _ body: (StoredRecord) throws -> Void) throws {
         try pool.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT r.id, b.commit_seq, r.dataset, r.person, r.epoch, r.region, r.fields
+                SELECT r.line, b.commit_seq, r.dataset, r.person, r.epoch, r.region, r.fields
                 FROM records r JOIN batches b ON b.seq = r.batch
                 WHERE r.region = ? AND r.dataset = ? AND b.state = 'committed'
                 """, arguments: [region.value, dataset.value])
@@ -239,10 +238,10 @@ public final class SQLiteStore: Sendable {
             var arguments: StatementArguments = [cursor.batch, cursor.batch, cursor.record]
             arguments += StatementArguments(datasets.map(\.value))
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT r.id, b.commit_seq, r.dataset, r.person, r.epoch, r.region, r.fields
+                SELECT r.line, b.commit_seq, r.dataset, r.person, r.epoch, r.region, r.fields
                 FROM batches b JOIN records r ON r.batch = b.seq
-                WHERE b.state = 'committed' AND b.commit_seq >= ? AND (b.commit_seq > ? OR r.id > ?) AND r.dataset IN (\(placeholders))
-                ORDER BY b.commit_seq, r.id
+                WHERE b.state = 'committed' AND b.commit_seq >= ? AND (b.commit_seq > ? OR r.line > ?) AND r.dataset IN (\(placeholders))
+                ORDER BY b.commit_seq, r.line
                 """, arguments: arguments)
             var page: [StoredRecord] = []
             while page.count < limit, let row = try rows.next() {
@@ -255,7 +254,7 @@ public final class SQLiteStore: Sendable {
 
     private static func storedRecord(_ row: Row) -> StoredRecord {
         StoredRecord(
-            cursor: DeliveryCursor(batch: row["commit_seq"], record: row["id"]),
+            cursor: DeliveryCursor(batch: row["commit_seq"], record: row["line"]),
             dataset: DatasetID(row["dataset"] as String),
             person: InternalPseudonym(storedBytes: Array(row["person"] as Data), epoch: UInt32(row["epoch"] as Int64)),
             region: RegionNumber(row["region"] as Int)!,

@@ -43,8 +43,8 @@ public struct StagingID: Sendable, Hashable {
 }
 
 /// A position in delivery order: batches in the order they were committed, records in the order
-/// of their batch. Because a batch becomes visible whole and at once, a cursor never skips or
-/// repeats a record. Text form `<batch>.<record>`, `0.0` before the first.
+/// of their batch (by line number). Because a batch becomes visible whole and at once, a cursor
+/// never skips or repeats a record. Text form `<batch>.<line>`, `0.0` before the first.
 public struct DeliveryCursor: Sendable, Hashable, Comparable, CustomStringConvertible {
     public let batch: Int64
     public let record: Int64
