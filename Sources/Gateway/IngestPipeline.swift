@@ -52,7 +52,7 @@ public struct IngestPipeline: Sendable {
         var staging: Task<Void, any Error>?
         func flush(_ stage: StagingID) async throws {
             let records = batch.takePending()
-            try await staging?.value
+            if let previous = staging { try await previous.value }
             staging = Task { [store] in try await store.stage(records, into: stage) }
         }
         var earlierCommit: (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
@@ -94,10 +94,10 @@ public struct IngestPipeline: Sendable {
             if let earlierCommit { return try retry(of: earlierCommit, opened: opened, batch: batch, caller: caller) }
             guard let stage else { preconditionFailure("a verified batch without a staging area") }
             try await flush(stage)
-            try await staging?.value
+            if let last = staging { try await last.value }
             return try await commit(opened, stage: stage, batch: batch, caller: caller)
         } catch {
-            _ = try? await staging?.value
+            if let last = staging { _ = try? await last.value }
             if let stage { try? await store.discard(stage) }
             let refusal: GatewayRefusal
             switch error {

@@ -108,29 +108,15 @@ struct IngestBenchmark {
 
     /// Starts `vangnet serve`, pushes the envelope, returns the time to the receipt and the server's peak RSS (KiB).
     func pipeline(config: URL, certs: URL, envelope: URL) async throws -> (Double, Int) {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        server.arguments = ["serve", "--config", config.path]
-        let stdout = Pipe()
-        server.standardOutput = stdout
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
-        var seen = "", port: Int?
-        while port == nil {
-            let data = stdout.fileHandleForReading.availableData
-            if data.isEmpty { throw CommandFailure("vangnet serve did not start") }
-            seen += String(decoding: data, as: UTF8.self)
-            if let r = seen.range(of: "127.0.0.1:"), seen[r.upperBound...].contains(" ") { port = Int(seen[r.upperBound...].prefix { $0.isNumber }) }
-        }
-        let client = try GatewayClient(baseURL: "https://127.0.0.1:\(port!)", certificate: certs.appendingPathComponent("duo.pem"),
+        let server = try ServeProcess(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), config: config)
+        defer { server.stop() }
+        let client = try GatewayClient(baseURL: "https://127.0.0.1:\(server.port)", certificate: certs.appendingPathComponent("duo.pem"),
                                        privateKey: certs.appendingPathComponent("duo.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
         var answer: GatewayClient.Answer?
         let elapsed = try await time { answer = try await client.push(envelopeFile: envelope) }
         try await client.shutdown()
         guard answer?.status == 201 else { throw CommandFailure("the push was not committed: \(answer?.refusal?.description ?? "no answer")") }
-        let status = try String(contentsOfFile: "/proc/\(server.processIdentifier)/status", encoding: .utf8)
-        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        let hwm = server.peakResidentKiB
         print(String(format: "  pipeline: %.2f s", elapsed))
         return (elapsed, hwm)
     }

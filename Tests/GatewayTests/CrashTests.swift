@@ -6,9 +6,6 @@ import Storage
 import Testing
 import VangnetCore
 import VangnetCrypto
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Kills a real `vangnet serve` process with SIGKILL at random moments during ingests, restarts
 /// it, and checks that every batch is wholly present or wholly absent, that the audit chain
@@ -27,38 +24,6 @@ import Glibc
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
         return nil
-    }
-
-    /// A `vangnet serve` child process.
-    final class Server {
-        let process = Process()
-        let port: Int
-
-        init(executable: URL, config: URL) async throws {
-            process.executableURL = executable
-            process.arguments = ["serve", "--config", config.path]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // Read until the "listening on https://127.0.0.1:PORT" line.
-            var port: Int?, seen = ""
-            while port == nil {
-                let data = out.fileHandleForReading.availableData
-                if data.isEmpty { break }
-                seen += String(decoding: data, as: UTF8.self)
-                if let range = seen.range(of: "127.0.0.1:"), seen[range.upperBound...].contains(" ") {
-                    port = Int(seen[range.upperBound...].prefix { $0.isNumber })
-                }
-            }
-            guard let port else { throw StoreError("vangnet serve did not start") }
-            self.port = port
-        }
-
-        func kill() {
-            Glibc.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
     }
 
     @Test func killedGatewayLeavesEveryBatchWholeOrAbsent() async throws {
@@ -88,7 +53,7 @@ import Glibc
         }
 
         // Measure one uninterrupted push, to spread the kill points over its duration.
-        var server = try await Server(executable: executable, config: config)
+        var server = try ServeProcess(executable: executable, config: config)
         let started = ContinuousClock.now
         #expect(try await push(try envelope(), port: server.port) == 201)
         let pushDuration = ContinuousClock.now - started
@@ -103,7 +68,7 @@ import Glibc
             if await inFlight.value == nil { killedDuringPush += 1 }
 
             // Restart: the store must be consistent before any retry.
-            server = try await Server(executable: executable, config: config)
+            server = try ServeProcess(executable: executable, config: config)
             let store = try SQLiteStore(path: directory.appendingPathComponent("vangnet.sqlite").path)
             for committed in try store.committedBatches() {
                 #expect(committed.records == committed.accepted, "kill point \(point): batch \(committed.batchId) is partly present")

@@ -15,6 +15,18 @@ import VangnetCore
         return process
     }
 
+    /// Runs `vangnet push` to completion; returns its exit status and standard error.
+    func push(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, messages: String) {
+        let process = try run(executable, ["push"] + arguments)
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let messages = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, messages)
+    }
+
     @Test func pushRetriesUntilTheGatewayIsUp() async throws {
         let executable = try #require(CrashTests.executable)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-push-\(UUID().uuidString.prefix(8))")
@@ -67,16 +79,10 @@ import VangnetCore
             let envelope = gw.directory.appendingPathComponent("duo.vgb")
             try Data(try gw.seal(Population().duoLines, as: "duo")).write(to: envelope)
             // Port 9 (discard) on loopback: nothing listens there.
-            let push = try run(executable, ["push", "--gateway", "https://127.0.0.1:9", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
-                                            "--cert", gw.certs.appendingPathComponent("duo.pem").path, "--key", gw.certs.appendingPathComponent("duo.key").path,
-                                            "--envelope", envelope.path, "--retries", "2", "--backoff", "0.1", "--connect-timeout", "0.2"])
-            let stderr = Pipe()
-            push.standardError = stderr
-            push.standardOutput = FileHandle.nullDevice
-            try push.run()
-            let messages = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            push.waitUntilExit()
-            #expect(push.terminationStatus != 0)
+            let (status, messages) = try push(executable, ["--gateway", "https://127.0.0.1:9", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
+                                                           "--cert", gw.certs.appendingPathComponent("duo.pem").path, "--key", gw.certs.appendingPathComponent("duo.key").path,
+                                                           "--envelope", envelope.path, "--retries", "2", "--backoff", "0.1", "--connect-timeout", "0.2"])
+            #expect(status != 0)
             #expect(messages.contains("retry 2 of 2"))
             #expect(messages.contains("push failed after 3 attempts"))
         }
@@ -87,16 +93,10 @@ import VangnetCore
         try await TestGateway.with { gw in
             let envelope = gw.directory.appendingPathComponent("stale.vgb")
             try Data(try gw.seal(Population().duoLines, as: "duo", createdAt: TestGateway.now.addingTimeInterval(-60 * 86400))).write(to: envelope)
-            let push = try run(executable, ["push", "--gateway", "https://127.0.0.1:\(gw.port)", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
-                                            "--cert", gw.certs.appendingPathComponent("duo.pem").path, "--key", gw.certs.appendingPathComponent("duo.key").path,
-                                            "--envelope", envelope.path, "--backoff", "0.1"])
-            let stderr = Pipe()
-            push.standardError = stderr
-            push.standardOutput = FileHandle.nullDevice
-            try push.run()
-            let messages = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            push.waitUntilExit()
-            #expect(push.terminationStatus != 0)
+            let (status, messages) = try push(executable, ["--gateway", "https://127.0.0.1:\(gw.port)", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
+                                                           "--cert", gw.certs.appendingPathComponent("duo.pem").path, "--key", gw.certs.appendingPathComponent("duo.key").path,
+                                                           "--envelope", envelope.path, "--backoff", "0.1"])
+            #expect(status != 0)
             #expect(messages.contains("batch_outside_time_window"))
             #expect(!messages.contains("retry"))
         }
