@@ -36,7 +36,7 @@ public struct IngestPipeline: Sendable {
     }
 
     /// Records buffered before they are written to the staging area.
-    static let stagingBatchSize = 4096
+    static let stagingBatchSize = 16_384
 
     /// Reads an envelope from `body` on behalf of `caller` and commits it or refuses it.
     ///
