@@ -36,9 +36,9 @@ extension DeliveryPage {
         switch value {
         case nil: return "null"
         case .text(let s)?:
-            var out = ""
-            JSONText.appendString(s, to: &out)
-            return out
+            var out: [UInt8] = []
+            FlatJSON.appendString(s, to: &out)
+            return String(decoding: out, as: UTF8.self)
         case .integer(let i)?: return String(i)
         case .boolean(let b)?: return b ? "true" : "false"
         }
