@@ -113,9 +113,6 @@ public struct Policy: Sendable {
 
     /// The purposes granted to `consumer`.
     public func grantedPurposes(of consumer: OIN) -> [PurposeID] { (grants[consumer] ?? []).sorted() }
-
-    /// The schema of a dataset this policy knows.
-    public func schema(_ id: DatasetID) -> DatasetSchema? { schemas[id] }
 }
 
 /// The policy's checks found problems; each names its place in the document.

@@ -42,7 +42,6 @@ public struct DatasetSchema: Sendable {
     public let bsnField: String
     /// The name of the field of type ``FieldType/municipality`` that routes the record.
     public let municipalityField: String
-    private let positions: [String: Int]
     private let nameBytes: [[UInt8]]
 
     public init(id: DatasetID, version: Int, fields: [FieldSpec]) {
@@ -54,7 +53,6 @@ public struct DatasetSchema: Sendable {
         self.fields = fields
         self.bsnField = bsn.name
         self.municipalityField = municipality.name
-        self.positions = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1.name, $0) })
         self.nameBytes = fields.map { Array($0.name.utf8) }
     }
 
@@ -64,10 +62,7 @@ public struct DatasetSchema: Sendable {
     }
 
     /// The field spec named `name`, if the schema has one.
-    public func field(named name: String) -> FieldSpec? { positions[name].map { fields[$0] } }
-
-    /// The index in ``fields`` of the field named `name`.
-    public func position(of name: String) -> Int? { positions[name] }
+    public func field(named name: String) -> FieldSpec? { fields.first { $0.name == name } }
 
     /// The names of all fields except the BSN: what may ever leave the ingest stage.
     public var deliverableFieldNames: [String] { fields.map(\.name).filter { $0 != bsnField } }

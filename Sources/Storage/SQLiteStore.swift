@@ -307,9 +307,4 @@ public final class SQLiteStore: Sendable {
     public func uncheckedExecute(_ sql: String) throws {
         try pool.write { db in try db.execute(sql: sql) }
     }
-
-    /// Writes the WAL back into the main database file.
-    public func checkpoint() throws {
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
-    }
 }

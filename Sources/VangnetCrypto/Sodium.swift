@@ -21,11 +21,4 @@ public enum Sodium {
         bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, count) }
         return bytes
     }
-
-    /// Compares two byte strings in constant time (for equal lengths).
-    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        ensureInitialized()
-        return a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in sodium_memcmp(pa.bytes, pb.bytes, a.count) == 0 } }
-    }
 }
