@@ -34,18 +34,26 @@ extension FlatJSON {
     }
 
     /// Decodes a stored flat object into field values (numbers as integers, nulls dropped).
+    /// Stored objects are written by the validator, which admits no escaped strings.
     public static func decodeFields(_ text: String) -> [String: FieldValue] {
         var copy = text
-        let pairs = copy.withUTF8 { (try? parseObject(UnsafeRawBufferPointer($0))) ?? [] }
-        var fields: [String: FieldValue] = [:]
-        for (key, value) in pairs {
-            switch value {
-            case .string(let s): fields[key] = .text(s)
-            case .number(let n): fields[key] = Int(n).map(FieldValue.integer)
-            case .bool(let b): fields[key] = .boolean(b)
-            case .null: break
+        return copy.withUTF8 { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            var pairs: [RawPair] = []
+            guard (try? scanObject(bytes, into: &pairs)) != nil else { return [:] }
+            var fields: [String: FieldValue] = [:]
+            for pair in pairs {
+                let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[pair.key]), as: UTF8.self)
+                let raw = UnsafeRawBufferPointer(rebasing: bytes[pair.value])
+                switch pair.kind {
+                case .string: fields[key] = .text(String(decoding: raw, as: UTF8.self))
+                case .number: fields[key] = Int(String(decoding: raw, as: UTF8.self)).map(FieldValue.integer)
+                case .true: fields[key] = .boolean(true)
+                case .false: fields[key] = .boolean(false)
+                case .null, .escapedString: break
+                }
             }
+            return fields
         }
-        return fields
     }
 }

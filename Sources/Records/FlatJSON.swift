@@ -1,151 +1,101 @@
-/// A scalar value of a flat JSON object: the only shape a Vangnet record may have.
-public enum JSONScalar: Sendable, Hashable {
-    case string(String)
-    case number(String)
-    case bool(Bool)
-    case null
-}
-
-/// A strict, allocation-light parser for one flat JSON object per line (NDJSON records).
+/// A strict scanner for one flat JSON object per line (NDJSON records).
 ///
-/// Nested objects and arrays are refused: records are flat by design. The parser works on bytes
-/// and reports failures without quoting input, so no record value reaches an error message.
+/// Nested objects and arrays are refused: records are flat by design. It works on bytes and
+/// reports failures without quoting input, so no record value reaches an error message.
 public enum FlatJSON {
     /// Why a line is not a flat JSON object. Carries no input bytes.
     public struct ParseError: Error, Equatable, Sendable {
         public let offset: Int
     }
 
-    /// Parses `bytes` as one flat JSON object; duplicate keys are an error.
-    public static func parseObject(_ bytes: UnsafeRawBufferPointer) throws(ParseError) -> [(key: String, value: JSONScalar)] {
-        var p = Parser(bytes: bytes)
-        return try p.object()
+    /// One key-value pair of a flat object, as byte ranges into the scanned line.
+    public struct RawPair: Sendable {
+        public enum Kind: Sendable { case string, escapedString, number, `true`, `false`, null }
+        /// The key's bytes (between the quotes; keys with escapes are refused).
+        public var key: Range<Int>
+        public var kind: Kind
+        /// For strings the bytes between the quotes (escapes left as they are), else the literal.
+        public var value: Range<Int>
     }
 
-    private struct Parser {
-        let bytes: UnsafeRawBufferPointer
+    /// Scans one flat JSON object into `pairs` (cleared first) without creating strings. Keys may
+    /// not contain escapes; duplicate keys are left for the caller to find.
+    public static func scanObject(_ bytes: UnsafeRawBufferPointer, into pairs: inout [RawPair]) throws(ParseError) {
+        pairs.removeAll(keepingCapacity: true)
         var i = 0
-
-        mutating func fail() -> ParseError { ParseError(offset: i) }
-
-        mutating func skipSpace() {
-            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D || bytes[i] == 0x0A { i += 1 }
+        let n = bytes.count
+        func fail() -> ParseError { ParseError(offset: i) }
+        func skipSpace() {
+            while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D || bytes[i] == 0x0A { i += 1 }
         }
-
-        mutating func expect(_ c: UInt8) throws(ParseError) {
-            skipSpace()
-            guard i < bytes.count, bytes[i] == c else { throw fail() }
+        func string() throws(ParseError) -> (Range<Int>, escaped: Bool) {
+            guard i < n, bytes[i] == 0x22 else { throw fail() }
             i += 1
+            let start = i
+            var escaped = false
+            while i < n, bytes[i] != 0x22 {
+                if bytes[i] < 0x20 { throw fail() }
+                if bytes[i] == 0x5C { escaped = true; i += 2; continue }
+                i += 1
+            }
+            guard i < n else { throw fail() }
+            i += 1
+            return (start..<(i - 1), escaped)
         }
-
-        mutating func object() throws(ParseError) -> [(key: String, value: JSONScalar)] {
-            try expect(0x7B) // {
-            var out: [(key: String, value: JSONScalar)] = []
-            skipSpace()
-            if i < bytes.count, bytes[i] == 0x7D { i += 1; return try end(out) }
+        func literal(_ word: StaticString) throws(ParseError) -> Range<Int> {
+            let length = word.utf8CodeUnitCount, start = i
+            guard i + length <= n else { throw fail() }
+            for k in 0..<length where bytes[i + k] != word.utf8Start[k] { throw fail() }
+            i += length
+            return start..<i
+        }
+        skipSpace()
+        guard i < n, bytes[i] == 0x7B else { throw fail() }
+        i += 1
+        skipSpace()
+        if i < n, bytes[i] == 0x7D {
+            i += 1
+        } else {
             while true {
                 skipSpace()
-                let key = try string()
-                if out.contains(where: { $0.key == key }) { throw fail() }
-                try expect(0x3A) // :
+                let (key, keyEscaped) = try string()
+                if keyEscaped { throw fail() }
                 skipSpace()
-                out.append((key, try scalar()))
+                guard i < n, bytes[i] == 0x3A else { throw fail() }
+                i += 1
                 skipSpace()
-                guard i < bytes.count else { throw fail() }
+                guard i < n else { throw fail() }
+                switch bytes[i] {
+                case 0x22:
+                    let (value, escaped) = try string()
+                    pairs.append(RawPair(key: key, kind: escaped ? .escapedString : .string, value: value))
+                case 0x74: pairs.append(RawPair(key: key, kind: .true, value: try literal("true")))
+                case 0x66: pairs.append(RawPair(key: key, kind: .false, value: try literal("false")))
+                case 0x6E: pairs.append(RawPair(key: key, kind: .null, value: try literal("null")))
+                case 0x2D, 0x30...0x39:
+                    let start = i
+                    if bytes[i] == 0x2D { i += 1 }
+                    var digits = 0
+                    while i < n, (0x30...0x39).contains(bytes[i]) { i += 1; digits += 1 }
+                    guard digits > 0 else { throw fail() }
+                    if i < n, bytes[i] == 0x2E {
+                        i += 1
+                        var fraction = 0
+                        while i < n, (0x30...0x39).contains(bytes[i]) { i += 1; fraction += 1 }
+                        guard fraction > 0 else { throw fail() }
+                    }
+                    pairs.append(RawPair(key: key, kind: .number, value: start..<i))
+                default:
+                    throw fail()
+                }
+                skipSpace()
+                guard i < n else { throw fail() }
                 if bytes[i] == 0x2C { i += 1; continue }
-                if bytes[i] == 0x7D { i += 1; return try end(out) }
+                if bytes[i] == 0x7D { i += 1; break }
                 throw fail()
             }
         }
-
-        mutating func end(_ out: [(key: String, value: JSONScalar)]) throws(ParseError) -> [(key: String, value: JSONScalar)] {
-            skipSpace()
-            guard i == bytes.count else { throw fail() }
-            return out
-        }
-
-        mutating func scalar() throws(ParseError) -> JSONScalar {
-            guard i < bytes.count else { throw fail() }
-            switch bytes[i] {
-            case 0x22: return .string(try string())
-            case 0x74: try literal("true"); return .bool(true)
-            case 0x66: try literal("false"); return .bool(false)
-            case 0x6E: try literal("null"); return .null
-            case 0x2D, 0x30...0x39: return .number(try number())
-            default: throw fail()
-            }
-        }
-
-        mutating func literal(_ word: StaticString) throws(ParseError) {
-            let n = word.utf8CodeUnitCount
-            guard i + n <= bytes.count else { throw fail() }
-            for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw fail() }
-            i += n
-        }
-
-        mutating func number() throws(ParseError) -> String {
-            let start = i
-            if bytes[i] == 0x2D { i += 1 }
-            var digits = 0
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1; digits += 1 }
-            guard digits > 0 else { throw fail() }
-            if i < bytes.count, bytes[i] == 0x2E {
-                i += 1
-                var frac = 0
-                while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1; frac += 1 }
-                guard frac > 0 else { throw fail() }
-            }
-            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-        }
-
-        mutating func string() throws(ParseError) -> String {
-            guard i < bytes.count, bytes[i] == 0x22 else { throw fail() }
-            i += 1
-            let start = i
-            var simple = true
-            while i < bytes.count, bytes[i] != 0x22 {
-                if bytes[i] < 0x20 { throw fail() }
-                if bytes[i] == 0x5C { simple = false; i += 2; continue }
-                i += 1
-            }
-            guard i < bytes.count else { throw fail() }
-            let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
-            i += 1
-            if simple {
-                if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) } // ASCII: valid as is
-                guard let s = String(validating: raw, as: UTF8.self) else { throw fail() }
-                return s
-            }
-            return try unescape(raw)
-        }
-
-        mutating func unescape(_ raw: UnsafeRawBufferPointer) throws(ParseError) -> String {
-            var out: [UInt8] = []
-            out.reserveCapacity(raw.count)
-            var k = 0
-            while k < raw.count {
-                let c = raw[k]
-                guard c == 0x5C else { out.append(c); k += 1; continue }
-                guard k + 1 < raw.count else { throw fail() }
-                let e = raw[k + 1]
-                k += 2
-                switch e {
-                case 0x22, 0x5C, 0x2F: out.append(e)
-                case 0x62: out.append(0x08)
-                case 0x66: out.append(0x0C)
-                case 0x6E: out.append(0x0A)
-                case 0x72: out.append(0x0D)
-                case 0x74: out.append(0x09)
-                case 0x75:
-                    guard k + 4 <= raw.count, let code = UInt32(String(decoding: UnsafeRawBufferPointer(rebasing: raw[k..<k + 4]), as: UTF8.self), radix: 16),
-                          let scalar = Unicode.Scalar(code) else { throw fail() }
-                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                    k += 4
-                default: throw fail()
-                }
-            }
-            guard let s = String(validating: out, as: UTF8.self) else { throw fail() }
-            return s
-        }
+        skipSpace()
+        guard i == n else { throw fail() }
     }
 }
