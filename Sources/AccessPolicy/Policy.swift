@@ -92,7 +92,9 @@ public struct Policy: Sendable {
     public func mayPush(source: PolicyDocument.Organisation, dataset: DatasetID, keyID: String) -> AccessDecision<(SigningPublicKey, DatasetSchema)> {
         guard source.role == .source else { return .deny(Denial(.wrongRole, "\(source.name) is not a source organisation")) }
         guard (source.datasets ?? []).contains(dataset), let schema = schemas[dataset] else {
-            return .deny(Denial(.datasetNotAllowed, "\(source.name) may not push dataset \(dataset)"))
+            // The dataset id comes from the envelope: named only if it is one the gateway knows.
+            let named = schemas[dataset] != nil ? "dataset \(dataset)" : "this dataset (unknown to the gateway)"
+            return .deny(Denial(.datasetNotAllowed, "\(source.name) may not push \(named)"))
         }
         guard let key = signingKeys[source.oin]?.first(where: { $0.keyID == keyID }) else {
             return .deny(Denial(.unknownSigningKey, "signing key \(keyID) is not registered for \(source.name)"))

@@ -127,6 +127,9 @@ public struct EnvelopeReader: ~Copyable {
                     throw EnvelopeError(.malformed, "the header is not valid envelope JSON")
                 }
                 guard header.version == 1 else { throw EnvelopeError(.unsupportedVersion, "envelope version \(header.version) is not supported") }
+                guard EnvelopeFormat.isKeyID(header.signingKeyId), EnvelopeFormat.isKeyID(header.recipientKeyId) else {
+                    throw EnvelopeError(.malformed, "a key id is not 16 lower-case hex digits")
+                }
                 guard header.chunkSize > 0, header.chunkSize <= EnvelopeFormat.maxChunkSize else {
                     throw EnvelopeError(.malformed, "chunk size \(header.chunkSize) is out of bounds")
                 }

@@ -34,9 +34,8 @@ public struct RecordValidator: Sendable {
         stored.reserveCapacity(bytes.count)
         for pair in pairs {
             let key = UnsafeRawBufferPointer(rebasing: bytes[pair.key])
-            guard let position = schema.position(ofKeyBytes: key) else {
-                return reject(.unknownField, String(decoding: key, as: UTF8.self))
-            }
+            // An unknown key is not named in the rejection: it is input, and could hold a BSN.
+            guard let position = schema.position(ofKeyBytes: key) else { return reject(.unknownField) }
             let spec = schema.fields[position]
             guard !present[position] else { return reject(.invalidJSON) } // a key given twice
             if pair.kind == .null {

@@ -33,7 +33,8 @@ public struct ValidatedRecord: Sendable {
     }
 }
 
-/// Why one record was rejected. Names a field at most; never a value.
+/// Why one record was rejected. Names a field of the schema at most; never a value, and never a
+/// key the schema does not have (that is input too).
 public struct RecordRejection: Error, Sendable, Hashable, Codable {
     /// Stable reason codes, documented in `docs/envelope.md`.
     public enum Reason: String, Sendable, Codable, CaseIterable {

@@ -16,7 +16,9 @@ import Testing
             var tampered = try gw.seal(population.duoLines, as: "duo")
             tampered[tampered.count / 2] ^= 1
             responses.append(try await gw.using("duo") { try await $0.push(envelope: tampered) }.body)
+            // Records that fail validation, and records with the BSN as a key (not to come back as a field name).
             let invalid = population.everyone.map { Population.duo($0, leaver: true, municipality: "GM9999") }
+                + population.everyone.map { #"{"\#($0.bsn)":"x"}"# }
             responses.append(try await gw.using("duo") { try await $0.push(envelope: try gw.seal(invalid, as: "duo")) }.body)
             for (name, purpose, format) in [("region-utrecht", "vsv-opvolging", "ndjson"), ("region-utrecht", "kwetsbare-jongeren", "csv"),
                                             ("region-amsterdam", "vsv-opvolging", "ndjson"), ("region-amsterdam", "kwetsbare-jongeren", "ndjson")] {
