@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "vangnet",
             dependencies: [
-                "Gateway", "BatchEnvelope", "Records", "AuditLog", "Storage", "VangnetCore", "VangnetCrypto",
+                "Gateway", "AccessPolicy", "BatchEnvelope", "Records", "AuditLog", "Storage", "VangnetCore", "VangnetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,12 +76,13 @@ let package = Package(
         .testTarget(name: "RecordsTests", dependencies: ["Records", "VangnetCore"]),
         .testTarget(name: "BatchEnvelopeTests", dependencies: ["BatchEnvelope", "VangnetCrypto", "VangnetCore"]),
         .testTarget(name: "PseudonymisationTests", dependencies: ["Pseudonymisation", "VangnetCrypto", "VangnetCore"]),
+        .testTarget(name: "AccessPolicyTests", dependencies: ["AccessPolicy", "Records", "VangnetCore", "VangnetCrypto"]),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "Storage", "VangnetCrypto", "VangnetCore"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "BatchEnvelope", "Records", "Pseudonymisation", "AuditLog", "VangnetCrypto", "VangnetCore"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "BatchEnvelope", "Records", "Storage", "AuditLog", "VangnetCore", "VangnetCrypto",
+                "Gateway", "AccessPolicy", "Pseudonymisation", "BatchEnvelope", "Records", "Storage", "AuditLog", "VangnetCore", "VangnetCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]

@@ -12,6 +12,8 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         case pull = "records.pull"
         case identity = "identity.check"
         case configLoad = "config.load"
+        case keyEpoch = "key.epoch"
+        case policyExplain = "policy.explain"
         case auditVerify = "audit.verify"
     }
 

@@ -37,8 +37,7 @@ public struct DeliveryPage: Sendable {
 /// carries only the purpose's fields and a pseudonym for (region, purpose, epoch).
 /// Every pull and every refusal is audited before anything is returned.
 public struct DeliveryPipeline: Sendable {
-    let policy: Policy
-    let pseudonymiser: Pseudonymiser
+    let state: GatewayState
     let store: SQLiteStore
     let clock: any WallClock
     let maxPageSize: Int
@@ -46,33 +45,37 @@ public struct DeliveryPipeline: Sendable {
     /// A page of records for `purpose` after `cursor`, or the refusal (already audited).
     public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, after cursor: DeliveryCursor, limit: Int) throws -> DeliveryPage {
         let now = clock.now()
+        let active = state.current
+        let (policy, pseudonymiser) = (active.policy, active.pseudonymiser)
         let scope: DeliveryScope
         switch policy.mayPull(consumer: caller, purpose: purpose) {
         case .deny(let denial):
             try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
-                                             object: "purpose:\(purpose)", outcome: .refused, reason: denial.code.rawValue))
+                                             object: "purpose:\(policy.purpose(purpose) != nil ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)", outcome: .refused, reason: denial.code.rawValue))
             throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
         case .permit(let permitted):
             scope = permitted
         }
-        let today = CalendarDate.inAmsterdam(now)
+        let referenceDate = scope.referenceDate(on: CalendarDate.inAmsterdam(now))
         let populationDataset = scope.purpose.populationDataset
-        var population = Set<[UInt8]>()
+        var population = Set<InternalPseudonym>()
         try store.forEachRecord(dataset: populationDataset, region: scope.region) { record in
-            if scope.admitsToPopulation(record.fields, on: today) { population.insert(record.person.bytes) }
+            if scope.admitsToPopulation(record.fields, on: referenceDate) { population.insert(record.person) }
         }
-        let datasets = scope.purpose.fields.keys.map { DatasetID($0) }.sorted()
+        let datasets = scope.datasets
+        let heldEpochs = Set(pseudonymiser.heldEpochs)
         let page = try store.scanRecords(after: cursor, datasets: datasets, limit: min(max(limit, 1), maxPageSize)) { record in
-            guard population.contains(record.person.bytes) else { return false }
+            // A record of an epoch whose key was destroyed has no deliverable pseudonym.
+            guard population.contains(record.person), heldEpochs.contains(record.person.epoch) else { return false }
             if record.dataset == populationDataset {
-                return record.region == scope.region && scope.admitsToPopulation(record.fields, on: today)
+                guard record.region == scope.region, scope.admitsToPopulation(record.fields, on: referenceDate) else { return false }
             }
-            return true
+            return scope.admitsRecord(record.fields, of: record.dataset, on: referenceDate)
         }
         let delivered = page.map { record in
             DeliveredRecord(
                 cursor: record.cursor,
-                pseudonym: pseudonymiser.deliveryPseudonym(for: record.person, region: scope.region, purpose: purpose),
+                pseudonym: pseudonymiser.deliveryPseudonym(for: record.person, region: scope.region, purpose: purpose)!,
                 dataset: record.dataset,
                 fields: scope.project(record.fields, of: record.dataset)
             )
@@ -80,7 +83,7 @@ public struct DeliveryPipeline: Sendable {
         var counts = ["records": delivered.count]
         for dataset in datasets { counts["records." + dataset.value] = delivered.filter { $0.dataset == dataset }.count }
         try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
-                                         object: "purpose:\(purpose)/region:\(scope.region)", outcome: .success, counts: counts))
+                                         object: "purpose:\(purpose)/region:\(scope.region)/policy:\(policy.fingerprint)", outcome: .success, counts: counts))
         let columns = datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return DeliveryPage(purpose: purpose, region: scope.region, records: delivered,
                             nextCursor: delivered.last?.cursor ?? cursor, policyVersion: policy.fingerprint, columns: columns)

@@ -51,41 +51,30 @@ public enum DevelopmentSetup {
         return configuration
     }
 
-    /// The development policy: two sources, two regions, an auditor, two purposes.
+    /// The development policy: the 40 regions of the reference data (two with a contactgemeente),
+    /// two sources, two consumers, an auditor, the three default purposes.
     public static func policy(duoKey: SigningPublicKey, uwvKey: SigningPublicKey) -> PolicyDocument {
-        let age = RowCondition(field: "geboortedatum", ageAtLeast: 12, ageAtMost: 27)
+        var regions = PolicyDocument.Region.fromReference()
+        for (i, region) in regions.enumerated() {
+            switch region.number.value {
+            case 19: regions[i].contactgemeente = .init(name: "Gemeente Utrecht (test)", oin: regionUtrecht)
+            case 21: regions[i].contactgemeente = .init(name: "Gemeente Amsterdam (test)", oin: regionAmsterdam)
+            default: break
+            }
+        }
         return PolicyDocument(
+            regions: regions,
             organisations: [
                 .init(oin: duo, name: "DUO", role: .source, datasets: ["duo.onderwijsdeelname"], signingKeys: [Data(duoKey.bytes).base64EncodedString()]),
                 .init(oin: uwv, name: "UWV", role: .source, datasets: ["uwv.inkomstenverhoudingen"], signingKeys: [Data(uwvKey.bytes).base64EncodedString()]),
-                .init(oin: regionUtrecht, name: "Gemeente Utrecht (RMC-regio 19 Utrecht)", role: .consumer, region: RegionNumber(19)),
-                .init(oin: regionAmsterdam, name: "Gemeente Amsterdam (RMC-regio 21 Agglomeratie Amsterdam)", role: .consumer, region: RegionNumber(21)),
+                .init(oin: regionUtrecht, name: "Gemeente Utrecht (RMC-regio 19 Utrecht)", role: .consumer),
+                .init(oin: regionAmsterdam, name: "Gemeente Amsterdam (RMC-regio 21 Agglomeratie Amsterdam)", role: .consumer),
                 .init(oin: auditor, name: "Security officer", role: .auditor),
             ],
-            purposes: [
-                .init(
-                    id: "vsv-opvolging",
-                    legalBasis: "RMC-functie / Doorstroompunt: opvolging van voortijdig schoolverlaters zonder startkwalificatie (Wet van school naar duurzaam werk, Kamerstuk 36667)",
-                    populationDataset: "duo.onderwijsdeelname",
-                    population: [.init(field: "vsv", equals: .boolean(true)), .init(field: "startkwalificatie", equals: .boolean(false)), age],
-                    fields: [
-                        "duo.onderwijsdeelname": ["gemeentecode", "onderwijssoort", "niveau", "uitschrijvingsdatum"],
-                        "uwv.inkomstenverhoudingen": ["periode", "soort", "uren_per_week"],
-                    ],
-                    retentionDays: 5 * 365
-                ),
-                .init(
-                    id: "kwetsbare-jongeren",
-                    legalBasis: "Regionaal programma: monitoring van jongeren in een kwetsbare positie (pro, vso) (Regeling regionaal programma en Doorstroompuntfunctie 2026-2029)",
-                    populationDataset: "duo.onderwijsdeelname",
-                    population: [.init(field: "onderwijssoort", oneOf: ["pro", "vso"]), age],
-                    fields: ["duo.onderwijsdeelname": ["gemeentecode", "onderwijssoort", "brin", "inschrijvingsdatum", "uitschrijvingsdatum"]],
-                    retentionDays: 3 * 365
-                ),
-            ],
+            purposes: PolicyDocument.Purpose.defaults,
             grants: [
-                .init(consumer: regionUtrecht, purposes: ["vsv-opvolging", "kwetsbare-jongeren"]),
-                .init(consumer: regionAmsterdam, purposes: ["vsv-opvolging"]),
+                .init(consumer: regionUtrecht, purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]),
+                .init(consumer: regionAmsterdam, purposes: ["vsv-opvolging", "vsv-een-jaar-later"]),
             ]
         )
     }

@@ -15,7 +15,8 @@ extension Gateway {
     /// |---|---|---|
     /// | `POST /v1/batches` | source | push an envelope; 201 + signed receipt (200 for an identical retry) |
     /// | `GET /v1/purposes/{purpose}/records` | consumer | pull a page (`after`, `limit`, `format=ndjson|csv`) |
-    /// | `GET /v1/me` | anyone known | who the gateway takes the caller for, and what it may do |
+    /// | `GET /v1/me` | anyone known | who the gateway takes the caller for, what it may do, and for a consumer what each purpose gives it and why |
+    /// | `GET /v1/policy/explain` | auditor | the same explanation for any consumer and purpose (`consumer`, `purpose`) |
     /// | `GET /v1/audit/verify` | auditor | recompute the audit chain |
     /// | `GET /healthz` | anyone with a certificate | liveness |
     func addRoutes(to router: Router<GatewayRequestContext>) {
@@ -60,9 +61,39 @@ extension Gateway {
         router.get("/v1/me") { _, context in
             try await respond {
                 let caller = try await identify(context)
-                struct Me: Encodable { let oin: OIN; let name: String; let role: Role; let region: RegionNumber?; let purposes: [PurposeID]; let datasets: [DatasetID] }
+                let policy = self.policy
+                struct Me: Encodable {
+                    let oin: OIN; let name: String; let role: Role; let region: RegionNumber?; let purposes: [PurposeID]; let datasets: [DatasetID]
+                    let policyVersion: String
+                    /// For a consumer: every purpose of the policy, granted or not, and why.
+                    let explanations: [Explanation]
+                }
+                let explanations = caller.role == .consumer ? policy.purposeIDs.map { policy.explain(consumer: caller.oin, purpose: $0) } : []
                 return try json(Me(oin: caller.oin, name: caller.name, role: caller.role, region: caller.region,
-                                   purposes: policy.grantedPurposes(of: caller.oin), datasets: caller.datasets ?? []), status: .ok)
+                                   purposes: policy.grantedPurposes(of: caller.oin), datasets: caller.datasets ?? [],
+                                   policyVersion: policy.fingerprint, explanations: explanations), status: .ok)
+            }
+        }
+
+        router.get("/v1/policy/explain") { request, context in
+            try await respond {
+                let caller = try await identify(context)
+                let query = request.uri.queryParameters
+                let purpose = PurposeID(query.get("purpose") ?? "")
+                guard caller.role == .auditor else {
+                    try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
+                                                     object: "policy:explain", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
+                    throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the auditor role may ask about other consumers; use GET /v1/me")
+                }
+                guard let consumer = OIN(query.get("consumer") ?? "") else {
+                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "consumer must be an OIN (20 digits)")
+                }
+                let explanation = policy.explain(consumer: consumer, purpose: purpose)
+                // Only names the gateway knows reach the audit log (a query string is input).
+                let named = policy.purpose(purpose) != nil ? purpose.value : "(unknown)"
+                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
+                                                 object: "policy:explain/consumer:\(consumer)/purpose:\(named)", outcome: .success))
+                return try json(explanation, status: .ok)
             }
         }
 

@@ -14,9 +14,11 @@ import VangnetCore
 /// A configured gateway: policy, keys, store and pipelines, and the HTTPS application serving them.
 ///
 /// `run()` serves until cancelled (or, through ``runUntilSignalled()``, until SIGTERM/SIGINT).
+/// ``reload()`` takes a changed policy or key epoch into use without a restart.
 public struct Gateway: Sendable {
+    /// The configuration the gateway started with (listener, TLS, store and limits come from it).
     public let configuration: GatewayConfiguration
-    public let policy: Policy
+    public let state: GatewayState
     public let keys: GatewayKeys
     public let store: SQLiteStore
     public let ingest: IngestPipeline
@@ -24,31 +26,78 @@ public struct Gateway: Sendable {
     let clock: any WallClock
     let logger: Logger
 
+    /// The policy in force now.
+    public var policy: Policy { state.current.policy }
+
     /// Checks the configuration, loads keys and opens the store. Fails with a message that says
     /// what to fix; records a `config.load` audit event with the policy fingerprint.
     public init(configuration: GatewayConfiguration, clock: any WallClock = SystemClock(), logger: Logger = Logger(label: "vangnet")) throws {
-        let policy: Policy
-        do { policy = try Policy(document: configuration.policy) } catch let error as PolicyError {
-            throw ConfigurationError(error.description)
-        }
-        let keys = try GatewayKeys.load(from: configuration.resolve(configuration.gateway.keyDirectory))
+        let keyDirectory = configuration.resolve(configuration.gateway.keyDirectory)
+        let keys = try GatewayKeys.load(from: keyDirectory)
+        let active = try Self.activate(configuration, keys: keys)
         let store = try SQLiteStore(path: configuration.resolve(configuration.gateway.database).path)
         let interrupted = try store.discardInterruptedBatches()
-        let pseudonymiser = Pseudonymiser(keys: try PseudonymKeys(root: keys.pseudonymRoot, epoch: configuration.gateway.pseudonymEpoch))
+        let state = GatewayState(active)
         self.configuration = configuration
-        self.policy = policy
+        self.state = state
         self.keys = keys
         self.store = store
         self.clock = clock
         self.logger = logger
-        self.ingest = IngestPipeline(policy: policy, keys: keys, pseudonymiser: pseudonymiser, store: store,
-                                     limits: configuration.gateway.limits, clock: clock, reference: .embedded)
-        self.delivery = DeliveryPipeline(policy: policy, pseudonymiser: pseudonymiser, store: store, clock: clock,
-                                         maxPageSize: configuration.gateway.limits.maxPageSize)
-        try store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
-                                         object: "policy:\(policy.fingerprint)", outcome: .success,
-                                         counts: ["organisations": policy.document.organisations.count, "purposes": policy.document.purposes.count,
-                                                  "interruptedBatchesDiscarded": interrupted]))
+        self.ingest = IngestPipeline(state: state, keys: keys, store: store, limits: configuration.gateway.limits, clock: clock, reference: .embedded)
+        self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize)
+        try store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now(), extra: ["interruptedBatchesDiscarded": interrupted]))
+    }
+
+    /// The policy and pseudonymiser a configuration asks for, checked.
+    static func activate(_ configuration: GatewayConfiguration, keys: GatewayKeys) throws -> ActivePolicy {
+        let policy: Policy
+        do { policy = try Policy(document: configuration.policy) } catch let error as PolicyError {
+            throw ConfigurationError("the policy has \(error.errors.count) problem(s) (vangnet policy check shows them all):\n"
+                                     + configuration.describe(error.errors).joined(separator: "\n"))
+        }
+        let pseudonymiser = try keys.pseudonymiser(currentEpoch: configuration.gateway.pseudonymEpoch,
+                                                   directory: configuration.resolve(configuration.gateway.keyDirectory))
+        return ActivePolicy(policy: policy, pseudonymiser: pseudonymiser)
+    }
+
+    static func loadEvent(_ active: ActivePolicy, actor: OIN, at time: Date, extra: [String: Int] = [:]) -> AuditEvent {
+        AuditEvent(time: time, actor: actor, role: nil, action: .configLoad, object: "policy:\(active.policy.fingerprint)", outcome: .success,
+                   counts: ["organisations": active.policy.document.organisations.count, "purposes": active.policy.document.purposes.count,
+                            "pseudonymEpoch": Int(active.pseudonymiser.epoch)].merging(extra) { $1 })
+    }
+
+    /// Re-reads the configuration file and takes its policy and pseudonym epoch into use, for the
+    /// requests that start after it. Checked first: a configuration with problems is refused and
+    /// the policy in force stays. Both outcomes are audited (with the policy's fingerprint), and
+    /// the new policy takes effect only once its audit entry is written.
+    ///
+    /// Other settings (listener, TLS files, database, limits) take a restart.
+    /// - Returns: the policy now in force.
+    @discardableResult
+    public func reload() throws -> ActivePolicy {
+        guard let file = configuration.file else { throw ConfigurationError("the gateway was not started from a configuration file") }
+        let previous = state.current
+        let active: ActivePolicy
+        do {
+            let changed = try GatewayConfiguration.load(from: file)
+            let roots = try GatewayKeys.loadPseudonymRoots(from: changed.resolve(changed.gateway.keyDirectory))
+            active = try Self.activate(changed, keys: GatewayKeys(signing: keys.signing, box: keys.box, pseudonymRoots: roots))
+        } catch {
+            try store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
+                                             object: "policy:\(previous.policy.fingerprint)", outcome: .refused, reason: "invalid_configuration"))
+            logger.error("reload refused; the policy in force stays", metadata: ["policy": "\(previous.policy.fingerprint)"])
+            throw error
+        }
+        try store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now()))
+        if active.pseudonymiser.epoch != previous.pseudonymiser.epoch {
+            try store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .keyEpoch,
+                                             object: "pseudonym-epoch:\(active.pseudonymiser.epoch)", outcome: .success,
+                                             counts: ["previousEpoch": Int(previous.pseudonymiser.epoch), "heldEpochs": active.pseudonymiser.heldEpochs.count]))
+        }
+        state.replace(with: active)
+        logger.info("reloaded", metadata: ["policy": "\(active.policy.fingerprint)", "pseudonymEpoch": "\(active.pseudonymiser.epoch)"])
+        return active
     }
 
     /// The TLS settings: TLS 1.3 only, client certificate required and verified against the CA.

@@ -114,28 +114,49 @@ public struct GatewayConfiguration: Sendable, Codable {
         self.policy = policy
     }
 
+    /// The file it was read from (a reload reads it again).
+    public private(set) var file: URL? = nil
+
     /// Where the file was read from; relative paths resolve against it.
-    public private(set) var baseDirectory: URL? = nil
+    public var baseDirectory: URL? { file?.deletingLastPathComponent() }
 
     private enum CodingKeys: String, CodingKey { case gateway, policy }
 
     /// Reads and decodes a configuration file.
-    /// - Throws: ``ConfigurationError`` with the place and reason of the first problem.
+    /// - Throws: ``ConfigurationError`` with the place (path, line and column) and reason of the first problem.
     public static func load(from url: URL) throws -> GatewayConfiguration {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)") }
+        func place(_ keys: [any CodingKey]) -> String {
+            let path = JSONPath(keys.map { $0.intValue.map(JSONPath.Component.index) ?? .key($0.stringValue) })
+            let at = path.location(in: Array(data)).map { ":\($0.line):\($0.column)" } ?? ""
+            return "\(url.path)\(at): \(path)"
+        }
         do {
             var configuration = try JSONDecoder().decode(GatewayConfiguration.self, from: data)
-            configuration.baseDirectory = url.deletingLastPathComponent()
+            configuration.file = url
             return configuration
         } catch let DecodingError.dataCorrupted(context) {
-            throw ConfigurationError("\(url.path): \(Self.path(context.codingPath)): \(context.debugDescription)")
+            throw ConfigurationError("\(place(context.codingPath)): \(context.debugDescription)")
         } catch let DecodingError.keyNotFound(key, context) {
-            throw ConfigurationError("\(url.path): \(Self.path(context.codingPath + [key])): missing")
+            throw ConfigurationError("\(place(context.codingPath)): \(key.stringValue) is missing")
         } catch let DecodingError.typeMismatch(_, context) {
-            throw ConfigurationError("\(url.path): \(Self.path(context.codingPath)): \(context.debugDescription)")
+            throw ConfigurationError("\(place(context.codingPath)): \(context.debugDescription)")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw ConfigurationError("\(place(context.codingPath)): \(context.debugDescription)")
         } catch {
             throw ConfigurationError("\(url.path): \(error)")
+        }
+    }
+
+    /// The policy's problems (errors first, then warnings), each placed in this file as
+    /// `file:line:column: severity: path: message`.
+    public func describe(_ problems: [PolicyProblem]) -> [String] {
+        let bytes = file.flatMap { try? Data(contentsOf: $0) }.map(Array.init) ?? []
+        return problems.sorted { ($0.severity == .error ? 0 : 1) < ($1.severity == .error ? 0 : 1) }.map { problem in
+            let path = JSONPath([.key("policy")] + problem.path.components)
+            let at = path.location(in: bytes).map { ":\($0.line):\($0.column)" } ?? ""
+            return "\(file?.path ?? "policy")\(at): \(problem.severity.rawValue): \(path): \(problem.message)"
         }
     }
 
@@ -152,9 +173,6 @@ public struct GatewayConfiguration: Sendable, Codable {
         return (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).appendingPathComponent(path)
     }
 
-    private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-    }
 }
 
 /// The configuration cannot be used; the message says where and why.

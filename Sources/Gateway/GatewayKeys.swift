@@ -8,45 +8,88 @@ import VangnetCrypto
 /// |---|---|
 /// | `gateway-signing.key` / `.pub` | Ed25519: signs receipts (and, later, audit checkpoints) |
 /// | `gateway-box.key` / `.pub` | X25519: sources seal payload keys to it |
-/// | `pseudonym-root.key` | 32-byte root secret of the pseudonym key hierarchy |
+/// | `pseudonym-root.e<N>.key` | 32-byte root secret of pseudonym key epoch N |
 ///
-/// Secret files must have mode 0600; loading refuses anything looser.
+/// Secret files must have mode 0600 and belong to the gateway's user; loading refuses anything
+/// else.
 public struct GatewayKeys: Sendable {
     public let signing: SigningKeyPair
     public let box: BoxKeyPair
-    public let pseudonymRoot: SecretBytes
+    /// The pseudonym root secret of every epoch whose key file is present.
+    public let pseudonymRoots: [UInt32: SecretBytes]
 
-    public init(signing: SigningKeyPair, box: BoxKeyPair, pseudonymRoot: SecretBytes) {
+    public init(signing: SigningKeyPair, box: BoxKeyPair, pseudonymRoots: [UInt32: SecretBytes]) {
         self.signing = signing
         self.box = box
-        self.pseudonymRoot = pseudonymRoot
+        self.pseudonymRoots = pseudonymRoots
     }
+
+    static func pseudonymRootFile(epoch: UInt32) -> String { "pseudonym-root.e\(epoch).key" }
 
     /// Loads the keys from `directory`, checking permissions.
     public static func load(from directory: URL) throws -> GatewayKeys {
         GatewayKeys(
             signing: try SigningKeyPair(seed: KeyFile.readSecret(directory.appendingPathComponent("gateway-signing.key"))),
             box: try BoxKeyPair(secretKey: KeyFile.readSecret(directory.appendingPathComponent("gateway-box.key"))),
-            pseudonymRoot: try KeyFile.readSecret(directory.appendingPathComponent("pseudonym-root.key"))
+            pseudonymRoots: try loadPseudonymRoots(from: directory)
         )
     }
 
-    /// Makes fresh keys and writes them (secrets 0600, public halves beside them).
-    /// Refuses to overwrite existing keys.
+    /// Every `pseudonym-root.e<N>.key` in `directory`, by epoch.
+    static func loadPseudonymRoots(from directory: URL) throws -> [UInt32: SecretBytes] {
+        var roots: [UInt32: SecretBytes] = [:]
+        for epoch in try pseudonymEpochs(in: directory) {
+            roots[epoch] = try KeyFile.readSecret(directory.appendingPathComponent(pseudonymRootFile(epoch: epoch)))
+        }
+        return roots
+    }
+
+    /// The epochs that have a root key file in `directory`, in order.
+    public static func pseudonymEpochs(in directory: URL) throws -> [UInt32] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap { name -> UInt32? in
+            guard name.hasPrefix("pseudonym-root.e"), name.hasSuffix(".key") else { return nil }
+            return UInt32(name.dropFirst("pseudonym-root.e".count).dropLast(".key".count))
+        }.sorted()
+    }
+
+    /// The pseudonymiser for `current`, holding every loaded epoch (earlier records stay deliverable).
+    /// - Throws: ``KeyFile/Failure`` if the current epoch has no root key.
+    public func pseudonymiser(currentEpoch: UInt32, directory: URL) throws -> Pseudonymiser {
+        guard let root = pseudonymRoots[currentEpoch] else {
+            throw KeyFile.Failure(path: directory.appendingPathComponent(Self.pseudonymRootFile(epoch: currentEpoch)).path,
+                                  reason: "missing: pseudonymEpoch is \(currentEpoch) but there is no root key for it (vangnet keys rotate makes one)")
+        }
+        let earlier = try pseudonymRoots.filter { $0.key != currentEpoch }.map { try PseudonymKeys(root: $0.value, epoch: $0.key) }
+        return Pseudonymiser(current: try PseudonymKeys(root: root, epoch: currentEpoch), earlier: earlier)
+    }
+
+    /// Makes fresh keys and writes them (secrets 0600, public halves beside them), with pseudonym
+    /// epoch 1. Refuses to overwrite existing keys.
     @discardableResult
     public static func create(in directory: URL) throws -> GatewayKeys {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let existing = directory.appendingPathComponent("pseudonym-root.key")
+        let existing = directory.appendingPathComponent("gateway-signing.key")
         guard !FileManager.default.fileExists(atPath: existing.path) else {
             throw KeyFile.Failure(path: existing.path, reason: "exists; refusing to overwrite gateway keys")
         }
-        let keys = GatewayKeys(signing: .generate(), box: .generate(), pseudonymRoot: .random(count: KeyDerivation.rootKeyLength))
-        try KeyFile.writeSecret(keys.signing.seed, to: directory.appendingPathComponent("gateway-signing.key"))
+        let root = SecretBytes.random(count: KeyDerivation.rootKeyLength)
+        let keys = GatewayKeys(signing: .generate(), box: .generate(), pseudonymRoots: [1: root])
+        try KeyFile.writeSecret(keys.signing.seed, to: existing)
         try KeyFile.writePublic(keys.signing.publicKey.bytes, to: directory.appendingPathComponent("gateway-signing.pub"))
         try KeyFile.writeSecret(keys.box.secretKey, to: directory.appendingPathComponent("gateway-box.key"))
         try KeyFile.writePublic(keys.box.publicKey.bytes, to: directory.appendingPathComponent("gateway-box.pub"))
-        try KeyFile.writeSecret(keys.pseudonymRoot, to: existing)
+        try KeyFile.writeSecret(root, to: directory.appendingPathComponent(pseudonymRootFile(epoch: 1)))
         return keys
+    }
+
+    /// Starts a new pseudonym epoch: writes a fresh root key for the epoch after the newest one
+    /// in `directory` and returns its number. Existing epochs are left alone.
+    public static func rotatePseudonymRoot(in directory: URL) throws -> UInt32 {
+        let next = (try pseudonymEpochs(in: directory).last ?? 0) + 1
+        let file = directory.appendingPathComponent(pseudonymRootFile(epoch: next))
+        guard !FileManager.default.fileExists(atPath: file.path) else { throw KeyFile.Failure(path: file.path, reason: "exists") }
+        try KeyFile.writeSecret(.random(count: KeyDerivation.rootKeyLength), to: file)
+        return next
     }
 
     /// Makes a source's Ed25519 signing key pair as `<name>-signing.key` / `.pub`.

@@ -19,9 +19,8 @@ import VangnetCrypto
 /// signature verifies and the final chunk decrypts. Every outcome, commit or refusal, is audited
 /// here, and a failed audit write fails the push.
 public struct IngestPipeline: Sendable {
-    let policy: Policy
+    let state: GatewayState
     let keys: GatewayKeys
-    let pseudonymiser: Pseudonymiser
     let store: SQLiteStore
     let limits: GatewayConfiguration.Limits
     let clock: any WallClock
@@ -45,7 +44,9 @@ public struct IngestPipeline: Sendable {
     /// - Throws: ``GatewayRefusal`` for anything refused (already audited).
     public func ingest<Body: AsyncSequence>(_ body: Body, caller: PolicyDocument.Organisation) async throws -> Outcome
     where Body.Element == ByteBuffer {
-        var batch = BatchInProgress(limits: limits, pseudonymiser: pseudonymiser, reference: reference)
+        // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
+        let active = state.current
+        var batch = BatchInProgress(limits: limits, policy: active.policy, pseudonymiser: active.pseudonymiser, reference: reference)
         var reader = EnvelopeReader(maxEnvelopeBytes: limits.maxEnvelopeBytes)
         var stage: StagingID?
         // At most one staging write runs while the next records are parsed.
@@ -73,7 +74,7 @@ public struct IngestPipeline: Sendable {
                 }
                 if let header {
                     batch.name(header)
-                    let (signingKey, schema) = try admit(header, caller: caller)
+                    let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
                     earlierCommit = try store.committedBatch(source: header.source, batchId: header.batchId)
                     if earlierCommit == nil {
                         stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset, at: clock.now())
@@ -129,7 +130,7 @@ public struct IngestPipeline: Sendable {
     }
 
     /// Checks the claims of an (as yet unverified) header before any decryption.
-    private func admit(_ header: EnvelopeHeader, caller: PolicyDocument.Organisation) throws -> (SigningPublicKey, DatasetSchema) {
+    private func admit(_ header: EnvelopeHeader, caller: PolicyDocument.Organisation, policy: Policy) throws -> (SigningPublicKey, DatasetSchema) {
         guard header.source == caller.oin else {
             throw GatewayRefusal(status: 403, code: Denial.Code.sourceMismatch.rawValue,
                                  message: "the envelope names source \(header.source), the client certificate \(caller.oin)")
@@ -185,6 +186,7 @@ public struct IngestPipeline: Sendable {
 /// handed in small groups to the staging area. The BSN of a line goes no further than ``take(_:_:)``.
 struct BatchInProgress {
     private let limits: GatewayConfiguration.Limits
+    private let policy: Policy
     private let pseudonymiser: Pseudonymiser
     private let reference: ReferenceData
     private var splitter: LineSplitter
@@ -196,8 +198,9 @@ struct BatchInProgress {
     private(set) var rejections: [RecordRejection] = []
     private(set) var object = "batch:unread"
 
-    init(limits: GatewayConfiguration.Limits, pseudonymiser: Pseudonymiser, reference: ReferenceData) {
+    init(limits: GatewayConfiguration.Limits, policy: Policy, pseudonymiser: Pseudonymiser, reference: ReferenceData) {
         self.limits = limits
+        self.policy = policy
         self.pseudonymiser = pseudonymiser
         self.reference = reference
         self.splitter = LineSplitter(maxLineBytes: limits.maxRecordBytes)
@@ -246,8 +249,12 @@ struct BatchInProgress {
         case .line(let bytes, let number):
             switch validator.validate(line: bytes, number: number) {
             case .success(let record):
-                // The validator checked the municipality against the same reference data.
-                let region = reference.region(of: record.municipality)!
+                // The validator checked the municipality against the CBS list, and the policy
+                // checks put every municipality of that list in exactly one region.
+                guard let region = policy.region(of: record.municipality) else {
+                    rejections.append(RecordRejection(line: record.line, reason: .unknownMunicipality, field: validator.schema.municipalityField))
+                    return
+                }
                 acceptedCount += 1
                 if keepRecords { pending.append(RoutedRecord(record: pseudonymiser.pseudonymise(record), region: region)) }
             case .failure(let rejection): rejections.append(rejection)

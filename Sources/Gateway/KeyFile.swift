@@ -51,12 +51,16 @@ public enum KeyFile {
         try handle.write(contentsOf: Data(text.utf8))
     }
 
-    /// Refuses a file that anyone but its owner may read or write.
+    /// Refuses a file that anyone but its owner may read or write, or that another user owns.
     public static func checkPermissions(_ url: URL) throws {
         let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
         let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
         guard mode & 0o077 == 0 else {
             throw Failure(path: url.path, reason: "readable by others (mode \(String(mode, radix: 8))); run chmod 600")
+        }
+        let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value
+        guard owner == geteuid() else {
+            throw Failure(path: url.path, reason: "owned by user \(owner.map(String.init) ?? "?"), not by the gateway's user (\(geteuid())); run chown")
         }
     }
 }

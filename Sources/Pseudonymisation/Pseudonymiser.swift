@@ -14,14 +14,28 @@ public struct PseudonymisedRecord: Sendable {
 }
 
 /// Replaces BSNs by keyed pseudonyms, and derives the pseudonyms regions receive.
+///
+/// New records are pseudonymised under the current epoch's keys; a stored record is delivered
+/// under the keys of the epoch it was stored in, as long as those keys are held.
 public struct Pseudonymiser: Sendable {
     private let keys: PseudonymKeys
+    private let epochs: [UInt32: PseudonymKeys]
     private static let bsnPrefix = Array("vangnet/bsn/v1:".utf8)
 
-    public init(keys: PseudonymKeys) { self.keys = keys }
+    /// A pseudonymiser with one epoch.
+    public init(keys: PseudonymKeys) { self.init(current: keys, earlier: []) }
+
+    /// A pseudonymiser for `current`, still able to deliver records stored under `earlier` epochs.
+    public init(current: PseudonymKeys, earlier: [PseudonymKeys]) {
+        self.keys = current
+        self.epochs = Dictionary((earlier + [current]).map { ($0.epoch, $0) }) { _, last in last }
+    }
 
     /// The current key epoch.
     public var epoch: UInt32 { keys.epoch }
+
+    /// Every epoch whose keys are held, in order.
+    public var heldEpochs: [UInt32] { epochs.keys.sorted() }
 
     /// The internal pseudonym of `bsn`.
     public func internalPseudonym(of bsn: BSN) -> InternalPseudonym {
@@ -47,8 +61,10 @@ public struct Pseudonymiser: Sendable {
         )
     }
 
-    /// The pseudonym that `region` receives for `person` under `purpose`.
-    public func deliveryPseudonym(for person: InternalPseudonym, region: RegionNumber, purpose: PurposeID) -> DeliveryPseudonym {
+    /// The pseudonym that `region` receives for `person` under `purpose`, in the person's epoch;
+    /// `nil` if that epoch's keys are no longer held (its records cannot be delivered).
+    public func deliveryPseudonym(for person: InternalPseudonym, region: RegionNumber, purpose: PurposeID) -> DeliveryPseudonym? {
+        guard let keys = epochs[person.epoch] else { return nil }
         var input: [UInt8] = Array("vangnet/delivery/v1:region=\(region.value);purpose=\(purpose.value);person=".utf8)
         input.append(contentsOf: person.bytes)
         let digest = GenericHash.keyedHash(input, key: keys.deliveryKey, outputLength: 16)

@@ -20,6 +20,22 @@ public enum FieldType: Sendable, Hashable {
     case code(ClosedRange<Int>)
 }
 
+extension FieldType: CustomStringConvertible {
+    /// The type in words, for messages: `date`, `one of vo, vso, pro, mbo`, `integer 0-80`.
+    public var description: String {
+        switch self {
+        case .bsn: "BSN"
+        case .municipality: "municipality code"
+        case .date: "date"
+        case .month: "month"
+        case .enumeration(let values): "one of " + values.joined(separator: ", ")
+        case .boolean: "boolean"
+        case .integer(let range): "integer \(range.lowerBound)-\(range.upperBound)"
+        case .code(let lengths): "code of \(lengths.lowerBound)-\(lengths.upperBound) characters"
+        }
+    }
+}
+
 /// One field of a dataset.
 public struct FieldSpec: Sendable, Hashable {
     public let name: String

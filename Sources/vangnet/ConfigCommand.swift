@@ -30,13 +30,41 @@ struct ConfigCommand: ParsableCommand {
     }
 
     struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate a configuration file and its policy; print what is wrong and where.")
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a configuration file: its policy (as vangnet policy check), its key files and TLS files.",
+            discussion: "Prints every problem with its place; exit status 1 if the gateway would refuse to start."
+        )
 
         @Option(help: "Configuration file.") var config: String
 
         func run() throws {
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
-            let policy = try Policy(document: configuration.policy)
+            var failed = false
+            let policy: Policy?
+            do {
+                policy = try Policy(document: configuration.policy)
+                for line in configuration.describe(policy!.warnings) { print(line) }
+            } catch let error as PolicyError {
+                for line in configuration.describe(error.problems) { print(line) }
+                policy = nil
+                failed = true
+            }
+            let keyDirectory = configuration.resolve(configuration.gateway.keyDirectory)
+            do {
+                let keys = try GatewayKeys.load(from: keyDirectory)
+                let pseudonymiser = try keys.pseudonymiser(currentEpoch: configuration.gateway.pseudonymEpoch, directory: keyDirectory)
+                print("keys: \(keyDirectory.path): pseudonym epoch \(pseudonymiser.epoch) (held: \(pseudonymiser.heldEpochs.map(String.init).joined(separator: ", ")))")
+            } catch {
+                print("error: keys: \(error)")
+                failed = true
+            }
+            let tls = configuration.gateway.tls
+            for (name, path) in [("tls.certificate", tls.certificate), ("tls.privateKey", tls.privateKey), ("tls.clientCA", tls.clientCA)]
+            where !FileManager.default.isReadableFile(atPath: configuration.resolve(path).path) {
+                print("error: gateway.\(name): cannot read \(configuration.resolve(path).path)")
+                failed = true
+            }
+            guard !failed, let policy else { throw ExitCode(1) }
             print("configuration valid: \(policy.document.organisations.count) organisations, \(policy.document.purposes.count) purposes, \(policy.document.grants.count) grants; policy \(policy.fingerprint)")
         }
     }

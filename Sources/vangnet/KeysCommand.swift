@@ -6,7 +6,7 @@ struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Gateway and source keys.",
-        subcommands: [Init.self]
+        subcommands: [Init.self, Rotate.self]
     )
 
     struct Init: ParsableCommand {
@@ -34,6 +34,32 @@ struct KeysCommand: ParsableCommand {
                 let pair = try GatewayKeys.createSigningKey(named: name, in: directory)
                 print("\(name)-signing.key: key id \(pair.publicKey.keyID), public key (for the policy) \(Data(pair.publicKey.bytes).base64EncodedString())")
             }
+        }
+    }
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start a new pseudonym key epoch: a fresh root key, taken into use by the configuration.",
+            discussion: """
+                Writes pseudonym-root.e<N+1>.key (mode 0600) beside the newest epoch's key and sets \
+                gateway.pseudonymEpoch in the configuration file to N+1. A running gateway takes it into \
+                use on SIGHUP (audited as key.epoch). From then on records are stored and delivered under \
+                the new epoch: regions receive new, unlinkable pseudonyms (vp1.e<N+1>...). Records of \
+                earlier epochs stay deliverable under their own pseudonyms while their key files exist; \
+                delete an old epoch's key file once retention has removed its records (see docs/operations.md).
+                """
+        )
+
+        @Option(help: "Configuration file.") var config: String
+
+        func run() throws {
+            let url = URL(fileURLWithPath: config)
+            var configuration = try GatewayConfiguration.load(from: url)
+            let directory = configuration.resolve(configuration.gateway.keyDirectory)
+            let epoch = try GatewayKeys.rotatePseudonymRoot(in: directory)
+            configuration.gateway.pseudonymEpoch = epoch
+            try configuration.write(to: url)
+            print("pseudonym epoch \(epoch): key \(directory.appendingPathComponent("pseudonym-root.e\(epoch).key").path); \(url.path) now names epoch \(epoch). Reload a running gateway: kill -HUP <pid>")
         }
     }
 }

@@ -6,7 +6,8 @@ import Logging
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the gateway (mTLS) until SIGTERM or SIGINT."
+        abstract: "Run the gateway (mTLS) until SIGTERM or SIGINT; SIGHUP reloads the policy and key epoch.",
+        discussion: "On SIGHUP the configuration file is read and checked again; if it passes, its policy and pseudonym epoch apply to the requests that follow (audited as config.load), otherwise the policy in force stays and the problems are printed."
     )
 
     @Option(help: "Configuration file (JSON, see docs/configuration.md).")
@@ -15,6 +16,18 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
         let gateway = try Gateway(configuration: configuration)
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler {
+            do {
+                let active = try gateway.reload()
+                FileHandle.standardOutput.write(Data("vangnet: reloaded: policy \(active.policy.fingerprint), pseudonym epoch \(active.pseudonymiser.epoch)\n".utf8))
+            } catch {
+                FileHandle.standardError.write(Data("vangnet: reload refused, the policy in force stays: \(error)\n".utf8))
+            }
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
         try await gateway.runUntilSignalled { port in
             FileHandle.standardOutput.write(Data("vangnet: listening on https://\(configuration.gateway.listen.host):\(port) (mTLS, TLS 1.3)\n".utf8))
         }

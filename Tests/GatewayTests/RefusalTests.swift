@@ -172,7 +172,7 @@ import VangnetCore
         defer { try? FileManager.default.removeItem(at: directory) }
         try GatewayKeys.create(in: directory)
         _ = try GatewayKeys.load(from: directory)
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: directory.appendingPathComponent("pseudonym-root.key").path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: directory.appendingPathComponent("pseudonym-root.e1.key").path)
         #expect(throws: KeyFile.Failure.self) { try GatewayKeys.load(from: directory) }
     }
 }

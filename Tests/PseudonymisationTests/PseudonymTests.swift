@@ -14,7 +14,7 @@ import VangnetCrypto
     }
 
     func delivered(_ p: Pseudonymiser, region: RegionNumber, purpose: PurposeID, bsn: BSN? = nil) -> String {
-        p.deliveryPseudonym(for: p.internalPseudonym(of: bsn ?? self.bsn), region: region, purpose: purpose).text
+        p.deliveryPseudonym(for: p.internalPseudonym(of: bsn ?? self.bsn), region: region, purpose: purpose)!.text
     }
 
     @Test func internalPseudonymIsStableAndKeyed() throws {

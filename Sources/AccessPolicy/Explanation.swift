@@ -1,0 +1,131 @@
+import Records
+import VangnetCore
+
+/// What one consumer receives for one purpose, and for everything it does not receive, why.
+///
+/// A value built from the policy alone (``Policy/explain(consumer:purpose:)``): the same answer
+/// for `vangnet policy explain`, for a consumer asking `GET /v1/me` and for an auditor asking
+/// about any consumer.
+public struct Explanation: Sendable, Codable, Equatable {
+    public struct Refusal: Sendable, Codable, Equatable {
+        public let code: String
+        public let reason: String
+    }
+
+    /// A field that is not delivered, and why.
+    public struct Withheld: Sendable, Codable, Equatable {
+        public let field: String
+        public let reason: String
+    }
+
+    /// One dataset: which of its records are delivered, which fields of them, and what is withheld.
+    public struct DatasetView: Sendable, Codable, Equatable {
+        public let dataset: DatasetID
+        /// Which records, in words.
+        public let records: String
+        /// Conditions each delivered record meets (records that fail one are withheld).
+        public let conditions: [String]
+        public let delivered: [String]
+        public let withheld: [Withheld]
+    }
+
+    public let consumer: OIN
+    public let consumerName: String?
+    public let region: RegionNumber?
+    public let regionName: String?
+    public let purpose: PurposeID
+    public let legalBasis: String?
+    /// `permit` or `deny`.
+    public let decision: String
+    public let refusal: Refusal?
+    /// The day ages and months are counted to.
+    public let referenceDay: String?
+    /// Conditions on the population dataset's record that place a person in the population.
+    public let population: [String]
+    public let datasets: [DatasetView]
+    public let retentionDays: Int?
+    public let reidentification: Bool?
+    public let policyVersion: String
+
+    public var permitted: Bool { refusal == nil }
+}
+
+extension Policy {
+    /// What `consumer` receives for `purpose` under this policy, and why not the rest.
+    public func explain(consumer oin: OIN, purpose id: PurposeID) -> Explanation {
+        let organisation = organisations[oin]
+        let purpose = purposes[id]
+        let region = organisation?.region
+        let denial: Denial?
+        if let organisation {
+            if case .deny(let d) = mayPull(consumer: organisation, purpose: id) { denial = d } else { denial = nil }
+        } else {
+            denial = Denial(.unknownOrganisation, "OIN \(oin) is not a known organisation")
+        }
+        let bsnReason = "the BSN never leaves the gateway: each record carries a pseudonym for (region, purpose, key epoch) instead"
+        let datasets = schemas.keys.sorted().map { dataset -> Explanation.DatasetView in
+            let schema = schemas[dataset]!
+            guard let purpose, let delivered = purpose.fields[dataset.value], denial == nil, let region else {
+                let why = denial?.reason ?? "\(id) does not use \(dataset)"
+                return .init(dataset: dataset, records: "none: \(why)", conditions: [], delivered: [],
+                             withheld: schema.fields.map { .init(field: $0.name, reason: $0.name == schema.bsnField ? bsnReason : why) })
+            }
+            let records: String
+            var conditions = purpose.conditions(for: dataset).map(\.description)
+            if dataset == purpose.populationDataset {
+                records = "records of residents of region \(region) (by their municipality) that place them in the population"
+                conditions = purpose.population.map(\.description) + conditions
+            } else {
+                records = "records of people in the population, whichever municipality the record names"
+            }
+            let withheld = schema.fields.filter { !delivered.contains($0.name) }.map { field in
+                Explanation.Withheld(field: field.name, reason: field.name == schema.bsnField ? bsnReason : "not needed for \(id): the purpose does not list it")
+            }
+            return .init(dataset: dataset, records: records, conditions: conditions, delivered: delivered, withheld: withheld)
+        }
+        return Explanation(
+            consumer: oin, consumerName: organisation?.name, region: region, regionName: region.flatMap { regions[$0]?.name },
+            purpose: id, legalBasis: purpose?.legalBasis, decision: denial == nil ? "permit" : "deny",
+            refusal: denial.map { .init(code: $0.code.rawValue, reason: $0.reason) },
+            referenceDay: purpose.map { $0.referenceDay == .today ? "today (the day of the pull)" : "the most recent \($0.referenceDay) (MM-DD) on or before the day of the pull" },
+            population: purpose.map { p in p.population.map(\.description) } ?? [],
+            datasets: datasets, retentionDays: purpose?.retentionDays, reidentification: purpose?.reidentification,
+            policyVersion: fingerprint
+        )
+    }
+}
+
+extension Explanation {
+    /// The explanation as a security officer reads it on a terminal.
+    public var text: String {
+        var out: [String] = []
+        let who = consumerName.map { "\($0) (\(consumer))" } ?? "\(consumer)"
+        out.append("consumer: \(who)" + (region.map { ", contactgemeente of region \($0) \(regionName ?? "")" } ?? ""))
+        out.append("purpose:  \(purpose)")
+        out.append("policy:   \(policyVersion)")
+        if let refusal {
+            out.append("decision: DENIED (\(refusal.code)): \(refusal.reason)")
+        } else {
+            out.append("decision: PERMITTED")
+        }
+        if let legalBasis { out.append("legal basis: \(legalBasis)") }
+        if refusal == nil {
+            if let referenceDay { out.append("ages and months are counted to: \(referenceDay)") }
+            if let retentionDays { out.append("retention: \(retentionDays) days; re-identification: \(reidentification == true ? "allowed" : "not allowed")") }
+        }
+        for view in datasets {
+            out.append("")
+            out.append("\(view.dataset): \(view.records)")
+            if !view.conditions.isEmpty {
+                out.append("  only records where (others are withheld):")
+                out += view.conditions.map { "    - \($0)" }
+            }
+            out.append("  delivered: " + (view.delivered.isEmpty ? "nothing" : view.delivered.joined(separator: ", ")))
+            if !view.withheld.isEmpty {
+                out.append("  withheld:")
+                out += view.withheld.map { "    - \($0.field): \($0.reason)" }
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+}
