@@ -92,7 +92,7 @@ public struct DeliveryPipeline: Sendable {
 
 extension CalendarDate {
     /// The calendar day in the Netherlands at `instant`.
-    static func inAmsterdam(_ instant: Date) -> CalendarDate {
+    public static func inAmsterdam(_ instant: Date) -> CalendarDate {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "Europe/Amsterdam") ?? .gmt
         let c = calendar.dateComponents([.year, .month, .day], from: instant)

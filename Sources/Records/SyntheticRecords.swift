@@ -7,10 +7,21 @@ import VangnetCore
 public struct SyntheticRecords {
     private var rng: SplitMix64
     private let reference: ReferenceData
+    /// The day the data describes: leaving dates fall 6 to 22 months before it, UWV periods in
+    /// the 9 months up to it.
+    public let today: CalendarDate
 
-    public init(seed: UInt64, reference: ReferenceData = .embedded) {
+    public init(seed: UInt64, reference: ReferenceData = .embedded, today: CalendarDate = CalendarDate(year: 2026, month: 11, day: 23)!) {
         self.rng = SplitMix64(seed: seed)
         self.reference = reference
+        self.today = today
+    }
+
+    /// `YYYY-MM` of the month `n` months before `today`'s.
+    private func month(_ n: Int) -> String {
+        let index = today.year * 12 + (today.month - 1) - n
+        let m = index % 12 + 1
+        return "\(index / 12)-\(m < 10 ? "0" : "")\(m)"
     }
 
     /// A synthetic person: a BSN (as digits) and a municipality of residence.
@@ -57,7 +68,7 @@ public struct SyntheticRecords {
         line += ",\"brin\":\"\(10 + rng.next() % 90)\(letter())\(letter())\",\"onderwijssoort\":\"\(sort)\""
         if sort == "mbo" { line += ",\"crebo\":\"\(25000 + rng.next() % 999)\",\"niveau\":\"\(level)\",\"leerweg\":\"\(rng.next() % 2 == 0 ? "BOL" : "BBL")\"" }
         line += ",\"inschrijvingsdatum\":\"\(2022 + rng.next() % 3)-08-\(10 + rng.next() % 20)\""
-        if earlyLeaver { line += ",\"uitschrijvingsdatum\":\"2025-0\(1 + rng.next() % 9)-1\(rng.next() % 10)\"" }
+        if earlyLeaver { line += ",\"uitschrijvingsdatum\":\"\(month(6 + Int(rng.next() % 17)))-1\(rng.next() % 10)\"" }
         line += ",\"diploma\":false,\"startkwalificatie\":\(earlyLeaver ? "false" : (rng.next() % 2 == 0 ? "true" : "false")),\"vsv\":\(earlyLeaver)}"
         return line
     }
@@ -65,11 +76,11 @@ public struct SyntheticRecords {
     /// A UWV inkomstenverhouding line for `person`.
     public mutating func uwvLine(for person: Person) -> String {
         let kind = ["dienstverband", "dienstverband", "WW", "Wajong", "ZW"][Int(rng.next() % 5)]
-        var line = "{\"bsn\":\"\(person.bsn)\",\"gemeentecode\":\"\(person.municipality)\",\"periode\":\"2026-0\(1 + rng.next() % 9)\",\"soort\":\"\(kind)\""
+        var line = "{\"bsn\":\"\(person.bsn)\",\"gemeentecode\":\"\(person.municipality)\",\"periode\":\"\(month(Int(rng.next() % 9)))\",\"soort\":\"\(kind)\""
         if kind == "dienstverband" {
             line += ",\"sector\":\(1 + rng.next() % 68),\"uren_per_week\":\(8 + rng.next() % 32),\"loonklasse\":\"\(["0-1000", "1000-2000", "2000-3000"][Int(rng.next() % 3)])\""
         }
-        line += ",\"startdatum\":\"2025-\(10 + rng.next() % 3)-01\"}"
+        line += ",\"startdatum\":\"\(month(9 + Int(rng.next() % 3)))-01\"}"
         return line
     }
 

@@ -1,3 +1,4 @@
+import AccessPolicy
 import ArgumentParser
 import BatchEnvelope
 import Foundation
@@ -75,7 +76,7 @@ struct DemoRun {
         step("gateway listening on \(url) (TLS 1.3, client certificate required)")
 
         // Synthetic young people: in region 19 (Utrecht), region 21 (Agglomeratie Amsterdam) and elsewhere.
-        var synth = SyntheticRecords(seed: 2026)
+        var synth = SyntheticRecords(seed: 2026, today: CalendarDate.inAmsterdam(Date()))
         let utrecht = ["GM0344", "GM0355", "GM0356", "GM0321"].compactMap { MunicipalityCode($0) }
         let amsterdam = ["GM0363", "GM0362", "GM0479"].compactMap { MunicipalityCode($0) }
         let elsewhere = ["GM0599", "GM0518", "GM0014"].compactMap { MunicipalityCode($0) }
@@ -110,8 +111,10 @@ struct DemoRun {
 
         print("\nRegions pull their data:")
         var rows: [PullRow] = []
-        for (name, file, purpose) in [("Utrecht (19)", "region-utrecht", "vsv-opvolging"), ("Utrecht (19)", "region-utrecht", "kwetsbare-jongeren"),
-                                      ("Amsterdam (21)", "region-amsterdam", "vsv-opvolging"), ("Amsterdam (21)", "region-amsterdam", "kwetsbare-jongeren")] {
+        let pulls = [("Utrecht (19)", "region-utrecht", "vsv-opvolging"), ("Utrecht (19)", "region-utrecht", "kwetsbare-jongeren"),
+                     ("Utrecht (19)", "region-utrecht", "vsv-een-jaar-later"), ("Amsterdam (21)", "region-amsterdam", "vsv-opvolging"),
+                     ("Amsterdam (21)", "region-amsterdam", "kwetsbare-jongeren"), ("Amsterdam (21)", "region-amsterdam", "vsv-een-jaar-later")]
+        for (name, file, purpose) in pulls {
             let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("\(file).pem"),
                                            privateKey: certs.appendingPathComponent("\(file).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
             var lines: [[String: Any]] = []
@@ -147,7 +150,14 @@ struct DemoRun {
         let auditorClient = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("auditor.pem"),
                                               privateKey: certs.appendingPathComponent("auditor.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
         let verify = try await auditorClient.get("/v1/audit/verify")
+        let explain = try await auditorClient.get("/v1/policy/explain?consumer=\(DevelopmentSetup.regionAmsterdam)&purpose=vsv-een-jaar-later")
         try await auditorClient.shutdown()
+        let explanation = try JSONDecoder().decode(Explanation.self, from: Data(explain.body.utf8))
+        guard explain.status == 200, explanation.permitted, let uwv = explanation.datasets.first(where: { $0.dataset == "uwv.inkomstenverhoudingen" }) else {
+            throw CommandFailure("policy explanation over mTLS failed: \(explain.status)")
+        }
+        step("security officer asked what Amsterdam receives for vsv-een-jaar-later: UWV \(uwv.delivered.joined(separator: ", ")) only, "
+             + "\(uwv.withheld.count) UWV fields withheld with their reasons (GET /v1/policy/explain)")
         guard verify.status == 200, verify.body.contains("\"intact\":true") else { throw CommandFailure("audit verification over mTLS failed: \(verify.body)") }
         step("security officer verified the audit log over mTLS")
     }
@@ -161,9 +171,9 @@ struct DemoRun {
         print("\nSummary")
         let counts = try store.counts()
         print("  stored: \(counts.batches) batches, \(counts.records) pseudonymised records (no BSN on disk)")
-        print("  " + "region".padding(toLength: 16, withPad: " ", startingAt: 0) + "purpose".padding(toLength: 20, withPad: " ", startingAt: 0) + "DUO   UWV   people")
+        print("  " + "region".padding(toLength: 16, withPad: " ", startingAt: 0) + "purpose".padding(toLength: 21, withPad: " ", startingAt: 0) + "DUO   UWV   people")
         for (region, purpose, duoCount, uwvCount, persons) in rows {
-            print("  " + region.padding(toLength: 16, withPad: " ", startingAt: 0) + purpose.padding(toLength: 20, withPad: " ", startingAt: 0)
+            print("  " + region.padding(toLength: 16, withPad: " ", startingAt: 0) + purpose.padding(toLength: 21, withPad: " ", startingAt: 0)
                   + String(duoCount).padding(toLength: 6, withPad: " ", startingAt: 0) + String(uwvCount).padding(toLength: 6, withPad: " ", startingAt: 0) + String(persons))
         }
         let byAction = Dictionary(grouping: events) { "\($0.action.rawValue)/\($0.outcome.rawValue)" }.map { "\($0.key) \($0.value.count)" }.sorted()

@@ -1,3 +1,4 @@
+import AccessPolicy
 import BatchEnvelope
 import Foundation
 import Gateway
@@ -13,6 +14,8 @@ import VangnetCrypto
 final class TestGateway: Sendable {
     static let now = Date(timeIntervalSince1970: 1_795_435_200) // 2026-11-23T12:00:00Z
     static let stranger = OIN("00000099000000000999")!
+    /// Has a certificate from the test CA; a test may make it the contactgemeente of region 29 (Rijnmond).
+    static let rijnmond = OIN("00000099000000000229")!
 
     let directory: URL
     let gateway: Gateway
@@ -21,6 +24,7 @@ final class TestGateway: Sendable {
     private let server: RunningGateway
 
     var store: SQLiteStore { gateway.store }
+    var configurationFile: URL { directory.appendingPathComponent("vangnet.json") }
     var certs: URL { directory.appendingPathComponent("certs") }
     var keys: URL { directory.appendingPathComponent("keys") }
 
@@ -33,16 +37,26 @@ final class TestGateway: Sendable {
     }
 
     /// Runs `body` against a fresh gateway and tears it down afterwards.
-    static func with<R>(limits: GatewayConfiguration.Limits = .init(), _ body: (TestGateway) async throws -> R) async throws -> R {
+    /// `policy` may change the development policy before the gateway starts (the file is rewritten).
+    static func with<R>(limits: GatewayConfiguration.Limits = .init(), policy: ((inout PolicyDocument) -> Void)? = nil,
+                        _ body: (TestGateway) async throws -> R) async throws -> R {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-test-\(UUID().uuidString.prefix(8))")
         var configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: [
             .init(fileName: "stranger", commonName: "Unknown party", organisation: "Not in the policy (test)", oin: stranger),
+            .init(fileName: "region-rijnmond", commonName: "RMC Rijnmond", organisation: "Gemeente Rotterdam (test)", oin: rijnmond),
         ])
+        if let policy {
+            policy(&configuration.policy)
+            let file = directory.appendingPathComponent("vangnet.json")
+            try configuration.write(to: file)
+            configuration = try GatewayConfiguration.load(from: file)
+        }
         // A second, unrelated CA issuing a certificate with DUO's OIN: must be refused at the handshake.
         try DevelopmentPKI.create(in: directory.appendingPathComponent("rogue"), gatewayOIN: DevelopmentSetup.gatewayOIN, clients: [
             .init(fileName: "duo", commonName: "DUO impostor", organisation: "Rogue CA (test)", oin: DevelopmentSetup.duo),
         ], caName: "Rogue CA")
         configuration.gateway.limits = limits
+        try configuration.write(to: directory.appendingPathComponent("vangnet.json"))
         let logs = LogCapture()
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
         logger.logLevel = .trace

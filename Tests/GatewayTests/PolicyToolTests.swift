@@ -1,0 +1,87 @@
+import Foundation
+import Gateway
+import Testing
+import VangnetCore
+
+/// The security officer's tools, run as the real `vangnet` binary.
+@Suite struct PolicyToolTests {
+    /// Runs `vangnet arguments`; returns exit status and standard output.
+    static func vangnet(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try #require(CrashTests.executable, "the vangnet executable is built with the tests")
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    static func developmentSetup() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-tool-\(UUID().uuidString.prefix(8))")
+        try DevelopmentSetup.create(in: directory, port: 0)
+        return directory
+    }
+
+    @Test func policyCheckPassesTheDevelopmentPolicyWithItsWarning() throws {
+        let directory = try Self.developmentSetup()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (status, output) = try Self.vangnet(["policy", "check", "--config", directory.appendingPathComponent("vangnet.json").path])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("valid; 40 regions, 5 organisations, 3 purposes"))
+        #expect(output.contains("warning: policy.regions: 38 region(s) name no contactgemeente"))
+    }
+
+    @Test func policyCheckNamesTheLineOfEveryProblem() throws {
+        let directory = try Self.developmentSetup()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("vangnet.json")
+        var text = try String(contentsOf: file, encoding: .utf8)
+        // A typo in a field name and a municipality put in a second region, as an editor would make them.
+        text = text.replacingOccurrences(of: #""uitschrijvingsdatum"\#n"#, with: #""uitschrijfdatum"\#n"#, options: [], range: text.range(of: #""uitschrijvingsdatum"\#n"#))
+        text = text.replacingOccurrences(of: #""GM0014""#, with: #""GM0344""#)
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let typoLine = lines.firstIndex { $0.contains("\"uitschrijfdatum\"") }! + 1
+        let (status, output) = try Self.vangnet(["policy", "check", "--config", file.path])
+        #expect(status == 1)
+        #expect(output.contains("vangnet.json:\(typoLine):"), "\(output)")
+        #expect(output.contains("unknown field uitschrijfdatum"))
+        #expect(output.contains("GM0344 (Utrecht) is already in a region"))
+        #expect(output.contains("1 municipality is in no region: GM0014 (Groningen)"))
+        #expect(output.contains("error(s) to fix"))
+        // The gateway refuses to start on the same file, and says why.
+        let serve = try Self.vangnet(["serve", "--config", file.path])
+        #expect(serve.status != 0 && serve.output.contains("unknown field uitschrijfdatum"))
+    }
+
+    @Test func policyExplainSaysWhatAndWhyNot() throws {
+        let directory = try Self.developmentSetup()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("vangnet.json").path
+        let amsterdam = DevelopmentSetup.regionAmsterdam.value
+        let denied = try Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "kwetsbare-jongeren"])
+        #expect(denied.status == 0 && denied.output.contains("DENIED (no_grant)"))
+        let permitted = try Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging"])
+        #expect(permitted.output.contains("decision: PERMITTED"))
+        #expect(permitted.output.contains("delivered: gemeentecode, brin, onderwijssoort, niveau, uitschrijvingsdatum"))
+        #expect(permitted.output.contains("- geboortedatum: not needed for vsv-opvolging"))
+        #expect(permitted.output.contains("- vsv = true"))
+        let json = try Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging", "--json"])
+        #expect(json.output.contains("\"decision\" : \"permit\""))
+    }
+
+    @Test func keysRotateStartsTheNextEpoch() throws {
+        let directory = try Self.developmentSetup()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("vangnet.json")
+        let (status, output) = try Self.vangnet(["keys", "rotate", "--config", config.path])
+        #expect(status == 0, "\(output)")
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("keys/pseudonym-root.e2.key").path))
+        #expect(try GatewayConfiguration.load(from: config).gateway.pseudonymEpoch == 2)
+        let check = try Self.vangnet(["config", "check", "--config", config.path])
+        #expect(check.status == 0 && check.output.contains("pseudonym epoch 2 (held: 1, 2)"), "\(check.output)")
+    }
+}
