@@ -1,3 +1,4 @@
+import AuditLog
 import AccessPolicy
 import BatchEnvelope
 import Foundation
@@ -87,6 +88,34 @@ import VangnetCore
             let newRecord = try #require(second.last)
             #expect(second.count == first.count + 1)
             #expect(Self.pseudonyms(first, "duo.onderwijsdeelname").contains(newRecord["pseudonym"] as! String))
+        }
+    }
+
+    @Test func pseudonymsDifferAcrossPurposes() async throws {
+        try await TestGateway.with { gw in
+            _ = try await pushBoth(gw)
+            let opvolging = Set(Self.pseudonyms(try await pullAll(gw, "region-utrecht", "vsv-opvolging"), "duo.onderwijsdeelname"))
+            let jaarLater = Set(Self.pseudonyms(try await pullAll(gw, "region-utrecht", "vsv-een-jaar-later"), "duo.onderwijsdeelname"))
+            #expect(opvolging.count == 10 && jaarLater.count == 10, "the same ten young people in both purposes")
+            #expect(opvolging.isDisjoint(with: jaarLater), "one person, two purposes: two unlinkable pseudonyms")
+        }
+    }
+
+    @Test func anAuditorAsksWhatAnyConsumerReceivesAndOthersMayNot() async throws {
+        try await TestGateway.with { gw in
+            let path = "/v1/policy/explain?consumer=\(DevelopmentSetup.regionAmsterdam)&purpose=kwetsbare-jongeren"
+            let answer = try await gw.using("auditor") { try await $0.get(path) }
+            #expect(answer.status == 200)
+            let explanation = try JSONDecoder().decode(Explanation.self, from: Data(answer.body.utf8))
+            #expect(explanation.refusal?.code == "no_grant" && explanation.consumer == DevelopmentSetup.regionAmsterdam)
+            #expect(explanation == gw.gateway.policy.explain(consumer: DevelopmentSetup.regionAmsterdam, purpose: "kwetsbare-jongeren"))
+            let region = try await gw.using("region-utrecht") { try await $0.get(path) }
+            #expect(region.refusal?.status == 403 && region.refusal?.code == "wrong_role")
+            let bad = try await gw.using("auditor") { try await $0.get("/v1/policy/explain?consumer=123456782&purpose=x") }
+            #expect(bad.refusal?.code == "invalid_query")
+            let events = try gw.store.auditEvents().filter { $0.action == .policyExplain }
+            #expect(events.map(\.outcome) == [.success, .refused])
+            #expect(events.first?.object == "policy:explain/consumer:\(DevelopmentSetup.regionAmsterdam)/purpose:kwetsbare-jongeren")
         }
     }
 
