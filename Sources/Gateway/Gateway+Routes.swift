@@ -38,7 +38,7 @@ extension Gateway {
                 let purpose = PurposeID(context.parameters.get("purpose") ?? "")
                 let query = request.uri.queryParameters
                 guard let after = DeliveryCursor(query.get("after") ?? DeliveryCursor.start.description) else {
-                    throw GatewayRefusal(status: 400, code: "invalid_cursor", message: "after must be a cursor from an earlier page (<batch>.<line>)")
+                    throw GatewayRefusal(status: 400, code: "invalid_cursor", message: "after must be a cursor from an earlier page (<batch>.<region>.<line>)")
                 }
                 let limit = Int(query.get("limit") ?? "1000") ?? 1000
                 let page = try delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)

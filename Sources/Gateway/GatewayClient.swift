@@ -69,7 +69,7 @@ public final class GatewayClient: Sendable {
     }
 
     /// Pulls one page of a purpose's records.
-    public func pull(purpose: String, after cursor: String = "0.0", limit: Int = 1000, format: String = "ndjson") async throws -> Answer {
+    public func pull(purpose: String, after cursor: String = "0.0.0", limit: Int = 1000, format: String = "ndjson") async throws -> Answer {
         try await get("/v1/purposes/\(purpose)/records?after=\(cursor)&limit=\(limit)&format=\(format)")
     }
 

@@ -77,7 +77,8 @@ public struct IngestPipeline: Sendable {
                     let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
                     earlierCommit = try store.committedBatch(source: header.source, batchId: header.batchId)
                     if earlierCommit == nil {
-                        stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset, at: clock.now())
+                        stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset,
+                                                             epoch: active.pseudonymiser.epoch, at: clock.now())
                     }
                     batch.start(schema: schema, keepRecords: earlierCommit == nil)
                     try reader.open(with: keys.box, signingKey: signingKey) { event in

@@ -47,6 +47,7 @@ public final class SQLiteStore: Sendable {
                     batch_id TEXT NOT NULL,
                     dataset TEXT NOT NULL,
                     state TEXT NOT NULL CHECK (state IN ('staging', 'committed')),
+                    epoch INTEGER NOT NULL, -- the pseudonym key epoch of every record of the batch
                     started_at REAL NOT NULL,
                     commit_seq INTEGER UNIQUE,
                     envelope_hash BLOB,
@@ -56,18 +57,17 @@ public final class SQLiteStore: Sendable {
                     committed_at REAL
                 );
                 CREATE UNIQUE INDEX batches_committed ON batches (source, batch_id) WHERE state = 'committed';
+                -- Clustered by (batch, region, line): a region's records of a batch are one range
+                -- (so a population needs no second index), and a batch's records are written at
+                -- 40 append points. Dataset and key epoch are the batch's.
                 CREATE TABLE records (
                     batch INTEGER NOT NULL, -- batches.seq; no REFERENCES: checked on every insert, and staging owns the link
-                    dataset TEXT NOT NULL,
+                    region INTEGER NOT NULL,
                     line INTEGER NOT NULL,
                     person BLOB NOT NULL,
-                    epoch INTEGER NOT NULL,
-                    municipality TEXT NOT NULL,
-                    region INTEGER NOT NULL,
-                    fields TEXT NOT NULL,
-                    PRIMARY KEY (batch, line)
+                    fields TEXT NOT NULL, -- the record without the BSN (municipality included), flat JSON
+                    PRIMARY KEY (batch, region, line)
                 ) WITHOUT ROWID;
-                CREATE INDEX records_region_dataset ON records (region, dataset);
                 CREATE TABLE audit (
                     seq INTEGER PRIMARY KEY,
                     time REAL NOT NULL,
@@ -86,10 +86,11 @@ public final class SQLiteStore: Sendable {
 
     /// Opens a staging area for a batch whose header was admitted. Its records are invisible to
     /// every reader until ``commit(stage:batch:accepted:rejected:receipt:audit:)``.
-    public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, at time: Date) async throws -> StagingID {
+    /// All its records are pseudonymised under key `epoch`.
+    public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
         try await pool.write { db in
-            try db.execute(sql: "INSERT INTO batches (source, batch_id, dataset, state, started_at) VALUES (?, ?, ?, 'staging', ?)",
-                           arguments: [source.value, batchId.description, dataset.value, time.timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO batches (source, batch_id, dataset, state, epoch, started_at) VALUES (?, ?, ?, 'staging', ?, ?)",
+                           arguments: [source.value, batchId.description, dataset.value, epoch, time.timeIntervalSince1970])
             return StagingID(seq: db.lastInsertedRowID)
         }
     }
@@ -108,32 +109,23 @@ public final class SQLiteStore: Sendable {
     }
 
     private static func insert(_ records: [RoutedRecord], into stage: StagingID, in db: Database) throws {
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO records (batch, dataset, line, person, epoch, municipality, region, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        let insert = try db.cachedStatement(sql: "INSERT INTO records (batch, region, line, person, fields) VALUES (?, ?, ?, ?, ?)")
         // Bound with the C API: this loop is the writer's whole job during an ingest, and
         // binding through GRDB's argument arrays cost a third of it. SQLITE_STATIC (nil) is
         // safe because every buffer outlives the step.
         let statement = insert.sqliteStatement
         for routed in records {
             let r = routed.record
-            var dataset = r.dataset.value, municipality = r.municipality.value, fields = r.storedFields
-            let status = dataset.withUTF8 { d in
-                municipality.withUTF8 { m in
-                    fields.withUTF8 { f in
-                        r.person.bytes.withUnsafeBytes { p in
-                            sqlite3_bind_int64(statement, 1, stage.seq)
-                            sqlite3_bind_text(statement, 2, UnsafeRawPointer(d.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(d.count), nil)
-                            sqlite3_bind_int64(statement, 3, Int64(r.line))
-                            sqlite3_bind_blob(statement, 4, p.baseAddress, Int32(p.count), nil)
-                            sqlite3_bind_int64(statement, 5, Int64(r.person.epoch))
-                            sqlite3_bind_text(statement, 6, UnsafeRawPointer(m.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(m.count), nil)
-                            sqlite3_bind_int64(statement, 7, Int64(routed.region.value))
-                            sqlite3_bind_text(statement, 8, UnsafeRawPointer(f.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(f.count), nil)
-                            defer { sqlite3_reset(statement) }
-                            return sqlite3_step(statement)
-                        }
-                    }
+            var fields = r.storedFields
+            let status = fields.withUTF8 { f in
+                r.person.bytes.withUnsafeBytes { p in
+                    sqlite3_bind_int64(statement, 1, stage.seq)
+                    sqlite3_bind_int64(statement, 2, Int64(routed.region.value))
+                    sqlite3_bind_int64(statement, 3, Int64(r.line))
+                    sqlite3_bind_blob(statement, 4, p.baseAddress, Int32(p.count), nil)
+                    sqlite3_bind_text(statement, 5, UnsafeRawPointer(f.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(f.count), nil)
+                    defer { sqlite3_reset(statement) }
+                    return sqlite3_step(statement)
                 }
             }
             guard status == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "staging insert failed") }
@@ -225,26 +217,26 @@ public final class SQLiteStore: Sendable {
     public func forEachRecord(dataset: DatasetID, region: RegionNumber, _ body: (StoredRecord) throws -> Void) throws {
         try pool.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT r.line, b.commit_seq, r.dataset, r.person, r.epoch, r.region, r.fields
-                FROM records r JOIN batches b ON b.seq = r.batch
-                WHERE r.region = ? AND r.dataset = ? AND b.state = 'committed'
+                SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields
+                FROM batches b JOIN records r ON r.batch = b.seq AND r.region = ?
+                WHERE b.dataset = ? AND b.state = 'committed'
                 """, arguments: [region.value, dataset.value])
             while let row = try rows.next() { try body(Self.storedRecord(row)) }
         }
     }
 
     /// Committed records after `cursor`, in delivery order (batches in commit order, records in
-    /// batch order), of the given datasets, offered to `accept` until it has taken `limit`.
+    /// region and line order), of the given datasets, offered to `accept` until it has taken `limit`.
     public func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: (StoredRecord) -> Bool) throws -> [StoredRecord] {
         try pool.read { db in
             let placeholders = datasets.map { _ in "?" }.joined(separator: ",")
-            var arguments: StatementArguments = [cursor.batch, cursor.batch, cursor.record]
+            var arguments: StatementArguments = [cursor.batch, cursor.batch, cursor.region, cursor.record]
             arguments += StatementArguments(datasets.map(\.value))
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT r.line, b.commit_seq, r.dataset, r.person, r.epoch, r.region, r.fields
+                SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields
                 FROM batches b JOIN records r ON r.batch = b.seq
-                WHERE b.state = 'committed' AND b.commit_seq >= ? AND (b.commit_seq > ? OR r.line > ?) AND r.dataset IN (\(placeholders))
-                ORDER BY b.commit_seq, r.line
+                WHERE b.state = 'committed' AND b.commit_seq >= ? AND (b.commit_seq > ? OR (r.region, r.line) > (?, ?)) AND b.dataset IN (\(placeholders))
+                ORDER BY b.commit_seq, r.region, r.line
                 """, arguments: arguments)
             var page: [StoredRecord] = []
             while page.count < limit, let row = try rows.next() {
@@ -257,7 +249,7 @@ public final class SQLiteStore: Sendable {
 
     private static func storedRecord(_ row: Row) -> StoredRecord {
         StoredRecord(
-            cursor: DeliveryCursor(batch: row["commit_seq"], record: row["line"]),
+            cursor: DeliveryCursor(batch: row["commit_seq"], region: row["region"], record: row["line"]),
             dataset: DatasetID(row["dataset"] as String),
             person: InternalPseudonym(storedBytes: Array(row["person"] as Data), epoch: UInt32(row["epoch"] as Int64)),
             region: RegionNumber(row["region"] as Int)!,

@@ -68,13 +68,15 @@ struct IngestBenchmark {
         // Synthetic records, written once; every contender reads the same ones.
         let ndjson = directory.appendingPathComponent("batch.ndjson")
         var synth = SyntheticRecords(seed: 1)
-        var bsns: [String] = []
+        var bsns: [String] = [], regions: [Int] = []
         bsns.reserveCapacity(records)
+        regions.reserveCapacity(records)
         FileManager.default.createFile(atPath: ndjson.path, contents: nil)
         let out = try FileHandle(forWritingTo: ndjson)
         var pending = ""
         for (i, person) in synth.people(records).enumerated() {
             bsns.append(person.bsn)
+            regions.append(ReferenceData.embedded.region(of: person.municipality)!.value)
             pending += synth.duoLine(for: person, earlyLeaver: i % 3 == 0) + "\n"
             if pending.utf8.count > 1 << 20 { try out.write(contentsOf: Data(pending.utf8)); pending = "" }
         }
@@ -93,7 +95,7 @@ struct IngestBenchmark {
                      records, Double(payloadBytes) / 1_048_576, Double(envelopeBytes) / 1_048_576, sealTime))
 
         let (pipelineTime, peakRSS) = try await pipeline(config: configFile, certs: certs, envelope: envelope)
-        let boundTime = try await bound(payload: ndjson, bsns: bsns)
+        let boundTime = try await bound(payload: ndjson, bsns: bsns, regions: regions)
         var rows: [(String, Double)] = [("pipeline (push over mTLS until committed)", pipelineTime), ("bound (decrypt + keyed hash + SQLite insert)", boundTime)]
         if statusQuo, let statusQuoTime = try await runStatusQuo(ndjson: ndjson) { rows.append(("status quo (gpg --decrypt + Python HMAC + SQLite)", statusQuoTime)) }
 
@@ -121,8 +123,9 @@ struct IngestBenchmark {
         return (elapsed, hwm)
     }
 
-    /// The least any ingest must do with these rows: decrypt them, hash each BSN with a key, insert them.
-    func bound(payload: URL, bsns: [String]) async throws -> Double {
+    /// The least any ingest must do with these rows: decrypt them, hash each BSN with a key, insert
+    /// them (the same rows, in the same table, as the gateway's store).
+    func bound(payload: URL, bsns: [String], regions: [Int]) async throws -> Double {
         let plaintext = try Data(contentsOf: payload)
         let key = SecretBytes.random(count: SecretStream.keyLength)
         let encryptor = try SecretStreamEncryptor(key: key)
@@ -140,16 +143,16 @@ struct IngestBenchmark {
         let db = try DatabaseQueue(path: directory.appendingPathComponent("bound.sqlite").path)
         try await db.write { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "CREATE TABLE records (id INTEGER PRIMARY KEY, batch INTEGER, dataset TEXT, line INTEGER, person BLOB, epoch INTEGER, municipality TEXT, region INTEGER, fields TEXT)")
+            try db.execute(sql: "CREATE TABLE records (batch INTEGER, region INTEGER, line INTEGER, person BLOB, fields TEXT, PRIMARY KEY (batch, region, line)) WITHOUT ROWID")
         }
         let elapsed = try await time {
             let decryptor = try SecretStreamDecryptor(key: key, header: encryptor.header)
             var out: [UInt8] = []
             for frame in frames { try frame.withUnsafeBytes { try decryptor.decrypt($0, into: &out) } }
             try await db.write { db in
-                let insert = try db.makeStatement(sql: "INSERT INTO records (batch, dataset, line, person, epoch, municipality, region, fields) VALUES (1, 'duo.onderwijsdeelname', ?, ?, 1, 'GM0344', 19, ?)")
+                let insert = try db.makeStatement(sql: "INSERT INTO records (batch, region, line, person, fields) VALUES (1, ?, ?, ?, ?)")
                 for (line, bsn) in digits.enumerated() {
-                    try insert.execute(arguments: [line + 1, Data(GenericHash.keyedHash(bsn, key: hashKey)), fields])
+                    try insert.execute(arguments: [regions[line], line + 1, Data(GenericHash.keyedHash(bsn, key: hashKey)), fields])
                 }
             }
         }

@@ -118,7 +118,7 @@ struct DemoRun {
             let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("\(file).pem"),
                                            privateKey: certs.appendingPathComponent("\(file).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
             var lines: [[String: Any]] = []
-            var cursor = "0.0"
+            var cursor = "0.0.0"
             while true {
                 let answer = try await client.pull(purpose: purpose, after: cursor, limit: 50)
                 if let refusal = answer.refusal {

@@ -11,7 +11,7 @@ struct PullCommand: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @Option(help: "Purpose id, for example vsv-opvolging.") var purpose: String
-    @Option(help: "Continue after this cursor (from Vangnet-Next-Cursor or a record's cursor).") var after = "0.0"
+    @Option(help: "Continue after this cursor (from Vangnet-Next-Cursor or a record's cursor).") var after = "0.0.0"
     @Option(help: "Records per page.") var limit = 1000
     @Option(help: "ndjson or csv.") var format = "ndjson"
     @Flag(help: "Follow the cursor until no records remain.") var all = false

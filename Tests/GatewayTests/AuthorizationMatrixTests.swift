@@ -161,7 +161,7 @@ import VangnetCrypto
                     combinations += 1
                     let region = RegionNumber(consumer.region)!
                     let pulled = try await gw.using(consumer.file) { client -> (status: Int, rows: [[String: Any]], code: String?) in
-                        var rows: [[String: Any]] = [], cursor = "0.0"
+                        var rows: [[String: Any]] = [], cursor = "0.0.0"
                         while true {
                             let answer = try await client.pull(purpose: purpose, after: cursor, limit: 50)
                             guard answer.status == 200 else { return (answer.status, [], answer.refusal?.code) }

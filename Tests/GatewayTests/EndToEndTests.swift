@@ -23,7 +23,7 @@ import VangnetCore
     /// All records of `purpose` for the region of certificate `name`, following the cursor in small pages.
     func pullAll(_ gw: TestGateway, _ name: String, _ purpose: String) async throws -> [[String: Any]] {
         try await gw.using(name) { client in
-            var records: [[String: Any]] = [], cursor = "0.0"
+            var records: [[String: Any]] = [], cursor = "0.0.0"
             while true {
                 let answer = try await client.pull(purpose: purpose, after: cursor, limit: 4)
                 #expect(answer.status == 200)

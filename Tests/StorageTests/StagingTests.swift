@@ -54,7 +54,7 @@ import VangnetCrypto
     @Test func stagedRecordsAreInvisibleUntilCommit() async throws {
         let store = try openStore()
         let id = BatchID()
-        let stage = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", at: Date())
+        let stage = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
         try await store.stage(try records(50, seed: 1), into: stage)
         #expect(try visible(store).isEmpty)
         #expect(try store.counts() == (batches: 0, records: 0))
@@ -65,7 +65,7 @@ import VangnetCrypto
 
     @Test func discardedStagingLeavesNothing() async throws {
         let store = try openStore()
-        let stage = try await store.beginStaging(source: source, batchId: BatchID(), dataset: "uwv.inkomstenverhoudingen", at: Date())
+        let stage = try await store.beginStaging(source: source, batchId: BatchID(), dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
         try await store.stage(try records(20, seed: 2), into: stage)
         try await store.discard(stage)
         #expect(try store.storedRecordRows() == 0)
@@ -74,7 +74,7 @@ import VangnetCrypto
     @Test func stagingLeftByACrashIsDiscardedAtTheNextStart() async throws {
         do {
             let store = try openStore()
-            let stage = try await store.beginStaging(source: source, batchId: BatchID(), dataset: "uwv.inkomstenverhoudingen", at: Date())
+            let stage = try await store.beginStaging(source: source, batchId: BatchID(), dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
             try await store.stage(try records(30, seed: 3), into: stage)
         }
         let reopened = try openStore()
@@ -87,9 +87,9 @@ import VangnetCrypto
         let store = try openStore()
         let id = BatchID()
         let batch = try opened(id)
-        let first = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", at: Date())
-        let second = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", at: Date())
-        let third = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", at: Date())
+        let first = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        let second = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        let third = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
         for stage in [first, second, third] { try await store.stage(try records(10, seed: 4), into: stage) }
         guard case .committed = try await store.commit(stage: first, batch: batch, accepted: 10, rejected: 0, receipt: "first", audit: event("1")) else {
             Issue.record("first commit failed"); return
@@ -109,8 +109,8 @@ import VangnetCrypto
         let store = try openStore()
         let (idA, idB) = (BatchID(), BatchID())
         // A starts first but commits last: B's records come first in delivery order.
-        let a = try await store.beginStaging(source: source, batchId: idA, dataset: "uwv.inkomstenverhoudingen", at: Date())
-        let b = try await store.beginStaging(source: source, batchId: idB, dataset: "uwv.inkomstenverhoudingen", at: Date())
+        let a = try await store.beginStaging(source: source, batchId: idA, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        let b = try await store.beginStaging(source: source, batchId: idB, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
         try await store.stage(try records(7, seed: 5), into: a)
         try await store.stage(try records(5, seed: 6), into: b)
         _ = try await store.commit(stage: b, batch: try opened(idB), accepted: 5, rejected: 0, receipt: "b", audit: event("b"))
@@ -125,7 +125,49 @@ import VangnetCrypto
         #expect(seen.map(\.cursor) == seen.map(\.cursor).sorted())
     }
 
-    @Test(arguments: ["", "1", "1.", ".1", "a.b", "-1.0", "1.2.3"])
+    /// `n` routed records of synthetic people spread over three regions.
+    func mixedRecords(_ n: Int, seed: UInt64) throws -> [RoutedRecord] {
+        var synth = SyntheticRecords(seed: seed)
+        let validator = RecordValidator(schema: .uwvInkomstenverhoudingen)
+        let codes = ["GM0344", "GM0363", "GM0014"].map { MunicipalityCode($0)! }
+        return try synth.people(n, in: codes).enumerated().map { i, person in
+            let record = try validator.validate(line: synth.uwvLine(for: person), number: i + 1).get()
+            return RoutedRecord(record: pseudonymiser.pseudonymise(record), region: ReferenceData.embedded.region(of: person.municipality)!)
+        }
+    }
+
+    @Test func pagesOverRegionsNeverSkipOrRepeatAndARegionIsOneRange() async throws {
+        let store = try openStore()
+        var staged: [RoutedRecord] = []
+        for (k, n) in [40, 25].enumerated() {
+            let id = BatchID()
+            let stage = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+            let records = try mixedRecords(n, seed: UInt64(10 + k))
+            staged += records
+            try await store.stage(records, into: stage)
+            _ = try await store.commit(stage: stage, batch: try opened(id), accepted: n, rejected: 0, receipt: "r\(k)", audit: event("\(k)"))
+        }
+        var seen: [StoredRecord] = [], cursor = DeliveryCursor.start
+        while true {
+            let page = try store.scanRecords(after: cursor, datasets: ["uwv.inkomstenverhoudingen"], limit: 7) { _ in true }
+            guard let last = page.last else { break }
+            seen += page
+            cursor = last.cursor
+        }
+        #expect(seen.count == 65 && Set(seen.map(\.cursor)).count == 65)
+        #expect(seen.map(\.cursor) == seen.map(\.cursor).sorted())
+        #expect(seen.allSatisfy { $0.person.epoch == 1 && $0.dataset == "uwv.inkomstenverhoudingen" })
+        for region in Set(staged.map(\.region)) {
+            var found = 0
+            try store.forEachRecord(dataset: "uwv.inkomstenverhoudingen", region: region) { record in
+                #expect(record.region == region)
+                found += 1
+            }
+            #expect(found == staged.filter { $0.region == region }.count)
+        }
+    }
+
+    @Test(arguments: ["", "1", "1.", ".1", "a.b", "-1.0.0", "1.2", "1.2.3.4", "1..3"])
     func malformedCursorIsRefused(_ text: String) {
         #expect(DeliveryCursor(text) == nil)
     }
