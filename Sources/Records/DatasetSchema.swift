@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import VangnetCore
 
 /// The type of a record field and what values it admits.
@@ -64,6 +67,7 @@ public struct DatasetSchema: Sendable {
         guard let bsn = fields.first(where: { $0.type == .bsn }), let municipality = fields.first(where: { $0.type == .municipality }) else {
             preconditionFailure("a dataset schema needs a BSN field and a municipality field")
         }
+        precondition(fields.count <= 64, "a dataset schema has at most 64 fields (the validator keeps them in a bit set)")
         self.id = id
         self.version = version
         self.fields = fields
@@ -73,8 +77,16 @@ public struct DatasetSchema: Sendable {
     }
 
     /// The index of the field whose name is `key` (UTF-8 bytes), comparing bytes: no string is made.
-    public func position(ofKeyBytes key: UnsafeRawBufferPointer) -> Int? {
-        nameBytes.firstIndex { $0.count == key.count && $0.elementsEqual(key) }
+    public func position(ofKeyBytes key: UnsafeRawBufferPointer, startingAt start: Int = 0) -> Int? {
+        func matches(_ k: Int) -> Bool {
+            nameBytes[k].count == key.count && nameBytes[k].withUnsafeBytes { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
+        }
+        let n = nameBytes.count
+        for offset in 0..<n {
+            let k = (start + offset) % n
+            if matches(k) { return k }
+        }
+        return nil
     }
 
     /// The field spec named `name`, if the schema has one.

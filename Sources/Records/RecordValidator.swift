@@ -29,20 +29,22 @@ public struct RecordValidator: Sendable {
 
         var bsn: BSN?
         var municipality: MunicipalityCode?
-        var present = [Bool](repeating: false, count: schema.fields.count)
+        var present: UInt64 = 0 // bit k: field k was given (a schema has at most 64 fields)
         var stored: [UInt8] = [0x7B]
         stored.reserveCapacity(bytes.count)
+        var next = 0 // keys usually come in schema order: look there first
         for pair in pairs {
             let key = UnsafeRawBufferPointer(rebasing: bytes[pair.key])
             // An unknown key is not named in the rejection: it is input, and could hold a BSN.
-            guard let position = schema.position(ofKeyBytes: key) else { return reject(.unknownField) }
+            guard let position = schema.position(ofKeyBytes: key, startingAt: next) else { return reject(.unknownField) }
+            next = position + 1
             let spec = schema.fields[position]
-            guard !present[position] else { return reject(.invalidJSON) } // a key given twice
+            guard present & (1 << position) == 0 else { return reject(.invalidJSON) } // a key given twice
             if pair.kind == .null {
                 if spec.required { return reject(.missingField, spec.name) }
                 continue
             }
-            present[position] = true
+            present |= 1 << position
             let raw = UnsafeRawBufferPointer(rebasing: bytes[pair.value])
             switch (spec.type, pair.kind) {
             case (.bsn, .string):
@@ -78,7 +80,7 @@ public struct RecordValidator: Sendable {
             }
             Self.keep(key: key, value: raw, quoted: pair.kind == .string, into: &stored)
         }
-        for (position, spec) in schema.fields.enumerated() where spec.required && !present[position] {
+        for (position, spec) in schema.fields.enumerated() where spec.required && present & (1 << position) == 0 {
             return reject(.missingField, spec.name)
         }
         guard let bsn, let municipality else { return reject(.missingField, schema.bsnField) }
@@ -99,7 +101,8 @@ public struct RecordValidator: Sendable {
         if stored.count > 1 { stored.append(0x2C) }
         stored.append(0x22)
         stored.append(contentsOf: key)
-        stored.append(contentsOf: [0x22, 0x3A])
+        stored.append(0x22)
+        stored.append(0x3A)
         if quoted { stored.append(0x22) }
         stored.append(contentsOf: value)
         if quoted { stored.append(0x22) }
