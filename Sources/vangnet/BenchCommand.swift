@@ -3,6 +3,7 @@ import BatchEnvelope
 import Foundation
 import Gateway
 import GRDB
+import GRDBSQLite
 import Logging
 import Records
 import VangnetCore
@@ -150,9 +151,23 @@ struct IngestBenchmark {
             var out: [UInt8] = []
             for frame in frames { try frame.withUnsafeBytes { try decryptor.decrypt($0, into: &out) } }
             try await db.write { db in
+                // Bound with the C API, as the gateway's store does.
                 let insert = try db.makeStatement(sql: "INSERT INTO records (batch, region, line, person, fields) VALUES (1, ?, ?, ?, ?)")
-                for (line, bsn) in digits.enumerated() {
-                    try insert.execute(arguments: [regions[line], line + 1, Data(GenericHash.keyedHash(bsn, key: hashKey)), fields])
+                let statement = insert.sqliteStatement
+                var text = fields
+                try text.withUTF8 { f in
+                    for (line, bsn) in digits.enumerated() {
+                        let person = GenericHash.keyedHash(bsn, key: hashKey)
+                        let status = person.withUnsafeBytes { p in
+                            sqlite3_bind_int64(statement, 1, Int64(regions[line]))
+                            sqlite3_bind_int64(statement, 2, Int64(line + 1))
+                            sqlite3_bind_blob(statement, 3, p.baseAddress, Int32(p.count), nil)
+                            sqlite3_bind_text(statement, 4, UnsafeRawPointer(f.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(f.count), nil)
+                            defer { sqlite3_reset(statement) }
+                            return sqlite3_step(statement)
+                        }
+                        guard status == SQLITE_DONE else { throw CommandFailure("bound insert failed (\(status))") }
+                    }
                 }
             }
         }
