@@ -14,6 +14,12 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         case configLoad = "config.load"
         case keyEpoch = "key.epoch"
         case policyExplain = "policy.explain"
+        /// A TLS handshake the gateway refused (no certificate, an untrusted one).
+        case tlsHandshake = "tls.handshake"
+        /// An auditor read the audit log (API or review page).
+        case auditRead = "audit.read"
+        /// An operator ran a command against the store (export, verify, key rotation).
+        case operatorCommand = "operator.command"
         case auditVerify = "audit.verify"
     }
 
@@ -34,8 +40,15 @@ public struct AuditEvent: Sendable, Codable, Equatable {
     public var reason: String?
     /// Counts (records accepted, rejected per reason code, records delivered, ...).
     public var counts: [String: Int]
+    /// The region concerned (a pull, an explanation), for filtering.
+    public var region: RegionNumber?
+    /// The purpose concerned, if the gateway knows it.
+    public var purpose: PurposeID?
+    /// The dataset concerned (a push).
+    public var dataset: DatasetID?
 
-    public init(time: Date, actor: OIN?, role: Role?, action: Action, object: String, outcome: Outcome, reason: String? = nil, counts: [String: Int] = [:]) {
+    public init(time: Date, actor: OIN?, role: Role?, action: Action, object: String, outcome: Outcome, reason: String? = nil,
+                counts: [String: Int] = [:], region: RegionNumber? = nil, purpose: PurposeID? = nil, dataset: DatasetID? = nil) {
         self.time = time
         self.actor = actor
         self.role = role
@@ -44,6 +57,9 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         self.outcome = outcome
         self.reason = reason
         self.counts = counts
+        self.region = region
+        self.purpose = purpose
+        self.dataset = dataset
     }
 }
 

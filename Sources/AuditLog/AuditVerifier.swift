@@ -3,24 +3,46 @@ import VangnetCrypto
 
 /// The result of recomputing the audit chain.
 public enum AuditVerdict: Sendable, Equatable {
-    /// Every record links to the one before; `head` is the last hash.
-    case intact(count: Int, head: [UInt8])
+    /// Every record links to the one before; `head` is the last hash; `checkpoints` signed
+    /// checkpoints matched the chain.
+    case intact(count: Int, head: [UInt8], checkpoints: Int)
     /// The first record at which the chain breaks, and how.
     case broken(sequence: Int64, reason: String)
 }
 
-/// Recomputes the chain over stored records, as they are read, with constant memory.
+/// Recomputes the chain over stored or exported records, as they are read, with constant memory
+/// (plus the checkpoints).
 ///
-/// Records are given as stored: sequence, the stored canonical event bytes, and the stored hashes.
+/// Checkpoints are checked as the walk reaches them: the chain's hash there must be the signed
+/// one, and the signature must verify under the audit key. A checkpoint beyond the last record
+/// means the log was cut short after it was signed. Give the checkpoints an auditor kept from
+/// earlier (`held`) to detect a log cut short and re-chained before them.
 public struct AuditVerifier {
     private var expectedSequence: Int64 = 1
     private var previous = AuditChain.genesis
     private var count = 0
     private var failure: (Int64, String)?
+    private var pending: [Int64: [(AuditCheckpoint, held: Bool)]] = [:]
+    private var matched = 0
+    private let key: SigningPublicKey?
 
-    public init() {}
+    /// - Parameters:
+    ///   - checkpoints: the checkpoints stored or exported with the log.
+    ///   - held: checkpoints the auditor kept; each must be matched.
+    ///   - key: the gateway's audit key; without it, signatures are not checked (hashes still are).
+    public init(checkpoints: [AuditCheckpoint] = [], held: [AuditCheckpoint] = [], key: SigningPublicKey? = nil) {
+        self.key = key
+        for checkpoint in checkpoints { pending[checkpoint.sequence, default: []].append((checkpoint, false)) }
+        for checkpoint in held { pending[checkpoint.sequence, default: []].append((checkpoint, true)) }
+        if let key {
+            for (checkpoint, held) in pending.values.joined() where !checkpoint.isSigned(by: key) {
+                failure = (checkpoint.sequence, "\(held ? "the held " : "")checkpoint at entry \(checkpoint.sequence) is not signed by the audit key \(key.keyID)")
+                break
+            }
+        }
+    }
 
-    /// Checks the next stored record.
+    /// Checks the next record.
     public mutating func check(sequence: Int64, canonicalEvent: [UInt8], previousHash: [UInt8], hash: [UInt8]) {
         guard failure == nil else { return }
         if sequence != expectedSequence {
@@ -32,6 +54,16 @@ public struct AuditVerifier {
             failure = (sequence, "its content does not match its hash (edited)")
             return
         }
+        if let checkpoints = pending.removeValue(forKey: sequence) {
+            let hex = Hex.encode(hash)
+            for (checkpoint, held) in checkpoints {
+                guard checkpoint.hash == hex else {
+                    failure = (sequence, "the chain differs from the \(held ? "held " : "")signed checkpoint at this entry (rewritten)")
+                    return
+                }
+                matched += 1
+            }
+        }
         previous = hash
         expectedSequence += 1
         count += 1
@@ -40,6 +72,10 @@ public struct AuditVerifier {
     /// The verdict over everything checked.
     public func verdict() -> AuditVerdict {
         if let (sequence, reason) = failure { return .broken(sequence: sequence, reason: reason) }
-        return .intact(count: count, head: previous)
+        if let beyond = pending.keys.min() {
+            let held = pending[beyond]!.contains { $0.held }
+            return .broken(sequence: beyond, reason: "the log ends at entry \(expectedSequence - 1), but \(held ? "a held" : "a signed") checkpoint covers entry \(beyond) (truncated)")
+        }
+        return .intact(count: count, head: previous, checkpoints: matched)
     }
 }

@@ -50,8 +50,10 @@ public struct DeliveryPipeline: Sendable {
         let scope: DeliveryScope
         switch policy.mayPull(consumer: caller, purpose: purpose) {
         case .deny(let denial):
+            let known = policy.purpose(purpose) != nil
             try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
-                                             object: "purpose:\(policy.purpose(purpose) != nil ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)", outcome: .refused, reason: denial.code.rawValue))
+                                             object: "purpose:\(known ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)", outcome: .refused,
+                                             reason: denial.code.rawValue, region: caller.region, purpose: known ? purpose : nil))
             throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
         case .permit(let permitted):
             scope = permitted
@@ -83,7 +85,8 @@ public struct DeliveryPipeline: Sendable {
         var counts = ["records": delivered.count]
         for dataset in datasets { counts["records." + dataset.value] = delivered.filter { $0.dataset == dataset }.count }
         try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
-                                         object: "purpose:\(purpose)/region:\(scope.region)/policy:\(policy.fingerprint)", outcome: .success, counts: counts))
+                                         object: "purpose:\(purpose)/region:\(scope.region)/policy:\(policy.fingerprint)", outcome: .success, counts: counts,
+                                         region: scope.region, purpose: purpose))
         let columns = datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return DeliveryPage(purpose: purpose, region: scope.region, records: delivered,
                             nextCursor: delivered.last?.cursor ?? cursor, policyVersion: policy.fingerprint, columns: columns)

@@ -17,7 +17,10 @@ extension Gateway {
     /// | `GET /v1/purposes/{purpose}/records` | consumer | pull a page (`after`, `limit`, `format=ndjson|csv`) |
     /// | `GET /v1/me` | anyone known | who the gateway takes the caller for, what it may do, and for a consumer what each purpose gives it and why |
     /// | `GET /v1/policy/explain` | auditor | the same explanation for any consumer and purpose (`consumer`, `purpose`) |
-    /// | `GET /v1/audit/verify` | auditor | recompute the audit chain |
+    /// | `GET /v1/audit/verify` | auditor | recompute the audit chain and check its signed checkpoints |
+    /// | `GET /v1/audit/entries` | auditor | audit entries, filtered and paged |
+    /// | `GET /v1/audit/checkpoints` | auditor | the signed checkpoints (keep the latest to detect truncation later) |
+    /// | `GET /review` | auditor | the review page (HTML) |
     /// | `GET /healthz` | anyone with a certificate | liveness |
     func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
@@ -97,24 +100,7 @@ extension Gateway {
             }
         }
 
-        router.get("/v1/audit/verify") { _, context in
-            try await respond {
-                let caller = try await identify(context)
-                guard caller.role == .auditor else {
-                    try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
-                                                     object: "audit", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
-                    throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the auditor role may verify the audit log")
-                }
-                let verdict = try store.verifyAudit()
-                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
-                                                 object: "audit", outcome: .success))
-                struct Result: Encodable { let intact: Bool; let entries: Int?; let brokenAt: Int64?; let reason: String? }
-                switch verdict {
-                case .intact(let count, _): return try json(Result(intact: true, entries: count, brokenAt: nil, reason: nil), status: .ok)
-                case .broken(let seq, let reason): return try json(Result(intact: false, entries: nil, brokenAt: seq, reason: reason), status: .ok)
-                }
-            }
-        }
+        addAuditRoutes(to: router)
     }
 
     /// The organisation behind the verified client certificate; an unknown OIN is refused and audited.

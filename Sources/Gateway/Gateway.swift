@@ -8,6 +8,7 @@ import NIOCore
 import NIOSSL
 import Pseudonymisation
 import Records
+import ServiceLifecycle
 import Storage
 import VangnetCore
 
@@ -35,7 +36,8 @@ public struct Gateway: Sendable {
         let keyDirectory = configuration.resolve(configuration.gateway.keyDirectory)
         let keys = try GatewayKeys.load(from: keyDirectory)
         let active = try Self.activate(configuration, keys: keys)
-        let store = try SQLiteStore(path: configuration.resolve(configuration.gateway.database).path)
+        let store = try SQLiteStore(path: configuration.resolve(configuration.gateway.database).path,
+                                    auditSigning: AuditSigning(key: keys.audit, every: configuration.gateway.audit.checkpointEvery))
         let interrupted = try store.discardInterruptedBatches()
         let state = GatewayState(active)
         self.configuration = configuration
@@ -82,7 +84,7 @@ public struct Gateway: Sendable {
         do {
             let changed = try GatewayConfiguration.load(from: file)
             let roots = try GatewayKeys.loadPseudonymRoots(from: changed.resolve(changed.gateway.keyDirectory))
-            active = try Self.activate(changed, keys: GatewayKeys(signing: keys.signing, box: keys.box, pseudonymRoots: roots))
+            active = try Self.activate(changed, keys: GatewayKeys(signing: keys.signing, box: keys.box, audit: keys.audit, pseudonymRoots: roots))
         } catch {
             try store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
                                              object: "policy:\(previous.policy.fingerprint)", outcome: .refused, reason: "invalid_configuration"))
@@ -119,7 +121,8 @@ public struct Gateway: Sendable {
         let listen = configuration.gateway.listen
         return Application(
             router: router,
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.gateway.limits.idleTimeoutSeconds)))),
+            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [TLSRefusalAuditor(store: store, clock: clock)],
+                                                         idleTimeout: .seconds(Int64(configuration.gateway.limits.idleTimeoutSeconds)))),
                              tlsConfiguration: tlsConfiguration()),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vangnet"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
@@ -129,6 +132,14 @@ public struct Gateway: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
     public func runUntilSignalled(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        try await application(onServerRunning: onServerRunning).runService()
+        let group = ServiceGroup(configuration: .init(services: try services(onServerRunning: onServerRunning),
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// The HTTPS application and the audit checkpoint timer, to run in one service group.
+    func services(onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> [any Service] {
+        [try application(onServerRunning: onServerRunning),
+         AuditCheckpointService(store: store, clock: clock, interval: .seconds(configuration.gateway.audit.checkpointSeconds))]
     }
 }

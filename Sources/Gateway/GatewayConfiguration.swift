@@ -20,6 +20,7 @@ public struct GatewayConfiguration: Sendable, Codable {
         /// The key epoch pseudonyms are made under.
         public var pseudonymEpoch: UInt32
         public var limits: Limits
+        public var audit: Audit
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -30,9 +31,12 @@ public struct GatewayConfiguration: Sendable, Codable {
             database = try c.decode(String.self, forKey: .database)
             pseudonymEpoch = try c.decodeIfPresent(UInt32.self, forKey: .pseudonymEpoch) ?? 1
             limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? Limits()
+            audit = try c.decodeIfPresent(Audit.self, forKey: .audit) ?? Audit()
         }
 
-        public init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1, limits: Limits = Limits()) {
+        public init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1,
+                    limits: Limits = Limits(), audit: Audit = Audit()) {
+            self.audit = audit
             self.oin = oin
             self.listen = listen
             self.tls = tls
@@ -64,6 +68,29 @@ public struct GatewayConfiguration: Sendable, Codable {
             self.certificate = certificate
             self.privateKey = privateKey
             self.clientCA = clientCA
+        }
+    }
+
+    /// When the gateway signs audit checkpoints (with `audit-signing.key`).
+    public struct Audit: Sendable, Codable {
+        /// A checkpoint after every this many entries, in the transaction of the entry.
+        public var checkpointEvery: Int
+        /// And at least this often (seconds) while entries are being added.
+        public var checkpointSeconds: Int
+
+        public init(checkpointEvery: Int = 1000, checkpointSeconds: Int = 300) {
+            self.checkpointEvery = checkpointEvery
+            self.checkpointSeconds = checkpointSeconds
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Audit()
+            checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
+            checkpointSeconds = try c.decodeIfPresent(Int.self, forKey: .checkpointSeconds) ?? d.checkpointSeconds
+            guard checkpointEvery > 0, checkpointSeconds > 0 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "checkpointEvery and checkpointSeconds must be at least 1"))
+            }
         }
     }
 

@@ -8,6 +8,7 @@ import VangnetCrypto
 /// |---|---|
 /// | `gateway-signing.key` / `.pub` | Ed25519: signs receipts (and, later, audit checkpoints) |
 /// | `gateway-box.key` / `.pub` | X25519: sources seal payload keys to it |
+/// | `audit-signing.key` / `.pub` | Ed25519: signs audit checkpoints |
 /// | `pseudonym-root.e<N>.key` | 32-byte root secret of pseudonym key epoch N |
 ///
 /// Secret files must have mode 0600 and belong to the gateway's user; loading refuses anything
@@ -15,12 +16,15 @@ import VangnetCrypto
 public struct GatewayKeys: Sendable {
     public let signing: SigningKeyPair
     public let box: BoxKeyPair
+    /// Signs audit checkpoints; auditors verify them with `audit-signing.pub`.
+    public let audit: SigningKeyPair
     /// The pseudonym root secret of every epoch whose key file is present.
     public let pseudonymRoots: [UInt32: SecretBytes]
 
-    public init(signing: SigningKeyPair, box: BoxKeyPair, pseudonymRoots: [UInt32: SecretBytes]) {
+    public init(signing: SigningKeyPair, box: BoxKeyPair, audit: SigningKeyPair, pseudonymRoots: [UInt32: SecretBytes]) {
         self.signing = signing
         self.box = box
+        self.audit = audit
         self.pseudonymRoots = pseudonymRoots
     }
 
@@ -31,6 +35,7 @@ public struct GatewayKeys: Sendable {
         GatewayKeys(
             signing: try SigningKeyPair(seed: KeyFile.readSecret(directory.appendingPathComponent("gateway-signing.key"))),
             box: try BoxKeyPair(secretKey: KeyFile.readSecret(directory.appendingPathComponent("gateway-box.key"))),
+            audit: try SigningKeyPair(seed: KeyFile.readSecret(directory.appendingPathComponent("audit-signing.key"))),
             pseudonymRoots: try loadPseudonymRoots(from: directory)
         )
     }
@@ -73,11 +78,13 @@ public struct GatewayKeys: Sendable {
             throw KeyFile.Failure(path: existing.path, reason: "exists; refusing to overwrite gateway keys")
         }
         let root = SecretBytes.random(count: KeyDerivation.rootKeyLength)
-        let keys = GatewayKeys(signing: .generate(), box: .generate(), pseudonymRoots: [1: root])
+        let keys = GatewayKeys(signing: .generate(), box: .generate(), audit: .generate(), pseudonymRoots: [1: root])
         try KeyFile.writeSecret(keys.signing.seed, to: existing)
         try KeyFile.writePublic(keys.signing.publicKey.bytes, to: directory.appendingPathComponent("gateway-signing.pub"))
         try KeyFile.writeSecret(keys.box.secretKey, to: directory.appendingPathComponent("gateway-box.key"))
         try KeyFile.writePublic(keys.box.publicKey.bytes, to: directory.appendingPathComponent("gateway-box.pub"))
+        try KeyFile.writeSecret(keys.audit.seed, to: directory.appendingPathComponent("audit-signing.key"))
+        try KeyFile.writePublic(keys.audit.publicKey.bytes, to: directory.appendingPathComponent("audit-signing.pub"))
         try KeyFile.writeSecret(root, to: directory.appendingPathComponent(pseudonymRootFile(epoch: 1)))
         return keys
     }

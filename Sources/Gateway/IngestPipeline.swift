@@ -107,11 +107,11 @@ public struct IngestPipeline: Sendable {
             case let e as EnvelopeError: refusal = GatewayRefusal(status: e.code == .tooLarge ? 413 : 400, code: e.code.description, message: e.reason)
             default:
                 try? store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
-                                                  object: batch.object, outcome: .failed, reason: "internal_error"))
+                                                  object: batch.object, outcome: .failed, reason: "internal_error", dataset: batch.dataset))
                 throw error
             }
             try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
-                                             object: batch.object, outcome: .refused, reason: refusal.code))
+                                             object: batch.object, outcome: .refused, reason: refusal.code, dataset: batch.dataset))
             throw refusal
         }
     }
@@ -121,7 +121,7 @@ public struct IngestPipeline: Sendable {
     private func retry(of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON), opened: OpenedBatch,
                        batch: BatchInProgress, caller: PolicyDocument.Organisation) throws -> Outcome {
         guard earlier.envelopeHash == opened.envelopeHash else { throw Self.conflict(opened.header) }
-        try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success))
+        try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
         return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(earlier.receipt.utf8)))
     }
 
@@ -168,14 +168,14 @@ public struct IngestPipeline: Sendable {
         var counts = ["accepted": batch.acceptedCount, "rejected": batch.rejections.count, "bytes": opened.byteCount]
         for rejection in batch.rejections { counts["rejected." + rejection.reason.rawValue, default: 0] += 1 }
         let event = AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchPush, object: batch.object,
-                               outcome: .success, counts: counts)
+                               outcome: .success, counts: counts, dataset: batch.dataset)
         switch try await store.commit(stage: stage, batch: opened, accepted: batch.acceptedCount, rejected: batch.rejections.count,
                                       receipt: receiptJSON, audit: event) {
         case .committed:
             return .committed(receipt)
         case .duplicate(let first):
             // A concurrent push of the same batch committed first.
-            try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success))
+            try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
             return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(first.utf8)))
         case .conflict:
             throw Self.conflict(header)
@@ -198,6 +198,8 @@ struct BatchInProgress {
     private(set) var acceptedCount = 0
     private(set) var rejections: [RecordRejection] = []
     private(set) var object = "batch:unread"
+    /// The header's dataset, once read, if the gateway knows it (an unknown id is input and not recorded).
+    private(set) var dataset: DatasetID?
 
     init(limits: GatewayConfiguration.Limits, policy: Policy, pseudonymiser: Pseudonymiser, reference: ReferenceData) {
         self.limits = limits
@@ -221,7 +223,10 @@ struct BatchInProgress {
         validator = RecordValidator(schema: schema, reference: reference, maxRecordBytes: limits.maxRecordBytes)
     }
 
-    mutating func name(_ header: EnvelopeHeader) { object = "batch:\(header.source)/\(header.batchId)" }
+    mutating func name(_ header: EnvelopeHeader) {
+        object = "batch:\(header.source)/\(header.batchId)"
+        dataset = policy.schema(header.dataset) != nil ? header.dataset : nil
+    }
 
     mutating func consume(_ chunk: [UInt8]) throws {
         guard let validator else { preconditionFailure("payload before the header was admitted") }

@@ -19,8 +19,7 @@ public final class RunningGateway: Sendable {
     /// Starts `gateway` and returns once it listens.
     public static func start(_ gateway: Gateway) async throws -> RunningGateway {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try gateway.application { continuation.yield($0) }
-        let group = ServiceGroup(configuration: .init(services: [application], logger: gateway.logger))
+        let group = ServiceGroup(configuration: .init(services: try gateway.services { continuation.yield($0) }, logger: gateway.logger))
         let task = Task {
             defer { continuation.finish() }
             try await group.run()

@@ -19,9 +19,13 @@ import VangnetCrypto
 /// - no BSN is ever written: the types that reach this store have none.
 public final class SQLiteStore: Sendable {
     private let pool: DatabasePool
+    private let auditSigning: AuditSigning?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String) throws {
+    /// With `auditSigning`, every `every`-th audit entry gets a checkpoint signed in the same
+    /// transaction.
+    public init(path: String, auditSigning: AuditSigning? = nil) throws {
+        self.auditSigning = auditSigning
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -76,6 +80,22 @@ public final class SQLiteStore: Sendable {
                     event BLOB NOT NULL,
                     prev_hash BLOB NOT NULL,
                     hash BLOB NOT NULL
+                );
+                """)
+        }
+        migrator.registerMigration("v2 audit columns and checkpoints") { db in
+            try db.execute(sql: """
+                ALTER TABLE audit ADD COLUMN role TEXT;
+                ALTER TABLE audit ADD COLUMN outcome TEXT;
+                ALTER TABLE audit ADD COLUMN region INTEGER;
+                CREATE INDEX audit_actor ON audit (actor);
+                CREATE INDEX audit_region ON audit (region) WHERE region IS NOT NULL;
+                CREATE TABLE audit_checkpoints (
+                    seq INTEGER PRIMARY KEY, -- the audit entry whose hash is signed
+                    time INTEGER NOT NULL,   -- milliseconds since 1970
+                    hash TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    signature TEXT NOT NULL
                 );
                 """)
         }
@@ -162,7 +182,7 @@ public final class SQLiteStore: Sendable {
                 WHERE seq = ? AND state = 'staging'
                 """, arguments: [commitSeq, Data(batch.envelopeHash), accepted, rejected, receipt, audit.time.timeIntervalSince1970, stage.seq])
             guard db.changesCount == 1 else { throw StoreError("staging area \(stage.seq) is gone (discarded by a restart?)") }
-            try Self.append(audit, in: db)
+            try append(audit, in: db)
             return .committed(receipt)
         }
     }
@@ -261,30 +281,154 @@ public final class SQLiteStore: Sendable {
 
     /// Appends an event to the audit chain in its own transaction.
     public func appendAudit(_ event: AuditEvent) throws {
-        try pool.write { db in try Self.append(event, in: db) }
+        try pool.write { db in try append(event, in: db) }
     }
 
-    static func append(_ event: AuditEvent, in db: Database) throws {
-        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        let sequence: Int64 = (last?["seq"] ?? 0) + 1
-        let previous = last.map { Array($0["hash"] as Data) } ?? AuditChain.genesis
-        let record = AuditChain.link(event, sequence: sequence, previous: previous)
-        try db.execute(sql: "INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       arguments: [sequence, event.time.timeIntervalSince1970, event.actor?.value, event.action.rawValue,
-                                   Data(AuditChain.canonicalBytes(event)), Data(record.previousHash), Data(record.hash)])
+    /// Appends events in order, in one transaction (all or none).
+    public func appendAudit(_ events: [AuditEvent]) throws {
+        try pool.write { db in
+            var last = try Self.head(in: db)
+            for event in events { last = try append(event, after: last, in: db) }
+        }
     }
 
-    /// Recomputes the whole audit chain as stored.
-    public func verifyAudit() throws -> AuditVerdict {
+    private static func head(in db: Database) throws -> (sequence: Int64, hash: [UInt8]) {
+        guard let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") else { return (0, AuditChain.genesis) }
+        return (row["seq"], Array(row["hash"] as Data))
+    }
+
+    func append(_ event: AuditEvent, in db: Database) throws {
+        _ = try append(event, after: try Self.head(in: db), in: db)
+    }
+
+    private func append(_ event: AuditEvent, after last: (sequence: Int64, hash: [UInt8]), in db: Database) throws -> (sequence: Int64, hash: [UInt8]) {
+        let sequence = last.sequence + 1
+        let canonical = AuditChain.canonicalBytes(event)
+        let record = AuditChain.link(event, sequence: sequence, previous: last.hash)
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try insert.execute(arguments: [sequence, event.time.timeIntervalSince1970, event.actor?.value, event.action.rawValue,
+                                       Data(canonical), Data(record.previousHash), Data(record.hash),
+                                       event.role?.rawValue, event.outcome.rawValue, event.region?.value])
+        if let auditSigning, sequence % Int64(auditSigning.every) == 0 {
+            try Self.insert(AuditCheckpoint(sequence: sequence, hash: record.hash, time: event.time, key: auditSigning.key), in: db)
+        }
+        return (sequence, record.hash)
+    }
+
+    private static func insert(_ checkpoint: AuditCheckpoint, in db: Database) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO audit_checkpoints (seq, time, hash, key_id, signature) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [checkpoint.sequence, checkpoint.time, checkpoint.hash, checkpoint.keyId, checkpoint.signature])
+    }
+
+    /// Signs a checkpoint of the chain's head now, unless the head already has one (or there is
+    /// no entry). The gateway calls it every `checkpointSeconds`.
+    @discardableResult
+    public func checkpointAudit(at time: Date) throws -> AuditCheckpoint? {
+        guard let auditSigning else { return nil }
+        return try pool.write { db in
+            let head = try Self.head(in: db)
+            guard head.sequence > 0,
+                  try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoints") ?? 0 < head.sequence else { return nil }
+            let checkpoint = AuditCheckpoint(sequence: head.sequence, hash: head.hash, time: time, key: auditSigning.key)
+            try Self.insert(checkpoint, in: db)
+            return checkpoint
+        }
+    }
+
+    /// Every signed checkpoint, in order.
+    public func auditCheckpoints() throws -> [AuditCheckpoint] {
+        try pool.read { db in try Self.checkpoints(in: db) }
+    }
+
+    private static func checkpoints(in db: Database) throws -> [AuditCheckpoint] {
+        try Row.fetchAll(db, sql: "SELECT seq, time, hash, key_id, signature FROM audit_checkpoints ORDER BY seq").map {
+            AuditCheckpoint(sequence: $0["seq"], hash: $0["hash"], time: $0["time"], keyId: $0["key_id"], signature: $0["signature"])
+        }
+    }
+
+    /// Recomputes the whole audit chain as stored, with its checkpoints, the auditor's `held`
+    /// checkpoints, and (given `key`) the checkpoints' signatures.
+    public func verifyAudit(held: [AuditCheckpoint] = [], key: SigningPublicKey? = nil) throws -> AuditVerdict {
         try pool.read { db in
-            var verifier = AuditVerifier()
-            let rows = try Row.fetchCursor(db, sql: "SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq")
-            while let row = try rows.next() {
-                verifier.check(sequence: row["seq"], canonicalEvent: Array(row["event"] as Data),
-                               previousHash: Array(row["prev_hash"] as Data), hash: Array(row["hash"] as Data))
+            var verifier = AuditVerifier(checkpoints: try Self.checkpoints(in: db), held: held, key: key)
+            let statement = try db.makeStatement(sql: "SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq")
+            let s = statement.sqliteStatement
+            // Read through the C API: verification walks every entry, and row objects cost more than the hashing.
+            func blob(_ column: Int32) -> [UInt8] {
+                guard let pointer = sqlite3_column_blob(s, column) else { return [] }
+                return Array(UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(s, column))))
             }
+            while true {
+                let status = sqlite3_step(s)
+                if status == SQLITE_DONE { break }
+                guard status == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "reading the audit log failed") }
+                verifier.check(sequence: sqlite3_column_int64(s, 0), canonicalEvent: blob(1), previousHash: blob(2), hash: blob(3))
+            }
+            sqlite3_reset(s)
             return verifier.verdict()
         }
+    }
+
+    /// Writes the audit log, checkpoints first, as lines of `format` (``AuditExport``).
+    public func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) throws {
+        try pool.read { db in
+            if let preamble = AuditExport.preamble(format) { try write(preamble) }
+            for checkpoint in try Self.checkpoints(in: db) { try write(AuditExport.line(checkpoint, format)) }
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq")
+            while let row = try rows.next() {
+                try write(AuditExport.line(sequence: row["seq"], canonical: Array(row["event"] as Data),
+                                           previousHash: Array(row["prev_hash"] as Data), hash: Array(row["hash"] as Data), format))
+            }
+        }
+    }
+
+    /// Audit entries matching `filter`, at most `limit`: after entry `after` in order, or with
+    /// `newestFirst` before entry `before` (all if `nil`), newest first.
+    public func auditEntries(_ filter: AuditFilter, after: Int64 = 0, before: Int64? = nil, newestFirst: Bool = false, limit: Int = 100) throws -> [StoredAuditEntry] {
+        try pool.read { db in
+            var conditions = [newestFirst ? "seq < ?" : "seq > ?"]
+            var arguments: StatementArguments = [newestFirst ? (before ?? Int64.max) : after]
+            if let from = filter.from { conditions.append("time >= ?"); arguments += [from.timeIntervalSince1970] }
+            if let to = filter.to { conditions.append("time < ?"); arguments += [to.timeIntervalSince1970] }
+            if let actor = filter.actor { conditions.append("actor = ?"); arguments += [actor.value] }
+            if let action = filter.action { conditions.append("action = ?"); arguments += [action.rawValue] }
+            if let region = filter.region { conditions.append("region = ?"); arguments += [region.value] }
+            if let outcome = filter.outcome { conditions.append("outcome = ?"); arguments += [outcome.rawValue] }
+            arguments += [limit]
+            let sql = "SELECT seq, event, hash FROM audit WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq \(newestFirst ? "DESC" : "ASC") LIMIT ?"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                StoredAuditEntry(sequence: row["seq"], event: try AuditChain.decode(Array(row["event"] as Data)), hash: Array(row["hash"] as Data))
+            }
+        }
+    }
+
+    /// Per region, purpose and consumer: how often it pulled, how many records it received, and
+    /// when it last pulled; and per region the number of refusals. From the audit log.
+    public func pullOverview() throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) {
+        try pool.read { db in
+            let pulls = try Row.fetchAll(db, sql: """
+                SELECT region, json_extract(CAST(event AS TEXT), '$.purpose') AS purpose, actor, COUNT(*) AS pulls,
+                       TOTAL(json_extract(CAST(event AS TEXT), '$.counts.records')) AS records, MAX(time) AS last
+                FROM audit WHERE action = 'records.pull' AND outcome = 'success' AND region IS NOT NULL
+                GROUP BY region, purpose, actor ORDER BY region, purpose, actor
+                """).compactMap { row -> PullSummary? in
+                guard let region = RegionNumber(row["region"] as Int), let actor = OIN(row["actor"] as String? ?? "") else { return nil }
+                return PullSummary(region: region, purpose: (row["purpose"] as String?).map { PurposeID($0) }, consumer: actor,
+                                   pulls: row["pulls"], records: Int(row["records"] as Double), last: Date(timeIntervalSince1970: row["last"]))
+            }
+            var refusals: [RegionNumber?: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT region, COUNT(*) AS n FROM audit WHERE outcome IN ('refused', 'failed') GROUP BY region") {
+                refusals[(row["region"] as Int?).flatMap { RegionNumber($0) }] = row["n"]
+            }
+            return (pulls, refusals)
+        }
+    }
+
+    /// Number of audit entries.
+    public func auditCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit") ?? 0 }
     }
 
     /// All audit events in order (for summaries, export and tests).

@@ -1,6 +1,9 @@
+import AuditLog
+import Foundation
 import Pseudonymisation
 import Records
 import VangnetCore
+import VangnetCrypto
 
 /// A pseudonymised record routed to its region: what the store keeps.
 public struct RoutedRecord: Sendable {
@@ -46,4 +49,50 @@ public struct StagingID: Sendable, Hashable {
 public struct StoreError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// How the store signs audit checkpoints: with the gateway's audit key, every `every` entries.
+public struct AuditSigning: Sendable {
+    public let key: SigningKeyPair
+    public let every: Int
+    public init(key: SigningKeyPair, every: Int) {
+        precondition(every > 0)
+        self.key = key
+        self.every = every
+    }
+}
+
+/// Which audit entries an auditor wants; `nil` matches anything.
+public struct AuditFilter: Sendable, Equatable {
+    public var from: Date?
+    public var to: Date?
+    public var actor: OIN?
+    public var action: AuditEvent.Action?
+    public var region: RegionNumber?
+    public var outcome: AuditEvent.Outcome?
+    public init(from: Date? = nil, to: Date? = nil, actor: OIN? = nil, action: AuditEvent.Action? = nil, region: RegionNumber? = nil, outcome: AuditEvent.Outcome? = nil) {
+        self.from = from
+        self.to = to
+        self.actor = actor
+        self.action = action
+        self.region = region
+        self.outcome = outcome
+    }
+}
+
+/// An audit entry as stored: its place, the event, and the chain's hash after it.
+public struct StoredAuditEntry: Sendable {
+    public let sequence: Int64
+    public let event: AuditEvent
+    public let hash: [UInt8]
+}
+
+/// What one consumer pulled for one purpose in its region, over the whole audit log.
+public struct PullSummary: Sendable, Equatable {
+    public let region: RegionNumber
+    public let purpose: PurposeID?
+    public let consumer: OIN
+    public let pulls: Int
+    public let records: Int
+    public let last: Date
 }

@@ -8,31 +8,103 @@ import VangnetCrypto
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "The audit log.",
-        subcommands: [Verify.self]
+        abstract: "The audit log: verify it (in the database or an exported copy) and export it.",
+        subcommands: [Verify.self, Export.self]
     )
+
+    /// Where the database and the audit key are.
+    struct Source: ParsableArguments {
+        @Option(help: "Gateway configuration file (the database and audit key are found from it).") var config: String?
+        @Option(help: "SQLite database file (instead of --config).") var database: String?
+        @Option(help: "The gateway's audit public key (audit-signing.pub); found from --config if not given.") var auditKey: String?
+
+        func configuration() throws -> GatewayConfiguration? {
+            try config.map { try GatewayConfiguration.load(from: URL(fileURLWithPath: $0)) }
+        }
+
+        func databasePath() throws -> String {
+            if let database { return database }
+            guard let configuration = try configuration() else { throw CommandFailure("give --config or --database") }
+            return configuration.resolve(configuration.gateway.database).path
+        }
+
+        func key() throws -> SigningPublicKey? {
+            if let auditKey { return try SigningPublicKey(bytes: KeyFile.readPublic(URL(fileURLWithPath: auditKey))) }
+            guard let configuration = try configuration() else { return nil }
+            let file = configuration.resolve(configuration.gateway.keyDirectory).appendingPathComponent("audit-signing.pub")
+            return try SigningPublicKey(bytes: KeyFile.readPublic(file))
+        }
+
+        /// Opens the store and records the operator's command in the audit log.
+        func store(recording command: String) throws -> SQLiteStore {
+            let path = try databasePath()
+            guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("no database at \(path)") }
+            let store = try SQLiteStore(path: path)
+            try store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand, object: "cli:\(command)", outcome: .success))
+            return store
+        }
+    }
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute the audit hash chain; exit non-zero if any entry was changed, removed, inserted or reordered."
+            abstract: "Recompute the audit hash chain and check its signed checkpoints; exit non-zero if anything was changed, removed, inserted, reordered or cut short.",
+            discussion: """
+                Verifies the gateway's database (--config or --database) or an exported copy (--export FILE, \
+                NDJSON or CSV from `vangnet audit export`). Give every checkpoint you kept earlier with \
+                --checkpoint (JSON from GET /v1/audit/checkpoints or an export): the log must still reach it \
+                with the same hash, so a log cut short and re-chained is caught.
+                """
         )
 
-        @Option(help: "Gateway configuration file (the database is found from it).") var config: String?
-        @Option(help: "SQLite database file (instead of --config).") var database: String?
+        @OptionGroup var source: Source
+        @Option(help: "Verify this exported file instead of the database.") var export: String?
+        @Option(help: "A checkpoint you kept (JSON file); repeatable.") var checkpoint: [String] = []
 
         func run() throws {
-            let path: String
-            if let database { path = database } else if let config {
-                let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
-                path = configuration.resolve(configuration.gateway.database).path
-            } else { throw CommandFailure("give --config or --database") }
-            guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("no database at \(path)") }
-            switch try SQLiteStore(path: path).verifyAudit() {
-            case .intact(let count, let head):
-                print("audit chain intact: \(count) entries, head \(Hex.encode(head))")
+            let held = try checkpoint.map { file -> AuditCheckpoint in
+                try JSONDecoder().decode(AuditCheckpoint.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+            }
+            let key = try source.key()
+            let verdict: AuditVerdict
+            if let export {
+                verdict = try AuditExport.verify(String(contentsOf: URL(fileURLWithPath: export), encoding: .utf8), held: held, key: key)
+            } else {
+                verdict = try source.store(recording: "audit verify").verifyAudit(held: held, key: key)
+            }
+            switch verdict {
+            case .intact(let count, let head, let checkpoints):
+                print("audit chain intact: \(count) entries, \(checkpoints) signed checkpoint(s) matched\(key == nil ? " (signatures not checked: no audit key given)" : ""), head \(Hex.encode(head))")
             case .broken(let sequence, let reason):
                 throw CommandFailure("audit chain BROKEN at entry \(sequence): \(reason)")
             }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the audit log with its signed checkpoints as NDJSON or CSV, for offline verification and review.",
+            discussion: "The copy verifies with `vangnet audit verify --export FILE --audit-key audit-signing.pub`. The export itself is recorded in the audit log (operator.command)."
+        )
+
+        @OptionGroup var source: Source
+        @Option(help: "ndjson or csv.") var format: String = "ndjson"
+        @Option(help: "Output file (default: standard output).") var output: String?
+
+        func run() throws {
+            guard let format = AuditExport.Format(rawValue: format) else { throw ValidationError("--format must be ndjson or csv") }
+            let store = try source.store(recording: "audit export")
+            var handle = FileHandle.standardOutput
+            if let output {
+                FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600])
+                handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            }
+            defer { if output != nil { try? handle.close() } }
+            var buffer = ""
+            try store.exportAudit(format) { line in
+                buffer += line + "\n"
+                if buffer.utf8.count > 1 << 20 { try handle.write(contentsOf: Data(buffer.utf8)); buffer = "" }
+            }
+            try handle.write(contentsOf: Data(buffer.utf8))
         }
     }
 }

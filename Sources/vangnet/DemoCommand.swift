@@ -164,7 +164,7 @@ struct DemoRun {
 
     func summarise(_ gateway: Gateway, _ rows: [PullRow]) throws {
         let store = gateway.store
-        guard case .intact(let entries, let head) = try store.verifyAudit() else { throw CommandFailure("the audit chain does not verify") }
+        guard case .intact(let entries, let head, _) = try store.verifyAudit(key: gateway.keys.audit.publicKey) else { throw CommandFailure("the audit chain does not verify") }
         let events = try store.auditEvents()
         step("audit chain recomputed from the database after shutdown: \(entries) entries intact, head \(Hex.encode(head.prefix(8)))")
 

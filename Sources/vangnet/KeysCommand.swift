@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import AuditLog
 import Gateway
+import Storage
 
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,6 +61,11 @@ struct KeysCommand: ParsableCommand {
             let epoch = try GatewayKeys.rotatePseudonymRoot(in: directory)
             configuration.gateway.pseudonymEpoch = epoch
             try configuration.write(to: url)
+            let database = configuration.resolve(configuration.gateway.database).path
+            if FileManager.default.fileExists(atPath: database) {
+                try SQLiteStore(path: database).appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand,
+                                                                       object: "cli:keys rotate", outcome: .success, counts: ["pseudonymEpoch": Int(epoch)]))
+            }
             print("pseudonym epoch \(epoch): key \(directory.appendingPathComponent("pseudonym-root.e\(epoch).key").path); \(url.path) now names epoch \(epoch). Reload a running gateway: kill -HUP <pid>")
         }
     }

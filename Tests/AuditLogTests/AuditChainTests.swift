@@ -22,7 +22,7 @@ import VangnetCore
 
     @Test func untouchedChainIsIntact() throws {
         let store = try storeWithEntries()
-        guard case .intact(let count, _) = try store.verifyAudit() else { Issue.record("chain not intact"); return }
+        guard case .intact(let count, _, _) = try store.verifyAudit() else { Issue.record("chain not intact"); return }
         #expect(count == 10)
     }
 

@@ -1,0 +1,159 @@
+import Foundation
+import VangnetCore
+import VangnetCrypto
+
+/// The audit log as a file an auditor can keep and verify offline: NDJSON (for tools) or CSV (for
+/// spreadsheets). Both hold the signed checkpoints first, then every entry with its exact
+/// canonical bytes and hashes, so `vangnet audit verify --export FILE` recomputes the same chain.
+///
+/// NDJSON lines: `{"type":"checkpoint", ...AuditCheckpoint}` and
+/// `{"type":"entry","seq":n,"prevHash":"hex","hash":"hex","event":<canonical event JSON>}` (the
+/// event object is the canonical bytes, verbatim, at the end of the line).
+/// CSV columns: see ``csvColumns``; `event` holds the canonical JSON.
+public enum AuditExport {
+    public enum Format: String, Sendable, CaseIterable {
+        case ndjson, csv
+    }
+
+    public static let csvColumns = ["type", "seq", "time", "actor", "role", "action", "object", "region", "purpose", "dataset",
+                                    "outcome", "reason", "counts", "prev_hash", "hash", "key_id", "signature", "event"]
+
+    /// The first line of a file in `format` (CSV header), if any.
+    public static func preamble(_ format: Format) -> String? {
+        format == .csv ? csvColumns.joined(separator: ",") : nil
+    }
+
+    public static func line(_ checkpoint: AuditCheckpoint, _ format: Format) -> String {
+        switch format {
+        case .ndjson:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let body = String(decoding: (try? encoder.encode(checkpoint)) ?? Data(), as: UTF8.self)
+            return #"{"type":"checkpoint","# + body.dropFirst()
+        case .csv:
+            var row = [String](repeating: "", count: csvColumns.count)
+            row[0] = "checkpoint"; row[1] = String(checkpoint.sequence); row[2] = String(checkpoint.time)
+            row[14] = checkpoint.hash; row[15] = checkpoint.keyId; row[16] = checkpoint.signature
+            return row.map(csvField).joined(separator: ",")
+        }
+    }
+
+    public static func line(sequence: Int64, canonical: [UInt8], previousHash: [UInt8], hash: [UInt8], _ format: Format) -> String {
+        let canonicalText = String(decoding: canonical, as: UTF8.self)
+        switch format {
+        case .ndjson:
+            return #"{"type":"entry","seq":\#(sequence),"prevHash":"\#(Hex.encode(previousHash))","hash":"\#(Hex.encode(hash))","event":\#(canonicalText)}"#
+        case .csv:
+            let event = try? AuditChain.decode(canonical)
+            let counts = event.map { e in
+                "{" + e.counts.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
+            } ?? ""
+            let row = ["entry", String(sequence), event.map { ISO8601DateFormatter.vangnet.string(from: $0.time) } ?? "",
+                       event?.actor?.value ?? "", event?.role?.rawValue ?? "", event?.action.rawValue ?? "", event?.object ?? "",
+                       event?.region.map { String($0.value) } ?? "", event?.purpose?.value ?? "", event?.dataset?.value ?? "",
+                       event?.outcome.rawValue ?? "", event?.reason ?? "", counts, Hex.encode(previousHash), Hex.encode(hash), "", "", canonicalText]
+            return row.map(csvField).joined(separator: ",")
+        }
+    }
+
+    /// Verifies an exported file's lines (either format, recognised by its first line).
+    /// - Throws: ``ExportError`` if a line cannot be read at all.
+    public static func verify(_ text: String, held: [AuditCheckpoint] = [], key: SigningPublicKey?) throws -> AuditVerdict {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
+        let csv = lines.first.map { $0.hasPrefix("type,") } ?? false
+        if csv { lines = lines.dropFirst() }
+        var checkpoints: [AuditCheckpoint] = []
+        var verifier: AuditVerifier?
+        for (index, line) in lines.enumerated() {
+            let number = index + (csv ? 2 : 1)
+            let fields = csv ? try parseCSV(line, line: number) : []
+            let type = csv ? fields[0] : (line.hasPrefix(#"{"type":"checkpoint""#) ? "checkpoint" : line.hasPrefix(#"{"type":"entry""#) ? "entry" : "")
+            switch type {
+            case "checkpoint":
+                guard verifier == nil else { throw ExportError(line: number, reason: "a checkpoint after the first entry (checkpoints come first)") }
+                if csv {
+                    guard let sequence = Int64(fields[1]), let time = Int64(fields[2]) else { throw ExportError(line: number, reason: "not a checkpoint row") }
+                    checkpoints.append(AuditCheckpoint(sequence: sequence, hash: fields[14], time: time, keyId: fields[15], signature: fields[16]))
+                } else {
+                    do { checkpoints.append(try JSONDecoder().decode(AuditCheckpoint.self, from: Data(line.utf8))) }
+                    catch { throw ExportError(line: number, reason: "not a checkpoint line") }
+                }
+            case "entry":
+                if verifier == nil { verifier = AuditVerifier(checkpoints: checkpoints, held: held, key: key) }
+                let entry: (Int64, [UInt8], [UInt8], [UInt8])
+                if csv {
+                    guard let sequence = Int64(fields[1]), let previous = Hex.decode(fields[13]), let hash = Hex.decode(fields[14]) else {
+                        throw ExportError(line: number, reason: "not an entry row")
+                    }
+                    entry = (sequence, Array(fields[17].utf8), previous, hash)
+                } else {
+                    guard let split = line.range(of: #","event":"#), line.hasSuffix("}") else { throw ExportError(line: number, reason: "not an entry line") }
+                    struct Head: Decodable { let seq: Int64; let prevHash: String; let hash: String }
+                    guard let head = try? JSONDecoder().decode(Head.self, from: Data((line[..<split.lowerBound] + "}").utf8)),
+                          let previous = Hex.decode(head.prevHash), let hash = Hex.decode(head.hash) else {
+                        throw ExportError(line: number, reason: "not an entry line")
+                    }
+                    entry = (head.seq, Array(line[split.upperBound..<line.index(before: line.endIndex)].utf8), previous, hash)
+                }
+                verifier!.check(sequence: entry.0, canonicalEvent: entry.1, previousHash: entry.2, hash: entry.3)
+            default:
+                throw ExportError(line: number, reason: "neither a checkpoint nor an entry")
+            }
+        }
+        return (verifier ?? AuditVerifier(checkpoints: checkpoints, held: held, key: key)).verdict()
+    }
+
+    /// A file that is not an audit export.
+    public struct ExportError: Error, CustomStringConvertible {
+        public let line: Int
+        public let reason: String
+        public var description: String { "line \(line): \(reason)" }
+    }
+
+    static func csvField(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// One CSV row (RFC 4180 quoting, no line breaks inside fields) with exactly the export's columns.
+    static func parseCSV(_ line: Substring, line number: Int) throws -> [String] {
+        var fields: [String] = [], field = "", quoted = false, index = line.startIndex
+        while index < line.endIndex {
+            let c = line[index]
+            if quoted {
+                if c == "\"" {
+                    let next = line.index(after: index)
+                    if next < line.endIndex, line[next] == "\"" { field.append("\""); index = next } else { quoted = false }
+                } else { field.append(c) }
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "," {
+                fields.append(field); field = ""
+            } else { field.append(c) }
+            index = line.index(after: index)
+        }
+        fields.append(field)
+        guard fields.count == csvColumns.count, !quoted else { throw ExportError(line: number, reason: "expected \(csvColumns.count) columns") }
+        return fields
+    }
+}
+
+extension AuditCheckpoint {
+    /// A checkpoint as read from an export (its signature is checked by the verifier).
+    public init(sequence: Int64, hash: String, time: Int64, keyId: String, signature: String) {
+        self.sequence = sequence
+        self.hash = hash
+        self.time = time
+        self.keyId = keyId
+        self.signature = signature
+    }
+}
+
+extension ISO8601DateFormatter {
+    /// UTC with milliseconds: `2026-11-23T12:00:00.000Z`.
+    nonisolated(unsafe) static let vangnet: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
+}

@@ -1,0 +1,26 @@
+import Foundation
+import ServiceLifecycle
+import Storage
+import VangnetCore
+
+/// Signs a checkpoint of the audit chain's head every `interval` while entries are being added
+/// (the store also signs one every N entries), and a last one at shutdown.
+struct AuditCheckpointService: Service {
+    let store: SQLiteStore
+    let clock: any WallClock
+    let interval: Duration
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: interval)
+                    try store.checkpointAudit(at: clock.now())
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown.
+        }
+        try store.checkpointAudit(at: clock.now())
+    }
+}

@@ -1,0 +1,182 @@
+import AccessPolicy
+import AuditLog
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Records
+import Storage
+import VangnetCore
+import VangnetCrypto
+
+extension Gateway {
+    /// The security officer's side of the API: verification, entries, checkpoints and the review
+    /// page. Auditor role only; every use is itself audited (`audit.read`, `audit.verify`), and a
+    /// refusal too.
+    func addAuditRoutes(to router: Router<GatewayRequestContext>) {
+        router.get("/v1/audit/verify") { _, context in
+            try await respond {
+                let caller = try await requireAuditor(context, action: .auditVerify, object: "audit")
+                let verdict = try store.verifyAudit(key: keys.audit.publicKey)
+                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
+                                                 object: "audit", outcome: .success))
+                struct Result: Encodable { let intact: Bool; let entries: Int?; let checkpoints: Int?; let brokenAt: Int64?; let reason: String? }
+                switch verdict {
+                case .intact(let count, _, let checkpoints):
+                    return try json(Result(intact: true, entries: count, checkpoints: checkpoints, brokenAt: nil, reason: nil), status: .ok)
+                case .broken(let seq, let reason):
+                    return try json(Result(intact: false, entries: nil, checkpoints: nil, brokenAt: seq, reason: reason), status: .ok)
+                }
+            }
+        }
+
+        router.get("/v1/audit/entries") { request, context in
+            try await respond {
+                let caller = try await requireAuditor(context, action: .auditRead, object: "audit:entries")
+                let query = request.uri.queryParameters
+                let filter = try Self.auditFilter(query)
+                let after = try Self.integer(query, "after") ?? 0
+                let limit = Int(min(max(try Self.integer(query, "limit") ?? 100, 1), 1000))
+                let entries = try store.auditEntries(filter, after: after, limit: limit)
+                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
+                                                 object: "audit:entries", outcome: .success, counts: ["entries": entries.count]))
+                struct Page: Encodable { let entries: [AuditEntryJSON]; let next: Int64? }
+                return try json(Page(entries: entries.map(AuditEntryJSON.init), next: entries.count == limit ? entries.last?.sequence : nil), status: .ok)
+            }
+        }
+
+        router.get("/v1/audit/checkpoints") { _, context in
+            try await respond {
+                let caller = try await requireAuditor(context, action: .auditRead, object: "audit:checkpoints")
+                let checkpoints = try store.auditCheckpoints()
+                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
+                                                 object: "audit:checkpoints", outcome: .success, counts: ["checkpoints": checkpoints.count]))
+                struct Answer: Encodable { let auditKey: String; let keyId: String; let checkpoints: [AuditCheckpoint] }
+                return try json(Answer(auditKey: Data(keys.audit.publicKey.bytes).base64EncodedString(), keyId: keys.audit.publicKey.keyID,
+                                       checkpoints: checkpoints), status: .ok)
+            }
+        }
+
+        router.get("/review") { request, context in
+            try await respond {
+                let caller = try await requireAuditor(context, action: .auditRead, object: "audit:review")
+                let query = request.uri.queryParameters
+                let filter = try Self.auditFilter(query)
+                let before = try Self.integer(query, "before")
+                let page = ReviewPage(
+                    gatewayOIN: configuration.gateway.oin, policy: policy, now: clock.now(),
+                    verdict: try store.verifyAudit(key: keys.audit.publicKey), auditKeyID: keys.audit.publicKey.keyID,
+                    lastCheckpoint: try store.auditCheckpoints().last, overview: try store.pullOverview(),
+                    filter: filter, query: query.map { (String($0.key), String($0.value)) },
+                    entries: try store.auditEntries(filter, before: before, newestFirst: true, limit: ReviewPage.pageSize)
+                )
+                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
+                                                 object: "audit:review", outcome: .success, counts: ["entries": page.entries.count]))
+                var buffer = ByteBuffer()
+                buffer.writeString(page.html)
+                return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8",
+                                                       .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"],
+                                body: .init(byteBuffer: buffer))
+            }
+        }
+    }
+
+    /// The caller if it is an auditor; otherwise the refusal, audited.
+    func requireAuditor(_ context: GatewayRequestContext, action: AuditEvent.Action, object: String) async throws -> PolicyDocument.Organisation {
+        let caller = try await identify(context)
+        guard caller.role == .auditor else {
+            try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: action,
+                                             object: object, outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
+            throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the auditor role may read the audit log")
+        }
+        return caller
+    }
+
+    static func integer(_ query: Parameters, _ name: String) throws -> Int64? {
+        guard let text = query.get(name), !text.isEmpty else { return nil }
+        guard let value = Int64(text), value >= 0 else { throw GatewayRefusal(status: 400, code: "invalid_query", message: "\(name) must be a whole number") }
+        return value
+    }
+
+
+    /// The filter in a query: `from`, `to` (ISO 8601 time, or a day `YYYY-MM-DD`; `to` excludes),
+    /// `actor` (OIN), `action`, `region` (1-40), `outcome`. Empty parameters are ignored.
+    static func auditFilter(_ query: Parameters) throws -> AuditFilter {
+        func value(_ name: String) -> String? { query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
+        func refuse(_ name: String, _ expected: String) -> GatewayRefusal {
+            GatewayRefusal(status: 400, code: "invalid_query", message: "\(name) must be \(expected)")
+        }
+        func time(_ name: String, endOfDay: Bool) throws -> Date? {
+            guard let text = value(name) else { return nil }
+            if let day = CalendarDate(text) {
+                var calendar = Calendar(identifier: .gregorian)
+                calendar.timeZone = TimeZone(identifier: "Europe/Amsterdam") ?? .gmt
+                let start = calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day))!
+                return endOfDay ? calendar.date(byAdding: .day, value: 1, to: start) : start
+            }
+            let formatter = ISO8601DateFormatter()
+            guard let date = formatter.date(from: text) ?? ISO8601DateFormatter.withFraction.date(from: text) else {
+                throw refuse(name, "an ISO 8601 time or a day YYYY-MM-DD")
+            }
+            return date
+        }
+        var filter = AuditFilter()
+        filter.from = try time("from", endOfDay: false)
+        filter.to = try time("to", endOfDay: true)
+        if let text = value("actor") { guard let oin = OIN(text) else { throw refuse("actor", "an OIN (20 digits)") }; filter.actor = oin }
+        if let text = value("action") {
+            guard let action = AuditEvent.Action(rawValue: text) else {
+                throw refuse("action", "one of " + AuditEvent.Action.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            filter.action = action
+        }
+        if let text = value("region") { guard let region = Int(text).flatMap({ RegionNumber($0) }) else { throw refuse("region", "a region number 1-40") }; filter.region = region }
+        if let text = value("outcome") {
+            guard let outcome = AuditEvent.Outcome(rawValue: text) else { throw refuse("outcome", "success, refused or failed") }
+            filter.outcome = outcome
+        }
+        return filter
+    }
+}
+
+extension ISO8601DateFormatter {
+    nonisolated(unsafe) static let withFraction: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
+}
+
+/// An audit entry as the auditor API returns it.
+struct AuditEntryJSON: Encodable {
+    let seq: Int64
+    let time: String
+    let actor: OIN?
+    let role: Role?
+    let action: String
+    let object: String
+    let region: RegionNumber?
+    let purpose: PurposeID?
+    let dataset: DatasetID?
+    let outcome: String
+    let reason: String?
+    let counts: [String: Int]
+    let hash: String
+
+    init(_ entry: StoredAuditEntry) {
+        let e = entry.event
+        seq = entry.sequence
+        time = ISO8601DateFormatter.withFraction.string(from: e.time)
+        actor = e.actor
+        role = e.role
+        action = e.action.rawValue
+        object = e.object
+        region = e.region
+        purpose = e.purpose
+        dataset = e.dataset
+        outcome = e.outcome.rawValue
+        reason = e.reason
+        counts = e.counts
+        hash = Hex.encode(entry.hash)
+    }
+}
