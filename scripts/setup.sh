@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system libraries Vangnet builds against (Debian / Ubuntu), if they are missing.
+# Installs the system libraries Vangnet builds against (Debian / Ubuntu), if they are missing;
+# with --test also what the tests use (Chromium and the NSS tools for the review page, OpenSSL).
 # The Swift toolchain (6.1 or later) must already be on PATH.
 set -euo pipefail
 packages=(libsodium-dev libsqlite3-dev pkg-config)
+if [ "${1:-}" = "--test" ]; then packages+=(chromium libnss3-tools openssl python3-venv); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

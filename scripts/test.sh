@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: the Swift suite (real libsodium, TLS on loopback,
-# SQLite, a crash loop against a real `vangnet serve`), then the independent Python client against
-# the test vectors and a running gateway. Arguments go to `swift test` (for example --filter).
-# VANGNET_CRASH_POINTS=200 lengthens the crash loop (default 20).
+# SQLite, a crash loop against a real `vangnet serve`, the review page in headless Chromium), then
+# the independent Python client against the test vectors and a running gateway. Arguments go to
+# `swift test` (for example --filter). VANGNET_CRASH_POINTS=200 lengthens the crash loop (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
+# Chromium was just made sure of: its test must run, not skip.
+export VANGNET_REQUIRE_CHROMIUM=1
 swift build --build-tests
 swift test --skip-build "$@"
 

@@ -109,10 +109,10 @@ struct ReviewPage {
         for entry in entries {
             let ev = entry.event
             let flagged = ev.outcome != .success
-            rows += "<tr class=\"\(flagged ? "refused" : "")\"><td class=\"num\">\(entry.sequence)</td><td>\(e(Self.time(ev.time)))</td>"
-            rows += "<td>\(e(ev.actor.map(consumerName) ?? "-"))</td><td>\(e(ev.action.rawValue))</td><td>\(e(ev.object))</td>"
+            rows += "<tr class=\"\(flagged ? "refused" : "")\"><td class=\"num\">\(entry.sequence)</td><td class=\"nowrap\">\(e(Self.time(ev.time)))</td>"
+            rows += "<td>\(e(ev.actor.map(consumerName) ?? "-"))</td><td class=\"nowrap\">\(e(ev.action.rawValue))</td><td class=\"wrap\">\(breakable(ev.object))</td>"
             rows += "<td>\(e(ev.outcome.rawValue))\(ev.reason.map { " <code>\(e($0))</code>" } ?? "")</td>"
-            rows += "<td>\(e(ev.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))</td></tr>\n"
+            rows += "<td class=\"wrap\">\(e(ev.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))</td></tr>\n"
         }
         var more = ""
         if entries.count == Self.pageSize, let last = entries.last {
@@ -131,11 +131,11 @@ struct ReviewPage {
             <label>Outcome <select name="outcome"><option value="">any</option>\(outcomes)</select></label>
             <button type="submit">Filter</button>
           </form>
-          <table>
+          <div class="scroll"><table>
             <thead><tr><th>#</th><th>Time (UTC)</th><th>Actor</th><th>Action</th><th>Object</th><th>Outcome</th><th>Counts</th></tr></thead>
             <tbody>
         \(rows.isEmpty ? "<tr><td colspan=\"7\" class=\"muted\">No entries match.</td></tr>" : rows)    </tbody>
-          </table>
+          </table></div>
           \(more)
         </section>
         """
@@ -144,6 +144,11 @@ struct ReviewPage {
     func consumerName(_ oin: OIN) -> String {
         if case .permit(let org) = policy.identify(oin) { return "\(org.name) (\(oin.value))" }
         return oin.value
+    }
+
+    /// Escaped text that may wrap after `/` (long objects such as `purpose:x/region:19/policy:...`).
+    func breakable(_ text: String) -> String {
+        e(text).replacingOccurrences(of: "/", with: "/<wbr>")
     }
 
     /// HTML-escapes text.
@@ -179,13 +184,16 @@ struct ReviewPage {
     header { background: #154273; color: #fff; padding: 1rem 2rem; }
     header h1 { margin: 0 0 .25rem; font-size: 1.5rem; }
     header p { margin: 0; opacity: .85; }
-    main { padding: 1rem 2rem 3rem; max-width: 1200px; }
+    main { padding: 1rem 2rem 3rem; max-width: 1200px; box-sizing: border-box; }
     section { background: #fff; border-radius: 6px; padding: 1rem 1.25rem; margin: 1rem 0; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
     h2 { font-size: 1.15rem; margin: 0 0 .75rem; }
     .status.ok { border-left: 6px solid #2e7d32; }
     .status.broken { border-left: 6px solid #c62828; background: #fdecea; }
     table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-    th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e3e5e8; vertical-align: top; }
+    th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e3e5e8; vertical-align: top; overflow-wrap: break-word; }
+    td.nowrap { white-space: nowrap; }
+    td.wrap { word-break: break-all; min-width: 8rem; }
+    .scroll { overflow-x: auto; }
     th { background: #eef1f5; }
     td.num { text-align: right; white-space: nowrap; }
     tr.refused td, td.refused, span.refused { background: #fdecea; color: #8e1b1b; font-weight: 600; }

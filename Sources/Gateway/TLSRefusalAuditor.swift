@@ -33,7 +33,9 @@ final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, S
         let text = String(describing: error)
         if text.contains("PEER_DID_NOT_RETURN_A_CERTIFICATE") { return "tls_no_certificate" }
         if text.contains("CERTIFICATE_VERIFY_FAILED") { return "tls_untrusted_certificate" }
+        // The client hung up (browsers open spare connections and close them): not a refusal.
         if case NIOSSLError.uncleanShutdown = error { return nil }
+        if text.contains("EOF during handshake") { return nil }
         return "tls_handshake_failed"
     }
 }
