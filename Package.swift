@@ -66,6 +66,7 @@ let package = Package(
             name: "vangnet",
             dependencies: [
                 "Gateway", "AccessPolicy", "BatchEnvelope", "Records", "AuditLog", "Storage", "VangnetCore", "VangnetCrypto",
+                "Pseudonymisation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -5,16 +5,62 @@ import VangnetCrypto
 /// The hash chain over audit records.
 ///
 /// `hash(n) = BLAKE2b-256("vangnet/audit/v1\0" || hash(n-1) || u64be(n) || canonical(event n))`,
-/// where `canonical` is the event's JSON with sorted keys and times in whole milliseconds. Any
-/// change, removal, insertion or reordering of a record breaks every hash after it.
+/// where `canonical` is the event's JSON with sorted keys, no spaces, absent fields left out, and
+/// the time in whole milliseconds. Any change, removal, insertion or reordering of a record
+/// breaks every hash after it.
 public enum AuditChain {
     public static let genesis = [UInt8](repeating: 0, count: 32)
     static let domain: [UInt8] = Array("vangnet/audit/v1\u{0}".utf8)
 
-    /// The canonical bytes of an event: what is hashed and what is stored.
+    /// The canonical bytes of an event: what is hashed and what is stored. Written directly (an
+    /// audit entry is made for every request; a general JSON encoder cost most of an append).
     public static func canonicalBytes(_ event: AuditEvent) -> [UInt8] {
-        // JSONEncoder with sorted keys is deterministic for these plain value types.
-        (try? Array(encoder.encode(event))) ?? []
+        var out: [UInt8] = [0x7B]
+        out.reserveCapacity(256)
+        var first = true
+        func key(_ name: StaticString) {
+            if !first { out.append(0x2C) }
+            first = false
+            out.append(0x22)
+            out.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: [0x22, 0x3A])
+        }
+        func string(_ value: String) {
+            out.append(0x22)
+            for byte in value.utf8 {
+                switch byte {
+                case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+                case 0x09: out.append(contentsOf: [0x5C, 0x74])
+                case 0..<0x20: out.append(contentsOf: Array("\\u00\(byte < 0x10 ? "0" : "")\(String(byte, radix: 16))".utf8))
+                default: out.append(byte)
+                }
+            }
+            out.append(0x22)
+        }
+        func number(_ value: Int64) { out.append(contentsOf: String(value).utf8) }
+        // Keys in sorted order.
+        key("action"); string(event.action.rawValue)
+        if let actor = event.actor { key("actor"); string(actor.value) }
+        key("counts")
+        out.append(0x7B)
+        for (i, (name, value)) in event.counts.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { out.append(0x2C) }
+            string(name); out.append(0x3A); number(Int64(value))
+        }
+        out.append(0x7D)
+        if let dataset = event.dataset { key("dataset"); string(dataset.value) }
+        key("object"); string(event.object)
+        key("outcome"); string(event.outcome.rawValue)
+        if let purpose = event.purpose { key("purpose"); string(purpose.value) }
+        if let reason = event.reason { key("reason"); string(reason) }
+        if let region = event.region { key("region"); number(Int64(region.value)) }
+        if let role = event.role { key("role"); string(role.rawValue) }
+        key("time"); number(Int64((event.time.timeIntervalSince1970 * 1000).rounded(.down)))
+        out.append(0x7D)
+        return out
     }
 
     /// Decodes stored canonical bytes.
@@ -33,13 +79,6 @@ public enum AuditChain {
         input.append(contentsOf: canonical)
         return GenericHash.hash(input, outputLength: 32)
     }
-
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .millisecondsSince1970
-        return e
-    }()
 
     private static let decoder: JSONDecoder = {
         let d = JSONDecoder()

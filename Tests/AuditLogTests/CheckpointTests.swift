@@ -123,3 +123,29 @@ import VangnetCrypto
         #expect(try store.auditCount() == 3)
     }
 }
+
+/// The canonical encoding is plain JSON with sorted keys: it decodes to the same event, and for
+/// whole-millisecond times equals what a general JSON encoder with sorted keys writes.
+@Suite struct CanonicalEncodingTests {
+    @Test func canonicalBytesAreSortedJSONAndRoundTrip() throws {
+        let events = [
+            AuditEvent(time: Date(timeIntervalSince1970: 1_795_435_200.123), actor: OIN("00000099000000000219"), role: .consumer, action: .pull,
+                       object: "purpose:vsv-opvolging/region:19", outcome: .refused, reason: "no_grant", counts: ["records": 3, "b": 1, "a.z": 2],
+                       region: RegionNumber(19), purpose: "vsv-opvolging", dataset: "duo.onderwijsdeelname"),
+            AuditEvent(time: Date(timeIntervalSince1970: 1_795_435_200), actor: nil, role: nil, action: .tlsHandshake,
+                       object: "a \"quoted\" \\ object\nwith\tcontrol \u{1}", outcome: .failed),
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        for event in events {
+            let bytes = AuditChain.canonicalBytes(event)
+            let decoded = try AuditChain.decode(bytes)
+            #expect(decoded.object == event.object && decoded.counts == event.counts && decoded.region == event.region && decoded.reason == event.reason)
+            #expect(abs(decoded.time.timeIntervalSince(event.time)) < 0.001)
+            var whole = event
+            whole.time = decoded.time
+            #expect(String(decoding: bytes, as: UTF8.self) == String(decoding: try encoder.encode(whole), as: UTF8.self))
+        }
+    }
+}
