@@ -1,3 +1,4 @@
+import Foundation
 import Records
 import VangnetCore
 
@@ -22,6 +23,11 @@ public struct DeliveryScope: Sendable {
     /// further conditions for that dataset.
     public func admitsRecord(_ fields: [String: FieldValue], of dataset: DatasetID, on referenceDate: CalendarDate) -> Bool {
         purpose.conditions(for: dataset).allSatisfy { $0.holds(for: fields, on: referenceDate) }
+    }
+
+    /// Whether a record committed at `committedAt` is still within this purpose's retention at `now`.
+    public func withinRetention(committedAt: Date, now: Date) -> Bool {
+        committedAt > now.addingTimeInterval(-Double(purpose.retentionDays) * 86_400)
     }
 
     /// The datasets the purpose delivers, in id order.

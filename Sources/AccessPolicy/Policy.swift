@@ -84,6 +84,18 @@ public struct Policy: Sendable {
         return .permit(DeliveryScope(purpose: purpose, region: region, schemas: schemas))
     }
 
+    /// Per dataset the gateway knows, the moment before which its records are past retention:
+    /// the longest `retentionDays` of the purposes that deliver it (a dataset no purpose delivers
+    /// is kept for no purpose, so not at all).
+    public func retentionCutoffs(now: Date) -> [DatasetID: Date] {
+        var cutoffs: [DatasetID: Date] = [:]
+        for dataset in schemas.keys {
+            let days = purposes.values.filter { $0.fields[dataset.value] != nil }.map(\.retentionDays).max() ?? 0
+            cutoffs[dataset] = now.addingTimeInterval(-Double(days) * 86_400)
+        }
+        return cutoffs
+    }
+
     /// The purposes granted to `consumer`.
     public func grantedPurposes(of consumer: OIN) -> [PurposeID] { (grants[consumer] ?? []).sorted() }
 

@@ -20,6 +20,8 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         case auditRead = "audit.read"
         /// An operator ran a command against the store (export, verify, key rotation).
         case operatorCommand = "operator.command"
+        /// Records past their retention were removed.
+        case retentionPurge = "retention.purge"
         case auditVerify = "audit.verify"
     }
 

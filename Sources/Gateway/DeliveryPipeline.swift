@@ -62,13 +62,16 @@ public struct DeliveryPipeline: Sendable {
         let populationDataset = scope.purpose.populationDataset
         var population = Set<InternalPseudonym>()
         try store.forEachRecord(dataset: populationDataset, region: scope.region) { record in
-            if scope.admitsToPopulation(record.fields, on: referenceDate) { population.insert(record.person) }
+            if scope.withinRetention(committedAt: record.committedAt, now: now), scope.admitsToPopulation(record.fields, on: referenceDate) {
+                population.insert(record.person)
+            }
         }
         let datasets = scope.datasets
         let heldEpochs = Set(pseudonymiser.heldEpochs)
         let page = try store.scanRecords(after: cursor, datasets: datasets, limit: min(max(limit, 1), maxPageSize)) { record in
             // A record of an epoch whose key was destroyed has no deliverable pseudonym.
-            guard population.contains(record.person), heldEpochs.contains(record.person.epoch) else { return false }
+            guard population.contains(record.person), heldEpochs.contains(record.person.epoch),
+                  scope.withinRetention(committedAt: record.committedAt, now: now) else { return false }
             if record.dataset == populationDataset {
                 guard record.region == scope.region, scope.admitsToPopulation(record.fields, on: referenceDate) else { return false }
             }

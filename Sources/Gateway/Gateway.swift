@@ -140,6 +140,7 @@ public struct Gateway: Sendable {
     /// The HTTPS application and the audit checkpoint timer, to run in one service group.
     func services(onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> [any Service] {
         [try application(onServerRunning: onServerRunning),
-         AuditCheckpointService(store: store, clock: clock, interval: .seconds(configuration.gateway.audit.checkpointSeconds))]
+         AuditCheckpointService(store: store, clock: clock, interval: .seconds(configuration.gateway.audit.checkpointSeconds)),
+         RetentionService(gateway: self, interval: .seconds(configuration.gateway.purgeEverySeconds))]
     }
 }

@@ -21,6 +21,8 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var pseudonymEpoch: UInt32
         public var limits: Limits
         public var audit: Audit
+        /// How often the gateway removes records past their retention, in seconds (default 3600).
+        public var purgeEverySeconds: Int
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -32,11 +34,16 @@ public struct GatewayConfiguration: Sendable, Codable {
             pseudonymEpoch = try c.decodeIfPresent(UInt32.self, forKey: .pseudonymEpoch) ?? 1
             limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? Limits()
             audit = try c.decodeIfPresent(Audit.self, forKey: .audit) ?? Audit()
+            purgeEverySeconds = try c.decodeIfPresent(Int.self, forKey: .purgeEverySeconds) ?? 3600
+            guard purgeEverySeconds > 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .purgeEverySeconds, in: c, debugDescription: "must be at least 1")
+            }
         }
 
         public init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1,
-                    limits: Limits = Limits(), audit: Audit = Audit()) {
+                    limits: Limits = Limits(), audit: Audit = Audit(), purgeEverySeconds: Int = 3600) {
             self.audit = audit
+            self.purgeEverySeconds = purgeEverySeconds
             self.oin = oin
             self.listen = listen
             self.tls = tls

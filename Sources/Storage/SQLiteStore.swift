@@ -99,6 +99,9 @@ public final class SQLiteStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v3 retention") { db in
+            try db.execute(sql: "ALTER TABLE batches ADD COLUMN purged_at REAL")
+        }
         return migrator
     }
 
@@ -237,7 +240,7 @@ public final class SQLiteStore: Sendable {
     public func forEachRecord(dataset: DatasetID, region: RegionNumber, _ body: (StoredRecord) throws -> Void) throws {
         try pool.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields
+                SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields, b.committed_at
                 FROM batches b JOIN records r ON r.batch = b.seq AND r.region = ?
                 WHERE b.dataset = ? AND b.state = 'committed'
                 """, arguments: [region.value, dataset.value])
@@ -253,7 +256,7 @@ public final class SQLiteStore: Sendable {
             var arguments: StatementArguments = [cursor.batch, cursor.batch, cursor.region, cursor.record]
             arguments += StatementArguments(datasets.map(\.value))
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields
+                SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields, b.committed_at
                 FROM batches b JOIN records r ON r.batch = b.seq
                 WHERE b.state = 'committed' AND b.commit_seq >= ? AND (b.commit_seq > ? OR (r.region, r.line) > (?, ?)) AND b.dataset IN (\(placeholders))
                 ORDER BY b.commit_seq, r.region, r.line
@@ -273,8 +276,35 @@ public final class SQLiteStore: Sendable {
             dataset: DatasetID(row["dataset"] as String),
             person: InternalPseudonym(storedBytes: Array(row["person"] as Data), epoch: UInt32(row["epoch"] as Int64)),
             region: RegionNumber(row["region"] as Int)!,
-            fields: FlatJSON.decodeFields(row["fields"])
+            fields: FlatJSON.decodeFields(row["fields"]),
+            committedAt: Date(timeIntervalSince1970: row["committed_at"])
         )
+    }
+
+    // MARK: Retention
+
+    /// Removes the records of every committed batch of a dataset committed before that dataset's
+    /// cutoff, and appends `audit(result)` in the same transaction when anything was removed
+    /// (nothing is removed unless the entry is written). The batch rows stay, marked purged, so a
+    /// retry of a purged batch still gets its receipt.
+    @discardableResult
+    public func purge(before cutoffs: [DatasetID: Date], audit: (PurgeResult) -> AuditEvent) throws -> PurgeResult {
+        try pool.write { db in
+            var result = PurgeResult()
+            for (dataset, cutoff) in cutoffs.sorted(by: { $0.key < $1.key }) {
+                let batches = try Int64.fetchAll(db, sql: """
+                    SELECT seq FROM batches WHERE state = 'committed' AND purged_at IS NULL AND dataset = ? AND committed_at < ?
+                    """, arguments: [dataset.value, cutoff.timeIntervalSince1970])
+                for seq in batches {
+                    try db.execute(sql: "DELETE FROM records WHERE batch = ?", arguments: [seq])
+                    result.records[dataset, default: 0] += db.changesCount
+                    try db.execute(sql: "UPDATE batches SET purged_at = ? WHERE seq = ?", arguments: [Date().timeIntervalSince1970, seq])
+                }
+                if !batches.isEmpty { result.batches[dataset] = batches.count }
+            }
+            if !result.batches.isEmpty { try append(audit(result), in: db) }
+            return result
+        }
     }
 
     // MARK: Audit

@@ -25,6 +25,8 @@ public struct StoredRecord: Sendable {
     public let person: InternalPseudonym
     public let region: RegionNumber
     public let fields: [String: FieldValue]
+    /// When its batch was committed (retention counts from here).
+    public let committedAt: Date
 }
 
 /// What happened when a batch was offered for commit.
@@ -95,4 +97,13 @@ public struct PullSummary: Sendable, Equatable {
     public let pulls: Int
     public let records: Int
     public let last: Date
+}
+
+/// What a retention purge removed.
+public struct PurgeResult: Sendable, Equatable {
+    /// Batches whose records were removed, per dataset.
+    public var batches: [DatasetID: Int] = [:]
+    /// Records removed, per dataset.
+    public var records: [DatasetID: Int] = [:]
+    public init() {}
 }

@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import Gateway
 import Testing
@@ -83,5 +84,42 @@ import VangnetCore
         #expect(try GatewayConfiguration.load(from: config).gateway.pseudonymEpoch == 2)
         let check = try Self.vangnet(["config", "check", "--config", config.path])
         #expect(check.status == 0 && check.output.contains("pseudonym epoch 2 (held: 1, 2)"), "\(check.output)")
+    }
+}
+
+/// The security officer's audit tools, run as the real `vangnet` binary.
+@Suite struct AuditToolTests {
+    @Test func anExportedLogVerifiesOfflineWithAHeldCheckpointAndATamperedOneDoesNot() async throws {
+        let directory = try PolicyToolTests.developmentSetup()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("vangnet.json")
+        // A gateway's life: start (config.load), a checkpoint signed at shutdown.
+        let gateway = try Gateway(configuration: try GatewayConfiguration.load(from: config))
+        for _ in 0..<3 { try gateway.store.checkpointAudit(at: Date()); _ = try gateway.reload() }
+        let held = try #require(try gateway.store.auditCheckpoints().last)
+        let heldFile = directory.appendingPathComponent("held.json")
+        try JSONEncoder().encode(held).write(to: heldFile)
+
+        for format in ["ndjson", "csv"] {
+            let export = directory.appendingPathComponent("audit.\(format)")
+            let exported = try PolicyToolTests.vangnet(["audit", "export", "--config", config.path, "--format", format, "--output", export.path])
+            #expect(exported.status == 0, "\(exported.output)")
+            let key = directory.appendingPathComponent("keys/audit-signing.pub").path
+            let verified = try PolicyToolTests.vangnet(["audit", "verify", "--export", export.path, "--audit-key", key, "--checkpoint", heldFile.path])
+            #expect(verified.status == 0 && verified.output.contains("audit chain intact"), "\(format): \(verified.output)")
+            // Cut the copy short before the held checkpoint.
+            let lines = try String(contentsOf: export, encoding: .utf8).split(separator: "\n")
+            let kept = lines.filter { !$0.contains("\"seq\":\(held.sequence)") && !$0.hasPrefix("entry,\(held.sequence),") && !$0.contains("\"seq\":\(held.sequence + 1)") && !$0.hasPrefix("entry,\(held.sequence + 1),") }
+            let cut = directory.appendingPathComponent("cut.\(format)")
+            try (kept.joined(separator: "\n") + "\n").write(to: cut, atomically: true, encoding: .utf8)
+            let refused = try PolicyToolTests.vangnet(["audit", "verify", "--export", cut.path, "--audit-key", key, "--checkpoint", heldFile.path])
+            #expect(refused.status != 0 && refused.output.contains("BROKEN"), "\(format): \(refused.output)")
+        }
+        let live = try PolicyToolTests.vangnet(["audit", "verify", "--config", config.path, "--checkpoint", heldFile.path])
+        #expect(live.status == 0 && live.output.contains("signed checkpoint(s) matched"), "\(live.output)")
+        let events = try gateway.store.auditEvents().filter { $0.action == .operatorCommand }.map(\.object)
+        #expect(events.contains("cli:audit export") && events.contains("cli:audit verify"), "operator commands are audited")
+        let purge = try PolicyToolTests.vangnet(["retention", "purge", "--config", config.path])
+        #expect(purge.status == 0 && purge.output.contains("0 records removed"), "\(purge.output)")
     }
 }
