@@ -112,7 +112,7 @@ struct PolicyChecker {
                 }
                 if keys.isEmpty, (org.signingKeys ?? []).isEmpty { error(at, "a source needs at least one signing key") }
                 signingKeys[org.oin] = keys
-            case .auditor:
+            case .auditor, .monitor:
                 break
             }
             organisations[org.oin] = org

@@ -41,6 +41,7 @@ public struct DeliveryPipeline: Sendable {
     let store: SQLiteStore
     let clock: any WallClock
     let maxPageSize: Int
+    let metrics: GatewayMetrics
 
     /// A page of records for `purpose` after `cursor`, or the refusal (already audited).
     public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, after cursor: DeliveryCursor, limit: Int) throws -> DeliveryPage {
@@ -90,6 +91,7 @@ public struct DeliveryPipeline: Sendable {
         try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
                                          object: "purpose:\(purpose)/region:\(scope.region)/policy:\(policy.fingerprint)", outcome: .success, counts: counts,
                                          region: scope.region, purpose: purpose))
+        metrics.pull(region: scope.region, purpose: purpose, records: delivered.count)
         let columns = datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return DeliveryPage(purpose: purpose, region: scope.region, records: delivered,
                             nextCursor: delivered.last?.cursor ?? cursor, policyVersion: policy.fingerprint, columns: columns)

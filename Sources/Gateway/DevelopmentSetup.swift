@@ -16,6 +16,8 @@ public enum DevelopmentSetup {
     /// Contactgemeente Amsterdam, RMC region 21 (Agglomeratie Amsterdam).
     public static let regionAmsterdam = OIN("00000099000000000221")!
     public static let auditor = OIN("00000099000000000901")!
+    /// The platform team's Prometheus.
+    public static let monitor = OIN("00000099000000000902")!
 
     /// The client certificates of the development PKI.
     public static let clients: [DevelopmentPKI.Subject] = [
@@ -24,6 +26,7 @@ public enum DevelopmentSetup {
         .init(fileName: "region-utrecht", commonName: "RMC Utrecht", organisation: "Gemeente Utrecht (test)", oin: regionUtrecht),
         .init(fileName: "region-amsterdam", commonName: "RMC Agglomeratie Amsterdam", organisation: "Gemeente Amsterdam (test)", oin: regionAmsterdam),
         .init(fileName: "auditor", commonName: "Security officer", organisation: "Vangnet audit (test)", oin: auditor),
+        .init(fileName: "monitor", commonName: "Prometheus", organisation: "Vangnet platform (test)", oin: monitor),
     ]
 
     /// Creates the PKI, keys and configuration under `directory` and returns the configuration.
@@ -70,6 +73,7 @@ public enum DevelopmentSetup {
                 .init(oin: regionUtrecht, name: "Gemeente Utrecht (RMC-regio 19 Utrecht)", role: .consumer),
                 .init(oin: regionAmsterdam, name: "Gemeente Amsterdam (RMC-regio 21 Agglomeratie Amsterdam)", role: .consumer),
                 .init(oin: auditor, name: "Security officer", role: .auditor),
+                .init(oin: monitor, name: "Prometheus (platform team)", role: .monitor),
             ],
             purposes: PolicyDocument.Purpose.defaults,
             grants: [

@@ -15,7 +15,7 @@ extension Gateway {
     /// refusal too.
     func addAuditRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/v1/audit/verify") { _, context in
-            try await respond {
+            try await respond("/v1/audit/verify") {
                 let caller = try await requireAuditor(context, action: .auditVerify, object: "audit")
                 let verdict = try store.verifyAudit(key: keys.audit.publicKey)
                 try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
@@ -31,7 +31,7 @@ extension Gateway {
         }
 
         router.get("/v1/audit/entries") { request, context in
-            try await respond {
+            try await respond("/v1/audit/entries") {
                 let caller = try await requireAuditor(context, action: .auditRead, object: "audit:entries")
                 let query = request.uri.queryParameters
                 let filter = try Self.auditFilter(query)
@@ -46,7 +46,7 @@ extension Gateway {
         }
 
         router.get("/v1/audit/checkpoints") { _, context in
-            try await respond {
+            try await respond("/v1/audit/checkpoints") {
                 let caller = try await requireAuditor(context, action: .auditRead, object: "audit:checkpoints")
                 let checkpoints = try store.auditCheckpoints()
                 try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
@@ -58,7 +58,7 @@ extension Gateway {
         }
 
         router.get("/review") { request, context in
-            try await respond {
+            try await respond("/review") {
                 let caller = try await requireAuditor(context, action: .auditRead, object: "audit:review")
                 let query = request.uri.queryParameters
                 let filter = try Self.auditFilter(query)

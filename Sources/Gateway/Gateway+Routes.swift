@@ -22,11 +22,36 @@ extension Gateway {
     /// | `GET /v1/audit/checkpoints` | auditor | the signed checkpoints (keep the latest to detect truncation later) |
     /// | `GET /review` | auditor | the review page (HTML) |
     /// | `GET /healthz` | anyone with a certificate | liveness |
+    /// | `GET /readyz` | anyone with a certificate | readiness: the store answers, a policy is in force |
+    /// | `GET /metrics` | monitor, auditor | Prometheus metrics |
     func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
 
+        router.get("/readyz") { _, _ in
+            // Ready when the store answers and a checked policy is in force.
+            do {
+                _ = try store.auditCount()
+                _ = policy.fingerprint
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+            } catch {
+                logger.error("not ready: the store does not answer", metadata: ["error.type": "\(type(of: error))"])
+                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "not ready: store unavailable\n")))
+            }
+        }
+
+        router.get("/metrics") { _, context in
+            try await respond("/metrics") {
+                let caller = try await identify(context)
+                guard caller.role == .monitor || caller.role == .auditor else {
+                    throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the monitor and auditor roles may read metrics")
+                }
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+            }
+        }
+
         router.post("/v1/batches") { request, context in
-            try await respond {
+            try await respond("/v1/batches") {
                 let caller = try await identify(context)
                 switch try await ingest.ingest(request.body, caller: caller) {
                 case .committed(let receipt): return try json(receipt, status: .created)
@@ -36,7 +61,7 @@ extension Gateway {
         }
 
         router.get("/v1/purposes/:purpose/records") { request, context in
-            try await respond {
+            try await respond("/v1/purposes/:purpose/records") {
                 let caller = try await identify(context)
                 let purpose = PurposeID(context.parameters.get("purpose") ?? "")
                 let query = request.uri.queryParameters
@@ -62,7 +87,7 @@ extension Gateway {
         }
 
         router.get("/v1/me") { _, context in
-            try await respond {
+            try await respond("/v1/me") {
                 let caller = try await identify(context)
                 let policy = self.policy
                 struct Me: Encodable {
@@ -79,7 +104,7 @@ extension Gateway {
         }
 
         router.get("/v1/policy/explain") { request, context in
-            try await respond {
+            try await respond("/v1/policy/explain") {
                 let caller = try await identify(context)
                 let query = request.uri.queryParameters
                 let purpose = PurposeID(query.get("purpose") ?? "")
@@ -122,19 +147,26 @@ extension Gateway {
     }
 
     /// Runs a handler; a refusal becomes its JSON error response, any other error a 500 without detail.
-    func respond(_ body: () async throws -> Response) async throws -> Response {
+    /// Runs the handler of `route`, counting the answer and its latency in the metrics.
+    func respond(_ route: String, _ body: () async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response: Response
         do {
-            return try await body()
+            response = try await body()
         } catch let refusal as GatewayRefusal {
-            logger.info("request refused", metadata: ["code": "\(refusal.code)", "status": "\(refusal.status)"])
+            logger.info("request refused", metadata: ["route": "\(route)", "code": "\(refusal.code)", "status": "\(refusal.status)"])
+            metrics.refusal(refusal.code)
             struct ErrorBody: Encodable { let error: String; let message: String }
-            return try json(ErrorBody(error: refusal.code, message: refusal.message), status: HTTPResponse.Status(code: refusal.status))
+            response = try json(ErrorBody(error: refusal.code, message: refusal.message), status: HTTPResponse.Status(code: refusal.status))
         } catch {
             // The error is logged by type only: an unexpected error could carry input.
-            logger.error("request failed", metadata: ["error.type": "\(type(of: error))"])
-            return try json(["error": "internal_error", "message": "the gateway could not complete the request; nothing was committed"],
-                            status: .internalServerError)
+            logger.error("request failed", metadata: ["route": "\(route)", "error.type": "\(type(of: error))"])
+            metrics.refusal("internal_error")
+            response = try json(["error": "internal_error", "message": "the gateway could not complete the request; nothing was committed"],
+                                status: .internalServerError)
         }
+        metrics.request(route, status: response.status.code, duration: ContinuousClock.now - started)
+        return response
     }
 
     func json(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {

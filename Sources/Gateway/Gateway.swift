@@ -24,6 +24,7 @@ public struct Gateway: Sendable {
     public let store: SQLiteStore
     public let ingest: IngestPipeline
     public let delivery: DeliveryPipeline
+    public let metrics: GatewayMetrics
     let clock: any WallClock
     let logger: Logger
 
@@ -46,8 +47,12 @@ public struct Gateway: Sendable {
         self.store = store
         self.clock = clock
         self.logger = logger
-        self.ingest = IngestPipeline(state: state, keys: keys, store: store, limits: configuration.gateway.limits, clock: clock, reference: .embedded)
-        self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize)
+        let metrics = GatewayMetrics()
+        self.metrics = metrics
+        self.ingest = IngestPipeline(state: state, keys: keys, store: store, limits: configuration.gateway.limits, clock: clock, reference: .embedded,
+                                     metrics: metrics)
+        self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize,
+                                         metrics: metrics)
         try store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now(), extra: ["interruptedBatchesDiscarded": interrupted]))
     }
 

@@ -25,6 +25,7 @@ public struct IngestPipeline: Sendable {
     let limits: GatewayConfiguration.Limits
     let clock: any WallClock
     let reference: ReferenceData
+    let metrics: GatewayMetrics
 
     /// What a push achieved.
     public enum Outcome: Sendable {
@@ -106,10 +107,12 @@ public struct IngestPipeline: Sendable {
             case let r as GatewayRefusal: refusal = r
             case let e as EnvelopeError: refusal = GatewayRefusal(status: e.code == .tooLarge ? 413 : 400, code: e.code.description, message: e.reason)
             default:
+                metrics.batch("failed", dataset: batch.dataset)
                 try? store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
                                                   object: batch.object, outcome: .failed, reason: "internal_error", dataset: batch.dataset))
                 throw error
             }
+            metrics.batch("refused", dataset: batch.dataset)
             try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
                                              object: batch.object, outcome: .refused, reason: refusal.code, dataset: batch.dataset))
             throw refusal
@@ -121,6 +124,7 @@ public struct IngestPipeline: Sendable {
     private func retry(of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON), opened: OpenedBatch,
                        batch: BatchInProgress, caller: PolicyDocument.Organisation) throws -> Outcome {
         guard earlier.envelopeHash == opened.envelopeHash else { throw Self.conflict(opened.header) }
+        metrics.batch("duplicate", dataset: opened.header.dataset)
         try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
         return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(earlier.receipt.utf8)))
     }
@@ -172,8 +176,13 @@ public struct IngestPipeline: Sendable {
         switch try await store.commit(stage: stage, batch: opened, accepted: batch.acceptedCount, rejected: batch.rejections.count,
                                       receipt: receiptJSON, audit: event) {
         case .committed:
+            metrics.batch("committed", dataset: header.dataset)
+            var rejected: [String: Int] = [:]
+            for rejection in batch.rejections { rejected[rejection.reason.rawValue, default: 0] += 1 }
+            metrics.records(accepted: batch.acceptedCount, rejected: rejected, dataset: header.dataset)
             return .committed(receipt)
         case .duplicate(let first):
+            metrics.batch("duplicate", dataset: header.dataset)
             // A concurrent push of the same batch committed first.
             try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
             return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(first.utf8)))

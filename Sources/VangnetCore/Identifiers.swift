@@ -53,4 +53,6 @@ public enum Role: String, Sendable, Codable, CaseIterable {
     case consumer
     /// A security officer: reads the audit log.
     case auditor
+    /// The platform team's monitoring (Prometheus): reads `/metrics`, nothing else.
+    case monitor
 }

@@ -13,7 +13,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Configuration file (JSON, see docs/configuration.md).")
     var config: String
 
+    @Option(help: "Log format on standard error: json (one object per line) or text.")
+    var logFormat: String = "json"
+
     func run() async throws {
+        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be json or text") }
+        if logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
         let gateway = try Gateway(configuration: configuration)
         signal(SIGHUP, SIG_IGN)
