@@ -31,7 +31,7 @@ import VangnetCore
         defer { try? FileManager.default.removeItem(at: directory) }
         let (status, output) = try Self.vangnet(["policy", "check", "--config", directory.appendingPathComponent("vangnet.json").path])
         #expect(status == 0, "\(output)")
-        #expect(output.contains("valid; 40 regions, 5 organisations, 3 purposes"))
+        #expect(output.contains("valid; 40 regions, 6 organisations, 3 purposes"))
         #expect(output.contains("warning: policy.regions: 38 region(s) name no contactgemeente"))
     }
 
