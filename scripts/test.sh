@@ -17,3 +17,6 @@ if [ ! -x "$venv/bin/pytest" ]; then
   "$venv/bin/pip" install -q pynacl pytest
 fi
 VANGNET_BIN="$PWD/.build/debug/vangnet" "$venv/bin/pytest" -q clients/python/tests
+
+# The HTTP API against its OpenAPI document, on a running gateway.
+scripts/api-check.sh

@@ -25,17 +25,17 @@ extension Gateway {
     /// | `GET /readyz` | anyone with a certificate | readiness: the store answers, a policy is in force |
     /// | `GET /metrics` | monitor, auditor | Prometheus metrics |
     func addRoutes(to router: Router<GatewayRequestContext>) {
-        router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+        router.get("/healthz") { _, _ in Response(status: .ok, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
 
         router.get("/readyz") { _, _ in
             // Ready when the store answers and a checked policy is in force.
             do {
                 _ = try store.auditCount()
                 _ = policy.fingerprint
-                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+                return Response(status: .ok, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
             } catch {
                 logger.error("not ready: the store does not answer", metadata: ["error.type": "\(type(of: error))"])
-                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "not ready: store unavailable\n")))
+                return Response(status: .serviceUnavailable, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "not ready: store unavailable\n")))
             }
         }
 
@@ -68,14 +68,20 @@ extension Gateway {
                 guard let after = DeliveryCursor(query.get("after") ?? DeliveryCursor.start.description) else {
                     throw GatewayRefusal(status: 400, code: "invalid_cursor", message: "after must be a cursor from an earlier page (<batch>.<region>.<line>)")
                 }
-                let limit = Int(query.get("limit") ?? "1000") ?? 1000
+                guard let limit = Int(query.get("limit") ?? "1000"), limit > 0 else {
+                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "limit must be a whole number of at least 1")
+                }
+                let format = query.get("format") ?? "ndjson"
+                guard format == "ndjson" || format == "csv" else {
+                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "format must be ndjson or csv")
+                }
                 let page = try delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
                 var headers: HTTPFields = [:]
                 headers[HTTPField.Name("Vangnet-Next-Cursor")!] = page.nextCursor.description
                 headers[HTTPField.Name("Vangnet-Policy-Version")!] = page.policyVersion
                 headers[HTTPField.Name("Vangnet-Region")!] = String(page.region.value)
                 let body: String
-                if query.get("format") == "csv" {
+                if format == "csv" {
                     headers[.contentType] = "text/csv; charset=utf-8"
                     body = page.csv()
                 } else {
@@ -126,6 +132,20 @@ extension Gateway {
         }
 
         addAuditRoutes(to: router)
+        addMethodNotAllowed(to: router)
+    }
+
+    static let plainText: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
+
+    /// Every path the API has, with the methods it takes; any other method gets 405 with `Allow`.
+    static let routes: [(path: String, methods: [HTTPRequest.Method])] = [
+        ("/healthz", [.get]), ("/readyz", [.get]), ("/metrics", [.get]), ("/v1/batches", [.post]),
+        ("/v1/purposes/:purpose/records", [.get]), ("/v1/me", [.get]), ("/v1/policy/explain", [.get]),
+        ("/v1/audit/verify", [.get]), ("/v1/audit/entries", [.get]), ("/v1/audit/checkpoints", [.get]), ("/review", [.get]),
+    ]
+
+    func addMethodNotAllowed(to router: Router<GatewayRequestContext>) {
+        router.middlewares.add(MethodNotAllowedMiddleware(routes: Self.routes))
     }
 
     /// The organisation behind the verified client certificate; an unknown OIN is refused and audited.
