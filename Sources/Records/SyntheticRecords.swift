@@ -87,11 +87,12 @@ public struct SyntheticRecords {
     private mutating func letter() -> Character { Character(Unicode.Scalar(UInt8(65 + rng.next() % 26))) }
 }
 
-/// A small, fast, seedable PRNG (SplitMix64), for reproducible synthetic data. Not for secrets.
-struct SplitMix64 {
+/// A small, fast, seedable PRNG (SplitMix64), for reproducible synthetic data and property
+/// tests. Not for secrets.
+public struct SplitMix64: Sendable {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

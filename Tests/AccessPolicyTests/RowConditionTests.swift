@@ -7,16 +7,11 @@ import VangnetCore
 /// Property tests: random records and random reference dates, each condition checked against an
 /// oracle written differently from the implementation (date arithmetic on yyyymmdd integers).
 @Suite struct RowConditionTests {
-    /// A small deterministic generator (SplitMix64), so a failure can be replayed from its seed.
+    /// Random values from a seeded generator, so a failure can be replayed from its seed.
     struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random: SplitMix64
+        init(state: UInt64) { random = SplitMix64(seed: state) }
+        mutating func next() -> UInt64 { random.next() }
         mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
         mutating func bool() -> Bool { next() & 1 == 1 }
         mutating func date(years: ClosedRange<Int>) -> CalendarDate {

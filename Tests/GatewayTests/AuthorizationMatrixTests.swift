@@ -89,7 +89,7 @@ import VangnetCrypto
     /// People whose attributes cover both sides of every condition, in four regions.
     static func people() -> [Person] {
         var synth = SyntheticRecords(seed: 7)
-        var rng = RowConditionRandom(state: 99)
+        var rng = SplitMix64(seed: 99) // the attributes, apart from the BSN generator
         let births = ["2015-06-01", "2014-11-23", "2014-11-24", "2006-03-15", "2000-01-01", "1999-11-24", "1999-11-23", "1995-05-05"].map { CalendarDate($0)! }
         let leftDates: [CalendarDate?] = [nil, "2026-06-30", "2025-11-23", "2025-11-24", "2025-05-01", "2024-12-23", "2024-11-23", "2024-01-10"].map { $0.flatMap { CalendarDate($0) } }
         let periods = ["2026-11", "2026-10", "2026-09", "2026-08", "2026-03"]
@@ -215,17 +215,5 @@ import VangnetCrypto
                 #expect(answer.refusal?.code == "wrong_role")
             }
         }
-    }
-}
-
-/// The generator of the matrix's attributes (SplitMix64), separate from the BSN generator.
-struct RowConditionRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
