@@ -53,6 +53,9 @@ public enum KeyFile {
 
     /// Refuses a file that anyone but its owner may read or write, or that another user owns.
     public static func checkPermissions(_ url: URL) throws {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw Failure(path: url.path, reason: "missing (vangnet keys init makes the gateway's keys; vangnet keys rotate a new pseudonym epoch)")
+        }
         let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
         let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
         guard mode & 0o077 == 0 else {

@@ -174,5 +174,8 @@ import VangnetCore
         _ = try GatewayKeys.load(from: directory)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: directory.appendingPathComponent("pseudonym-root.e1.key").path)
         #expect(throws: KeyFile.Failure.self) { try GatewayKeys.load(from: directory) }
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("audit-signing.key"))
+        let missing = try #require(throws: KeyFile.Failure.self) { try GatewayKeys.load(from: directory) }
+        #expect(missing.reason.hasPrefix("missing"))
     }
 }
