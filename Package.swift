@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -42,6 +43,15 @@ let package = Package(
                 "VangnetCore", "VangnetCrypto", "Records", "Pseudonymisation", "AuditLog", "BatchEnvelope",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PostgresStorage",
+            dependencies: [
+                "Storage", "AuditLog", "BatchEnvelope", "Records", "Pseudonymisation", "VangnetCore", "VangnetCrypto",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -82,7 +92,7 @@ let package = Package(
         .testTarget(name: "PseudonymisationTests", dependencies: ["Pseudonymisation", "VangnetCrypto", "VangnetCore"]),
         .testTarget(name: "AccessPolicyTests", dependencies: ["AccessPolicy", "Records", "VangnetCore", "VangnetCrypto"]),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "Storage", "VangnetCrypto", "VangnetCore"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "BatchEnvelope", "Records", "Pseudonymisation", "AuditLog", "VangnetCrypto", "VangnetCore"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "PostgresStorage", "BatchEnvelope", "Records", "Pseudonymisation", "AuditLog", "VangnetCrypto", "VangnetCore"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

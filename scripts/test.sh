@@ -3,6 +3,8 @@
 # SQLite, a crash loop against a real `vangnet serve`, the review page in headless Chromium), then
 # the independent Python client against the test vectors and a running gateway. Arguments go to
 # `swift test` (for example --filter). VANGNET_CRASH_POINTS=200 lengthens the crash loop (default 20).
+# The store suite also runs against PostgreSQL when VANGNET_POSTGRES_URL is set
+# (`export VANGNET_POSTGRES_URL=$(scripts/postgres-test-db.sh)`; CI does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test

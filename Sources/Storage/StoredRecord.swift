@@ -27,6 +27,15 @@ public struct StoredRecord: Sendable {
     public let fields: [String: FieldValue]
     /// When its batch was committed (retention counts from here).
     public let committedAt: Date
+
+    public init(cursor: DeliveryCursor, dataset: DatasetID, person: InternalPseudonym, region: RegionNumber, fields: [String: FieldValue], committedAt: Date) {
+        self.cursor = cursor
+        self.dataset = dataset
+        self.person = person
+        self.region = region
+        self.fields = fields
+        self.committedAt = committedAt
+    }
 }
 
 /// What happened when a batch was offered for commit.
@@ -44,7 +53,9 @@ public typealias SignedReceiptJSON = String
 
 /// A staging area: a batch whose records are being stored but that is not committed.
 public struct StagingID: Sendable, Hashable {
-    let seq: Int64
+    /// The staging batch's row number in its store.
+    public let seq: Int64
+    public init(seq: Int64) { self.seq = seq }
 }
 
 /// The store cannot do what was asked; the message says why (never a record value).

@@ -1,0 +1,222 @@
+import AuditLog
+import BatchEnvelope
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Pseudonymisation
+import Records
+import Storage
+import VangnetCore
+import VangnetCrypto
+
+/// The store on PostgreSQL, for several gateway instances sharing one database.
+///
+/// Same tables and invariants as ``SQLiteStore``. Where SQLite has one writer, PostgreSQL has
+/// many: commits take `batches` in SHARE ROW EXCLUSIVE mode (one commit at a time decides the
+/// commit order and whether a batch id is taken) and audit appends take `audit` in EXCLUSIVE
+/// mode (one chain, whichever instance appends). Staging runs concurrently.
+public final class PostgresStore: RecordStore {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    /// Connects (the client runs until ``shutdown()``) and brings the schema up to date.
+    public init(configuration: PostgresClient.Configuration, logger: Logger = Logger(label: "vangnet.postgres")) async throws {
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        runner = Task { [client] in await client.run() }
+        try await migrate()
+    }
+
+    /// Parses `postgres://user:password@host:port/database`.
+    public static func configuration(url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
+              let host = components.host, let user = components.user else {
+            throw StoreError("not a postgres:// URL")
+        }
+        return PostgresClient.Configuration(host: host, port: components.port ?? 5432, username: user, password: components.password,
+                                            database: String(components.path.dropFirst()), tls: .disable)
+    }
+
+    public func shutdown() { runner.cancel() }
+
+    private func migrate() async throws {
+        try await client.withTransaction(logger: logger) { c in
+            try await c.query("SELECT pg_advisory_xact_lock(4242)", logger: logger)
+            try await c.query("""
+                CREATE TABLE IF NOT EXISTS batches (
+                    seq BIGSERIAL PRIMARY KEY, source TEXT NOT NULL, batch_id TEXT NOT NULL, dataset TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('staging', 'committed')), epoch BIGINT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
+                    commit_seq BIGINT UNIQUE, envelope_hash BYTEA, accepted BIGINT, rejected BIGINT, receipt TEXT,
+                    committed_at DOUBLE PRECISION, purged_at DOUBLE PRECISION)
+                """, logger: logger)
+            try await c.query("CREATE UNIQUE INDEX IF NOT EXISTS batches_committed ON batches (source, batch_id) WHERE state = 'committed'", logger: logger)
+            try await c.query("""
+                CREATE TABLE IF NOT EXISTS records (
+                    batch BIGINT NOT NULL, region BIGINT NOT NULL, line BIGINT NOT NULL, person BYTEA NOT NULL, fields TEXT NOT NULL,
+                    PRIMARY KEY (batch, region, line))
+                """, logger: logger)
+            try await c.query("""
+                CREATE TABLE IF NOT EXISTS audit (
+                    seq BIGINT PRIMARY KEY, time DOUBLE PRECISION NOT NULL, actor TEXT, action TEXT NOT NULL, event BYTEA NOT NULL,
+                    prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL, role TEXT, outcome TEXT, region BIGINT)
+                """, logger: logger)
+        }
+    }
+
+    // MARK: Batches
+
+    public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
+        let rows = try await client.query("""
+            INSERT INTO batches (source, batch_id, dataset, state, epoch, started_at)
+            VALUES (\(source.value), \(batchId.description), \(dataset.value), 'staging', \(Int64(epoch)), \(time.timeIntervalSince1970)) RETURNING seq
+            """, logger: logger)
+        for try await seq in rows.decode(Int64.self) { return StagingID(seq: seq) }
+        throw StoreError("staging area not created")
+    }
+
+    /// One statement per group: the records as arrays, unnested by the server.
+    public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
+        guard !records.isEmpty else { return }
+        let regions = records.map { Int64($0.region.value) }, lines = records.map { Int64($0.record.line) }
+        let persons = records.map { ByteBuffer(bytes: $0.record.person.bytes) }, fields = records.map(\.record.storedFields)
+        try await client.query("""
+            INSERT INTO records (batch, region, line, person, fields)
+            SELECT \(stage.seq), r, l, p, f FROM UNNEST(\(regions)::int8[], \(lines)::int8[], \(persons)::bytea[], \(fields)::text[]) AS t(r, l, p, f)
+            """, logger: logger)
+    }
+
+    public func discard(_ stage: StagingID) async throws {
+        try await client.withTransaction(logger: logger) { c in try await self.discard(stage.seq, on: c) }
+    }
+
+    private func discard(_ seq: Int64, on c: PostgresConnection) async throws {
+        try await c.query("DELETE FROM records WHERE batch = \(seq)", logger: logger)
+        try await c.query("DELETE FROM batches WHERE seq = \(seq) AND state = 'staging'", logger: logger)
+    }
+
+    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome {
+        let header = batch.header
+        return try await client.withTransaction(logger: logger) { c in
+            try await c.query("LOCK TABLE batches IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+            let earlier = try await c.query("""
+                SELECT envelope_hash, receipt FROM batches WHERE source = \(header.source.value) AND batch_id = \(header.batchId.description) AND state = 'committed'
+                """, logger: logger)
+            for try await (hash, first) in earlier.decode((ByteBuffer, String).self) {
+                try await self.discard(stage.seq, on: c)
+                return Array(buffer: hash) == batch.envelopeHash ? .duplicate(first) : .conflict
+            }
+            var commitSeq: Int64 = 1
+            for try await maximum in try await c.query("SELECT COALESCE(MAX(commit_seq), 0) FROM batches", logger: logger).decode(Int64.self) {
+                commitSeq = maximum + 1
+            }
+            let updated = try await c.query("""
+                UPDATE batches SET state = 'committed', commit_seq = \(commitSeq), envelope_hash = \(ByteBuffer(bytes: batch.envelopeHash)),
+                    accepted = \(Int64(accepted)), rejected = \(Int64(rejected)), receipt = \(receipt), committed_at = \(audit.time.timeIntervalSince1970)
+                WHERE seq = \(stage.seq) AND state = 'staging' RETURNING seq
+                """, logger: logger)
+            var found = false
+            for try await _ in updated.decode(Int64.self) { found = true }
+            guard found else { throw StoreError("staging area \(stage.seq) is gone (discarded by a restart?)") }
+            try await self.append(audit, on: c)
+            return .committed(receipt)
+        }
+    }
+
+    public func discardInterruptedBatches() async throws -> Int {
+        try await client.withTransaction(logger: logger) { c in
+            var stale: [Int64] = []
+            for try await seq in try await c.query("SELECT seq FROM batches WHERE state = 'staging'", logger: logger).decode(Int64.self) { stale.append(seq) }
+            for seq in stale { try await self.discard(seq, on: c) }
+            return stale.count
+        }
+    }
+
+    public func counts() async throws -> (batches: Int, records: Int) {
+        let batches = try await scalar("SELECT COUNT(*) FROM batches WHERE state = 'committed'")
+        let records = try await scalar("SELECT COUNT(*) FROM records r JOIN batches b ON b.seq = r.batch WHERE b.state = 'committed'")
+        return (batches, records)
+    }
+
+    public func storedRecordRows() async throws -> Int { try await scalar("SELECT COUNT(*) FROM records") }
+
+    private func scalar(_ sql: String) async throws -> Int {
+        for try await n in try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Int64.self) { return Int(n) }
+        return 0
+    }
+
+    // MARK: Delivery
+
+    public func records(dataset: DatasetID, region: RegionNumber) async throws -> [StoredRecord] {
+        try await stored(client.query("""
+            SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields, b.committed_at
+            FROM batches b JOIN records r ON r.batch = b.seq AND r.region = \(Int64(region.value))
+            WHERE b.dataset = \(dataset.value) AND b.state = 'committed'
+            """, logger: logger), limit: Int.max) { _ in true }
+    }
+
+    public func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: @Sendable (StoredRecord) -> Bool) async throws -> [StoredRecord] {
+        try await stored(client.query("""
+            SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields, b.committed_at
+            FROM batches b JOIN records r ON r.batch = b.seq
+            WHERE b.state = 'committed' AND b.dataset = ANY(\(datasets.map(\.value))::text[])
+              AND (b.commit_seq, r.region, r.line) > (\(cursor.batch), \(cursor.region), \(cursor.record))
+            ORDER BY b.commit_seq, r.region, r.line
+            """, logger: logger), limit: limit, accept: accept)
+    }
+
+    private func stored(_ rows: PostgresRowSequence, limit: Int, accept: (StoredRecord) -> Bool) async throws -> [StoredRecord] {
+        var page: [StoredRecord] = []
+        for try await (line, commitSeq, dataset, person, epoch, region, fields, committedAt)
+            in rows.decode((Int64, Int64, String, ByteBuffer, Int64, Int64, String, Double).self) {
+            guard page.count < limit else { continue }
+            let record = StoredRecord(
+                cursor: DeliveryCursor(batch: commitSeq, region: region, record: line), dataset: DatasetID(dataset),
+                person: InternalPseudonym(storedBytes: Array(buffer: person), epoch: UInt32(epoch)), region: RegionNumber(Int(region))!,
+                fields: FlatJSON.decodeFields(fields), committedAt: Date(timeIntervalSince1970: committedAt)
+            )
+            if accept(record) { page.append(record) }
+        }
+        return page
+    }
+
+    // MARK: Audit
+
+    public func appendAudit(_ event: AuditEvent) async throws {
+        try await client.withTransaction(logger: logger) { c in try await self.append(event, on: c) }
+    }
+
+    /// Appends under an exclusive lock on the table: one chain, whichever instance appends.
+    private func append(_ event: AuditEvent, on c: PostgresConnection) async throws {
+        try await c.query("LOCK TABLE audit IN EXCLUSIVE MODE", logger: logger)
+        var sequence: Int64 = 1, previous = AuditChain.genesis
+        for try await (seq, hash) in try await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", logger: logger).decode((Int64, ByteBuffer).self) {
+            sequence = seq + 1
+            previous = Array(buffer: hash)
+        }
+        let canonical = AuditChain.canonicalBytes(event)
+        let record = AuditChain.link(event, sequence: sequence, previous: previous)
+        try await c.query("""
+            INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region)
+            VALUES (\(sequence), \(event.time.timeIntervalSince1970), \(event.actor?.value), \(event.action.rawValue), \(ByteBuffer(bytes: canonical)),
+                    \(ByteBuffer(bytes: previous)), \(ByteBuffer(bytes: record.hash)), \(event.role?.rawValue), \(event.outcome.rawValue),
+                    \(event.region.map { Int64($0.value) }))
+            """, logger: logger)
+    }
+
+    public func verifyAudit() async throws -> AuditVerdict {
+        var verifier = AuditVerifier()
+        let rows = try await client.query("SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq", logger: logger)
+        for try await (seq, event, previous, hash) in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
+            verifier.check(sequence: seq, canonicalEvent: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash))
+        }
+        return verifier.verdict()
+    }
+
+    public func uncheckedExecute(_ sql: String) async throws {
+        for statement in sql.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {
+            try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
+    }
+}

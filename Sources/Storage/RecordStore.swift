@@ -1,0 +1,61 @@
+import AuditLog
+import BatchEnvelope
+import Foundation
+import VangnetCore
+
+/// What the gateway needs of a store, whatever the database: staging and committing batches,
+/// reading records in delivery order, and the audit chain. Two implementations pass one
+/// behavioural test suite: ``SQLiteRecordStore`` (embedded, the default) and `PostgresStore`
+/// (several gateway instances on one PostgreSQL).
+///
+/// The invariants are those of ``SQLiteStore``: a staged batch is invisible until its commit; a
+/// commit makes it visible with its receipt and audit entry in one transaction, or not at all;
+/// one commit per (source, batch id); delivery order is commit order, then region and line.
+public protocol RecordStore: Sendable {
+    func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID
+    func stage(_ records: [RoutedRecord], into stage: StagingID) async throws
+    func discard(_ stage: StagingID) async throws
+    func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome
+    /// Drops the staging areas of interrupted batches; returns how many.
+    func discardInterruptedBatches() async throws -> Int
+    func counts() async throws -> (batches: Int, records: Int)
+    /// Rows in the records table, committed or staged.
+    func storedRecordRows() async throws -> Int
+    /// Committed records of `dataset` in `region`.
+    func records(dataset: DatasetID, region: RegionNumber) async throws -> [StoredRecord]
+    /// Committed records after `cursor` in delivery order, offered to `accept` until it took `limit`.
+    func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: @Sendable (StoredRecord) -> Bool) async throws -> [StoredRecord]
+    func appendAudit(_ event: AuditEvent) async throws
+    func verifyAudit() async throws -> AuditVerdict
+    /// Runs raw SQL, for tests that tamper with the store. Bypasses every invariant.
+    func uncheckedExecute(_ sql: String) async throws
+}
+
+/// The embedded SQLite store as a ``RecordStore``.
+public struct SQLiteRecordStore: RecordStore {
+    public let store: SQLiteStore
+    public init(_ store: SQLiteStore) { self.store = store }
+
+    public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
+        try await store.beginStaging(source: source, batchId: batchId, dataset: dataset, epoch: epoch, at: time)
+    }
+    public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws { try await store.stage(records, into: stage) }
+    public func discard(_ stage: StagingID) async throws { try await store.discard(stage) }
+    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome {
+        try await store.commit(stage: stage, batch: batch, accepted: accepted, rejected: rejected, receipt: receipt, audit: audit)
+    }
+    public func discardInterruptedBatches() async throws -> Int { try store.discardInterruptedBatches() }
+    public func counts() async throws -> (batches: Int, records: Int) { try store.counts() }
+    public func storedRecordRows() async throws -> Int { try store.storedRecordRows() }
+    public func records(dataset: DatasetID, region: RegionNumber) async throws -> [StoredRecord] {
+        var out: [StoredRecord] = []
+        try store.forEachRecord(dataset: dataset, region: region) { out.append($0) }
+        return out
+    }
+    public func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: @Sendable (StoredRecord) -> Bool) async throws -> [StoredRecord] {
+        try store.scanRecords(after: cursor, datasets: datasets, limit: limit, accept: accept)
+    }
+    public func appendAudit(_ event: AuditEvent) async throws { try store.appendAudit(event) }
+    public func verifyAudit() async throws -> AuditVerdict { try store.verifyAudit() }
+    public func uncheckedExecute(_ sql: String) async throws { try store.uncheckedExecute(sql) }
+}

@@ -1,0 +1,200 @@
+import AuditLog
+import BatchEnvelope
+import Foundation
+import PostgresNIO
+import PostgresStorage
+import Pseudonymisation
+import Records
+import Storage
+import Testing
+import VangnetCore
+import VangnetCrypto
+
+/// One behavioural suite, run against every store: the embedded SQLite store and PostgreSQL.
+///
+/// PostgreSQL runs when `VANGNET_POSTGRES_URL` names a database (`postgres://user:pw@host/db`;
+/// `.ci/run` starts a server and sets it); each test gets its own schema. Without it those cases
+/// skip, unless `VANGNET_REQUIRE_POSTGRES=1` (CI) makes that a failure.
+@Suite struct StoreBehaviourTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite, postgres
+        var testDescription: String { rawValue }
+    }
+
+    let source = OIN("00000099000000000101")!
+    let signer = SigningKeyPair.generate()
+    let gatewayBox = BoxKeyPair.generate()
+    let pseudonymiser = try! Pseudonymiser(keys: PseudonymKeys(root: .random(count: 32), epoch: 1))
+
+    /// A fresh store of `kind`, and a function opening a second one on the same database (a
+    /// restart, or a second gateway instance); `nil` if PostgreSQL is not available.
+    func stores(_ kind: Kind) async throws -> (first: any RecordStore, another: () async throws -> any RecordStore, close: () -> Void)? {
+        switch kind {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-behaviour-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let path = directory.appendingPathComponent("store.sqlite").path
+            return (SQLiteRecordStore(try SQLiteStore(path: path)), { SQLiteRecordStore(try SQLiteStore(path: path)) },
+                    { try? FileManager.default.removeItem(at: directory) })
+        case .postgres:
+            guard let url = ProcessInfo.processInfo.environment["VANGNET_POSTGRES_URL"] else {
+                #expect(ProcessInfo.processInfo.environment["VANGNET_REQUIRE_POSTGRES"] != "1", "VANGNET_POSTGRES_URL is required here")
+                return nil
+            }
+            let schema = "t_" + UUID().uuidString.prefix(8).lowercased()
+            let admin = try await PostgresStore(configuration: try PostgresStore.configuration(url: url))
+            try await admin.uncheckedExecute("CREATE SCHEMA \(schema)")
+            admin.shutdown()
+            var configuration = try PostgresStore.configuration(url: url)
+            configuration.options.additionalStartupParameters = [("search_path", schema)]
+            var opened: [PostgresStore] = [try await PostgresStore(configuration: configuration)]
+            let another: () async throws -> any RecordStore = {
+                let store = try await PostgresStore(configuration: configuration)
+                opened.append(store)
+                return store
+            }
+            return (opened[0], another, { for store in opened { store.shutdown() } })
+        }
+    }
+
+    func records(_ n: Int, seed: UInt64) throws -> [RoutedRecord] {
+        var synth = SyntheticRecords(seed: seed)
+        let validator = RecordValidator(schema: .uwvInkomstenverhoudingen)
+        let codes = ["GM0344", "GM0363", "GM0014"].map { MunicipalityCode($0)! }
+        return try synth.people(n, in: codes).enumerated().map { i, person in
+            let record = try validator.validate(line: synth.uwvLine(for: person), number: i + 1).get()
+            return RoutedRecord(record: pseudonymiser.pseudonymise(record), region: ReferenceData.embedded.region(of: person.municipality)!)
+        }
+    }
+
+    func opened(_ id: BatchID, payload: String = "x\n") throws -> OpenedBatch {
+        let envelope = try EnvelopeSealer(source: source, signingKey: signer, recipient: gatewayBox.publicKey)
+            .seal(payload: Array(payload.utf8), batchId: id, dataset: "uwv.inkomstenverhoudingen", createdAt: Date(), recordCount: 1)
+        var reader = EnvelopeReader(maxEnvelopeBytes: 1 << 20)
+        try envelope.withUnsafeBytes { try reader.feed($0) { _ in } }
+        try reader.open(with: gatewayBox, signingKey: signer.publicKey) { _ in }
+        return try reader.finish()
+    }
+
+    func event(_ object: String, _ i: Int = 0) -> AuditEvent {
+        AuditEvent(time: Date(timeIntervalSince1970: 1_795_435_200 + Double(i)), actor: source, role: .source, action: .batchPush,
+                   object: object, outcome: .success, counts: ["records": i])
+    }
+
+    func stage(_ store: any RecordStore, _ n: Int, seed: UInt64, id: BatchID = BatchID()) async throws -> StagingID {
+        let stage = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(try records(n, seed: seed), into: stage)
+        return stage
+    }
+
+    func all(_ store: any RecordStore) async throws -> [StoredRecord] {
+        try await store.scanRecords(after: .start, datasets: ["uwv.inkomstenverhoudingen"], limit: 1_000_000) { _ in true }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func aStagedBatchIsInvisibleUntilItsCommit(kind: Kind) async throws {
+        guard let (store, _, close) = try await stores(kind) else { return }
+        defer { close() }
+        let id = BatchID()
+        let stage = try await stage(store, 40, seed: 1, id: id)
+        #expect(try await all(store).isEmpty)
+        #expect(try await store.counts() == (batches: 0, records: 0))
+        guard case .committed = try await store.commit(stage: stage, batch: try opened(id), accepted: 40, rejected: 0, receipt: "r", audit: event("b")) else {
+            Issue.record("not committed"); return
+        }
+        let visible = try await all(store)
+        #expect(visible.count == 40 && visible.allSatisfy { $0.person.epoch == 1 })
+        let utrecht = try await store.records(dataset: "uwv.inkomstenverhoudingen", region: RegionNumber(19)!)
+        #expect(!utrecht.isEmpty && utrecht.allSatisfy { $0.region == RegionNumber(19) })
+    }
+
+    @Test(arguments: Kind.allCases)
+    func aDiscardedOrInterruptedBatchLeavesNothing(kind: Kind) async throws {
+        guard let (store, another, close) = try await stores(kind) else { return }
+        defer { close() }
+        try await store.discard(try await stage(store, 20, seed: 2))
+        #expect(try await store.storedRecordRows() == 0)
+        _ = try await stage(store, 30, seed: 3)
+        let restarted = try await another()
+        #expect(try await restarted.storedRecordRows() == 30)
+        #expect(try await restarted.discardInterruptedBatches() == 1)
+        #expect(try await restarted.storedRecordRows() == 0)
+    }
+
+    @Test(arguments: Kind.allCases)
+    func aBatchIdCommitsOnceAcrossInstances(kind: Kind) async throws {
+        guard let (store, another, close) = try await stores(kind) else { return }
+        defer { close() }
+        let second = try await another()
+        let id = BatchID()
+        let batch = try opened(id)
+        // The same batch staged on two instances, committed at the same time: one commit.
+        let stages = [try await stage(store, 10, seed: 4, id: id), try await stage(second, 10, seed: 4, id: id)]
+        let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+            for (i, (s, st)) in zip([store, second], stages).enumerated() {
+                group.addTask {
+                    switch try await s.commit(stage: st, batch: batch, accepted: 10, rejected: 0, receipt: "receipt \(i)", audit: event("\(i)")) {
+                    case .committed: "committed"
+                    case .duplicate: "duplicate"
+                    case .conflict: "conflict"
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }.sorted()
+        }
+        #expect(outcomes == ["committed", "duplicate"])
+        guard case .conflict = try await store.commit(stage: try await stage(store, 10, seed: 5, id: id), batch: try opened(id, payload: "y\n"),
+                                                      accepted: 10, rejected: 0, receipt: "other", audit: event("x")) else {
+            Issue.record("other bytes were not a conflict"); return
+        }
+        #expect(try await store.counts() == (batches: 1, records: 10))
+        #expect(try await store.storedRecordRows() == 10, "the losers' staged records are gone")
+        guard case .intact(let entries, _, _) = try await store.verifyAudit() else { Issue.record("audit chain broken"); return }
+        #expect(entries == 1, "one commit, one audit entry")
+    }
+
+    @Test(arguments: Kind.allCases)
+    func cursorsFollowCommitOrderWithoutSkipsOrRepeats(kind: Kind) async throws {
+        guard let (store, _, close) = try await stores(kind) else { return }
+        defer { close() }
+        let (idA, idB) = (BatchID(), BatchID())
+        let a = try await stage(store, 17, seed: 6, id: idA), b = try await stage(store, 11, seed: 7, id: idB)
+        _ = try await store.commit(stage: b, batch: try opened(idB), accepted: 11, rejected: 0, receipt: "b", audit: event("b"))
+        var seen: [StoredRecord] = [], cursor = DeliveryCursor.start
+        func drain() async throws {
+            while true {
+                let page = try await store.scanRecords(after: cursor, datasets: ["uwv.inkomstenverhoudingen"], limit: 4) { _ in true }
+                guard let last = page.last else { return }
+                seen += page
+                cursor = last.cursor
+            }
+        }
+        try await drain()
+        #expect(seen.count == 11)
+        _ = try await store.commit(stage: a, batch: try opened(idA), accepted: 17, rejected: 0, receipt: "a", audit: event("a"))
+        try await drain()
+        #expect(seen.count == 28 && Set(seen.map(\.cursor)).count == 28)
+        #expect(seen.map(\.cursor) == seen.map(\.cursor).sorted())
+    }
+
+    @Test(arguments: Kind.allCases)
+    func theAuditChainVerifiesAndTamperingIsFound(kind: Kind) async throws {
+        guard let (store, another, close) = try await stores(kind) else { return }
+        defer { close() }
+        let second = try await another()
+        // Two instances appending at once: still one chain.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (k, s) in [store, second].enumerated() {
+                group.addTask { for i in 1...10 { try await s.appendAudit(event("instance \(k)", i)) } }
+            }
+            try await group.waitForAll()
+        }
+        guard case .intact(20, _, _) = try await store.verifyAudit() else { Issue.record("chain not intact"); return }
+        try await store.uncheckedExecute("UPDATE audit SET hash = prev_hash WHERE seq = 7")
+        #expect(try await store.verifyAudit() == .broken(sequence: 7, reason: "its content does not match its hash (edited)"))
+        try await store.uncheckedExecute("DELETE FROM audit WHERE seq >= 7")
+        guard case .intact(6, _, _) = try await store.verifyAudit() else { Issue.record("prefix not intact"); return }
+        try await store.uncheckedExecute("DELETE FROM audit WHERE seq = 4")
+        #expect(try await store.verifyAudit() == .broken(sequence: 5, reason: "record 4 is missing"))
+    }
+}
