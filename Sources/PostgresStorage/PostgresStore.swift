@@ -19,12 +19,16 @@ import VangnetCrypto
 public final class PostgresStore: RecordStore {
     let client: PostgresClient
     let logger: Logger
+    let auditSigning: AuditSigning?
     private let runner: Task<Void, Never>
 
-    /// Connects (the client runs until ``shutdown()``) and brings the schema up to date.
-    public init(configuration: PostgresClient.Configuration, logger: Logger = Logger(label: "vangnet.postgres")) async throws {
+    /// Connects (the client runs until ``shutdown()``) and brings the schema up to date. With
+    /// `auditSigning`, every `every`-th audit entry gets a signed checkpoint in its transaction.
+    public init(configuration: PostgresClient.Configuration, auditSigning: AuditSigning? = nil,
+                logger: Logger = Logger(label: "vangnet.postgres")) async throws {
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
+        self.auditSigning = auditSigning
         runner = Task { [client] in await client.run() }
         try await migrate()
     }
@@ -61,6 +65,10 @@ public final class PostgresStore: RecordStore {
                 CREATE TABLE IF NOT EXISTS audit (
                     seq BIGINT PRIMARY KEY, time DOUBLE PRECISION NOT NULL, actor TEXT, action TEXT NOT NULL, event BYTEA NOT NULL,
                     prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL, role TEXT, outcome TEXT, region BIGINT)
+                """, logger: logger)
+            try await c.query("""
+                CREATE TABLE IF NOT EXISTS audit_checkpoints (
+                    seq BIGINT PRIMARY KEY, time BIGINT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL)
                 """, logger: logger)
         }
     }
@@ -187,14 +195,19 @@ public final class PostgresStore: RecordStore {
         try await client.withTransaction(logger: logger) { c in try await self.append(event, on: c) }
     }
 
+    /// The chain's last entry (0 and the genesis hash when empty).
+    private func head(on c: PostgresConnection) async throws -> (sequence: Int64, hash: [UInt8]) {
+        for try await (seq, hash) in try await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", logger: logger).decode((Int64, ByteBuffer).self) {
+            return (seq, Array(buffer: hash))
+        }
+        return (0, AuditChain.genesis)
+    }
+
     /// Appends under an exclusive lock on the table: one chain, whichever instance appends.
     private func append(_ event: AuditEvent, on c: PostgresConnection) async throws {
         try await c.query("LOCK TABLE audit IN EXCLUSIVE MODE", logger: logger)
-        var sequence: Int64 = 1, previous = AuditChain.genesis
-        for try await (seq, hash) in try await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", logger: logger).decode((Int64, ByteBuffer).self) {
-            sequence = seq + 1
-            previous = Array(buffer: hash)
-        }
+        let last = try await head(on: c)
+        let sequence = last.sequence + 1, previous = last.hash
         let canonical = AuditChain.canonicalBytes(event)
         let record = AuditChain.link(event, sequence: sequence, previous: previous)
         try await c.query("""
@@ -203,15 +216,73 @@ public final class PostgresStore: RecordStore {
                     \(ByteBuffer(bytes: previous)), \(ByteBuffer(bytes: record.hash)), \(event.role?.rawValue), \(event.outcome.rawValue),
                     \(event.region.map { Int64($0.value) }))
             """, logger: logger)
+        if let auditSigning, sequence % Int64(auditSigning.every) == 0 {
+            try await insert(AuditCheckpoint(sequence: sequence, hash: record.hash, time: event.time, key: auditSigning.key), on: c)
+        }
     }
 
-    public func verifyAudit() async throws -> AuditVerdict {
-        var verifier = AuditVerifier()
+    private func insert(_ checkpoint: AuditCheckpoint, on c: PostgresConnection) async throws {
+        try await c.query("""
+            INSERT INTO audit_checkpoints (seq, time, hash, key_id, signature)
+            VALUES (\(checkpoint.sequence), \(checkpoint.time), \(checkpoint.hash), \(checkpoint.keyId), \(checkpoint.signature)) ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? {
+        guard let auditSigning else { return nil }
+        return try await client.withTransaction(logger: logger) { c in
+            try await c.query("LOCK TABLE audit IN EXCLUSIVE MODE", logger: logger)
+            let head = try await self.head(on: c)
+            var signed: Int64 = 0
+            for try await seq in try await c.query("SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints", logger: logger).decode(Int64.self) { signed = seq }
+            guard head.sequence > 0, signed < head.sequence else { return nil }
+            let checkpoint = AuditCheckpoint(sequence: head.sequence, hash: head.hash, time: time, key: auditSigning.key)
+            try await self.insert(checkpoint, on: c)
+            return checkpoint
+        }
+    }
+
+    public func auditCheckpoints() async throws -> [AuditCheckpoint] {
+        var out: [AuditCheckpoint] = []
+        let rows = try await client.query("SELECT seq, time, hash, key_id, signature FROM audit_checkpoints ORDER BY seq", logger: logger)
+        for try await (seq, time, hash, keyId, signature) in rows.decode((Int64, Int64, String, String, String).self) {
+            out.append(AuditCheckpoint(sequence: seq, hash: hash, time: time, keyId: keyId, signature: signature))
+        }
+        return out
+    }
+
+    public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict {
+        var verifier = AuditVerifier(checkpoints: try await auditCheckpoints(), held: held, key: key)
         let rows = try await client.query("SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq", logger: logger)
         for try await (seq, event, previous, hash) in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
             verifier.check(sequence: seq, canonicalEvent: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash))
         }
         return verifier.verdict()
+    }
+
+    // MARK: Retention
+
+    public func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
+        try await client.withTransaction(logger: logger) { c in
+            var result = PurgeResult()
+            for (dataset, cutoff) in cutoffs.sorted(by: { $0.key < $1.key }) {
+                var batches: [Int64] = []
+                for try await seq in try await c.query("""
+                    SELECT seq FROM batches WHERE state = 'committed' AND purged_at IS NULL AND dataset = \(dataset.value)
+                      AND committed_at < \(cutoff.timeIntervalSince1970)
+                    """, logger: logger).decode(Int64.self) { batches.append(seq) }
+                for seq in batches {
+                    for try await n in try await c.query("WITH gone AS (DELETE FROM records WHERE batch = \(seq) RETURNING 1) SELECT COUNT(*) FROM gone",
+                                                         logger: logger).decode(Int64.self) {
+                        result.records[dataset, default: 0] += Int(n)
+                    }
+                    try await c.query("UPDATE batches SET purged_at = \(Date().timeIntervalSince1970) WHERE seq = \(seq)", logger: logger)
+                }
+                if !batches.isEmpty { result.batches[dataset] = batches.count }
+            }
+            if !result.batches.isEmpty { try await self.append(audit(result), on: c) }
+            return result
+        }
     }
 
     public func uncheckedExecute(_ sql: String) async throws {

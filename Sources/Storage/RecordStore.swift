@@ -2,6 +2,7 @@ import AuditLog
 import BatchEnvelope
 import Foundation
 import VangnetCore
+import VangnetCrypto
 
 /// What the gateway needs of a store, whatever the database: staging and committing batches,
 /// reading records in delivery order, and the audit chain. Two implementations pass one
@@ -26,7 +27,15 @@ public protocol RecordStore: Sendable {
     /// Committed records after `cursor` in delivery order, offered to `accept` until it took `limit`.
     func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: @Sendable (StoredRecord) -> Bool) async throws -> [StoredRecord]
     func appendAudit(_ event: AuditEvent) async throws
-    func verifyAudit() async throws -> AuditVerdict
+    /// Recomputes the chain with its stored checkpoints, the auditor's `held` ones and (given
+    /// `key`) their signatures.
+    func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict
+    /// Signs a checkpoint of the chain's head now, unless it has one (needs audit signing).
+    func checkpointAudit(at time: Date) async throws -> AuditCheckpoint?
+    func auditCheckpoints() async throws -> [AuditCheckpoint]
+    /// Removes the records of committed batches of each dataset committed before its cutoff; the
+    /// purge and (if anything was removed) its audit entry are one transaction.
+    func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult
     /// Runs raw SQL, for tests that tamper with the store. Bypasses every invariant.
     func uncheckedExecute(_ sql: String) async throws
 }
@@ -56,6 +65,16 @@ public struct SQLiteRecordStore: RecordStore {
         try store.scanRecords(after: cursor, datasets: datasets, limit: limit, accept: accept)
     }
     public func appendAudit(_ event: AuditEvent) async throws { try store.appendAudit(event) }
-    public func verifyAudit() async throws -> AuditVerdict { try store.verifyAudit() }
+    public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict { try store.verifyAudit(held: held, key: key) }
+    public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try store.checkpointAudit(at: time) }
+    public func auditCheckpoints() async throws -> [AuditCheckpoint] { try store.auditCheckpoints() }
+    public func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
+        try store.purge(before: cutoffs, audit: audit)
+    }
     public func uncheckedExecute(_ sql: String) async throws { try store.uncheckedExecute(sql) }
+}
+
+extension RecordStore {
+    /// Recomputes the chain with its stored checkpoints (signatures not checked).
+    public func verifyAudit() async throws -> AuditVerdict { try await verifyAudit(held: [], key: nil) }
 }

@@ -28,13 +28,13 @@ import VangnetCrypto
 
     /// A fresh store of `kind`, and a function opening a second one on the same database (a
     /// restart, or a second gateway instance); `nil` if PostgreSQL is not available.
-    func stores(_ kind: Kind) async throws -> (first: any RecordStore, another: () async throws -> any RecordStore, close: () -> Void)? {
+    func stores(_ kind: Kind, signing: AuditSigning? = nil) async throws -> (first: any RecordStore, another: () async throws -> any RecordStore, close: () -> Void)? {
         switch kind {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-behaviour-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let path = directory.appendingPathComponent("store.sqlite").path
-            return (SQLiteRecordStore(try SQLiteStore(path: path)), { SQLiteRecordStore(try SQLiteStore(path: path)) },
+            return (SQLiteRecordStore(try SQLiteStore(path: path, auditSigning: signing)), { SQLiteRecordStore(try SQLiteStore(path: path, auditSigning: signing)) },
                     { try? FileManager.default.removeItem(at: directory) })
         case .postgres:
             guard let url = ProcessInfo.processInfo.environment["VANGNET_POSTGRES_URL"] else {
@@ -47,9 +47,9 @@ import VangnetCrypto
             admin.shutdown()
             var configuration = try PostgresStore.configuration(url: url)
             configuration.options.additionalStartupParameters = [("search_path", schema)]
-            var opened: [PostgresStore] = [try await PostgresStore(configuration: configuration)]
+            var opened: [PostgresStore] = [try await PostgresStore(configuration: configuration, auditSigning: signing)]
             let another: () async throws -> any RecordStore = {
-                let store = try await PostgresStore(configuration: configuration)
+                let store = try await PostgresStore(configuration: configuration, auditSigning: signing)
                 opened.append(store)
                 return store
             }
@@ -196,5 +196,45 @@ import VangnetCrypto
         guard case .intact(6, _, _) = try await store.verifyAudit() else { Issue.record("prefix not intact"); return }
         try await store.uncheckedExecute("DELETE FROM audit WHERE seq = 4")
         #expect(try await store.verifyAudit() == .broken(sequence: 5, reason: "record 4 is missing"))
+    }
+
+    @Test(arguments: Kind.allCases)
+    func signedCheckpointsPinTheChain(kind: Kind) async throws {
+        let key = SigningKeyPair.generate()
+        guard let (store, another, close) = try await stores(kind, signing: AuditSigning(key: key, every: 4)) else { return }
+        defer { close() }
+        let second = try await another()
+        for i in 1...10 { try await (i % 2 == 0 ? store : second).appendAudit(event("e", i)) }
+        #expect(try await store.auditCheckpoints().map(\.sequence) == [4, 8])
+        #expect(try await store.checkpointAudit(at: Date())?.sequence == 10)
+        #expect(try await store.checkpointAudit(at: Date()) == nil)
+        guard case .intact(10, _, 3) = try await store.verifyAudit(held: [], key: key.publicKey) else { Issue.record("not intact"); return }
+        let held = try await store.auditCheckpoints().last!
+        #expect(held.isSigned(by: key.publicKey))
+        try await store.uncheckedExecute("DELETE FROM audit WHERE seq > 6; DELETE FROM audit_checkpoints WHERE seq > 6")
+        guard case .intact = try await store.verifyAudit(held: [], key: key.publicKey) else { Issue.record("a clean cut passes without a held checkpoint"); return }
+        guard case .broken(10, let reason) = try await store.verifyAudit(held: [held], key: key.publicKey) else { Issue.record("truncation not caught"); return }
+        #expect(reason.contains("truncated"))
+    }
+
+    @Test(arguments: Kind.allCases)
+    func aPurgeRemovesOnlyExpiredRecordsAndIsAudited(kind: Kind) async throws {
+        guard let (store, _, close) = try await stores(kind) else { return }
+        defer { close() }
+        let (old, recent) = (BatchID(), BatchID())
+        let a = try await stage(store, 12, seed: 8, id: old), b = try await stage(store, 5, seed: 9, id: recent)
+        _ = try await store.commit(stage: a, batch: try opened(old), accepted: 12, rejected: 0, receipt: "a", audit: event("a", 0))
+        _ = try await store.commit(stage: b, batch: try opened(recent), accepted: 5, rejected: 0, receipt: "b", audit: event("b", 1000))
+        let cutoff = Date(timeIntervalSince1970: 1_795_435_200 + 500)
+        let nothing = try await store.purge(before: ["uwv.inkomstenverhoudingen": Date(timeIntervalSince1970: 0)]) { _ in event("purge") }
+        #expect(nothing == PurgeResult())
+        let result = try await store.purge(before: ["uwv.inkomstenverhoudingen": cutoff]) { r in
+            AuditEvent(time: Date(), actor: nil, role: nil, action: .retentionPurge, object: "retention:test", outcome: .success,
+                       counts: ["records": r.records.values.reduce(0, +)])
+        }
+        #expect(result.records == ["uwv.inkomstenverhoudingen": 12] && result.batches == ["uwv.inkomstenverhoudingen": 1])
+        #expect(try await store.storedRecordRows() == 5)
+        #expect(try await all(store).count == 5)
+        guard case .intact(3, _, _) = try await store.verifyAudit() else { Issue.record("two commits and one purge: three entries"); return }
     }
 }
