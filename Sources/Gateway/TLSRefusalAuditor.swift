@@ -20,9 +20,11 @@ final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, S
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let reason = Self.reason(error) {
-            // A failed audit write cannot stop a handshake that already failed; it is logged by type.
-            try? store.appendAudit(AuditEvent(time: clock.now(), actor: nil, role: nil, action: .tlsHandshake,
-                                              object: "connection", outcome: .refused, reason: reason))
+            // Written off the event loop (a burst of bad handshakes must not stall other
+            // connections). A failed write cannot stop a handshake that already failed.
+            let event = AuditEvent(time: clock.now(), actor: nil, role: nil, action: .tlsHandshake,
+                                   object: "connection", outcome: .refused, reason: reason)
+            Task.detached { [store] in try? store.appendAudit(event) }
         }
         context.fireErrorCaught(error)
     }
