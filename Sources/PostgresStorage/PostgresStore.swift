@@ -260,6 +260,38 @@ public final class PostgresStore: RecordStore {
         return verifier.verdict()
     }
 
+    public func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
+        // Absent filters are NULL parameters that match anything: one statement, all values bound.
+        let bound = newestFirst ? (before ?? Int64.max) : after
+        let rows = try await client.query("""
+            SELECT seq, event, hash FROM audit
+            WHERE (CASE WHEN \(newestFirst) THEN seq < \(bound) ELSE seq > \(bound) END)
+              AND (\(filter.from?.timeIntervalSince1970)::float8 IS NULL OR time >= \(filter.from?.timeIntervalSince1970))
+              AND (\(filter.to?.timeIntervalSince1970)::float8 IS NULL OR time < \(filter.to?.timeIntervalSince1970))
+              AND (\(filter.actor?.value)::text IS NULL OR actor = \(filter.actor?.value))
+              AND (\(filter.action?.rawValue)::text IS NULL OR action = \(filter.action?.rawValue))
+              AND (\(filter.region.map { Int64($0.value) })::int8 IS NULL OR region = \(filter.region.map { Int64($0.value) }))
+              AND (\(filter.outcome?.rawValue)::text IS NULL OR outcome = \(filter.outcome?.rawValue))
+            ORDER BY CASE WHEN \(newestFirst) THEN -seq ELSE seq END
+            LIMIT \(Int64(limit))
+            """, logger: logger)
+        var entries: [StoredAuditEntry] = []
+        for try await (seq, event, hash) in rows.decode((Int64, ByteBuffer, ByteBuffer).self) {
+            entries.append(StoredAuditEntry(sequence: seq, event: try AuditChain.decode(Array(buffer: event)), hash: Array(buffer: hash)))
+        }
+        return entries
+    }
+
+    public func exportAudit(_ format: AuditExport.Format) async throws -> [String] {
+        var lines = AuditExport.preamble(format).map { [$0] } ?? []
+        lines += try await auditCheckpoints().map { AuditExport.line($0, format) }
+        let rows = try await client.query("SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq", logger: logger)
+        for try await (seq, event, previous, hash) in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
+            lines.append(AuditExport.line(sequence: seq, canonical: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash), format))
+        }
+        return lines
+    }
+
     // MARK: Retention
 
     public func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {

@@ -33,6 +33,11 @@ public protocol RecordStore: Sendable {
     /// Signs a checkpoint of the chain's head now, unless it has one (needs audit signing).
     func checkpointAudit(at time: Date) async throws -> AuditCheckpoint?
     func auditCheckpoints() async throws -> [AuditCheckpoint]
+    /// Audit entries matching `filter`: after entry `after` in order, or with `newestFirst` before
+    /// entry `before`, newest first; at most `limit`.
+    func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry]
+    /// The audit log, checkpoints first, as lines of `format` (``AuditExport``).
+    func exportAudit(_ format: AuditExport.Format) async throws -> [String]
     /// Removes the records of committed batches of each dataset committed before its cutoff; the
     /// purge and (if anything was removed) its audit entry are one transaction.
     func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult
@@ -70,6 +75,14 @@ public struct SQLiteRecordStore: RecordStore {
     public func auditCheckpoints() async throws -> [AuditCheckpoint] { try store.auditCheckpoints() }
     public func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
         try store.purge(before: cutoffs, audit: audit)
+    }
+    public func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
+        try store.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit)
+    }
+    public func exportAudit(_ format: AuditExport.Format) async throws -> [String] {
+        var lines: [String] = []
+        try store.exportAudit(format) { lines.append($0) }
+        return lines
     }
     public func uncheckedExecute(_ sql: String) async throws { try store.uncheckedExecute(sql) }
 }

@@ -98,6 +98,11 @@ public struct StoredAuditEntry: Sendable {
     public let sequence: Int64
     public let event: AuditEvent
     public let hash: [UInt8]
+    public init(sequence: Int64, event: AuditEvent, hash: [UInt8]) {
+        self.sequence = sequence
+        self.event = event
+        self.hash = hash
+    }
 }
 
 /// What one consumer pulled for one purpose in its region, over the whole audit log.

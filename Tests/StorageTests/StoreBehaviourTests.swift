@@ -241,4 +241,38 @@ import VangnetCrypto
         #expect(try await all(store).count == 5)
         guard case .intact(3, _, _) = try await store.verifyAudit() else { Issue.record("two commits and one purge: three entries"); return }
     }
+
+    @Test(arguments: Kind.allCases)
+    func auditorsFilterPageAndExportTheLog(kind: Kind) async throws {
+        let key = SigningKeyPair.generate()
+        guard let (store, _, close) = try await stores(kind, signing: AuditSigning(key: key, every: 5)) else { return }
+        defer { close() }
+        let utrecht = OIN("00000099000000000219")!, amsterdam = OIN("00000099000000000221")!
+        for i in 1...12 {
+            try await store.appendAudit(AuditEvent(time: Date(timeIntervalSince1970: 1_795_435_200 + Double(i) * 3600), actor: i % 3 == 0 ? amsterdam : utrecht,
+                                                   role: .consumer, action: .pull, object: "purpose:vsv-opvolging", outcome: i % 4 == 0 ? .refused : .success,
+                                                   reason: i % 4 == 0 ? "no_grant" : nil, region: RegionNumber(i % 3 == 0 ? 21 : 19), purpose: "vsv-opvolging"))
+        }
+        func entries(_ filter: AuditFilter, after: Int64 = 0, before: Int64? = nil, newestFirst: Bool = false, limit: Int = 100) async throws -> [Int64] {
+            try await store.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit).map(\.sequence)
+        }
+        #expect(try await entries(AuditFilter()) == Array(1...12))
+        #expect(try await entries(AuditFilter(actor: amsterdam)) == [3, 6, 9, 12])
+        #expect(try await entries(AuditFilter(region: RegionNumber(19), outcome: .refused)) == [4, 8])
+        #expect(try await entries(AuditFilter(from: Date(timeIntervalSince1970: 1_795_435_200 + 10 * 3600))) == [10, 11, 12])
+        #expect(try await entries(AuditFilter(to: Date(timeIntervalSince1970: 1_795_435_200 + 3 * 3600))) == [1, 2])
+        #expect(try await entries(AuditFilter(action: .batchPush)).isEmpty)
+        #expect(try await entries(AuditFilter(), after: 10, limit: 5) == [11, 12])
+        #expect(try await entries(AuditFilter(), newestFirst: true, limit: 3) == [12, 11, 10])
+        #expect(try await entries(AuditFilter(outcome: .success), before: 6, newestFirst: true, limit: 2) == [5, 3])
+        let decoded = try #require(try await store.auditEntries(AuditFilter(), after: 4, before: nil, newestFirst: false, limit: 1).first)
+        #expect(decoded.event.reason == nil && decoded.event.actor == utrecht && decoded.event.region == RegionNumber(19))
+
+        for format in AuditExport.Format.allCases {
+            let lines = try await store.exportAudit(format)
+            guard case .intact(12, _, 2) = try AuditExport.verify(lines.joined(separator: "\n"), key: key.publicKey) else {
+                Issue.record("\(format) export does not verify"); return
+            }
+        }
+    }
 }
