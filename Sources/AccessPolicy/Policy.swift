@@ -101,11 +101,6 @@ public struct Policy: Sendable {
 
     /// Every purpose, in id order.
     public var purposeIDs: [PurposeID] { purposes.keys.sorted() }
-
-    /// Every consumer organisation, in OIN order.
-    public var consumers: [PolicyDocument.Organisation] {
-        organisations.values.filter { $0.role == .consumer }.sorted { $0.oin.value < $1.oin.value }
-    }
 }
 
 /// A problem the policy checks found, with its place in the policy document.

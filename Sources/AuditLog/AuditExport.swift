@@ -150,8 +150,8 @@ extension AuditCheckpoint {
 }
 
 extension ISO8601DateFormatter {
-    /// UTC with milliseconds: `2026-11-23T12:00:00.000Z`.
-    nonisolated(unsafe) static let vangnet: ISO8601DateFormatter = {
+    /// UTC with milliseconds: `2026-11-23T12:00:00.000Z` (exports, the auditor API, logs).
+    nonisolated(unsafe) public static let vangnet: ISO8601DateFormatter = {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f

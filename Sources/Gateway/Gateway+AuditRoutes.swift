@@ -115,7 +115,7 @@ extension Gateway {
                 return endOfDay ? calendar.date(byAdding: .day, value: 1, to: start) : start
             }
             let formatter = ISO8601DateFormatter()
-            guard let date = formatter.date(from: text) ?? ISO8601DateFormatter.withFraction.date(from: text) else {
+            guard let date = formatter.date(from: text) ?? ISO8601DateFormatter.vangnet.date(from: text) else {
                 throw refuse(name, "an ISO 8601 time or a day YYYY-MM-DD")
             }
             return date
@@ -139,14 +139,6 @@ extension Gateway {
     }
 }
 
-extension ISO8601DateFormatter {
-    nonisolated(unsafe) static let withFraction: ISO8601DateFormatter = {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
-    }()
-}
-
 /// An audit entry as the auditor API returns it.
 struct AuditEntryJSON: Encodable {
     let seq: Int64
@@ -166,7 +158,7 @@ struct AuditEntryJSON: Encodable {
     init(_ entry: StoredAuditEntry) {
         let e = entry.event
         seq = entry.sequence
-        time = ISO8601DateFormatter.withFraction.string(from: e.time)
+        time = ISO8601DateFormatter.vangnet.string(from: e.time)
         actor = e.actor
         role = e.role
         action = e.action.rawValue

@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import Logging
 
@@ -29,7 +30,7 @@ public struct JSONLogHandler: LogHandler {
                     file: String, function: String, line: UInt) {
         var object: [String: String] = [:]
         for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) { object[key] = "\(value)" }
-        object["time"] = ISO8601DateFormatter.withFraction.string(from: Date())
+        object["time"] = ISO8601DateFormatter.vangnet.string(from: Date())
         object["level"] = level.rawValue
         object["label"] = label
         object["message"] = message.description

@@ -168,11 +168,14 @@ struct ReviewPage {
         return out
     }
 
-    static func time(_ date: Date) -> String {
+    static func time(_ date: Date) -> String { timeFormatter.string(from: date) }
+
+    /// `2026-11-23 12:00:00` (UTC), made once: the page formats a time per row.
+    nonisolated(unsafe) static let timeFormatter: ISO8601DateFormatter = {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
-        return f.string(from: date)
-    }
+        return f
+    }()
 
     static func urlEncode(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
