@@ -1,27 +1,27 @@
 import Foundation
 
-/// A `vangnet serve` child process, for the benchmark and the crash tests.
-///
-/// `start` returns once the gateway prints the port it listens on.
-public final class ServeProcess {
+/// A `vangnet serve` child process, for the benchmark and the tests that run the real binary.
+public final class ServeProcess: @unchecked Sendable {
     public let process = Process()
     public let port: Int
 
-    /// Starts `executable serve --config config` and waits for its "listening on" line.
-    public init(executable: URL, config: URL) throws {
+    /// Starts `executable serve --config config` and returns once it prints the port it listens on.
+    public init(executable: URL, config: URL) async throws {
         process.executableURL = executable
         process.arguments = ["serve", "--config", config.path]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var seen = "", port: Int?
-        while port == nil {
-            let data = out.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            seen += String(decoding: data, as: UTF8.self)
-            if let range = seen.range(of: "127.0.0.1:"), seen[range.upperBound...].contains(" ") {
-                port = Int(seen[range.upperBound...].prefix { $0.isNumber })
+        let port = try await onOwnThread {
+            var seen = ""
+            while true {
+                let data = out.fileHandleForReading.availableData
+                if data.isEmpty { return nil as Int? }
+                seen += String(decoding: data, as: UTF8.self)
+                if let range = seen.range(of: "127.0.0.1:"), seen[range.upperBound...].contains(" ") {
+                    return Int(seen[range.upperBound...].prefix { $0.isNumber })
+                }
             }
         }
         guard let port else {
@@ -31,22 +31,32 @@ public final class ServeProcess {
         self.port = port
     }
 
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
     /// Peak resident memory of the process so far (`VmHWM`), in KiB; 0 if unknown.
     public var peakResidentKiB: Int {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
         return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
     }
 
+    /// Waits for the process to exit; returns its status.
+    @discardableResult
+    public func exited() async throws -> Int32 {
+        try await onOwnThread { self.process.waitUntilExit(); return self.process.terminationStatus }
+    }
+
     /// SIGKILL: the process gets no chance to clean up.
-    public func kill() {
+    public func kill() async throws {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        try await exited()
     }
 
     /// SIGTERM, then waits.
-    public func stop() {
+    public func stop() async throws {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        try await exited()
     }
 }

@@ -111,8 +111,7 @@ struct IngestBenchmark {
 
     /// Starts `vangnet serve`, pushes the envelope, returns the time to the receipt and the server's peak RSS (KiB).
     func pipeline(config: URL, certs: URL, envelope: URL) async throws -> (Double, Int) {
-        let server = try ServeProcess(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), config: config)
-        defer { server.stop() }
+        let server = try await ServeProcess(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), config: config)
         let client = try GatewayClient(baseURL: "https://127.0.0.1:\(server.port)", certificate: certs.appendingPathComponent("duo.pem"),
                                        privateKey: certs.appendingPathComponent("duo.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
         var answer: GatewayClient.Answer?
@@ -120,6 +119,7 @@ struct IngestBenchmark {
         try await client.shutdown()
         guard answer?.status == 201 else { throw CommandFailure("the push was not committed: \(answer?.refusal?.description ?? "no answer")") }
         let hwm = server.peakResidentKiB
+        try await server.stop()
         print(String(format: "  pipeline: %.2f s", elapsed))
         return (elapsed, hwm)
     }

@@ -53,7 +53,7 @@ import VangnetCrypto
         }
 
         // Measure one uninterrupted push, to spread the kill points over its duration.
-        var server = try ServeProcess(executable: executable, config: config)
+        var server = try await ServeProcess(executable: executable, config: config)
         let started = ContinuousClock.now
         #expect(try await push(try envelope(), port: server.port) == 201)
         let pushDuration = ContinuousClock.now - started
@@ -64,11 +64,11 @@ import VangnetCrypto
             let port = server.port
             let inFlight = Task { try? await push(batch, port: port) }
             try await Task.sleep(for: pushDuration * Double.random(in: 0...1.2))
-            server.kill()
+            try await server.kill()
             if await inFlight.value == nil { killedDuringPush += 1 }
 
             // Restart: the store must be consistent before any retry.
-            server = try ServeProcess(executable: executable, config: config)
+            server = try await ServeProcess(executable: executable, config: config)
             let store = try SQLiteStore(path: directory.appendingPathComponent("vangnet.sqlite").path)
             for committed in try store.committedBatches() {
                 #expect(committed.records == committed.accepted, "kill point \(point): batch \(committed.batchId) is partly present")
@@ -82,7 +82,7 @@ import VangnetCrypto
             #expect(status == 201 || status == 200, "kill point \(point): retry answered \(status)")
             #expect(try store.counts().batches == before + (status == 201 ? 1 : 0))
         }
-        server.kill()
+        try await server.kill()
 
         let store = try SQLiteStore(path: directory.appendingPathComponent("vangnet.sqlite").path)
         #expect(try store.counts() == (batches: Self.points + 1, records: (Self.points + 1) * Self.recordsPerBatch))

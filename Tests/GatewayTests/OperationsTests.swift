@@ -81,14 +81,14 @@ import VangnetCrypto
             recipient: try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub"))), chunkSize: 16 * 1024
         ).seal(payload: Array((lines.joined(separator: "\n") + "\n").utf8), batchId: BatchID(), dataset: "duo.onderwijsdeelname", createdAt: Date(), recordCount: lines.count)
 
-        let server = try ServeProcess(executable: executable, config: config)
+        let server = try await ServeProcess(executable: executable, config: config)
         let client = try GatewayClient(baseURL: "https://127.0.0.1:\(server.port)", certificate: certs.appendingPathComponent("duo.pem"),
                                        privateKey: certs.appendingPathComponent("duo.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
         let push = Task { try await client.push(envelope: envelope).status }
         try await Task.sleep(for: .milliseconds(150))
         server.process.terminate() // SIGTERM
         let status = try? await push.value
-        server.process.waitUntilExit()
+        try await server.exited()
         try await client.shutdown()
         #expect(server.process.terminationStatus == 0, "a clean exit on SIGTERM")
 

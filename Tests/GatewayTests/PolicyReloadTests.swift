@@ -71,8 +71,7 @@ import VangnetCore
         defer { try? FileManager.default.removeItem(at: directory) }
         try DevelopmentSetup.create(in: directory, port: 0)
         let config = directory.appendingPathComponent("vangnet.json"), certs = directory.appendingPathComponent("certs")
-        let server = try ServeProcess(executable: executable, config: config)
-        defer { server.stop() }
+        let server = try await ServeProcess(executable: executable, config: config)
         let client = try GatewayClient(baseURL: "https://127.0.0.1:\(server.port)", certificate: certs.appendingPathComponent("region-amsterdam.pem"),
                                        privateKey: certs.appendingPathComponent("region-amsterdam.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
         #expect(try await client.pull(purpose: "vsv-opvolging").status == 200)
@@ -87,6 +86,7 @@ import VangnetCore
         #expect(status == 403, "the revoked grant applies after SIGHUP, without a restart")
         #expect(server.process.isRunning)
         try await client.shutdown()
+        try await server.stop()
     }
 }
 

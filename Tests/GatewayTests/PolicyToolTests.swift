@@ -6,18 +6,11 @@ import VangnetCore
 
 /// The security officer's tools, run as the real `vangnet` binary.
 @Suite struct PolicyToolTests {
-    /// Runs `vangnet arguments`; returns exit status and standard output.
-    static func vangnet(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try #require(CrashTests.executable, "the vangnet executable is built with the tests")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+    /// Runs `vangnet arguments`; returns exit status and standard output and error, in one text.
+    static func vangnet(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let executable = try #require(CrashTests.executable, "the vangnet executable is built with the tests")
+        let finished = try await ChildProcess.run(executable, arguments)
+        return (finished.status, finished.output + finished.errors)
     }
 
     static func developmentSetup() throws -> URL {
@@ -26,16 +19,16 @@ import VangnetCore
         return directory
     }
 
-    @Test func policyCheckPassesTheDevelopmentPolicyWithItsWarning() throws {
+    @Test func policyCheckPassesTheDevelopmentPolicyWithItsWarning() async throws {
         let directory = try Self.developmentSetup()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (status, output) = try Self.vangnet(["policy", "check", "--config", directory.appendingPathComponent("vangnet.json").path])
+        let (status, output) = try await Self.vangnet(["policy", "check", "--config", directory.appendingPathComponent("vangnet.json").path])
         #expect(status == 0, "\(output)")
         #expect(output.contains("valid; 40 regions, 6 organisations, 3 purposes"))
         #expect(output.contains("warning: policy.regions: 38 region(s) name no contactgemeente"))
     }
 
-    @Test func policyCheckNamesTheLineOfEveryProblem() throws {
+    @Test func policyCheckNamesTheLineOfEveryProblem() async throws {
         let directory = try Self.developmentSetup()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("vangnet.json")
@@ -46,7 +39,7 @@ import VangnetCore
         try text.write(to: file, atomically: true, encoding: .utf8)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         let typoLine = lines.firstIndex { $0.contains("\"uitschrijfdatum\"") }! + 1
-        let (status, output) = try Self.vangnet(["policy", "check", "--config", file.path])
+        let (status, output) = try await Self.vangnet(["policy", "check", "--config", file.path])
         #expect(status == 1)
         #expect(output.contains("vangnet.json:\(typoLine):"), "\(output)")
         #expect(output.contains("unknown field uitschrijfdatum"))
@@ -54,35 +47,35 @@ import VangnetCore
         #expect(output.contains("1 municipality is in no region: GM0014 (Groningen)"))
         #expect(output.contains("error(s) to fix"))
         // The gateway refuses to start on the same file, and says why.
-        let serve = try Self.vangnet(["serve", "--config", file.path])
+        let serve = try await Self.vangnet(["serve", "--config", file.path])
         #expect(serve.status != 0 && serve.output.contains("unknown field uitschrijfdatum"))
     }
 
-    @Test func policyExplainSaysWhatAndWhyNot() throws {
+    @Test func policyExplainSaysWhatAndWhyNot() async throws {
         let directory = try Self.developmentSetup()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("vangnet.json").path
         let amsterdam = DevelopmentSetup.regionAmsterdam.value
-        let denied = try Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "kwetsbare-jongeren"])
+        let denied = try await Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "kwetsbare-jongeren"])
         #expect(denied.status == 0 && denied.output.contains("DENIED (no_grant)"))
-        let permitted = try Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging"])
+        let permitted = try await Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging"])
         #expect(permitted.output.contains("decision: PERMITTED"))
         #expect(permitted.output.contains("delivered: gemeentecode, brin, onderwijssoort, niveau, uitschrijvingsdatum"))
         #expect(permitted.output.contains("- geboortedatum: not needed for vsv-opvolging"))
         #expect(permitted.output.contains("- vsv = true"))
-        let json = try Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging", "--json"])
+        let json = try await Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging", "--json"])
         #expect(json.output.contains("\"decision\" : \"permit\""))
     }
 
-    @Test func keysRotateStartsTheNextEpoch() throws {
+    @Test func keysRotateStartsTheNextEpoch() async throws {
         let directory = try Self.developmentSetup()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("vangnet.json")
-        let (status, output) = try Self.vangnet(["keys", "rotate", "--config", config.path])
+        let (status, output) = try await Self.vangnet(["keys", "rotate", "--config", config.path])
         #expect(status == 0, "\(output)")
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("keys/pseudonym-root.e2.key").path))
         #expect(try GatewayConfiguration.load(from: config).gateway.pseudonymEpoch == 2)
-        let check = try Self.vangnet(["config", "check", "--config", config.path])
+        let check = try await Self.vangnet(["config", "check", "--config", config.path])
         #expect(check.status == 0 && check.output.contains("pseudonym epoch 2 (held: 1, 2)"), "\(check.output)")
     }
 }
@@ -102,24 +95,24 @@ import VangnetCore
 
         for format in ["ndjson", "csv"] {
             let export = directory.appendingPathComponent("audit.\(format)")
-            let exported = try PolicyToolTests.vangnet(["audit", "export", "--config", config.path, "--format", format, "--output", export.path])
+            let exported = try await PolicyToolTests.vangnet(["audit", "export", "--config", config.path, "--format", format, "--output", export.path])
             #expect(exported.status == 0, "\(exported.output)")
             let key = directory.appendingPathComponent("keys/audit-signing.pub").path
-            let verified = try PolicyToolTests.vangnet(["audit", "verify", "--export", export.path, "--audit-key", key, "--checkpoint", heldFile.path])
+            let verified = try await PolicyToolTests.vangnet(["audit", "verify", "--export", export.path, "--audit-key", key, "--checkpoint", heldFile.path])
             #expect(verified.status == 0 && verified.output.contains("audit chain intact"), "\(format): \(verified.output)")
             // Cut the copy short before the held checkpoint.
             let lines = try String(contentsOf: export, encoding: .utf8).split(separator: "\n")
             let kept = lines.filter { !$0.contains("\"seq\":\(held.sequence)") && !$0.hasPrefix("entry,\(held.sequence),") && !$0.contains("\"seq\":\(held.sequence + 1)") && !$0.hasPrefix("entry,\(held.sequence + 1),") }
             let cut = directory.appendingPathComponent("cut.\(format)")
             try (kept.joined(separator: "\n") + "\n").write(to: cut, atomically: true, encoding: .utf8)
-            let refused = try PolicyToolTests.vangnet(["audit", "verify", "--export", cut.path, "--audit-key", key, "--checkpoint", heldFile.path])
+            let refused = try await PolicyToolTests.vangnet(["audit", "verify", "--export", cut.path, "--audit-key", key, "--checkpoint", heldFile.path])
             #expect(refused.status != 0 && refused.output.contains("BROKEN"), "\(format): \(refused.output)")
         }
-        let live = try PolicyToolTests.vangnet(["audit", "verify", "--config", config.path, "--checkpoint", heldFile.path])
+        let live = try await PolicyToolTests.vangnet(["audit", "verify", "--config", config.path, "--checkpoint", heldFile.path])
         #expect(live.status == 0 && live.output.contains("signed checkpoint(s) matched"), "\(live.output)")
         let events = try gateway.store.auditEvents().filter { $0.action == .operatorCommand }.map(\.object)
         #expect(events.contains("cli:audit export") && events.contains("cli:audit verify"), "operator commands are audited")
-        let purge = try PolicyToolTests.vangnet(["retention", "purge", "--config", config.path])
+        let purge = try await PolicyToolTests.vangnet(["retention", "purge", "--config", config.path])
         #expect(purge.status == 0 && purge.output.contains("0 records removed"), "\(purge.output)")
     }
 }

@@ -8,23 +8,10 @@ import VangnetCore
 /// `vangnet push` as a source runs it: retries with backoff until the gateway answers, then
 /// prints the receipt; refuses without retrying when the gateway refuses.
 @Suite struct PushClientTests {
-    func run(_ executable: URL, _ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        return process
-    }
-
     /// Runs `vangnet push` to completion; returns its exit status and standard error.
-    func push(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, messages: String) {
-        let process = try run(executable, ["push"] + arguments)
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let messages = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, messages)
+    func push(_ executable: URL, _ arguments: [String]) async throws -> (status: Int32, messages: String) {
+        let finished = try await ChildProcess.run(executable, ["push"] + arguments)
+        return (finished.status, finished.errors)
     }
 
     @Test func pushRetriesUntilTheGatewayIsUp() async throws {
@@ -41,34 +28,27 @@ import VangnetCore
 
         let input = directory.appendingPathComponent("duo.ndjson"), envelope = directory.appendingPathComponent("duo.vgb")
         try (Population().duoLines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
-        let seal = try run(executable, ["seal", "--input", input.path, "--output", envelope.path, "--dataset", "duo.onderwijsdeelname",
+        let seal = try await ChildProcess.run(executable, ["seal", "--input", input.path, "--output", envelope.path, "--dataset", "duo.onderwijsdeelname",
                                         "--source", DevelopmentSetup.duo.value, "--signing-key", directory.appendingPathComponent("keys/duo-signing.key").path,
                                         "--gateway-key", directory.appendingPathComponent("keys/gateway-box.pub").path])
-        try seal.run()
-        seal.waitUntilExit()
-        #expect(seal.terminationStatus == 0)
+        #expect(seal.status == 0)
 
-        let push = try run(executable, ["push", "--gateway", "https://127.0.0.1:\(port)", "--ca", directory.appendingPathComponent("certs/ca.pem").path,
+        let push = try ChildProcess(executable, ["push", "--gateway", "https://127.0.0.1:\(port)", "--ca", directory.appendingPathComponent("certs/ca.pem").path,
                                         "--cert", directory.appendingPathComponent("certs/duo.pem").path, "--key", directory.appendingPathComponent("certs/duo.key").path,
                                         "--envelope", envelope.path, "--retries", "8", "--backoff", "0.2", "--connect-timeout", "0.2"])
-        let stdout = Pipe(), stderr = Pipe()
-        push.standardOutput = stdout
-        push.standardError = stderr
-        try push.run()
         try await Task.sleep(for: .milliseconds(800))
 
         configuration.gateway.listen.port = port
         let gateway = try Gateway(configuration: configuration, logger: logger)
         let server = try await RunningGateway.start(gateway)
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let messages = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        push.waitUntilExit()
+        let pushed = try await push.finished()
         try await server.stop()
+        let messages = pushed.errors
 
-        #expect(push.terminationStatus == 0)
+        #expect(pushed.status == 0)
         #expect(messages.contains("retry 1 of 8"), "it did retry")
         #expect(!messages.contains("MiB"), "no progress line when standard error is not a terminal")
-        let receipt = try JSONDecoder().decode(SignedReceipt.self, from: output).verified(with: gateway.keys.signing.publicKey)
+        let receipt = try JSONDecoder().decode(SignedReceipt.self, from: Data(pushed.output.utf8)).verified(with: gateway.keys.signing.publicKey)
         #expect(receipt.accepted == 22)
         #expect(try gateway.store.counts() == (batches: 1, records: 22))
     }
@@ -79,7 +59,7 @@ import VangnetCore
             let envelope = gw.directory.appendingPathComponent("duo.vgb")
             try Data(try gw.seal(Population().duoLines, as: "duo")).write(to: envelope)
             // Port 9 (discard) on loopback: nothing listens there.
-            let (status, messages) = try push(executable, ["--gateway", "https://127.0.0.1:9", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
+            let (status, messages) = try await push(executable, ["--gateway", "https://127.0.0.1:9", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
                                                            "--cert", gw.certs.appendingPathComponent("duo.pem").path, "--key", gw.certs.appendingPathComponent("duo.key").path,
                                                            "--envelope", envelope.path, "--retries", "2", "--backoff", "0.1", "--connect-timeout", "0.2"])
             #expect(status != 0)
@@ -93,7 +73,7 @@ import VangnetCore
         try await TestGateway.with { gw in
             let envelope = gw.directory.appendingPathComponent("stale.vgb")
             try Data(try gw.seal(Population().duoLines, as: "duo", createdAt: TestGateway.now.addingTimeInterval(-60 * 86400))).write(to: envelope)
-            let (status, messages) = try push(executable, ["--gateway", "https://127.0.0.1:\(gw.port)", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
+            let (status, messages) = try await push(executable, ["--gateway", "https://127.0.0.1:\(gw.port)", "--ca", gw.certs.appendingPathComponent("ca.pem").path,
                                                            "--cert", gw.certs.appendingPathComponent("duo.pem").path, "--key", gw.certs.appendingPathComponent("duo.key").path,
                                                            "--envelope", envelope.path, "--backoff", "0.1"])
             #expect(status != 0)

@@ -19,14 +19,11 @@ import VangnetCore
             && FileManager.default.isWritableFile(atPath: policyDirectory.path)
     }
 
-    /// Runs a tool off the cooperative thread pool (the gateway under test answers on that pool).
+    /// Runs a tool off the cooperative thread pool (the gateway under test answers on that pool);
+    /// its standard error (Chromium's chatter, which its helpers may hold open) is discarded.
     @discardableResult
     static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(tool, arguments, environment: environment) })
-            }
-        }
+        try await onOwnThread { try runBlocking(tool, arguments, environment: environment) }
     }
 
     static func runBlocking(_ tool: String, _ arguments: [String], environment: [String: String]) throws -> String {
