@@ -59,7 +59,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "VangnetCore", "VangnetCrypto", "BatchEnvelope", "Records", "Pseudonymisation",
-                "AccessPolicy", "AuditLog", "Storage",
+                "AccessPolicy", "AuditLog", "Storage", "PostgresStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "AccessPolicy", "Pseudonymisation", "BatchEnvelope", "Records", "Storage", "AuditLog", "VangnetCore", "VangnetCrypto",
+                "Gateway", "AccessPolicy", "Pseudonymisation", "BatchEnvelope", "Records", "Storage", "PostgresStorage", "AuditLog", "VangnetCore", "VangnetCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]

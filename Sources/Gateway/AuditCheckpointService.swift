@@ -6,7 +6,7 @@ import VangnetCore
 /// Signs a checkpoint of the audit chain's head every `interval` while entries are being added
 /// (the store also signs one every N entries), and a last one at shutdown.
 struct AuditCheckpointService: Service {
-    let store: SQLiteStore
+    let store: any RecordStore
     let clock: any WallClock
     let interval: Duration
 
@@ -15,12 +15,12 @@ struct AuditCheckpointService: Service {
             try await cancelWhenGracefulShutdown {
                 while true {
                     try await Task.sleep(for: interval)
-                    try store.checkpointAudit(at: clock.now())
+                    try await store.checkpointAudit(at: clock.now())
                 }
             }
         } catch is CancellationError {
             // Graceful shutdown.
         }
-        try store.checkpointAudit(at: clock.now())
+        try await store.checkpointAudit(at: clock.now())
     }
 }

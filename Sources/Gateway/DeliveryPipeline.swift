@@ -38,13 +38,13 @@ public struct DeliveryPage: Sendable {
 /// Every pull and every refusal is audited before anything is returned.
 public struct DeliveryPipeline: Sendable {
     let state: GatewayState
-    let store: SQLiteStore
+    let store: any RecordStore
     let clock: any WallClock
     let maxPageSize: Int
     let metrics: GatewayMetrics
 
     /// A page of records for `purpose` after `cursor`, or the refusal (already audited).
-    public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, after cursor: DeliveryCursor, limit: Int) throws -> DeliveryPage {
+    public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, after cursor: DeliveryCursor, limit: Int) async throws -> DeliveryPage {
         let now = clock.now()
         let active = state.current
         let (policy, pseudonymiser) = (active.policy, active.pseudonymiser)
@@ -52,7 +52,7 @@ public struct DeliveryPipeline: Sendable {
         switch policy.mayPull(consumer: caller, purpose: purpose) {
         case .deny(let denial):
             let known = policy.purpose(purpose) != nil
-            try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
+            try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
                                              object: "purpose:\(known ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)", outcome: .refused,
                                              reason: denial.code.rawValue, region: caller.region, purpose: known ? purpose : nil))
             throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
@@ -61,15 +61,12 @@ public struct DeliveryPipeline: Sendable {
         }
         let referenceDate = scope.referenceDate(on: CalendarDate.inAmsterdam(now))
         let populationDataset = scope.purpose.populationDataset
-        var population = Set<InternalPseudonym>()
-        try store.forEachRecord(dataset: populationDataset, region: scope.region) { record in
-            if scope.withinRetention(committedAt: record.committedAt, now: now), scope.admitsToPopulation(record.fields, on: referenceDate) {
-                population.insert(record.person)
-            }
-        }
+        let population = Set(try await store.records(dataset: populationDataset, region: scope.region).lazy
+            .filter { scope.withinRetention(committedAt: $0.committedAt, now: now) && scope.admitsToPopulation($0.fields, on: referenceDate) }
+            .map(\.person))
         let datasets = scope.datasets
         let heldEpochs = Set(pseudonymiser.heldEpochs)
-        let page = try store.scanRecords(after: cursor, datasets: datasets, limit: min(max(limit, 1), maxPageSize)) { record in
+        let page = try await store.scanRecords(after: cursor, datasets: datasets, limit: min(max(limit, 1), maxPageSize)) { record in
             // A record of an epoch whose key was destroyed has no deliverable pseudonym.
             guard population.contains(record.person), heldEpochs.contains(record.person.epoch),
                   scope.withinRetention(committedAt: record.committedAt, now: now) else { return false }
@@ -88,7 +85,7 @@ public struct DeliveryPipeline: Sendable {
         }
         var counts = ["records": delivered.count]
         for dataset in datasets { counts["records." + dataset.value] = delivered.filter { $0.dataset == dataset }.count }
-        try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
+        try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
                                          object: "purpose:\(purpose)/region:\(scope.region)/policy:\(policy.fingerprint)", outcome: .success, counts: counts,
                                          region: scope.region, purpose: purpose))
         metrics.pull(region: scope.region, purpose: purpose, records: delivered.count)

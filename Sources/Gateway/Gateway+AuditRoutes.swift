@@ -17,8 +17,8 @@ extension Gateway {
         router.get("/v1/audit/verify") { _, context in
             try await respond("/v1/audit/verify") {
                 let caller = try await requireAuditor(context, action: .auditVerify, object: "audit")
-                let verdict = try store.verifyAudit(key: keys.audit.publicKey)
-                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
+                let verdict = try await store.verifyAudit(key: keys.audit.publicKey)
+                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
                                                  object: "audit", outcome: .success))
                 struct Result: Encodable { let intact: Bool; let entries: Int?; let checkpoints: Int?; let brokenAt: Int64?; let reason: String? }
                 switch verdict {
@@ -37,8 +37,8 @@ extension Gateway {
                 let filter = try Self.auditFilter(query)
                 let after = try Self.integer(query, "after") ?? 0
                 let limit = Int(min(max(try Self.integer(query, "limit") ?? 100, 1), 1000))
-                let entries = try store.auditEntries(filter, after: after, limit: limit)
-                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
+                let entries = try await store.auditEntries(filter, after: after, limit: limit)
+                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
                                                  object: "audit:entries", outcome: .success, counts: ["entries": entries.count]))
                 struct Page: Encodable { let entries: [AuditEntryJSON]; let next: Int64? }
                 return try json(Page(entries: entries.map(AuditEntryJSON.init), next: entries.count == limit ? entries.last?.sequence : nil), status: .ok)
@@ -48,8 +48,8 @@ extension Gateway {
         router.get("/v1/audit/checkpoints") { _, context in
             try await respond("/v1/audit/checkpoints") {
                 let caller = try await requireAuditor(context, action: .auditRead, object: "audit:checkpoints")
-                let checkpoints = try store.auditCheckpoints()
-                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
+                let checkpoints = try await store.auditCheckpoints()
+                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
                                                  object: "audit:checkpoints", outcome: .success, counts: ["checkpoints": checkpoints.count]))
                 struct Answer: Encodable { let auditKey: String; let keyId: String; let checkpoints: [AuditCheckpoint] }
                 return try json(Answer(auditKey: Data(keys.audit.publicKey.bytes).base64EncodedString(), keyId: keys.audit.publicKey.keyID,
@@ -65,12 +65,12 @@ extension Gateway {
                 let before = try Self.integer(query, "before")
                 let page = ReviewPage(
                     gatewayOIN: configuration.gateway.oin, policy: policy, now: clock.now(),
-                    verdict: try store.verifyAudit(key: keys.audit.publicKey), auditKeyID: keys.audit.publicKey.keyID,
-                    lastCheckpoint: try store.auditCheckpoints().last, overview: try store.pullOverview(),
+                    verdict: try await store.verifyAudit(key: keys.audit.publicKey), auditKeyID: keys.audit.publicKey.keyID,
+                    lastCheckpoint: try await store.auditCheckpoints().last, overview: try await store.pullOverview(),
                     filter: filter, query: query.map { (String($0.key), String($0.value)) },
-                    entries: try store.auditEntries(filter, before: before, newestFirst: true, limit: ReviewPage.pageSize)
+                    entries: try await store.auditEntries(filter, before: before, limit: ReviewPage.pageSize)
                 )
-                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
+                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
                                                  object: "audit:review", outcome: .success, counts: ["entries": page.entries.count]))
                 var buffer = ByteBuffer()
                 buffer.writeString(page.html)
@@ -85,7 +85,7 @@ extension Gateway {
     func requireAuditor(_ context: GatewayRequestContext, action: AuditEvent.Action, object: String) async throws -> PolicyDocument.Organisation {
         let caller = try await identify(context)
         guard caller.role == .auditor else {
-            try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: action,
+            try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: action,
                                              object: object, outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
             throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the auditor role may read the audit log")
         }

@@ -30,7 +30,7 @@ extension Gateway {
         router.get("/readyz") { _, _ in
             // Ready when the store answers and a checked policy is in force.
             do {
-                _ = try store.auditCount()
+                _ = try await store.auditCount()
                 _ = policy.fingerprint
                 return Response(status: .ok, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
             } catch {
@@ -75,7 +75,7 @@ extension Gateway {
                 guard format == "ndjson" || format == "csv" else {
                     throw GatewayRefusal(status: 400, code: "invalid_query", message: "format must be ndjson or csv")
                 }
-                let page = try delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
+                let page = try await delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
                 var headers: HTTPFields = [:]
                 headers[HTTPField.Name("Vangnet-Next-Cursor")!] = page.nextCursor.description
                 headers[HTTPField.Name("Vangnet-Policy-Version")!] = page.policyVersion
@@ -115,7 +115,7 @@ extension Gateway {
                 let query = request.uri.queryParameters
                 let purpose = PurposeID(query.get("purpose") ?? "")
                 guard caller.role == .auditor else {
-                    try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
+                    try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
                                                      object: "policy:explain", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
                     throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the auditor role may ask about other consumers; use GET /v1/me")
                 }
@@ -125,7 +125,7 @@ extension Gateway {
                 let explanation = policy.explain(consumer: consumer, purpose: purpose)
                 // Only names the gateway knows reach the audit log (a query string is input).
                 let named = policy.purpose(purpose) != nil ? purpose.value : "(unknown)"
-                try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
+                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
                                                  object: "policy:explain/consumer:\(consumer)/purpose:\(named)", outcome: .success))
                 return try json(explanation, status: .ok)
             }
@@ -152,7 +152,7 @@ extension Gateway {
     func identify(_ context: GatewayRequestContext) async throws -> PolicyDocument.Organisation {
         let oin: OIN
         do { oin = try await CallerIdentity.oin(on: context.channel) } catch {
-            try store.appendAudit(AuditEvent(time: clock.now(), actor: nil, role: nil, action: .identity, object: "connection",
+            try await store.appendAudit(AuditEvent(time: clock.now(), actor: nil, role: nil, action: .identity, object: "connection",
                                              outcome: .refused, reason: "no_oin"))
             throw GatewayRefusal(status: 403, code: "no_oin", message: String(describing: error))
         }
@@ -160,7 +160,7 @@ extension Gateway {
         case .permit(let organisation):
             return organisation
         case .deny(let denial):
-            try store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
+            try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
                                              outcome: .refused, reason: denial.code.rawValue))
             throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
         }

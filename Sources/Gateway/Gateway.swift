@@ -8,6 +8,7 @@ import NIOCore
 import NIOSSL
 import Pseudonymisation
 import Records
+import PostgresStorage
 import ServiceLifecycle
 import Storage
 import VangnetCore
@@ -21,7 +22,7 @@ public struct Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let state: GatewayState
     public let keys: GatewayKeys
-    public let store: SQLiteStore
+    public let store: any RecordStore
     public let ingest: IngestPipeline
     public let delivery: DeliveryPipeline
     public let metrics: GatewayMetrics
@@ -33,13 +34,19 @@ public struct Gateway: Sendable {
 
     /// Checks the configuration, loads keys and opens the store. Fails with a message that says
     /// what to fix; records a `config.load` audit event with the policy fingerprint.
-    public init(configuration: GatewayConfiguration, clock: any WallClock = SystemClock(), logger: Logger = Logger(label: "vangnet")) throws {
+    ///
+    /// With PostgreSQL, several instances may share the database: staging areas left by an
+    /// instance that stopped are dropped, those of running instances are left alone.
+    public init(configuration: GatewayConfiguration, clock: any WallClock = SystemClock(), logger: Logger = Logger(label: "vangnet")) async throws {
         let keyDirectory = configuration.resolve(configuration.gateway.keyDirectory)
         let keys = try GatewayKeys.load(from: keyDirectory)
         let active = try Self.activate(configuration, keys: keys)
-        let store = try SQLiteStore(path: configuration.resolve(configuration.gateway.database).path,
-                                    auditSigning: AuditSigning(key: keys.audit, every: configuration.gateway.audit.checkpointEvery))
-        let interrupted = try store.discardInterruptedBatches()
+        let store = try await configuration.openStore(auditSigning: AuditSigning(key: keys.audit, every: configuration.gateway.audit.checkpointEvery))
+        let interrupted: Int
+        do { interrupted = try await store.discardInterruptedBatches() } catch {
+            await store.close()
+            throw error
+        }
         let state = GatewayState(active)
         self.configuration = configuration
         self.state = state
@@ -53,7 +60,12 @@ public struct Gateway: Sendable {
                                      metrics: metrics)
         self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize,
                                          metrics: metrics)
-        try store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now(), extra: ["interruptedBatchesDiscarded": interrupted]))
+        do {
+            try await store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now(), extra: ["interruptedBatchesDiscarded": interrupted]))
+        } catch {
+            await store.close()
+            throw error
+        }
     }
 
     /// The policy and pseudonymiser a configuration asks for, checked.
@@ -82,7 +94,7 @@ public struct Gateway: Sendable {
     /// Other settings (listener, TLS files, database, limits) take a restart.
     /// - Returns: the policy now in force.
     @discardableResult
-    public func reload() throws -> ActivePolicy {
+    public func reload() async throws -> ActivePolicy {
         guard let file = configuration.file else { throw ConfigurationError("the gateway was not started from a configuration file") }
         let previous = state.current
         let active: ActivePolicy
@@ -91,14 +103,14 @@ public struct Gateway: Sendable {
             let roots = try GatewayKeys.loadPseudonymRoots(from: changed.resolve(changed.gateway.keyDirectory))
             active = try Self.activate(changed, keys: GatewayKeys(signing: keys.signing, box: keys.box, audit: keys.audit, pseudonymRoots: roots))
         } catch {
-            try store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
+            try await store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
                                              object: "policy:\(previous.policy.fingerprint)", outcome: .refused, reason: "invalid_configuration"))
             logger.error("reload refused; the policy in force stays", metadata: ["policy": "\(previous.policy.fingerprint)"])
             throw error
         }
-        try store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now()))
+        try await store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now()))
         if active.pseudonymiser.epoch != previous.pseudonymiser.epoch {
-            try store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .keyEpoch,
+            try await store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .keyEpoch,
                                              object: "pseudonym-epoch:\(active.pseudonymiser.epoch)", outcome: .success,
                                              counts: ["previousEpoch": Int(previous.pseudonymiser.epoch), "heldEpochs": active.pseudonymiser.heldEpochs.count]))
         }
@@ -142,9 +154,11 @@ public struct Gateway: Sendable {
         try await group.run()
     }
 
-    /// The HTTPS application and the audit checkpoint timer, to run in one service group.
+    /// The HTTPS application, the audit checkpoint timer and the retention purge, to run in one
+    /// service group. The group stops them in reverse order: the store closes last.
     func services(onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> [any Service] {
-        [try application(onServerRunning: onServerRunning),
+        [StoreService(store: store),
+         try application(onServerRunning: onServerRunning),
          AuditCheckpointService(store: store, clock: clock, interval: .seconds(configuration.gateway.audit.checkpointSeconds)),
          RetentionService(gateway: self, interval: .seconds(configuration.gateway.purgeEverySeconds))]
     }

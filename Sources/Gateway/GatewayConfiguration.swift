@@ -15,7 +15,8 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var tls: TLSFiles
         /// Directory holding the gateway's keys (see ``GatewayKeys``).
         public var keyDirectory: String
-        /// SQLite database file.
+        /// The store: a SQLite file (path relative to this file), or a PostgreSQL database as
+        /// `postgres://user@host:port/database?schema=name` for several instances.
         public var database: String
         /// The key epoch pseudonyms are made under.
         public var pseudonymEpoch: UInt32

@@ -21,7 +21,7 @@ import VangnetCrypto
 public struct IngestPipeline: Sendable {
     let state: GatewayState
     let keys: GatewayKeys
-    let store: SQLiteStore
+    let store: any RecordStore
     let limits: GatewayConfiguration.Limits
     let clock: any WallClock
     let reference: ReferenceData
@@ -76,7 +76,7 @@ public struct IngestPipeline: Sendable {
                 if let header {
                     batch.name(header)
                     let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
-                    earlierCommit = try store.committedBatch(source: header.source, batchId: header.batchId)
+                    earlierCommit = try await store.committedBatch(source: header.source, batchId: header.batchId)
                     if earlierCommit == nil {
                         stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset,
                                                              epoch: active.pseudonymiser.epoch, at: clock.now())
@@ -94,7 +94,7 @@ public struct IngestPipeline: Sendable {
                 throw GatewayRefusal(status: 422, code: "record_count_mismatch",
                                      message: "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)")
             }
-            if let earlierCommit { return try retry(of: earlierCommit, opened: opened, batch: batch, caller: caller) }
+            if let earlierCommit { return try await retry(of: earlierCommit, opened: opened, batch: batch, caller: caller) }
             guard let stage else { preconditionFailure("a verified batch without a staging area") }
             try await flush(stage)
             if let last = staging { try await last.value }
@@ -108,12 +108,12 @@ public struct IngestPipeline: Sendable {
             case let e as EnvelopeError: refusal = GatewayRefusal(status: e.code == .tooLarge ? 413 : 400, code: e.code.description, message: e.reason)
             default:
                 metrics.batch("failed", dataset: batch.dataset)
-                try? store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
+                try? await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
                                                   object: batch.object, outcome: .failed, reason: "internal_error", dataset: batch.dataset))
                 throw error
             }
             metrics.batch("refused", dataset: batch.dataset)
-            try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
+            try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
                                              object: batch.object, outcome: .refused, reason: refusal.code, dataset: batch.dataset))
             throw refusal
         }
@@ -122,10 +122,10 @@ public struct IngestPipeline: Sendable {
     /// A push of a batch id this source committed before: the same bytes get the first receipt,
     /// other bytes are a conflict. Nothing is staged or committed either way.
     private func retry(of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON), opened: OpenedBatch,
-                       batch: BatchInProgress, caller: PolicyDocument.Organisation) throws -> Outcome {
+                       batch: BatchInProgress, caller: PolicyDocument.Organisation) async throws -> Outcome {
         guard earlier.envelopeHash == opened.envelopeHash else { throw Self.conflict(opened.header) }
         metrics.batch("duplicate", dataset: opened.header.dataset)
-        try store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
+        try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
         return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(earlier.receipt.utf8)))
     }
 
@@ -184,7 +184,7 @@ public struct IngestPipeline: Sendable {
         case .duplicate(let first):
             metrics.batch("duplicate", dataset: header.dataset)
             // A concurrent push of the same batch committed first.
-            try store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
+            try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
             return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(first.utf8)))
         case .conflict:
             throw Self.conflict(header)

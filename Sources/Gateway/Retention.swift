@@ -12,8 +12,8 @@ public enum Retention {
     /// Purges what `policy` no longer allows to be kept at `now`; the purge and its audit entry
     /// (`retention.purge`, with counts per dataset) are one transaction.
     @discardableResult
-    public static func purge(store: SQLiteStore, policy: Policy, now: Date, actor: OIN?, trigger: String) throws -> PurgeResult {
-        try store.purge(before: policy.retentionCutoffs(now: now)) { result in
+    public static func purge(store: any RecordStore, policy: Policy, now: Date, actor: OIN?, trigger: String) async throws -> PurgeResult {
+        try await store.purge(before: policy.retentionCutoffs(now: now)) { result in
             var counts = ["batches": result.batches.values.reduce(0, +), "records": result.records.values.reduce(0, +)]
             for (dataset, n) in result.records { counts["records.\(dataset)"] = n }
             return AuditEvent(time: now, actor: actor, role: nil, action: .retentionPurge, object: "retention:\(trigger)/policy:\(policy.fingerprint)",
@@ -25,8 +25,8 @@ public enum Retention {
 extension Gateway {
     /// Purges records past retention under the policy in force.
     @discardableResult
-    public func purgeExpiredRecords() throws -> PurgeResult {
-        try Retention.purge(store: store, policy: policy, now: clock.now(), actor: configuration.gateway.oin, trigger: "scheduled")
+    public func purgeExpiredRecords() async throws -> PurgeResult {
+        try await Retention.purge(store: store, policy: policy, now: clock.now(), actor: configuration.gateway.oin, trigger: "scheduled")
     }
 }
 
@@ -39,7 +39,7 @@ struct RetentionService: Service {
         do {
             try await cancelWhenGracefulShutdown {
                 while true {
-                    do { try gateway.purgeExpiredRecords() } catch {
+                    do { try await gateway.purgeExpiredRecords() } catch {
                         gateway.logger.error("retention purge failed", metadata: ["error.type": "\(type(of: error))"])
                     }
                     try await Task.sleep(for: interval)

@@ -10,10 +10,10 @@ import VangnetCore
 final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = NIOAny
 
-    let store: SQLiteStore
+    let store: any RecordStore
     let clock: any WallClock
 
-    init(store: SQLiteStore, clock: any WallClock) {
+    init(store: any RecordStore, clock: any WallClock) {
         self.store = store
         self.clock = clock
     }
@@ -24,7 +24,7 @@ final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, S
             // connections). A failed write cannot stop a handshake that already failed.
             let event = AuditEvent(time: clock.now(), actor: nil, role: nil, action: .tlsHandshake,
                                    object: "connection", outcome: .refused, reason: reason)
-            Task.detached { [store] in try? store.appendAudit(event) }
+            Task.detached { [store] in try? await store.appendAudit(event) }
         }
         context.fireErrorCaught(error)
     }

@@ -16,34 +16,84 @@ import VangnetCrypto
 /// many: commits take `batches` in SHARE ROW EXCLUSIVE mode (one commit at a time decides the
 /// commit order and whether a batch id is taken) and audit appends take `audit` in EXCLUSIVE
 /// mode (one chain, whichever instance appends). Staging runs concurrently.
+///
+/// Each store holds a session advisory lock on its own random instance number for as long as it
+/// runs, and marks its staging areas with that number. A staging area whose instance's lock is
+/// free was left by a process that stopped; ``discardInterruptedBatches()`` drops only those, so
+/// an instance that starts never touches the uploads another instance is receiving.
 public final class PostgresStore: RecordStore {
     let client: PostgresClient
     let logger: Logger
     let auditSigning: AuditSigning?
+    /// This store's instance number: the second key of its advisory lock.
+    let instance: Int32
+    /// The first key of every instance's advisory lock ("VGNT").
+    static let lockSpace: Int32 = 0x5647_4E54
     private let runner: Task<Void, Never>
+    private let holder: Task<Void, any Error>
 
-    /// Connects (the client runs until ``shutdown()``) and brings the schema up to date. With
-    /// `auditSigning`, every `every`-th audit entry gets a signed checkpoint in its transaction.
+    /// Connects (the client runs until ``close()``), brings the schema up to date and takes this
+    /// instance's lock. With `auditSigning`, every `every`-th audit entry gets a signed
+    /// checkpoint in its transaction.
     public init(configuration: PostgresClient.Configuration, auditSigning: AuditSigning? = nil,
                 logger: Logger = Logger(label: "vangnet.postgres")) async throws {
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
         self.logger = logger
         self.auditSigning = auditSigning
-        runner = Task { [client] in await client.run() }
-        try await migrate()
-    }
-
-    /// Parses `postgres://user:password@host:port/database`.
-    public static func configuration(url: String) throws -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
-              let host = components.host, let user = components.user else {
-            throw StoreError("not a postgres:// URL")
+        runner = Task { await client.run() }
+        let instance = Int32.random(in: 1...Int32.max)
+        self.instance = instance
+        let (locked, signal) = AsyncStream.makeStream(of: Void.self)
+        holder = Task {
+            defer { signal.finish() }
+            try await client.withConnection { connection in
+                try await connection.query("SELECT pg_advisory_lock(\(Self.lockSpace), \(instance))", logger: logger)
+                signal.yield()
+                // Held until the store closes; closing the session would release it too.
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockSpace), \(instance))", logger: logger)
+            }
         }
-        return PostgresClient.Configuration(host: host, port: components.port ?? 5432, username: user, password: components.password,
-                                            database: String(components.path.dropFirst()), tls: .disable)
+        do {
+            try await migrate()
+            var lock = locked.makeAsyncIterator()
+            guard await lock.next() != nil else { throw StoreError("could not take this instance's advisory lock") }
+        } catch {
+            shutdown()
+            throw error
+        }
     }
 
-    public func shutdown() { runner.cancel() }
+    /// Parses `postgres://user:password@host:port/database?schema=name`. Without a password in
+    /// the URL, `VANGNET_DATABASE_PASSWORD` from the environment is used (keeps it out of files);
+    /// `schema` sets the search path (default: the user's).
+    public static func configuration(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
+              let host = components.host, let user = components.user, components.path.count > 1 else {
+            throw StoreError("not a postgres://user@host/database URL")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: components.password ?? environment["VANGNET_DATABASE_PASSWORD"],
+            database: String(components.path.dropFirst()), tls: .disable)
+        if let schema = components.queryItems?.first(where: { $0.name == "schema" })?.value {
+            guard schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { throw StoreError("schema must be letters, digits and _") }
+            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        return configuration
+    }
+
+    public func close() async {
+        holder.cancel()
+        _ = try? await holder.value
+        runner.cancel()
+    }
+
+    /// Closes without waiting (tests).
+    public func shutdown() {
+        holder.cancel()
+        runner.cancel()
+    }
 
     private func migrate() async throws {
         try await client.withTransaction(logger: logger) { c in
@@ -53,8 +103,9 @@ public final class PostgresStore: RecordStore {
                     seq BIGSERIAL PRIMARY KEY, source TEXT NOT NULL, batch_id TEXT NOT NULL, dataset TEXT NOT NULL,
                     state TEXT NOT NULL CHECK (state IN ('staging', 'committed')), epoch BIGINT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
                     commit_seq BIGINT UNIQUE, envelope_hash BYTEA, accepted BIGINT, rejected BIGINT, receipt TEXT,
-                    committed_at DOUBLE PRECISION, purged_at DOUBLE PRECISION)
+                    committed_at DOUBLE PRECISION, purged_at DOUBLE PRECISION, owner INTEGER)
                 """, logger: logger)
+            try await c.query("ALTER TABLE batches ADD COLUMN IF NOT EXISTS owner INTEGER", logger: logger)
             try await c.query("CREATE UNIQUE INDEX IF NOT EXISTS batches_committed ON batches (source, batch_id) WHERE state = 'committed'", logger: logger)
             try await c.query("""
                 CREATE TABLE IF NOT EXISTS records (
@@ -77,8 +128,9 @@ public final class PostgresStore: RecordStore {
 
     public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
         let rows = try await client.query("""
-            INSERT INTO batches (source, batch_id, dataset, state, epoch, started_at)
-            VALUES (\(source.value), \(batchId.description), \(dataset.value), 'staging', \(Int64(epoch)), \(time.timeIntervalSince1970)) RETURNING seq
+            INSERT INTO batches (source, batch_id, dataset, state, epoch, started_at, owner)
+            VALUES (\(source.value), \(batchId.description), \(dataset.value), 'staging', \(Int64(epoch)), \(time.timeIntervalSince1970), \(instance))
+            RETURNING seq
             """, logger: logger)
         for try await seq in rows.decode(Int64.self) { return StagingID(seq: seq) }
         throw StoreError("staging area not created")
@@ -132,13 +184,41 @@ public final class PostgresStore: RecordStore {
         }
     }
 
+    public func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
+        let rows = try await client.query("""
+            SELECT envelope_hash, receipt FROM batches WHERE source = \(source.value) AND batch_id = \(batchId.description) AND state = 'committed'
+            """, logger: logger)
+        for try await (hash, receipt) in rows.decode((ByteBuffer, String).self) { return (Array(buffer: hash), receipt) }
+        return nil
+    }
+
+    /// Drops the staging areas of instances whose lock is free: their process stopped.
     public func discardInterruptedBatches() async throws -> Int {
-        try await client.withTransaction(logger: logger) { c in
-            var stale: [Int64] = []
-            for try await seq in try await c.query("SELECT seq FROM batches WHERE state = 'staging'", logger: logger).decode(Int64.self) { stale.append(seq) }
-            for seq in stale { try await self.discard(seq, on: c) }
-            return stale.count
+        var owners: [Int32?] = []
+        let rows = try await client.query("SELECT DISTINCT owner FROM batches WHERE state = 'staging' AND owner IS DISTINCT FROM \(instance)", logger: logger)
+        for try await owner in rows.decode(Int32?.self) { owners.append(owner) }
+        var discarded = 0
+        for owner in owners {
+            discarded += try await client.withConnection { c in
+                if let owner {
+                    var stopped = false
+                    for try await free in try await c.query("SELECT pg_try_advisory_lock(\(Self.lockSpace), \(owner))", logger: self.logger).decode(Bool.self) {
+                        stopped = free
+                    }
+                    guard stopped else { return 0 }
+                }
+                let seqs = try await c.withTransaction(logger: self.logger) { t in
+                    var stale: [Int64] = []
+                    for try await seq in try await t.query("SELECT seq FROM batches WHERE state = 'staging' AND owner IS NOT DISTINCT FROM \(owner)",
+                                                           logger: self.logger).decode(Int64.self) { stale.append(seq) }
+                    for seq in stale { try await self.discard(seq, on: t) }
+                    return stale
+                }
+                if let owner { try await c.query("SELECT pg_advisory_unlock(\(Self.lockSpace), \(owner))", logger: self.logger) }
+                return seqs.count
+            }
         }
+        return discarded
     }
 
     public func counts() async throws -> (batches: Int, records: Int) {
@@ -242,6 +322,27 @@ public final class PostgresStore: RecordStore {
         }
     }
 
+    public func auditCount() async throws -> Int { try await scalar("SELECT COALESCE(MAX(seq), 0) FROM audit") }
+
+    public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) {
+        var pulls: [PullSummary] = []
+        let rows = try await client.query("""
+            SELECT region, e ->> 'purpose', actor, COUNT(*), COALESCE(SUM((e -> 'counts' ->> 'records')::float8), 0), MAX(time)
+            FROM (SELECT region, actor, time, convert_from(event, 'UTF8')::jsonb AS e FROM audit
+                  WHERE action = 'records.pull' AND outcome = 'success' AND region IS NOT NULL) AS p
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            """, logger: logger)
+        for try await (region, purpose, actor, count, records, last) in rows.decode((Int64, String?, String?, Int64, Double, Double).self) {
+            guard let region = RegionNumber(Int(region)), let actor = OIN(actor ?? "") else { continue }
+            pulls.append(PullSummary(region: region, purpose: purpose.map { PurposeID($0) }, consumer: actor, pulls: Int(count), records: Int(records),
+                                     last: Date(timeIntervalSince1970: last)))
+        }
+        var refusals: [RegionNumber?: Int] = [:]
+        let refused = try await client.query("SELECT region, COUNT(*) FROM audit WHERE outcome IN ('refused', 'failed') GROUP BY region", logger: logger)
+        for try await (region, count) in refused.decode((Int64?, Int64).self) { refusals[region.flatMap { RegionNumber(Int($0)) }] = Int(count) }
+        return (pulls, refusals)
+    }
+
     public func auditCheckpoints() async throws -> [AuditCheckpoint] {
         var out: [AuditCheckpoint] = []
         let rows = try await client.query("SELECT seq, time, hash, key_id, signature FROM audit_checkpoints ORDER BY seq", logger: logger)
@@ -282,14 +383,13 @@ public final class PostgresStore: RecordStore {
         return entries
     }
 
-    public func exportAudit(_ format: AuditExport.Format) async throws -> [String] {
-        var lines = AuditExport.preamble(format).map { [$0] } ?? []
-        lines += try await auditCheckpoints().map { AuditExport.line($0, format) }
+    public func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
+        if let preamble = AuditExport.preamble(format) { try write(preamble) }
+        for checkpoint in try await auditCheckpoints() { try write(AuditExport.line(checkpoint, format)) }
         let rows = try await client.query("SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq", logger: logger)
         for try await (seq, event, previous, hash) in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
-            lines.append(AuditExport.line(sequence: seq, canonical: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash), format))
+            try write(AuditExport.line(sequence: seq, canonical: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash), format))
         }
-        return lines
     }
 
     // MARK: Retention

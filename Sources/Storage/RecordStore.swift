@@ -17,7 +17,10 @@ public protocol RecordStore: Sendable {
     func stage(_ records: [RoutedRecord], into stage: StagingID) async throws
     func discard(_ stage: StagingID) async throws
     func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome
-    /// Drops the staging areas of interrupted batches; returns how many.
+    /// The receipt and envelope hash of a committed batch, if there is one.
+    func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
+    /// Drops the staging areas of batches interrupted by a stopped process (never those of a
+    /// gateway instance still running); returns how many.
     func discardInterruptedBatches() async throws -> Int
     func counts() async throws -> (batches: Int, records: Int)
     /// Rows in the records table, committed or staged.
@@ -33,16 +36,24 @@ public protocol RecordStore: Sendable {
     /// Signs a checkpoint of the chain's head now, unless it has one (needs audit signing).
     func checkpointAudit(at time: Date) async throws -> AuditCheckpoint?
     func auditCheckpoints() async throws -> [AuditCheckpoint]
+    /// Number of audit entries (also the readiness probe's question to the store).
+    func auditCount() async throws -> Int
     /// Audit entries matching `filter`: after entry `after` in order, or with `newestFirst` before
     /// entry `before`, newest first; at most `limit`.
     func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry]
-    /// The audit log, checkpoints first, as lines of `format` (``AuditExport``).
-    func exportAudit(_ format: AuditExport.Format) async throws -> [String]
+    /// The audit log, checkpoints first, as lines of `format` (``AuditExport``), handed to
+    /// `write` one by one as they are read.
+    func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws
+    /// Per region, purpose and consumer: pulls, records received and the last pull; and per
+    /// region the number of refusals. From the audit log.
+    func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int])
     /// Removes the records of committed batches of each dataset committed before its cutoff; the
     /// purge and (if anything was removed) its audit entry are one transaction.
     func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult
     /// Runs raw SQL, for tests that tamper with the store. Bypasses every invariant.
     func uncheckedExecute(_ sql: String) async throws
+    /// Releases the connections; the store is not used afterwards.
+    func close() async
 }
 
 /// The embedded SQLite store as a ``RecordStore``.
@@ -58,6 +69,10 @@ public struct SQLiteRecordStore: RecordStore {
     public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome {
         try await store.commit(stage: stage, batch: batch, accepted: accepted, rejected: rejected, receipt: receipt, audit: audit)
     }
+    public func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
+        try store.committedBatch(source: source, batchId: batchId)
+    }
+    /// SQLite has one gateway process: every staging area at its start was interrupted.
     public func discardInterruptedBatches() async throws -> Int { try store.discardInterruptedBatches() }
     public func counts() async throws -> (batches: Int, records: Int) { try store.counts() }
     public func storedRecordRows() async throws -> Int { try store.storedRecordRows() }
@@ -73,21 +88,47 @@ public struct SQLiteRecordStore: RecordStore {
     public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict { try store.verifyAudit(held: held, key: key) }
     public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try store.checkpointAudit(at: time) }
     public func auditCheckpoints() async throws -> [AuditCheckpoint] { try store.auditCheckpoints() }
+    public func auditCount() async throws -> Int { try store.auditCount() }
+    public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) { try store.pullOverview() }
     public func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
         try store.purge(before: cutoffs, audit: audit)
     }
     public func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
         try store.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit)
     }
-    public func exportAudit(_ format: AuditExport.Format) async throws -> [String] {
-        var lines: [String] = []
-        try store.exportAudit(format) { lines.append($0) }
-        return lines
+    public func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
+        try store.exportAudit(format, to: write)
     }
     public func uncheckedExecute(_ sql: String) async throws { try store.uncheckedExecute(sql) }
+    public func close() async {}
 }
 
 extension RecordStore {
     /// Recomputes the chain with its stored checkpoints (signatures not checked).
     public func verifyAudit() async throws -> AuditVerdict { try await verifyAudit(held: [], key: nil) }
+
+    /// Recomputes the chain with its stored checkpoints and checks their signatures with `key`.
+    public func verifyAudit(key: SigningPublicKey) async throws -> AuditVerdict { try await verifyAudit(held: [], key: key) }
+
+    /// Entries matching `filter` after entry `after`, oldest first.
+    public func auditEntries(_ filter: AuditFilter, after: Int64 = 0, limit: Int = 100) async throws -> [StoredAuditEntry] {
+        try await auditEntries(filter, after: after, before: nil, newestFirst: false, limit: limit)
+    }
+
+    /// Entries matching `filter` before entry `before` (`nil`: from the newest), newest first.
+    public func auditEntries(_ filter: AuditFilter, before: Int64?, limit: Int) async throws -> [StoredAuditEntry] {
+        try await auditEntries(filter, after: 0, before: before, newestFirst: true, limit: limit)
+    }
+
+    /// The whole export in memory (for tests and small logs).
+    public func exportAudit(_ format: AuditExport.Format) async throws -> [String] {
+        var lines: [String] = []
+        try await exportAudit(format) { lines.append($0) }
+        return lines
+    }
+
+    /// Every audit event, in order (for summaries and tests).
+    public func auditEvents() async throws -> [AuditEvent] {
+        try await auditEntries(AuditFilter(), after: 0, limit: Int.max).map(\.event)
+    }
 }

@@ -113,6 +113,10 @@ public struct PullSummary: Sendable, Equatable {
     public let pulls: Int
     public let records: Int
     public let last: Date
+
+    public init(region: RegionNumber, purpose: PurposeID?, consumer: OIN, pulls: Int, records: Int, last: Date) {
+        (self.region, self.purpose, self.consumer, self.pulls, self.records, self.last) = (region, purpose, consumer, pulls, records, last)
+    }
 }
 
 /// What a retention purge removed.

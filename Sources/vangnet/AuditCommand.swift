@@ -5,7 +5,7 @@ import Gateway
 import Storage
 import VangnetCrypto
 
-struct AuditCommand: ParsableCommand {
+struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "The audit log: verify it (in the database or an exported copy) and export it.",
@@ -15,17 +15,17 @@ struct AuditCommand: ParsableCommand {
     /// Where the database and the audit key are.
     struct Source: ParsableArguments {
         @Option(help: "Gateway configuration file (the database and audit key are found from it).") var config: String?
-        @Option(help: "SQLite database file (instead of --config).") var database: String?
+        @Option(help: "SQLite database file or postgres:// URL (instead of --config).") var database: String?
         @Option(help: "The gateway's audit public key (audit-signing.pub); found from --config if not given.") var auditKey: String?
 
         func configuration() throws -> GatewayConfiguration? {
             try config.map { try GatewayConfiguration.load(from: URL(fileURLWithPath: $0)) }
         }
 
-        func databasePath() throws -> String {
+        func databaseLocation() throws -> String {
             if let database { return database }
             guard let configuration = try configuration() else { throw CommandFailure("give --config or --database") }
-            return configuration.resolve(configuration.gateway.database).path
+            return configuration.databaseLocation
         }
 
         func key() throws -> SigningPublicKey? {
@@ -36,16 +36,15 @@ struct AuditCommand: ParsableCommand {
         }
 
         /// Opens the store and records the operator's command in the audit log.
-        func store(recording command: String) throws -> SQLiteStore {
-            let path = try databasePath()
-            guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("no database at \(path)") }
-            let store = try SQLiteStore(path: path)
-            try store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand, object: "cli:\(command)", outcome: .success))
-            return store
+        func withStore<T>(recording command: String, _ body: (any RecordStore) async throws -> T) async throws -> T {
+            try await GatewayConfiguration.withStore(try databaseLocation()) { store in
+                try await store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand, object: "cli:\(command)", outcome: .success))
+                return try await body(store)
+            }
         }
     }
 
-    struct Verify: ParsableCommand {
+    struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the audit hash chain and check its signed checkpoints; exit non-zero if anything was changed, removed, inserted, reordered or cut short.",
             discussion: """
@@ -60,7 +59,7 @@ struct AuditCommand: ParsableCommand {
         @Option(help: "Verify this exported file instead of the database.") var export: String?
         @Option(help: "A checkpoint you kept (JSON file); repeatable.") var checkpoint: [String] = []
 
-        func run() throws {
+        func run() async throws {
             let held = try checkpoint.map { file -> AuditCheckpoint in
                 try JSONDecoder().decode(AuditCheckpoint.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
             }
@@ -69,7 +68,7 @@ struct AuditCommand: ParsableCommand {
             if let export {
                 verdict = try AuditExport.verify(String(contentsOf: URL(fileURLWithPath: export), encoding: .utf8), held: held, key: key)
             } else {
-                verdict = try source.store(recording: "audit verify").verifyAudit(held: held, key: key)
+                verdict = try await source.withStore(recording: "audit verify") { try await $0.verifyAudit(held: held, key: key) }
             }
             switch verdict {
             case .intact(let count, let head, let checkpoints):
@@ -80,7 +79,7 @@ struct AuditCommand: ParsableCommand {
         }
     }
 
-    struct Export: ParsableCommand {
+    struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the audit log with its signed checkpoints as NDJSON or CSV, for offline verification and review.",
             discussion: "The copy verifies with `vangnet audit verify --export FILE --audit-key audit-signing.pub`. The export itself is recorded in the audit log (operator.command)."
@@ -90,9 +89,8 @@ struct AuditCommand: ParsableCommand {
         @Option(help: "ndjson or csv.") var format: String = "ndjson"
         @Option(help: "Output file (default: standard output).") var output: String?
 
-        func run() throws {
+        func run() async throws {
             guard let format = AuditExport.Format(rawValue: format) else { throw ValidationError("--format must be ndjson or csv") }
-            let store = try source.store(recording: "audit export")
             var handle = FileHandle.standardOutput
             if let output {
                 FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600])
@@ -100,9 +98,11 @@ struct AuditCommand: ParsableCommand {
             }
             defer { if output != nil { try? handle.close() } }
             var buffer = ""
-            try store.exportAudit(format) { line in
-                buffer += line + "\n"
-                if buffer.utf8.count > 1 << 20 { try handle.write(contentsOf: Data(buffer.utf8)); buffer = "" }
+            try await source.withStore(recording: "audit export") { store in
+                try await store.exportAudit(format) { line in
+                    buffer += line + "\n"
+                    if buffer.utf8.count > 1 << 20 { try handle.write(contentsOf: Data(buffer.utf8)); buffer = "" }
+                }
             }
             try handle.write(contentsOf: Data(buffer.utf8))
         }

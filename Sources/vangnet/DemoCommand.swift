@@ -55,7 +55,7 @@ struct DemoRun {
 
         var logger = Logger(label: "vangnet")
         logger.logLevel = .warning
-        let gateway = try Gateway(configuration: configuration, logger: logger)
+        let gateway = try await Gateway(configuration: configuration, logger: logger)
         let server = try await RunningGateway.start(gateway)
         let rows: [PullRow]
         do {
@@ -65,7 +65,7 @@ struct DemoRun {
             try? await server.stop()
             throw error
         }
-        try summarise(gateway, rows)
+        try await summarise(gateway, rows)
     }
 
     /// What one region received for one purpose.
@@ -162,14 +162,14 @@ struct DemoRun {
         step("security officer verified the audit log over mTLS")
     }
 
-    func summarise(_ gateway: Gateway, _ rows: [PullRow]) throws {
+    func summarise(_ gateway: Gateway, _ rows: [PullRow]) async throws {
         let store = gateway.store
-        guard case .intact(let entries, let head, _) = try store.verifyAudit(key: gateway.keys.audit.publicKey) else { throw CommandFailure("the audit chain does not verify") }
-        let events = try store.auditEvents()
+        guard case .intact(let entries, let head, _) = try await store.verifyAudit(key: gateway.keys.audit.publicKey) else { throw CommandFailure("the audit chain does not verify") }
+        let events = try await store.auditEvents()
         step("audit chain recomputed from the database after shutdown: \(entries) entries intact, head \(Hex.encode(head.prefix(8)))")
 
         print("\nSummary")
-        let counts = try store.counts()
+        let counts = try await store.counts()
         print("  stored: \(counts.batches) batches, \(counts.records) pseudonymised records (no BSN on disk)")
         print("  " + "region".padding(toLength: 16, withPad: " ", startingAt: 0) + "purpose".padding(toLength: 21, withPad: " ", startingAt: 0) + "DUO   UWV   people")
         for (region, purpose, duoCount, uwvCount, persons) in rows {

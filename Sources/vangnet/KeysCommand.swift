@@ -4,7 +4,7 @@ import AuditLog
 import Gateway
 import Storage
 
-struct KeysCommand: ParsableCommand {
+struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Gateway and source keys.",
@@ -39,7 +39,7 @@ struct KeysCommand: ParsableCommand {
         }
     }
 
-    struct Rotate: ParsableCommand {
+    struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Start a new pseudonym key epoch: a fresh root key, taken into use by the configuration.",
             discussion: """
@@ -54,17 +54,18 @@ struct KeysCommand: ParsableCommand {
 
         @Option(help: "Configuration file.") var config: String
 
-        func run() throws {
+        func run() async throws {
             let url = URL(fileURLWithPath: config)
             var configuration = try GatewayConfiguration.load(from: url)
             let directory = configuration.resolve(configuration.gateway.keyDirectory)
             let epoch = try GatewayKeys.rotatePseudonymRoot(in: directory)
             configuration.gateway.pseudonymEpoch = epoch
             try configuration.write(to: url)
-            let database = configuration.resolve(configuration.gateway.database).path
-            if FileManager.default.fileExists(atPath: database) {
-                try SQLiteStore(path: database).appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand,
-                                                                       object: "cli:keys rotate", outcome: .success, counts: ["pseudonymEpoch": Int(epoch)]))
+            if configuration.usesPostgres || FileManager.default.fileExists(atPath: configuration.databaseLocation) {
+                try await GatewayConfiguration.withStore(configuration.databaseLocation) { store in
+                    try await store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand,
+                                                           object: "cli:keys rotate", outcome: .success, counts: ["pseudonymEpoch": Int(epoch)]))
+                }
             }
             print("pseudonym epoch \(epoch): key \(directory.appendingPathComponent("pseudonym-root.e\(epoch).key").path); \(url.path) now names epoch \(epoch). Reload a running gateway: kill -HUP <pid>")
         }

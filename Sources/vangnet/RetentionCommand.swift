@@ -4,14 +4,14 @@ import Foundation
 import Gateway
 import Storage
 
-struct RetentionCommand: ParsableCommand {
+struct RetentionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retention",
         abstract: "Records past their purposes' retention.",
         subcommands: [Purge.self]
     )
 
-    struct Purge: ParsableCommand {
+    struct Purge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove the records no purpose may keep any longer (the gateway also does this every purgeEverySeconds).",
             discussion: "A record is kept for the longest retentionDays of the purposes that deliver its dataset, counted from its batch's commit. The purge is audited (retention.purge)."
@@ -19,12 +19,12 @@ struct RetentionCommand: ParsableCommand {
 
         @Option(help: "Gateway configuration file.") var config: String
 
-        func run() throws {
+        func run() async throws {
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
             let policy = try Policy(document: configuration.policy)
-            let path = configuration.resolve(configuration.gateway.database).path
-            guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("no database at \(path)") }
-            let result = try Retention.purge(store: try SQLiteStore(path: path), policy: policy, now: Date(), actor: nil, trigger: "cli")
+            let result = try await GatewayConfiguration.withStore(configuration.databaseLocation) { store in
+                try await Retention.purge(store: store, policy: policy, now: Date(), actor: nil, trigger: "cli")
+            }
             let total = result.records.values.reduce(0, +)
             print("retention purge: \(total) records removed from \(result.batches.values.reduce(0, +)) batches"
                   + (result.records.isEmpty ? "" : " (" + result.records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))

@@ -20,15 +20,17 @@ struct ServeCommand: AsyncParsableCommand {
         guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be json or text") }
         if logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
-        let gateway = try Gateway(configuration: configuration)
+        let gateway = try await Gateway(configuration: configuration)
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         hangup.setEventHandler {
-            do {
-                let active = try gateway.reload()
-                FileHandle.standardOutput.write(Data("vangnet: reloaded: policy \(active.policy.fingerprint), pseudonym epoch \(active.pseudonymiser.epoch)\n".utf8))
-            } catch {
-                FileHandle.standardError.write(Data("vangnet: reload refused, the policy in force stays: \(error)\n".utf8))
+            Task {
+                do {
+                    let active = try await gateway.reload()
+                    FileHandle.standardOutput.write(Data("vangnet: reloaded: policy \(active.policy.fingerprint), pseudonym epoch \(active.pseudonymiser.epoch)\n".utf8))
+                } catch {
+                    FileHandle.standardError.write(Data("vangnet: reload refused, the policy in force stays: \(error)\n".utf8))
+                }
             }
         }
         hangup.resume()

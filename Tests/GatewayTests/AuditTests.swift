@@ -28,19 +28,19 @@ import VangnetCrypto
     @Test func aFailedAuditWriteStopsThePushAndThePull() async throws {
         try await TestGateway.with { gw in
             _ = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
-            let before = try gw.store.counts()
-            try gw.store.uncheckedExecute("CREATE TRIGGER audit_down BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END")
+            let before = try await gw.store.counts()
+            try await gw.store.uncheckedExecute("CREATE TRIGGER audit_down BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END")
 
             let push = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.uwvLines, as: "uwv")) }
             #expect(push.status == 500 && push.refusal?.code == "internal_error")
-            #expect(try gw.store.counts() == before, "the batch whose audit entry failed is not committed")
-            #expect(try gw.store.storedRecordRows() == before.records, "nor staged")
+            #expect(try await gw.store.counts() == before, "the batch whose audit entry failed is not committed")
+            #expect(try await gw.store.storedRecordRows() == before.records, "nor staged")
 
             let pull = try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging") }
             #expect(pull.status == 500, "no records leave without their audit entry")
             #expect(!pull.body.contains("vp1."))
 
-            try gw.store.uncheckedExecute("DROP TRIGGER audit_down")
+            try await gw.store.uncheckedExecute("DROP TRIGGER audit_down")
             #expect(try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging") }.status == 200)
         }
     }
@@ -52,13 +52,13 @@ import VangnetCrypto
             // The handshake is refused on the server's event loop; give it a moment to write.
             var reasons: [String] = []
             for _ in 0..<50 {
-                reasons = try gw.store.auditEvents().filter { $0.action == .tlsHandshake }.compactMap(\.reason)
+                reasons = try await gw.store.auditEvents().filter { $0.action == .tlsHandshake }.compactMap(\.reason)
                 if reasons.count >= 2 { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(reasons.contains("tls_no_certificate"))
             #expect(reasons.contains("tls_untrusted_certificate"))
-            #expect(try gw.store.auditEvents().filter { $0.action == .tlsHandshake }.allSatisfy { $0.outcome == .refused && $0.actor == nil })
+            #expect(try await gw.store.auditEvents().filter { $0.action == .tlsHandshake }.allSatisfy { $0.outcome == .refused && $0.actor == nil })
         }
     }
 
@@ -98,7 +98,7 @@ import VangnetCrypto
             #expect(bad.refusal?.status == 400 && bad.refusal?.code == "invalid_query")
             let consumer = try await gw.using("region-utrecht") { try await $0.get("/v1/audit/entries") }
             #expect(consumer.refusal?.status == 403 && consumer.refusal?.code == "wrong_role")
-            let events = try gw.store.auditEvents()
+            let events = try await gw.store.auditEvents()
             #expect(events.contains { $0.action == .auditRead && $0.outcome == .refused && $0.actor == DevelopmentSetup.regionUtrecht })
             #expect(events.filter { $0.action == .auditRead && $0.outcome == .success }.count >= 8, "every read by the auditor is itself recorded")
         }
@@ -107,7 +107,7 @@ import VangnetCrypto
     @Test func checkpointsFromTheAPIVerifyAndPinTheLog() async throws {
         try await TestGateway.with { gw in
             _ = try await exercise(gw)
-            try gw.store.checkpointAudit(at: Date())
+            try await gw.store.checkpointAudit(at: Date())
             let answer = try await gw.using("auditor") { try await $0.get("/v1/audit/checkpoints") }
             struct Checkpoints: Decodable { let auditKey: String; let keyId: String; let checkpoints: [AuditCheckpoint] }
             let body = try JSONDecoder().decode(Checkpoints.self, from: Data(answer.body.utf8))
@@ -115,11 +115,11 @@ import VangnetCrypto
             #expect(key == gw.gateway.keys.audit.publicKey)
             let held = try #require(body.checkpoints.last)
             #expect(held.isSigned(by: key))
-            guard case .intact = try gw.store.verifyAudit(held: [held], key: key) else { Issue.record("not intact"); return }
+            guard case .intact = try await gw.store.verifyAudit(held: [held], key: key) else { Issue.record("not intact"); return }
             let verify = try await gw.using("auditor") { try await $0.get("/v1/audit/verify") }
             #expect(verify.body.contains("\"intact\":true"))
-            try gw.store.uncheckedExecute("DELETE FROM audit WHERE seq >= \(held.sequence - 1); DELETE FROM audit_checkpoints")
-            guard case .broken = try gw.store.verifyAudit(held: [held], key: key) else { Issue.record("truncation not caught"); return }
+            try await gw.store.uncheckedExecute("DELETE FROM audit WHERE seq >= \(held.sequence - 1); DELETE FROM audit_checkpoints")
+            guard case .broken = try await gw.store.verifyAudit(held: [held], key: key) else { Issue.record("truncation not caught"); return }
         }
     }
 
@@ -132,7 +132,7 @@ import VangnetCrypto
             _ = try await gw.using("auditor") { try await $0.get("/v1/policy/explain?consumer=\(bsn)&purpose=\(bsn)") }
             _ = try await gw.using("auditor") { try await $0.get("/v1/audit/entries?actor=\(bsn)") }
             var exported = ""
-            try gw.store.exportAudit(.ndjson) { exported += $0 + "\n" }
+            try await gw.store.exportAudit(.ndjson) { exported += $0 + "\n" }
             #expect(exported.contains("records.pull"), "the export holds the log")
 
             let root = try KeyFile.readSecret(gw.keys.appendingPathComponent("pseudonym-root.e1.key"))

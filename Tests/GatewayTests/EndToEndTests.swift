@@ -44,7 +44,7 @@ import VangnetCore
             let (duo, uwv) = try await pushBoth(gw)
             #expect(duo.accepted == 22 && duo.rejected == 0)
             #expect(uwv.accepted == 11 && uwv.rejected == 0)
-            #expect(try gw.store.counts() == (batches: 2, records: 33))
+            #expect(try await gw.store.counts() == (batches: 2, records: 33))
         }
     }
 
@@ -113,7 +113,7 @@ import VangnetCore
             #expect(region.refusal?.status == 403 && region.refusal?.code == "wrong_role")
             let bad = try await gw.using("auditor") { try await $0.get("/v1/policy/explain?consumer=123456782&purpose=x") }
             #expect(bad.refusal?.code == "invalid_query")
-            let events = try gw.store.auditEvents().filter { $0.action == .policyExplain }
+            let events = try await gw.store.auditEvents().filter { $0.action == .policyExplain }
             #expect(events.map(\.outcome) == [.success, .refused])
             #expect(events.first?.object == "policy:explain/consumer:\(DevelopmentSetup.regionAmsterdam)/purpose:kwetsbare-jongeren")
         }
@@ -151,7 +151,7 @@ import VangnetCore
             #expect(first.status == 201)
             #expect(second.status == 200)
             #expect(first.body == second.body)
-            #expect(try gw.store.counts() == (batches: 1, records: 22))
+            #expect(try await gw.store.counts() == (batches: 1, records: 22))
         }
     }
 
@@ -163,8 +163,8 @@ import VangnetCore
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
             #expect(statuses.sorted() == [200, 200, 200, 201])
-            #expect(try gw.store.counts() == (batches: 1, records: 22))
-            #expect(try gw.store.storedRecordRows() == 22)
+            #expect(try await gw.store.counts() == (batches: 1, records: 22))
+            #expect(try await gw.store.storedRecordRows() == 22)
         }
     }
 
@@ -176,7 +176,7 @@ import VangnetCore
             #expect(first.status == 201)
             #expect(second.refusal?.status == 409)
             #expect(second.refusal?.code == "batch_id_conflict")
-            #expect(try gw.store.counts() == (batches: 1, records: 22))
+            #expect(try await gw.store.counts() == (batches: 1, records: 22))
         }
     }
 
@@ -213,7 +213,7 @@ import VangnetCore
         try await TestGateway.with { gw in
             _ = try await pushBoth(gw)
             _ = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
-            let events = try gw.store.auditEvents()
+            let events = try await gw.store.auditEvents()
             #expect(events.filter { $0.action == .batchPush && $0.outcome == .success }.count == 2)
             #expect(events.filter { $0.action == .pull && $0.outcome == .success && $0.actor == DevelopmentSetup.regionUtrecht }.count >= 2)
             let verdict = try await gw.using("auditor") { try await $0.get("/v1/audit/verify") }

@@ -31,8 +31,8 @@ import VangnetCrypto
             let attributes = try FileManager.default.attributesOfItem(atPath: gw.keys.appendingPathComponent("pseudonym-root.e2.key").path)
             #expect((attributes[.posixPermissions] as! NSNumber).intValue == 0o600)
             try PolicyReloadTests.rewrite(gw.configurationFile) { $0.gateway.pseudonymEpoch = 2 }
-            try gw.gateway.reload()
-            let event = try gw.store.auditEvents().last { $0.action == .keyEpoch }
+            try await gw.gateway.reload()
+            let event = try await gw.store.auditEvents().last { $0.action == .keyEpoch }
             #expect(event?.object == "pseudonym-epoch:2" && event?.counts["previousEpoch"] == 1)
 
             // The same young people pushed again, now with their UWV records: epoch 2.
@@ -48,18 +48,18 @@ import VangnetCrypto
 
             // Destroying the old epoch's key makes its records undeliverable (crypto-shredding).
             try FileManager.default.removeItem(at: gw.keys.appendingPathComponent("pseudonym-root.e1.key"))
-            try gw.gateway.reload()
+            try await gw.gateway.reload()
             let after = try await pseudonyms(gw, "vsv-een-jaar-later", dataset: "duo.onderwijsdeelname")
             #expect(Set(after) == new)
         }
     }
 
-    @Test func theGatewayRefusesToStartWithoutTheCurrentEpochsKey() throws {
+    @Test func theGatewayRefusesToStartWithoutTheCurrentEpochsKey() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-epoch-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = try DevelopmentSetup.create(in: directory, port: 0)
         configuration.gateway.pseudonymEpoch = 3
-        let error = try #require(throws: KeyFile.Failure.self) { try Gateway(configuration: configuration) }
+        let error = try await #require(throws: KeyFile.Failure.self) { try await Gateway(configuration: configuration) }
         #expect(error.description.contains("pseudonym-root.e3.key") && error.description.contains("missing"))
     }
 

@@ -13,7 +13,7 @@ import Testing
             let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             #expect(answer.refusal?.status == 413)
             #expect(answer.refusal?.code == "envelope_too_large")
-            #expect(try gw.store.storedRecordRows() == 0)
+            #expect(try await gw.store.storedRecordRows() == 0)
         }
     }
 
@@ -22,7 +22,7 @@ import Testing
             let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             #expect(answer.refusal?.status == 413)
             #expect(answer.refusal?.code == "too_many_records")
-            #expect(try gw.store.storedRecordRows() == 0)
+            #expect(try await gw.store.storedRecordRows() == 0)
         }
     }
 
@@ -31,7 +31,7 @@ import Testing
             // The header understates the count; the limit holds while streaming all the same.
             let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", recordCount: 5)) }
             #expect(answer.refusal?.code == "too_many_records")
-            #expect(try gw.store.storedRecordRows() == 0)
+            #expect(try await gw.store.storedRecordRows() == 0)
         }
     }
 
@@ -42,7 +42,7 @@ import Testing
             let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(lines, as: "duo")) }
             #expect(answer.status == 201)
             #expect(answer.body.contains(#"\"line\":2,\"reason\":\"record_too_large\""#))
-            #expect(try gw.store.counts().records == 3)
+            #expect(try await gw.store.counts().records == 3)
         }
     }
 
@@ -55,7 +55,7 @@ import Testing
             let answer = try await gw.using("duo") { try await $0.push(body: .stream(body, length: .known(Int64(envelope.count)))) }
             #expect(answer.refusal?.status == 408)
             #expect(answer.refusal?.code == "upload_too_slow")
-            #expect(try gw.store.storedRecordRows() == 0)
+            #expect(try await gw.store.storedRecordRows() == 0)
         }
     }
 }

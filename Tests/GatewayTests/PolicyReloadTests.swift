@@ -30,7 +30,7 @@ import VangnetCore
             #expect(oldVersion == gw.gateway.policy.fingerprint)
 
             try Self.rewrite(gw.configurationFile, Self.revokeAmsterdam)
-            let active = try gw.gateway.reload()
+            let active = try await gw.gateway.reload()
             #expect(active.policy.fingerprint != oldVersion)
 
             let after = try await gw.using("region-amsterdam") { try await $0.pull(purpose: "vsv-opvolging") }
@@ -38,10 +38,10 @@ import VangnetCore
             let utrecht = try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging") }
             #expect(utrecht.headers["vangnet-policy-version"] == active.policy.fingerprint, "every delivery names the policy it was made under")
 
-            let loads = try gw.store.auditEvents().filter { $0.action == .configLoad }
+            let loads = try await gw.store.auditEvents().filter { $0.action == .configLoad }
             #expect(loads.map(\.object) == ["policy:\(oldVersion)", "policy:\(active.policy.fingerprint)"])
             #expect(loads.allSatisfy { $0.outcome == .success })
-            let pulls = try gw.store.auditEvents().filter { $0.action == .pull }
+            let pulls = try await gw.store.auditEvents().filter { $0.action == .pull }
             #expect(pulls.last?.object.hasSuffix("/policy:\(active.policy.fingerprint)") == true)
         }
     }
@@ -53,15 +53,15 @@ import VangnetCore
                 Self.revokeAmsterdam(&configuration)
                 configuration.policy.purposes[0].fields["duo.onderwijsdeelname"]!.append("adres")
             }
-            let error = try #require(throws: ConfigurationError.self) { try gw.gateway.reload() }
+            let error = try await #require(throws: ConfigurationError.self) { try await gw.gateway.reload() }
             #expect(error.description.contains("unknown field adres"))
             #expect(error.description.contains("vangnet.json:"), "the message points into the file: \(error.description)")
             #expect(gw.gateway.policy.fingerprint == version)
             let answer = try await gw.using("region-amsterdam") { try await $0.pull(purpose: "vsv-opvolging") }
             #expect(answer.status == 200, "the revocation in the refused file did not take effect")
-            let refused = try gw.store.auditEvents().last { $0.action == .configLoad }
+            let refused = try await gw.store.auditEvents().last { $0.action == .configLoad }
             #expect(refused?.outcome == .refused && refused?.reason == "invalid_configuration")
-            #expect(try gw.store.verifyAudit().isIntact)
+            #expect(try await gw.store.verifyAudit().isIntact)
         }
     }
 

@@ -87,9 +87,9 @@ import VangnetCore
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("vangnet.json")
         // A gateway's life: start (config.load), a checkpoint signed at shutdown.
-        let gateway = try Gateway(configuration: try GatewayConfiguration.load(from: config))
-        for _ in 0..<3 { try gateway.store.checkpointAudit(at: Date()); _ = try gateway.reload() }
-        let held = try #require(try gateway.store.auditCheckpoints().last)
+        let gateway = try await Gateway(configuration: try GatewayConfiguration.load(from: config))
+        for _ in 0..<3 { try await gateway.store.checkpointAudit(at: Date()); _ = try await gateway.reload() }
+        let held = try #require(try await gateway.store.auditCheckpoints().last)
         let heldFile = directory.appendingPathComponent("held.json")
         try JSONEncoder().encode(held).write(to: heldFile)
 
@@ -110,7 +110,7 @@ import VangnetCore
         }
         let live = try await PolicyToolTests.vangnet(["audit", "verify", "--config", config.path, "--checkpoint", heldFile.path])
         #expect(live.status == 0 && live.output.contains("signed checkpoint(s) matched"), "\(live.output)")
-        let events = try gateway.store.auditEvents().filter { $0.action == .operatorCommand }.map(\.object)
+        let events = try await gateway.store.auditEvents().filter { $0.action == .operatorCommand }.map(\.object)
         #expect(events.contains("cli:audit export") && events.contains("cli:audit verify"), "operator commands are audited")
         let purge = try await PolicyToolTests.vangnet(["retention", "purge", "--config", config.path])
         #expect(purge.status == 0 && purge.output.contains("0 records removed"), "\(purge.output)")

@@ -22,7 +22,7 @@ import VangnetCore
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         // Find a free port, then leave it closed while the client starts trying.
-        let probe = try await RunningGateway.start(try Gateway(configuration: configuration, logger: logger))
+        let probe = try await RunningGateway.start(try await Gateway(configuration: configuration, logger: logger))
         let port = probe.port
         try await probe.stop()
 
@@ -39,7 +39,7 @@ import VangnetCore
         try await Task.sleep(for: .milliseconds(800))
 
         configuration.gateway.listen.port = port
-        let gateway = try Gateway(configuration: configuration, logger: logger)
+        let gateway = try await Gateway(configuration: configuration, logger: logger)
         let server = try await RunningGateway.start(gateway)
         let pushed = try await push.finished()
         try await server.stop()
@@ -50,7 +50,7 @@ import VangnetCore
         #expect(!messages.contains("MiB"), "no progress line when standard error is not a terminal")
         let receipt = try JSONDecoder().decode(SignedReceipt.self, from: Data(pushed.output.utf8)).verified(with: gateway.keys.signing.publicKey)
         #expect(receipt.accepted == 22)
-        #expect(try gateway.store.counts() == (batches: 1, records: 22))
+        #expect(try await gateway.store.counts() == (batches: 1, records: 22))
     }
 
     @Test func pushGivesUpAfterItsRetries() async throws {

@@ -10,13 +10,13 @@ import VangnetCore
     let population = Population()
 
     /// Asserts that the store holds no batch and no record, and that the refusal was audited.
-    func assertNothingCommitted(_ gw: TestGateway, audited reason: String? = nil) throws {
-        #expect(try gw.store.counts() == (batches: 0, records: 0))
-        #expect(try gw.store.storedRecordRows() == 0, "no staged record is left behind")
+    func assertNothingCommitted(_ gw: TestGateway, audited reason: String? = nil) async throws {
+        #expect(try await gw.store.counts() == (batches: 0, records: 0))
+        #expect(try await gw.store.storedRecordRows() == 0, "no staged record is left behind")
         if let reason {
-            #expect(try gw.store.auditEvents().contains { $0.outcome == .refused && $0.reason == reason }, "refusal \(reason) audited")
+            #expect(try await gw.store.auditEvents().contains { $0.outcome == .refused && $0.reason == reason }, "refusal \(reason) audited")
         }
-        guard case .intact = try gw.store.verifyAudit() else { Issue.record("audit chain broken"); return }
+        guard case .intact = try await gw.store.verifyAudit() else { Issue.record("audit chain broken"); return }
     }
 
     @Test func clientWithoutCertificateIsRefusedAtTheHandshake() async throws {
@@ -24,7 +24,7 @@ import VangnetCore
             let envelope = try gw.seal(population.duoLines, as: "duo")
             let error = await #expect(throws: (any Error).self) { try await gw.using(nil) { try await $0.push(envelope: envelope) } }
             #expect(String(describing: error).contains("CERTIFICATE_REQUIRED"), "the TLS alert says why")
-            try assertNothingCommitted(gw)
+            try await assertNothingCommitted(gw)
         }
     }
 
@@ -33,7 +33,7 @@ import VangnetCore
             let envelope = try gw.seal(population.duoLines, as: "duo")
             let error = await #expect(throws: (any Error).self) { try await gw.using("duo", pki: "rogue") { try await $0.push(envelope: envelope) } }
             #expect(String(describing: error).contains("UNKNOWN_CA"), "the TLS alert says why")
-            try assertNothingCommitted(gw)
+            try await assertNothingCommitted(gw)
         }
     }
 
@@ -45,8 +45,8 @@ import VangnetCore
                 #expect(answer.refusal?.status == 403)
                 #expect(answer.refusal?.code == "unknown_organisation")
             }
-            try assertNothingCommitted(gw, audited: "unknown_organisation")
-            #expect(try gw.store.auditEvents().contains { $0.action == .identity && $0.actor == TestGateway.stranger })
+            try await assertNothingCommitted(gw, audited: "unknown_organisation")
+            #expect(try await gw.store.auditEvents().contains { $0.action == .identity && $0.actor == TestGateway.stranger })
         }
     }
 
@@ -56,7 +56,7 @@ import VangnetCore
             let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", signedBy: "uwv")) }
             #expect(answer.refusal?.status == 403)
             #expect(answer.refusal?.code == "unknown_signing_key")
-            try assertNothingCommitted(gw, audited: "unknown_signing_key")
+            try await assertNothingCommitted(gw, audited: "unknown_signing_key")
         }
     }
 
@@ -64,7 +64,7 @@ import VangnetCore
         try await TestGateway.with { gw in
             let answer = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             #expect(answer.refusal?.code == "source_mismatch")
-            try assertNothingCommitted(gw, audited: "source_mismatch")
+            try await assertNothingCommitted(gw, audited: "source_mismatch")
         }
     }
 
@@ -76,7 +76,7 @@ import VangnetCore
                       createdAt: TestGateway.now, recordCount: population.duoLines.count)
             let answer = try await gw.using("uwv") { try await $0.push(envelope: envelope) }
             #expect(answer.refusal?.code == "dataset_not_allowed")
-            try assertNothingCommitted(gw, audited: "dataset_not_allowed")
+            try await assertNothingCommitted(gw, audited: "dataset_not_allowed")
         }
     }
 
@@ -87,7 +87,7 @@ import VangnetCore
             let answer = try await gw.using("duo") { try await $0.push(envelope: envelope) }
             #expect(answer.refusal?.status == 400)
             #expect(answer.refusal?.code == "envelope_decryption_failed")
-            try assertNothingCommitted(gw, audited: "envelope_decryption_failed")
+            try await assertNothingCommitted(gw, audited: "envelope_decryption_failed")
         }
     }
 
@@ -97,7 +97,7 @@ import VangnetCore
             let answer = try await gw.using("duo") { try await $0.push(envelope: Array(envelope.dropLast(40))) }
             #expect(answer.refusal?.status == 400)
             #expect(answer.refusal?.code == "envelope_truncated")
-            try assertNothingCommitted(gw, audited: "envelope_truncated")
+            try await assertNothingCommitted(gw, audited: "envelope_truncated")
         }
     }
 
@@ -107,7 +107,7 @@ import VangnetCore
             envelope[envelope.count - 1] ^= 0x01
             let answer = try await gw.using("duo") { try await $0.push(envelope: envelope) }
             #expect(answer.refusal?.code == "envelope_bad_signature")
-            try assertNothingCommitted(gw, audited: "envelope_bad_signature")
+            try await assertNothingCommitted(gw, audited: "envelope_bad_signature")
         }
     }
 
@@ -117,7 +117,7 @@ import VangnetCore
             let answer = try await gw.using("duo") { try await $0.push(envelope: stale) }
             #expect(answer.refusal?.status == 422)
             #expect(answer.refusal?.code == "batch_outside_time_window")
-            try assertNothingCommitted(gw, audited: "batch_outside_time_window")
+            try await assertNothingCommitted(gw, audited: "batch_outside_time_window")
         }
     }
 
@@ -126,7 +126,7 @@ import VangnetCore
             let envelope = try gw.seal(population.duoLines, as: "duo", recordCount: population.duoLines.count + 1)
             let answer = try await gw.using("duo") { try await $0.push(envelope: envelope) }
             #expect(answer.refusal?.code == "record_count_mismatch")
-            try assertNothingCommitted(gw, audited: "record_count_mismatch")
+            try await assertNothingCommitted(gw, audited: "record_count_mismatch")
         }
     }
 
@@ -135,7 +135,7 @@ import VangnetCore
             let answer = try await gw.using("duo") { try await $0.push(envelope: Array(population.duoLines.joined(separator: "\n").utf8)) }
             #expect(answer.refusal?.code == "envelope_malformed")
             #expect(!answer.body.contains(population.utrechtLeavers[0].bsn))
-            try assertNothingCommitted(gw, audited: "envelope_malformed")
+            try await assertNothingCommitted(gw, audited: "envelope_malformed")
         }
     }
 
@@ -144,7 +144,7 @@ import VangnetCore
             let answer = try await gw.using("region-amsterdam") { try await $0.pull(purpose: "kwetsbare-jongeren") }
             #expect(answer.refusal?.status == 403)
             #expect(answer.refusal?.code == "no_grant")
-            #expect(try gw.store.auditEvents().contains { $0.action == .pull && $0.outcome == .refused && $0.reason == "no_grant" })
+            #expect(try await gw.store.auditEvents().contains { $0.action == .pull && $0.outcome == .refused && $0.reason == "no_grant" })
         }
     }
 
@@ -163,7 +163,7 @@ import VangnetCore
             }
             #expect(answer.refusal?.status == 403)
             #expect(answer.refusal?.code == (action == "push" ? "source_mismatch" : "wrong_role"))
-            try assertNothingCommitted(gw)
+            try await assertNothingCommitted(gw)
         }
     }
 

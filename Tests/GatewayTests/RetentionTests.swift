@@ -17,30 +17,30 @@ import VangnetCore
             let uwvEnvelope = try gw.seal(population.uwvLines, as: "uwv")
             _ = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             let first = try await gw.using("uwv") { try await $0.push(envelope: uwvEnvelope) }
-            #expect(try gw.store.counts() == (batches: 2, records: 33))
+            #expect(try await gw.store.counts() == (batches: 2, records: 33))
 
             // Nothing is due on the day of the push.
-            #expect(try gw.gateway.purgeExpiredRecords() == PurgeResult())
-            #expect(!(try gw.store.auditEvents().contains { $0.action == .retentionPurge }), "a purge that removes nothing writes no entry")
+            #expect(try await gw.gateway.purgeExpiredRecords() == PurgeResult())
+            #expect(!(try await gw.store.auditEvents().contains { $0.action == .retentionPurge }), "a purge that removes nothing writes no entry")
 
             // 800 days on: UWV is delivered only by vsv-een-jaar-later (730 days), DUO also by kwetsbare-jongeren (1,095 days).
             let later = TestGateway.now.addingTimeInterval(800 * Self.day)
-            let result = try Retention.purge(store: gw.store, policy: gw.gateway.policy, now: later, actor: DevelopmentSetup.gatewayOIN, trigger: "test")
+            let result = try await Retention.purge(store: gw.store, policy: gw.gateway.policy, now: later, actor: DevelopmentSetup.gatewayOIN, trigger: "test")
             #expect(result.records == ["uwv.inkomstenverhoudingen": 11] && result.batches == ["uwv.inkomstenverhoudingen": 1])
-            #expect(try gw.store.storedRecordRows() == 22, "the DUO records stay")
-            let event = try #require(try gw.store.auditEvents().last)
+            #expect(try await gw.store.storedRecordRows() == 22, "the DUO records stay")
+            let event = try #require(try await gw.store.auditEvents().last)
             #expect(event.action == .retentionPurge && event.counts["records"] == 11 && event.counts["records.uwv.inkomstenverhoudingen"] == 11)
 
             // A retry of the purged batch still gets its first receipt, and stores nothing again.
             let retry = try await gw.using("uwv") { try await $0.push(envelope: uwvEnvelope) }
             #expect(retry.status == 200 && retry.body == first.body)
-            #expect(try gw.store.storedRecordRows() == 22)
+            #expect(try await gw.store.storedRecordRows() == 22)
 
             // 1,100 days on, the DUO records go too.
             let end = TestGateway.now.addingTimeInterval(1_100 * Self.day)
-            try Retention.purge(store: gw.store, policy: gw.gateway.policy, now: end, actor: nil, trigger: "test")
-            #expect(try gw.store.storedRecordRows() == 0)
-            #expect(try gw.store.verifyAudit().isIntact)
+            try await Retention.purge(store: gw.store, policy: gw.gateway.policy, now: end, actor: nil, trigger: "test")
+            #expect(try await gw.store.storedRecordRows() == 0)
+            #expect(try await gw.store.verifyAudit().isIntact)
         }
     }
 
@@ -48,13 +48,13 @@ import VangnetCore
         try await TestGateway.with { gw in
             _ = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             // The same store and policy, 800 days on: past vsv-opvolging's 730 days, within kwetsbare-jongeren's 1,095.
-            let later = try Gateway(configuration: try GatewayConfiguration.load(from: gw.configurationFile),
+            let later = try await Gateway(configuration: try GatewayConfiguration.load(from: gw.configurationFile),
                                     clock: FixedClock(TestGateway.now.addingTimeInterval(800 * Self.day)))
             guard case .permit(let utrecht) = later.policy.identify(DevelopmentSetup.regionUtrecht) else { Issue.record("Utrecht unknown"); return }
-            #expect(try later.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", after: .start, limit: 100).records.isEmpty)
-            #expect(try later.delivery.pull(caller: utrecht, purpose: "kwetsbare-jongeren", after: .start, limit: 100).records.count == 2)
+            #expect(try await later.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", after: .start, limit: 100).records.isEmpty)
+            #expect(try await later.delivery.pull(caller: utrecht, purpose: "kwetsbare-jongeren", after: .start, limit: 100).records.count == 2)
             // Today, both deliver.
-            #expect(try gw.gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", after: .start, limit: 100).records.count == 10)
+            #expect(try await gw.gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", after: .start, limit: 100).records.count == 10)
         }
     }
 }

@@ -23,7 +23,7 @@ final class TestGateway: Sendable {
     let logs: LogCapture
     private let server: RunningGateway
 
-    var store: SQLiteStore { gateway.store }
+    var store: any RecordStore { gateway.store }
     var configurationFile: URL { directory.appendingPathComponent("vangnet.json") }
     var certs: URL { directory.appendingPathComponent("certs") }
     var keys: URL { directory.appendingPathComponent("keys") }
@@ -38,7 +38,8 @@ final class TestGateway: Sendable {
 
     /// Runs `body` against a fresh gateway and tears it down afterwards.
     /// `policy` may change the development policy before the gateway starts (the file is rewritten).
-    static func with<R>(limits: GatewayConfiguration.Limits = .init(), policy: ((inout PolicyDocument) -> Void)? = nil,
+    /// `database` replaces the SQLite file (a `postgres://` URL: several instances may share it).
+    static func with<R>(limits: GatewayConfiguration.Limits = .init(), policy: ((inout PolicyDocument) -> Void)? = nil, database: String? = nil,
                         _ body: (TestGateway) async throws -> R) async throws -> R {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-test-\(UUID().uuidString.prefix(8))")
         var configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: [
@@ -56,11 +57,12 @@ final class TestGateway: Sendable {
             .init(fileName: "duo", commonName: "DUO impostor", organisation: "Rogue CA (test)", oin: DevelopmentSetup.duo),
         ], caName: "Rogue CA")
         configuration.gateway.limits = limits
+        if let database { configuration.gateway.database = database }
         try configuration.write(to: directory.appendingPathComponent("vangnet.json"))
         let logs = LogCapture()
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
         logger.logLevel = .trace
-        let gateway = try Gateway(configuration: configuration, clock: FixedClock(now), logger: logger)
+        let gateway = try await Gateway(configuration: configuration, clock: FixedClock(now), logger: logger)
         let test = TestGateway(directory: directory, gateway: gateway, logs: logs, server: try await RunningGateway.start(gateway))
         do {
             let result = try await body(test)
@@ -72,15 +74,23 @@ final class TestGateway: Sendable {
         }
     }
 
+    /// Another gateway instance from the same configuration file (same keys, policy and
+    /// database), serving on its own port; stopped with ``RunningGateway/stop()``.
+    func anotherInstance() async throws -> RunningGateway {
+        let configuration = try GatewayConfiguration.load(from: configurationFile)
+        return try await RunningGateway.start(try await Gateway(configuration: configuration, clock: FixedClock(Self.now),
+                                                                 logger: Logger(label: "vangnet-test-2") { [logs] _ in CapturingLogHandler(capture: logs) }))
+    }
+
     func stop() async {
         try? await server.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// An mTLS client holding the certificate `<name>.pem` (`nil`: no certificate) of `pki`.
-    func client(_ name: String?, pki: String = "certs") throws -> GatewayClient {
+    func client(_ name: String?, pki: String = "certs", port: Int? = nil) throws -> GatewayClient {
         let dir = directory.appendingPathComponent(pki)
-        return try GatewayClient(baseURL: "https://127.0.0.1:\(port)",
+        return try GatewayClient(baseURL: "https://127.0.0.1:\(port ?? self.port)",
                                  certificate: name.map { dir.appendingPathComponent("\($0).pem") },
                                  privateKey: name.map { dir.appendingPathComponent("\($0).key") },
                                  trustedCA: certs.appendingPathComponent("ca.pem"))

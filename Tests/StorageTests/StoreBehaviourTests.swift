@@ -119,10 +119,25 @@ import VangnetCrypto
         try await store.discard(try await stage(store, 20, seed: 2))
         #expect(try await store.storedRecordRows() == 0)
         _ = try await stage(store, 30, seed: 3)
+        await store.close() // the process stops mid-batch
         let restarted = try await another()
         #expect(try await restarted.storedRecordRows() == 30)
         #expect(try await restarted.discardInterruptedBatches() == 1)
         #expect(try await restarted.storedRecordRows() == 0)
+    }
+
+    /// PostgreSQL only (SQLite has one gateway process): an instance starting while another is
+    /// receiving a batch leaves that upload alone, and it commits.
+    @Test func aRunningInstancesUploadSurvivesAnotherInstancesStartAndCommits() async throws {
+        guard let (store, another, close) = try await stores(.postgres) else { return }
+        defer { close() }
+        let id = BatchID()
+        let stage = try await stage(store, 25, seed: 6, id: id)
+        #expect(try await another().discardInterruptedBatches() == 0)
+        guard case .committed = try await store.commit(stage: stage, batch: try opened(id), accepted: 25, rejected: 0, receipt: "r", audit: event("c")) else {
+            Issue.record("the upload was not committed"); return
+        }
+        #expect(try await store.counts() == (batches: 1, records: 25))
     }
 
     @Test(arguments: Kind.allCases)

@@ -1,0 +1,64 @@
+import AuditLog
+import Foundation
+import Logging
+import PostgresStorage
+import ServiceLifecycle
+import Storage
+
+extension GatewayConfiguration {
+    /// Whether `gateway.database` names a PostgreSQL database (`postgres://…`) rather than a
+    /// SQLite file.
+    public var usesPostgres: Bool {
+        let database = gateway.database
+        return database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
+    }
+
+    /// Opens the configured store: PostgreSQL for a `postgres://user@host/database?schema=s` URL
+    /// (password in the URL or in `VANGNET_DATABASE_PASSWORD`), otherwise the SQLite file at the
+    /// path (relative to the configuration file).
+    public func openStore(auditSigning: AuditSigning?, logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
+        try await Self.openStore(databaseLocation, auditSigning: auditSigning, logger: logger)
+    }
+
+    /// Opens the store at `database`: a `postgres://` URL or a SQLite file path. With
+    /// `existing`, a SQLite file that does not exist is an error rather than a new database.
+    public static func openStore(_ database: String, auditSigning: AuditSigning?, existing: Bool = false,
+                                 logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
+        guard database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") else {
+            guard !existing || FileManager.default.fileExists(atPath: database) else { throw ConfigurationError("no database at \(database)") }
+            return SQLiteRecordStore(try SQLiteStore(path: database, auditSigning: auditSigning))
+        }
+        let connection = try Result { try PostgresStore.configuration(url: database) }.mapError { ConfigurationError("gateway.database: \($0)") }.get()
+        do { return try await PostgresStore(configuration: connection, auditSigning: auditSigning, logger: logger) } catch {
+            let server = URLComponents(string: database).map { "\($0.host ?? "?"):\($0.port ?? 5432)" } ?? "?"
+            throw ConfigurationError("gateway.database: the PostgreSQL server at \(server) refused or did not answer (\(type(of: error)))")
+        }
+    }
+
+    /// Opens the existing store at `database` for an operator command, runs `body` and closes it.
+    public static func withStore<T>(_ database: String, _ body: (any RecordStore) async throws -> T) async throws -> T {
+        let store = try await openStore(database, auditSigning: nil, existing: true)
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    /// `gateway.database` as a place to open with ``openStore(_:auditSigning:existing:logger:)``.
+    public var databaseLocation: String { usesPostgres ? gateway.database : resolve(gateway.database).path }
+}
+
+/// Keeps the store open while the gateway serves and closes it when the service group stops
+/// (listed first, so stopped last).
+struct StoreService: Service {
+    let store: any RecordStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await store.close()
+    }
+}

@@ -1,0 +1,130 @@
+import AuditLog
+import BatchEnvelope
+import Foundation
+import Gateway
+import PostgresStorage
+import Records
+import Storage
+import Synchronization
+import Testing
+import VangnetCore
+
+/// Two gateway instances on loopback sharing one PostgreSQL database, as behind a load balancer:
+/// batches pushed to both at once (the same batch to both, too) are committed exactly once; a
+/// region paging through its records on both instances, while the pushes go on, loses and repeats
+/// nothing; the two instances write one audit chain that verifies.
+///
+/// Needs `VANGNET_POSTGRES_URL` (`.ci/run` starts a server and sets it); skipped without it unless
+/// `VANGNET_REQUIRE_POSTGRES=1`.
+@Suite struct SharedPostgresTests {
+    /// A fresh schema in the test database, as a `database` setting.
+    static func database() async throws -> String? {
+        guard let url = ProcessInfo.processInfo.environment["VANGNET_POSTGRES_URL"] else {
+            #expect(ProcessInfo.processInfo.environment["VANGNET_REQUIRE_POSTGRES"] != "1", "VANGNET_POSTGRES_URL is required here")
+            return nil
+        }
+        let schema = "gw_" + UUID().uuidString.prefix(8).lowercased()
+        let admin = try await PostgresStore(configuration: try PostgresStore.configuration(url: url))
+        try await admin.uncheckedExecute("CREATE SCHEMA \(schema)")
+        await admin.close()
+        return url + (url.contains("?") ? "&" : "?") + "schema=\(schema)"
+    }
+
+    /// 12 DUO batches of 15 young people each (Utrecht leavers, Utrecht others, Amsterdam leavers)
+    /// and one UWV batch per DUO batch about its Utrecht leavers.
+    static func batches() -> [(source: String, lines: [String])] {
+        var synth = SyntheticRecords(seed: 77)
+        return (0..<12).flatMap { i -> [(source: String, lines: [String])] in
+            let people = (0..<15).map { j in
+                SyntheticRecords.Person(bsn: synth.bsn(), municipality: MunicipalityCode(["GM0344", "GM0355", "GM0363"][j % 3])!,
+                                        birthDate: CalendarDate("2008-05-01")!)
+            }
+            let duo = people.enumerated().map { j, person in Population.duo(person, leaver: j % 5 != 1) }
+            let uwv = people.enumerated().filter { j, person in person.municipality.value != "GM0363" && j % 5 != 1 }.map { Population.uwv($1) }
+            return [("duo", duo), ("uwv", uwv)]
+        }
+    }
+
+    @Test func twoInstancesOnOneDatabaseCommitEachBatchOnceAndLoseNothing() async throws {
+        guard let database = try await Self.database() else { return }
+        try await TestGateway.with(database: database) { gw in
+            let second = try await gw.anotherInstance()
+            let ports = [gw.port, second.port]
+            let batches = try Self.batches().map { batch in (batch.source, try gw.seal(batch.lines, as: batch.source), batch.lines.count) }
+
+            // Utrecht pages through vsv-opvolging on both instances in turn while the pushes run,
+            // then drains what is left; the cursor alone carries the state between instances.
+            let pushesDone = Atomic<Bool>(false)
+            let pagers = [try gw.client("region-utrecht", port: ports[0]), try gw.client("region-utrecht", port: ports[1])]
+            let pager = Task {
+                var records: [String] = [], cursors: [String] = [], cursor = "0.0.0", turn = 0, drained = false
+                while !drained {
+                    let finished = pushesDone.load(ordering: .acquiring)
+                    let answer = try await pagers[turn % 2].pull(purpose: "vsv-opvolging", after: cursor, limit: 9)
+                    turn += 1
+                    guard answer.status == 200 else { throw ConfigurationError("pull answered \(answer.status): \(answer.body)") }
+                    let page = answer.body.split(separator: "\n").map(String.init)
+                    records += page
+                    cursors += page.map { line in (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["cursor"] as? String ?? "" }
+                    cursor = answer.headers["vangnet-next-cursor"] ?? cursor
+                    drained = finished && page.isEmpty
+                    if page.isEmpty && !finished { try await Task.sleep(for: .milliseconds(5)) }
+                }
+                return (records, cursors, turn)
+            }
+
+            // Every batch goes to both instances at the same moment: one commits it (201), the
+            // other answers with the same receipt (200).
+            let answers = try await withThrowingTaskGroup(of: (Int, Int, String).self) { group in
+                for (index, batch) in batches.enumerated() {
+                    for port in ports {
+                        group.addTask {
+                            let client = try gw.client(batch.0, port: port)
+                            let answer = try await client.push(envelope: batch.1)
+                            try await client.shutdown()
+                            return (index, answer.status, answer.body)
+                        }
+                    }
+                }
+                return try await group.reduce(into: [(Int, Int, String)]()) { $0.append($1) }
+            }
+            pushesDone.store(true, ordering: .releasing)
+            let pagedResult = await pager.result
+            for client in pagers { try await client.shutdown() }
+            let (paged, cursors, pulls) = try pagedResult.get()
+
+            for index in batches.indices {
+                let statuses = answers.filter { $0.0 == index }.map(\.1).sorted()
+                #expect(statuses == [200, 201], "batch \(index): one commit and one retry, got \(statuses)")
+                let bodies = Set(answers.filter { $0.0 == index }.map(\.2))
+                #expect(bodies.count == 1, "batch \(index): both instances hand out the same signed receipt")
+            }
+            let expectedRecords = batches.reduce(0) { $0 + $1.2 }
+            #expect(try await gw.store.counts() == (batches: batches.count, records: expectedRecords))
+            #expect(try await gw.store.storedRecordRows() == expectedRecords, "no staged leftovers of the losing pushes")
+
+            // What Utrecht paged together across both instances is exactly what one full pull gives.
+            let full = try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging", limit: 10_000) }
+            let everything = full.body.split(separator: "\n").map(String.init)
+            #expect(pulls > 2)
+            #expect(Set(paged).count == paged.count, "no record delivered twice across the pages")
+            #expect(paged == everything, "paged on two instances: \(paged.count) records, one full pull: \(everything.count)")
+            #expect(cursors.map(DeliveryCursor.init) == cursors.map(DeliveryCursor.init).sorted { $0! < $1! }, "cursors only move forward")
+            // vsv-opvolging delivers DUO records: per batch the 8 Utrecht early school leavers.
+            #expect(everything.count == 12 * 8)
+
+            // One audit chain, written by both instances, that verifies with the audit key and
+            // holds every push and retry.
+            try await second.stop()
+            guard case .intact(let entries, _, _) = try await gw.store.verifyAudit(key: gw.gateway.keys.audit.publicKey) else {
+                Issue.record("the shared audit chain does not verify"); return
+            }
+            let events = try await gw.store.auditEvents()
+            #expect(events.count == entries)
+            #expect(events.filter { $0.action == .batchPush && $0.outcome == .success }.count == batches.count)
+            #expect(events.filter { $0.action == .batchRetry }.count == batches.count)
+            #expect(events.filter { $0.action == .pull && $0.outcome == .success }.count == pulls + 1)
+            #expect(events.filter { $0.action == .configLoad }.count == 2, "each instance recorded its start")
+        }
+    }
+}
