@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "vangnet",
             dependencies: [
-                "Gateway", "AccessPolicy", "BatchEnvelope", "Records", "AuditLog", "Storage", "VangnetCore", "VangnetCrypto",
+                "Gateway", "AccessPolicy", "BatchEnvelope", "Records", "AuditLog", "Storage", "PostgresStorage", "VangnetCore", "VangnetCrypto",
                 "Pseudonymisation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),

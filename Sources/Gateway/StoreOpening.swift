@@ -31,7 +31,7 @@ extension GatewayConfiguration {
         let connection = try Result { try PostgresStore.configuration(url: database) }.mapError { ConfigurationError("gateway.database: \($0)") }.get()
         do { return try await PostgresStore(configuration: connection, auditSigning: auditSigning, logger: logger) } catch {
             let server = URLComponents(string: database).map { "\($0.host ?? "?"):\($0.port ?? 5432)" } ?? "?"
-            throw ConfigurationError("gateway.database: the PostgreSQL server at \(server) refused or did not answer (\(type(of: error)))")
+            throw ConfigurationError("gateway.database: PostgreSQL at \(server): \(error)")
         }
     }
 

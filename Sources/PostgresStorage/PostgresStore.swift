@@ -37,6 +37,7 @@ public final class PostgresStore: RecordStore {
     /// checkpoint in its transaction.
     public init(configuration: PostgresClient.Configuration, auditSigning: AuditSigning? = nil,
                 logger: Logger = Logger(label: "vangnet.postgres")) async throws {
+        try await Self.probe(configuration, logger: logger)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
@@ -63,6 +64,29 @@ public final class PostgresStore: RecordStore {
             shutdown()
             throw error
         }
+    }
+
+    /// One direct connection before the pool starts: the pool retries a refused or rejected
+    /// connection forever, while whoever starts the gateway wants the reason now.
+    static func probe(_ configuration: PostgresClient.Configuration, logger: Logger) async throws {
+        var direct = PostgresConnection.Configuration(host: configuration.host ?? "localhost", port: configuration.port ?? 5432,
+                                                      username: configuration.username, password: configuration.password,
+                                                      database: configuration.database, tls: .disable)
+        direct.options.connectTimeout = .seconds(10)
+        direct.options.additionalStartupParameters = configuration.options.additionalStartupParameters
+        do {
+            try await PostgresConnection.connect(configuration: direct, id: 0, logger: logger).close()
+        } catch {
+            throw StoreError(Self.reason(error))
+        }
+    }
+
+    /// What went wrong, in the server's or the network's words (no query, no parameters).
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(type(of: error))" }
+        if let message = error.serverInfo?[.message] { return message }
+        if let underlying = error.underlying { return String(describing: underlying) }
+        return "\(error.code)"
     }
 
     /// Parses `postgres://user:password@host:port/database?schema=name`. Without a password in

@@ -1,6 +1,7 @@
 import AccessPolicy
 import ArgumentParser
 import Foundation
+import PostgresStorage
 import Gateway
 
 struct ConfigCommand: ParsableCommand {
@@ -64,8 +65,27 @@ struct ConfigCommand: ParsableCommand {
                 print("error: gateway.\(name): cannot read \(configuration.resolve(path).path)")
                 failed = true
             }
+            if let problem = Self.databaseProblem(configuration) {
+                print("error: gateway.database: \(problem)")
+                failed = true
+            }
             guard !failed, let policy else { throw ExitCode(1) }
+            print("database: " + (configuration.usesPostgres ? "PostgreSQL (not contacted by this check)" : configuration.databaseLocation))
             print("configuration valid: \(policy.document.organisations.count) organisations, \(policy.document.purposes.count) purposes, \(policy.document.grants.count) grants; policy \(policy.fingerprint)")
+        }
+
+        /// What is wrong with `gateway.database` as far as can be seen without connecting.
+        static func databaseProblem(_ configuration: GatewayConfiguration) -> String? {
+            guard configuration.usesPostgres else {
+                let directory = URL(fileURLWithPath: configuration.databaseLocation).deletingLastPathComponent().path
+                return FileManager.default.isWritableFile(atPath: directory) ? nil : "cannot write in \(directory)"
+            }
+            do { _ = try PostgresStore.configuration(url: configuration.gateway.database) } catch { return "\(error)" }
+            let url = URLComponents(string: configuration.gateway.database)
+            if url?.password == nil && ProcessInfo.processInfo.environment["VANGNET_DATABASE_PASSWORD"] == nil {
+                return "no password: set VANGNET_DATABASE_PASSWORD (or trust authentication must be configured on the server)"
+            }
+            return nil
         }
     }
 }

@@ -127,4 +127,38 @@ import VangnetCore
             #expect(events.filter { $0.action == .configLoad }.count == 2, "each instance recorded its start")
         }
     }
+
+    @Test func theOperatorsCommandsWorkOnTheSharedDatabase() async throws {
+        guard let database = try await Self.database() else { return }
+        try await TestGateway.with(database: database) { gw in
+            let envelope = try gw.seal(Population().duoLines, as: "duo")
+            #expect(try await gw.using("duo") { try await $0.push(envelope: envelope) }.status == 201)
+            let config = gw.configurationFile.path, export = gw.directory.appendingPathComponent("audit.ndjson").path
+            let exported = try await PolicyToolTests.vangnet(["audit", "export", "--config", config, "--output", export])
+            #expect(exported.status == 0, "\(exported.output)")
+            let offline = try await PolicyToolTests.vangnet(["audit", "verify", "--export", export, "--audit-key", gw.keys.appendingPathComponent("audit-signing.pub").path])
+            #expect(offline.status == 0 && offline.output.contains("audit chain intact"), "\(offline.output)")
+            let live = try await PolicyToolTests.vangnet(["audit", "verify", "--config", config])
+            #expect(live.status == 0 && live.output.contains("audit chain intact"), "\(live.output)")
+            let purge = try await PolicyToolTests.vangnet(["retention", "purge", "--config", config])
+            #expect(purge.status == 0 && purge.output.contains("0 records removed"), "\(purge.output)")
+            let check = try await PolicyToolTests.vangnet(["config", "check", "--config", config])
+            #expect(check.status == 0 && check.output.contains("database: PostgreSQL"), "\(check.output)")
+            let commands = try await gw.store.auditEvents().filter { $0.action == .operatorCommand }.map(\.object)
+            #expect(commands == ["cli:audit export", "cli:audit verify"], "the commands on the database are in its audit log")
+        }
+    }
+
+    @Test func aGatewayWhoseDatabaseDoesNotAnswerRefusesToStartAndSaysWhy() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-nodb-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try DevelopmentSetup.create(in: directory, port: 0)
+        configuration.gateway.database = "postgres://vangnet@127.0.0.1:1/vangnet"
+        let error = try await #require(throws: ConfigurationError.self) { try await Gateway(configuration: configuration) }
+        #expect(error.description.hasPrefix("gateway.database: PostgreSQL at 127.0.0.1:1: "))
+        #expect(error.description.contains("refused"), "the reason: \(error.description)")
+        configuration.gateway.database = "postgres://127.0.0.1/vangnet"
+        let malformed = try await #require(throws: ConfigurationError.self) { try await Gateway(configuration: configuration) }
+        #expect(malformed.description.contains("gateway.database: not a postgres://user@host/database URL"))
+    }
 }
