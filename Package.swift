@@ -74,6 +74,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Fuzz harnesses: libFuzzer targets under scripts/fuzz.sh, corpus replay tools otherwise.
+        .target(name: "FuzzSupport", swiftSettings: swiftSettings),
+        .executableTarget(name: "FuzzEnvelope", dependencies: ["FuzzSupport", "BatchEnvelope", "Records", "VangnetCore", "VangnetCrypto"], swiftSettings: swiftSettings),
+        .executableTarget(name: "FuzzRecords", dependencies: ["FuzzSupport", "Records", "VangnetCore"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "vangnet",
             dependencies: [

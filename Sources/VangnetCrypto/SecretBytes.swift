@@ -2,8 +2,10 @@ import CSodium
 
 /// Key material that never prints and is wiped when released.
 ///
-/// The bytes live in memory that libsodium zeroes (`sodium_memzero`) on deinit; `description`
-/// and `debugDescription` are redacted so a key cannot reach a log line by accident.
+/// The bytes live in memory from `sodium_malloc`: locked into RAM (`mlock`, never swapped out or
+/// written to a core dump where the kernel honours `MADV_DONTDUMP`), between guard pages, and
+/// zeroed by `sodium_free` on deinit. `description` and `debugDescription` are redacted so a
+/// key cannot reach a log line by accident.
 ///
 /// `@unchecked Sendable`: the storage is written once, in `init`, and only read afterwards.
 public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -12,7 +14,8 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     /// Copies `bytes` into wiped-on-release storage.
     public init(_ bytes: some Collection<UInt8>) {
         Sodium.ensureInitialized()
-        storage = .allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        guard let memory = sodium_malloc(max(bytes.count, 1)) else { fatalError("sodium_malloc: out of memory") }
+        storage = UnsafeMutableRawBufferPointer(start: memory, count: max(bytes.count, 1))
         storage.copyBytes(from: bytes)
         count = bytes.count
     }
@@ -25,8 +28,7 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     deinit {
-        sodium_memzero(storage.baseAddress!, storage.count)
-        storage.deallocate()
+        sodium_free(storage.baseAddress) // zeroes, unlocks and unmaps
     }
 
     /// Number of secret bytes.
