@@ -21,15 +21,15 @@ enum CallerIdentity {
         }
     }
 
-    /// The OIN in the subject `serialNumber` of the verified peer certificate on `channel`.
-    static func oin(on channel: any Channel) async throws -> OIN {
+    /// The verified peer certificate on `channel`.
+    static func certificate(on channel: any Channel) async throws -> Certificate {
         let tlsChannel = (try? await channel.pipeline.handler(type: NIOSSLHandler.self).get()) != nil ? channel : (channel.parent ?? channel)
         guard let peer = try await tlsChannel.nioSSL_peerCertificate().get() else { throw Failure.noCertificate }
-        return try oin(inDER: try peer.toDERBytes())
+        return try Certificate(derEncoded: try peer.toDERBytes())
     }
 
-    static func oin(inDER der: [UInt8]) throws -> OIN {
-        let certificate = try Certificate(derEncoded: der)
+    /// The OIN in the subject `serialNumber` of `certificate`.
+    static func oin(in certificate: Certificate) throws -> OIN {
         for rdn in certificate.subject {
             for attribute in rdn where attribute.type == DevelopmentPKI.serialNumberOID {
                 if let text = String(attribute.value), let oin = OIN(text) { return oin }

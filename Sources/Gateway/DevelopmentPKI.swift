@@ -79,6 +79,20 @@ public enum DevelopmentPKI {
         for client in clients { try issue(client, server: false) }
     }
 
+    /// Writes `ca.crl` (PEM) into `directory`: a revocation list of its CA naming `revoked` (paths
+    /// of certificates it issued; none: an empty list).
+    @discardableResult
+    public static func writeRevocationList(revoking revoked: [URL], in directory: URL, now: Date = Date()) throws -> URL {
+        let ca = try Certificate(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8))
+        let caKey = try Certificate.PrivateKey(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.key"), encoding: .utf8))
+        let serials = try revoked.map { try Certificate(pemEncoded: String(contentsOf: $0, encoding: .utf8)).serialNumber }
+        let der = try RevocationList.issue(revoking: serials, ca: ca, caKey: caKey, now: now)
+        let file = directory.appendingPathComponent("ca.crl")
+        // Written whole, then renamed: a gateway checking the file never reads half of it.
+        try PEMDocument(type: "X509 CRL", derBytes: der).pemString.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     private static func write(_ certificate: Certificate, key: Certificate.PrivateKey, name: String, in directory: URL) throws {
         try certificate.serializeAsPEM().pemString.write(to: directory.appendingPathComponent("\(name).pem"), atomically: true, encoding: .utf8)
         try KeyFile.writeText(key.serializeAsPEM().pemString, to: directory.appendingPathComponent("\(name).key"))

@@ -151,7 +151,18 @@ extension Gateway {
     /// The organisation behind the verified client certificate; an unknown OIN is refused and audited.
     func identify(_ context: GatewayRequestContext) async throws -> PolicyDocument.Organisation {
         let oin: OIN
-        do { oin = try await CallerIdentity.oin(on: context.channel) } catch {
+        do {
+            let certificate = try await CallerIdentity.certificate(on: context.channel)
+            oin = try CallerIdentity.oin(in: certificate)
+            // A connection opened before its certificate was revoked ends its service here.
+            if revocation.revokes(certificate) {
+                try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
+                                                       outcome: .refused, reason: "certificate_revoked"))
+                throw GatewayRefusal(status: 403, code: "certificate_revoked", message: "the client certificate is on the client CA's revocation list")
+            }
+        } catch let refusal as GatewayRefusal {
+            throw refusal
+        } catch {
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: nil, role: nil, action: .identity, object: "connection",
                                              outcome: .refused, reason: "no_oin"))
             throw GatewayRefusal(status: 403, code: "no_oin", message: String(describing: error))

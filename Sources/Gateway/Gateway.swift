@@ -26,6 +26,8 @@ public struct Gateway: Sendable {
     public let ingest: IngestPipeline
     public let delivery: DeliveryPipeline
     public let metrics: GatewayMetrics
+    /// The client CA's revocation list in force (``Revocation/none`` without `tls.crl`).
+    public let revocation: Revocation
     let clock: any WallClock
     let logger: Logger
 
@@ -41,6 +43,7 @@ public struct Gateway: Sendable {
         let keyDirectory = configuration.resolve(configuration.gateway.keyDirectory)
         let keys = try GatewayKeys.load(from: keyDirectory)
         let active = try Self.activate(configuration, keys: keys)
+        let revocation = try Self.loadRevocation(configuration)
         let store = try await configuration.openStore(auditSigning: AuditSigning(key: keys.audit, every: configuration.gateway.audit.checkpointEvery))
         let interrupted: Int
         do { interrupted = try await store.discardInterruptedBatches() } catch {
@@ -51,6 +54,7 @@ public struct Gateway: Sendable {
         self.configuration = configuration
         self.state = state
         self.keys = keys
+        self.revocation = revocation
         self.store = store
         self.clock = clock
         self.logger = logger
@@ -65,6 +69,16 @@ public struct Gateway: Sendable {
         } catch {
             await store.close()
             throw error
+        }
+    }
+
+    /// The configured CRL, checked against the client CA; none without `tls.crl`.
+    static func loadRevocation(_ configuration: GatewayConfiguration) throws -> Revocation {
+        guard let crl = configuration.gateway.tls.crl else { return .none }
+        do {
+            return try Revocation.load(file: configuration.resolve(crl), clientCA: configuration.resolve(configuration.gateway.tls.clientCA))
+        } catch {
+            throw ConfigurationError("gateway.tls.crl: \(error)")
         }
     }
 
@@ -138,7 +152,7 @@ public struct Gateway: Sendable {
         let listen = configuration.gateway.listen
         return Application(
             router: router,
-            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [TLSRefusalAuditor(store: store, clock: clock)],
+            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [TLSRefusalAuditor(store: store, clock: clock, revocation: revocation)],
                                                          idleTimeout: .seconds(Int64(configuration.gateway.limits.idleTimeoutSeconds)))),
                              tlsConfiguration: tlsConfiguration()),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vangnet"),
@@ -159,7 +173,16 @@ public struct Gateway: Sendable {
     func services(onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> [any Service] {
         [StoreService(store: store),
          try application(onServerRunning: onServerRunning),
-         AuditCheckpointService(store: store, clock: clock, interval: .seconds(configuration.gateway.audit.checkpointSeconds)),
-         RetentionService(gateway: self, interval: .seconds(configuration.gateway.purgeEverySeconds))]
+         // Signs a checkpoint of the chain's head every checkpointSeconds (the store also signs one
+         // every checkpointEvery entries), and a last one at shutdown.
+         PeriodicService(name: "audit checkpoint", interval: .seconds(configuration.gateway.audit.checkpointSeconds), logger: logger,
+                         atShutdown: { [store, clock] in _ = try await store.checkpointAudit(at: clock.now()) },
+                         work: { [store, clock] in _ = try await store.checkpointAudit(at: clock.now()) }),
+         PeriodicService(name: "retention purge", interval: .seconds(configuration.gateway.purgeEverySeconds), logger: logger, atStart: true,
+                         work: { try await purgeExpiredRecords() })]
+            + (configuration.gateway.tls.crl == nil ? [] : [
+                PeriodicService(name: "revocation list check", interval: .seconds(configuration.gateway.tls.crlCheckSeconds ?? 60), logger: logger,
+                                work: { try await reloadRevocationList() }),
+            ])
     }
 }

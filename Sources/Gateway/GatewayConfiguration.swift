@@ -72,10 +72,17 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var privateKey: String
         /// PEM CA bundle that client certificates must chain to.
         public var clientCA: String
-        public init(certificate: String, privateKey: String, clientCA: String) {
+        /// Optional certificate revocation list of the client CA (DER or PEM), checked at every
+        /// handshake and request, and read again when the file changes.
+        public var crl: String?
+        /// How often (seconds) the CRL file is checked for a change.
+        public var crlCheckSeconds: Int?
+        public init(certificate: String, privateKey: String, clientCA: String, crl: String? = nil, crlCheckSeconds: Int? = nil) {
             self.certificate = certificate
             self.privateKey = privateKey
             self.clientCA = clientCA
+            self.crl = crl
+            self.crlCheckSeconds = crlCheckSeconds
         }
     }
 

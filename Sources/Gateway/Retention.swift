@@ -29,24 +29,3 @@ extension Gateway {
         try await Retention.purge(store: store, policy: policy, now: clock.now(), actor: configuration.gateway.oin, trigger: "scheduled")
     }
 }
-
-/// Runs the retention purge at start and every `interval`.
-struct RetentionService: Service {
-    let gateway: Gateway
-    let interval: Duration
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    do { try await gateway.purgeExpiredRecords() } catch {
-                        gateway.logger.error("retention purge failed", metadata: ["error.type": "\(type(of: error))"])
-                    }
-                    try await Task.sleep(for: interval)
-                }
-            }
-        } catch is CancellationError {
-            // Graceful shutdown.
-        }
-    }
-}

@@ -1,21 +1,43 @@
 import AuditLog
 import NIOCore
 import NIOSSL
+import NIOTLS
 import Storage
 import VangnetCore
+import X509
 
 /// Writes an audit entry for every TLS handshake the gateway refuses: a client without a
 /// certificate, with one that does not chain to the configured CA, or one that fails otherwise.
 /// These callers never reach a route, so this is the only trace they leave.
+///
+/// It also ends the handshake of a client whose certificate the revocation list in force names:
+/// the connection is closed as soon as the handshake completes, before any request is read.
 final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = NIOAny
 
     let store: any RecordStore
     let clock: any WallClock
+    let revocation: Revocation
 
-    init(store: any RecordStore, clock: any WallClock) {
+    init(store: any RecordStore, clock: any WallClock, revocation: Revocation) {
         self.store = store
         self.clock = clock
+        self.revocation = revocation
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, revocation.list != nil,
+           let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+           let der = try? handler.peerCertificate?.toDERBytes(), let certificate = try? Certificate(derEncoded: der),
+           revocation.revokes(certificate) {
+            let actor = try? CallerIdentity.oin(in: certificate)
+            let event = AuditEvent(time: clock.now(), actor: actor, role: nil, action: .tlsHandshake,
+                                   object: "connection", outcome: .refused, reason: "tls_certificate_revoked")
+            Task.detached { [store] in try? await store.appendAudit(event) }
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

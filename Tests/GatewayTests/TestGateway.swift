@@ -39,7 +39,9 @@ final class TestGateway: Sendable {
     /// Runs `body` against a fresh gateway and tears it down afterwards.
     /// `policy` may change the development policy before the gateway starts (the file is rewritten).
     /// `database` replaces the SQLite file (a `postgres://` URL: several instances may share it).
+    /// `settings` may change any other setting, given the test's directory (after the PKI exists).
     static func with<R>(limits: GatewayConfiguration.Limits = .init(), policy: ((inout PolicyDocument) -> Void)? = nil, database: String? = nil,
+                        settings: ((inout GatewayConfiguration.Settings, URL) throws -> Void)? = nil,
                         _ body: (TestGateway) async throws -> R) async throws -> R {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-test-\(UUID().uuidString.prefix(8))")
         var configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: [
@@ -58,6 +60,7 @@ final class TestGateway: Sendable {
         ], caName: "Rogue CA")
         configuration.gateway.limits = limits
         if let database { configuration.gateway.database = database }
+        try settings?(&configuration.gateway, directory)
         try configuration.write(to: directory.appendingPathComponent("vangnet.json"))
         let logs = LogCapture()
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
