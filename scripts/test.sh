@@ -21,4 +21,4 @@ fi
 VANGNET_BIN="$PWD/.build/debug/vangnet" "$venv/bin/pytest" -q clients/python/tests
 
 # The HTTP API against its OpenAPI document, on a running gateway.
-scripts/api-check.sh
+scripts/live-check.sh
