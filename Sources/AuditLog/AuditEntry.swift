@@ -16,6 +16,8 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         case policyExplain = "policy.explain"
         /// A TLS handshake the gateway refused (no certificate, an untrusted one).
         case tlsHandshake = "tls.handshake"
+        /// Connections or requests refused by a resource limit (summarised per second and reason).
+        case limit = "limit.refused"
         /// An auditor read the audit log (API or review page).
         case auditRead = "audit.read"
         /// An operator ran a command against the store (export, verify, key rotation).

@@ -169,6 +169,11 @@ extension Gateway {
         }
         switch policy.identify(oin) {
         case .permit(let organisation):
+            if let wait = rateLimiter.admit(oin) {
+                limitRefusals.audit("rate_limited", actor: oin)
+                throw GatewayRefusal(status: 429, code: "rate_limited", message: "more than \(configuration.gateway.limits.requestsPerMinute) requests a minute; try again in \(wait) s",
+                                     retryAfter: wait)
+            }
             return organisation
         case .deny(let denial):
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
@@ -188,7 +193,9 @@ extension Gateway {
             logger.info("request refused", metadata: ["route": "\(route)", "code": "\(refusal.code)", "status": "\(refusal.status)"])
             metrics.refusal(refusal.code)
             struct ErrorBody: Encodable { let error: String; let message: String }
-            response = try json(ErrorBody(error: refusal.code, message: refusal.message), status: HTTPResponse.Status(code: refusal.status))
+            var refused = try json(ErrorBody(error: refusal.code, message: refusal.message), status: HTTPResponse.Status(code: refusal.status))
+            if let seconds = refusal.retryAfter { refused.headers[.retryAfter] = String(seconds) }
+            response = refused
         } catch {
             // The error is logged by type only: an unexpected error could carry input.
             logger.error("request failed", metadata: ["route": "\(route)", "error.type": "\(type(of: error))"])

@@ -28,6 +28,9 @@ public struct Gateway: Sendable {
     public let metrics: GatewayMetrics
     /// The client CA's revocation list in force (``Revocation/none`` without `tls.crl`).
     public let revocation: Revocation
+    let connections: ConnectionCount
+    let rateLimiter: RequestRateLimiter
+    let limitRefusals: LimitRefusals
     let clock: any WallClock
     let logger: Logger
 
@@ -60,6 +63,10 @@ public struct Gateway: Sendable {
         self.logger = logger
         let metrics = GatewayMetrics()
         self.metrics = metrics
+        let limits = configuration.gateway.limits
+        self.connections = ConnectionCount(maximum: limits.maxConnections, maximumPerAddress: limits.maxConnectionsPerAddress)
+        self.rateLimiter = RequestRateLimiter(requestsPerMinute: limits.requestsPerMinute)
+        self.limitRefusals = LimitRefusals(metrics: metrics)
         self.ingest = IngestPipeline(state: state, keys: keys, store: store, limits: configuration.gateway.limits, clock: clock, reference: .embedded,
                                      metrics: metrics)
         self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize,
@@ -149,11 +156,16 @@ public struct Gateway: Sendable {
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = Router(context: GatewayRequestContext.self)
         addRoutes(to: router)
-        let listen = configuration.gateway.listen
+        let listen = configuration.gateway.listen, limits = configuration.gateway.limits
         return Application(
             router: router,
-            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [TLSRefusalAuditor(store: store, clock: clock, revocation: revocation)],
-                                                         idleTimeout: .seconds(Int64(configuration.gateway.limits.idleTimeoutSeconds)))),
+            server: try .tls(.http1(configuration: .init(
+                additionalChannelHandlers: [
+                    TLSRefusalAuditor(store: store, clock: clock, revocation: revocation),
+                    ConnectionGuard(connections: connections, refusals: limitRefusals, headerTimeout: .seconds(Int64(limits.headerTimeoutSeconds))),
+                ],
+                idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds)),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100))),
                              tlsConfiguration: tlsConfiguration()),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vangnet"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
@@ -178,6 +190,9 @@ public struct Gateway: Sendable {
          PeriodicService(name: "audit checkpoint", interval: .seconds(configuration.gateway.audit.checkpointSeconds), logger: logger,
                          atShutdown: { [store, clock] in _ = try await store.checkpointAudit(at: clock.now()) },
                          work: { [store, clock] in _ = try await store.checkpointAudit(at: clock.now()) }),
+         PeriodicService(name: "limit refusal audit", interval: .seconds(1), logger: logger,
+                         atShutdown: { [store, clock, limitRefusals] in try await limitRefusals.flush(to: store, at: clock.now()) },
+                         work: { [store, clock, limitRefusals] in try await limitRefusals.flush(to: store, at: clock.now()) }),
          PeriodicService(name: "retention purge", interval: .seconds(configuration.gateway.purgeEverySeconds), logger: logger, atStart: true,
                          work: { try await purgeExpiredRecords() })]
             + (configuration.gateway.tls.crl == nil ? [] : [

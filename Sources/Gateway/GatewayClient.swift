@@ -73,16 +73,18 @@ public final class GatewayClient: Sendable {
         try await get("/v1/purposes/\(purpose)/records?after=\(cursor)&limit=\(limit)&format=\(format)")
     }
 
-    /// A GET of any path.
-    public func get(_ path: String) async throws -> Answer {
-        try await execute(HTTPClientRequest(url: baseURL + path))
+    /// A GET of any path, with extra `headers`.
+    public func get(_ path: String, headers: [(String, String)] = []) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        return try await execute(request)
     }
 
     private func execute(_ request: HTTPClientRequest) async throws -> Answer {
         let response = try await http.execute(request, timeout: .seconds(300))
         let body = try await response.body.collect(upTo: 512 * 1024 * 1024)
         var headers: [String: String] = [:]
-        for header in response.headers where header.name.lowercased().hasPrefix("vangnet-") || header.name.lowercased() == "content-type" {
+        for header in response.headers where header.name.lowercased().hasPrefix("vangnet-") || ["content-type", "retry-after"].contains(header.name.lowercased()) {
             headers[header.name.lowercased()] = header.value
         }
         return Answer(status: Int(response.status.code), body: String(buffer: body), headers: headers)

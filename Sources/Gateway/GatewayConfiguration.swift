@@ -124,10 +124,21 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var maxUploadSeconds: Int
         /// Longest silence on a connection, in seconds, before it is closed.
         public var idleTimeoutSeconds: Int
+        /// Longest time from a connection's start, or the end of its previous request, until a
+        /// request's headers are complete (slow-loris), in seconds.
+        public var headerTimeoutSeconds: Int
+        /// Largest request head (all header lines together), in bytes.
+        public var maxHeaderBytes: Int
+        /// Most connections open at once, and from one address.
+        public var maxConnections: Int
+        public var maxConnectionsPerAddress: Int
+        /// Requests per minute one caller (OIN) may make on average; bursts up to a tenth of it.
+        public var requestsPerMinute: Int
 
         public init(maxEnvelopeBytes: Int = 1 << 30, maxRecords: Int = 2_000_000, maxRecordBytes: Int = 16 * 1024,
                     creationWindowSeconds: Int = 7 * 86400, maxPageSize: Int = 10_000,
-                    maxUploadSeconds: Int = 3600, idleTimeoutSeconds: Int = 60) {
+                    maxUploadSeconds: Int = 3600, idleTimeoutSeconds: Int = 60, headerTimeoutSeconds: Int = 10, maxHeaderBytes: Int = 16 * 1024,
+                    maxConnections: Int = 1000, maxConnectionsPerAddress: Int = 100, requestsPerMinute: Int = 3000) {
             self.maxEnvelopeBytes = maxEnvelopeBytes
             self.maxRecords = maxRecords
             self.maxRecordBytes = maxRecordBytes
@@ -135,6 +146,11 @@ public struct GatewayConfiguration: Sendable, Codable {
             self.maxPageSize = maxPageSize
             self.maxUploadSeconds = maxUploadSeconds
             self.idleTimeoutSeconds = idleTimeoutSeconds
+            self.headerTimeoutSeconds = headerTimeoutSeconds
+            self.maxHeaderBytes = maxHeaderBytes
+            self.maxConnections = maxConnections
+            self.maxConnectionsPerAddress = maxConnectionsPerAddress
+            self.requestsPerMinute = requestsPerMinute
         }
 
         /// Every limit is optional in the file; an absent one takes its default.
@@ -148,6 +164,11 @@ public struct GatewayConfiguration: Sendable, Codable {
             maxPageSize = try c.decodeIfPresent(Int.self, forKey: .maxPageSize) ?? d.maxPageSize
             maxUploadSeconds = try c.decodeIfPresent(Int.self, forKey: .maxUploadSeconds) ?? d.maxUploadSeconds
             idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
+            headerTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .headerTimeoutSeconds) ?? d.headerTimeoutSeconds
+            maxHeaderBytes = try c.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? d.maxHeaderBytes
+            maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
+            maxConnectionsPerAddress = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? d.maxConnectionsPerAddress
+            requestsPerMinute = try c.decodeIfPresent(Int.self, forKey: .requestsPerMinute) ?? d.requestsPerMinute
         }
     }
 

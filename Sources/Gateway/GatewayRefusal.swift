@@ -4,11 +4,14 @@ public struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertibl
     public let status: Int
     public let code: String
     public let message: String
+    /// Seconds after which the caller may try again (`Retry-After`), for refusals that pass.
+    public let retryAfter: Int?
 
-    public init(status: Int, code: String, message: String) {
+    public init(status: Int, code: String, message: String, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(status) \(code): \(message)" }

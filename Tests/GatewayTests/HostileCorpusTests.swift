@@ -33,7 +33,7 @@ import VangnetCore
         let environment = ProcessInfo.processInfo.environment
         let total = environment["VANGNET_HOSTILE_ENVELOPES"].flatMap(Int.init) ?? 10_000
         let seed = environment["VANGNET_HOSTILE_SEED"].flatMap(UInt64.init) ?? 20_261_123
-        let limits = GatewayConfiguration.Limits(maxEnvelopeBytes: 32 * 1024, maxRecords: 200, maxRecordBytes: 2048)
+        let limits = GatewayConfiguration.Limits(maxEnvelopeBytes: 32 * 1024, maxRecords: 200, maxRecordBytes: 2048, requestsPerMinute: 6_000_000)
         try await TestGateway.with(limits: limits) { gw in
             var random = SplitMix64(seed: seed)
             var synth = SyntheticRecords(seed: seed)

@@ -51,7 +51,7 @@ import Testing
             let envelope = try gw.seal(population.duoLines, as: "duo")
             // The pause starts when the client has sent the first part, so connection set-up time
             // on a busy machine cannot hide it.
-            let body = SlowBody(parts: [Array(envelope[..<1000]), Array(envelope[1000...])], pause: .milliseconds(1500))
+            let body = SlowBody(parts: [Array(envelope[..<1000]), Array(envelope[1000...])], pause: .milliseconds(3000))
             let answer = try await gw.using("duo") { try await $0.push(body: .stream(body, length: .known(Int64(envelope.count)))) }
             #expect(answer.refusal?.status == 408)
             #expect(answer.refusal?.code == "upload_too_slow")
