@@ -22,28 +22,33 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public let process = Process()
-    private let output = Pipe(), errors = Pipe()
+    private let output = Pipe(), errors: Pipe?
 
     /// Starts `executable arguments`, with `environment` added to this process's environment.
-    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// With `discardErrors`, standard error goes nowhere: for tools whose helpers outlive them
+    /// and keep it open (Chromium, gpg-agent), where reading it to its end would never end.
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], discardErrors: Bool = false) throws {
+        errors = discardErrors ? nil : Pipe()
         process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
-        process.standardError = errors
+        process.standardError = errors ?? FileHandle.nullDevice
         try process.run()
     }
 
     /// Runs `executable arguments` to completion.
-    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) async throws -> Finished {
-        try await ChildProcess(executable, arguments, environment: environment).finished()
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+                           discardErrors: Bool = false) async throws -> Finished {
+        try await ChildProcess(executable, arguments, environment: environment, discardErrors: discardErrors).finished()
     }
 
     /// Reads both streams to their end and waits for the exit.
     public func finished() async throws -> Finished {
-        async let errorBytes = onOwnThread { self.errors.fileHandleForReading.readDataToEndOfFile() }
+        let errorBytes = errors.map { pipe in Task { try await onOwnThread { pipe.fileHandleForReading.readDataToEndOfFile() } } }
         let outputBytes = try await onOwnThread { self.output.fileHandleForReading.readDataToEndOfFile() }
         let status = try await onOwnThread { self.process.waitUntilExit(); return self.process.terminationStatus }
-        return Finished(status: status, output: String(decoding: outputBytes, as: UTF8.self), errors: String(decoding: try await errorBytes, as: UTF8.self))
+        return Finished(status: status, output: String(decoding: outputBytes, as: UTF8.self),
+                        errors: String(decoding: try await errorBytes?.value ?? Data(), as: UTF8.self))
     }
 }

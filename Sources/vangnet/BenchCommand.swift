@@ -184,38 +184,30 @@ struct IngestBenchmark {
         let home = directory.appendingPathComponent("gnupg")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let env = ["GNUPGHOME": home.path]
-        try shell(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "bench@vangnet.test", "ed25519", "sign,cert", "never"], env: env)
-        let fingerprint = try shell(["gpg", "--batch", "--with-colons", "--list-keys", "bench@vangnet.test"], env: env)
+        try await shell(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "bench@vangnet.test", "ed25519", "sign,cert", "never"], env: env)
+        let fingerprint = try await shell(["gpg", "--batch", "--with-colons", "--list-keys", "bench@vangnet.test"], env: env)
             .split(separator: "\n").first { $0.hasPrefix("fpr:") }.map { String($0.split(separator: ":", omittingEmptySubsequences: false)[9]) } ?? ""
-        try shell(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-add-key", fingerprint, "cv25519", "encr", "never"], env: env)
+        try await shell(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-add-key", fingerprint, "cv25519", "encr", "never"], env: env)
         let sealed = directory.appendingPathComponent("batch.ndjson.gpg")
-        try shell(["gpg", "--batch", "--yes", "--trust-model", "always", "-r", "bench@vangnet.test", "-u", "bench@vangnet.test",
+        try await shell(["gpg", "--batch", "--yes", "--trust-model", "always", "-r", "bench@vangnet.test", "-u", "bench@vangnet.test",
                    "--encrypt", "--sign", "-o", sealed.path, ndjson.path], env: env)
         let script = directory.appendingPathComponent("statusquo.py")
         try Self.statusQuoScript.write(to: script, atomically: true, encoding: .utf8)
         let decrypted = directory.appendingPathComponent("statusquo.ndjson"), db = directory.appendingPathComponent("statusquo.sqlite")
         let elapsed = try await time {
-            try shell(["gpg", "--batch", "--yes", "--decrypt", "-o", decrypted.path, sealed.path], env: env)
-            try shell(["python3", script.path, decrypted.path, db.path])
+            try await shell(["gpg", "--batch", "--yes", "--decrypt", "-o", decrypted.path, sealed.path], env: env)
+            try await shell(["python3", script.path, decrypted.path, db.path])
         }
         print(String(format: "  status quo: %.2f s", elapsed))
         return elapsed
     }
 
+    /// Runs a tool through /usr/bin/env; its output, or a failure naming it.
     @discardableResult
-    func shell(_ arguments: [String], env: [String: String] = [:]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CommandFailure("\(arguments.prefix(2).joined(separator: " ")) failed") }
-        return String(decoding: data, as: UTF8.self)
+    func shell(_ arguments: [String], env: [String: String] = [:]) async throws -> String {
+        let finished = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), arguments, environment: env, discardErrors: true)
+        guard finished.status == 0 else { throw CommandFailure("\(arguments.prefix(2).joined(separator: " ")) failed") }
+        return finished.output
     }
 
     static let statusQuoScript = #"""

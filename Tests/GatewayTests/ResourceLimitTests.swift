@@ -38,13 +38,6 @@ import Glibc
         try await gw.store.auditEvents().filter { $0.action == .limit && $0.reason == reason }.reduce(0) { $0 + ($1.counts["refusals"] ?? 0) }
     }
 
-    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<50 {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
 
     @Test func aCallerOverItsRateIsToldToWaitAndOthersAreNot() async throws {
         try await TestGateway.with(limits: .init(requestsPerMinute: 20)) { gw in

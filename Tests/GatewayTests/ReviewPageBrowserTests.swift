@@ -19,26 +19,13 @@ import VangnetCore
             && FileManager.default.isWritableFile(atPath: policyDirectory.path)
     }
 
-    /// Runs a tool off the cooperative thread pool (the gateway under test answers on that pool);
-    /// its standard error (Chromium's chatter, which its helpers may hold open) is discarded.
+    /// Runs a tool to completion; its standard error (Chromium's chatter, which its helpers may
+    /// hold open) is discarded.
     @discardableResult
     static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> String {
-        try await onOwnThread { try runBlocking(tool, arguments, environment: environment) }
-    }
-
-    static func runBlocking(_ tool: String, _ arguments: [String], environment: [String: String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ConfigurationError("\(tool) \(arguments.first ?? "") failed (\(process.terminationStatus))") }
-        return String(decoding: data, as: UTF8.self)
+        let finished = try await ChildProcess.run(URL(fileURLWithPath: tool), arguments, environment: environment, discardErrors: true)
+        guard finished.status == 0 else { throw ConfigurationError("\(tool) \(arguments.first ?? "") failed (\(finished.status))") }
+        return finished.output
     }
 
     @Test func theAuditorSeesTheReviewPageInChromium() async throws {

@@ -20,15 +20,6 @@ import X509
         }, body)
     }
 
-    /// Waits until `condition` holds (checked every 100 ms, at most 10 s).
-    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<100 {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
-
     @Test func aRevokedRegionIsRefusedWithoutARestartAndOthersAreNot() async throws {
         try await withCRL { gw in
             #expect(try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging") }.status == 200)

@@ -137,6 +137,15 @@ final class TestGateway: Sendable {
     }
 }
 
+/// Waits until `condition` holds, checking every 100 ms for at most 10 s; whether it came to hold.
+func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+    for _ in 0..<100 {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return false
+}
+
 /// Every log line the gateway wrote, message and metadata, as text.
 final class LogCapture: Sendable {
     private let lines = Mutex<[String]>([])
