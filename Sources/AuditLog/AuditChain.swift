@@ -25,21 +25,7 @@ public enum AuditChain {
             out.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
             out.append(contentsOf: [0x22, 0x3A])
         }
-        func string(_ value: String) {
-            out.append(0x22)
-            for byte in value.utf8 {
-                switch byte {
-                case 0x22: out.append(contentsOf: [0x5C, 0x22])
-                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
-                case 0x0D: out.append(contentsOf: [0x5C, 0x72])
-                case 0x09: out.append(contentsOf: [0x5C, 0x74])
-                case 0..<0x20: out.append(contentsOf: Array("\\u00\(byte < 0x10 ? "0" : "")\(String(byte, radix: 16))".utf8))
-                default: out.append(byte)
-                }
-            }
-            out.append(0x22)
-        }
+        func string(_ value: String) { JSONText.appendString(value, to: &out) }
         func number(_ value: Int64) { out.append(contentsOf: String(value).utf8) }
         // Keys in sorted order.
         key("action"); string(event.action.rawValue)

@@ -1,6 +1,7 @@
 import Foundation
 import Records
 import Storage
+import VangnetCore
 
 extension DeliveryPage {
     /// One JSON object per line: `cursor`, `pseudonym`, `dataset`, then the purpose's fields
@@ -37,7 +38,7 @@ extension DeliveryPage {
         case nil: return "null"
         case .text(let s)?:
             var out: [UInt8] = []
-            FlatJSON.appendString(s, to: &out)
+            JSONText.appendString(s, to: &out)
             return String(decoding: out, as: UTF8.self)
         case .integer(let i)?: return String(i)
         case .boolean(let b)?: return b ? "true" : "false"

@@ -8,7 +8,6 @@ import NIOCore
 import NIOSSL
 import Pseudonymisation
 import Records
-import PostgresStorage
 import ServiceLifecycle
 import Storage
 import VangnetCore
@@ -48,8 +47,11 @@ public struct Gateway: Sendable {
         let active = try Self.activate(configuration, keys: keys)
         let revocation = try Self.loadRevocation(configuration)
         let store = try await configuration.openStore(auditSigning: AuditSigning(key: keys.audit, every: configuration.gateway.audit.checkpointEvery))
-        let interrupted: Int
-        do { interrupted = try await store.discardInterruptedBatches() } catch {
+        do {
+            let interrupted = try await store.discardInterruptedBatches()
+            try await store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now(),
+                                                       extra: ["interruptedBatchesDiscarded": interrupted]))
+        } catch {
             await store.close()
             throw error
         }
@@ -71,12 +73,6 @@ public struct Gateway: Sendable {
                                      metrics: metrics)
         self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize,
                                          metrics: metrics)
-        do {
-            try await store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now(), extra: ["interruptedBatchesDiscarded": interrupted]))
-        } catch {
-            await store.close()
-            throw error
-        }
     }
 
     /// The configured CRL, checked against the client CA; none without `tls.crl`.
@@ -180,8 +176,9 @@ public struct Gateway: Sendable {
         try await group.run()
     }
 
-    /// The HTTPS application, the audit checkpoint timer and the retention purge, to run in one
-    /// service group. The group stops them in reverse order: the store closes last.
+    /// The HTTPS application and the periodic services (audit checkpoints, the summary of limit
+    /// refusals, retention purges, CRL checks), to run in one service group. The group stops them
+    /// in reverse order: the store closes last.
     func services(onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> [any Service] {
         [StoreService(store: store),
          try application(onServerRunning: onServerRunning),

@@ -8,9 +8,10 @@ import Storage
 extension GatewayConfiguration {
     /// Whether `gateway.database` names a PostgreSQL database (`postgres://…`) rather than a
     /// SQLite file.
-    public var usesPostgres: Bool {
-        let database = gateway.database
-        return database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
+    public var usesPostgres: Bool { Self.isPostgres(gateway.database) }
+
+    static func isPostgres(_ database: String) -> Bool {
+        database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
     }
 
     /// Opens the configured store: PostgreSQL for a `postgres://user@host/database?schema=s` URL
@@ -24,7 +25,7 @@ extension GatewayConfiguration {
     /// `existing`, a SQLite file that does not exist is an error rather than a new database.
     public static func openStore(_ database: String, auditSigning: AuditSigning?, existing: Bool = false,
                                  logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
-        guard database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") else {
+        guard isPostgres(database) else {
             guard !existing || FileManager.default.fileExists(atPath: database) else { throw ConfigurationError("no database at \(database)") }
             return SQLiteRecordStore(try SQLiteStore(path: database, auditSigning: auditSigning))
         }
