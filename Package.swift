@@ -107,6 +107,7 @@ let package = Package(
                 "Gateway", "AccessPolicy", "Pseudonymisation", "BatchEnvelope", "Records", "Storage", "PostgresStorage", "AuditLog", "VangnetCore", "VangnetCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ]

@@ -13,10 +13,12 @@ enum CallerIdentity {
     enum Failure: Error, CustomStringConvertible {
         case noCertificate
         case noOIN
+        case severalOINs
         var description: String {
             switch self {
             case .noCertificate: "the connection carries no verified client certificate"
             case .noOIN: "the client certificate has no 20-digit OIN in its subject serialNumber"
+            case .severalOINs: "the client certificate's subject has more than one serialNumber: exactly one OIN is required"
             }
         }
     }
@@ -28,13 +30,13 @@ enum CallerIdentity {
         return try Certificate(derEncoded: try peer.toDERBytes())
     }
 
-    /// The OIN in the subject `serialNumber` of `certificate`.
+    /// The OIN in the subject `serialNumber` of `certificate`: the subject must carry exactly one
+    /// `serialNumber`, and it must be a 20-digit OIN. A subject with two (even two equal ones) is
+    /// refused: which of them names the caller would depend on the reader.
     static func oin(in certificate: Certificate) throws -> OIN {
-        for rdn in certificate.subject {
-            for attribute in rdn where attribute.type == DevelopmentPKI.serialNumberOID {
-                if let text = String(attribute.value), let oin = OIN(text) { return oin }
-            }
-        }
-        throw Failure.noOIN
+        let serialNumbers = certificate.subject.flatMap { rdn in rdn.filter { $0.type == DevelopmentPKI.serialNumberOID } }
+        guard serialNumbers.count <= 1 else { throw Failure.severalOINs }
+        guard let text = serialNumbers.first.flatMap({ String($0.value) }), let oin = OIN(text) else { throw Failure.noOIN }
+        return oin
     }
 }

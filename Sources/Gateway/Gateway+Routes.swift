@@ -170,7 +170,7 @@ extension Gateway {
         switch policy.identify(oin) {
         case .permit(let organisation):
             if let wait = rateLimiter.admit(oin) {
-                limitRefusals.audit("rate_limited", actor: oin)
+                refusals.rateLimited(oin)
                 throw GatewayRefusal(status: 429, code: "rate_limited", message: "more than \(configuration.gateway.limits.requestsPerMinute) requests a minute; try again in \(wait) s",
                                      retryAfter: wait)
             }

@@ -27,9 +27,9 @@ public struct Gateway: Sendable {
     public let metrics: GatewayMetrics
     /// The client CA's revocation list in force (``Revocation/none`` without `tls.crl`).
     public let revocation: Revocation
-    let connections: ConnectionCount
+    let connections: ConnectionTable
     let rateLimiter: RequestRateLimiter
-    let limitRefusals: LimitRefusals
+    let refusals: RefusalSummary
     let clock: any WallClock
     let logger: Logger
 
@@ -66,9 +66,10 @@ public struct Gateway: Sendable {
         let metrics = GatewayMetrics()
         self.metrics = metrics
         let limits = configuration.gateway.limits
-        self.connections = ConnectionCount(maximum: limits.maxConnections, maximumPerAddress: limits.maxConnectionsPerAddress)
+        self.connections = ConnectionTable(maximumHandshakes: limits.maxHandshakes, maximumAuthenticated: limits.maxConnections,
+                                           maximumPerAddress: limits.maxConnectionsPerAddress)
         self.rateLimiter = RequestRateLimiter(requestsPerMinute: limits.requestsPerMinute)
-        self.limitRefusals = LimitRefusals(metrics: metrics)
+        self.refusals = RefusalSummary(metrics: metrics)
         self.ingest = IngestPipeline(state: state, keys: keys, store: store, limits: configuration.gateway.limits, clock: clock, reference: .embedded,
                                      metrics: metrics)
         self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize,
@@ -157,8 +158,9 @@ public struct Gateway: Sendable {
             router: router,
             server: try .tls(.http1(configuration: .init(
                 additionalChannelHandlers: [
-                    TLSRefusalAuditor(store: store, clock: clock, revocation: revocation),
-                    ConnectionGuard(connections: connections, refusals: limitRefusals, headerTimeout: .seconds(Int64(limits.headerTimeoutSeconds))),
+                    TLSRefusalAuditor(refusals: refusals, revocation: revocation),
+                    ConnectionGuard(connections: connections, refusals: refusals, handshakeTimeout: .seconds(Int64(limits.handshakeTimeoutSeconds)),
+                                    headerTimeout: .seconds(Int64(limits.headerTimeoutSeconds))),
                 ],
                 idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds)),
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100))),
@@ -187,9 +189,9 @@ public struct Gateway: Sendable {
          PeriodicService(name: "audit checkpoint", interval: .seconds(configuration.gateway.audit.checkpointSeconds), logger: logger,
                          atShutdown: { [store, clock] in _ = try await store.checkpointAudit(at: clock.now()) },
                          work: { [store, clock] in _ = try await store.checkpointAudit(at: clock.now()) }),
-         PeriodicService(name: "limit refusal audit", interval: .seconds(1), logger: logger,
-                         atShutdown: { [store, clock, limitRefusals] in try await limitRefusals.flush(to: store, at: clock.now()) },
-                         work: { [store, clock, limitRefusals] in try await limitRefusals.flush(to: store, at: clock.now()) }),
+         PeriodicService(name: "refusal summary audit", interval: .seconds(1), logger: logger,
+                         atShutdown: { [store, clock, refusals] in try await refusals.flush(to: store, at: clock.now()) },
+                         work: { [store, clock, refusals] in try await refusals.flush(to: store, at: clock.now()) }),
          PeriodicService(name: "retention purge", interval: .seconds(configuration.gateway.purgeEverySeconds), logger: logger, atStart: true,
                          work: { try await purgeExpiredRecords() })]
             + (configuration.gateway.tls.crl == nil ? [] : [

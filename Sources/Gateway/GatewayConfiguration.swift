@@ -129,7 +129,14 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var headerTimeoutSeconds: Int
         /// Largest request head (all header lines together), in bytes.
         public var maxHeaderBytes: Int
-        /// Most connections open at once, and from one address.
+        /// Longest time from a connection's start until its TLS handshake is complete, in seconds:
+        /// much shorter than the header deadline, so silent connections leave quickly.
+        public var handshakeTimeoutSeconds: Int
+        /// Most connections still in their TLS handshake (not yet authenticated); when the table is
+        /// full, the oldest of them gives way to a new one.
+        public var maxHandshakes: Int
+        /// Most authenticated connections open at once (counted apart from handshakes), and
+        /// connections of either kind from one address.
         public var maxConnections: Int
         public var maxConnectionsPerAddress: Int
         /// Requests per minute one caller (OIN) may make on average; bursts up to a tenth of it.
@@ -138,7 +145,7 @@ public struct GatewayConfiguration: Sendable, Codable {
         public init(maxEnvelopeBytes: Int = 1 << 30, maxRecords: Int = 2_000_000, maxRecordBytes: Int = 16 * 1024,
                     creationWindowSeconds: Int = 7 * 86400, maxPageSize: Int = 10_000,
                     maxUploadSeconds: Int = 3600, idleTimeoutSeconds: Int = 60, headerTimeoutSeconds: Int = 10, maxHeaderBytes: Int = 16 * 1024,
-                    maxConnections: Int = 1000, maxConnectionsPerAddress: Int = 100, requestsPerMinute: Int = 3000) {
+                    handshakeTimeoutSeconds: Int = 3, maxHandshakes: Int = 250, maxConnections: Int = 1000, maxConnectionsPerAddress: Int = 100, requestsPerMinute: Int = 3000) {
             self.maxEnvelopeBytes = maxEnvelopeBytes
             self.maxRecords = maxRecords
             self.maxRecordBytes = maxRecordBytes
@@ -148,6 +155,8 @@ public struct GatewayConfiguration: Sendable, Codable {
             self.idleTimeoutSeconds = idleTimeoutSeconds
             self.headerTimeoutSeconds = headerTimeoutSeconds
             self.maxHeaderBytes = maxHeaderBytes
+            self.handshakeTimeoutSeconds = handshakeTimeoutSeconds
+            self.maxHandshakes = maxHandshakes
             self.maxConnections = maxConnections
             self.maxConnectionsPerAddress = maxConnectionsPerAddress
             self.requestsPerMinute = requestsPerMinute
@@ -166,6 +175,8 @@ public struct GatewayConfiguration: Sendable, Codable {
             idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
             headerTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .headerTimeoutSeconds) ?? d.headerTimeoutSeconds
             maxHeaderBytes = try c.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? d.maxHeaderBytes
+            handshakeTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .handshakeTimeoutSeconds) ?? d.handshakeTimeoutSeconds
+            maxHandshakes = try c.decodeIfPresent(Int.self, forKey: .maxHandshakes) ?? d.maxHandshakes
             maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
             maxConnectionsPerAddress = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? d.maxConnectionsPerAddress
             requestsPerMinute = try c.decodeIfPresent(Int.self, forKey: .requestsPerMinute) ?? d.requestsPerMinute

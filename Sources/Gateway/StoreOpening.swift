@@ -22,12 +22,13 @@ extension GatewayConfiguration {
     }
 
     /// Opens the store at `database`: a `postgres://` URL or a SQLite file path. With
-    /// `existing`, a SQLite file that does not exist is an error rather than a new database.
-    public static func openStore(_ database: String, auditSigning: AuditSigning?, existing: Bool = false,
+    /// `existing`, a SQLite file that does not exist is an error rather than a new database;
+    /// `readOnly` opens a SQLite file as evidence, changing nothing in it.
+    public static func openStore(_ database: String, auditSigning: AuditSigning?, existing: Bool = false, readOnly: Bool = false,
                                  logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
         guard isPostgres(database) else {
-            guard !existing || FileManager.default.fileExists(atPath: database) else { throw ConfigurationError("no database at \(database)") }
-            return SQLiteRecordStore(try SQLiteStore(path: database, auditSigning: auditSigning))
+            guard !(existing || readOnly) || FileManager.default.fileExists(atPath: database) else { throw ConfigurationError("no database at \(database)") }
+            return SQLiteRecordStore(try SQLiteStore(path: database, auditSigning: auditSigning, readOnly: readOnly))
         }
         let connection = try Result { try PostgresStore.configuration(url: database) }.mapError { ConfigurationError("gateway.database: \($0)") }.get()
         do { return try await PostgresStore(configuration: connection, auditSigning: auditSigning, logger: logger) } catch {
@@ -37,8 +38,9 @@ extension GatewayConfiguration {
     }
 
     /// Opens the existing store at `database` for an operator command, runs `body` and closes it.
-    public static func withStore<T>(_ database: String, _ body: (any RecordStore) async throws -> T) async throws -> T {
-        let store = try await openStore(database, auditSigning: nil, existing: true)
+    /// `readOnly`: see ``openStore(_:auditSigning:existing:readOnly:logger:)``.
+    public static func withStore<T>(_ database: String, readOnly: Bool = false, _ body: (any RecordStore) async throws -> T) async throws -> T {
+        let store = try await openStore(database, auditSigning: nil, existing: true, readOnly: readOnly)
         do {
             let result = try await body(store)
             await store.close()

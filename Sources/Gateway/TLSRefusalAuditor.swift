@@ -1,27 +1,25 @@
-import AuditLog
 import NIOCore
 import NIOSSL
 import NIOTLS
-import Storage
 import VangnetCore
 import X509
 
-/// Writes an audit entry for every TLS handshake the gateway refuses: a client without a
-/// certificate, with one that does not chain to the configured CA, or one that fails otherwise.
-/// These callers never reach a route, so this is the only trace they leave.
+/// Records every TLS handshake the gateway refuses: a client without a certificate, with one that
+/// does not chain to the configured CA, or one that fails otherwise. These callers never reach a
+/// route, so this is the only trace they leave. They are counted in the ``RefusalSummary`` (one
+/// `tls.handshake` audit entry per reason and second, with the exact count), never one entry or
+/// one task per refusal: an unauthenticated flood cannot become a flood of audit writes.
 ///
 /// It also ends the handshake of a client whose certificate the revocation list in force names:
 /// the connection is closed as soon as the handshake completes, before any request is read.
 final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = NIOAny
 
-    let store: any RecordStore
-    let clock: any WallClock
+    let refusals: RefusalSummary
     let revocation: Revocation
 
-    init(store: any RecordStore, clock: any WallClock, revocation: Revocation) {
-        self.store = store
-        self.clock = clock
+    init(refusals: RefusalSummary, revocation: Revocation) {
+        self.refusals = refusals
         self.revocation = revocation
     }
 
@@ -30,10 +28,7 @@ final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, S
            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
            let der = try? handler.peerCertificate?.toDERBytes(), let certificate = try? Certificate(derEncoded: der),
            revocation.revokes(certificate) {
-            let actor = try? CallerIdentity.oin(in: certificate)
-            let event = AuditEvent(time: clock.now(), actor: actor, role: nil, action: .tlsHandshake,
-                                   object: "connection", outcome: .refused, reason: "tls_certificate_revoked")
-            Task.detached { [store] in try? await store.appendAudit(event) }
+            refusals.handshake("tls_certificate_revoked", actor: try? CallerIdentity.oin(in: certificate))
             context.close(promise: nil)
             return
         }
@@ -41,13 +36,7 @@ final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, S
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let reason = Self.reason(error) {
-            // Written off the event loop (a burst of bad handshakes must not stall other
-            // connections). A failed write cannot stop a handshake that already failed.
-            let event = AuditEvent(time: clock.now(), actor: nil, role: nil, action: .tlsHandshake,
-                                   object: "connection", outcome: .refused, reason: reason)
-            Task.detached { [store] in try? await store.appendAudit(event) }
-        }
+        if let reason = Self.reason(error) { refusals.handshake(reason) }
         context.fireErrorCaught(error)
     }
 

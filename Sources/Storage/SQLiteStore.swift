@@ -24,11 +24,22 @@ public final class SQLiteStore: Sendable {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// With `auditSigning`, every `every`-th audit entry gets a checkpoint signed in the same
     /// transaction.
-    public init(path: String, auditSigning: AuditSigning? = nil) throws {
+    ///
+    /// The database holds pseudonymised records and person link hashes: it is created owner-only
+    /// (0600, in a directory made 0700), and SQLite gives its `-wal` and `-shm` files the
+    /// database's mode. A database, WAL or shared-memory file that its group or others may read is
+    /// refused (``StoreFileError``), as key files are.
+    ///
+    /// `readOnly` opens an existing database as evidence: no migration, no write, and nothing
+    /// appended (`vangnet audit verify --database` checks a copy without changing it).
+    public init(path: String, auditSigning: AuditSigning? = nil, readOnly: Bool = false) throws {
         self.auditSigning = auditSigning
+        try StoreFiles.prepare(path, create: !readOnly)
         var configuration = Configuration()
+        configuration.readonly = readOnly
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
+            guard !readOnly else { return }
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // 64 MiB of page cache per connection: large batches insert into big indexes.
             try db.execute(sql: "PRAGMA cache_size = -65536")
@@ -38,7 +49,7 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
+        if !readOnly { try Self.migrator.migrate(pool) }
     }
 
     private static var migrator: DatabaseMigrator {

@@ -68,7 +68,11 @@ struct AuditCommand: AsyncParsableCommand {
             if let export {
                 verdict = try AuditExport.verify(String(contentsOf: URL(fileURLWithPath: export), encoding: .utf8), held: held, key: key)
             } else {
-                verdict = try await source.withStore(recording: "audit verify") { try await $0.verifyAudit(held: held, key: key) }
+                // Verifying evidence must not change it: the store is opened read-only and nothing
+                // is appended (the copy being checked may not be the live store).
+                verdict = try await GatewayConfiguration.withStore(try source.databaseLocation(), readOnly: true) {
+                    try await $0.verifyAudit(held: held, key: key)
+                }
             }
             switch verdict {
             case .intact(let count, let head, let checkpoints):
