@@ -59,6 +59,20 @@ public enum AuditChain {
         AuditRecord(sequence: sequence, event: event, previousHash: previous, hash: hash(canonicalBytes(event), sequence: sequence, previous: previous))
     }
 
+    /// What an entry's own signature covers: `"vangnet/audit-entry/v1\0" || hash(n)`. The hash
+    /// binds the entry's place and every entry before it, so a signed entry is a checkpoint of
+    /// its own: a tail recomputed without the audit key does not verify.
+    public static func entrySignatureMessage(hash: [UInt8]) -> [UInt8] {
+        entryDomain + hash
+    }
+
+    static let entryDomain: [UInt8] = Array("vangnet/audit-entry/v1\u{0}".utf8)
+
+    /// The audit key's signature of the entry whose chain hash is `hash`.
+    public static func sign(hash: [UInt8], key: SigningKeyPair) -> [UInt8] {
+        key.sign(entrySignatureMessage(hash: hash))
+    }
+
     static func hash(_ canonical: [UInt8], sequence: Int64, previous: [UInt8]) -> [UInt8] {
         var input = domain + previous
         withUnsafeBytes(of: UInt64(sequence).bigEndian) { input.append(contentsOf: $0) }

@@ -38,11 +38,14 @@ public enum AuditExport {
         }
     }
 
-    public static func line(sequence: Int64, canonical: [UInt8], previousHash: [UInt8], hash: [UInt8], _ format: Format) -> String {
+    public static func line(sequence: Int64, canonical: [UInt8], previousHash: [UInt8], hash: [UInt8], signature: [UInt8]? = nil,
+                            _ format: Format) -> String {
         let canonicalText = String(decoding: canonical, as: UTF8.self)
+        let signatureText = signature.map { Data($0).base64EncodedString() }
         switch format {
         case .ndjson:
-            return #"{"type":"entry","seq":\#(sequence),"prevHash":"\#(Hex.encode(previousHash))","hash":"\#(Hex.encode(hash))","event":\#(canonicalText)}"#
+            let sig = signatureText.map { #","sig":"\#($0)""# } ?? ""
+            return #"{"type":"entry","seq":\#(sequence),"prevHash":"\#(Hex.encode(previousHash))","hash":"\#(Hex.encode(hash))"\#(sig),"event":\#(canonicalText)}"#
         case .csv:
             let event = try? AuditChain.decode(canonical)
             let counts = event.map { e in
@@ -51,7 +54,8 @@ public enum AuditExport {
             let row = ["entry", String(sequence), event.map { ISO8601DateFormatter.vangnet.string(from: $0.time) } ?? "",
                        event?.actor?.value ?? "", event?.role?.rawValue ?? "", event?.action.rawValue ?? "", event?.object ?? "",
                        event?.region.map { String($0.value) } ?? "", event?.purpose?.value ?? "", event?.dataset?.value ?? "",
-                       event?.outcome.rawValue ?? "", event?.reason ?? "", counts, Hex.encode(previousHash), Hex.encode(hash), "", "", canonicalText]
+                       event?.outcome.rawValue ?? "", event?.reason ?? "", counts, Hex.encode(previousHash), Hex.encode(hash), "", signatureText ?? "",
+                       canonicalText]
             return row.map(csvField).joined(separator: ",")
         }
     }
@@ -80,22 +84,39 @@ public enum AuditExport {
                 }
             case "entry":
                 if verifier == nil { verifier = AuditVerifier(checkpoints: checkpoints, held: held, key: key) }
-                let entry: (Int64, [UInt8], [UInt8], [UInt8])
+                let entry: (sequence: Int64, canonical: [UInt8], previous: [UInt8], hash: [UInt8], signature: [UInt8]?)
                 if csv {
                     guard let sequence = Int64(fields[1]), let previous = Hex.decode(fields[13]), let hash = Hex.decode(fields[14]) else {
                         throw ExportError(line: number, reason: "not an entry row")
                     }
-                    entry = (sequence, Array(fields[17].utf8), previous, hash)
+                    var signature: [UInt8]?
+                    if !fields[16].isEmpty {
+                        guard let bytes = Data(base64Encoded: fields[16]) else { throw ExportError(line: number, reason: "the signature is not base64") }
+                        signature = Array(bytes)
+                    }
+                    entry = (sequence, Array(fields[17].utf8), previous, hash, signature)
+                    // The readable columns are what a reviewer reads: each must be what the chained
+                    // event says, or the row was edited outside the chain.
+                    let expected = try parseCSV(Substring(Self.line(sequence: sequence, canonical: entry.canonical, previousHash: previous, hash: hash,
+                                                                     signature: entry.signature, .csv)), line: number)
+                    if let column = csvColumns.indices.first(where: { fields[$0] != expected[$0] }) {
+                        verifier!.fail(sequence: sequence, reason: "its \(csvColumns[column]) column differs from the chained entry (edited outside the chain)")
+                    }
                 } else {
                     guard let split = line.range(of: #","event":"#), line.hasSuffix("}") else { throw ExportError(line: number, reason: "not an entry line") }
-                    struct Head: Decodable { let seq: Int64; let prevHash: String; let hash: String }
+                    struct Head: Decodable { let seq: Int64; let prevHash: String; let hash: String; let sig: String? }
                     guard let head = try? JSONDecoder().decode(Head.self, from: Data((line[..<split.lowerBound] + "}").utf8)),
                           let previous = Hex.decode(head.prevHash), let hash = Hex.decode(head.hash) else {
                         throw ExportError(line: number, reason: "not an entry line")
                     }
-                    entry = (head.seq, Array(line[split.upperBound..<line.index(before: line.endIndex)].utf8), previous, hash)
+                    let signature = try head.sig.map { text in
+                        guard let bytes = Data(base64Encoded: text) else { throw ExportError(line: number, reason: "the signature is not base64") }
+                        return Array(bytes)
+                    }
+                    entry = (head.seq, Array(line[split.upperBound..<line.index(before: line.endIndex)].utf8), previous, hash, signature)
                 }
-                verifier!.check(sequence: entry.0, canonicalEvent: entry.1, previousHash: entry.2, hash: entry.3)
+                verifier!.check(sequence: entry.sequence, canonicalEvent: entry.canonical, previousHash: entry.previous, hash: entry.hash,
+                                signature: entry.signature)
             default:
                 throw ExportError(line: number, reason: "neither a checkpoint nor an entry")
             }

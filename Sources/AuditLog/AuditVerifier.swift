@@ -17,6 +17,12 @@ public enum AuditVerdict: Sendable, Equatable {
 /// one, and the signature must verify under the audit key. A checkpoint beyond the last record
 /// means the log was cut short after it was signed. Give the checkpoints an auditor kept from
 /// earlier (`held`) to detect a log cut short and re-chained before them.
+///
+/// With the audit key, every entry must also be covered by a signature: its own (the gateway
+/// signs each entry it appends) or a signed checkpoint at or after it. Entries that nothing
+/// signed (a tail recomputed by someone without the key, or a chain without any signature) make
+/// the verdict `broken`, loudly, never "intact". Readable columns given with an entry are
+/// checked against its canonical bytes.
 public struct AuditVerifier {
     private var expectedSequence: Int64 = 1
     private var previous = AuditChain.genesis
@@ -25,6 +31,8 @@ public struct AuditVerifier {
     private var pending: [Int64: [(AuditCheckpoint, held: Bool)]] = [:]
     private var matched = 0
     private let key: SigningPublicKey?
+    /// The first entry since the last signature (own or checkpoint) that no signature covers yet.
+    private var firstUncovered: Int64?
 
     /// - Parameters:
     ///   - checkpoints: the checkpoints stored or exported with the log.
@@ -42,8 +50,10 @@ public struct AuditVerifier {
         }
     }
 
-    /// Checks the next record.
-    public mutating func check(sequence: Int64, canonicalEvent: [UInt8], previousHash: [UInt8], hash: [UInt8]) {
+    /// Checks the next record: its link and hash, its own `signature` (if it has one), and its
+    /// stored `columns` (if given) against its canonical bytes.
+    public mutating func check(sequence: Int64, canonicalEvent: [UInt8], previousHash: [UInt8], hash: [UInt8],
+                               signature: [UInt8]? = nil, columns: AuditColumns? = nil) {
         guard failure == nil else { return }
         if sequence != expectedSequence {
             failure = (sequence, sequence > expectedSequence ? "record \(expectedSequence) is missing" : "record out of order")
@@ -54,7 +64,23 @@ public struct AuditVerifier {
             failure = (sequence, "its content does not match its hash (edited)")
             return
         }
+        if let columns, let column = columns.mismatch(with: canonicalEvent) {
+            failure = (sequence, "its stored \(column) column differs from the chained entry (edited outside the chain)")
+            return
+        }
+        if let key {
+            if let signature {
+                guard key.isValidSignature(signature, for: AuditChain.entrySignatureMessage(hash: hash)) else {
+                    failure = (sequence, "its signature is not the audit key's \(key.keyID) (forged or re-chained)")
+                    return
+                }
+                firstUncovered = nil
+            } else if firstUncovered == nil {
+                firstUncovered = sequence
+            }
+        }
         if let checkpoints = pending.removeValue(forKey: sequence) {
+            firstUncovered = nil
             let hex = Hex.encode(hash)
             for (checkpoint, held) in checkpoints {
                 guard checkpoint.hash == hex else {
@@ -69,12 +95,23 @@ public struct AuditVerifier {
         count += 1
     }
 
+    /// Records a failure found outside the chain's own bytes (an export's readable column).
+    public mutating func fail(sequence: Int64, reason: String) {
+        if failure == nil { failure = (sequence, reason) }
+    }
+
     /// The verdict over everything checked.
     public func verdict() -> AuditVerdict {
         if let (sequence, reason) = failure { return .broken(sequence: sequence, reason: reason) }
         if let beyond = pending.keys.min() {
             let held = pending[beyond]!.contains { $0.held }
             return .broken(sequence: beyond, reason: "the log ends at entry \(expectedSequence - 1), but \(held ? "a held" : "a signed") checkpoint covers entry \(beyond) (truncated)")
+        }
+        if let first = firstUncovered {
+            let last = expectedSequence - 1
+            return .broken(sequence: first, reason: first == 1
+                ? "no entry is signed by the audit key and no signed checkpoint covers any: the chain is not protected (\(last) entries)"
+                : "entries \(first)–\(last) are covered by no signature of the audit key (appended or recomputed without it)")
         }
         return .intact(count: count, head: previous, checkpoints: matched)
     }

@@ -52,6 +52,26 @@ public struct EnvelopeHeader: Sendable, Codable, Equatable {
         return e
     }()
 
+    /// The members that are integers and must be written as integers (`1`, never `1.0` or `1e0`).
+    static let integerMembers = ["version", "schemaVersion", "recordCount", "chunkSize"]
+
+    /// Reads signed header bytes so that they mean one thing to every reader: strict RFC 8259 JSON
+    /// (no byte order mark, valid UTF-8, no duplicate member names, see ``StrictJSON``), integers
+    /// written as integers, then the fields.
+    /// - Throws: ``EnvelopeError`` (`envelope_malformed`) saying what is wrong; never a header value.
+    public static func decode(_ bytes: [UInt8]) throws -> EnvelopeHeader {
+        let json: StrictJSON
+        do { json = try StrictJSON(bytes) } catch let failure as StrictJSON.Failure {
+            throw EnvelopeError(.malformed, "the header is not strict JSON: \(failure)")
+        }
+        for name in integerMembers where json[name] != nil && !json.isInteger(name) {
+            throw EnvelopeError(.malformed, "the header's \(name) is not written as an integer")
+        }
+        do { return try decoder.decode(EnvelopeHeader.self, from: Data(bytes)) } catch {
+            throw EnvelopeError(.malformed, "the header is not valid envelope JSON")
+        }
+    }
+
     static let decoder: JSONDecoder = {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
@@ -72,6 +92,6 @@ extension EnvelopeHeader {
         guard length > 0, length <= EnvelopeFormat.maxHeaderBytes, let bytes = try handle.read(upToCount: length), bytes.count == length else {
             throw EnvelopeError(.malformed, "header length \(length) is out of bounds")
         }
-        return try decoder.decode(EnvelopeHeader.self, from: bytes)
+        return try decode(Array(bytes))
     }
 }

@@ -121,11 +121,7 @@ public struct EnvelopeReader: ~Copyable {
                 state = .header(length: length)
             case .header(let length):
                 guard available >= length else { return }
-                let bytes = Data(take(length))
-                let header: EnvelopeHeader
-                do { header = try EnvelopeHeader.decoder.decode(EnvelopeHeader.self, from: bytes) } catch {
-                    throw EnvelopeError(.malformed, "the header is not valid envelope JSON")
-                }
+                let header = try EnvelopeHeader.decode(Array(take(length)))
                 guard header.version == 1 else { throw EnvelopeError(.unsupportedVersion, "envelope version \(header.version) is not supported") }
                 guard EnvelopeFormat.isKeyID(header.signingKeyId), EnvelopeFormat.isKeyID(header.recipientKeyId) else {
                     throw EnvelopeError(.malformed, "a key id is not 16 lower-case hex digits")

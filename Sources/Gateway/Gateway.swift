@@ -47,10 +47,14 @@ public struct Gateway: Sendable {
         let active = try Self.activate(configuration, keys: keys)
         let revocation = try Self.loadRevocation(configuration)
         let store = try await configuration.openStore(auditSigning: AuditSigning(key: keys.audit, every: configuration.gateway.audit.checkpointEvery))
+        let head = AuditHead.file(configuration)
         do {
+            try await AuditHead.check(head, store: store, key: keys.audit.publicKey)
             let interrupted = try await store.discardInterruptedBatches()
             try await store.appendAudit(Self.loadEvent(active, actor: configuration.gateway.oin, at: clock.now(),
                                                        extra: ["interruptedBatchesDiscarded": interrupted]))
+            // A checkpoint at start: the head this start reached is signed and kept outside the store.
+            if let checkpoint = try await store.checkpointAudit(at: clock.now()) { try AuditHead.write(checkpoint, to: head) }
         } catch {
             await store.close()
             throw error
@@ -179,16 +183,18 @@ public struct Gateway: Sendable {
     }
 
     /// The HTTPS application and the periodic services (audit checkpoints, the summary of limit
-    /// refusals, retention purges, CRL checks), to run in one service group. The group stops them
-    /// in reverse order: the store closes last.
+    /// and handshake refusals, retention purges, CRL checks), to run in one service group. The
+    /// group stops them in reverse order: the application before the last audit checkpoint, the
+    /// store last.
     func services(onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> [any Service] {
         [StoreService(store: store),
-         try application(onServerRunning: onServerRunning),
          // Signs a checkpoint of the chain's head every checkpointSeconds (the store also signs one
-         // every checkpointEvery entries), and a last one at shutdown.
+         // every checkpointEvery entries), and a last one at shutdown, each kept as the audit head.
          PeriodicService(name: "audit checkpoint", interval: .seconds(configuration.gateway.audit.checkpointSeconds), logger: logger,
-                         atShutdown: { [store, clock] in _ = try await store.checkpointAudit(at: clock.now()) },
-                         work: { [store, clock] in _ = try await store.checkpointAudit(at: clock.now()) }),
+                         atShutdown: { try await checkpointAudit() },
+                         work: { try await checkpointAudit() }),
+         // After the checkpoints in the list, so stopped before them: the last checkpoint covers the last request.
+         try application(onServerRunning: onServerRunning),
          PeriodicService(name: "refusal summary audit", interval: .seconds(1), logger: logger,
                          atShutdown: { [store, clock, refusals] in try await refusals.flush(to: store, at: clock.now()) },
                          work: { [store, clock, refusals] in try await refusals.flush(to: store, at: clock.now()) }),

@@ -51,6 +51,23 @@ extension GatewayConfiguration {
         }
     }
 
+    /// Opens this configuration's existing store for an operator command, runs `body` and closes
+    /// it. What the command appends to the audit log is signed with the gateway's audit key (an
+    /// unsigned entry would make the chain fail verification), so the command needs the keys.
+    public func withOperatorStore<T>(_ body: (any RecordStore) async throws -> T) async throws -> T {
+        let keys = try GatewayKeys.load(from: resolve(gateway.keyDirectory))
+        let store = try await Self.openStore(databaseLocation, auditSigning: AuditSigning(key: keys.audit, every: gateway.audit.checkpointEvery),
+                                             existing: true)
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
     /// `gateway.database` as a place to open with ``openStore(_:auditSigning:existing:logger:)``.
     public var databaseLocation: String { usesPostgres ? gateway.database : resolve(gateway.database).path }
 }

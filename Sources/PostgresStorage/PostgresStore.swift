@@ -141,6 +141,8 @@ public final class PostgresStore: RecordStore {
                     seq BIGINT PRIMARY KEY, time DOUBLE PRECISION NOT NULL, actor TEXT, action TEXT NOT NULL, event BYTEA NOT NULL,
                     prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL, role TEXT, outcome TEXT, region BIGINT)
                 """, logger: logger)
+            // Each entry's own Ed25519 signature by the audit key over its chain hash.
+            try await c.query("ALTER TABLE audit ADD COLUMN IF NOT EXISTS signature BYTEA", logger: logger)
             try await c.query("""
                 CREATE TABLE IF NOT EXISTS audit_checkpoints (
                     seq BIGINT PRIMARY KEY, time BIGINT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL)
@@ -314,11 +316,12 @@ public final class PostgresStore: RecordStore {
         let sequence = last.sequence + 1, previous = last.hash
         let canonical = AuditChain.canonicalBytes(event)
         let record = AuditChain.link(event, sequence: sequence, previous: previous)
+        let signature = auditSigning.map { ByteBuffer(bytes: AuditChain.sign(hash: record.hash, key: $0.key)) }
         try await c.query("""
-            INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region)
+            INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region, signature)
             VALUES (\(sequence), \(event.time.timeIntervalSince1970), \(event.actor?.value), \(event.action.rawValue), \(ByteBuffer(bytes: canonical)),
                     \(ByteBuffer(bytes: previous)), \(ByteBuffer(bytes: record.hash)), \(event.role?.rawValue), \(event.outcome.rawValue),
-                    \(event.region.map { Int64($0.value) }))
+                    \(event.region.map { Int64($0.value) }), \(signature))
             """, logger: logger)
         if let auditSigning, sequence % Int64(auditSigning.every) == 0 {
             try await insert(AuditCheckpoint(sequence: sequence, hash: record.hash, time: event.time, key: auditSigning.key), on: c)
@@ -347,6 +350,17 @@ public final class PostgresStore: RecordStore {
     }
 
     public func auditCount() async throws -> Int { try await scalar("SELECT COALESCE(MAX(seq), 0) FROM audit") }
+
+    public func discardAuditCheckpoints(after sequence: Int64) async throws {
+        try await client.query("DELETE FROM audit_checkpoints WHERE seq > \(sequence)", logger: logger)
+    }
+
+    public func auditHash(at sequence: Int64) async throws -> [UInt8]? {
+        for try await hash in try await client.query("SELECT hash FROM audit WHERE seq = \(sequence)", logger: logger).decode(ByteBuffer.self) {
+            return Array(buffer: hash)
+        }
+        return nil
+    }
 
     public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) {
         var pulls: [PullSummary] = []
@@ -378,9 +392,14 @@ public final class PostgresStore: RecordStore {
 
     public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict {
         var verifier = AuditVerifier(checkpoints: try await auditCheckpoints(), held: held, key: key)
-        let rows = try await client.query("SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq", logger: logger)
-        for try await (seq, event, previous, hash) in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
-            verifier.check(sequence: seq, canonicalEvent: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash))
+        let rows = try await client.query("""
+            SELECT seq, event, prev_hash, hash, signature, time, actor, action, role, outcome, region FROM audit ORDER BY seq
+            """, logger: logger)
+        for try await (seq, event, previous, hash, signature, time, actor, action, role, outcome, region)
+            in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer, ByteBuffer?, Double, String?, String, String?, String?, Int64?).self) {
+            verifier.check(sequence: seq, canonicalEvent: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash),
+                           signature: signature.map { Array(buffer: $0) },
+                           columns: AuditColumns(time: time, actor: actor, action: action, role: role, outcome: outcome, region: region))
         }
         return verifier.verdict()
     }
@@ -410,9 +429,10 @@ public final class PostgresStore: RecordStore {
     public func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
         if let preamble = AuditExport.preamble(format) { try write(preamble) }
         for checkpoint in try await auditCheckpoints() { try write(AuditExport.line(checkpoint, format)) }
-        let rows = try await client.query("SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq", logger: logger)
-        for try await (seq, event, previous, hash) in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer).self) {
-            try write(AuditExport.line(sequence: seq, canonical: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash), format))
+        let rows = try await client.query("SELECT seq, event, prev_hash, hash, signature FROM audit ORDER BY seq", logger: logger)
+        for try await (seq, event, previous, hash, signature) in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer, ByteBuffer?).self) {
+            try write(AuditExport.line(sequence: seq, canonical: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash),
+                                       signature: signature.map { Array(buffer: $0) }, format))
         }
     }
 

@@ -38,6 +38,11 @@ public protocol RecordStore: Sendable {
     func auditCheckpoints() async throws -> [AuditCheckpoint]
     /// Number of audit entries (also the readiness probe's question to the store).
     func auditCount() async throws -> Int
+    /// The chain hash of entry `sequence`, if the chain has that entry.
+    func auditHash(at sequence: Int64) async throws -> [UInt8]?
+    /// Removes the stored checkpoints beyond entry `sequence` (after an operator accepted a chain
+    /// cut short there; the decision, with the lost head, is in the chain itself).
+    func discardAuditCheckpoints(after sequence: Int64) async throws
     /// Audit entries matching `filter`: after entry `after` in order, or with `newestFirst` before
     /// entry `before`, newest first; at most `limit`.
     func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry]
@@ -89,6 +94,8 @@ public struct SQLiteRecordStore: RecordStore {
     public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try store.checkpointAudit(at: time) }
     public func auditCheckpoints() async throws -> [AuditCheckpoint] { try store.auditCheckpoints() }
     public func auditCount() async throws -> Int { try store.auditCount() }
+    public func auditHash(at sequence: Int64) async throws -> [UInt8]? { try store.auditHash(at: sequence) }
+    public func discardAuditCheckpoints(after sequence: Int64) async throws { try store.discardAuditCheckpoints(after: sequence) }
     public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) { try store.pullOverview() }
     public func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
         try store.purge(before: cutoffs, audit: audit)

@@ -113,6 +113,10 @@ public final class SQLiteStore: Sendable {
         migrator.registerMigration("v3 retention") { db in
             try db.execute(sql: "ALTER TABLE batches ADD COLUMN purged_at REAL")
         }
+        migrator.registerMigration("v4 audit entry signatures") { db in
+            // Each entry's own Ed25519 signature by the audit key over its chain hash.
+            try db.execute(sql: "ALTER TABLE audit ADD COLUMN signature BLOB")
+        }
         return migrator
     }
 
@@ -347,11 +351,12 @@ public final class SQLiteStore: Sendable {
         let canonical = AuditChain.canonicalBytes(event)
         let record = AuditChain.link(event, sequence: sequence, previous: last.hash)
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        let signature = auditSigning.map { Data(AuditChain.sign(hash: record.hash, key: $0.key)) }
         try insert.execute(arguments: [sequence, event.time.timeIntervalSince1970, event.actor?.value, event.action.rawValue,
                                        Data(canonical), Data(record.previousHash), Data(record.hash),
-                                       event.role?.rawValue, event.outcome.rawValue, event.region?.value])
+                                       event.role?.rawValue, event.outcome.rawValue, event.region?.value, signature])
         if let auditSigning, sequence % Int64(auditSigning.every) == 0 {
             try Self.insert(AuditCheckpoint(sequence: sequence, hash: record.hash, time: event.time, key: auditSigning.key), in: db)
         }
@@ -394,7 +399,7 @@ public final class SQLiteStore: Sendable {
     public func verifyAudit(held: [AuditCheckpoint] = [], key: SigningPublicKey? = nil) throws -> AuditVerdict {
         try pool.read { db in
             var verifier = AuditVerifier(checkpoints: try Self.checkpoints(in: db), held: held, key: key)
-            let statement = try db.makeStatement(sql: "SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq")
+            let statement = try db.makeStatement(sql: "SELECT seq, event, prev_hash, hash, signature, time, actor, action, role, outcome, region FROM audit ORDER BY seq")
             let s = statement.sqliteStatement
             // Read through the C API: verification walks every entry, and row objects cost more than the hashing.
             func blob(_ column: Int32) -> [UInt8] {
@@ -405,7 +410,13 @@ public final class SQLiteStore: Sendable {
                 let status = sqlite3_step(s)
                 if status == SQLITE_DONE { break }
                 guard status == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "reading the audit log failed") }
-                verifier.check(sequence: sqlite3_column_int64(s, 0), canonicalEvent: blob(1), previousHash: blob(2), hash: blob(3))
+                func text(_ column: Int32) -> String? {
+                    sqlite3_column_type(s, column) == SQLITE_NULL ? nil : String(cString: sqlite3_column_text(s, column))
+                }
+                let columns = AuditColumns(time: sqlite3_column_double(s, 5), actor: text(6), action: text(7) ?? "", role: text(8), outcome: text(9),
+                                           region: sqlite3_column_type(s, 10) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 10))
+                verifier.check(sequence: sqlite3_column_int64(s, 0), canonicalEvent: blob(1), previousHash: blob(2), hash: blob(3),
+                               signature: sqlite3_column_type(s, 4) == SQLITE_NULL ? nil : blob(4), columns: columns)
             }
             sqlite3_reset(s)
             return verifier.verdict()
@@ -417,10 +428,11 @@ public final class SQLiteStore: Sendable {
         try pool.read { db in
             if let preamble = AuditExport.preamble(format) { try write(preamble) }
             for checkpoint in try Self.checkpoints(in: db) { try write(AuditExport.line(checkpoint, format)) }
-            let rows = try Row.fetchCursor(db, sql: "SELECT seq, event, prev_hash, hash FROM audit ORDER BY seq")
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, event, prev_hash, hash, signature FROM audit ORDER BY seq")
             while let row = try rows.next() {
                 try write(AuditExport.line(sequence: row["seq"], canonical: Array(row["event"] as Data),
-                                           previousHash: Array(row["prev_hash"] as Data), hash: Array(row["hash"] as Data), format))
+                                           previousHash: Array(row["prev_hash"] as Data), hash: Array(row["hash"] as Data),
+                                           signature: (row["signature"] as Data?).map { Array($0) }, format))
             }
         }
     }
@@ -465,6 +477,16 @@ public final class SQLiteStore: Sendable {
             }
             return (pulls, refusals)
         }
+    }
+
+    /// The chain hash of entry `sequence`, if there is one.
+    public func auditHash(at sequence: Int64) throws -> [UInt8]? {
+        try pool.read { db in try Data.fetchOne(db, sql: "SELECT hash FROM audit WHERE seq = ?", arguments: [sequence]).map { Array($0) } }
+    }
+
+    /// Removes the stored checkpoints beyond entry `sequence`.
+    public func discardAuditCheckpoints(after sequence: Int64) throws {
+        try pool.write { db in try db.execute(sql: "DELETE FROM audit_checkpoints WHERE seq > ?", arguments: [sequence]) }
     }
 
     /// Number of audit entries.

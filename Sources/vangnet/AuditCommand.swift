@@ -9,7 +9,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "The audit log: verify it (in the database or an exported copy) and export it.",
-        subcommands: [Verify.self, Export.self]
+        subcommands: [Verify.self, Export.self, AcceptHead.self]
     )
 
     /// Where the database and the audit key are.
@@ -35,9 +35,14 @@ struct AuditCommand: AsyncParsableCommand {
             return try SigningPublicKey(bytes: KeyFile.readPublic(file))
         }
 
-        /// Opens the store and records the operator's command in the audit log.
+        /// Opens the store. With --config (the live store) the operator's command is recorded in
+        /// the audit log, signed with the gateway's audit key; a --database file is opened
+        /// read-only and left unchanged (it may be a copy kept as evidence).
         func withStore<T>(recording command: String, _ body: (any RecordStore) async throws -> T) async throws -> T {
-            try await GatewayConfiguration.withStore(try databaseLocation()) { store in
+            guard let configuration = try configuration(), database == nil else {
+                return try await GatewayConfiguration.withStore(try databaseLocation(), readOnly: true, body)
+            }
+            return try await configuration.withOperatorStore { store in
                 try await store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand, object: "cli:\(command)", outcome: .success))
                 return try await body(store)
             }
@@ -76,7 +81,9 @@ struct AuditCommand: AsyncParsableCommand {
             }
             switch verdict {
             case .intact(let count, let head, let checkpoints):
-                print("audit chain intact: \(count) entries, \(checkpoints) signed checkpoint(s) matched\(key == nil ? " (signatures not checked: no audit key given)" : ""), head \(Hex.encode(head))")
+                let signatures = key == nil ? " (SIGNATURES NOT CHECKED: no audit key given; a recomputed chain would pass)"
+                    : ", every entry covered by the audit key's signature"
+                print("audit chain intact: \(count) entries, \(checkpoints) signed checkpoint(s) matched\(signatures), head \(Hex.encode(head))")
             case .broken(let sequence, let reason):
                 throw CommandFailure("audit chain BROKEN at entry \(sequence): \(reason)")
             }
@@ -109,6 +116,31 @@ struct AuditCommand: AsyncParsableCommand {
                 }
             }
             try handle.write(contentsOf: Data(buffer.utf8))
+        }
+    }
+
+    struct AcceptHead: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accept-head",
+            abstract: "Accept an audit log that no longer reaches the head the gateway last signed, after investigating it.",
+            discussion: """
+                The gateway refuses to start when its store's audit chain is shorter than, or differs from, the \
+                checkpoint it last signed (kept in the key directory as audit-head.json). After comparing with the \
+                auditors' held checkpoints and the backups, this records the decision in the audit log (with the \
+                head that is no longer reached and the chain's end) and lets the gateway start.
+                """
+        )
+
+        @Option(help: "Gateway configuration file.") var config: String
+        @Option(help: "Why the chain is accepted (recorded in the audit log; no personal data).") var reason: String
+
+        func run() async throws {
+            let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
+            guard let accepted = try await AuditHead.accept(configuration: configuration, reason: reason, at: Date()) else {
+                print("the audit log reaches the signed head: nothing to accept")
+                return
+            }
+            print("accepted and recorded: \(accepted.rewritten ? "a rewritten" : "a cut-short") chain (signed head entry \(accepted.head.sequence), chain ends at \(accepted.chainEnd))")
         }
     }
 }

@@ -62,7 +62,7 @@ struct KeysCommand: AsyncParsableCommand {
             configuration.gateway.pseudonymEpoch = epoch
             try configuration.write(to: url)
             if configuration.usesPostgres || FileManager.default.fileExists(atPath: configuration.databaseLocation) {
-                try await GatewayConfiguration.withStore(configuration.databaseLocation) { store in
+                try await configuration.withOperatorStore { store in
                     try await store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand,
                                                            object: "cli:keys rotate", outcome: .success, counts: ["pseudonymEpoch": Int(epoch)]))
                 }

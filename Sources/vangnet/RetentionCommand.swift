@@ -22,7 +22,7 @@ struct RetentionCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
             let policy = try Policy(document: configuration.policy)
-            let result = try await GatewayConfiguration.withStore(configuration.databaseLocation) { store in
+            let result = try await configuration.withOperatorStore { store in
                 try await Retention.purge(store: store, policy: policy, now: Date(), actor: nil, trigger: "cli")
             }
             let total = result.records.values.reduce(0, +)
