@@ -82,12 +82,16 @@ public enum DevelopmentPKI {
     /// Writes `ca.crl` (PEM) into `directory`: a revocation list of its CA naming `revoked` (paths
     /// of certificates it issued; none: an empty list).
     @discardableResult
-    public static func writeRevocationList(revoking revoked: [URL], in directory: URL, now: Date = Date()) throws -> URL {
+    /// Numbered one above the list already in `directory` unless `number` says otherwise.
+    public static func writeRevocationList(revoking revoked: [URL], in directory: URL, now: Date = Date(), validity: TimeInterval = 7 * 86_400,
+                                           number: Int? = nil) throws -> URL {
         let ca = try Certificate(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8))
         let caKey = try Certificate.PrivateKey(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.key"), encoding: .utf8))
         let serials = try revoked.map { try Certificate(pemEncoded: String(contentsOf: $0, encoding: .utf8)).serialNumber }
-        let der = try RevocationList.issue(revoking: serials, ca: ca, caKey: caKey, now: now)
         let file = directory.appendingPathComponent("ca.crl")
+        // Each list numbered one above the one it replaces (RFC 5280 §5.2.3).
+        let previous = (try? RevocationList(contentsOf: file, issuer: ca))?.number.map { $0.reduce(0) { $0 << 8 | Int($1) } } ?? 0
+        let der = try RevocationList.issue(revoking: serials, ca: ca, caKey: caKey, now: now, validity: validity, number: number ?? previous + 1)
         // Written whole, then renamed: a gateway checking the file never reads half of it.
         try PEMDocument(type: "X509 CRL", derBytes: der).pemString.write(to: file, atomically: true, encoding: .utf8)
         return file

@@ -84,7 +84,8 @@ public struct Gateway: Sendable {
     static func loadRevocation(_ configuration: GatewayConfiguration) throws -> Revocation {
         guard let crl = configuration.gateway.tls.crl else { return .none }
         do {
-            return try Revocation.load(file: configuration.resolve(crl), clientCA: configuration.resolve(configuration.gateway.tls.clientCA))
+            return try Revocation.load(file: configuration.resolve(crl), clientCA: configuration.resolve(configuration.gateway.tls.clientCA),
+                                       failClosed: configuration.gateway.tls.crlFailClosed ?? false)
         } catch {
             throw ConfigurationError("gateway.tls.crl: \(error)")
         }
@@ -162,7 +163,7 @@ public struct Gateway: Sendable {
             router: router,
             server: try .tls(.http1(configuration: .init(
                 additionalChannelHandlers: [
-                    TLSRefusalAuditor(refusals: refusals, revocation: revocation),
+                    TLSRefusalAuditor(refusals: refusals, revocation: revocation, clock: clock),
                     ConnectionGuard(connections: connections, refusals: refusals, handshakeTimeout: .seconds(Int64(limits.handshakeTimeoutSeconds)),
                                     headerTimeout: .seconds(Int64(limits.headerTimeoutSeconds))),
                 ],
@@ -201,7 +202,7 @@ public struct Gateway: Sendable {
          PeriodicService(name: "retention purge", interval: .seconds(configuration.gateway.purgeEverySeconds), logger: logger, atStart: true,
                          work: { try await purgeExpiredRecords() })]
             + (configuration.gateway.tls.crl == nil ? [] : [
-                PeriodicService(name: "revocation list check", interval: .seconds(configuration.gateway.tls.crlCheckSeconds ?? 60), logger: logger,
+                PeriodicService(name: "revocation list check", interval: .seconds(configuration.gateway.tls.crlCheckSeconds ?? 60), logger: logger, atStart: true,
                                 work: { try await reloadRevocationList() }),
             ])
     }

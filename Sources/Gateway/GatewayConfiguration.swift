@@ -77,7 +77,12 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var crl: String?
         /// How often (seconds) the CRL file is checked for a change.
         public var crlCheckSeconds: Int?
-        public init(certificate: String, privateKey: String, clientCA: String, crl: String? = nil, crlCheckSeconds: Int? = nil) {
+        /// When the list in force is past its nextUpdate: `false` (default) warns and audits
+        /// `crl_expired` and goes on with it; `true` refuses every client until a current list is
+        /// in place (fail closed, as PKIoverheid practice expects).
+        public var crlFailClosed: Bool?
+        public init(certificate: String, privateKey: String, clientCA: String, crl: String? = nil, crlCheckSeconds: Int? = nil, crlFailClosed: Bool? = nil) {
+            self.crlFailClosed = crlFailClosed
             self.certificate = certificate
             self.privateKey = privateKey
             self.clientCA = clientCA

@@ -28,23 +28,47 @@ public final class Revocation: Sendable {
 
     let file: URL?
     let issuer: Certificate?
+    /// Refuse every client while the list in force is past its nextUpdate.
+    let failClosed: Bool
     private let current: Mutex<Current>
+    private let expiryReported = Mutex(false)
 
     /// No CRL configured: nothing is revoked.
-    public static let none = Revocation(file: nil, issuer: nil, list: nil, stamp: nil)
+    public static let none = Revocation(file: nil, issuer: nil, list: nil, stamp: nil, failClosed: false)
 
-    private init(file: URL?, issuer: Certificate?, list: RevocationList?, stamp: FileStamp?) {
+    private init(file: URL?, issuer: Certificate?, list: RevocationList?, stamp: FileStamp?, failClosed: Bool) {
         self.file = file
         self.issuer = issuer
+        self.failClosed = failClosed
         current = Mutex(Current(list: list, stamp: stamp))
     }
 
     /// Reads the configured CRL, checked against the first certificate of `clientCA`.
-    public static func load(file: URL, clientCA: URL) throws -> Revocation {
+    public static func load(file: URL, clientCA: URL, failClosed: Bool = false) throws -> Revocation {
         let pem = try String(contentsOf: clientCA, encoding: .utf8)
         let issuer = try Certificate(pemEncoded: pem)
         let (list, stamp) = try read(file, issuer: issuer)
-        return Revocation(file: file, issuer: issuer, list: list, stamp: stamp)
+        return Revocation(file: file, issuer: issuer, list: list, stamp: stamp, failClosed: failClosed)
+    }
+
+    /// Whether the list in force is past its nextUpdate at `now`.
+    public func isExpired(at now: Date) -> Bool { current.withLock { $0.list?.nextUpdate.map { $0 < now } ?? false } }
+
+    /// Why `certificate` is refused at `now`, if it is: `tls_certificate_revoked` when the list
+    /// names it, `tls_crl_expired` for every client when the list is past its nextUpdate and the
+    /// configuration fails closed.
+    public func refusal(for certificate: Certificate, at now: Date) -> String? {
+        current.withLock { current in
+            guard let list = current.list else { return nil }
+            if failClosed, let next = list.nextUpdate, next < now { return "tls_crl_expired" }
+            return list.revokes(certificate) ? "tls_certificate_revoked" : nil
+        }
+    }
+
+    /// `true` once for each list that is found past its nextUpdate (so it is audited once).
+    func reportExpiry(at now: Date) -> Bool {
+        guard isExpired(at: now) else { return false }
+        return expiryReported.withLock { reported in defer { reported = true }; return !reported }
     }
 
     private static func read(_ file: URL, issuer: Certificate) throws -> (RevocationList, FileStamp) {
@@ -65,8 +89,9 @@ public final class Revocation: Sendable {
         case unchanged
         /// A new list is in force: its SHA-256 (hex, first 16 characters) and number of revoked certificates.
         case loaded(digest: String, revoked: Int)
-        /// The file changed but was refused; the list in force stays.
-        case refused(String)
+        /// The file changed but was refused (`invalid_crl`: unreadable or not the CA's;
+        /// `crl_rollback`: older than the list in force); the list in force stays.
+        case refused(code: String, reason: String)
     }
 
     /// Reads the file again if it changed (time, size or contents).
@@ -82,19 +107,32 @@ public final class Revocation: Sendable {
                 current.withLock { $0.stamp = stamp }
                 return .unchanged
             }
+            // A list older than the one in force (an earlier CRL number, or an earlier thisUpdate)
+            // would un-revoke what the newer one revoked.
+            if let inForce = self.list, list.isOlder(than: inForce) {
+                current.withLock { $0.stamp = stamp }
+                return .refused(code: "crl_rollback", reason: "the list is older than the one in force (CRL number or thisUpdate)")
+            }
             current.withLock { $0 = Current(list: list, stamp: stamp) }
+            expiryReported.withLock { $0 = false }
             return .loaded(digest: Hex.encode(stamp.digest).prefix(16).description, revoked: list.revokedSerials.count)
         } catch {
             // Remember the refused state so it is reported once, not at every check.
             current.withLock { $0.stamp = FileStamp(modified: modified ?? .distantPast, size: size ?? -1, digest: []) }
-            return .refused(String(describing: error))
+            return .refused(code: "invalid_crl", reason: String(describing: error))
         }
     }
 }
 
 extension Gateway {
-    /// Takes a changed CRL file into use (or audits why not).
+    /// Takes a changed CRL file into use (or audits why not), and audits once a list in force
+    /// that is past its nextUpdate.
     public func reloadRevocationList() async throws {
+        try await takeChangedRevocationList()
+        try await auditExpiredRevocationList()
+    }
+
+    private func takeChangedRevocationList() async throws {
         switch revocation.reloadIfChanged() {
         case .unchanged:
             return
@@ -102,10 +140,20 @@ extension Gateway {
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
                                                    object: "crl:\(digest)", outcome: .success, counts: ["revokedCertificates": revoked]))
             logger.info("revocation list loaded", metadata: ["crl": "\(digest)", "revoked": "\(revoked)"])
-        case .refused(let reason):
+        case .refused(let code, let reason):
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
-                                                   object: "crl", outcome: .refused, reason: "invalid_crl"))
-            logger.error("revocation list refused; the list in force stays", metadata: ["reason": "\(reason)"])
+                                                   object: "crl", outcome: .refused, reason: code))
+            logger.error("revocation list refused; the list in force stays", metadata: ["code": "\(code)", "reason": "\(reason)"])
         }
+    }
+
+    /// Audits (once per list) and logs a list in force that is past its nextUpdate.
+    func auditExpiredRevocationList() async throws {
+        guard revocation.reportExpiry(at: clock.now()) else { return }
+        try await store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad, object: "crl",
+                                               outcome: .failed, reason: "crl_expired",
+                                               counts: ["failClosed": revocation.failClosed ? 1 : 0]))
+        logger.warning("the revocation list in force is past its nextUpdate: publish a current one",
+                       metadata: ["failClosed": "\(revocation.failClosed)"])
     }
 }

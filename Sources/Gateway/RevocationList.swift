@@ -10,6 +10,18 @@ public struct RevocationList: Sendable, Equatable {
     public let revokedSerials: Set<[UInt8]>
     public let thisUpdate: Date
     public let nextUpdate: Date?
+    /// The CRL number (RFC 5280 §5.2.3) as unsigned big-endian bytes without leading zeros, if
+    /// the list carries one: it grows with every list the CA issues.
+    public let number: [UInt8]?
+
+    /// Whether this list is older than `other` (by CRL number where both carry one, else by
+    /// thisUpdate): taking it into use would roll revocations back.
+    public func isOlder(than other: RevocationList) -> Bool {
+        if let number, let otherNumber = other.number, number != otherNumber {
+            return number.count != otherNumber.count ? number.count < otherNumber.count : number.lexicographicallyPrecedes(otherNumber)
+        }
+        return thisUpdate < other.thisUpdate
+    }
 
     /// What is wrong with a CRL file.
     public struct Failure: Error, CustomStringConvertible {
@@ -38,7 +50,7 @@ public struct RevocationList: Sendable, Equatable {
         guard issuer.publicKey.isValidSignature(Array(signature.bytes), for: tbs.encodedBytes, signatureAlgorithm: signatureAlgorithm) else {
             throw Failure("the CRL is not signed by the client CA (\(issuer.subject))")
         }
-        (revokedSerials, thisUpdate, nextUpdate) = try Self.parseList(tbs, issuer: issuer)
+        (revokedSerials, thisUpdate, nextUpdate, number) = try Self.parseList(tbs, issuer: issuer)
     }
 
     /// Reads a CRL file; see ``init(bytes:issuer:)``.
@@ -59,7 +71,7 @@ public struct RevocationList: Sendable, Equatable {
     }
 
     /// TBSCertList: version?, signature, issuer, thisUpdate, nextUpdate?, revokedCertificates?, [0] extensions?
-    private static func parseList(_ node: ASN1Node, issuer: Certificate) throws -> (Set<[UInt8]>, Date, Date?) {
+    private static func parseList(_ node: ASN1Node, issuer: Certificate) throws -> (Set<[UInt8]>, Date, Date?, [UInt8]?) {
         guard case .constructed(let children) = node.content else { throw Failure("malformed CRL") }
         var fields = Array(children)[...]
         if fields.first?.identifier == .integer { fields = fields.dropFirst() } // version v2
@@ -79,8 +91,26 @@ public struct RevocationList: Sendable, Equatable {
                 guard case .constructed(let parts) = entry.content, let serial = parts.first(where: { _ in true }) else { throw Failure("malformed CRL entry") }
                 serials.insert(Array(try ArraySlice<UInt8>(derEncoded: serial)))
             }
+            fields = fields.dropFirst()
         }
-        return (serials, thisUpdate, nextUpdate)
+        return (serials, thisUpdate, nextUpdate, try fields.first.flatMap(crlNumber))
+    }
+
+    static let crlNumberOID: ASN1ObjectIdentifier = [2, 5, 29, 20]
+
+    /// The CRL number in `[0] EXPLICIT Extensions`, if there is one.
+    private static func crlNumber(_ node: ASN1Node) throws -> [UInt8]? {
+        guard node.identifier == ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific), case .constructed(let wrapped) = node.content,
+              let extensions = wrapped.first(where: { _ in true }), case .constructed(let list) = extensions.content else { return nil }
+        for item in list {
+            guard case .constructed(let parts) = item.content else { throw Failure("malformed CRL extension") }
+            let members = Array(parts)
+            guard let first = members.first, try ASN1ObjectIdentifier(derEncoded: first) == crlNumberOID, let value = members.last else { continue }
+            let octets = try ASN1OctetString(derEncoded: value)
+            let integer = try ArraySlice<UInt8>(derEncoded: Array(octets.bytes)[...])
+            return Array(integer.drop { $0 == 0 })
+        }
+        return nil
     }
 
     private static func date(_ node: ASN1Node) throws -> Date {
@@ -102,7 +132,7 @@ public struct RevocationList: Sendable, Equatable {
 
     /// A CRL signed by `caKey` for the CA `ca`, revoking `serials` (for the development PKI and tests).
     public static func issue(revoking serials: [Certificate.SerialNumber], ca: Certificate, caKey: Certificate.PrivateKey,
-                             now: Date = Date(), validity: TimeInterval = 7 * 86_400) throws -> [UInt8] {
+                             now: Date = Date(), validity: TimeInterval = 7 * 86_400, number: Int = 1) throws -> [UInt8] {
         func utc(_ date: Date) throws -> UTCTime {
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = .gmt
@@ -124,6 +154,17 @@ public struct RevocationList: Sendable, Equatable {
                             try entry.serialize(serial.bytes)
                             try entry.serialize(try utc(now))
                         }
+                    }
+                }
+            }
+            // [0] EXPLICIT Extensions: the CRL number.
+            try list.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) { wrapper in
+                try wrapper.appendConstructedNode(identifier: .sequence) { extensions in
+                    try extensions.appendConstructedNode(identifier: .sequence) { item in
+                        try item.serialize(crlNumberOID)
+                        var value = DER.Serializer()
+                        try value.serialize(number)
+                        try item.serialize(ASN1OctetString(contentBytes: value.serializedBytes[...]))
                     }
                 }
             }

@@ -10,25 +10,28 @@ import X509
 /// `tls.handshake` audit entry per reason and second, with the exact count), never one entry or
 /// one task per refusal: an unauthenticated flood cannot become a flood of audit writes.
 ///
-/// It also ends the handshake of a client whose certificate the revocation list in force names:
-/// the connection is closed as soon as the handshake completes, before any request is read.
+/// It also ends the handshake of a client whose certificate the revocation list in force names
+/// (or of every client, when the list is past its nextUpdate and `tls.crlFailClosed` is set): the
+/// connection is closed as soon as the handshake completes, before any request is read.
 final class TLSRefusalAuditor: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = NIOAny
 
     let refusals: RefusalSummary
     let revocation: Revocation
+    let clock: any WallClock
 
-    init(refusals: RefusalSummary, revocation: Revocation) {
+    init(refusals: RefusalSummary, revocation: Revocation, clock: any WallClock) {
         self.refusals = refusals
         self.revocation = revocation
+        self.clock = clock
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent, revocation.list != nil,
            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
            let der = try? handler.peerCertificate?.toDERBytes(), let certificate = try? Certificate(derEncoded: der),
-           revocation.revokes(certificate) {
-            refusals.handshake("tls_certificate_revoked", actor: try? CallerIdentity.oin(in: certificate))
+           let refused = revocation.refusal(for: certificate, at: clock.now()) {
+            refusals.handshake(refused, actor: try? CallerIdentity.oin(in: certificate))
             context.close(promise: nil)
             return
         }

@@ -65,6 +65,56 @@ import X509
         }
     }
 
+    /// CRL rollback: a list the CA signed earlier (older thisUpdate, or a lower CRL number) that
+    /// does not name the revoked certificate must not un-revoke it.
+    @Test(arguments: ["an earlier thisUpdate", "a lower CRL number"])
+    func anOlderListIsRefusedAndTheRevokedCertificateStaysRevoked(older: String) async throws {
+        try await withCRL { gw in
+            let utrecht = gw.certs.appendingPathComponent("region-utrecht.pem")
+            try DevelopmentPKI.writeRevocationList(revoking: [utrecht], in: gw.certs, number: 10)
+            #expect(try await eventually { (try? await gw.using("region-utrecht") { try await $0.get("/v1/me") }) == nil })
+            if older == "an earlier thisUpdate" {
+                // Dated two days earlier, with the same number (a CA's re-issue cannot roll back either).
+                try DevelopmentPKI.writeRevocationList(revoking: [], in: gw.certs, now: Date().addingTimeInterval(-2 * 86_400), number: 10)
+            } else {
+                try DevelopmentPKI.writeRevocationList(revoking: [], in: gw.certs, now: Date().addingTimeInterval(60), number: 9)
+            }
+            let rollbackAudited = try await eventually { try await gw.store.auditEvents().contains { $0.reason == "crl_rollback" } }
+            #expect(rollbackAudited, "refused and audited")
+            #expect((try? await gw.using("region-utrecht") { try await $0.get("/v1/me") }) == nil, "still revoked")
+            // A newer list is taken into use as before.
+            try DevelopmentPKI.writeRevocationList(revoking: [], in: gw.certs, now: Date().addingTimeInterval(120), number: 11)
+            #expect(try await eventually { (try? await gw.using("region-utrecht") { try await $0.get("/v1/me") })?.status == 200 })
+        }
+    }
+
+    /// A list past its nextUpdate: audited and logged; with `tls.crlFailClosed` every client is refused.
+    @Test(arguments: [false, true])
+    func aListPastItsNextUpdateIsAuditedAndFailsClosedWhenConfigured(failClosed: Bool) async throws {
+        try await TestGateway.with(settings: { settings, directory in
+            // Issued ten days before the gateway's clock, valid for one: expired.
+            try DevelopmentPKI.writeRevocationList(revoking: [], in: directory.appendingPathComponent("certs"),
+                                                   now: TestGateway.now.addingTimeInterval(-10 * 86_400), validity: 86_400)
+            settings.tls.crl = "certs/ca.crl"
+            settings.tls.crlCheckSeconds = 1
+            settings.tls.crlFailClosed = failClosed
+        }) { gw in
+            let expiryAudited = try await eventually { try await gw.store.auditEvents().contains { $0.reason == "crl_expired" && $0.outcome == .failed } }
+            #expect(expiryAudited)
+            let answer = try? await gw.using("region-amsterdam") { try await $0.get("/v1/me") }
+            if failClosed {
+                #expect(answer == nil, "refused at the handshake: \(answer?.status ?? 0)")
+                let handshakeAudited = try await eventually {
+                    try await gw.store.auditEvents().contains { $0.action == .tlsHandshake && $0.reason == "tls_crl_expired" }
+                }
+                #expect(handshakeAudited)
+            } else {
+                #expect(answer?.status == 200, "served, with the warning audited")
+            }
+            #expect(gw.logs.all.contains { $0.contains("past its nextUpdate") })
+        }
+    }
+
     @Test func theGatewayRefusesToStartWithAListItCannotTrust() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-crl-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -102,6 +152,11 @@ import X509
         var tampered = der
         tampered[tampered.count / 3] ^= 0x01
         #expect(throws: (any Error).self) { try RevocationList(bytes: tampered, issuer: ca) }
+
+        #expect(list.number == [1], "the first list the development CA writes has CRL number 1")
+        let next = try RevocationList(contentsOf: try DevelopmentPKI.writeRevocationList(revoking: [], in: certs), issuer: ca)
+        #expect(next.number == [2], "vangnet pki revoke numbers each list one above the last")
+        #expect(list.isOlder(than: next) && !next.isOlder(than: list))
         // And a list is only trusted from the CA it names: another certificate's key does not verify it.
         #expect(throws: RevocationList.Failure.self) { try RevocationList(bytes: der, issuer: try certificate("gateway")) }
     }
