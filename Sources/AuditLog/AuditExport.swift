@@ -7,9 +7,11 @@ import VangnetCrypto
 /// canonical bytes and hashes, so `vangnet audit verify --export FILE` recomputes the same chain.
 ///
 /// NDJSON lines: `{"type":"checkpoint", ...AuditCheckpoint}` and
-/// `{"type":"entry","seq":n,"prevHash":"hex","hash":"hex","event":<canonical event JSON>}` (the
-/// event object is the canonical bytes, verbatim, at the end of the line).
-/// CSV columns: see ``csvColumns``; `event` holds the canonical JSON.
+/// `{"type":"entry","seq":n,"prevHash":"hex","hash":"hex","sig":"base64","event":<canonical event JSON>}`
+/// (`sig`, the entry's own signature by the audit key, absent for an unsigned entry; the event
+/// object is the canonical bytes, verbatim, at the end of the line).
+/// CSV columns: see ``csvColumns``; `event` holds the canonical JSON, an entry's `signature` its
+/// own signature, and every other column must be what `event` says (verification checks it).
 public enum AuditExport {
     public enum Format: String, Sendable, CaseIterable {
         case ndjson, csv
