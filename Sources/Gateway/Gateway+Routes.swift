@@ -75,19 +75,16 @@ extension Gateway {
                 guard format == "ndjson" || format == "csv" else {
                     throw GatewayRefusal(status: 400, code: "invalid_query", message: "format must be ndjson or csv")
                 }
-                let page = try await delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
+                // The page is read and rendered in the caller's fair share of the delivery slots.
+                let (page, body) = try await fairShare.run(for: caller.oin) {
+                    let page = try await delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
+                    return (page, format == "csv" ? page.csv() : page.ndjson())
+                }
                 var headers: HTTPFields = [:]
                 headers[HTTPField.Name("Vangnet-Next-Cursor")!] = page.nextCursor.description
                 headers[HTTPField.Name("Vangnet-Policy-Version")!] = page.policyVersion
                 headers[HTTPField.Name("Vangnet-Region")!] = String(page.region.value)
-                let body: String
-                if format == "csv" {
-                    headers[.contentType] = "text/csv; charset=utf-8"
-                    body = page.csv()
-                } else {
-                    headers[.contentType] = "application/x-ndjson"
-                    body = page.ndjson()
-                }
+                headers[.contentType] = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson"
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
             }
         }

@@ -40,7 +40,11 @@ extension GatewayConfiguration {
     /// Opens the existing store at `database` for an operator command, runs `body` and closes it.
     /// `readOnly`: see ``openStore(_:auditSigning:existing:readOnly:logger:)``.
     public static func withStore<T>(_ database: String, readOnly: Bool = false, _ body: (any RecordStore) async throws -> T) async throws -> T {
-        let store = try await openStore(database, auditSigning: nil, existing: true, readOnly: readOnly)
+        try await closing(try await openStore(database, auditSigning: nil, existing: true, readOnly: readOnly), body)
+    }
+
+    /// Runs `body` on `store` and closes the store, whatever `body` does.
+    private static func closing<T>(_ store: any RecordStore, _ body: (any RecordStore) async throws -> T) async throws -> T {
         do {
             let result = try await body(store)
             await store.close()
@@ -56,16 +60,8 @@ extension GatewayConfiguration {
     /// unsigned entry would make the chain fail verification), so the command needs the keys.
     public func withOperatorStore<T>(_ body: (any RecordStore) async throws -> T) async throws -> T {
         let keys = try GatewayKeys.load(from: resolve(gateway.keyDirectory))
-        let store = try await Self.openStore(databaseLocation, auditSigning: AuditSigning(key: keys.audit, every: gateway.audit.checkpointEvery),
-                                             existing: true)
-        do {
-            let result = try await body(store)
-            await store.close()
-            return result
-        } catch {
-            await store.close()
-            throw error
-        }
+        let signing = AuditSigning(key: keys.audit, every: gateway.audit.checkpointEvery)
+        return try await Self.closing(try await Self.openStore(databaseLocation, auditSigning: signing, existing: true), body)
     }
 
     /// `gateway.database` as a place to open with ``openStore(_:auditSigning:existing:logger:)``.

@@ -145,7 +145,7 @@ import VangnetCore
             let check = try await PolicyToolTests.vangnet(["config", "check", "--config", config])
             #expect(check.status == 0 && check.output.contains("database: PostgreSQL"), "\(check.output)")
             let commands = try await gw.store.auditEvents().filter { $0.action == .operatorCommand }.map(\.object)
-            #expect(commands == ["cli:audit export", "cli:audit verify"], "the commands on the database are in its audit log")
+            #expect(commands == ["cli:audit export"], "the commands that change the database are in its audit log; verify changes nothing")
         }
     }
 
