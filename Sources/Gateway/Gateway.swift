@@ -144,7 +144,8 @@ public struct Gateway: Sendable {
         return active
     }
 
-    /// The TLS settings: TLS 1.3 only, client certificate required and verified against the CA.
+    /// The TLS settings: TLS 1.3 only, client certificate required (and verified against the CA by
+    /// the ``ClientCertificateVerifier`` that the application installs).
     public func tlsConfiguration() throws -> TLSConfiguration {
         let tls = configuration.gateway.tls
         var config = TLSConfiguration.makeServerConfigurationWithMTLS(
@@ -161,17 +162,20 @@ public struct Gateway: Sendable {
         let router = Router(context: GatewayRequestContext.self)
         addRoutes(to: router)
         let listen = configuration.gateway.listen, limits = configuration.gateway.limits
+        let verifier = try ClientCertificateVerifier(clientCA: configuration.resolve(configuration.gateway.tls.clientCA), revocation: revocation,
+                                                     refusals: refusals, clock: clock)
         return Application(
             router: router,
             server: try .tls(.http1(configuration: .init(
                 additionalChannelHandlers: [
-                    TLSRefusalAuditor(refusals: refusals, revocation: revocation, clock: clock),
+                    TLSRefusalAuditor(refusals: refusals),
                     ConnectionGuard(connections: connections, refusals: refusals, handshakeTimeout: .seconds(Int64(limits.handshakeTimeoutSeconds)),
                                     headerTimeout: .seconds(Int64(limits.headerTimeoutSeconds))),
                 ],
                 idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds)),
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100))),
-                             tlsConfiguration: tlsConfiguration()),
+                             configuration: TLSChannelConfiguration(tlsConfiguration: tlsConfiguration(),
+                                                                    customAsyncVerificationCallback: { await verifier.verify($0) })),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vangnet"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger

@@ -7,6 +7,7 @@ import ServiceLifecycle
 import Synchronization
 import VangnetCore
 import VangnetCrypto
+import SwiftASN1
 import X509
 
 /// The client CA's revocation list in force, read again when its file changes.
@@ -46,7 +47,10 @@ public final class Revocation: Sendable {
     /// Reads the configured CRL, checked against the first certificate of `clientCA`.
     public static func load(file: URL, clientCA: URL, failClosed: Bool = false) throws -> Revocation {
         let pem = try String(contentsOf: clientCA, encoding: .utf8)
-        let issuer = try Certificate(pemEncoded: pem)
+        guard let first = try PEMDocument.parseMultiple(pemString: pem).first(where: { $0.discriminator == "CERTIFICATE" }) else {
+            throw RevocationList.Failure("\(clientCA.path) holds no certificate")
+        }
+        let issuer = try Certificate(derEncoded: first.derBytes)
         let (list, stamp) = try read(file, issuer: issuer)
         return Revocation(file: file, issuer: issuer, list: list, stamp: stamp, failClosed: failClosed)
     }

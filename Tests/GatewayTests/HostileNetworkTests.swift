@@ -88,6 +88,86 @@ import X509
         }
     }
 
+    static let amsterdam = "00000099000000000221"
+
+    /// RFC 5280 constraints along the client chain, each refused at the handshake (with the alert
+    /// `certificate_unknown`) and audited with its reason, while the CA's own clients are served.
+    /// The client CA bundle also holds a second root without a path length constraint.
+    @Test(arguments: ["an intermediate under a pathlen:0 CA", "an intermediate that may not sign certificates",
+                      "a leaf for servers only", "a leaf not yet valid", "an expired leaf", "a CA certificate as the leaf",
+                      "an intermediate under the second root (accepted)"])
+    func aChainThatBreaksAnRFC5280ConstraintIsRefusedAtTheHandshake(fault: String) async throws {
+        try await TestGateway.with(settings: { _, directory in
+            let certs = directory.appendingPathComponent("certs")
+            let root = try TestCertificates.root(named: "Vangnet Test Root 2")
+            let bundle = try String(contentsOf: certs.appendingPathComponent("ca.pem"), encoding: .utf8) + "\n" + root.certificate.serializeAsPEM().pemString
+            try bundle.write(to: certs.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+            try root.certificate.serializeAsPEM().pemString.write(to: certs.appendingPathComponent("root2.pem"), atomically: true, encoding: .utf8)
+            try KeyFile.writeText(root.key.serializeAsPEM().pemString, to: certs.appendingPathComponent("root2.key"))
+        }) { gw in
+            let root2 = (try Certificate(pemEncoded: String(contentsOf: gw.certs.appendingPathComponent("root2.pem"), encoding: .utf8)),
+                         try Certificate.PrivateKey(pemEncoded: String(contentsOf: gw.certs.appendingPathComponent("root2.key"), encoding: .utf8)))
+            func viaIntermediate(under issuer: TestCertificates.Issuer?, keyUsage: KeyUsage) throws {
+                let intermediate = try TestCertificates.issue(in: gw.certs, fileName: "intermediate", serialNumbers: [], issuer: issuer,
+                                                              isCA: true, keyUsage: keyUsage, purposes: nil)
+                try TestCertificates.issue(in: gw.certs, fileName: "faulty", serialNumbers: [Self.amsterdam], issuer: intermediate,
+                                           chain: [intermediate.certificate])
+            }
+            var reason: String? = "tls_untrusted_certificate"
+            switch fault {
+            case "an intermediate under a pathlen:0 CA":
+                // The development CA is pathLenConstraint 0; a CA:TRUE certificate it signed issues Amsterdam's.
+                try viaIntermediate(under: nil, keyUsage: KeyUsage(keyCertSign: true, cRLSign: true))
+            case "an intermediate that may not sign certificates":
+                try viaIntermediate(under: root2, keyUsage: KeyUsage(digitalSignature: true))
+            case "an intermediate under the second root (accepted)":
+                try viaIntermediate(under: root2, keyUsage: KeyUsage(keyCertSign: true, cRLSign: true))
+                reason = nil
+            case "a leaf for servers only":
+                try TestCertificates.issue(in: gw.certs, fileName: "faulty", serialNumbers: [Self.amsterdam], purposes: [.serverAuth])
+            case "a leaf not yet valid":
+                try TestCertificates.issue(in: gw.certs, fileName: "faulty", serialNumbers: [Self.amsterdam],
+                                           notBefore: Date().addingTimeInterval(86400), notAfter: Date().addingTimeInterval(2 * 86400))
+                reason = "tls_certificate_not_yet_valid"
+            case "an expired leaf":
+                try TestCertificates.issue(in: gw.certs, fileName: "faulty", serialNumbers: [Self.amsterdam],
+                                           notBefore: Date().addingTimeInterval(-2 * 86400), notAfter: Date().addingTimeInterval(-86400))
+                reason = "tls_certificate_expired"
+            default:
+                try TestCertificates.issue(in: gw.certs, fileName: "faulty", serialNumbers: [Self.amsterdam], isCA: true,
+                                           keyUsage: KeyUsage(digitalSignature: true, keyCertSign: true))
+            }
+            let answer: Result<GatewayClient.Answer, any Error>
+            do { answer = .success(try await gw.using("faulty") { try await $0.get("/v1/me") }) } catch { answer = .failure(error) }
+            guard let reason else {
+                #expect((try? answer.get())?.status == 200, "a chain that keeps every constraint is served: \(answer)")
+                return
+            }
+            #expect(String(describing: answer).contains("CERTIFICATE_UNKNOWN"), "\(fault): \(answer)")
+            let audited = try await eventually { try await gw.store.auditEvents().contains { $0.action == .tlsHandshake && $0.reason == reason } }
+            #expect(audited, "\(fault): audited as \(reason)")
+            #expect(try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }.status == 200)
+        }
+    }
+
+    @Test func aRevokedCertificateIsRefusedWithAnAlert() async throws {
+        try await TestGateway.with(settings: { settings, directory in
+            try DevelopmentPKI.writeRevocationList(revoking: [directory.appendingPathComponent("certs/region-utrecht.pem")],
+                                                   in: directory.appendingPathComponent("certs"))
+            settings.tls.crl = "certs/ca.crl"
+        }) { gw in
+            // TLS 1.3: the client's side of the handshake completes before the server has checked
+            // its certificate; the refusal arrives as an alert, not as a bare close.
+            let answer: Result<GatewayClient.Answer, any Error>
+            do { answer = .success(try await gw.using("region-utrecht") { try await $0.get("/v1/me") }) } catch { answer = .failure(error) }
+            #expect(String(describing: answer).contains("CERTIFICATE_UNKNOWN"), "\(answer)")
+            let audited = try await eventually {
+                try await gw.store.auditEvents().contains { $0.reason == "tls_certificate_revoked" && $0.actor?.value == "00000099000000000219" }
+            }
+            #expect(audited)
+        }
+    }
+
     @Test func aCertificateWithTwoOINsIsRefusedAndAudited() async throws {
         try await TestGateway.with { gw in
             // Issued by the gateway's own client CA: Amsterdam's OIN first, Utrecht's second.
@@ -103,28 +183,55 @@ import X509
     }
 }
 
-/// Certificates that the development PKI does not make, issued by a test directory's CA.
+/// Certificates that the development PKI does not make, issued by a test directory's CA (or by
+/// another certificate made here).
 enum TestCertificates {
-    /// Writes `<fileName>.pem`/`.key`: a client certificate of `directory`'s CA whose subject holds
-    /// one serialNumber attribute per entry of `serialNumbers`.
-    static func issue(in directory: URL, fileName: String, serialNumbers: [String], now: Date = Date()) throws {
-        let ca = try Certificate(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8))
-        let caKey = try Certificate.PrivateKey(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.key"), encoding: .utf8))
+    typealias Issuer = (certificate: Certificate, key: Certificate.PrivateKey)
+
+    /// A self-signed CA without a path length constraint.
+    static func root(named name: String) throws -> Issuer {
+        let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
+        let subject = try DistinguishedName { CountryName("NL"); CommonName(name) }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: key.publicKey, notValidBefore: Date().addingTimeInterval(-3600),
+            notValidAfter: Date().addingTimeInterval(86400), issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+            },
+            issuerPrivateKey: key)
+        return (certificate, key)
+    }
+
+    static func ca(in directory: URL) throws -> Issuer {
+        (try Certificate(derEncoded: PEMDocument.parseMultiple(pemString: String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8))[0].derBytes),
+         try Certificate.PrivateKey(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.key"), encoding: .utf8)))
+    }
+
+    /// Writes `<fileName>.pem` (the certificate, then `chain`) and `<fileName>.key`: a certificate
+    /// whose subject holds one serialNumber attribute per entry of `serialNumbers`.
+    @discardableResult
+    static func issue(in directory: URL, fileName: String, serialNumbers: [String], issuer: Issuer? = nil, isCA: Bool = false,
+                      keyUsage: KeyUsage = KeyUsage(digitalSignature: true), purposes: [ExtendedKeyUsage.Usage]? = [.clientAuth],
+                      notBefore: Date = Date().addingTimeInterval(-3600), notAfter: Date = Date().addingTimeInterval(86400),
+                      chain: [Certificate] = []) throws -> Issuer {
+        let issuer = try issuer ?? ca(in: directory)
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
         var attributes: [RelativeDistinguishedName] = [RelativeDistinguishedName(try .init(type: .RDNAttributeType.countryName, printableString: "NL"))]
         for serial in serialNumbers { attributes.append(RelativeDistinguishedName(try RelativeDistinguishedName.Attribute(type: [2, 5, 4, 5], printableString: serial))) }
         attributes.append(RelativeDistinguishedName(try .init(type: .RDNAttributeType.commonName, utf8String: fileName)))
         let certificate = try Certificate(
-            version: .v3, serialNumber: .init(), publicKey: key.publicKey,
-            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(86400),
-            issuer: ca.subject, subject: DistinguishedName(attributes), signatureAlgorithm: .ecdsaWithSHA256,
+            version: .v3, serialNumber: .init(), publicKey: key.publicKey, notValidBefore: notBefore, notValidAfter: notAfter,
+            issuer: issuer.certificate.subject, subject: DistinguishedName(attributes), signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.clientAuth])
+                Critical(isCA ? BasicConstraints.isCertificateAuthority(maxPathLength: nil) : BasicConstraints.notCertificateAuthority)
+                Critical(keyUsage)
+                if let purposes { try ExtendedKeyUsage(purposes) }
             },
-            issuerPrivateKey: caKey)
-        try certificate.serializeAsPEM().pemString.write(to: directory.appendingPathComponent("\(fileName).pem"), atomically: true, encoding: .utf8)
+            issuerPrivateKey: issuer.key)
+        let pem = try ([certificate] + chain).map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
+        try pem.write(to: directory.appendingPathComponent("\(fileName).pem"), atomically: true, encoding: .utf8)
         try KeyFile.writeText(key.serializeAsPEM().pemString, to: directory.appendingPathComponent("\(fileName).key"))
+        return (certificate, key)
     }
 }
