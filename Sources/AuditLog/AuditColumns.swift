@@ -3,16 +3,23 @@ import VangnetCore
 /// The readable columns a store keeps beside an entry's canonical bytes, for filtering (actor,
 /// region, outcome, ...). They are outside the hash, so the verifier checks each against the
 /// chained bytes: a column edited to hide an entry from a filter breaks verification.
-public struct AuditColumns: Sendable, Equatable {
+public struct AuditColumns {
+    /// A text column's UTF-8: a string, or a buffer into the database's current row (valid while
+    /// the entry is checked; no copy per entry).
+    public enum Text {
+        case string(String)
+        case buffer(UnsafeBufferPointer<UInt8>)
+    }
+
     /// Seconds since 1970, as stored.
     public var time: Double
-    public var actor: String?
-    public var action: String
-    public var role: String?
-    public var outcome: String?
+    public var actor: Text?
+    public var action: Text?
+    public var role: Text?
+    public var outcome: Text?
     public var region: Int64?
 
-    public init(time: Double, actor: String?, action: String, role: String?, outcome: String?, region: Int64?) {
+    public init(time: Double, actor: Text?, action: Text?, role: Text?, outcome: Text?, region: Int64?) {
         self.time = time
         self.actor = actor
         self.action = action
@@ -21,38 +28,34 @@ public struct AuditColumns: Sendable, Equatable {
         self.region = region
     }
 
-    /// The columns of `event`, as a store writes them.
-    public init(_ event: AuditEvent) {
-        self.init(time: event.time.timeIntervalSince1970, actor: event.actor?.value, action: event.action.rawValue, role: event.role?.rawValue,
-                  outcome: event.outcome.rawValue, region: event.region.map { Int64($0.value) })
-    }
-
     /// The first column that differs from the canonical bytes `canonical`, or `nil` if all agree.
+    /// One pass over the bytes and no allocation: verification runs it for every entry.
     public func mismatch(with canonical: [UInt8]) -> String? {
         let fields = CanonicalFields(canonical)
-        func string(_ value: String?) -> [UInt8]? {
-            guard let value else { return nil }
-            var out: [UInt8] = []
-            JSONText.appendString(value, to: &out)
-            return out
-        }
-        if fields["action"] != string(action) { return "action" }
-        if fields["actor"] != string(actor) { return "actor" }
-        if fields["role"] != string(role) { return "role" }
-        if fields["outcome"] != string(outcome) { return "outcome" }
-        if fields["region"] != region.map({ Array(String($0).utf8) }) { return "region" }
-        if fields["time"] != Array(String(Int64((time * 1000).rounded(.down))).utf8) { return "time" }
+        if !fields.string(fields.action, equals: action) { return "action" }
+        if !fields.string(fields.actor, equals: actor) { return "actor" }
+        if !fields.string(fields.role, equals: role) { return "role" }
+        if !fields.string(fields.outcome, equals: outcome) { return "outcome" }
+        if fields.integer(fields.region) != region { return "region" }
+        if fields.integer(fields.time) != Int64((time * 1000).rounded(.down)) { return "time" }
         return nil
     }
 }
 
-/// The top-level members of a canonical event (``AuditChain/canonicalBytes(_:)``), each as the raw
-/// bytes of its JSON value. Nested objects (`counts`) are skipped whole; strings are kept with
-/// their quotes and escapes, so they compare byte for byte with a value encoded the same way.
+/// Where the members a store keeps as columns sit in a canonical event
+/// (``AuditChain/canonicalBytes(_:)``): the byte range of each value, found in one pass over the
+/// top level. Nested objects (`counts`) are skipped whole; strings keep their quotes.
 struct CanonicalFields {
-    private var members: [(key: ArraySlice<UInt8>, value: ArraySlice<UInt8>)] = []
+    let bytes: [UInt8]
+    private(set) var action: Range<Int>?
+    private(set) var actor: Range<Int>?
+    private(set) var role: Range<Int>?
+    private(set) var outcome: Range<Int>?
+    private(set) var region: Range<Int>?
+    private(set) var time: Range<Int>?
 
     init(_ bytes: [UInt8]) {
+        self.bytes = bytes
         var i = bytes.startIndex
         guard i < bytes.endIndex, bytes[i] == UInt8(ascii: "{") else { return }
         i += 1
@@ -61,17 +64,60 @@ struct CanonicalFields {
             guard let keyEnd = Self.endOfString(bytes, from: i), keyEnd + 1 < bytes.endIndex, bytes[keyEnd + 1] == UInt8(ascii: ":") else { return }
             let valueStart = keyEnd + 2
             guard let valueEnd = Self.endOfValue(bytes, from: valueStart) else { return }
-            members.append((bytes[keyStart..<keyEnd], bytes[valueStart..<valueEnd]))
+            let value = valueStart..<valueEnd
+            let key = bytes[keyStart..<keyEnd]
+            // By length first: most members are not columns, and a length rules them out.
+            switch key.count {
+            case 4 where key.elementsEqual(Self.roleKey): role = value
+            case 4 where key.elementsEqual(Self.timeKey): time = value
+            case 5 where key.elementsEqual(Self.actorKey): actor = value
+            case 6 where key.elementsEqual(Self.actionKey): action = value
+            case 6 where key.elementsEqual(Self.regionKey): region = value
+            case 7 where key.elementsEqual(Self.outcomeKey): outcome = value
+            default: break
+            }
             i = valueEnd
             guard i < bytes.endIndex, bytes[i] == UInt8(ascii: ",") else { return }
             i += 1
         }
     }
 
-    /// The raw value of member `key`, if present.
-    subscript(key: String) -> [UInt8]? {
-        let name = Array(key.utf8)
-        return members.first { $0.key.elementsEqual(name) }.map { Array($0.value) }
+    private static let actionKey = Array("action".utf8), actorKey = Array("actor".utf8), roleKey = Array("role".utf8),
+                       outcomeKey = Array("outcome".utf8), regionKey = Array("region".utf8), timeKey = Array("time".utf8)
+
+    /// Whether the string value at `range` is `expected` (both absent counts as equal).
+    func string(_ range: Range<Int>?, equals expected: AuditColumns.Text?) -> Bool {
+        guard let range, let expected else { return range == nil && expected == nil }
+        guard range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\""), bytes[range.upperBound - 1] == UInt8(ascii: "\"") else { return false }
+        let inner = bytes[(range.lowerBound + 1)..<(range.upperBound - 1)]
+        if !inner.contains(UInt8(ascii: "\\")) {
+            switch expected {
+            case .string(let text): return inner.elementsEqual(text.utf8)
+            case .buffer(let buffer): return inner.elementsEqual(buffer)
+            }
+        }
+        let text: String
+        switch expected {
+        case .string(let string): text = string
+        case .buffer(let buffer): text = String(decoding: buffer, as: UTF8.self)
+        }
+        var encoded: [UInt8] = []
+        JSONText.appendString(text, to: &encoded)
+        return bytes[range].elementsEqual(encoded)
+    }
+
+    /// The integer value at `range`, if it is one.
+    func integer(_ range: Range<Int>?) -> Int64? {
+        guard let range, !range.isEmpty else { return nil }
+        var value: Int64 = 0, negative = false
+        for (offset, byte) in bytes[range].enumerated() {
+            if offset == 0, byte == UInt8(ascii: "-") { negative = true; continue }
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return nil }
+            value = shifted + Int64(byte - 0x30)
+        }
+        return negative ? -value : value
     }
 
     /// The index of the closing quote of the string that opens at `start`.

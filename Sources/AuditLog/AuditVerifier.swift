@@ -18,11 +18,14 @@ public enum AuditVerdict: Sendable, Equatable {
 /// means the log was cut short after it was signed. Give the checkpoints an auditor kept from
 /// earlier (`held`) to detect a log cut short and re-chained before them.
 ///
-/// With the audit key, every entry must also be covered by a signature: its own (the gateway
-/// signs each entry it appends) or a signed checkpoint at or after it. Entries that nothing
+/// With the audit key, every entry must also be covered by a signature: an entry's own signature
+/// (the gateway signs the last entry of every transaction that appends) or a signed checkpoint at
+/// or after it. A signature is over the entry's chain hash, which binds every entry before it:
+/// once the chain is recomputed, the newest signature vouches for all older entries, so it is the
+/// one checked (the walk stays one signature check, whatever the length). Entries that nothing
 /// signed (a tail recomputed by someone without the key, or a chain without any signature) make
-/// the verdict `broken`, loudly, never "intact". Readable columns given with an entry are
-/// checked against its canonical bytes.
+/// the verdict `broken`, loudly, never "intact". Readable columns given with an entry are checked
+/// against its canonical bytes.
 public struct AuditVerifier {
     private var expectedSequence: Int64 = 1
     private var previous = AuditChain.genesis
@@ -33,6 +36,8 @@ public struct AuditVerifier {
     private let key: SigningPublicKey?
     /// The first entry since the last signature (own or checkpoint) that no signature covers yet.
     private var firstUncovered: Int64?
+    /// The newest entry signature seen, checked in ``verdict()``.
+    private var newestSignature: (sequence: Int64, hash: [UInt8], signature: [UInt8])?
 
     /// - Parameters:
     ///   - checkpoints: the checkpoints stored or exported with the log.
@@ -68,12 +73,9 @@ public struct AuditVerifier {
             failure = (sequence, "its stored \(column) column differs from the chained entry (edited outside the chain)")
             return
         }
-        if let key {
+        if key != nil {
             if let signature {
-                guard key.isValidSignature(signature, for: AuditChain.entrySignatureMessage(hash: hash)) else {
-                    failure = (sequence, "its signature is not the audit key's \(key.keyID) (forged or re-chained)")
-                    return
-                }
+                newestSignature = (sequence, hash, signature)
                 firstUncovered = nil
             } else if firstUncovered == nil {
                 firstUncovered = sequence
@@ -106,6 +108,9 @@ public struct AuditVerifier {
         if let beyond = pending.keys.min() {
             let held = pending[beyond]!.contains { $0.held }
             return .broken(sequence: beyond, reason: "the log ends at entry \(expectedSequence - 1), but \(held ? "a held" : "a signed") checkpoint covers entry \(beyond) (truncated)")
+        }
+        if let key, let newest = newestSignature, !key.isValidSignature(newest.signature, for: AuditChain.entrySignatureMessage(hash: newest.hash)) {
+            return .broken(sequence: newest.sequence, reason: "its signature is not the audit key's \(key.keyID) (forged or re-chained)")
         }
         if let first = firstUncovered {
             let last = expectedSequence - 1

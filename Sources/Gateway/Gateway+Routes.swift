@@ -75,11 +75,8 @@ extension Gateway {
                 guard format == "ndjson" || format == "csv" else {
                     throw GatewayRefusal(status: 400, code: "invalid_query", message: "format must be ndjson or csv")
                 }
-                // The page is read and rendered in the caller's fair share of the delivery slots.
-                let (page, body) = try await fairShare.run(for: caller.oin) {
-                    let page = try await delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
-                    return (page, format == "csv" ? page.csv() : page.ndjson())
-                }
+                let page = try await delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
+                let body = format == "csv" ? page.csv() : page.ndjson()
                 var headers: HTTPFields = [:]
                 headers[HTTPField.Name("Vangnet-Next-Cursor")!] = page.nextCursor.description
                 headers[HTTPField.Name("Vangnet-Policy-Version")!] = page.policyVersion

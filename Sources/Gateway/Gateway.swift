@@ -30,7 +30,6 @@ public struct Gateway: Sendable {
     let connections: ConnectionTable
     let rateLimiter: RequestRateLimiter
     let refusals: RefusalSummary
-    let fairShare: FairShare
     let clock: any WallClock
     let logger: Logger
 
@@ -75,7 +74,6 @@ public struct Gateway: Sendable {
                                            maximumPerAddress: limits.maxConnectionsPerAddress)
         self.rateLimiter = RequestRateLimiter(requestsPerMinute: limits.requestsPerMinute)
         self.refusals = RefusalSummary(metrics: metrics)
-        self.fairShare = FairShare(slots: limits.concurrentPulls)
         self.ingest = IngestPipeline(state: state, keys: keys, store: store, limits: configuration.gateway.limits, clock: clock, reference: .embedded,
                                      metrics: metrics)
         self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize,

@@ -146,16 +146,11 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var maxConnectionsPerAddress: Int
         /// Requests per minute one caller (OIN) may make on average; bursts up to a tenth of it.
         public var requestsPerMinute: Int
-        /// Pages of records served at once (at least 2; default: the machine's cores + 1). One
-        /// caller holds at most all but one, and a freed slot goes to the caller running the
-        /// fewest: a fair share of the work, not only of the requests.
-        public var concurrentPulls: Int
 
         public init(maxEnvelopeBytes: Int = 1 << 30, maxRecords: Int = 2_000_000, maxRecordBytes: Int = 16 * 1024,
                     creationWindowSeconds: Int = 7 * 86400, maxPageSize: Int = 10_000,
                     maxUploadSeconds: Int = 3600, idleTimeoutSeconds: Int = 60, headerTimeoutSeconds: Int = 10, maxHeaderBytes: Int = 16 * 1024,
-                    handshakeTimeoutSeconds: Int = 3, maxHandshakes: Int = 250, maxConnections: Int = 1000, maxConnectionsPerAddress: Int = 100, requestsPerMinute: Int = 3000,
-                    concurrentPulls: Int = ProcessInfo.processInfo.activeProcessorCount + 1) {
+                    handshakeTimeoutSeconds: Int = 3, maxHandshakes: Int = 250, maxConnections: Int = 1000, maxConnectionsPerAddress: Int = 100, requestsPerMinute: Int = 3000) {
             self.maxEnvelopeBytes = maxEnvelopeBytes
             self.maxRecords = maxRecords
             self.maxRecordBytes = maxRecordBytes
@@ -170,7 +165,6 @@ public struct GatewayConfiguration: Sendable, Codable {
             self.maxConnections = maxConnections
             self.maxConnectionsPerAddress = maxConnectionsPerAddress
             self.requestsPerMinute = requestsPerMinute
-            self.concurrentPulls = concurrentPulls
         }
 
         /// Every limit is optional in the file; an absent one takes its default.
@@ -191,10 +185,6 @@ public struct GatewayConfiguration: Sendable, Codable {
             maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
             maxConnectionsPerAddress = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? d.maxConnectionsPerAddress
             requestsPerMinute = try c.decodeIfPresent(Int.self, forKey: .requestsPerMinute) ?? d.requestsPerMinute
-            concurrentPulls = try c.decodeIfPresent(Int.self, forKey: .concurrentPulls) ?? d.concurrentPulls
-            guard concurrentPulls >= 2 else {
-                throw DecodingError.dataCorruptedError(forKey: .concurrentPulls, in: c, debugDescription: "at least 2: one slot stays free for another caller")
-            }
         }
     }
 

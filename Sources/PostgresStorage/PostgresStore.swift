@@ -399,7 +399,8 @@ public final class PostgresStore: RecordStore {
             in rows.decode((Int64, ByteBuffer, ByteBuffer, ByteBuffer, ByteBuffer?, Double, String?, String, String?, String?, Int64?).self) {
             verifier.check(sequence: seq, canonicalEvent: Array(buffer: event), previousHash: Array(buffer: previous), hash: Array(buffer: hash),
                            signature: signature.map { Array(buffer: $0) },
-                           columns: AuditColumns(time: time, actor: actor, action: action, role: role, outcome: outcome, region: region))
+                           columns: AuditColumns(time: time, actor: actor.map { .string($0) }, action: .string(action), role: role.map { .string($0) },
+                                                 outcome: outcome.map { .string($0) }, region: region))
         }
         return verifier.verdict()
     }

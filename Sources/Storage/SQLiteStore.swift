@@ -329,11 +329,12 @@ public final class SQLiteStore: Sendable {
         try pool.write { db in try append(event, in: db) }
     }
 
-    /// Appends events in order, in one transaction (all or none).
+    /// Appends events in order, in one transaction (all or none); the last one is signed, which
+    /// covers the others (``AuditVerifier``).
     public func appendAudit(_ events: [AuditEvent]) throws {
         try pool.write { db in
             var last = try Self.head(in: db)
-            for event in events { last = try append(event, after: last, in: db) }
+            for (index, event) in events.enumerated() { last = try append(event, after: last, signed: index == events.count - 1, in: db) }
         }
     }
 
@@ -346,14 +347,17 @@ public final class SQLiteStore: Sendable {
         _ = try append(event, after: try Self.head(in: db), in: db)
     }
 
-    private func append(_ event: AuditEvent, after last: (sequence: Int64, hash: [UInt8]), in db: Database) throws -> (sequence: Int64, hash: [UInt8]) {
+    /// Chains `event` after `last`; `signed`: with the audit key's signature of its hash (the last
+    /// entry of each transaction is signed).
+    private func append(_ event: AuditEvent, after last: (sequence: Int64, hash: [UInt8]), signed: Bool = true,
+                        in db: Database) throws -> (sequence: Int64, hash: [UInt8]) {
         let sequence = last.sequence + 1
         let canonical = AuditChain.canonicalBytes(event)
         let record = AuditChain.link(event, sequence: sequence, previous: last.hash)
         let insert = try db.cachedStatement(sql: """
             INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        let signature = auditSigning.map { Data(AuditChain.sign(hash: record.hash, key: $0.key)) }
+        let signature = signed ? auditSigning.map { Data(AuditChain.sign(hash: record.hash, key: $0.key)) } : nil
         try insert.execute(arguments: [sequence, event.time.timeIntervalSince1970, event.actor?.value, event.action.rawValue,
                                        Data(canonical), Data(record.previousHash), Data(record.hash),
                                        event.role?.rawValue, event.outcome.rawValue, event.region?.value, signature])
@@ -410,10 +414,12 @@ public final class SQLiteStore: Sendable {
                 let status = sqlite3_step(s)
                 if status == SQLITE_DONE { break }
                 guard status == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "reading the audit log failed") }
-                func text(_ column: Int32) -> String? {
-                    sqlite3_column_type(s, column) == SQLITE_NULL ? nil : String(cString: sqlite3_column_text(s, column))
+                // Text columns as buffers into the row, valid until the next step.
+                func text(_ column: Int32) -> AuditColumns.Text? {
+                    guard sqlite3_column_type(s, column) != SQLITE_NULL, let pointer = sqlite3_column_text(s, column) else { return nil }
+                    return .buffer(UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(s, column))))
                 }
-                let columns = AuditColumns(time: sqlite3_column_double(s, 5), actor: text(6), action: text(7) ?? "", role: text(8), outcome: text(9),
+                let columns = AuditColumns(time: sqlite3_column_double(s, 5), actor: text(6), action: text(7), role: text(8), outcome: text(9),
                                            region: sqlite3_column_type(s, 10) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 10))
                 verifier.check(sequence: sqlite3_column_int64(s, 0), canonicalEvent: blob(1), previousHash: blob(2), hash: blob(3),
                                signature: sqlite3_column_type(s, 4) == SQLITE_NULL ? nil : blob(4), columns: columns)

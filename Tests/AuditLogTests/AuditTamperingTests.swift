@@ -76,6 +76,17 @@ import VangnetCrypto
         #expect(broken?.1.contains("entries 13–13 are covered by no signature") == true, "\(broken?.1 ?? "intact")")
     }
 
+    @Test func anAppendOfSeveralEntriesIsCoveredByItsLastSignature() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try store(3)
+        try store.appendAudit((4...8).map(event)) // one transaction: only entry 8 carries a signature
+        guard case .intact(8, _, _) = try store.verifyAudit(key: key.publicKey) else { Issue.record("the batch is not covered"); return }
+        try store.uncheckedExecute("UPDATE audit SET signature = NULL WHERE seq = 8")
+        let broken = brokenAt(try store.verifyAudit(key: key.publicKey))
+        // The checkpoint signed at entry 5 still covers 4 and 5; 6 to 8 are covered by nothing.
+        #expect(broken?.0 == 6, "\(broken?.1 ?? "intact")")
+    }
+
     @Test func aChainWithoutAnySignatureIsNotReportedIntact() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try store(12)

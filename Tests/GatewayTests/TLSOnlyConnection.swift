@@ -13,14 +13,7 @@ final class TLSOnlyConnection: Sendable {
     /// Connects to 127.0.0.1:`port` with the client certificate `<name>.pem`/`.key` in `directory`
     /// (`nil`: none, a handshake the gateway refuses).
     init(port: Int, certificate name: String?, in directory: URL) async throws {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv13
-        tls.trustRoots = .file(directory.appendingPathComponent("ca.pem").path)
-        if let name {
-            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(directory.appendingPathComponent("\(name).pem").path).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: directory.appendingPathComponent("\(name).key").path, format: .pem))
-        }
-        let context = try NIOSSLContext(configuration: tls)
+        let context = try NIOSSLContext(configuration: Self.configuration(certificate: name, in: directory))
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Void.self)
         channel = try await ClientBootstrap(group: group).channelInitializer { channel in
@@ -30,6 +23,17 @@ final class TLSOnlyConnection: Sendable {
             }
         }.connect(host: "127.0.0.1", port: port).get()
         handshake = promise.futureResult
+    }
+
+    static func configuration(certificate name: String?, in directory: URL) throws -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv13
+        tls.trustRoots = .file(directory.appendingPathComponent("ca.pem").path)
+        if let name {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(directory.appendingPathComponent("\(name).pem").path).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: directory.appendingPathComponent("\(name).key").path, format: .pem))
+        }
+        return tls
     }
 
     /// Waits for the handshake to complete.
