@@ -148,9 +148,6 @@ final class ConnectionTable: Sendable {
     }
 
     func release(_ id: UInt64) { state.withLock { $0.remove(id) } }
-
-    /// Connections in their handshake and authenticated, now.
-    var counts: (handshaking: Int, authenticated: Int) { state.withLock { ($0.handshaking.count, $0.authenticated.count) } }
 }
 
 /// Per connection: the connection limits, a short deadline for the TLS handshake, a deadline for

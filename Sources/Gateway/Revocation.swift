@@ -85,8 +85,6 @@ public final class Revocation: Sendable {
     /// The list in force (`nil`: no CRL configured).
     public var list: RevocationList? { current.withLock { $0.list } }
 
-    /// Whether the certificate (DER) is revoked.
-    public func revokes(_ certificate: Certificate) -> Bool { current.withLock { $0.list?.revokes(certificate) ?? false } }
 
     /// What a check of the file found.
     public enum Change: Equatable, Sendable {
