@@ -6,7 +6,7 @@
 /// surrogate escape, duplicate member names in any object (compared after unescaping), and
 /// nesting deeper than 32.
 public struct StrictJSON: Sendable {
-    /// Why a text was refused, with the byte offset where the reader stopped.
+    /// Why a text was refused, with the byte offset where the reader stopped; never a byte of the text.
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public let offset: Int
         public let reason: String
@@ -62,7 +62,8 @@ public struct StrictJSON: Sendable {
             while true {
                 skipWhitespace()
                 let name = try string()
-                guard names.insert(name).inserted else { throw failure("duplicate member \"\(name)\"") }
+                // The name is not repeated in the error: it is input, and errors never carry input.
+                guard names.insert(name).inserted else { throw failure("a duplicate member name") }
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"), ":")
                 skipWhitespace()
