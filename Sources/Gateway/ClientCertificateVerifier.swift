@@ -71,7 +71,7 @@ struct ClientCertificateVerifier: Sendable {
             return .refused(reason: "tls_untrusted_certificate", actor: nil)
         }
         if let refused = revocation.refusal(for: leaf, at: clock.now()) {
-            return .refused(reason: refused, actor: try? CallerIdentity.oin(in: leaf))
+            return .refused(reason: refused.rawValue, actor: try? CallerIdentity.oin(in: leaf))
         }
         return .accepted
     }

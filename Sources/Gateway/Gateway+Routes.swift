@@ -150,15 +150,15 @@ extension Gateway {
             oin = try CallerIdentity.oin(in: certificate)
             // A connection opened before its certificate was revoked ends its service here.
             switch revocation.refusal(for: certificate, at: clock.now()) {
-            case "tls_certificate_revoked":
+            case .revoked:
                 try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
                                                        outcome: .refused, reason: "certificate_revoked"))
                 throw GatewayRefusal(status: 403, code: "certificate_revoked", message: "the client certificate is on the client CA's revocation list")
-            case "tls_crl_expired":
+            case .listExpired:
                 try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
                                                        outcome: .refused, reason: "crl_expired"))
                 throw GatewayRefusal(status: 503, code: "crl_expired", message: "the client CA's revocation list is past its nextUpdate; the gateway refuses every client until a current one is in place")
-            default:
+            case nil:
                 break
             }
         } catch let refusal as GatewayRefusal {

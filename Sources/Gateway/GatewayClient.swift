@@ -48,6 +48,18 @@ public final class GatewayClient: Sendable {
 
     public func shutdown() async throws { try await http.shutdown() }
 
+    /// Runs `body` with this client and shuts the client down afterwards, whatever `body` does.
+    public func shuttingDown<T>(after body: (GatewayClient) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            try await shutdown()
+            return result
+        } catch {
+            try? await shutdown()
+            throw error
+        }
+    }
+
     /// Pushes an envelope file, streaming it from disk; `progress` receives the bytes sent so far.
     public func push(envelopeFile url: URL, progress: (@Sendable (Int64) -> Void)? = nil) async throws -> Answer {
         let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0

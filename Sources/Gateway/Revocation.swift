@@ -58,14 +58,20 @@ public final class Revocation: Sendable {
     /// Whether the list in force is past its nextUpdate at `now`.
     public func isExpired(at now: Date) -> Bool { current.withLock { $0.list?.nextUpdate.map { $0 < now } ?? false } }
 
-    /// Why `certificate` is refused at `now`, if it is: `tls_certificate_revoked` when the list
-    /// names it, `tls_crl_expired` for every client when the list is past its nextUpdate and the
-    /// configuration fails closed.
-    public func refusal(for certificate: Certificate, at now: Date) -> String? {
+    /// Why the list in force refuses a certificate; the raw value is the handshake's audit reason.
+    public enum Refusal: String, Sendable {
+        /// The list names the certificate.
+        case revoked = "tls_certificate_revoked"
+        /// The list is past its nextUpdate and the configuration fails closed: every client.
+        case listExpired = "tls_crl_expired"
+    }
+
+    /// Why `certificate` is refused at `now`, if it is.
+    public func refusal(for certificate: Certificate, at now: Date) -> Refusal? {
         current.withLock { current in
             guard let list = current.list else { return nil }
-            if failClosed, let next = list.nextUpdate, next < now { return "tls_crl_expired" }
-            return list.revokes(certificate) ? "tls_certificate_revoked" : nil
+            if failClosed, let next = list.nextUpdate, next < now { return .listExpired }
+            return list.revokes(certificate) ? .revoked : nil
         }
     }
 

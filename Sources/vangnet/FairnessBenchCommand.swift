@@ -48,16 +48,9 @@ extension BenchCommand {
         /// Runs `body` with a client holding `name`'s certificate, and shuts the client down.
         func using<T>(_ name: String, port: Int, directory: URL, _ body: (GatewayClient) async throws -> T) async throws -> T {
             let certs = directory.appendingPathComponent("certs")
-            let client = try GatewayClient(baseURL: "https://127.0.0.1:\(port)", certificate: certs.appendingPathComponent("\(name).pem"),
+            return try await GatewayClient(baseURL: "https://127.0.0.1:\(port)", certificate: certs.appendingPathComponent("\(name).pem"),
                                            privateKey: certs.appendingPathComponent("\(name).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
-            do {
-                let result = try await body(client)
-                try await client.shutdown()
-                return result
-            } catch {
-                try? await client.shutdown()
-                throw error
-            }
+                .shuttingDown(after: body)
         }
 
         /// Pushes the synthetic batch through a serve process.

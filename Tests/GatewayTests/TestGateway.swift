@@ -101,15 +101,7 @@ final class TestGateway: Sendable {
 
     /// Calls `body` with a client and shuts it down afterwards.
     func using<R>(_ name: String?, pki: String = "certs", _ body: (GatewayClient) async throws -> R) async throws -> R {
-        let client = try client(name, pki: pki)
-        do {
-            let result = try await body(client)
-            try await client.shutdown()
-            return result
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
+        try await client(name, pki: pki).shuttingDown(after: body)
     }
 
     /// The signing key of source `name` (`duo`, `uwv`).
