@@ -1,3 +1,4 @@
+import Foundation
 import Records
 import VangnetCore
 
@@ -45,6 +46,30 @@ public indirect enum RowCondition: Sendable, Equatable {
         }
     }
 
+    /// The first reference date after `reference` on which the condition could hold differently
+    /// for these fields (an age or a month count rolling over); `nil` if it never can. Never later
+    /// than the real change: a day early at most (a 29 February or a 31st stands for the last day
+    /// the month has), so a recheck on that day finds nothing changed and asks again.
+    public func nextChange(for fields: [String: FieldValue], after reference: CalendarDate) -> CalendarDate? {
+        switch self {
+        case .equals, .oneOf:
+            return nil
+        case .age(let field, _, _):
+            guard case .text(let s)? = fields[field], let birth = CalendarDate(s) else { return nil }
+            let thisYear = CalendarDate.clamped(year: reference.year, month: birth.month, day: birth.day)
+            return thisYear > reference ? thisYear : CalendarDate.clamped(year: reference.year + 1, month: birth.month, day: birth.day)
+        case .monthsAgo(let field, _, _):
+            guard case .text(let s)? = fields[field] else { return nil }
+            guard let start = CalendarDate(s) ?? (s.utf8.count == 7 ? CalendarDate(s + "-01") : nil) else { return nil }
+            let thisMonth = CalendarDate.clamped(year: reference.year, month: reference.month, day: start.day)
+            if thisMonth > reference { return thisMonth }
+            let next = reference.month == 12 ? (reference.year + 1, 1) : (reference.year, reference.month + 1)
+            return CalendarDate.clamped(year: next.0, month: next.1, day: start.day)
+        case .anyOf(let conditions):
+            return conditions.compactMap { $0.nextChange(for: fields, after: reference) }.min()
+        }
+    }
+
     /// The fields the condition reads.
     public var fieldNames: [String] {
         switch self {
@@ -66,6 +91,24 @@ public indirect enum RowCondition: Sendable, Equatable {
         var months = (reference.year - start.year) * 12 + (reference.month - start.month)
         if reference.day < start.day { months -= 1 }
         return months
+    }
+}
+
+extension CalendarDate {
+    /// The day, or the month's last day if it has fewer.
+    public static func clamped(year: Int, month: Int, day: Int) -> CalendarDate {
+        var d = day
+        while CalendarDate(year: year, month: month, day: d) == nil { d -= 1 }
+        return CalendarDate(year: year, month: month, day: d)!
+    }
+
+    /// The day `n` days later (earlier for negative `n`).
+    public func adding(days n: Int) -> CalendarDate {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        let noon = calendar.date(from: DateComponents(year: year, month: month, day: day, hour: 12))!
+        let c = calendar.dateComponents([.year, .month, .day], from: calendar.date(byAdding: .day, value: n, to: noon)!)
+        return CalendarDate(year: c.year!, month: c.month!, day: c.day!)!
     }
 }
 

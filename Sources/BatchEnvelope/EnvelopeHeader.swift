@@ -26,10 +26,16 @@ public struct EnvelopeHeader: Sendable, Codable, Equatable {
     public var streamHeader: String
     /// Plaintext bytes per chunk (every chunk but the last is exactly this long).
     public var chunkSize: Int
+    /// `full` (the complete current picture of the dataset) or `changes`; absent means `changes`.
+    public var mode: BatchMode?
+
+    /// What the batch is: ``mode``, `changes` when the header leaves it out.
+    public var batchMode: BatchMode { mode ?? .changes }
 
     public init(
         batchId: BatchID, source: OIN, dataset: DatasetID, schemaVersion: Int, createdAt: Date, recordCount: Int,
-        signingKeyId: String, recipientKeyId: String, sealedPayloadKey: String, streamHeader: String, chunkSize: Int
+        signingKeyId: String, recipientKeyId: String, sealedPayloadKey: String, streamHeader: String, chunkSize: Int,
+        mode: BatchMode? = nil
     ) {
         self.version = 1
         self.batchId = batchId
@@ -43,6 +49,7 @@ public struct EnvelopeHeader: Sendable, Codable, Equatable {
         self.sealedPayloadKey = sealedPayloadKey
         self.streamHeader = streamHeader
         self.chunkSize = chunkSize
+        self.mode = mode
     }
 
     static let encoder: JSONEncoder = {

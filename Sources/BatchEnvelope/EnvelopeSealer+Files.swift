@@ -6,7 +6,8 @@ extension EnvelopeSealer {
     /// pass counts the records for the header, a second encrypts. Memory stays at one chunk.
     /// - Returns: the header written.
     @discardableResult
-    public func sealFile(_ input: URL, to output: URL, batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date) throws -> EnvelopeHeader {
+    public func sealFile(_ input: URL, to output: URL, batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date,
+                         mode: BatchMode? = nil) throws -> EnvelopeHeader {
         let recordCount = try Self.countRecords(in: input)
         let reader = try FileHandle(forReadingFrom: input)
         defer { try? reader.close() }
@@ -15,7 +16,7 @@ extension EnvelopeSealer {
         defer { try? writer.close() }
         try writer.truncate(atOffset: 0)
         return try seal(
-            batchId: batchId, dataset: dataset, schemaVersion: schemaVersion, createdAt: createdAt, recordCount: recordCount,
+            batchId: batchId, dataset: dataset, schemaVersion: schemaVersion, createdAt: createdAt, recordCount: recordCount, mode: mode,
             read: { n in
                 var out: [UInt8] = []
                 while out.count < n, let data = try reader.read(upToCount: n - out.count), !data.isEmpty { out.append(contentsOf: data) }

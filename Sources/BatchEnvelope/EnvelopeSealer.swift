@@ -24,7 +24,7 @@ public struct EnvelopeSealer: Sendable {
     /// the end) and hands each piece of the envelope to `write`.
     /// - Returns: the header that was written.
     public func seal(
-        batchId: BatchID, dataset: DatasetID, schemaVersion: Int, createdAt: Date, recordCount: Int,
+        batchId: BatchID, dataset: DatasetID, schemaVersion: Int, createdAt: Date, recordCount: Int, mode: BatchMode? = nil,
         read: (Int) throws -> [UInt8], write: ([UInt8]) throws -> Void
     ) throws -> EnvelopeHeader {
         let payloadKey = SecretBytes.random(count: SecretStream.keyLength)
@@ -33,7 +33,7 @@ public struct EnvelopeSealer: Sendable {
             batchId: batchId, source: source, dataset: dataset, schemaVersion: schemaVersion, createdAt: createdAt,
             recordCount: recordCount, signingKeyId: signingKey.publicKey.keyID, recipientKeyId: recipient.keyID,
             sealedPayloadKey: Data(recipient.seal(payloadKey)).base64EncodedString(),
-            streamHeader: Data(stream.header).base64EncodedString(), chunkSize: chunkSize
+            streamHeader: Data(stream.header).base64EncodedString(), chunkSize: chunkSize, mode: mode
         )
         var digest = StreamingHash(outputLength: 64)
         func emit(_ bytes: [UInt8]) throws {
@@ -57,10 +57,11 @@ public struct EnvelopeSealer: Sendable {
     }
 
     /// Seals an in-memory payload; for tests and small batches.
-    public func seal(payload: [UInt8], batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date, recordCount: Int) throws -> [UInt8] {
+    public func seal(payload: [UInt8], batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date, recordCount: Int,
+                     mode: BatchMode? = nil) throws -> [UInt8] {
         var offset = 0
         var out: [UInt8] = []
-        _ = try seal(batchId: batchId, dataset: dataset, schemaVersion: schemaVersion, createdAt: createdAt, recordCount: recordCount,
+        _ = try seal(batchId: batchId, dataset: dataset, schemaVersion: schemaVersion, createdAt: createdAt, recordCount: recordCount, mode: mode,
                      read: { n in
                          let end = min(payload.count, offset + n)
                          defer { offset = end }

@@ -4,45 +4,44 @@ import Storage
 import VangnetCore
 
 extension DeliveryPage {
-    /// One JSON object per line: `cursor`, `pseudonym`, `dataset`, then the purpose's fields
-    /// (absent values as `null`).
+    /// One JSON object per line. Current: the record (`id`, `pseudonym`, `dataset`, then the
+    /// purpose's fields, absent values as `null`). Changes: `"change":"upsert"` before the same
+    /// members, or `{"change":"withdraw","id":...}`.
     public func ndjson() -> String {
         var out = ""
-        for record in records {
-            var line = "{\"cursor\":\"\(record.cursor)\",\"pseudonym\":\"\(record.pseudonym.text)\",\"dataset\":\"\(record.dataset)\""
-            for (name, value) in record.fields {
-                line += ",\"\(name)\":" + json(value)
+        out.reserveCapacity(lines.count * 200)
+        for line in lines {
+            switch (view, line.record) {
+            case (.current, let record?):
+                out += record
+            case (.changes, let record?):
+                out += "{\"change\":\"upsert\"," + record.dropFirst()
+            case (_, nil):
+                out += "{\"change\":\"withdraw\",\"id\":\"\(line.id)\"}"
             }
-            out += line + "}\n"
+            out += "\n"
         }
         return out
     }
 
-    /// CSV with a header row: `cursor,pseudonym,dataset` and then every field the purpose
-    /// delivers over all its datasets; a field a record's dataset lacks is empty.
+    /// CSV with a header row: (`change`, for changes), `id`, `pseudonym`, `dataset`, then every
+    /// field the purpose delivers over all its datasets; a field a record's dataset lacks is empty,
+    /// and a withdrawal has only `change` and `id`.
     public func csv() -> String {
-        var out = (["cursor", "pseudonym", "dataset"] + columns).joined(separator: ",") + "\n"
-        for record in records {
-            let values = Dictionary(record.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-            var row = [record.cursor.description, record.pseudonym.text, record.dataset.value]
-            for column in columns {
-                row.append(csvField(values[column] ?? nil))
+        let head = (view == .changes ? ["change"] : []) + ["id", "pseudonym", "dataset"]
+        var out = (head + columns).joined(separator: ",") + "\n"
+        for line in lines {
+            var row: [String] = []
+            if let record = line.record {
+                let values = FlatJSON.decodeFields(record)
+                if view == .changes { row.append("upsert") }
+                for name in ["id", "pseudonym", "dataset"] + columns { row.append(csvField(values[name])) }
+            } else {
+                row = ["withdraw", line.id] + Array(repeating: "", count: 2 + columns.count)
             }
             out += row.joined(separator: ",") + "\n"
         }
         return out
-    }
-
-    private func json(_ value: FieldValue?) -> String {
-        switch value {
-        case nil: return "null"
-        case .text(let s)?:
-            var out: [UInt8] = []
-            JSONText.appendString(s, to: &out)
-            return String(decoding: out, as: UTF8.self)
-        case .integer(let i)?: return String(i)
-        case .boolean(let b)?: return b ? "true" : "false"
-        }
     }
 
     private func csvField(_ value: FieldValue?) -> String {

@@ -4,94 +4,227 @@ import Foundation
 import Pseudonymisation
 import Records
 import Storage
+import Synchronization
 import VangnetCore
 
-/// A record as a region receives it: its pseudonym for (region, purpose, epoch), its dataset, and
-/// only the purpose's fields. Only ``DeliveryPipeline`` makes one.
-public struct DeliveredRecord: Sendable {
-    /// Position in delivery order: pass the last one as `after` to continue.
-    public let cursor: DeliveryCursor
-    public let pseudonym: DeliveryPseudonym
-    public let dataset: DatasetID
-    public let fields: [(name: String, value: FieldValue?)]
+/// What a pull reads: a region's current picture for a purpose, or the changes to it.
+public enum DeliveryView: String, Sendable, CaseIterable {
+    /// Everyone in the population today with their current records: one consistent snapshot.
+    case current
+    /// What entered, changed or left the picture since the cursor.
+    case changes
+}
+
+/// Where a pull continues: opaque to the region, and valid only for the (region, purpose) it was
+/// given for. Sealed with the gateway's cursor key (``Pseudonymiser/sealToken(_:context:)``), so it
+/// reveals nothing (no batch, line, region of a record or count) and cannot be forged or moved to
+/// another region or purpose.
+public struct DeliveryCursor: Sendable, Equatable {
+    public enum Position: Sendable, Equatable {
+        /// Inside the snapshot taken at version `snapshot`, after item `after` (none: at its start).
+        case picture(snapshot: Int64, after: [UInt8]?)
+        /// Changes after version `after`.
+        case changes(after: Int64)
+    }
+    public let position: Position
+
+    public var view: DeliveryView {
+        if case .picture = position { return .current }
+        return .changes
+    }
+
+    static func context(_ stream: DeliveryStream) -> String { "vangnet/cursor/v1:region=\(stream.region.value);purpose=\(stream.purpose.value)" }
+
+    /// The cursor's text for `stream`: `vc1.e<epoch>.<base64url>`.
+    func sealed(for stream: DeliveryStream, by pseudonymiser: Pseudonymiser) -> String {
+        var payload: [UInt8] = []
+        func append(_ n: Int64) { payload += (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: n) >> (56 - 8 * UInt64($0))) } }
+        switch position {
+        case .picture(let snapshot, let after):
+            payload.append(1); append(snapshot); payload += after ?? []
+        case .changes(let after):
+            payload.append(2); append(after)
+        }
+        return "vc1." + pseudonymiser.sealToken(payload, context: Self.context(stream))
+    }
+
+    /// Reads a cursor given for `stream`; `nil` for anything else (another region's or purpose's
+    /// cursor, a forged, truncated or old-format one, or one sealed under a destroyed epoch).
+    init?(_ text: String, for stream: DeliveryStream, by pseudonymiser: Pseudonymiser) {
+        guard text.hasPrefix("vc1."), let payload = pseudonymiser.openToken(text.dropFirst(4), context: Self.context(stream)),
+              payload.count >= 9 else { return nil }
+        let n = Int64(bitPattern: payload[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        switch (payload[0], payload.count) {
+        case (1, 9): position = .picture(snapshot: n, after: nil)
+        case (1, 25): position = .picture(snapshot: n, after: Array(payload[9...]))
+        case (2, 9): position = .changes(after: n)
+        default: return nil
+        }
+    }
+
+    init(_ position: Position) { self.position = position }
+}
+
+/// A record as a region receives it, or (in changes) the withdrawal of one.
+public struct DeliveredLine: Sendable {
+    /// The record as a JSON object (`id`, `pseudonym`, `dataset`, the purpose's fields); `nil`
+    /// for a withdrawal.
+    public let record: String?
+    /// The record's identifier (`vr1.<hex>`), stable per (region, purpose).
+    public let id: String
 }
 
 /// One page of a pull.
 public struct DeliveryPage: Sendable {
     public let purpose: PurposeID
     public let region: RegionNumber
-    public let records: [DeliveredRecord]
-    /// The cursor to continue after; equal to the request's when the page is empty.
-    public let nextCursor: DeliveryCursor
+    public let view: DeliveryView
+    public let lines: [DeliveredLine]
+    /// Where to continue. For `current`, once the snapshot is complete this is a changes cursor
+    /// at the snapshot: pull changes with it from then on.
+    public let nextCursor: String
+    /// Whether a `current` pull has reached the end of its snapshot (always true for changes).
+    public let complete: Bool
     /// Fingerprint of the policy the page was made under.
     public let policyVersion: String
     /// Every field the purpose delivers, over all its datasets (in dataset order): the CSV columns.
     public let columns: [String]
 }
 
-/// The pull side of the data flow: who may see what, reduced to what they may see.
+/// The pull side of the data flow: who may see what, reduced to what they may see, read from the
+/// delivery index (``DeliveryIndex``) in time proportional to the page.
 ///
-/// Population first: a purpose's population is the set of people with a record of its population
-/// dataset, in the caller's region, that meets its row conditions on the day of the pull. Records
-/// of other datasets reach the region only for people in that population. Each delivered record
-/// carries only the purpose's fields and a pseudonym for (region, purpose, epoch).
-/// Every pull and every refusal is audited before anything is returned.
+/// What a region receives for a purpose is decided when records commit and when the calendar
+/// moves (``PolicyDeliveryRules``), not at the pull: a page is an index range. Every pull and
+/// every refusal is audited before anything is returned.
 public struct DeliveryPipeline: Sendable {
     let state: GatewayState
     let store: any RecordStore
     let clock: any WallClock
     let maxPageSize: Int
     let metrics: GatewayMetrics
+    let keeper: DeliveryKeeper
 
-    /// A page of records for `purpose` after `cursor`, or the refusal (already audited).
-    public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, after cursor: DeliveryCursor, limit: Int) async throws -> DeliveryPage {
+    /// A page of `view` for `purpose` from `cursor` (`nil`: from the start), or the refusal
+    /// (already audited).
+    public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, view requested: DeliveryView?, cursor text: String?, limit: Int) async throws -> DeliveryPage {
         let now = clock.now()
         let active = state.current
         let (policy, pseudonymiser) = (active.policy, active.pseudonymiser)
+        func refuse(_ status: Int, _ code: String, _ message: String, region: RegionNumber?, known: Bool) async throws -> Never {
+            try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
+                                                   object: "purpose:\(known ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)", outcome: .refused,
+                                                   reason: code, region: region, purpose: known ? purpose : nil))
+            throw GatewayRefusal(status: status, code: code, message: message)
+        }
         let scope: DeliveryScope
         switch policy.mayPull(consumer: caller, purpose: purpose) {
         case .deny(let denial):
-            let known = policy.purpose(purpose) != nil
-            try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
-                                             object: "purpose:\(known ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)", outcome: .refused,
-                                             reason: denial.code.rawValue, region: caller.region, purpose: known ? purpose : nil))
-            throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
+            try await refuse(403, denial.code.rawValue, denial.reason, region: caller.region, known: policy.purpose(purpose) != nil)
         case .permit(let permitted):
             scope = permitted
         }
-        let referenceDate = scope.referenceDate(on: CalendarDate.inAmsterdam(now))
-        let populationDataset = scope.purpose.populationDataset
-        let population = Set(try await store.records(dataset: populationDataset, region: scope.region).lazy
-            .filter { scope.withinRetention(committedAt: $0.committedAt, now: now) && scope.admitsToPopulation($0.fields, on: referenceDate) }
-            .map(\.person))
-        let datasets = scope.datasets
-        let heldEpochs = Set(pseudonymiser.heldEpochs)
-        let page = try await store.scanRecords(after: cursor, datasets: datasets, limit: min(max(limit, 1), maxPageSize)) { record in
-            // A record of an epoch whose key was destroyed has no deliverable pseudonym.
-            guard population.contains(record.person), heldEpochs.contains(record.person.epoch),
-                  scope.withinRetention(committedAt: record.committedAt, now: now) else { return false }
-            if record.dataset == populationDataset {
-                guard record.region == scope.region, scope.admitsToPopulation(record.fields, on: referenceDate) else { return false }
+        let stream = DeliveryStream(region: scope.region, purpose: purpose)
+        var position: DeliveryCursor.Position
+        if let text {
+            guard let cursor = DeliveryCursor(text, for: stream, by: pseudonymiser) else {
+                try await refuse(400, "invalid_cursor", "the cursor was not given for this region and purpose by this gateway (or its key epoch was destroyed)",
+                                 region: scope.region, known: true)
             }
-            return scope.admitsRecord(record.fields, of: record.dataset, on: referenceDate)
+            if let requested, requested != cursor.view {
+                try await refuse(400, "invalid_cursor", "this cursor continues a pull of \(cursor.view.rawValue), not of \(requested.rawValue)",
+                                 region: scope.region, known: true)
+            }
+            position = cursor.position
+        } else {
+            position = (requested ?? .current) == .current ? .picture(snapshot: -1, after: nil) : .changes(after: 0)
         }
-        let delivered = page.map { record in
-            DeliveredRecord(
-                cursor: record.cursor,
-                pseudonym: pseudonymiser.deliveryPseudonym(for: record.person, region: scope.region, purpose: purpose)!,
-                dataset: record.dataset,
-                fields: scope.project(record.fields, of: record.dataset)
-            )
+        try await keeper.bringUpToDate(store: store, active: active, now: now)
+        let size = min(max(limit, 1), maxPageSize)
+        let read: DeliveryRead
+        switch position {
+        case .picture(let snapshot, let after): read = .picture(stream, snapshot: snapshot < 0 ? nil : snapshot, after: after, limit: size + 1)
+        case .changes(let after): read = .changes(stream, after: after, limit: size)
         }
-        var counts = ["records": delivered.count]
-        for dataset in datasets { counts["records." + dataset.value] = delivered.filter { $0.dataset == dataset }.count }
+        let result = try await store.readDeliveries(read)
+        var rows = result.rows
+        let next: DeliveryCursor.Position
+        var complete = true
+        switch position {
+        case .picture(var snapshot, _):
+            if snapshot < 0 { snapshot = result.head }
+            if snapshot < result.snapshotHorizon {
+                try await refuse(410, "snapshot_expired", "this snapshot is too old to continue; start the current picture again",
+                                 region: scope.region, known: true)
+            }
+            complete = rows.count <= size
+            rows = Array(rows.prefix(size))
+            next = complete ? .changes(after: snapshot) : .picture(snapshot: snapshot, after: rows.last?.item)
+        case .changes(let after):
+            if after < result.cursorHorizon {
+                try await refuse(410, "cursor_expired", "changes this old are no longer kept; pull the current picture again",
+                                 region: scope.region, known: true)
+            }
+            if after > result.head {
+                try await refuse(400, "invalid_cursor", "the cursor is ahead of this gateway's index", region: scope.region, known: true)
+            }
+            next = .changes(after: rows.last?.seq ?? max(after, result.head))
+            // One version per item in a page, so their order does not matter: by identifier, as
+            // in the picture, so that the order says nothing about how records were committed.
+            rows.sort { $0.item.lexicographicallyPrecedes($1.item) }
+        }
+        let lines = rows.map { DeliveredLine(record: $0.line, id: Pseudonymiser.deliveryRecordID(digest: $0.item)) }
+        let withdrawn = lines.filter { $0.record == nil }.count
+        let counts = ["records": lines.count - withdrawn, "withdrawn": withdrawn]
         try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
-                                         object: "purpose:\(purpose)/region:\(scope.region)/policy:\(policy.fingerprint)", outcome: .success, counts: counts,
-                                         region: scope.region, purpose: purpose))
-        metrics.pull(region: scope.region, purpose: purpose, records: delivered.count)
-        let columns = datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        return DeliveryPage(purpose: purpose, region: scope.region, records: delivered,
-                            nextCursor: delivered.last?.cursor ?? cursor, policyVersion: policy.fingerprint, columns: columns)
+                                               object: "purpose:\(purpose)/region:\(scope.region)/view:\(DeliveryCursor(position).view.rawValue)/policy:\(policy.fingerprint)",
+                                               outcome: .success, counts: counts, region: scope.region, purpose: purpose))
+        metrics.pull(region: scope.region, purpose: purpose, records: lines.count)
+        let columns = scope.datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        return DeliveryPage(purpose: purpose, region: scope.region, view: DeliveryCursor(position).view, lines: lines,
+                            nextCursor: DeliveryCursor(next).sealed(for: stream, by: pseudonymiser), complete: complete,
+                            policyVersion: policy.fingerprint, columns: columns)
+    }
+}
+
+/// Keeps the delivery index on today's date under the rules in force: the first request of a new
+/// day, or under a new policy or key epoch, brings it up to date before it is read (the daily
+/// service usually has). One at a time; the rest wait and find it done.
+final class DeliveryKeeper: Sendable {
+    private let done = Mutex<(day: CalendarDate, rules: String)?>(nil)
+    private let gate = AsyncGate()
+
+    func rules(for active: ActivePolicy) -> PolicyDeliveryRules { PolicyDeliveryRules(policy: active.policy, pseudonymiser: active.pseudonymiser) }
+
+    @discardableResult
+    func bringUpToDate(store: any RecordStore, active: ActivePolicy, now: Date) async throws -> DeliveryMaintenance? {
+        let day = CalendarDate.inAmsterdam(now), rules = rules(for: active)
+        if let done = done.withLock({ $0 }), done.day >= day, done.rules == rules.version { return nil }
+        return try await gate.run {
+            if let done = self.done.withLock({ $0 }), done.day >= day, done.rules == rules.version { return nil }
+            let result = try await store.maintainDeliveries(rules: rules, day: day, now: now)
+            self.done.withLock { $0 = (day, rules.version) }
+            return result
+        }
+    }
+}
+
+/// Runs one operation at a time, in order of arrival.
+final class AsyncGate: Sendable {
+    private let tail = Mutex<Task<Void, Never>?>(nil)
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let (previous, mine): (Task<Void, Never>?, Task<Result<T, any Error>, Never>) = tail.withLock { tail in
+            let previous = tail
+            let mine = Task { () -> Result<T, any Error> in
+                await previous?.value
+                do { return .success(try await body()) } catch { return .failure(error) }
+            }
+            tail = Task { _ = await mine.value }
+            return (previous, mine)
+        }
+        _ = previous
+        return try await mine.value.get()
     }
 }
 

@@ -14,7 +14,7 @@ extension Gateway {
     /// | route | who | what |
     /// |---|---|---|
     /// | `POST /v1/batches` | source | push an envelope; 201 + signed receipt (200 for an identical retry) |
-    /// | `GET /v1/purposes/{purpose}/records` | consumer | pull a page (`after`, `limit`, `format=ndjson|csv`) |
+    /// | `GET /v1/purposes/{purpose}/records` | consumer | pull a page (`view=current|changes`, `cursor`, `limit`, `format=ndjson|csv`) |
     /// | `GET /v1/me` | anyone known | who the gateway takes the caller for, what it may do, and for a consumer what each purpose gives it and why |
     /// | `GET /v1/policy/explain` | auditor | the same explanation for any consumer and purpose (`consumer`, `purpose`) |
     /// | `GET /v1/audit/verify` | auditor | recompute the audit chain and check its signed checkpoints |
@@ -65,8 +65,12 @@ extension Gateway {
                 let caller = try await identify(context)
                 let purpose = PurposeID(context.parameters.get("purpose") ?? "")
                 let query = request.uri.queryParameters
-                guard let after = DeliveryCursor(query.get("after") ?? DeliveryCursor.start.description) else {
-                    throw GatewayRefusal(status: 400, code: "invalid_cursor", message: "after must be a cursor from an earlier page (<batch>.<region>.<line>)")
+                var view: DeliveryView?
+                if let text = query.get("view") {
+                    guard let v = DeliveryView(rawValue: text) else {
+                        throw GatewayRefusal(status: 400, code: "invalid_query", message: "view must be current or changes")
+                    }
+                    view = v
                 }
                 guard let limit = Int(query.get("limit") ?? "1000"), limit > 0 else {
                     throw GatewayRefusal(status: 400, code: "invalid_query", message: "limit must be a whole number of at least 1")
@@ -75,10 +79,12 @@ extension Gateway {
                 guard format == "ndjson" || format == "csv" else {
                     throw GatewayRefusal(status: 400, code: "invalid_query", message: "format must be ndjson or csv")
                 }
-                let page = try await delivery.pull(caller: caller, purpose: purpose, after: after, limit: limit)
+                let page = try await delivery.pull(caller: caller, purpose: purpose, view: view, cursor: query.get("cursor"), limit: limit)
                 let body = format == "csv" ? page.csv() : page.ndjson()
                 var headers: HTTPFields = [:]
-                headers[HTTPField.Name("Vangnet-Next-Cursor")!] = page.nextCursor.description
+                headers[HTTPField.Name("Vangnet-Next-Cursor")!] = page.nextCursor
+                headers[HTTPField.Name("Vangnet-View")!] = page.view.rawValue
+                headers[HTTPField.Name("Vangnet-Complete")!] = page.complete ? "true" : "false"
                 headers[HTTPField.Name("Vangnet-Policy-Version")!] = page.policyVersion
                 headers[HTTPField.Name("Vangnet-Region")!] = String(page.region.value)
                 headers[.contentType] = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson"

@@ -74,10 +74,11 @@ public struct Gateway: Sendable {
                                            maximumPerAddress: limits.maxConnectionsPerAddress)
         self.rateLimiter = RequestRateLimiter(requestsPerMinute: limits.requestsPerMinute)
         self.refusals = RefusalSummary(metrics: metrics)
+        let keeper = DeliveryKeeper()
         self.ingest = IngestPipeline(state: state, keys: keys, store: store, limits: configuration.gateway.limits, clock: clock, reference: .embedded,
-                                     metrics: metrics)
+                                     metrics: metrics, keeper: keeper)
         self.delivery = DeliveryPipeline(state: state, store: store, clock: clock, maxPageSize: configuration.gateway.limits.maxPageSize,
-                                         metrics: metrics)
+                                         metrics: metrics, keeper: keeper)
     }
 
     /// The configured CRL, checked against the client CA; none without `tls.crl`.

@@ -80,9 +80,36 @@ public final class GatewayClient: Sendable {
         return try await execute(request)
     }
 
-    /// Pulls one page of a purpose's records.
-    public func pull(purpose: String, after cursor: String = "0.0.0", limit: Int = 1000, format: String = "ndjson") async throws -> Answer {
-        try await get("/v1/purposes/\(purpose)/records?after=\(cursor)&limit=\(limit)&format=\(format)")
+    /// Pulls one page of a purpose's records: `view` to start (`current` or `changes`), or
+    /// `cursor` to continue (from `Vangnet-Next-Cursor`).
+    public func pull(purpose: String, view: String? = nil, cursor: String? = nil, limit: Int = 1000, format: String = "ndjson") async throws -> Answer {
+        var query = "limit=\(limit)&format=\(format)"
+        if let view { query += "&view=\(view)" }
+        if let cursor { query += "&cursor=\(cursor)" }
+        return try await get("/v1/purposes/\(purpose)/records?" + query)
+    }
+
+    /// Follows a pull to its end: a current picture until its snapshot is complete, changes until
+    /// a page is empty. `page` gets each page's answer; returns the cursor to continue with (a
+    /// changes cursor) or the refusal's answer.
+    public func pullAll(purpose: String, view: String? = nil, cursor: String? = nil, limit: Int = 1000, format: String = "ndjson",
+                        page: (Answer) async throws -> Void) async throws -> Result<String, PullFailure> {
+        var cursor = cursor
+        var first = true
+        while true {
+            let answer = try await pull(purpose: purpose, view: first ? view : nil, cursor: cursor, limit: limit, format: format)
+            first = false
+            guard answer.status == 200, let next = answer.headers["vangnet-next-cursor"] else { return .failure(PullFailure(answer: answer)) }
+            try await page(answer)
+            cursor = next
+            let empty = answer.body.isEmpty || (format == "csv" && answer.body.split(separator: "\n").count <= 1)
+            if answer.headers["vangnet-view"] == "changes" ? empty : answer.headers["vangnet-complete"] == "true" { return .success(next) }
+        }
+    }
+
+    /// A pull the gateway refused.
+    public struct PullFailure: Error, Sendable {
+        public let answer: Answer
     }
 
     /// A GET of any path, with extra `headers`.

@@ -26,6 +26,7 @@ public struct IngestPipeline: Sendable {
     let clock: any WallClock
     let reference: ReferenceData
     let metrics: GatewayMetrics
+    let keeper: DeliveryKeeper
 
     /// What a push achieved.
     public enum Outcome: Sendable {
@@ -81,7 +82,7 @@ public struct IngestPipeline: Sendable {
                         stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset,
                                                              epoch: active.pseudonymiser.epoch, at: clock.now())
                     }
-                    batch.start(schema: schema, keepRecords: earlierCommit == nil)
+                    batch.start(schema: schema, mode: header.batchMode, keepRecords: earlierCommit == nil)
                     try reader.open(with: keys.box, signingKey: signingKey) { event in
                         if case .payload(let chunk) = event { try batch.consume(chunk) }
                     }
@@ -169,12 +170,22 @@ public struct IngestPipeline: Sendable {
         )
         let receipt = try SignedReceipt(body: body, signingKey: keys.signing)
         let receiptJSON = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
-        var counts = ["accepted": batch.acceptedCount, "rejected": batch.rejections.count, "bytes": opened.byteCount]
-        for rejection in batch.rejections { counts["rejected." + rejection.reason.rawValue, default: 0] += 1 }
-        let event = AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchPush, object: batch.object,
-                               outcome: .success, counts: counts, dataset: batch.dataset)
+        var tally = ["accepted": batch.acceptedCount, "rejected": batch.rejections.count, "bytes": opened.byteCount]
+        for rejection in batch.rejections { tally["rejected." + rejection.reason.rawValue, default: 0] += 1 }
+        let (object, dataset, base) = (batch.object, batch.dataset, tally)
+        let active = state.current
         switch try await store.commit(stage: stage, batch: opened, accepted: batch.acceptedCount, rejected: batch.rejections.count,
-                                      receipt: receiptJSON, audit: event) {
+                                      receipt: receiptJSON, complete: header.batchMode == .full ? batch.keys : nil,
+                                      rules: keeper.rules(for: active), day: CalendarDate.inAmsterdam(now), audit: { summary in
+            var counts = base
+            counts["added"] = summary.added
+            counts["changed"] = summary.changed
+            counts["unchanged"] = summary.unchanged
+            counts["withdrawn"] = summary.withdrawn
+            if summary.withdrawnUnknown > 0 { counts["withdrawn.unknown"] = summary.withdrawnUnknown }
+            return AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchPush, object: object,
+                              outcome: .success, counts: counts, dataset: dataset)
+        }) {
         case .committed:
             metrics.batch("committed", dataset: header.dataset)
             var rejected: [String: Int] = [:]
@@ -202,8 +213,12 @@ struct BatchInProgress {
     private var splitter: LineSplitter
     private var validator: RecordValidator?
     private var keepRecords = true
-    /// Accepted records not yet written to the staging area.
-    private(set) var pending: [RoutedRecord] = []
+    /// Accepted lines not yet written to the staging area.
+    private(set) var pending: [StagedLine] = []
+    /// The keys of every accepted line: a second line for the same record is rejected, and for a
+    /// complete picture they are the records it holds.
+    private(set) var keys = Set<RecordKey>()
+    private var mode = BatchMode.changes
     private(set) var acceptedCount = 0
     private(set) var rejections: [RecordRejection] = []
     private(set) var object = "batch:unread"
@@ -221,14 +236,15 @@ struct BatchInProgress {
     var lineCount: Int { acceptedCount + rejections.count }
 
     /// Hands over the pending records for staging.
-    mutating func takePending() -> [RoutedRecord] {
+    mutating func takePending() -> [StagedLine] {
         defer { pending.removeAll(keepingCapacity: true) }
         return pending
     }
 
     /// `keepRecords: false` validates without keeping records (a retry of a committed batch).
-    mutating func start(schema: DatasetSchema, keepRecords: Bool) {
+    mutating func start(schema: DatasetSchema, mode: BatchMode, keepRecords: Bool) {
         self.keepRecords = keepRecords
+        self.mode = mode
         validator = RecordValidator(schema: schema, reference: reference, maxRecordBytes: limits.maxRecordBytes)
     }
 
@@ -262,18 +278,36 @@ struct BatchInProgress {
         case .oversized(let number):
             rejections.append(RecordRejection(line: number, reason: .recordTooLarge))
         case .line(let bytes, let number):
-            switch validator.validate(line: bytes, number: number) {
-            case .success(let record):
+            let validated: Result<ValidatedLine, RecordRejection> = switch mode {
+            case .full: validator.validate(line: bytes, number: number).map(ValidatedLine.record)
+            case .changes: validator.validateChange(line: bytes, number: number)
+            }
+            let line: StagedLine
+            switch validated {
+            case .success(.record(let record)):
                 // The validator checked the municipality against the CBS list, and the policy
                 // checks put every municipality of that list in exactly one region.
                 guard let region = policy.region(of: record.municipality) else {
                     rejections.append(RecordRejection(line: record.line, reason: .unknownMunicipality, field: validator.schema.municipalityField))
                     return
                 }
-                acceptedCount += 1
-                if keepRecords { pending.append(RoutedRecord(record: pseudonymiser.pseudonymise(record), region: region)) }
-            case .failure(let rejection): rejections.append(rejection)
+                line = .record(RoutedRecord(record: pseudonymiser.pseudonymise(record), region: region))
+            case .success(.withdrawal(let withdrawal)):
+                line = .withdrawal(pseudonymiser.pseudonymise(withdrawal))
+            case .failure(let rejection):
+                rejections.append(rejection)
+                return
             }
+            let key: RecordKey = switch line {
+            case .record(let r): r.record.key
+            case .withdrawal(let w): w.key
+            }
+            guard keys.insert(key).inserted else {
+                rejections.append(RecordRejection(line: number, reason: .duplicateRecord))
+                return
+            }
+            acceptedCount += 1
+            if keepRecords { pending.append(line) }
         }
     }
 }

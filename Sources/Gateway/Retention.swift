@@ -2,18 +2,22 @@ import AccessPolicy
 import AuditLog
 import Foundation
 import ServiceLifecycle
+import Records
 import Storage
 import VangnetCore
 
 /// Removing records past their retention. A record is kept while a purpose that delivers its
-/// dataset may still use it (the longest `retentionDays` among them, counted from the batch's
-/// commit); every pull also leaves out records older than its own purpose's retention.
+/// dataset may still use it: the longest `retentionDays` among them, counted from when its source
+/// last stated it (the commit of its version, or of a later complete picture that held it). The
+/// delivery index leaves a record out of each purpose once that purpose's own retention ends.
 public enum Retention {
     /// Purges what `policy` no longer allows to be kept at `now`; the purge and its audit entry
     /// (`retention.purge`, with counts per dataset) are one transaction.
     @discardableResult
-    public static func purge(store: any RecordStore, policy: Policy, now: Date, actor: OIN?, trigger: String) async throws -> PurgeResult {
-        try await store.purge(before: policy.retentionCutoffs(now: now)) { result in
+    public static func purge(store: any RecordStore, active: ActivePolicy, now: Date, actor: OIN?, trigger: String) async throws -> PurgeResult {
+        let policy = active.policy
+        let rules = PolicyDeliveryRules(policy: policy, pseudonymiser: active.pseudonymiser)
+        return try await store.purge(before: policy.retentionCutoffs(now: now), rules: rules, day: CalendarDate.inAmsterdam(now), now: now) { result in
             var counts = ["batches": result.batches.values.reduce(0, +), "records": result.records.values.reduce(0, +)]
             for (dataset, n) in result.records { counts["records.\(dataset)"] = n }
             return AuditEvent(time: now, actor: actor, role: nil, action: .retentionPurge, object: "retention:\(trigger)/policy:\(policy.fingerprint)",
@@ -26,6 +30,15 @@ extension Gateway {
     /// Purges records past retention under the policy in force.
     @discardableResult
     public func purgeExpiredRecords() async throws -> PurgeResult {
-        try await Retention.purge(store: store, policy: policy, now: clock.now(), actor: configuration.gateway.oin, trigger: "scheduled")
+        try await Retention.purge(store: store, active: state.current, now: clock.now(), actor: configuration.gateway.oin, trigger: "scheduled")
+    }
+}
+
+extension ActivePolicy {
+    /// The policy and pseudonym keys a configuration names (for operator commands that need
+    /// what the gateway would decide, such as a purge).
+    public static func load(_ configuration: GatewayConfiguration) throws -> ActivePolicy {
+        let keys = try GatewayKeys.load(from: configuration.resolve(configuration.gateway.keyDirectory))
+        return try Gateway.activate(configuration, keys: keys)
     }
 }

@@ -25,6 +25,7 @@ public final class PostgresStore: RecordStore {
     let client: PostgresClient
     let logger: Logger
     let auditSigning: AuditSigning?
+    let lifetimes: DeliveryLifetimes
     /// This store's instance number: the second key of its advisory lock.
     let instance: Int32
     /// The first key of every instance's advisory lock ("VGNT").
@@ -36,7 +37,9 @@ public final class PostgresStore: RecordStore {
     /// instance's lock. With `auditSigning`, every `every`-th audit entry gets a signed
     /// checkpoint in its transaction.
     public init(configuration: PostgresClient.Configuration, auditSigning: AuditSigning? = nil,
+                lifetimes: DeliveryLifetimes = DeliveryLifetimes(),
                 logger: Logger = Logger(label: "vangnet.postgres")) async throws {
+        self.lifetimes = lifetimes
         try await Self.probe(configuration, logger: logger)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
@@ -131,11 +134,7 @@ public final class PostgresStore: RecordStore {
                 """, logger: logger)
             try await c.query("ALTER TABLE batches ADD COLUMN IF NOT EXISTS owner INTEGER", logger: logger)
             try await c.query("CREATE UNIQUE INDEX IF NOT EXISTS batches_committed ON batches (source, batch_id) WHERE state = 'committed'", logger: logger)
-            try await c.query("""
-                CREATE TABLE IF NOT EXISTS records (
-                    batch BIGINT NOT NULL, region BIGINT NOT NULL, line BIGINT NOT NULL, person BYTEA NOT NULL, fields TEXT NOT NULL,
-                    PRIMARY KEY (batch, region, line))
-                """, logger: logger)
+            try await Self.migrateDelivery(c, logger: logger)
             try await c.query("""
                 CREATE TABLE IF NOT EXISTS audit (
                     seq BIGINT PRIMARY KEY, time DOUBLE PRECISION NOT NULL, actor TEXT, action TEXT NOT NULL, event BYTEA NOT NULL,
@@ -160,54 +159,6 @@ public final class PostgresStore: RecordStore {
             """, logger: logger)
         for try await seq in rows.decode(Int64.self) { return StagingID(seq: seq) }
         throw StoreError("staging area not created")
-    }
-
-    /// One statement per group: the records as arrays, unnested by the server.
-    public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
-        guard !records.isEmpty else { return }
-        let regions = records.map { Int64($0.region.value) }, lines = records.map { Int64($0.record.line) }
-        let persons = records.map { ByteBuffer(bytes: $0.record.person.bytes) }, fields = records.map(\.record.storedFields)
-        try await client.query("""
-            INSERT INTO records (batch, region, line, person, fields)
-            SELECT \(stage.seq), r, l, p, f FROM UNNEST(\(regions)::int8[], \(lines)::int8[], \(persons)::bytea[], \(fields)::text[]) AS t(r, l, p, f)
-            """, logger: logger)
-    }
-
-    public func discard(_ stage: StagingID) async throws {
-        try await client.withTransaction(logger: logger) { c in try await self.discard(stage.seq, on: c) }
-    }
-
-    private func discard(_ seq: Int64, on c: PostgresConnection) async throws {
-        try await c.query("DELETE FROM records WHERE batch = \(seq)", logger: logger)
-        try await c.query("DELETE FROM batches WHERE seq = \(seq) AND state = 'staging'", logger: logger)
-    }
-
-    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome {
-        let header = batch.header
-        return try await client.withTransaction(logger: logger) { c in
-            try await c.query("LOCK TABLE batches IN SHARE ROW EXCLUSIVE MODE", logger: logger)
-            let earlier = try await c.query("""
-                SELECT envelope_hash, receipt FROM batches WHERE source = \(header.source.value) AND batch_id = \(header.batchId.description) AND state = 'committed'
-                """, logger: logger)
-            for try await (hash, first) in earlier.decode((ByteBuffer, String).self) {
-                try await self.discard(stage.seq, on: c)
-                return Array(buffer: hash) == batch.envelopeHash ? .duplicate(first) : .conflict
-            }
-            var commitSeq: Int64 = 1
-            for try await maximum in try await c.query("SELECT COALESCE(MAX(commit_seq), 0) FROM batches", logger: logger).decode(Int64.self) {
-                commitSeq = maximum + 1
-            }
-            let updated = try await c.query("""
-                UPDATE batches SET state = 'committed', commit_seq = \(commitSeq), envelope_hash = \(ByteBuffer(bytes: batch.envelopeHash)),
-                    accepted = \(Int64(accepted)), rejected = \(Int64(rejected)), receipt = \(receipt), committed_at = \(audit.time.timeIntervalSince1970)
-                WHERE seq = \(stage.seq) AND state = 'staging' RETURNING seq
-                """, logger: logger)
-            var found = false
-            for try await _ in updated.decode(Int64.self) { found = true }
-            guard found else { throw StoreError("staging area \(stage.seq) is gone (discarded by a restart?)") }
-            try await self.append(audit, on: c)
-            return .committed(receipt)
-        }
     }
 
     public func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
@@ -247,52 +198,9 @@ public final class PostgresStore: RecordStore {
         return discarded
     }
 
-    public func counts() async throws -> (batches: Int, records: Int) {
-        let batches = try await scalar("SELECT COUNT(*) FROM batches WHERE state = 'committed'")
-        let records = try await scalar("SELECT COUNT(*) FROM records r JOIN batches b ON b.seq = r.batch WHERE b.state = 'committed'")
-        return (batches, records)
-    }
-
-    public func storedRecordRows() async throws -> Int { try await scalar("SELECT COUNT(*) FROM records") }
-
-    private func scalar(_ sql: String) async throws -> Int {
+    func scalar(_ sql: String) async throws -> Int {
         for try await n in try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Int64.self) { return Int(n) }
         return 0
-    }
-
-    // MARK: Delivery
-
-    public func records(dataset: DatasetID, region: RegionNumber) async throws -> [StoredRecord] {
-        try await stored(client.query("""
-            SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields, b.committed_at
-            FROM batches b JOIN records r ON r.batch = b.seq AND r.region = \(Int64(region.value))
-            WHERE b.dataset = \(dataset.value) AND b.state = 'committed'
-            """, logger: logger), limit: Int.max) { _ in true }
-    }
-
-    public func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: @Sendable (StoredRecord) -> Bool) async throws -> [StoredRecord] {
-        try await stored(client.query("""
-            SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields, b.committed_at
-            FROM batches b JOIN records r ON r.batch = b.seq
-            WHERE b.state = 'committed' AND b.dataset = ANY(\(datasets.map(\.value))::text[])
-              AND (b.commit_seq, r.region, r.line) > (\(cursor.batch), \(cursor.region), \(cursor.record))
-            ORDER BY b.commit_seq, r.region, r.line
-            """, logger: logger), limit: limit, accept: accept)
-    }
-
-    private func stored(_ rows: PostgresRowSequence, limit: Int, accept: (StoredRecord) -> Bool) async throws -> [StoredRecord] {
-        var page: [StoredRecord] = []
-        for try await (line, commitSeq, dataset, person, epoch, region, fields, committedAt)
-            in rows.decode((Int64, Int64, String, ByteBuffer, Int64, Int64, String, Double).self) {
-            guard page.count < limit else { continue }
-            let record = StoredRecord(
-                cursor: DeliveryCursor(batch: commitSeq, region: region, record: line), dataset: DatasetID(dataset),
-                person: InternalPseudonym(storedBytes: Array(buffer: person), epoch: UInt32(epoch)), region: RegionNumber(Int(region))!,
-                fields: FlatJSON.decodeFields(fields), committedAt: Date(timeIntervalSince1970: committedAt)
-            )
-            if accept(record) { page.append(record) }
-        }
-        return page
     }
 
     // MARK: Audit
@@ -310,7 +218,7 @@ public final class PostgresStore: RecordStore {
     }
 
     /// Appends under an exclusive lock on the table: one chain, whichever instance appends.
-    private func append(_ event: AuditEvent, on c: PostgresConnection) async throws {
+    func append(_ event: AuditEvent, on c: PostgresConnection) async throws {
         try await c.query("LOCK TABLE audit IN EXCLUSIVE MODE", logger: logger)
         let last = try await head(on: c)
         let sequence = last.sequence + 1, previous = last.hash
@@ -438,29 +346,6 @@ public final class PostgresStore: RecordStore {
     }
 
     // MARK: Retention
-
-    public func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
-        try await client.withTransaction(logger: logger) { c in
-            var result = PurgeResult()
-            for (dataset, cutoff) in cutoffs.sorted(by: { $0.key < $1.key }) {
-                var batches: [Int64] = []
-                for try await seq in try await c.query("""
-                    SELECT seq FROM batches WHERE state = 'committed' AND purged_at IS NULL AND dataset = \(dataset.value)
-                      AND committed_at < \(cutoff.timeIntervalSince1970)
-                    """, logger: logger).decode(Int64.self) { batches.append(seq) }
-                for seq in batches {
-                    for try await n in try await c.query("WITH gone AS (DELETE FROM records WHERE batch = \(seq) RETURNING 1) SELECT COUNT(*) FROM gone",
-                                                         logger: logger).decode(Int64.self) {
-                        result.records[dataset, default: 0] += Int(n)
-                    }
-                    try await c.query("UPDATE batches SET purged_at = \(Date().timeIntervalSince1970) WHERE seq = \(seq)", logger: logger)
-                }
-                if !batches.isEmpty { result.batches[dataset] = batches.count }
-            }
-            if !result.batches.isEmpty { try await self.append(audit(result), on: c) }
-            return result
-        }
-    }
 
     public func uncheckedExecute(_ sql: String) async throws {
         for statement in sql.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {

@@ -11,11 +11,14 @@ public struct PseudonymKeys: Sendable, CustomStringConvertible {
     public let epoch: UInt32
     let internalKey: SecretBytes
     let deliveryKey: SecretBytes
+    /// Seals the cursors handed to regions (`VNGTCURS`).
+    let cursorKey: SecretBytes
 
     public init(root: SecretBytes, epoch: UInt32) throws {
         self.epoch = epoch
         self.internalKey = try KeyDerivation.derive(from: root, context: "VNGTINTL", id: UInt64(epoch))
         self.deliveryKey = try KeyDerivation.derive(from: root, context: "VNGTDELV", id: UInt64(epoch))
+        self.cursorKey = try KeyDerivation.derive(from: root, context: "VNGTCURS", id: UInt64(epoch))
     }
 
     public var description: String { "PseudonymKeys(epoch \(epoch), redacted)" }

@@ -1,3 +1,4 @@
+import Foundation
 import Records
 import VangnetCore
 import VangnetCrypto
@@ -11,6 +12,17 @@ public struct PseudonymisedRecord: Sendable {
     public let municipality: MunicipalityCode
     /// The record's fields without the BSN, as one flat JSON object (what the store keeps).
     public let storedFields: String
+    /// What identifies the record within its dataset: its person and key fields.
+    public let key: RecordKey
+}
+
+/// A withdrawal with the BSN replaced by the internal pseudonym. Only ``Pseudonymiser`` makes one.
+public struct PseudonymisedWithdrawal: Sendable {
+    public let dataset: DatasetID
+    public let line: Int
+    public let person: InternalPseudonym
+    /// The record withdrawn.
+    public let key: RecordKey
 }
 
 /// Replaces BSNs by keyed pseudonyms, and derives the pseudonyms regions receive.
@@ -52,13 +64,68 @@ public struct Pseudonymiser: Sendable {
 
     /// Consumes a validated record: the BSN goes no further than this call.
     public func pseudonymise(_ record: ValidatedRecord) -> PseudonymisedRecord {
-        PseudonymisedRecord(
+        let person = internalPseudonym(of: record.bsn)
+        return PseudonymisedRecord(
             dataset: record.dataset,
             line: record.line,
-            person: internalPseudonym(of: record.bsn),
+            person: person,
             municipality: record.municipality,
-            storedFields: record.storedFields
+            storedFields: record.storedFields,
+            key: RecordKey(person: person, dataset: record.dataset, identity: record.identity)
         )
+    }
+
+    /// Consumes a validated withdrawal: the BSN goes no further than this call.
+    public func pseudonymise(_ withdrawal: ValidatedWithdrawal) -> PseudonymisedWithdrawal {
+        let person = internalPseudonym(of: withdrawal.bsn)
+        return PseudonymisedWithdrawal(dataset: withdrawal.dataset, line: withdrawal.line, person: person,
+                                       key: RecordKey(person: person, dataset: withdrawal.dataset, identity: withdrawal.identity))
+    }
+
+    /// Seals `payload` for `context` under the current epoch's cursor key: opaque to whoever holds
+    /// it, and only ``openToken(_:context:)`` with the same context reads it back. Text:
+    /// `e<epoch>.<base64url>`.
+    public func sealToken(_ payload: [UInt8], context: String) -> String {
+        "e\(keys.epoch)." + Self.base64url(AEAD.seal(payload, associated: Array(context.utf8), key: keys.cursorKey))
+    }
+
+    /// The payload of a ``sealToken(_:context:)`` token, or `nil` if it was not made by this
+    /// gateway for `context` under a held epoch.
+    public func openToken(_ token: some StringProtocol, context: String) -> [UInt8]? {
+        let parts = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].first == "e", let epoch = UInt32(parts[0].dropFirst()), let keys = epochs[epoch],
+              let box = Self.base64urlDecode(parts[1]) else { return nil }
+        return AEAD.open(box, associated: Array(context.utf8), key: keys.cursorKey)
+    }
+
+    static func base64url(_ bytes: [UInt8]) -> String {
+        String(Data(bytes).base64EncodedString().map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }.filter { $0 != "=" })
+    }
+
+    static func base64urlDecode(_ text: some StringProtocol) -> [UInt8]? {
+        guard text.count <= 512, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
+        var s = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        while s.count % 4 != 0 { s += "=" }
+        return Data(base64Encoded: s).map { Array($0) }
+    }
+
+    /// The identifier under which `region` receives the record `key` for `purpose`: stable for
+    /// as long as the record exists, unlinkable across regions, purposes and epochs (like the
+    /// delivery pseudonym); `nil` if the epoch's keys are no longer held. Its text is
+    /// `vr1.<32 hex digits>` (``deliveryRecordID(digest:)``) of ``deliveryRecordDigest(_:region:purpose:epoch:)``.
+    public func deliveryRecordID(for key: RecordKey, epoch: UInt32, region: RegionNumber, purpose: PurposeID) -> String? {
+        deliveryRecordDigest(key, region: region, purpose: purpose, epoch: epoch).map(Self.deliveryRecordID(digest:))
+    }
+
+    /// The text of a delivered record identifier with these 16 bytes.
+    public static func deliveryRecordID(digest: [UInt8]) -> String { "vr1." + Hex.encode(digest) }
+
+    /// The 16 bytes of ``deliveryRecordID(for:epoch:region:purpose:)``.
+    public func deliveryRecordDigest(_ key: RecordKey, region: RegionNumber, purpose: PurposeID, epoch: UInt32) -> [UInt8]? {
+        guard let keys = epochs[epoch] else { return nil }
+        var input: [UInt8] = Array("vangnet/delivery-record/v1:region=\(region.value);purpose=\(purpose.value);record=".utf8)
+        input.append(contentsOf: key.bytes)
+        return GenericHash.keyedHash(input, key: keys.deliveryKey, outputLength: 16)
     }
 
     /// The pseudonym that `region` receives for `person` under `purpose`, in the person's epoch;

@@ -1,7 +1,8 @@
 import VangnetCore
 
 extension DatasetSchema {
-    /// DUO onderwijsdeelname: enrolments in education.
+    /// DUO onderwijsdeelname: enrolments in education. An enrolment is identified by the person, the
+    /// school (BRIN) and the day of enrolment.
     public static let duoOnderwijsdeelname = DatasetSchema(id: "duo.onderwijsdeelname", version: 1, fields: [
         FieldSpec("bsn", .bsn),
         FieldSpec("geboortedatum", .date),
@@ -16,9 +17,10 @@ extension DatasetSchema {
         FieldSpec("diploma", .boolean, required: false),
         FieldSpec("startkwalificatie", .boolean),
         FieldSpec("vsv", .boolean),
-    ])
+    ], key: ["brin", "inschrijvingsdatum"])
 
-    /// UWV inkomstenverhoudingen: employment and benefits.
+    /// UWV inkomstenverhoudingen: employment and benefits. An income relationship is identified, per
+    /// month reported, by the person, its kind and its start date.
     public static let uwvInkomstenverhoudingen = DatasetSchema(id: "uwv.inkomstenverhoudingen", version: 1, fields: [
         FieldSpec("bsn", .bsn),
         FieldSpec("gemeentecode", .municipality),
@@ -29,7 +31,7 @@ extension DatasetSchema {
         FieldSpec("loonklasse", .enumeration(["0-1000", "1000-2000", "2000-3000", "3000-4000", "4000+"]), required: false),
         FieldSpec("startdatum", .date),
         FieldSpec("einddatum", .date, required: false),
-    ])
+    ], key: ["periode", "soort", "startdatum"])
 
     /// The schemas that ship with Vangnet, by id.
     public static let defaults: [DatasetID: DatasetSchema] = [

@@ -61,9 +61,14 @@ public struct DatasetSchema: Sendable {
     public let bsnField: String
     /// The name of the field of type ``FieldType/municipality`` that routes the record.
     public let municipalityField: String
+    /// The fields that, with the BSN, identify a record: a later record of the same person with the
+    /// same values of these fields replaces it, and a withdrawal names them. Required fields.
+    public let keyFields: [String]
+    /// The positions of ``keyFields`` in ``fields``.
+    let keyPositions: [Int]
     private let nameBytes: [[UInt8]]
 
-    public init(id: DatasetID, version: Int, fields: [FieldSpec]) {
+    public init(id: DatasetID, version: Int, fields: [FieldSpec], key keyFields: [String]) {
         guard let bsn = fields.first(where: { $0.type == .bsn }), let municipality = fields.first(where: { $0.type == .municipality }) else {
             preconditionFailure("a dataset schema needs a BSN field and a municipality field")
         }
@@ -73,6 +78,13 @@ public struct DatasetSchema: Sendable {
         self.fields = fields
         self.bsnField = bsn.name
         self.municipalityField = municipality.name
+        self.keyFields = keyFields
+        self.keyPositions = keyFields.map { name in
+            guard let k = fields.firstIndex(where: { $0.name == name }), fields[k].required, fields[k].type != .bsn else {
+                preconditionFailure("a key field is a required field of the schema other than the BSN")
+            }
+            return k
+        }
         self.nameBytes = fields.map { Array($0.name.utf8) }
     }
 
@@ -91,6 +103,23 @@ public struct DatasetSchema: Sendable {
 
     /// The field spec named `name`, if the schema has one.
     public func field(named name: String) -> FieldSpec? { fields.first { $0.name == name } }
+
+    /// A record's identity within the dataset, apart from its person: the values of the key fields
+    /// in schema order, each followed by a zero byte. The validator writes the same bytes from a
+    /// line as this from the stored fields.
+    public func identity(of fields: [String: FieldValue]) -> [UInt8] {
+        var out: [UInt8] = []
+        for name in keyFields {
+            switch fields[name] {
+            case .text(let s)?: out.append(contentsOf: s.utf8)
+            case .integer(let i)?: out.append(contentsOf: String(i).utf8)
+            case .boolean(let b)?: out.append(contentsOf: (b ? "true" : "false").utf8)
+            case nil: break
+            }
+            out.append(0)
+        }
+        return out
+    }
 
     /// The names of all fields except the BSN: what may ever leave the ingest stage.
     public var deliverableFieldNames: [String] { fields.map(\.name).filter { $0 != bsnField } }

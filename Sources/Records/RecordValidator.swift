@@ -17,9 +17,26 @@ public struct RecordValidator: Sendable {
         self.maxRecordBytes = maxRecordBytes
     }
 
-    /// Validates one line (without its newline) of the payload.
+    /// Validates one line (without its newline) of a batch that holds records only (a complete
+    /// picture): a withdrawal is refused (`withdrawal_not_allowed`).
     public func validate(line bytes: UnsafeRawBufferPointer, number: Int) -> Result<ValidatedRecord, RecordRejection> {
-        func reject(_ reason: RecordRejection.Reason, _ field: String? = nil) -> Result<ValidatedRecord, RecordRejection> {
+        switch check(line: bytes, number: number, withdrawals: false) {
+        case .success(.record(let record)): .success(record)
+        case .success(.withdrawal): .failure(RecordRejection(line: number, reason: .withdrawalNotAllowed, field: "withdrawn"))
+        case .failure(let rejection): .failure(rejection)
+        }
+    }
+
+    /// Validates one line of a batch of changes: a record (added or changed) or a withdrawal
+    /// (`"withdrawn": true` with the BSN and the key fields, nothing else).
+    public func validateChange(line bytes: UnsafeRawBufferPointer, number: Int) -> Result<ValidatedLine, RecordRejection> {
+        check(line: bytes, number: number, withdrawals: true)
+    }
+
+    private static let withdrawnKey = Array("withdrawn".utf8)
+
+    private func check(line bytes: UnsafeRawBufferPointer, number: Int, withdrawals: Bool) -> Result<ValidatedLine, RecordRejection> {
+        func reject(_ reason: RecordRejection.Reason, _ field: String? = nil) -> Result<ValidatedLine, RecordRejection> {
             .failure(RecordRejection(line: number, reason: reason, field: field))
         }
         guard bytes.count <= maxRecordBytes else { return reject(.recordTooLarge) }
@@ -33,10 +50,18 @@ public struct RecordValidator: Sendable {
         var stored: [UInt8] = [0x7B]
         stored.reserveCapacity(bytes.count)
         var next = 0 // keys usually come in schema order: look there first
+        var withdrawn = false
+        var keyValues = [Range<Int>](repeating: 0..<0, count: schema.keyPositions.count)
         for pair in pairs {
             let key = UnsafeRawBufferPointer(rebasing: bytes[pair.key])
             // An unknown key is not named in the rejection: it is input, and could hold a BSN.
-            guard let position = schema.position(ofKeyBytes: key, startingAt: next) else { return reject(.unknownField) }
+            guard let position = schema.position(ofKeyBytes: key, startingAt: next) else {
+                guard key.elementsEqual(Self.withdrawnKey) else { return reject(.unknownField) }
+                guard !withdrawn, pair.kind == .true else { return reject(.invalidValue, "withdrawn") }
+                withdrawn = true
+                continue
+            }
+            if let k = schema.keyPositions.firstIndex(of: position) { keyValues[k] = pair.value }
             next = position + 1
             let spec = schema.fields[position]
             guard present & (1 << position) == 0 else { return reject(.invalidJSON) } // a key given twice
@@ -80,19 +105,43 @@ public struct RecordValidator: Sendable {
             }
             Self.keep(key: key, value: raw, quoted: pair.kind == .string, into: &stored)
         }
+        var identity: [UInt8] = []
+        identity.reserveCapacity(32)
+        for range in keyValues {
+            identity.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[range]))
+            identity.append(0)
+        }
+        if withdrawn {
+            guard withdrawals else { return reject(.withdrawalNotAllowed, "withdrawn") }
+            // The BSN and the key fields name the record; any other field is a mistake.
+            for position in schema.keyPositions where present & (1 << position) == 0 { return reject(.missingField, schema.fields[position].name) }
+            guard let bsn else { return reject(.missingField, schema.bsnField) }
+            let bsnPosition = schema.fields.firstIndex { $0.name == schema.bsnField }!
+            let keyBits = schema.keyPositions.reduce(UInt64(1) << bsnPosition) { $0 | 1 << $1 }
+            if let extra = schema.fields.indices.first(where: { present & ~keyBits & (1 << $0) != 0 }) {
+                return reject(.withdrawalWithFields, schema.fields[extra].name)
+            }
+            return .success(.withdrawal(ValidatedWithdrawal(dataset: schema.id, line: number, bsn: bsn, identity: identity)))
+        }
         for (position, spec) in schema.fields.enumerated() where spec.required && present & (1 << position) == 0 {
             return reject(.missingField, spec.name)
         }
         guard let bsn, let municipality else { return reject(.missingField, schema.bsnField) }
         stored.append(0x7D)
-        return .success(ValidatedRecord(dataset: schema.id, line: number, bsn: bsn, municipality: municipality,
-                                        storedFields: String(decoding: stored, as: UTF8.self)))
+        return .success(.record(ValidatedRecord(dataset: schema.id, line: number, bsn: bsn, municipality: municipality,
+                                                storedFields: String(decoding: stored, as: UTF8.self), identity: identity)))
     }
 
     /// Convenience for tests and tools: validates a line given as a string.
     public func validate(line: String, number: Int) -> Result<ValidatedRecord, RecordRejection> {
         var copy = line
         return copy.withUTF8 { validate(line: UnsafeRawBufferPointer($0), number: number) }
+    }
+
+    /// Convenience for tests and tools: validates a line of a batch of changes given as a string.
+    public func validateChange(line: String, number: Int) -> Result<ValidatedLine, RecordRejection> {
+        var copy = line
+        return copy.withUTF8 { validateChange(line: UnsafeRawBufferPointer($0), number: number) }
     }
 
     /// Appends `,"key":value` (or without the comma first) to the stored object. The bytes were

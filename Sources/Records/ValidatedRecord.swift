@@ -20,17 +20,37 @@ public struct ValidatedRecord: Sendable {
     /// The other fields present in the record (the BSN excluded) as one flat JSON object: what
     /// the store keeps. Built during validation, so ingest never re-encodes a record.
     public let storedFields: String
+    /// The values of the schema's key fields (``DatasetSchema/identity(of:)``): with the person,
+    /// what identifies the record within its dataset.
+    public let identity: [UInt8]
 
     /// The fields as values (decoded from ``storedFields``; for tests and tools, not the hot path).
     public var fields: [String: FieldValue] { FlatJSON.decodeFields(storedFields) }
 
-    init(dataset: DatasetID, line: Int, bsn: BSN, municipality: MunicipalityCode, storedFields: String) {
+    init(dataset: DatasetID, line: Int, bsn: BSN, municipality: MunicipalityCode, storedFields: String, identity: [UInt8]) {
         self.dataset = dataset
         self.line = line
         self.bsn = bsn
         self.municipality = municipality
         self.storedFields = storedFields
+        self.identity = identity
     }
+}
+
+/// A line of a batch of changes that withdraws a record: the person and the key fields, no more.
+/// Holds the BSN, so like ``ValidatedRecord`` it goes no further than pseudonymisation.
+public struct ValidatedWithdrawal: Sendable {
+    public let dataset: DatasetID
+    public let line: Int
+    public let bsn: BSN
+    /// The values of the key fields, as in ``ValidatedRecord/identity``.
+    public let identity: [UInt8]
+}
+
+/// A validated line of a batch of changes.
+public enum ValidatedLine: Sendable {
+    case record(ValidatedRecord)
+    case withdrawal(ValidatedWithdrawal)
 }
 
 /// Why one record was rejected. Names a field of the schema at most; never a value, and never a
@@ -48,6 +68,12 @@ public struct RecordRejection: Error, Sendable, Hashable, Codable {
         case unknownMunicipality = "unknown_municipality"
         case invalidDate = "invalid_date"
         case invalidValue = "invalid_value"
+        /// A withdrawal (`"withdrawn": true`) in a batch that is a complete picture.
+        case withdrawalNotAllowed = "withdrawal_not_allowed"
+        /// A withdrawal that carries fields other than the BSN and the key fields.
+        case withdrawalWithFields = "withdrawal_with_fields"
+        /// A second line in one batch for the record (same person and key fields) of an earlier line.
+        case duplicateRecord = "duplicate_record"
     }
 
     public let line: Int

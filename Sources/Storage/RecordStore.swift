@@ -1,34 +1,41 @@
 import AuditLog
 import BatchEnvelope
 import Foundation
+import Pseudonymisation
+import Records
 import VangnetCore
 import VangnetCrypto
 
 /// What the gateway needs of a store, whatever the database: staging and committing batches,
-/// reading records in delivery order, and the audit chain. Two implementations pass one
+/// the delivery index (``DeliveryIndex``) and its reads, and the audit chain. Two implementations pass one
 /// behavioural test suite: ``SQLiteRecordStore`` (embedded, the default) and `PostgresStore`
 /// (several gateway instances on one PostgreSQL).
 ///
 /// The invariants are those of ``SQLiteStore``: a staged batch is invisible until its commit; a
-/// commit makes it visible with its receipt and audit entry in one transaction, or not at all;
-/// one commit per (source, batch id); delivery order is commit order, then region and line.
+/// commit makes it the current state of its records, with the delivery index, its receipt and
+/// audit entry, in one transaction, or not at all; one commit per (source, batch id).
 public protocol RecordStore: Sendable {
     func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID
-    func stage(_ records: [RoutedRecord], into stage: StagingID) async throws
+    func stage(_ lines: [StagedLine], into stage: StagingID) async throws
     func discard(_ stage: StagingID) async throws
-    func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome
+    /// Commits a staged batch (``SQLiteStore/commit(stage:batch:accepted:rejected:receipt:complete:rules:day:audit:)``).
+    func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
+                complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
+                audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome
     /// The receipt and envelope hash of a committed batch, if there is one.
     func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
     /// Drops the staging areas of batches interrupted by a stopped process (never those of a
     /// gateway instance still running); returns how many.
     func discardInterruptedBatches() async throws -> Int
     func counts() async throws -> (batches: Int, records: Int)
-    /// Rows in the records table, committed or staged.
+    /// Rows of records, current or staged.
     func storedRecordRows() async throws -> Int
-    /// Committed records of `dataset` in `region`.
-    func records(dataset: DatasetID, region: RegionNumber) async throws -> [StoredRecord]
-    /// Committed records after `cursor` in delivery order, offered to `accept` until it took `limit`.
-    func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: @Sendable (StoredRecord) -> Bool) async throws -> [StoredRecord]
+    /// The current records of `dataset` in `region` (tests and tools; not a delivery path).
+    func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord]
+    /// Brings the delivery index up to date for `day` under `rules` (rebuilt if they changed).
+    func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance
+    /// One page of a stream and the index's head, read in one transaction.
+    func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult
     func appendAudit(_ event: AuditEvent) async throws
     /// Recomputes the chain with its stored checkpoints, the auditor's `held` ones and (given
     /// `key`) their signatures.
@@ -52,9 +59,10 @@ public protocol RecordStore: Sendable {
     /// Per region, purpose and consumer: pulls, records received and the last pull; and per
     /// region the number of refusals. From the audit log.
     func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int])
-    /// Removes the records of committed batches of each dataset committed before its cutoff; the
-    /// purge and (if anything was removed) its audit entry are one transaction.
-    func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult
+    /// Removes the current records of each dataset last confirmed before its cutoff and brings the
+    /// index up to date; the purge and (if anything was removed) its audit entry are one transaction.
+    func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
+               audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult
     /// Runs raw SQL, for tests that tamper with the store. Bypasses every invariant.
     func uncheckedExecute(_ sql: String) async throws
     /// Releases the connections; the store is not used afterwards.
@@ -69,10 +77,13 @@ public struct SQLiteRecordStore: RecordStore {
     public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
         try await store.beginStaging(source: source, batchId: batchId, dataset: dataset, epoch: epoch, at: time)
     }
-    public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws { try await store.stage(records, into: stage) }
+    public func stage(_ lines: [StagedLine], into stage: StagingID) async throws { try await store.stage(lines, into: stage) }
     public func discard(_ stage: StagingID) async throws { try await store.discard(stage) }
-    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome {
-        try await store.commit(stage: stage, batch: batch, accepted: accepted, rejected: rejected, receipt: receipt, audit: audit)
+    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
+                       complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
+                       audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome {
+        try await store.commit(stage: stage, batch: batch, accepted: accepted, rejected: rejected, receipt: receipt,
+                               complete: complete, rules: rules, day: day, audit: audit)
     }
     public func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
         try store.committedBatch(source: source, batchId: batchId)
@@ -81,14 +92,13 @@ public struct SQLiteRecordStore: RecordStore {
     public func discardInterruptedBatches() async throws -> Int { try store.discardInterruptedBatches() }
     public func counts() async throws -> (batches: Int, records: Int) { try store.counts() }
     public func storedRecordRows() async throws -> Int { try store.storedRecordRows() }
-    public func records(dataset: DatasetID, region: RegionNumber) async throws -> [StoredRecord] {
-        var out: [StoredRecord] = []
-        try store.forEachRecord(dataset: dataset, region: region) { out.append($0) }
-        return out
+    public func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord] {
+        try store.currentRecords(dataset: dataset, region: region)
     }
-    public func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: @Sendable (StoredRecord) -> Bool) async throws -> [StoredRecord] {
-        try store.scanRecords(after: cursor, datasets: datasets, limit: limit, accept: accept)
+    public func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
+        try await store.maintainDeliveries(rules: rules, day: day, now: now)
     }
+    public func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult { try await store.readDeliveries(read) }
     public func appendAudit(_ event: AuditEvent) async throws { try store.appendAudit(event) }
     public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict { try store.verifyAudit(held: held, key: key) }
     public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try store.checkpointAudit(at: time) }
@@ -97,8 +107,9 @@ public struct SQLiteRecordStore: RecordStore {
     public func auditHash(at sequence: Int64) async throws -> [UInt8]? { try store.auditHash(at: sequence) }
     public func discardAuditCheckpoints(after sequence: Int64) async throws { try store.discardAuditCheckpoints(after: sequence) }
     public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) { try store.pullOverview() }
-    public func purge(before cutoffs: [DatasetID: Date], audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
-        try store.purge(before: cutoffs, audit: audit)
+    public func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
+                      audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
+        try store.purge(before: cutoffs, rules: rules, day: day, now: now, audit: audit)
     }
     public func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
         try store.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit)
@@ -111,6 +122,11 @@ public struct SQLiteRecordStore: RecordStore {
 }
 
 extension RecordStore {
+    /// Stages records (no withdrawals).
+    public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
+        try await self.stage(records.map(StagedLine.record), into: stage)
+    }
+
     /// Recomputes the chain with its stored checkpoints (signatures not checked).
     public func verifyAudit() async throws -> AuditVerdict { try await verifyAudit(held: [], key: nil) }
 

@@ -18,7 +18,8 @@ import VangnetCrypto
 ///   audit write rolls the action back (fail closed);
 /// - no BSN is ever written: the types that reach this store have none.
 public final class SQLiteStore: Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
+    let lifetimes: DeliveryLifetimes
     private let auditSigning: AuditSigning?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -32,8 +33,9 @@ public final class SQLiteStore: Sendable {
     ///
     /// `readOnly` opens an existing database as evidence: no migration, no write, and nothing
     /// appended (`vangnet audit verify --database` checks a copy without changing it).
-    public init(path: String, auditSigning: AuditSigning? = nil, readOnly: Bool = false) throws {
+    public init(path: String, auditSigning: AuditSigning? = nil, readOnly: Bool = false, lifetimes: DeliveryLifetimes = DeliveryLifetimes()) throws {
         self.auditSigning = auditSigning
+        self.lifetimes = lifetimes
         try StoreFiles.prepare(path, create: !readOnly)
         var configuration = Configuration()
         configuration.readonly = readOnly
@@ -117,13 +119,70 @@ public final class SQLiteStore: Sendable {
             // Each entry's own Ed25519 signature by the audit key over its chain hash.
             try db.execute(sql: "ALTER TABLE audit ADD COLUMN signature BLOB")
         }
+        migrator.registerMigration("v5 records with identity and the delivery index") { db in
+            try db.execute(sql: """
+                -- The lines of batches being received; fields NULL: a withdrawal.
+                CREATE TABLE staged (
+                    stage INTEGER NOT NULL, line INTEGER NOT NULL, person BLOB NOT NULL, key BLOB NOT NULL,
+                    region INTEGER, fields TEXT,
+                    PRIMARY KEY (stage, line)
+                ) WITHOUT ROWID;
+                -- Every record as it stands: the newest version its source sent for its key. Clustered
+                -- by person, so that one person's records (all datasets) are one range.
+                CREATE TABLE current (
+                    person BLOB NOT NULL, key BLOB NOT NULL, epoch INTEGER NOT NULL, source TEXT NOT NULL, dataset TEXT NOT NULL,
+                    region INTEGER NOT NULL, fields TEXT NOT NULL,
+                    batch INTEGER NOT NULL,   -- batches.commit_seq of the version
+                    changed_at REAL NOT NULL, -- its commit time
+                    PRIMARY KEY (person, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX current_by_dataset ON current (dataset, source);
+                -- The last complete picture per source and dataset: it confirms every record it held.
+                CREATE TABLE pictures (source TEXT NOT NULL, dataset TEXT NOT NULL, complete_at REAL NOT NULL, PRIMARY KEY (source, dataset));
+                -- Per person with records: the day their deliveries may change without new records.
+                CREATE TABLE people (person BLOB PRIMARY KEY, recheck INTEGER) WITHOUT ROWID;
+                CREATE INDEX people_recheck ON people (recheck) WHERE recheck IS NOT NULL;
+                CREATE TABLE streams (id INTEGER PRIMARY KEY, region INTEGER NOT NULL, purpose TEXT NOT NULL, UNIQUE (region, purpose));
+                -- Versions of delivered items (DeliveryIndex.swift). line NULL: a withdrawal.
+                CREATE TABLE deliveries (
+                    stream INTEGER NOT NULL, item BLOB NOT NULL, seq INTEGER NOT NULL, line TEXT, person BLOB NOT NULL,
+                    at REAL NOT NULL, superseded INTEGER, superseded_at REAL,
+                    PRIMARY KEY (stream, item, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX deliveries_changes ON deliveries (stream, seq) WHERE superseded IS NULL;
+                CREATE INDEX deliveries_live ON deliveries (person) WHERE superseded IS NULL;
+                CREATE INDEX deliveries_superseded ON deliveries (superseded_at) WHERE superseded IS NOT NULL;
+                CREATE INDEX deliveries_withdrawals ON deliveries (at) WHERE line IS NULL AND superseded IS NULL;
+                CREATE TABLE delivery_state (
+                    id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, day INTEGER, rules TEXT,
+                    snapshot_horizon INTEGER NOT NULL, cursor_horizon INTEGER NOT NULL);
+                INSERT INTO delivery_state VALUES (1, 0, NULL, NULL, 0, 0);
+                """)
+            // Records stored before had no identity: each becomes the current version of its
+            // record (a later batch's wins); the index is built at the first maintenance.
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT b.source, b.dataset, b.epoch, b.commit_seq, b.committed_at, r.region, r.person, r.fields
+                FROM records r JOIN batches b ON b.seq = r.batch WHERE b.state = 'committed' ORDER BY b.commit_seq, r.region, r.line
+                """)
+            let insert = try db.makeStatement(sql: "INSERT OR REPLACE INTO current VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            while let row = try rows.next() {
+                let dataset = DatasetID(row["dataset"] as String)
+                guard let schema = DatasetSchema.defaults[dataset] else { continue }
+                let fields: String = row["fields"]
+                let person = InternalPseudonym(storedBytes: Array(row["person"] as Data), epoch: UInt32(row["epoch"] as Int64))
+                let key = RecordKey(person: person, dataset: dataset, identity: schema.identity(of: FlatJSON.decodeFields(fields)))
+                try insert.execute(arguments: [Data(person.bytes), Data(key.bytes), row["epoch"], row["source"], dataset.value,
+                                               row["region"], fields, row["commit_seq"], row["committed_at"]])
+            }
+            try db.execute(sql: "DROP TABLE records")
+        }
         return migrator
     }
 
     // MARK: Batches
 
-    /// Opens a staging area for a batch whose header was admitted. Its records are invisible to
-    /// every reader until ``commit(stage:batch:accepted:rejected:receipt:audit:)``.
+    /// Opens a staging area for a batch whose header was admitted. Its lines are invisible to
+    /// every reader until ``commit(stage:batch:accepted:rejected:receipt:complete:rules:day:audit:)``.
     /// All its records are pseudonymised under key `epoch`.
     public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
         try await pool.write { db in
@@ -133,37 +192,49 @@ public final class SQLiteStore: Sendable {
         }
     }
 
-    /// Adds records to a staging area, in one short transaction.
-    public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
-        guard !records.isEmpty else { return }
+    /// Adds lines to a staging area, in one short transaction.
+    public func stage(_ lines: [StagedLine], into stage: StagingID) async throws {
+        guard !lines.isEmpty else { return }
         // Staged rows need no fsync of their own: a crash loses only an uncommitted batch, and the
         // commit transaction (synchronous FULL) syncs the WAL, earlier frames included, before a
         // receipt is given.
         try await pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-            try db.inTransaction { try Self.insert(records, into: stage, in: db); return .commit }
+            try db.inTransaction { try Self.insert(lines, into: stage, in: db); return .commit }
         }
     }
 
-    private static func insert(_ records: [RoutedRecord], into stage: StagingID, in db: Database) throws {
-        let insert = try db.cachedStatement(sql: "INSERT INTO records (batch, region, line, person, fields) VALUES (?, ?, ?, ?, ?)")
+    private static func insert(_ lines: [StagedLine], into stage: StagingID, in db: Database) throws {
+        let insert = try db.cachedStatement(sql: "INSERT INTO staged (stage, line, person, key, region, fields) VALUES (?, ?, ?, ?, ?, ?)")
         // Bound with the C API: this loop is the writer's whole job during an ingest, and
         // binding through GRDB's argument arrays cost a third of it. SQLITE_STATIC (nil) is
         // safe because every buffer outlives the step.
         let statement = insert.sqliteStatement
-        for routed in records {
-            let r = routed.record
-            var fields = r.storedFields
-            let status = fields.withUTF8 { f in
-                r.person.bytes.withUnsafeBytes { p in
-                    sqlite3_bind_int64(statement, 1, stage.seq)
-                    sqlite3_bind_int64(statement, 2, Int64(routed.region.value))
-                    sqlite3_bind_int64(statement, 3, Int64(r.line))
-                    sqlite3_bind_blob(statement, 4, p.baseAddress, Int32(p.count), nil)
-                    sqlite3_bind_text(statement, 5, UnsafeRawPointer(f.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(f.count), nil)
-                    defer { sqlite3_reset(statement) }
-                    return sqlite3_step(statement)
+        for staged in lines {
+            let (line, person, key, region, fields): (Int, InternalPseudonym, RecordKey, RegionNumber?, String?)
+            switch staged {
+            case .record(let routed): (line, person, key, region, fields) = (routed.record.line, routed.record.person, routed.record.key, routed.region, routed.record.storedFields)
+            case .withdrawal(let w): (line, person, key, region, fields) = (w.line, w.person, w.key, nil, nil)
+            }
+            let keyBytes = key.bytes
+            var text = fields ?? ""
+            let status = text.withUTF8 { f in
+                person.bytes.withUnsafeBytes { p in
+                    keyBytes.withUnsafeBytes { k in
+                        sqlite3_bind_int64(statement, 1, stage.seq)
+                        sqlite3_bind_int64(statement, 2, Int64(line))
+                        sqlite3_bind_blob(statement, 3, p.baseAddress, Int32(p.count), nil)
+                        sqlite3_bind_blob(statement, 4, k.baseAddress, Int32(k.count), nil)
+                        if let region { sqlite3_bind_int64(statement, 5, Int64(region.value)) } else { sqlite3_bind_null(statement, 5) }
+                        if fields != nil {
+                            sqlite3_bind_text(statement, 6, UnsafeRawPointer(f.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(f.count), nil)
+                        } else {
+                            sqlite3_bind_null(statement, 6)
+                        }
+                        defer { sqlite3_reset(statement) }
+                        return sqlite3_step(statement)
+                    }
                 }
             }
             guard status == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "staging insert failed") }
@@ -176,16 +247,21 @@ public final class SQLiteStore: Sendable {
     }
 
     private static func discard(_ seq: Int64, in db: Database) throws {
-        try db.execute(sql: "DELETE FROM records WHERE batch = ?", arguments: [seq])
+        try db.execute(sql: "DELETE FROM staged WHERE stage = ?", arguments: [seq])
         try db.execute(sql: "DELETE FROM batches WHERE seq = ? AND state = 'staging'", arguments: [seq])
     }
 
-    /// Makes a staged batch visible, with its receipt and audit event, in one transaction.
+    /// Makes a staged batch the current state of its records, with its receipt and audit event,
+    /// and brings the delivery index up to date (on `day`, under `rules`), in one transaction.
     ///
-    /// If the same source already committed this batch id, the staged records are dropped and
-    /// the outcome is `.duplicate` (same envelope hash: the first receipt) or `.conflict`.
-    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int,
-                       receipt: SignedReceiptJSON, audit: AuditEvent) async throws -> BatchCommitOutcome {
+    /// A record line adds its record or replaces the one with its key (unchanged if equal); a
+    /// withdrawal removes it. With `complete` (a complete picture: the keys of every record of the
+    /// batch) the source's records of the dataset that are not in it are withdrawn. If the same
+    /// source already committed this batch id, the staged lines are dropped and the outcome is
+    /// `.duplicate` (same envelope hash: the first receipt) or `.conflict`.
+    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
+                       complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
+                       audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome {
         let header = batch.header
         return try await pool.write { db in
             if let row = try Row.fetchOne(db, sql: "SELECT envelope_hash, receipt FROM batches WHERE source = ? AND batch_id = ? AND state = 'committed'",
@@ -194,13 +270,63 @@ public final class SQLiteStore: Sendable {
                 let hash: Data = row["envelope_hash"]
                 return Array(hash) == batch.envelopeHash ? .duplicate(row["receipt"]) : .conflict
             }
+            guard let epoch = try Int64.fetchOne(db, sql: "SELECT epoch FROM batches WHERE seq = ? AND state = 'staging'", arguments: [stage.seq]) else {
+                throw StoreError("staging area \(stage.seq) is gone (discarded by a restart?)")
+            }
             let commitSeq = (try Int64.fetchOne(db, sql: "SELECT MAX(commit_seq) FROM batches") ?? 0) + 1
+            var summary = CommitSummary()
+            let now = audit(summary).time
+            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
+            try index.bringUpToDate()
+            let source = header.source.value, dataset = header.dataset.value
+            let lookup = try db.cachedStatement(sql: "SELECT region, fields FROM current WHERE person = ? AND key = ?")
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO current (person, key, epoch, source, dataset, region, fields, batch, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (person, key) DO UPDATE SET epoch = excluded.epoch, source = excluded.source, region = excluded.region,
+                    fields = excluded.fields, batch = excluded.batch, changed_at = excluded.changed_at
+                """)
+            let delete = try db.cachedStatement(sql: "DELETE FROM current WHERE person = ? AND key = ?")
+            let lines = try Row.fetchCursor(db, sql: "SELECT person, key, region, fields FROM staged WHERE stage = ? ORDER BY line", arguments: [stage.seq])
+            while let line = try lines.next() {
+                let person: Data = line["person"], key: Data = line["key"]
+                guard let fields = line["fields"] as String? else {
+                    try delete.execute(arguments: [person, key])
+                    if db.changesCount > 0 { summary.withdrawn += 1; try index.markDirty(person) } else { summary.withdrawnUnknown += 1 }
+                    continue
+                }
+                let region: Int64 = line["region"]
+                if let old = try Row.fetchOne(lookup, arguments: [person, key]) {
+                    if old["region"] as Int64 == region && old["fields"] as String == fields { summary.unchanged += 1; continue }
+                    summary.changed += 1
+                } else {
+                    summary.added += 1
+                }
+                try upsert.execute(arguments: [person, key, epoch, source, dataset, region, fields, commitSeq, now.timeIntervalSince1970])
+                try index.markDirty(person)
+            }
+            if let complete {
+                // What the picture no longer holds is withdrawn.
+                var gone: [(Data, Data)] = []
+                let rows = try Row.fetchCursor(db, sql: "SELECT person, key FROM current WHERE dataset = ? AND source = ?", arguments: [dataset, source])
+                while let row = try rows.next() {
+                    let key: Data = row["key"]
+                    if !complete.contains(RecordKey(storedBytes: Array(key))) { gone.append((row["person"], key)) }
+                }
+                for (person, key) in gone {
+                    try delete.execute(arguments: [person, key])
+                    try index.markDirty(person)
+                }
+                summary.withdrawn += gone.count
+                try db.execute(sql: "INSERT OR REPLACE INTO pictures (source, dataset, complete_at) VALUES (?, ?, ?)",
+                               arguments: [source, dataset, now.timeIntervalSince1970])
+            }
+            try index.refreshDirty()
+            try db.execute(sql: "DELETE FROM staged WHERE stage = ?", arguments: [stage.seq])
             try db.execute(sql: """
                 UPDATE batches SET state = 'committed', commit_seq = ?, envelope_hash = ?, accepted = ?, rejected = ?, receipt = ?, committed_at = ?
                 WHERE seq = ? AND state = 'staging'
-                """, arguments: [commitSeq, Data(batch.envelopeHash), accepted, rejected, receipt, audit.time.timeIntervalSince1970, stage.seq])
-            guard db.changesCount == 1 else { throw StoreError("staging area \(stage.seq) is gone (discarded by a restart?)") }
-            try append(audit, in: db)
+                """, arguments: [commitSeq, Data(batch.envelopeHash), accepted, rejected, receipt, now.timeIntervalSince1970, stage.seq])
+            try append(audit(summary), in: db)
             return .committed(receipt)
         }
     }
@@ -226,97 +352,65 @@ public final class SQLiteStore: Sendable {
         }
     }
 
-    /// Number of committed batches and of their records (for summaries and tests).
+    /// Number of committed batches and of current records (for summaries and tests).
     public func counts() throws -> (batches: Int, records: Int) {
         try pool.read { db in
             (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM batches WHERE state = 'committed'") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records r JOIN batches b ON b.seq = r.batch WHERE b.state = 'committed'") ?? 0)
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current") ?? 0)
         }
     }
 
-    /// Rows in the records table, committed or staged (for crash tests).
+    /// Rows of records, current or staged (for crash tests).
     public func storedRecordRows() throws -> Int {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records") ?? 0 }
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM current) + (SELECT COUNT(*) FROM staged)") ?? 0 }
     }
 
-    /// Per committed batch: its id and number of records, for consistency checks.
+    /// Per committed batch: its id, its accepted count and how many current records it holds.
     public func committedBatches() throws -> [(source: OIN, batchId: BatchID, accepted: Int, records: Int)] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT b.source, b.batch_id, b.accepted, (SELECT COUNT(*) FROM records r WHERE r.batch = b.seq) AS n
+                SELECT b.source, b.batch_id, b.accepted, (SELECT COUNT(*) FROM current c WHERE c.batch = b.commit_seq) AS n
                 FROM batches b WHERE b.state = 'committed' ORDER BY b.commit_seq
                 """).map { (OIN($0["source"])!, BatchID($0["batch_id"] as String)!, $0["accepted"], $0["n"]) }
         }
     }
 
-    // MARK: Delivery
-
-    /// Calls `body` for every committed record of `dataset` in `region` (to build a population).
-    public func forEachRecord(dataset: DatasetID, region: RegionNumber, _ body: (StoredRecord) throws -> Void) throws {
+    /// The current records of `dataset` in `region` (for tests and tools; not a delivery path).
+    public func currentRecords(dataset: DatasetID, region: RegionNumber) throws -> [CurrentRecord] {
         try pool.read { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields, b.committed_at
-                FROM batches b JOIN records r ON r.batch = b.seq AND r.region = ?
-                WHERE b.dataset = ? AND b.state = 'committed'
-                """, arguments: [region.value, dataset.value])
-            while let row = try rows.next() { try body(Self.storedRecord(row)) }
+            let completeAt = try SQLiteDeliveryIndex.completeTimes(db)
+            return try Row.fetchAll(db, sql: "SELECT * FROM current WHERE dataset = ? AND region = ?", arguments: [dataset.value, region.value])
+                .map { SQLiteDeliveryIndex.currentRecord($0, completeAt: completeAt) }
         }
-    }
-
-    /// Committed records after `cursor`, in delivery order (batches in commit order, records in
-    /// region and line order), of the given datasets, offered to `accept` until it has taken `limit`.
-    public func scanRecords(after cursor: DeliveryCursor, datasets: [DatasetID], limit: Int, accept: (StoredRecord) -> Bool) throws -> [StoredRecord] {
-        try pool.read { db in
-            let placeholders = datasets.map { _ in "?" }.joined(separator: ",")
-            var arguments: StatementArguments = [cursor.batch, cursor.batch, cursor.region, cursor.record]
-            arguments += StatementArguments(datasets.map(\.value))
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT r.line, b.commit_seq, b.dataset, r.person, b.epoch, r.region, r.fields, b.committed_at
-                FROM batches b JOIN records r ON r.batch = b.seq
-                WHERE b.state = 'committed' AND b.commit_seq >= ? AND (b.commit_seq > ? OR (r.region, r.line) > (?, ?)) AND b.dataset IN (\(placeholders))
-                ORDER BY b.commit_seq, r.region, r.line
-                """, arguments: arguments)
-            var page: [StoredRecord] = []
-            while page.count < limit, let row = try rows.next() {
-                let record = Self.storedRecord(row)
-                if accept(record) { page.append(record) }
-            }
-            return page
-        }
-    }
-
-    private static func storedRecord(_ row: Row) -> StoredRecord {
-        StoredRecord(
-            cursor: DeliveryCursor(batch: row["commit_seq"], region: row["region"], record: row["line"]),
-            dataset: DatasetID(row["dataset"] as String),
-            person: InternalPseudonym(storedBytes: Array(row["person"] as Data), epoch: UInt32(row["epoch"] as Int64)),
-            region: RegionNumber(row["region"] as Int)!,
-            fields: FlatJSON.decodeFields(row["fields"]),
-            committedAt: Date(timeIntervalSince1970: row["committed_at"])
-        )
     }
 
     // MARK: Retention
 
-    /// Removes the records of every committed batch of a dataset committed before that dataset's
-    /// cutoff, and appends `audit(result)` in the same transaction when anything was removed
-    /// (nothing is removed unless the entry is written). The batch rows stay, marked purged, so a
-    /// retry of a purged batch still gets its receipt.
+    /// Removes every current record of a dataset last confirmed before that dataset's cutoff,
+    /// brings the index up to date, and appends `audit(result)` in the same transaction when
+    /// anything was removed (nothing is removed unless the entry is written).
     @discardableResult
-    public func purge(before cutoffs: [DatasetID: Date], audit: (PurgeResult) -> AuditEvent) throws -> PurgeResult {
+    public func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
+                      audit: (PurgeResult) -> AuditEvent) throws -> PurgeResult {
         try pool.write { db in
+            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
+            try index.bringUpToDate()
             var result = PurgeResult()
+            let delete = try db.cachedStatement(sql: "DELETE FROM current WHERE person = ? AND key = ?")
             for (dataset, cutoff) in cutoffs.sorted(by: { $0.key < $1.key }) {
-                let batches = try Int64.fetchAll(db, sql: """
-                    SELECT seq FROM batches WHERE state = 'committed' AND purged_at IS NULL AND dataset = ? AND committed_at < ?
-                    """, arguments: [dataset.value, cutoff.timeIntervalSince1970])
-                for seq in batches {
-                    try db.execute(sql: "DELETE FROM records WHERE batch = ?", arguments: [seq])
-                    result.records[dataset, default: 0] += db.changesCount
-                    try db.execute(sql: "UPDATE batches SET purged_at = ? WHERE seq = ?", arguments: [Date().timeIntervalSince1970, seq])
+                let expired = try Row.fetchAll(db, sql: """
+                    SELECT c.person, c.key, c.batch FROM current c WHERE c.dataset = ? AND c.changed_at < ?
+                    AND NOT EXISTS (SELECT 1 FROM pictures p WHERE p.source = c.source AND p.dataset = c.dataset AND p.complete_at >= ?)
+                    """, arguments: [dataset.value, cutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970])
+                guard !expired.isEmpty else { continue }
+                for row in expired {
+                    try delete.execute(arguments: [row["person"] as Data, row["key"] as Data])
+                    try index.markDirty(row["person"])
                 }
-                if !batches.isEmpty { result.batches[dataset] = batches.count }
+                result.records[dataset] = expired.count
+                result.batches[dataset] = Set(expired.map { $0["batch"] as Int64 }).count
             }
+            try index.refreshDirty()
             if !result.batches.isEmpty { try append(audit(result), in: db) }
             return result
         }

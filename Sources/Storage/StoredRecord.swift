@@ -17,27 +17,6 @@ public struct RoutedRecord: Sendable {
     }
 }
 
-/// A record read back from the store, for delivery. Has no BSN: the store never had one.
-public struct StoredRecord: Sendable {
-    /// Position in delivery order.
-    public let cursor: DeliveryCursor
-    public let dataset: DatasetID
-    public let person: InternalPseudonym
-    public let region: RegionNumber
-    public let fields: [String: FieldValue]
-    /// When its batch was committed (retention counts from here).
-    public let committedAt: Date
-
-    public init(cursor: DeliveryCursor, dataset: DatasetID, person: InternalPseudonym, region: RegionNumber, fields: [String: FieldValue], committedAt: Date) {
-        self.cursor = cursor
-        self.dataset = dataset
-        self.person = person
-        self.region = region
-        self.fields = fields
-        self.committedAt = committedAt
-    }
-}
-
 /// What happened when a batch was offered for commit.
 public enum BatchCommitOutcome: Sendable {
     /// Committed now, with this receipt.

@@ -24,6 +24,15 @@ public struct BatchID: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 }
 
+/// What a batch is, as its signed header declares it.
+public enum BatchMode: String, Sendable, Codable, CaseIterable {
+    /// The source's complete current picture of the dataset: its records of that dataset that are
+    /// missing from the batch are withdrawn.
+    case full
+    /// Records added or changed, and records withdrawn by key; the rest stays as it is.
+    case changes
+}
+
 /// A name given in configuration: a dataset id or a purpose id. `Kind` keeps the two apart.
 public struct Name<Kind>: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral, RawRepresentable {
     public let value: String

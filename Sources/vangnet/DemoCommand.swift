@@ -91,13 +91,12 @@ struct DemoRun {
 
         let gatewayBox = try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub")))
         let gatewaySigning = try SigningPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-signing.pub")))
-        for (name, oin, dataset, lines) in [("duo", DevelopmentSetup.duo, DatasetID("duo.onderwijsdeelname"), duo),
-                                            ("uwv", DevelopmentSetup.uwv, DatasetID("uwv.inkomstenverhoudingen"), uwv)] {
+        func push(_ name: String, _ oin: OIN, _ dataset: DatasetID, _ lines: [String], mode: BatchMode, what: String) async throws {
             let input = directory.appendingPathComponent("\(name).ndjson"), envelope = directory.appendingPathComponent("\(name).vgb")
             try (lines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
             let sealer = EnvelopeSealer(source: oin, signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(name)-signing.key"))),
                                         recipient: gatewayBox)
-            let header = try sealer.sealFile(input, to: envelope, batchId: BatchID(), dataset: dataset, createdAt: Date())
+            let header = try sealer.sealFile(input, to: envelope, batchId: BatchID(), dataset: dataset, createdAt: Date(), mode: mode)
             try FileManager.default.removeItem(at: input) // the plaintext with BSNs does not stay on disk
             let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("\(name).pem"),
                                            privateKey: certs.appendingPathComponent("\(name).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
@@ -106,11 +105,15 @@ struct DemoRun {
             if let refusal = answer.refusal { throw CommandFailure("\(name) push refused: \(refusal)") }
             let receipt = try JSONDecoder().decode(SignedReceipt.self, from: Data(answer.body.utf8)).verified(with: gatewaySigning)
             let reasons = Dictionary(grouping: receipt.rejections, by: \.reason.rawValue).map { "\($0.key) x\($0.value.count)" }.sorted()
-            step("\(name.uppercased()) pushed batch \(header.batchId): \(receipt.accepted) accepted, \(receipt.rejected) rejected\(reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))"); receipt signature verified")
+            step("\(name.uppercased()) pushed \(what) (\(mode.rawValue)) as batch \(header.batchId): \(receipt.accepted) accepted, \(receipt.rejected) rejected\(reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))"); receipt signature verified")
         }
+        try await push("duo", DevelopmentSetup.duo, "duo.onderwijsdeelname", duo, mode: .full, what: "its complete picture of enrolments")
+        try await push("uwv", DevelopmentSetup.uwv, "uwv.inkomstenverhoudingen", uwv, mode: .changes, what: "this month's income relationships")
 
-        print("\nRegions pull their data:")
+        print("\nRegions pull their current pictures:")
         var rows: [PullRow] = []
+        var cursors: [String: String] = [:]
+        var utrechtCopy: [String: String] = [:]
         let pulls = [("Utrecht (19)", "region-utrecht", "vsv-opvolging"), ("Utrecht (19)", "region-utrecht", "kwetsbare-jongeren"),
                      ("Utrecht (19)", "region-utrecht", "vsv-een-jaar-later"), ("Amsterdam (21)", "region-amsterdam", "vsv-opvolging"),
                      ("Amsterdam (21)", "region-amsterdam", "kwetsbare-jongeren"), ("Amsterdam (21)", "region-amsterdam", "vsv-een-jaar-later")]
@@ -118,19 +121,26 @@ struct DemoRun {
             let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("\(file).pem"),
                                            privateKey: certs.appendingPathComponent("\(file).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
             var lines: [[String: Any]] = []
-            var cursor = "0.0.0"
-            while true {
-                let answer = try await client.pull(purpose: purpose, after: cursor, limit: 50)
-                if let refusal = answer.refusal {
-                    guard refusal.code == "no_grant" else { throw CommandFailure("\(name) pull of \(purpose) failed: \(refusal)") }
-                    step("\(name) asks for \(purpose): refused (\(refusal.code): \(refusal.message))")
-                    break
+            let pulled = try await client.pullAll(purpose: purpose, view: "current", limit: 50) { answer in
+                lines += answer.body.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            }
+            switch pulled {
+            case .success(let next):
+                cursors[file + "/" + purpose] = next
+                if file == "region-utrecht" && purpose == "vsv-opvolging" {
+                    for line in lines {
+                        var object = line
+                        object["change"] = nil
+                        if let id = object["id"] as? String, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+                            utrechtCopy[id] = String(decoding: data, as: UTF8.self)
+                        }
+                    }
                 }
-                let page = answer.body.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-                lines += page
-                let next = answer.headers["vangnet-next-cursor"] ?? cursor
-                if page.isEmpty || next == cursor { break }
-                cursor = next
+            case .failure(let failure):
+                guard let refusal = failure.answer.refusal, refusal.code == "no_grant" else {
+                    throw CommandFailure("\(name) pull of \(purpose) failed: \(failure.answer.refusal.map(String.init(describing:)) ?? "HTTP \(failure.answer.status)")")
+                }
+                step("\(name) asks for \(purpose): refused (\(refusal.code): \(refusal.message))")
             }
             try await client.shutdown()
             guard !lines.isEmpty else { continue }
@@ -142,8 +152,55 @@ struct DemoRun {
             let linkage = uwvLines.isEmpty ? "" : "; each UWV record carries the pseudonym of a young person in the region's DUO population"
             step("\(name) pulled \(purpose): \(lines.count - uwvLines.count) DUO + \(uwvLines.count) UWV records about \(duoPseudonyms.count) young people\(linkage)")
         }
+        try await nextMonth(url: url, certs: certs, duo: duo, people: people, synth: &synth, copy: utrechtCopy,
+                            cursor: cursors["region-utrecht/vsv-opvolging"], push: push)
         try await verifyAsAuditor(url: url, certs: certs)
         return rows
+    }
+
+    /// A month later DUO sends its complete picture again: three Utrecht enrolments are gone, three
+    /// people moved to Amsterdam, three moved within Utrecht, three are new. Utrecht pulls only the
+    /// changes, applies them to its copy of the first picture, and the copy equals the current picture.
+    func nextMonth(url: String, certs: URL, duo: [String], people: [SyntheticRecords.Person], synth: inout SyntheticRecords,
+                   copy: [String: String], cursor: String?,
+                   push: (String, OIN, DatasetID, [String], BatchMode, String) async throws -> Void) async throws {
+        guard let cursor else { throw CommandFailure("Utrecht has no cursor for vsv-opvolging") }
+        print("\nA month later:")
+        var next = duo
+        for k in 3..<6 { next[k] = next[k].replacingOccurrences(of: "\"gemeentecode\":\"\(people[k].municipality)\"", with: "\"gemeentecode\":\"GM0363\"") }
+        for k in 6..<9 { next[k] = next[k].replacingOccurrences(of: "\"gemeentecode\":\"\(people[k].municipality)\"", with: "\"gemeentecode\":\"GM0632\"") }
+        next.removeFirst(3)
+        next += synth.people(3, in: ["GM0344"].compactMap { MunicipalityCode($0) }).map { synth.duoLine(for: $0, earlyLeaver: true) }
+        try await push("duo", DevelopmentSetup.duo, "duo.onderwijsdeelname", next, .full, "next month's complete picture")
+        let client = try GatewayClient(baseURL: url, certificate: certs.appendingPathComponent("region-utrecht.pem"),
+                                       privateKey: certs.appendingPathComponent("region-utrecht.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+        try await client.shuttingDown { client in
+            var mirror = copy
+            var upserts = 0, withdrawals = 0
+            let changes = try await client.pullAll(purpose: "vsv-opvolging", cursor: cursor, limit: 100) { answer in
+                for r in Self.records(answer.body) {
+                    if r.change == "withdraw" { mirror[r.id] = nil; withdrawals += 1 } else { mirror[r.id] = r.line; upserts += 1 }
+                }
+            }
+            guard case .success = changes else { throw CommandFailure("Utrecht's changes pull failed") }
+            step("Utrecht pulled only the changes since its last pull: \(upserts) records entered or changed, \(withdrawals) left its picture (moved away or no longer reported)")
+            var now: [String: String] = [:]
+            _ = try await client.pullAll(purpose: "vsv-opvolging", view: "current", limit: 100) { answer in
+                for r in Self.records(answer.body) { now[r.id] = r.line }
+            }
+            guard now == mirror else { throw CommandFailure("Utrecht's copy with the changes applied differs from the current picture") }
+            step("Utrecht's copy with the changes applied equals its current picture: \(now.count) records")
+        }
+    }
+
+    /// The lines of an NDJSON page: identifier, change (if any), and the record without it (sorted keys).
+    static func records(_ body: String) -> [(id: String, change: String?, line: String)] {
+        body.split(separator: "\n").compactMap { line in
+            guard var object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let id = object["id"] as? String else { return nil }
+            let change = object.removeValue(forKey: "change") as? String
+            let text = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return (id, change, text)
+        }
     }
 
     func verifyAsAuditor(url: String, certs: URL) async throws {

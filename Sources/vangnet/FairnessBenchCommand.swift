@@ -74,13 +74,14 @@ extension BenchCommand {
         /// Amsterdam's median latency over `pulls` pages of 100.
         func amsterdamMedian(port: Int, directory: URL) async throws -> Double {
             try await using("region-amsterdam", port: port, directory: directory) { amsterdam in
-                var cursor = "0.0.0", times: [Double] = []
+                var cursor: String?, times: [Double] = []
                 for _ in 0..<pulls {
                     let start = ContinuousClock.now
-                    let answer = try await amsterdam.pull(purpose: "vsv-opvolging", after: cursor, limit: 100)
+                    let answer = try await amsterdam.pull(purpose: "vsv-opvolging", view: cursor == nil ? "current" : nil, cursor: cursor, limit: 100)
                     let elapsed = ContinuousClock.now - start
                     guard answer.status == 200 else { throw CommandFailure("Amsterdam's pull failed: \(answer.status)") }
-                    cursor = answer.headers["vangnet-next-cursor"] ?? cursor
+                    // Pages of the current picture; at its end, again from the start.
+                    cursor = answer.headers["vangnet-complete"] == "true" ? nil : answer.headers["vangnet-next-cursor"]
                     times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
                 }
                 return times.sorted()[times.count / 2]
@@ -94,12 +95,11 @@ extension BenchCommand {
                 for _ in 0..<threads {
                     group.addTask {
                         try await using("region-utrecht", port: port, directory: directory) { utrecht in
-                            var cursor = "0.0.0"
+                            var cursor: String?
                             while !stop.isSet {
-                                let answer = try await utrecht.pull(purpose: "vsv-opvolging", after: cursor, limit: 10_000)
+                                let answer = try await utrecht.pull(purpose: "vsv-opvolging", view: cursor == nil ? "current" : nil, cursor: cursor, limit: 10_000)
                                 guard answer.status == 200 else { throw CommandFailure("Utrecht's pull failed: \(answer.status)") }
-                                let next = answer.headers["vangnet-next-cursor"] ?? "0.0.0"
-                                cursor = next == cursor ? "0.0.0" : next
+                                cursor = answer.headers["vangnet-complete"] == "true" ? nil : answer.headers["vangnet-next-cursor"]
                             }
                             return nil
                         }

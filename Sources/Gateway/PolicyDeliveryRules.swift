@@ -1,0 +1,102 @@
+import AccessPolicy
+import Foundation
+import Pseudonymisation
+import Records
+import Storage
+import VangnetCore
+import VangnetCrypto
+
+/// What the policy delivers, as the store's index needs it: for one person's current records on a
+/// day, every (region, purpose) that receives them and the line each receives.
+///
+/// Per purpose, the person is in a region's population if a current record of the population
+/// dataset in that region meets the population conditions on the reference date and is within the
+/// purpose's retention; then each of their records of the purpose's datasets that meets the
+/// purpose's conditions and retention is delivered to that region (a population-dataset record
+/// only by its own region), under the region's pseudonym and an identifier for the record, with
+/// only the purpose's fields. Records of an epoch whose keys were destroyed are never delivered.
+struct PolicyDeliveryRules: DeliveryRules {
+    let purposes: [PolicyDocument.Purpose]
+    let pseudonymiser: Pseudonymiser
+    let version: String
+
+    init(policy: Policy, pseudonymiser: Pseudonymiser) {
+        purposes = policy.purposeIDs.compactMap(policy.purpose)
+        self.pseudonymiser = pseudonymiser
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var input = Array("vangnet/delivery-rules/v1:".utf8)
+        input += (try? encoder.encode(purposes)).map(Array.init) ?? []
+        input += Array(";epochs=\(pseudonymiser.heldEpochs.map(String.init).joined(separator: ","))".utf8)
+        version = Hex.encode(GenericHash.hash(input, outputLength: 16))
+    }
+
+    func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?) {
+        var items: [DeliveryItem] = []
+        var recheck: CalendarDate?
+        func soonest(_ date: CalendarDate?) {
+            guard let date, date > day else { return }
+            recheck = min(recheck ?? date, date)
+        }
+        for purpose in purposes {
+            let reference = purpose.referenceDay.date(on: day)
+            let ends = records.map { Self.retentionEnd(confirmedAt: $0.confirmedAt, days: purpose.retentionDays) }
+            // When the reference date is a fixed day of the year, nothing changes before its next one.
+            let referenceMoves: (CalendarDate?) -> CalendarDate? = { change in
+                guard change != nil else { return nil }
+                switch purpose.referenceDay {
+                case .today: return change
+                case .annual: return CalendarDate.clamped(year: reference.year + 1, month: reference.month, day: reference.day)
+                }
+            }
+            var regions = Set<RegionNumber>()
+            for (record, end) in zip(records, ends) where purpose.fields[record.dataset.value] != nil || record.dataset == purpose.populationDataset {
+                soonest(end)
+                let conditions = record.dataset == purpose.populationDataset ? purpose.population + purpose.conditions(for: record.dataset)
+                                                                             : purpose.conditions(for: record.dataset)
+                soonest(referenceMoves(conditions.compactMap { $0.nextChange(for: record.fields, after: reference) }.min()))
+                if record.dataset == purpose.populationDataset, day < end,
+                   purpose.population.allSatisfy({ $0.holds(for: record.fields, on: reference) }) {
+                    regions.insert(record.region)
+                }
+            }
+            for region in regions.sorted(by: { $0.value < $1.value }) {
+                let stream = DeliveryStream(region: region, purpose: purpose.id)
+                for (record, end) in zip(records, ends) where day < end {
+                    guard let fields = purpose.fields[record.dataset.value] else { continue }
+                    if record.dataset == purpose.populationDataset {
+                        guard record.region == region, purpose.population.allSatisfy({ $0.holds(for: record.fields, on: reference) }) else { continue }
+                    }
+                    guard purpose.conditions(for: record.dataset).allSatisfy({ $0.holds(for: record.fields, on: reference) }),
+                          let digest = pseudonymiser.deliveryRecordDigest(record.key, region: region, purpose: purpose.id, epoch: record.person.epoch),
+                          let pseudonym = pseudonymiser.deliveryPseudonym(for: record.person, region: region, purpose: purpose.id) else { continue }
+                    items.append(DeliveryItem(stream: stream, item: digest,
+                                              line: Self.line(id: Pseudonymiser.deliveryRecordID(digest: digest), pseudonym: pseudonym,
+                                                              dataset: record.dataset, fields: fields.map { ($0, record.fields[$0]) })))
+                }
+            }
+        }
+        return (items, recheck)
+    }
+
+    /// The first day on which a record confirmed at `confirmedAt` is past a retention of `days`
+    /// (retention counts whole days, in the Netherlands' calendar).
+    static func retentionEnd(confirmedAt: Date, days: Int) -> CalendarDate {
+        CalendarDate.inAmsterdam(confirmedAt.addingTimeInterval(Double(days) * 86_400)).adding(days: 1)
+    }
+
+    /// One delivered record as a JSON object: `id`, `pseudonym`, `dataset`, then the purpose's
+    /// fields in the policy's order (absent values as `null`).
+    static func line(id: String, pseudonym: DeliveryPseudonym, dataset: DatasetID, fields: [(String, FieldValue?)]) -> String {
+        var out: [UInt8] = Array("{\"id\":\"\(id)\",\"pseudonym\":\"\(pseudonym.text)\",\"dataset\":".utf8)
+        JSONText.appendString(dataset.value, to: &out)
+        for (name, value) in fields {
+            out.append(0x2C)
+            JSONText.appendString(name, to: &out)
+            out.append(0x3A)
+            if let value { FlatJSON.appendValue(value, to: &out) } else { out.append(contentsOf: Array("null".utf8)) }
+        }
+        out.append(0x7D)
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Pseudonymisation
+import Records
+import VangnetCore
+
+// The delivery index: what every region receives for every purpose, kept as batches commit and as
+// days pass, so that a pull reads an index range and never the store as a whole.
+//
+// Each (region, purpose) is a *stream*. A stream holds versions of *items* (one delivered record
+// each, named by a 16-byte digest specific to the stream): a version is the item's line as
+// delivered, or a withdrawal. Every version gets the next number of one counter (`seq`), in commit
+// order, and ends (`superseded`) when a newer version of its item is written. So:
+//
+// - the picture at `S` is, per item, the version with `seq <= S < superseded` that is not a
+//   withdrawal: a consistent snapshot, whatever commits after `S`;
+// - the changes after `C` are the live versions (not superseded) with `seq > C`, in `seq` order:
+//   applying them to the picture at `C` gives the picture now, because an item's newest version is
+//   always live and always numbered after the ones it replaced.
+//
+// Superseded versions are needed only by snapshots still being read, and withdrawals only by
+// cursors older than them; compaction removes both after their lifetime and raises a horizon
+// below which a snapshot or cursor is answered "expired" instead of wrongly.
+
+/// One line of a batch, ready to stage.
+public enum StagedLine: Sendable {
+    case record(RoutedRecord)
+    case withdrawal(PseudonymisedWithdrawal)
+}
+
+/// A record as it stands now: the current version of one record (the newest a source sent for its
+/// key, not withdrawn).
+public struct CurrentRecord: Sendable {
+    public let key: RecordKey
+    public let dataset: DatasetID
+    public let person: InternalPseudonym
+    public let region: RegionNumber
+    public let fields: [String: FieldValue]
+    /// When the source last stated this record: the commit of its version, or of a later
+    /// complete picture of its dataset (which held it, or it would have been withdrawn).
+    public let confirmedAt: Date
+
+    public init(key: RecordKey, dataset: DatasetID, person: InternalPseudonym, region: RegionNumber, fields: [String: FieldValue], confirmedAt: Date) {
+        (self.key, self.dataset, self.person, self.region, self.fields, self.confirmedAt) = (key, dataset, person, region, fields, confirmedAt)
+    }
+}
+
+/// What one region receives for one purpose.
+public struct DeliveryStream: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let region: RegionNumber
+    public let purpose: PurposeID
+    public init(region: RegionNumber, purpose: PurposeID) { (self.region, self.purpose) = (region, purpose) }
+    public static func < (a: Self, b: Self) -> Bool { (a.region.value, a.purpose.value) < (b.region.value, b.purpose.value) }
+    public var description: String { "region \(region)/\(purpose)" }
+}
+
+/// A record as one stream delivers it.
+public struct DeliveryItem: Sendable, Equatable {
+    public let stream: DeliveryStream
+    /// The 16 bytes naming the item within its stream (the digest of its delivered identifier).
+    public let item: [UInt8]
+    /// The record as delivered: one JSON object (identifier, pseudonym, dataset, the purpose's fields).
+    public let line: String
+    public init(stream: DeliveryStream, item: [UInt8], line: String) { (self.stream, self.item, self.line) = (stream, item, line) }
+}
+
+/// The policy's part of delivery, handed to the store so that its index follows the policy: for
+/// one person's current records on a day, what every region receives.
+public protocol DeliveryRules: Sendable {
+    /// Differs whenever ``deliveries(of:on:)`` could answer differently for the same records and
+    /// day (another policy, another set of held key epochs): the store rebuilds its index then.
+    var version: String { get }
+    /// Every item delivered for a person with these current records (all of one person) on
+    /// `day`, and the first later day on which the answer could change with no new records (an
+    /// age or a month count rolling over, retention ending); `nil` if none.
+    func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?)
+}
+
+/// The newest version of an item, as the index holds it.
+public struct LiveDelivery: Sendable, Equatable {
+    public let stream: Int64
+    public let item: [UInt8]
+    public let seq: Int64
+    /// `nil`: the item was withdrawn.
+    public let line: String?
+    public init(stream: Int64, item: [UInt8], seq: Int64, line: String?) { (self.stream, self.item, self.seq, self.line) = (stream, item, seq, line) }
+}
+
+/// A new version of an item: its line, or (`nil`) its withdrawal; superseding the live version
+/// numbered `supersedes`, if there is one.
+public struct DeliveryWrite: Sendable, Equatable {
+    public let stream: Int64
+    public let item: [UInt8]
+    public let line: String?
+    public let supersedes: Int64?
+}
+
+/// A version read from a stream.
+public struct DeliveryRow: Sendable, Equatable {
+    public let seq: Int64
+    public let item: [UInt8]
+    /// `nil`: a withdrawal (only in changes).
+    public let line: String?
+    public init(seq: Int64, item: [UInt8], line: String?) { (self.seq, self.item, self.line) = (seq, item, line) }
+}
+
+/// What a pull reads.
+public enum DeliveryRead: Sendable {
+    /// The picture at `snapshot` (the newest if `nil`), items after `item` in item order.
+    case picture(DeliveryStream, snapshot: Int64?, after: [UInt8]?, limit: Int)
+    /// The live versions after `seq`, in order.
+    case changes(DeliveryStream, after: Int64, limit: Int)
+}
+
+/// The answer to a ``DeliveryRead``, read in one transaction.
+public struct DeliveryReadResult: Sendable {
+    public let rows: [DeliveryRow]
+    /// The newest version number when the rows were read (a new snapshot is taken here).
+    public let head: Int64
+    /// A snapshot older than this can no longer be read whole.
+    public let snapshotHorizon: Int64
+    /// A changes cursor older than this may have missed withdrawals.
+    public let cursorHorizon: Int64
+    public init(rows: [DeliveryRow], head: Int64, snapshotHorizon: Int64, cursorHorizon: Int64) {
+        (self.rows, self.head, self.snapshotHorizon, self.cursorHorizon) = (rows, head, snapshotHorizon, cursorHorizon)
+    }
+}
+
+/// What a commit changed in the current records.
+public struct CommitSummary: Sendable, Equatable {
+    public var added = 0
+    public var changed = 0
+    public var unchanged = 0
+    public var withdrawn = 0
+    /// Withdrawals of records that did not exist.
+    public var withdrawnUnknown = 0
+    public init() {}
+}
+
+/// How long superseded versions and withdrawals are kept (snapshots and cursors older than that
+/// are answered "expired").
+public struct DeliveryLifetimes: Sendable, Equatable {
+    /// How long a snapshot can be read after a newer version replaced one of its items.
+    public var snapshotSeconds: Double
+    /// How long a withdrawal is kept for cursors older than it.
+    public var cursorSeconds: Double
+    public init(snapshotSeconds: Double = 86_400, cursorSeconds: Double = 400 * 86_400) {
+        (self.snapshotSeconds, self.cursorSeconds) = (snapshotSeconds, cursorSeconds)
+    }
+}
+
+/// What a maintenance step of the index did.
+public struct DeliveryMaintenance: Sendable, Equatable {
+    /// People whose deliveries were recomputed.
+    public var people = 0
+    /// Versions written.
+    public var versions = 0
+    /// Whether the whole index was rebuilt (the rules changed).
+    public var rebuilt = false
+    /// Versions removed by compaction.
+    public var compacted = 0
+    public init() {}
+}
+
+/// The index's algorithms, shared by every store: the stores read and write rows, this decides.
+public enum DeliveryIndex {
+    /// The versions to write so that a person's live versions become `desired` (items of streams
+    /// by their store number): a line for every item new or changed, a withdrawal for every live
+    /// item no longer desired. Items come out in a stable order (stream, item).
+    public static func writes(live: [LiveDelivery], desired: [(stream: Int64, item: [UInt8], line: String)]) -> [DeliveryWrite] {
+        struct Slot: Hashable { let stream: Int64; let item: [UInt8] }
+        var current: [Slot: LiveDelivery] = [:]
+        for row in live { current[Slot(stream: row.stream, item: row.item)] = row }
+        var out: [DeliveryWrite] = []
+        var wanted = Set<Slot>()
+        for d in desired.sorted(by: { $0.stream != $1.stream ? $0.stream < $1.stream : $0.item.lexicographicallyPrecedes($1.item) }) {
+            let slot = Slot(stream: d.stream, item: d.item)
+            guard wanted.insert(slot).inserted else { continue }
+            let old = current[slot]
+            if old?.line != d.line { out.append(DeliveryWrite(stream: d.stream, item: d.item, line: d.line, supersedes: old?.seq)) }
+        }
+        for row in live.sorted(by: { ($0.stream, $0.seq) < ($1.stream, $1.seq) })
+        where row.line != nil && !wanted.contains(Slot(stream: row.stream, item: row.item)) {
+            out.append(DeliveryWrite(stream: row.stream, item: row.item, line: nil, supersedes: row.seq))
+        }
+        return out
+    }
+
+    /// A calendar day as the integer `YYYYMMDD` the stores keep.
+    public static func dayNumber(_ day: CalendarDate) -> Int64 { Int64(day.year * 10_000 + day.month * 100 + day.day) }
+
+    /// The calendar day of a stored `YYYYMMDD`.
+    public static func day(_ number: Int64) -> CalendarDate? {
+        CalendarDate(year: Int(number / 10_000), month: Int(number / 100 % 100), day: Int(number % 100))
+    }
+}
