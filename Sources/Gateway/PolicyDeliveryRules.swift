@@ -15,12 +15,12 @@ import VangnetCrypto
 /// purpose's conditions and retention is delivered to that region (a population-dataset record
 /// only by its own region), under the region's pseudonym and an identifier for the record, with
 /// only the purpose's fields. Records of an epoch whose keys were destroyed are never delivered.
-struct PolicyDeliveryRules: DeliveryRules {
+public struct PolicyDeliveryRules: DeliveryRules {
     let purposes: [PolicyDocument.Purpose]
     let pseudonymiser: Pseudonymiser
-    let version: String
+    public let version: String
 
-    init(policy: Policy, pseudonymiser: Pseudonymiser) {
+    public init(policy: Policy, pseudonymiser: Pseudonymiser) {
         purposes = policy.purposeIDs.compactMap(policy.purpose)
         self.pseudonymiser = pseudonymiser
         let encoder = JSONEncoder()
@@ -31,7 +31,7 @@ struct PolicyDeliveryRules: DeliveryRules {
         version = Hex.encode(GenericHash.hash(input, outputLength: 16))
     }
 
-    func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?) {
+    public func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?) {
         var items: [DeliveryItem] = []
         var recheck: CalendarDate?
         func soonest(_ date: CalendarDate?) {

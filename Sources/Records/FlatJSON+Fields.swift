@@ -10,6 +10,19 @@ extension FlatJSON {
         }
     }
 
+    /// A flat object of these fields, members in name order.
+    public static func encode(_ fields: [String: FieldValue]) -> String {
+        var out: [UInt8] = [0x7B]
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
+            if out.count > 1 { out.append(0x2C) }
+            JSONText.appendString(name, to: &out)
+            out.append(0x3A)
+            appendValue(value, to: &out)
+        }
+        out.append(0x7D)
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Decodes a stored flat object into field values (numbers as integers, nulls dropped).
     /// Stored objects are written by the validator, which admits no escaped strings.
     public static func decodeFields(_ text: String) -> [String: FieldValue] {

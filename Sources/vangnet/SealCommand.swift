@@ -20,7 +20,7 @@ struct SealCommand: ParsableCommand {
     @Option(help: "The gateway's X25519 public key file (gateway-box.pub).") var gatewayKey: String
     @Option(help: "Batch id (UUID); default: a new one.") var batchId: String?
     @Option(help: "full: the file is your complete current picture of the dataset (your records missing from it are withdrawn); changes: records added or changed, and withdrawals.")
-    var mode: BatchMode
+    var mode: BatchMode = .changes
 
     func run() throws {
         guard let oin = OIN(source) else { throw CommandFailure("--source must be a 20-digit OIN") }

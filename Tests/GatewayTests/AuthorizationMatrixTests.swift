@@ -23,9 +23,11 @@ import VangnetCrypto
 
     struct DUO {
         let municipality: String, birth: CalendarDate, sort: String, level: String?, left: CalendarDate?, qualified: Bool, vsv: Bool
+        /// The day of enrolment: with the BSN and BRIN, what identifies the enrolment.
+        var enrolled = "2022-08-22"
         var line: String {
             var fields = [#""geboortedatum":"\#(birth)""#, #""gemeentecode":"\#(municipality)""#, #""brin":"25LP""#, #""onderwijssoort":"\#(sort)""#,
-                          #""inschrijvingsdatum":"2022-08-22""#, #""startkwalificatie":\#(qualified)"#, #""vsv":\#(vsv)"#]
+                          #""inschrijvingsdatum":"\#(enrolled)""#, #""startkwalificatie":\#(qualified)"#, #""vsv":\#(vsv)"#]
             if let level { fields.append(#""niveau":"\#(level)""#) }
             if let left { fields.append(#""uitschrijvingsdatum":"\#(left)""#) }
             return "{" + fields.joined(separator: ",") + "}"
@@ -33,7 +35,7 @@ import VangnetCrypto
         /// The fields as the gateway would deliver them (absent optional fields are null).
         var values: [String: String] {
             ["gemeentecode": "\"\(municipality)\"", "brin": "\"25LP\"", "onderwijssoort": "\"\(sort)\"", "niveau": level.map { "\"\($0)\"" } ?? "null",
-             "inschrijvingsdatum": "\"2022-08-22\"", "uitschrijvingsdatum": left.map { "\"\($0)\"" } ?? "null", "diploma": "null",
+             "inschrijvingsdatum": "\"\(enrolled)\"", "uitschrijvingsdatum": left.map { "\"\($0)\"" } ?? "null", "diploma": "null",
              "geboortedatum": "\"\(birth)\"", "startkwalificatie": "\(qualified)", "vsv": "\(vsv)"]
         }
     }
@@ -102,12 +104,14 @@ import VangnetCrypto
             if i % 7 == 0 { // moved: a second enrolment in another region
                 let first = duo[0]
                 duo.append(DUO(municipality: pick(codes), birth: first.birth, sort: pick(["vo", "pro", "mbo"]), level: first.level,
-                               left: pick(leftDates), qualified: first.qualified, vsv: pick([true, false])))
+                               left: pick(leftDates), qualified: first.qualified, vsv: pick([true, false]), enrolled: "2023-08-21"))
             }
             if i % 11 == 0 { duo = [] } // known to UWV only
+            // Income relationships are identified by period, kind and start: one of each per person.
+            var seen = Set<String>()
             let uwv = (0..<Int(rng.next() % 3)).map { _ in
                 UWV(municipality: pick(codes + ["GM0193"]), period: pick(periods), kind: pick(["dienstverband", "WW", "Wajong"]))
-            }
+            }.filter { seen.insert($0.period + $0.kind).inserted }
             return Person(bsn: synth.bsn(), duo: duo, uwv: uwv)
         }
     }
@@ -161,15 +165,12 @@ import VangnetCrypto
                     combinations += 1
                     let region = RegionNumber(consumer.region)!
                     let pulled = try await gw.using(consumer.file) { client -> (status: Int, rows: [[String: Any]], code: String?) in
-                        var rows: [[String: Any]] = [], cursor = "0.0.0"
-                        while true {
-                            let answer = try await client.pull(purpose: purpose, after: cursor, limit: 50)
-                            guard answer.status == 200 else { return (answer.status, [], answer.refusal?.code) }
-                            let page = answer.body.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-                            if page.isEmpty { return (200, rows, nil) }
-                            rows += page
-                            cursor = answer.headers["vangnet-next-cursor"]!
+                        var rows: [[String: Any]] = []
+                        let pulled = try await client.pullAll(purpose: purpose, view: "current", limit: 50) { answer in
+                            rows += answer.body.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
                         }
+                        if case .failure(let failure) = pulled { return (failure.answer.status, [], failure.answer.refusal?.code) }
+                        return (200, rows, nil)
                     }
                     let label = "\(consumer.file) x \(purpose)"
                     guard consumer.grants.contains(purpose) else {
@@ -184,7 +185,7 @@ import VangnetCrypto
                     for row in pulled.rows {
                         let dataset = row["dataset"] as! String
                         let allowed = try #require(Self.fields[purpose]![dataset], "\(label): a dataset the purpose does not use")
-                        #expect(Set(row.keys) == Set(["cursor", "pseudonym", "dataset"] + allowed), "\(label): fields of \(dataset)")
+                        #expect(Set(row.keys) == Set(["id", "pseudonym", "dataset"] + allowed), "\(label): fields of \(dataset)")
                     }
                     let delivered = pulled.rows.map { row -> String in
                         let dataset = row["dataset"] as! String

@@ -40,10 +40,11 @@ import VangnetCrypto
             chunkSize: 16 * 1024
         )
         var synth = SyntheticRecords(seed: 99)
-        let people = synth.people(Self.recordsPerBatch)
-        let payload = Array(people.map { synth.duoLine(for: $0, earlyLeaver: true) }.joined(separator: "\n").utf8)
+        // Each batch is about other young people, so each adds its own records.
         func envelope() throws -> [UInt8] {
-            try sealer.seal(payload: payload, batchId: BatchID(), dataset: "duo.onderwijsdeelname", createdAt: Date(), recordCount: people.count)
+            let people = synth.people(Self.recordsPerBatch)
+            let payload = Array(people.map { synth.duoLine(for: $0, earlyLeaver: true) }.joined(separator: "\n").utf8)
+            return try sealer.seal(payload: payload, batchId: BatchID(), dataset: "duo.onderwijsdeelname", createdAt: Date(), recordCount: people.count)
         }
         func push(_ envelope: [UInt8], port: Int) async throws -> Int {
             let client = try GatewayClient(baseURL: "https://127.0.0.1:\(port)", certificate: certs.appendingPathComponent("duo.pem"),

@@ -23,15 +23,13 @@ import VangnetCore
     /// All records of `purpose` for the region of certificate `name`, following the cursor in small pages.
     func pullAll(_ gw: TestGateway, _ name: String, _ purpose: String) async throws -> [[String: Any]] {
         try await gw.using(name) { client in
-            var records: [[String: Any]] = [], cursor = "0.0.0"
-            while true {
-                let answer = try await client.pull(purpose: purpose, after: cursor, limit: 4)
-                #expect(answer.status == 200)
-                let page = answer.body.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-                if page.isEmpty { return records }
-                records += page
-                cursor = answer.headers["vangnet-next-cursor"]!
+            var records: [[String: Any]] = []
+            let pulled = try await client.pullAll(purpose: purpose, view: "current", limit: 4) { answer in
+                records += answer.body.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
             }
+            let succeeded = if case .success = pulled { true } else { false }
+            #expect(succeeded)
+            return records
         }
     }
 
@@ -58,10 +56,10 @@ import VangnetCore
             let utrecht = ReferenceData.embedded.regions[RegionNumber(19)!]!.municipalities.map(\.value)
             for record in records where record["dataset"] as? String == "duo.onderwijsdeelname" {
                 #expect(utrecht.contains(record["gemeentecode"] as! String))
-                #expect(Set(record.keys) == ["cursor", "pseudonym", "dataset", "gemeentecode", "onderwijssoort", "niveau", "uitschrijvingsdatum"])
+                #expect(Set(record.keys) == ["id", "pseudonym", "dataset", "gemeentecode", "onderwijssoort", "niveau", "uitschrijvingsdatum"])
             }
             for record in records where record["dataset"] as? String == "uwv.inkomstenverhoudingen" {
-                #expect(Set(record.keys) == ["cursor", "pseudonym", "dataset", "periode", "soort"])
+                #expect(Set(record.keys) == ["id", "pseudonym", "dataset", "periode", "soort"])
             }
         }
     }
@@ -82,10 +80,13 @@ import VangnetCore
         try await TestGateway.with { gw in
             _ = try await pushBoth(gw)
             let first = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
-            let later = try await gw.using("duo") { try await $0.push(envelope: try gw.seal([Population.duo(population.utrechtLeavers[0], leaver: true)], as: "duo")) }
+            // A second enrolment of the same young person (another day of enrolment: another record).
+            let enrolment = Population.duo(population.utrechtLeavers[0], leaver: true).replacingOccurrences(of: "2024-08-20", with: "2025-01-06")
+            let later = try await gw.using("duo") { try await $0.push(envelope: try gw.seal([enrolment], as: "duo")) }
             #expect(later.status == 201)
             let second = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
-            let newRecord = try #require(second.last)
+            let known = Set(first.map { $0["id"] as! String })
+            let newRecord = try #require(second.first { !known.contains($0["id"] as! String) })
             #expect(second.count == first.count + 1)
             #expect(Self.pseudonyms(first, "duo.onderwijsdeelname").contains(newRecord["pseudonym"] as! String))
         }
@@ -127,8 +128,8 @@ import VangnetCore
             #expect(Self.pseudonyms(amsterdam, "duo.onderwijsdeelname").count == 8)
             #expect(Self.pseudonyms(amsterdam, "uwv.inkomstenverhoudingen").count == 3,
                     "not the UWV record of the Utrecht leaver that names an Amsterdam municipality")
-            let utrechtCursors = Set(utrecht.map { $0["cursor"] as! String }), amsterdamCursors = Set(amsterdam.map { $0["cursor"] as! String })
-            #expect(utrechtCursors.isDisjoint(with: amsterdamCursors), "no stored record reaches both regions")
+            let utrechtIDs = Set(utrecht.map { $0["id"] as! String }), amsterdamIDs = Set(amsterdam.map { $0["id"] as! String })
+            #expect(utrechtIDs.isDisjoint(with: amsterdamIDs), "no identifier links the two regions' deliveries")
             #expect(Set(amsterdam.map { $0["pseudonym"] as! String }).isDisjoint(with: utrecht.map { $0["pseudonym"] as! String }))
         }
     }
@@ -139,7 +140,7 @@ import VangnetCore
             let answer = try await gw.using("region-utrecht") { try await $0.pull(purpose: "kwetsbare-jongeren", format: "csv") }
             let lines = answer.body.split(separator: "\n")
             #expect(answer.headers["content-type"]?.hasPrefix("text/csv") == true)
-            #expect(lines.first == "cursor,pseudonym,dataset,gemeentecode,brin,onderwijssoort,niveau,inschrijvingsdatum,uitschrijvingsdatum,diploma")
+            #expect(lines.first == "id,pseudonym,dataset,gemeentecode,brin,onderwijssoort,niveau,inschrijvingsdatum,uitschrijvingsdatum,diploma")
             #expect(lines.count == 1 + 2, "the two Utrecht pupils in pro")
         }
     }

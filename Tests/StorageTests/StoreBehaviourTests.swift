@@ -6,6 +6,7 @@ import PostgresStorage
 import Pseudonymisation
 import Records
 import Storage
+import Synchronization
 import Testing
 import VangnetCore
 import VangnetCrypto
@@ -57,12 +58,18 @@ import VangnetCrypto
         }
     }
 
-    func records(_ n: Int, seed: UInt64) throws -> [RoutedRecord] {
+    /// The BSN of each line of `records(_:seed:)` for the seeds used (for tests that rewrite a record).
+    var bsnOf: [Int: String] {
+        var synth = SyntheticRecords(seed: 11)
+        return Dictionary(uniqueKeysWithValues: synth.people(20, in: ["GM0344", "GM0363", "GM0014"].map { MunicipalityCode($0)! }).enumerated().map { ($0 + 1, $1.bsn) })
+    }
+
+    func records(_ n: Int, seed: UInt64, firstLine: Int = 1) throws -> [RoutedRecord] {
         var synth = SyntheticRecords(seed: seed)
         let validator = RecordValidator(schema: .uwvInkomstenverhoudingen)
         let codes = ["GM0344", "GM0363", "GM0014"].map { MunicipalityCode($0)! }
         return try synth.people(n, in: codes).enumerated().map { i, person in
-            let record = try validator.validate(line: synth.uwvLine(for: person), number: i + 1).get()
+            let record = try validator.validate(line: synth.uwvLine(for: person), number: i + firstLine).get()
             return RoutedRecord(record: pseudonymiser.pseudonymise(record), region: ReferenceData.embedded.region(of: person.municipality)!)
         }
     }
@@ -87,8 +94,32 @@ import VangnetCrypto
         return stage
     }
 
-    func all(_ store: any RecordStore) async throws -> [StoredRecord] {
-        try await store.scanRecords(after: .start, datasets: ["uwv.inkomstenverhoudingen"], limit: 1_000_000) { _ in true }
+    /// Rules for the store's own tests: every record to its region under one purpose, its line its
+    /// fields, its item its key.
+    struct EveryRecord: DeliveryRules {
+        var version = "every-record/1"
+        func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?) {
+            (records.map { DeliveryItem(stream: DeliveryStream(region: $0.region, purpose: "all"), item: $0.key.bytes, line: FlatJSON.encode($0.fields)) }, nil)
+        }
+    }
+    let day = CalendarDate("2026-11-23")!
+    /// The regions of the municipalities `records(_:seed:)` uses.
+    let regions = ["GM0344", "GM0363", "GM0014"].map { ReferenceData.embedded.region(of: MunicipalityCode($0)!)! }
+
+    func commit(_ store: any RecordStore, _ stage: StagingID, _ id: BatchID, complete: Set<RecordKey>? = nil, at i: Int = 0,
+                receipt: String = "r", payload: String = "x\n") async throws -> BatchCommitOutcome {
+        let event = event("b", i)
+        return try await store.commit(stage: stage, batch: try opened(id, payload: payload), accepted: 0, rejected: 0, receipt: receipt,
+                                      complete: complete, rules: EveryRecord(), day: day) { _ in event }
+    }
+
+    /// Every line of every region's picture now.
+    func all(_ store: any RecordStore) async throws -> [DeliveryRow] {
+        var rows: [DeliveryRow] = []
+        for region in regions {
+            rows += try await store.readDeliveries(.picture(DeliveryStream(region: region, purpose: "all"), snapshot: nil, after: nil, limit: 1_000_000)).rows
+        }
+        return rows
     }
 
     @Test(arguments: Kind.allCases)
@@ -99,16 +130,13 @@ import VangnetCrypto
         let stage = try await stage(store, 40, seed: 1, id: id)
         #expect(try await all(store).isEmpty)
         #expect(try await store.counts() == (batches: 0, records: 0))
-        guard case .committed = try await store.commit(stage: stage, batch: try opened(id), accepted: 40, rejected: 0, receipt: "r", audit: event("b")) else {
-            Issue.record("not committed"); return
-        }
-        let visible = try await all(store)
-        #expect(visible.count == 40 && visible.allSatisfy { $0.person.epoch == 1 })
+        guard case .committed = try await commit(store, stage, id) else { Issue.record("not committed"); return }
+        #expect(try await all(store).count == 40)
         // A region's records are exactly those routed to it.
         let staged = try records(40, seed: 1)
         for region in Set(staged.map(\.region)) {
-            let found = try await store.records(dataset: "uwv.inkomstenverhoudingen", region: region)
-            #expect(found.count == staged.filter { $0.region == region }.count && found.allSatisfy { $0.region == region })
+            let found = try await store.currentRecords(dataset: "uwv.inkomstenverhoudingen", region: region)
+            #expect(found.count == staged.filter { $0.region == region }.count && found.allSatisfy { $0.region == region && $0.person.epoch == 1 })
         }
     }
 
@@ -134,7 +162,7 @@ import VangnetCrypto
         let id = BatchID()
         let stage = try await stage(store, 25, seed: 6, id: id)
         #expect(try await another().discardInterruptedBatches() == 0)
-        guard case .committed = try await store.commit(stage: stage, batch: try opened(id), accepted: 25, rejected: 0, receipt: "r", audit: event("c")) else {
+        guard case .committed = try await commit(store, stage, id) else {
             Issue.record("the upload was not committed"); return
         }
         #expect(try await store.counts() == (batches: 1, records: 25))
@@ -152,18 +180,19 @@ import VangnetCrypto
         let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
             for (i, (s, st)) in zip([store, second], stages).enumerated() {
                 group.addTask {
-                    switch try await s.commit(stage: st, batch: batch, accepted: 10, rejected: 0, receipt: "receipt \(i)", audit: event("\(i)")) {
-                    case .committed: "committed"
-                    case .duplicate: "duplicate"
-                    case .conflict: "conflict"
+                    let event = event("\(i)")
+                    switch try await s.commit(stage: st, batch: batch, accepted: 10, rejected: 0, receipt: "receipt \(i)",
+                                              complete: nil, rules: EveryRecord(), day: day, audit: { _ in event }) {
+                    case .committed: return "committed"
+                    case .duplicate: return "duplicate"
+                    case .conflict: return "conflict"
                     }
                 }
             }
             return try await group.reduce(into: [String]()) { $0.append($1) }.sorted()
         }
         #expect(outcomes == ["committed", "duplicate"])
-        guard case .conflict = try await store.commit(stage: try await stage(store, 10, seed: 5, id: id), batch: try opened(id, payload: "y\n"),
-                                                      accepted: 10, rejected: 0, receipt: "other", audit: event("x")) else {
+        guard case .conflict = try await commit(store, try await stage(store, 10, seed: 5, id: id), id, receipt: "other", payload: "y\n") else {
             Issue.record("other bytes were not a conflict"); return
         }
         #expect(try await store.counts() == (batches: 1, records: 10))
@@ -173,27 +202,79 @@ import VangnetCrypto
     }
 
     @Test(arguments: Kind.allCases)
-    func cursorsFollowCommitOrderWithoutSkipsOrRepeats(kind: Kind) async throws {
+    func changesFollowCommitOrderWithoutSkipsOrRepeats(kind: Kind) async throws {
         guard let (store, _, close) = try await stores(kind) else { return }
         defer { close() }
         let (idA, idB) = (BatchID(), BatchID())
         let a = try await stage(store, 17, seed: 6, id: idA), b = try await stage(store, 11, seed: 7, id: idB)
-        _ = try await store.commit(stage: b, batch: try opened(idB), accepted: 11, rejected: 0, receipt: "b", audit: event("b"))
-        var seen: [StoredRecord] = [], cursor = DeliveryCursor.start
+        _ = try await commit(store, b, idB)
+        let streams = regions.map { DeliveryStream(region: $0, purpose: "all") }
+        var seen: [DeliveryRow] = [], cursors = [DeliveryStream: Int64]()
         func drain() async throws {
-            while true {
-                let page = try await store.scanRecords(after: cursor, datasets: ["uwv.inkomstenverhoudingen"], limit: 4) { _ in true }
-                guard let last = page.last else { return }
-                seen += page
-                cursor = last.cursor
+            for stream in streams {
+                while true {
+                    let page = try await store.readDeliveries(.changes(stream, after: cursors[stream] ?? 0, limit: 4)).rows
+                    guard let last = page.last else { break }
+                    #expect(page.map(\.seq) == page.map(\.seq).sorted())
+                    seen += page
+                    cursors[stream] = last.seq
+                }
             }
         }
         try await drain()
         #expect(seen.count == 11)
-        _ = try await store.commit(stage: a, batch: try opened(idA), accepted: 17, rejected: 0, receipt: "a", audit: event("a"))
+        _ = try await commit(store, a, idA)
         try await drain()
-        #expect(seen.count == 28 && Set(seen.map(\.cursor)).count == 28)
-        #expect(seen.map(\.cursor) == seen.map(\.cursor).sorted())
+        #expect(seen.count == 28 && Set(seen.map(\.item)).count == 28 && seen.allSatisfy { $0.line != nil })
+    }
+
+    @Test(arguments: Kind.allCases)
+    func aCompletePictureReplacesTheSourcesRecordsAndTheChangesSayHow(kind: Kind) async throws {
+        guard let (store, _, close) = try await stores(kind) else { return }
+        defer { close() }
+        let first = try records(20, seed: 11)
+        let id1 = BatchID()
+        let s1 = try await store.beginStaging(source: source, batchId: id1, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(first, into: s1)
+        _ = try await commit(store, s1, id1, complete: Set(first.map(\.record.key)))
+        let head = try await store.readDeliveries(.changes(DeliveryStream(region: RegionNumber(19)!, purpose: "all"), after: 0, limit: 1)).head
+        // Next month: 10 unchanged, 5 changed (a later period), 5 gone, 3 new.
+        let newcomers = try records(3, seed: 12, firstLine: 21)
+        var changed: [RoutedRecord] = []
+        let validator = RecordValidator(schema: .uwvInkomstenverhoudingen)
+        for routed in first[10..<15] {
+            var fields = FlatJSON.decodeFields(routed.record.storedFields)
+            fields["uren_per_week"] = .integer(7)
+            let record = try validator.validate(line: #"{"bsn":"\#(bsnOf[routed.record.line]!)","# + FlatJSON.encode(fields).dropFirst(), number: routed.record.line).get()
+            changed.append(RoutedRecord(record: pseudonymiser.pseudonymise(record), region: routed.region))
+        }
+        let second = Array(first[0..<10]) + changed + newcomers
+        #expect(Set(changed.map(\.record.key)) == Set(first[10..<15].map(\.record.key)), "a change keeps the record's key")
+        let id2 = BatchID()
+        let s2 = try await store.beginStaging(source: source, batchId: id2, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(second, into: s2)
+        let summary = Mutex(CommitSummary())
+        let event = event("month 2", 1)
+        _ = try await store.commit(stage: s2, batch: try opened(id2), accepted: second.count, rejected: 0, receipt: "r2",
+                                   complete: Set(second.map(\.record.key)), rules: EveryRecord(), day: day) { s in summary.withLock { $0 = s }; return event }
+        var expected = CommitSummary()
+        (expected.added, expected.changed, expected.unchanged, expected.withdrawn) = (3, 5, 10, 5)
+        #expect(summary.withLock { $0 } == expected)
+        #expect(try await store.counts().records == 18)
+        // What changed after the first month's head, per region: 8 lines and 5 withdrawals in all.
+        var lines = 0, withdrawals = 0
+        for region in regions {
+            let rows = try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: head, limit: 100)).rows
+            lines += rows.filter { $0.line != nil }.count
+            withdrawals += rows.filter { $0.line == nil }.count
+        }
+        #expect(lines == 8 && withdrawals == 5)
+        // The first month's snapshot still reads as it was.
+        var then = 0
+        for region in regions {
+            then += try await store.readDeliveries(.picture(DeliveryStream(region: region, purpose: "all"), snapshot: head, after: nil, limit: 100)).rows.count
+        }
+        #expect(then == 20)
     }
 
     @Test(arguments: Kind.allCases)
@@ -242,12 +323,13 @@ import VangnetCrypto
         defer { close() }
         let (old, recent) = (BatchID(), BatchID())
         let a = try await stage(store, 12, seed: 8, id: old), b = try await stage(store, 5, seed: 9, id: recent)
-        _ = try await store.commit(stage: a, batch: try opened(old), accepted: 12, rejected: 0, receipt: "a", audit: event("a", 0))
-        _ = try await store.commit(stage: b, batch: try opened(recent), accepted: 5, rejected: 0, receipt: "b", audit: event("b", 1000))
+        _ = try await commit(store, a, old, at: 0)
+        _ = try await commit(store, b, recent, at: 1000)
         let cutoff = Date(timeIntervalSince1970: 1_795_435_200 + 500)
-        let nothing = try await store.purge(before: ["uwv.inkomstenverhoudingen": Date(timeIntervalSince1970: 0)]) { _ in event("purge") }
+        let purged = event("purge")
+        let nothing = try await store.purge(before: ["uwv.inkomstenverhoudingen": Date(timeIntervalSince1970: 0)], rules: EveryRecord(), day: day, now: Date()) { _ in purged }
         #expect(nothing == PurgeResult())
-        let result = try await store.purge(before: ["uwv.inkomstenverhoudingen": cutoff]) { r in
+        let result = try await store.purge(before: ["uwv.inkomstenverhoudingen": cutoff], rules: EveryRecord(), day: day, now: Date()) { r in
             AuditEvent(time: Date(), actor: nil, role: nil, action: .retentionPurge, object: "retention:test", outcome: .success,
                        counts: ["records": r.records.values.reduce(0, +)])
         }
