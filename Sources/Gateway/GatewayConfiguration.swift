@@ -1,5 +1,6 @@
 import AccessPolicy
 import Foundation
+import Storage
 import VangnetCore
 
 /// The gateway's configuration file (JSON): where it listens, its TLS material, keys, database,
@@ -22,8 +23,11 @@ public struct GatewayConfiguration: Sendable, Codable {
         public var pseudonymEpoch: UInt32
         public var limits: Limits
         public var audit: Audit
-        /// How often the gateway removes records past their retention, in seconds (default 3600).
+        /// How often the gateway removes records past their retention and brings the delivery
+        /// index to the day, in seconds (default 3600).
         public var purgeEverySeconds: Int
+        /// How long delivery keeps what snapshots and cursors need (``Delivery``).
+        public var delivery: Delivery
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -39,11 +43,13 @@ public struct GatewayConfiguration: Sendable, Codable {
             guard purgeEverySeconds > 0 else {
                 throw DecodingError.dataCorruptedError(forKey: .purgeEverySeconds, in: c, debugDescription: "must be at least 1")
             }
+            delivery = try c.decodeIfPresent(Delivery.self, forKey: .delivery) ?? Delivery()
         }
 
         public init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1,
-                    limits: Limits = Limits(), audit: Audit = Audit(), purgeEverySeconds: Int = 3600) {
+                    limits: Limits = Limits(), audit: Audit = Audit(), purgeEverySeconds: Int = 3600, delivery: Delivery = Delivery()) {
             self.audit = audit
+            self.delivery = delivery
             self.purgeEverySeconds = purgeEverySeconds
             self.oin = oin
             self.listen = listen
@@ -52,6 +58,34 @@ public struct GatewayConfiguration: Sendable, Codable {
             self.database = database
             self.pseudonymEpoch = pseudonymEpoch
             self.limits = limits
+        }
+    }
+
+    /// How long the delivery index keeps what a region's pull may still need.
+    public struct Delivery: Sendable, Codable, Equatable {
+        /// Hours a current-picture snapshot stays readable after an item in it was replaced
+        /// (default 24): a snapshot continued later answers `snapshot_expired`.
+        public var snapshotHours: Int
+        /// Days a withdrawal is kept for changes cursors older than it (default 400): a changes
+        /// cursor older than that answers `cursor_expired`, and the region pulls its current picture.
+        public var changesDays: Int
+
+        public init(snapshotHours: Int = 24, changesDays: Int = 400) {
+            self.snapshotHours = snapshotHours
+            self.changesDays = changesDays
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            snapshotHours = try c.decodeIfPresent(Int.self, forKey: .snapshotHours) ?? 24
+            changesDays = try c.decodeIfPresent(Int.self, forKey: .changesDays) ?? 400
+            guard snapshotHours > 0 else { throw DecodingError.dataCorruptedError(forKey: .snapshotHours, in: c, debugDescription: "must be at least 1") }
+            guard changesDays > 0 else { throw DecodingError.dataCorruptedError(forKey: .changesDays, in: c, debugDescription: "must be at least 1") }
+        }
+
+        /// As the stores take them.
+        public var lifetimes: DeliveryLifetimes {
+            DeliveryLifetimes(snapshotSeconds: Double(snapshotHours) * 3600, cursorSeconds: Double(changesDays) * 86_400)
         }
     }
 

@@ -18,20 +18,21 @@ extension GatewayConfiguration {
     /// (password in the URL or in `VANGNET_DATABASE_PASSWORD`), otherwise the SQLite file at the
     /// path (relative to the configuration file).
     public func openStore(auditSigning: AuditSigning?, logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
-        try await Self.openStore(databaseLocation, auditSigning: auditSigning, logger: logger)
+        try await Self.openStore(databaseLocation, auditSigning: auditSigning, lifetimes: gateway.delivery.lifetimes, logger: logger)
     }
 
     /// Opens the store at `database`: a `postgres://` URL or a SQLite file path. With
     /// `existing`, a SQLite file that does not exist is an error rather than a new database;
     /// `readOnly` opens a SQLite file as evidence, changing nothing in it.
     public static func openStore(_ database: String, auditSigning: AuditSigning?, existing: Bool = false, readOnly: Bool = false,
+                                 lifetimes: DeliveryLifetimes = DeliveryLifetimes(),
                                  logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
         guard isPostgres(database) else {
             guard !(existing || readOnly) || FileManager.default.fileExists(atPath: database) else { throw ConfigurationError("no database at \(database)") }
-            return SQLiteRecordStore(try SQLiteStore(path: database, auditSigning: auditSigning, readOnly: readOnly))
+            return SQLiteRecordStore(try SQLiteStore(path: database, auditSigning: auditSigning, readOnly: readOnly, lifetimes: lifetimes))
         }
         let connection = try Result { try PostgresStore.configuration(url: database) }.mapError { ConfigurationError("gateway.database: \($0)") }.get()
-        do { return try await PostgresStore(configuration: connection, auditSigning: auditSigning, logger: logger) } catch {
+        do { return try await PostgresStore(configuration: connection, auditSigning: auditSigning, lifetimes: lifetimes, logger: logger) } catch {
             let server = URLComponents(string: database).map { "\($0.host ?? "?"):\($0.port ?? 5432)" } ?? "?"
             throw ConfigurationError("gateway.database: PostgreSQL at \(server): \(error)")
         }

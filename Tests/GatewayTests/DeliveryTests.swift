@@ -1,0 +1,197 @@
+import AccessPolicy
+import AuditLog
+import BatchEnvelope
+import Foundation
+import Gateway
+import Records
+import Storage
+import Testing
+import VangnetCore
+import VangnetCrypto
+
+/// Delivery as a region meets it: complete pictures and changes, identifiers and cursors that
+/// reveal and link nothing, and the refusals of a cursor that is not this pull's.
+@Suite struct DeliveryTests {
+    let population = Population()
+
+    /// Every line of a pull followed to its end, and the cursor to continue with.
+    func pullAll(_ gw: TestGateway, _ name: String, _ purpose: String, view: String? = "current", cursor: String? = nil,
+                 limit: Int = 3) async throws -> (lines: [[String: Any]], bodies: [String], headers: [[String: String]], next: String) {
+        try await gw.using(name) { client in
+            var lines: [[String: Any]] = [], bodies: [String] = [], headers: [[String: String]] = []
+            let result = try await client.pullAll(purpose: purpose, view: view, cursor: cursor, limit: limit) { answer in
+                bodies.append(answer.body)
+                headers.append(answer.headers)
+                lines += answer.body.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            }
+            guard case .success(let next) = result else { throw ConfigurationError("the pull was refused") }
+            return (lines, bodies, headers, next)
+        }
+    }
+
+    func push(_ gw: TestGateway, _ lines: [String], as source: String, mode: BatchMode) async throws -> ReceiptBody {
+        let oin = source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv
+        let envelope = try EnvelopeSealer(source: oin, signingKey: gw.signingKey(source), recipient: gw.gatewayBoxKey)
+            .seal(payload: Array((lines.joined(separator: "\n") + "\n").utf8), batchId: BatchID(),
+                  dataset: source == "duo" ? "duo.onderwijsdeelname" : "uwv.inkomstenverhoudingen",
+                  createdAt: TestGateway.now, recordCount: lines.count, mode: mode)
+        let answer = try await gw.using(source) { try await $0.push(envelope: envelope) }
+        guard answer.status == 201 else { throw ConfigurationError("push answered \(answer.status): \(answer.body)") }
+        return try JSONDecoder().decode(SignedReceipt.self, from: Data(answer.body.utf8)).verified(with: gw.gatewaySigningKey)
+    }
+
+    @Test func aCompletePictureWithdrawsWhatItNoLongerHoldsAndRegionsSeeItAsChanges() async throws {
+        try await TestGateway.with { gw in
+            _ = try await push(gw, population.duoLines, as: "duo", mode: .full)
+            let utrecht = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let amsterdam = try await pullAll(gw, "region-amsterdam", "vsv-opvolging")
+            #expect(utrecht.lines.count == 10 && amsterdam.lines.count == 8)
+            // Next month: two Utrecht leavers are no longer reported, one moved to Amsterdam.
+            var next = population.duoLines
+            let moved = population.utrechtLeavers[2]
+            next[2] = Population.duo(moved, leaver: true, municipality: "GM0363")
+            next.removeFirst(2)
+            let receipt = try await push(gw, next, as: "duo", mode: .full)
+            #expect(receipt.accepted == 20)
+            let pushed = try #require(try await gw.store.auditEvents().last { $0.action == .batchPush })
+            #expect(pushed.counts["withdrawn"] == 2 && pushed.counts["changed"] == 1 && pushed.counts["unchanged"] == 19 && pushed.counts["added"] == 0)
+            let utrechtChanges = try await pullAll(gw, "region-utrecht", "vsv-opvolging", view: nil, cursor: utrecht.next)
+            #expect(utrechtChanges.lines.count == 3 && utrechtChanges.lines.allSatisfy { $0["change"] as? String == "withdraw" && $0.count == 2 })
+            #expect(Set(utrechtChanges.lines.map { $0["id"] as! String }).isSubset(of: Set(utrecht.lines.map { $0["id"] as! String })))
+            let amsterdamChanges = try await pullAll(gw, "region-amsterdam", "vsv-opvolging", view: nil, cursor: amsterdam.next)
+            #expect(amsterdamChanges.lines.count == 1 && amsterdamChanges.lines.first?["change"] as? String == "upsert")
+            #expect(amsterdamChanges.lines.first?["gemeentecode"] as? String == "GM0363")
+            // Nothing more since: an empty page, and the same cursor state.
+            let again = try await pullAll(gw, "region-utrecht", "vsv-opvolging", view: nil, cursor: utrechtChanges.next)
+            #expect(again.lines.isEmpty)
+            #expect(try await gw.store.counts().records == 20)
+        }
+    }
+
+    @Test func aChangesBatchWithdrawsByKeyAndRefusesAWithdrawalWithFieldsOrARepeat() async throws {
+        try await TestGateway.with { gw in
+            _ = try await push(gw, population.duoLines, as: "duo", mode: .changes)
+            let before = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let gone = population.utrechtLeavers[0], other = population.utrechtLeavers[1]
+            let withdrawal = #"{"bsn":"\#(gone.bsn)","brin":"25LP","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#
+            let withFields = #"{"bsn":"\#(other.bsn)","brin":"25LP","inschrijvingsdatum":"2024-08-20","vsv":true,"withdrawn":true}"#
+            let unknown = #"{"bsn":"\#(other.bsn)","brin":"99ZZ","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#
+            let repeated = Population.duo(population.utrechtLeavers[3], leaver: true)
+            let receipt = try await push(gw, [withdrawal, withFields, unknown, repeated, repeated], as: "duo", mode: .changes)
+            #expect(receipt.accepted == 3)
+            #expect(receipt.rejections.map(\.reason) == [.withdrawalWithFields, .duplicateRecord])
+            #expect(receipt.rejections.map(\.line) == [2, 5])
+            let pushed = try #require(try await gw.store.auditEvents().last { $0.action == .batchPush })
+            #expect(pushed.counts["withdrawn"] == 1 && pushed.counts["withdrawn.unknown"] == 1 && pushed.counts["unchanged"] == 1)
+            let changes = try await pullAll(gw, "region-utrecht", "vsv-opvolging", view: nil, cursor: before.next)
+            #expect(changes.lines.count == 1 && changes.lines.first?["change"] as? String == "withdraw")
+            // A withdrawal in a complete picture is refused: a picture states what is, not what went.
+            let full = try await push(gw, [Population.duo(other, leaver: true), withdrawal], as: "duo", mode: .full)
+            #expect(full.rejections.map(\.reason) == [.withdrawalNotAllowed])
+        }
+    }
+
+    @Test func identifiersPseudonymsCursorsAndOrderLinkNoTwoRegionsOrPurposesAndCarryNoWithheldField() async throws {
+        try await TestGateway.with { gw in
+            _ = try await push(gw, population.duoLines, as: "duo", mode: .full)
+            _ = try await push(gw, population.uwvLines, as: "uwv", mode: .changes)
+            let opvolging = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let jaarLater = try await pullAll(gw, "region-utrecht", "vsv-een-jaar-later")
+            let amsterdam = try await pullAll(gw, "region-amsterdam", "vsv-een-jaar-later")
+            func ids(_ pull: (lines: [[String: Any]], bodies: [String], headers: [[String: String]], next: String)) -> [String] {
+                pull.lines.map { $0["id"] as! String }
+            }
+            #expect(Set(ids(opvolging)).isDisjoint(with: ids(jaarLater)), "one record, two purposes: two identifiers")
+            #expect(Set(ids(jaarLater)).isDisjoint(with: ids(amsterdam)))
+            let pseudonyms = { (pull: (lines: [[String: Any]], bodies: [String], headers: [[String: String]], next: String)) in Set(pull.lines.map { $0["pseudonym"] as! String }) }
+            #expect(pseudonyms(opvolging).isDisjoint(with: pseudonyms(jaarLater)) && pseudonyms(jaarLater).isDisjoint(with: pseudonyms(amsterdam)))
+            #expect(ids(opvolging).allSatisfy { $0.hasPrefix("vr1.") && $0.count == 36 })
+            // The order is the identifiers' (keyed per region and purpose), not the people's or the batch's.
+            #expect(ids(opvolging) == ids(opvolging).sorted())
+            // Utrecht's leaver whose UWV record names an Amsterdam municipality: the record reaches
+            // Utrecht without its municipality, and nothing in the answer names it.
+            let withheld = "GM0363"
+            let everything = jaarLater.bodies.joined() + jaarLater.headers.flatMap { $0.map { "\($0.key): \($0.value)" } }.joined()
+            #expect(jaarLater.lines.filter { $0["dataset"] as? String == "uwv.inkomstenverhoudingen" }.count == 6)
+            #expect(!everything.contains(withheld))
+            // Cursors are sealed: nothing in them repeats, and the same position reads differently each time.
+            let cursors = jaarLater.headers.compactMap { $0["vangnet-next-cursor"] }
+            #expect(Set(cursors).count == cursors.count && cursors.allSatisfy { $0.hasPrefix("vc1.e1.") })
+            let twice = try await gw.using("region-utrecht") { client in
+                [try await client.pull(purpose: "vsv-opvolging", limit: 2), try await client.pull(purpose: "vsv-opvolging", limit: 2)]
+            }
+            #expect(twice[0].body == twice[1].body && twice[0].headers["vangnet-next-cursor"] != twice[1].headers["vangnet-next-cursor"])
+        }
+    }
+
+    @Test func aCursorThatIsNotThisPullsIsRefusedAndAudited() async throws {
+        try await TestGateway.with { gw in
+            _ = try await push(gw, population.duoLines, as: "duo", mode: .full)
+            let page = try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging", limit: 2) }
+            let cursor = try #require(page.headers["vangnet-next-cursor"])
+            var tampered = Array(cursor)
+            tampered[tampered.count - 3] = tampered[tampered.count - 3] == "A" ? "B" : "A"
+            let cases: [(String, String, String?, String?)] = [
+                ("region-amsterdam", "vsv-opvolging", cursor, nil),        // another region's
+                ("region-utrecht", "kwetsbare-jongeren", cursor, nil),     // another purpose's
+                ("region-utrecht", "vsv-opvolging", String(tampered), nil), // altered
+                ("region-utrecht", "vsv-opvolging", "1.19.3", nil),        // the old format
+                ("region-utrecht", "vsv-opvolging", "vc1.e9.AAAA", nil),   // an epoch the gateway never had
+                ("region-utrecht", "vsv-opvolging", cursor, "changes"),    // a snapshot cursor as changes
+            ]
+            for (name, purpose, cursor, view) in cases {
+                let answer = try await gw.using(name) { try await $0.pull(purpose: purpose, view: view, cursor: cursor) }
+                #expect(answer.refusal?.status == 400 && answer.refusal?.code == "invalid_cursor", "\(name) \(purpose) \(cursor ?? "-") \(view ?? "-")")
+            }
+            let bad = try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging", view: "everything") }
+            #expect(bad.refusal?.code == "invalid_query")
+            let refusals = try await gw.store.auditEvents().filter { $0.action == .pull && $0.outcome == .refused }
+            #expect(refusals.filter { $0.reason == "invalid_cursor" }.count == cases.count)
+        }
+    }
+
+    @Test func aSnapshotOrCursorOlderThanWhatIsKeptIsAnsweredExpired() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-expiry-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try DevelopmentSetup.create(in: directory, port: 0)
+        configuration.gateway.delivery = .init(snapshotHours: 1, changesDays: 3)
+        try configuration.write(to: directory.appendingPathComponent("vangnet.json"))
+        let clock = SteppingClock(TestGateway.now)
+        let gateway = try await Gateway(configuration: configuration, clock: clock)
+        let keys = directory.appendingPathComponent("keys")
+        let sealer = EnvelopeSealer(source: DevelopmentSetup.duo, signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("duo-signing.key"))),
+                                    recipient: try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub"))))
+        func push(_ lines: [String], mode: BatchMode) async throws {
+            let envelope = try sealer.seal(payload: Array((lines.joined(separator: "\n") + "\n").utf8), batchId: BatchID(), dataset: "duo.onderwijsdeelname",
+                                           createdAt: clock.now(), recordCount: lines.count, mode: mode)
+            guard case .permit(let duo) = gateway.policy.identify(DevelopmentSetup.duo) else { return }
+            _ = try await gateway.ingest.ingest(SlowBody(parts: [envelope], pause: .zero), caller: duo)
+        }
+        guard case .permit(let utrecht) = gateway.policy.identify(DevelopmentSetup.regionUtrecht) else { Issue.record("Utrecht unknown"); return }
+        func refusal(_ body: () async throws -> DeliveryPage) async -> GatewayRefusal? {
+            do { _ = try await body(); return nil } catch { return error as? GatewayRefusal }
+        }
+        try await push(population.duoLines, mode: .full)
+        let first = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: .current, cursor: nil, limit: 3)
+        #expect(!first.complete)
+        let whole = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: .current, cursor: nil, limit: 100)
+        // Every leaver's record changes (a new municipality in the region): the snapshot's versions are replaced.
+        try await push(population.utrechtLeavers.map { Population.duo($0, leaver: true, municipality: "GM0356") }, mode: .changes)
+        // Within the hour the snapshot still reads as it was.
+        let second = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: first.nextCursor, limit: 3)
+        #expect(second.lines.allSatisfy { $0.record?.contains("GM0356") == false })
+        clock.advance(days: 1)
+        let expired = await refusal { try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: second.nextCursor, limit: 3) }
+        #expect(expired?.status == 410 && expired?.code == "snapshot_expired")
+        // Withdrawals are kept for three days of changes; a cursor from before them is then too old.
+        try await push(population.utrechtLeavers.map { #"{"bsn":"\#($0.bsn)","brin":"25LP","inschrijvingsdatum":"2024-08-20","withdrawn":true}"# }, mode: .changes)
+        let stillKept = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: whole.nextCursor, limit: 100)
+        #expect(stillKept.lines.count == 10 && stillKept.lines.allSatisfy { $0.record == nil })
+        clock.advance(days: 4)
+        let old = await refusal { try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: whole.nextCursor, limit: 100) }
+        #expect(old?.status == 410 && old?.code == "cursor_expired")
+        // A cursor taken after the withdrawals is still good: nothing is lost or repeated.
+        let fresh = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: stillKept.nextCursor, limit: 100)
+        #expect(fresh.lines.isEmpty)
+    }
+}
