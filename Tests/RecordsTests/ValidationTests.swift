@@ -158,3 +158,52 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         }
     }
 }
+
+/// Record identity and the lines of a batch of changes (docs/envelope.md, "Records and their identity").
+@Suite struct IdentityAndWithdrawalTests {
+    let validator = RecordValidator(schema: .duoOnderwijsdeelname)
+
+    func identity(_ line: String) throws -> [UInt8] { try validator.validate(line: line, number: 1).get().identity }
+
+    @Test func theKeyFieldsInSchemaOrderAreTheIdentityWhateverTheOrderOfTheLine() throws {
+        let a = try identity(duoLine())
+        let reordered = #"{"vsv":true,"startkwalificatie":false,"inschrijvingsdatum":"2024-08-20","brin":"12AB","onderwijssoort":"mbo","gemeentecode":"GM0344","geboortedatum":"2008-03-14","bsn":"123456782"}"#
+        #expect(try identity(reordered) == a)
+        #expect(a == Array("12AB\u{0}2024-08-20\u{0}".utf8))
+        #expect(try identity(duoLine(["niveau": "\"4\"", "vsv": "false"])) == a, "other fields change the record, not its identity")
+        #expect(try identity(duoLine(["inschrijvingsdatum": "\"2024-08-21\""])) != a)
+        // The same bytes from the stored fields (what a migration or a rebuild uses).
+        let stored = try validator.validate(line: duoLine(), number: 1).get()
+        #expect(DatasetSchema.duoOnderwijsdeelname.identity(of: stored.fields) == a)
+        #expect(DatasetSchema.duoOnderwijsdeelname.keyFields == ["brin", "inschrijvingsdatum"])
+        #expect(DatasetSchema.uwvInkomstenverhoudingen.keyFields == ["periode", "soort", "startdatum"])
+    }
+
+    @Test func aWithdrawalNamesTheRecordByItsKeyAndCarriesNothingElse() throws {
+        let line = #"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#
+        guard case .success(.withdrawal(let withdrawal)) = validator.validateChange(line: line, number: 3) else {
+            Issue.record("a withdrawal was not accepted"); return
+        }
+        #expect(withdrawal.identity == (try identity(duoLine())) && withdrawal.line == 3)
+        // In a batch of changes a record line is a record.
+        guard case .success(.record) = validator.validateChange(line: duoLine(), number: 1) else { Issue.record("a record was refused"); return }
+    }
+
+    @Test(arguments: [
+        (#"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","vsv":true,"withdrawn":true}"#, RecordRejection.Reason.withdrawalWithFields, "vsv"),
+        (#"{"bsn":"123456782","brin":"12AB","withdrawn":true}"#, .missingField, "inschrijvingsdatum"),
+        (#"{"brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#, .missingField, "bsn"),
+        (#"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":false}"#, .invalidValue, "withdrawn"),
+        (#"{"bsn":"123456789","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#, .invalidBSN, "bsn"),
+    ])
+    func aWithdrawalThatIsNotExactlyOneIsRejected(line: String, reason: RecordRejection.Reason, field: String) {
+        guard case .failure(let rejection) = validator.validateChange(line: line, number: 1) else { Issue.record("accepted"); return }
+        #expect(rejection.reason == reason && rejection.field == field)
+    }
+
+    @Test func aCompletePictureHoldsNoWithdrawal() {
+        let line = #"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#
+        guard case .failure(let rejection) = validator.validate(line: line, number: 1) else { Issue.record("accepted"); return }
+        #expect(rejection.reason == .withdrawalNotAllowed && rejection.field == "withdrawn")
+    }
+}
