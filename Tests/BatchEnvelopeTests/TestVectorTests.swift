@@ -58,6 +58,7 @@ import VangnetCrypto
         #expect(frames == v.expected.frames)
         #expect(Hex.encode(opened.envelopeHash) == v.expected.envelopeHashBLAKE2b256)
         #expect(opened.header.recordCount == 3)
+        #expect(opened.header.mode == .full && opened.header.batchMode == .full, "the vector is a complete picture")
         let bytes = Array(Data(base64Encoded: v.envelope)!)
         #expect(Hex.encode(GenericHash.hash(Array(bytes.dropLast(64)), outputLength: 64)) == v.expected.digestBLAKE2b512)
     }

@@ -40,7 +40,7 @@ out = io.BytesIO()
 header = seal(io.BytesIO(payload), out, source="00000099000000000101", dataset="duo.onderwijsdeelname",
               signing_key=source_key, gateway_public_key=gateway_box.public_key.encode(), record_count=3,
               batch_id="6f1c2b4e-8d0a-4c7e-9b3f-2a1d5e6c7b80", created_at=datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc),
-              chunk_size=200)
+              chunk_size=200, mode="full")
 envelope = out.getvalue()
 (header_length,) = struct.unpack(">I", envelope[8:12])
 frames_start = 12 + header_length

@@ -72,3 +72,61 @@ def test_truncated_envelope_is_refused(gateway):
 def test_batch_signed_with_an_unregistered_key_is_refused(gateway):
     result = push_as_duo(gateway, sealed(gateway, "unregistered", 30, 15, signing_key=SigningKey.generate()))
     assert (result.status, result.error) == (403, "unknown_signing_key")
+
+
+def elfproef_bsns(start):
+    """Synthetic nine-digit numbers that pass the elfproef (test data only)."""
+    n = start
+    while True:
+        digits = [int(c) for c in f"{n:09d}"]
+        if sum(d * w for d, w in zip(digits, [9, 8, 7, 6, 5, 4, 3, 2, -1])) % 11 == 0:
+            yield f"{n:09d}"
+        n += 1
+
+
+def utrecht_leaver(bsn):
+    return ('{"bsn":"%s","geboortedatum":"2008-05-01","gemeentecode":"GM0344","brin":"31QQ","onderwijssoort":"mbo",'
+            '"niveau":"2","inschrijvingsdatum":"2024-08-20","uitschrijvingsdatum":"2025-03-01","startkwalificatie":false,"vsv":true}') % bsn
+
+
+def test_a_region_keeps_its_copy_with_the_changes_after_a_second_complete_picture(gateway):
+    from vangnet_client import apply, pull_all
+
+    keys, certs = os.path.join(gateway["dir"], "keys"), os.path.join(gateway["dir"], "certs")
+    generator = elfproef_bsns(400000000)
+    people = [next(generator) for _ in range(12)]
+
+    def push_picture(name, lines):
+        path = os.path.join(gateway["tmp"], name + ".ndjson")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        out = os.path.join(gateway["tmp"], name + ".vgb")
+        header = seal_file(path, out, source=DUO, dataset="duo.onderwijsdeelname", mode="full",
+                           signing_key=SigningKey(read_b64(os.path.join(keys, "duo-signing.key"))),
+                           gateway_public_key=read_b64(os.path.join(keys, "gateway-box.pub")))
+        assert header.mode == "full"
+        result = push_as_duo(gateway, out)
+        assert result.status == 201, result.body
+
+    utrecht = dict(gateway=gateway["url"], cert=os.path.join(certs, "region-utrecht.pem"), key=os.path.join(certs, "region-utrecht.key"),
+                   ca=os.path.join(certs, "ca.pem"), purpose="vsv-opvolging")
+    push_picture("month1", [utrecht_leaver(b) for b in people])
+    picture, cursor = pull_all(**utrecht, view="current", limit=4)
+    copy = apply({}, picture)
+    # DUO's complete picture is only these twelve: anything else it sent before is withdrawn too.
+    assert sum(1 for r in copy.values() if r["brin"] == "31QQ") == 12
+
+    # Next month: three are no longer reported, one moved within the region, two are new.
+    month2 = [utrecht_leaver(b) for b in people[3:]]
+    month2[0] = month2[0].replace('"GM0344"', '"GM0355"')
+    month2 += [utrecht_leaver(next(generator)) for _ in range(2)]
+    push_picture("month2", month2)
+    changes, cursor = pull_all(**utrecht, cursor=cursor, limit=3)
+    assert sorted(line["change"] for line in changes) == ["upsert"] * 3 + ["withdraw"] * 3
+    apply(copy, changes)
+    now, _ = pull_all(**utrecht, view="current", limit=5)
+    assert copy == apply({}, now)
+    assert len(copy) == 11
+    # Nothing since: the cursor gives an empty page.
+    again, _ = pull_all(**utrecht, cursor=cursor)
+    assert again == []

@@ -26,6 +26,8 @@ def main() -> int:
     s.add_argument("--signing-key", required=True, help="file with the base64 Ed25519 seed")
     s.add_argument("--gateway-key", required=True, help="file with the gateway's base64 X25519 public key")
     s.add_argument("--batch-id")
+    s.add_argument("--mode", choices=["full", "changes"], default="changes",
+                   help="full: the file is your complete current picture of the dataset; changes: records added or changed, and withdrawals")
     p = commands.add_parser("push", help="push an envelope over mTLS; prints the receipt")
     p.add_argument("--envelope", required=True)
     p.add_argument("--gateway", default="https://127.0.0.1:8443")
@@ -36,8 +38,8 @@ def main() -> int:
     if args.command == "seal":
         header = seal_file(args.input, args.output, source=args.source, dataset=args.dataset,
                            signing_key=SigningKey(read_base64(args.signing_key)),
-                           gateway_public_key=read_base64(args.gateway_key), batch_id=args.batch_id)
-        print(f"sealed {header.record_count} records as batch {header.batch_id} into {args.output}")
+                           gateway_public_key=read_base64(args.gateway_key), batch_id=args.batch_id, mode=args.mode)
+        print(f"sealed {header.record_count} records ({args.mode}) as batch {header.batch_id} into {args.output}")
         return 0
     result = push(args.envelope, gateway=args.gateway, cert=args.cert, key=args.key, ca=args.ca)
     if not result.ok:

@@ -53,10 +53,11 @@ class Header:
     stream_header: str
     chunk_size: int
     version: int = 1
+    # "full" (the complete current picture of the dataset) or "changes"; None leaves it out (= changes).
+    mode: str | None = None
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
+        members = {
                 "version": self.version,
                 "batchId": self.batch_id,
                 "source": self.source,
@@ -69,9 +70,10 @@ class Header:
                 "sealedPayloadKey": self.sealed_payload_key,
                 "streamHeader": self.stream_header,
                 "chunkSize": self.chunk_size,
-            },
-            separators=(",", ":"),
-        ).encode()
+            }
+        if self.mode is not None:
+            members["mode"] = self.mode
+        return json.dumps(members, separators=(",", ":")).encode()
 
     @staticmethod
     def from_json(data: bytes) -> "Header":
@@ -81,7 +83,7 @@ class Header:
                 batch_id=h["batchId"], source=h["source"], dataset=h["dataset"], schema_version=h["schemaVersion"],
                 created_at=h["createdAt"], record_count=h["recordCount"], signing_key_id=h["signingKeyId"],
                 recipient_key_id=h["recipientKeyId"], sealed_payload_key=h["sealedPayloadKey"],
-                stream_header=h["streamHeader"], chunk_size=h["chunkSize"], version=h["version"],
+                stream_header=h["streamHeader"], chunk_size=h["chunkSize"], version=h["version"], mode=h.get("mode"),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise EnvelopeError("envelope_malformed", "the header is not valid envelope JSON") from error
@@ -115,10 +117,18 @@ def seal(
     schema_version: int = 1,
     created_at: datetime | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    mode: str | None = None,
 ) -> Header:
-    """Seals an NDJSON payload read from `payload` into `out`, streaming. Returns the header."""
+    """Seals an NDJSON payload read from `payload` into `out`, streaming. Returns the header.
+
+    `mode`: "full" when the payload is the source's complete current picture of the dataset (its
+    records missing from it are withdrawn), "changes" for records added or changed and withdrawals
+    (`{"bsn": ..., <key fields>, "withdrawn": true}`); None leaves it out of the header (= changes).
+    """
     if not 0 < chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError("chunk_size must be 1..1048576")
+    if mode not in (None, "full", "changes"):
+        raise ValueError("mode must be full or changes")
     payload_key = sodium.crypto_secretstream_xchacha20poly1305_keygen()
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     stream_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(state, payload_key)
@@ -135,6 +145,7 @@ def seal(
         sealed_payload_key=base64.b64encode(SealedBox(PublicKey(gateway_public_key)).encrypt(payload_key)).decode(),
         stream_header=base64.b64encode(stream_header).decode(),
         chunk_size=chunk_size,
+        mode=mode,
     )
     digest = hashlib.blake2b(digest_size=64)
 
