@@ -102,14 +102,6 @@ extension CalendarDate {
         return CalendarDate(year: year, month: month, day: d)!
     }
 
-    /// The day `n` days later (earlier for negative `n`).
-    public func adding(days n: Int) -> CalendarDate {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
-        let noon = calendar.date(from: DateComponents(year: year, month: month, day: day, hour: 12))!
-        let c = calendar.dateComponents([.year, .month, .day], from: calendar.date(byAdding: .day, value: n, to: noon)!)
-        return CalendarDate(year: c.year!, month: c.month!, day: c.day!)!
-    }
 }
 
 extension RowCondition: CustomStringConvertible {

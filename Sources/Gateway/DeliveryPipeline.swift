@@ -230,10 +230,5 @@ final class AsyncGate: Sendable {
 
 extension CalendarDate {
     /// The calendar day in the Netherlands at `instant`.
-    public static func inAmsterdam(_ instant: Date) -> CalendarDate {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "Europe/Amsterdam") ?? .gmt
-        let c = calendar.dateComponents([.year, .month, .day], from: instant)
-        return CalendarDate(year: c.year!, month: c.month!, day: c.day!)!
-    }
+    public static func inAmsterdam(_ instant: Date) -> CalendarDate { inAmsterdam(secondsSince1970: instant.timeIntervalSince1970) }
 }

@@ -55,3 +55,46 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
         }
     }
 }
+
+extension CalendarDate {
+    /// Days since 1970-01-01 (negative before), by the civil-from-days algorithm (H. Hinnant).
+    public var dayNumber: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// The date `dayNumber` days after 1970-01-01 (`nil` outside the years this type holds).
+    public init?(dayNumber n: Int) {
+        let z = n + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        self.init(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)
+    }
+
+    /// The day `n` days later (earlier for negative `n`).
+    public func adding(days n: Int) -> CalendarDate { CalendarDate(dayNumber: dayNumber + n)! }
+
+    /// The calendar day in the Netherlands (Europe/Amsterdam: CET, and CEST from the last Sunday
+    /// of March to the last Sunday of October, switching at 01:00 UTC, as the EU has since 1996)
+    /// at `secondsSince1970` UTC. Plain arithmetic: the delivery index asks it for every record.
+    public static func inAmsterdam(secondsSince1970 t: Double) -> CalendarDate {
+        let utcDay = Int((t / 86_400).rounded(.down))
+        let utc = CalendarDate(dayNumber: utcDay)!
+        func lastSunday(of month: Int) -> Int {
+            let last = CalendarDate(year: utc.year, month: month, day: 31)!.dayNumber
+            return last - ((last + 4) % 7 + 7) % 7 // 1970-01-01 was a Thursday
+        }
+        let summerStart = Double(lastSunday(of: 3)) * 86_400 + 3600, summerEnd = Double(lastSunday(of: 10)) * 86_400 + 3600
+        let offset: Double = t >= summerStart && t < summerEnd ? 7200 : 3600
+        return CalendarDate(dayNumber: Int(((t + offset) / 86_400).rounded(.down)))!
+    }
+}

@@ -119,8 +119,9 @@ struct SQLiteDeliveryIndex {
         if state["rules"] as String? != rules.version {
             maintenance.rebuilt = true
             completeAt = try Self.completeTimes(db)
-            let people = try Row.fetchCursor(db, sql: "SELECT DISTINCT person FROM current")
-            while let row = try people.next() { try refresh(person: row["person"]) }
+            let people = try SQLiteStatement(db, "SELECT DISTINCT person FROM current")
+            people.bind()
+            while try people.step() { try refresh(person: people.blob(0)) }
             let orphans = try Data.fetchAll(db, sql: """
                 SELECT DISTINCT person FROM deliveries WHERE superseded IS NULL AND line IS NOT NULL AND person NOT IN (SELECT person FROM current)
                 """)
@@ -140,15 +141,16 @@ struct SQLiteDeliveryIndex {
         return maintenance
     }
 
-    mutating func markDirty(_ person: Data) throws {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO temp.dirty VALUES (?)").execute(arguments: [person])
+    mutating func markDirty(_ person: [UInt8]) throws {
+        try SQLiteStatement(db, "INSERT OR IGNORE INTO temp.dirty VALUES (?)").run(.blob(person))
     }
 
-    /// Recomputes every person marked dirty.
+    /// Recomputes every person marked dirty (read as a stream: an initial load marks millions).
     mutating func refreshDirty() throws {
         completeAt = try Self.completeTimes(db)
-        let dirty = try Data.fetchAll(db, sql: "SELECT person FROM temp.dirty")
-        for person in dirty { try refresh(person: person) }
+        let dirty = try SQLiteStatement(db, "SELECT person FROM temp.dirty")
+        dirty.bind()
+        while try dirty.step() { try refresh(person: dirty.blob(0)) }
         try db.execute(sql: "DELETE FROM temp.dirty")
         try db.execute(sql: "UPDATE delivery_state SET seq = ?", arguments: [seq])
     }
@@ -162,33 +164,48 @@ struct SQLiteDeliveryIndex {
     }
 
     /// Recomputes one person's deliveries and writes what changed.
-    private mutating func refresh(person: Data) throws {
+    private mutating func refresh(person: Data) throws { try refresh(person: Array(person)) }
+
+    private mutating func refresh(person: [UInt8]) throws {
         maintenance.people += 1
-        let records = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM current WHERE person = ?"), arguments: [person])
-            .map { Self.currentRecord($0, completeAt: completeAt) }
+        let held = try SQLiteStatement(db, "SELECT key, epoch, source, dataset, region, fields, changed_at FROM current WHERE person = ?")
+        held.bind(.blob(person))
+        var records: [CurrentRecord] = []
+        while try held.step() {
+            let changed = Date(timeIntervalSince1970: held.double(6))
+            let source = held.text(2) ?? "", dataset = held.text(3) ?? ""
+            let picture = completeAt[source + "\u{0}" + dataset]
+            records.append(CurrentRecord(key: held.withBlob(0) { RecordKey(storedBytes: $0) }, dataset: DatasetID(dataset),
+                                         person: InternalPseudonym(storedBytes: person, epoch: UInt32(held.int(1))),
+                                         region: RegionNumber(Int(held.int(4)))!, fields: FlatJSON.decodeFields(held.text(5) ?? "{}"),
+                                         confirmedAt: max(changed, picture ?? changed)))
+        }
         var desired: [(stream: Int64, item: [UInt8], line: String)] = []
         if records.isEmpty {
-            try db.cachedStatement(sql: "DELETE FROM people WHERE person = ?").execute(arguments: [person])
+            try SQLiteStatement(db, "DELETE FROM people WHERE person = ?").run(.blob(person))
         } else {
             let (items, recheck) = rules.deliveries(of: records, on: day)
             for item in items { desired.append((try streamID(item.stream), item.item, item.line)) }
             // A recheck is always a later day, so the daily step ends.
             let next = recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) }
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO people (person, recheck) VALUES (?, ?)").execute(arguments: [person, next])
+            try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck) VALUES (?, ?)").run(.blob(person), next.map { .int($0) } ?? .null)
         }
-        let live = try Row.fetchAll(try db.cachedStatement(sql: "SELECT stream, item, seq, line FROM deliveries WHERE person = ? AND superseded IS NULL"),
-                                    arguments: [person])
-            .map { LiveDelivery(stream: $0["stream"], item: Array($0["item"] as Data), seq: $0["seq"], line: $0["line"]) }
+        let liveRows = try SQLiteStatement(db, "SELECT stream, item, seq, line FROM deliveries WHERE person = ? AND superseded IS NULL")
+        liveRows.bind(.blob(person))
+        var live: [LiveDelivery] = []
+        while try liveRows.step() {
+            live.append(LiveDelivery(stream: liveRows.int(0), item: liveRows.blob(1), seq: liveRows.int(2), line: liveRows.text(3)))
+        }
+        guard !(desired.isEmpty && live.isEmpty) else { return }
         let writes = DeliveryIndex.writes(live: live, desired: desired)
         guard !writes.isEmpty else { return }
-        let end = try db.cachedStatement(sql: "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND seq = ?")
-        let insert = try db.cachedStatement(sql: "INSERT INTO deliveries (stream, item, seq, line, person, at) VALUES (?, ?, ?, ?, ?, ?)")
+        let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND seq = ?")
+        let insert = try SQLiteStatement(db, "INSERT INTO deliveries (stream, item, seq, line, person, at) VALUES (?, ?, ?, ?, ?, ?)")
+        let at = now.timeIntervalSince1970
         for write in writes {
             seq += 1
-            if let old = write.supersedes {
-                try end.execute(arguments: [seq, now.timeIntervalSince1970, write.stream, Data(write.item), old])
-            }
-            try insert.execute(arguments: [write.stream, Data(write.item), seq, write.line, person, now.timeIntervalSince1970])
+            if let old = write.supersedes { try end.run(.int(seq), .double(at), .int(write.stream), .blob(write.item), .int(old)) }
+            try insert.run(.int(write.stream), .blob(write.item), .int(seq), write.line.map { .text($0) } ?? .null, .blob(person), .double(at))
         }
         maintenance.versions += writes.count
     }

@@ -279,41 +279,46 @@ public final class SQLiteStore: Sendable {
             var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
             try index.bringUpToDate()
             let source = header.source.value, dataset = header.dataset.value
-            let lookup = try db.cachedStatement(sql: "SELECT region, fields FROM current WHERE person = ? AND key = ?")
-            let upsert = try db.cachedStatement(sql: """
+            // Per line: the record as held, then add, change, leave or withdraw it (C API: this
+            // loop runs once per record of the batch).
+            let lines = try SQLiteStatement(db, "SELECT person, key, region, fields FROM staged WHERE stage = ? ORDER BY line")
+            let lookup = try SQLiteStatement(db, "SELECT region, fields FROM current WHERE person = ? AND key = ?")
+            let upsert = try SQLiteStatement(db, """
                 INSERT INTO current (person, key, epoch, source, dataset, region, fields, batch, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (person, key) DO UPDATE SET epoch = excluded.epoch, source = excluded.source, region = excluded.region,
                     fields = excluded.fields, batch = excluded.batch, changed_at = excluded.changed_at
                 """)
-            let delete = try db.cachedStatement(sql: "DELETE FROM current WHERE person = ? AND key = ?")
-            let lines = try Row.fetchCursor(db, sql: "SELECT person, key, region, fields FROM staged WHERE stage = ? ORDER BY line", arguments: [stage.seq])
-            while let line = try lines.next() {
-                let person: Data = line["person"], key: Data = line["key"]
-                guard let fields = line["fields"] as String? else {
-                    try delete.execute(arguments: [person, key])
-                    if db.changesCount > 0 { summary.withdrawn += 1; try index.markDirty(person) } else { summary.withdrawnUnknown += 1 }
+            let delete = try SQLiteStatement(db, "DELETE FROM current WHERE person = ? AND key = ?")
+            lines.bind(.int(stage.seq))
+            while try lines.step() {
+                let person = lines.blob(0), key = lines.blob(1)
+                guard let fields = lines.text(3) else {
+                    try delete.run(.blob(person), .blob(key))
+                    if delete.changes > 0 { summary.withdrawn += 1; try index.markDirty(person) } else { summary.withdrawnUnknown += 1 }
                     continue
                 }
-                let region: Int64 = line["region"]
-                if let old = try Row.fetchOne(lookup, arguments: [person, key]) {
-                    if old["region"] as Int64 == region && old["fields"] as String == fields { summary.unchanged += 1; continue }
+                let region = lines.int(2)
+                lookup.bind(.blob(person), .blob(key))
+                if try lookup.step() {
+                    if lookup.int(0) == region && lookup.text(1) == fields { summary.unchanged += 1; continue }
                     summary.changed += 1
                 } else {
                     summary.added += 1
                 }
-                try upsert.execute(arguments: [person, key, epoch, source, dataset, region, fields, commitSeq, now.timeIntervalSince1970])
+                try upsert.run(.blob(person), .blob(key), .int(epoch), .text(source), .text(dataset), .int(region), .text(fields),
+                               .int(commitSeq), .double(now.timeIntervalSince1970))
                 try index.markDirty(person)
             }
             if let complete {
                 // What the picture no longer holds is withdrawn.
-                var gone: [(Data, Data)] = []
-                let rows = try Row.fetchCursor(db, sql: "SELECT person, key FROM current WHERE dataset = ? AND source = ?", arguments: [dataset, source])
-                while let row = try rows.next() {
-                    let key: Data = row["key"]
-                    if !complete.contains(RecordKey(storedBytes: Array(key))) { gone.append((row["person"], key)) }
+                var gone: [([UInt8], [UInt8])] = []
+                let held = try SQLiteStatement(db, "SELECT person, key FROM current WHERE dataset = ? AND source = ?")
+                held.bind(.text(dataset), .text(source))
+                while try held.step() {
+                    if !held.withBlob(1, { complete.contains(RecordKey(storedBytes: $0)) }) { gone.append((held.blob(0), held.blob(1))) }
                 }
                 for (person, key) in gone {
-                    try delete.execute(arguments: [person, key])
+                    try delete.run(.blob(person), .blob(key))
                     try index.markDirty(person)
                 }
                 summary.withdrawn += gone.count
@@ -405,7 +410,7 @@ public final class SQLiteStore: Sendable {
                 guard !expired.isEmpty else { continue }
                 for row in expired {
                     try delete.execute(arguments: [row["person"] as Data, row["key"] as Data])
-                    try index.markDirty(row["person"])
+                    try index.markDirty(Array(row["person"] as Data))
                 }
                 result.records[dataset] = expired.count
                 result.batches[dataset] = Set(expired.map { $0["batch"] as Int64 }).count

@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (not tests): figures as ratios against baselines measured in the same run.",
-        subcommands: [Ingest.self, AuditBench.self, Fairness.self]
+        subcommands: [Ingest.self, AuditBench.self, Fairness.self, Pull.self]
     )
 
     struct Ingest: AsyncParsableCommand {

@@ -1,3 +1,4 @@
+import Foundation
 import Records
 import Testing
 import VangnetCore
@@ -205,5 +206,41 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         let line = #"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#
         guard case .failure(let rejection) = validator.validate(line: line, number: 1) else { Issue.record("accepted"); return }
         #expect(rejection.reason == .withdrawalNotAllowed && rejection.field == "withdrawn")
+    }
+}
+
+/// The calendar arithmetic the delivery index uses for every record, against Foundation's.
+@Suite struct CalendarArithmeticTests {
+    @Test func dayNumbersRoundTripAndAgreeWithFoundation() throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        for n in stride(from: -25_000, through: 80_000, by: 37) {
+            let date = try #require(CalendarDate(dayNumber: n))
+            #expect(date.dayNumber == n)
+            let c = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(n) * 86_400))
+            #expect((date.year, date.month, date.day) == (c.year!, c.month!, c.day!))
+        }
+        #expect(CalendarDate("2024-02-28")!.adding(days: 1) == CalendarDate("2024-02-29")!)
+        #expect(CalendarDate("2026-12-31")!.adding(days: 1) == CalendarDate("2027-01-01")!)
+    }
+
+    @Test func theDayInAmsterdamIsFoundationsAcrossEverySummerTimeSwitch() throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = try #require(TimeZone(identifier: "Europe/Amsterdam"))
+        // Every 20 minutes around each switch and midnight, and every 7 hours over 30 years.
+        var instants: [Double] = []
+        for year in 1997...2040 {
+            for (month, day) in [(3, 31), (10, 31)] {
+                let last = CalendarDate(year: year, month: month, day: day)!.dayNumber
+                let sunday = last - ((last + 4) % 7 + 7) % 7
+                instants += stride(from: Double(sunday) * 86_400 - 6 * 3600, through: Double(sunday) * 86_400 + 30 * 3600, by: 1200).map { $0 }
+            }
+        }
+        instants += stride(from: 852_076_800.0, through: 1_800_000_000, by: 25_200).map { $0 }
+        for t in instants {
+            let ours = CalendarDate.inAmsterdam(secondsSince1970: t)
+            let c = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: t))
+            #expect((ours.year, ours.month, ours.day) == (c.year!, c.month!, c.day!), "at \(t)")
+        }
     }
 }

@@ -1,0 +1,240 @@
+import AccessPolicy
+import ArgumentParser
+import BatchEnvelope
+import Foundation
+import Gateway
+import GRDB
+import GRDBSQLite
+import Records
+import Storage
+import Synchronization
+import VangnetCore
+import VangnetCrypto
+
+extension BenchCommand {
+    struct Pull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pull",
+            abstract: "Regions pulling their pictures from a store holding months of national deliveries: rate, page latency, memory.",
+            discussion: """
+                A `vangnet serve` process (SQLite) receives --months monthly DUO complete pictures of --records enrolments \
+                (98% unchanged month to month) and as many monthly UWV deliveries (half about people in no population), \
+                pushed over mTLS. Then, against baselines measured in the same run:
+                stream:   the largest (region, purpose) current picture pulled in pages of 10,000, against reading the \
+                same rows straight from the database with the SQLite C API;
+                pages:    32 regions' contactgemeenten pulling pages of 1,000 of different (region, purpose) pictures at \
+                once: first-page and page latencies, p50 and p99;
+                growth:   one region's page of 1,000 after the first month and after the last (what is stored grows, the \
+                page should not);
+                memory:   the gateway's peak RSS (VmHWM) over the whole run.
+                Build with `swift build -c release` first.
+                """
+        )
+
+        @Option(help: "Records per monthly batch (DUO and UWV each).") var records = 200_000
+        @Option(help: "Months of deliveries.") var months = 3
+        @Option(help: "Regions pulling at once.") var clients = 32
+        @Option(help: "Pages each client pulls in the concurrent run.") var pages = 20
+
+        func run() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-bench-pull-\(UUID().uuidString.prefix(8))")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            print("vangnet bench pull --records \(records) --months \(months) --clients \(clients)   (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
+            let consumers = Self.consumers(clients)
+            var configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: consumers.map(\.subject))
+            configuration.gateway.limits.requestsPerMinute = 10_000_000
+            configuration.gateway.limits.maxRecords = records + 1
+            configuration.gateway.limits.maxEnvelopeBytes = 1 << 40
+            configuration.gateway.limits.maxPageSize = 10_000
+            for consumer in consumers {
+                let k = configuration.policy.regions.firstIndex { $0.number == consumer.region }!
+                configuration.policy.regions[k].contactgemeente = .init(name: consumer.subject.organisation, oin: consumer.subject.oin)
+                configuration.policy.organisations.append(.init(oin: consumer.subject.oin, name: consumer.subject.organisation, role: .consumer))
+                configuration.policy.grants.append(.init(consumer: consumer.subject.oin, purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]))
+            }
+            let configFile = directory.appendingPathComponent("vangnet.json")
+            try configuration.write(to: configFile)
+            let server = try await ServeProcess(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), config: configFile)
+            do {
+                try await measure(server: server, directory: directory, consumers: consumers)
+                try await server.stop()
+            } catch {
+                try? await server.stop()
+                throw error
+            }
+        }
+
+        struct Consumer {
+            let subject: DevelopmentPKI.Subject
+            let region: RegionNumber
+            let purpose: String
+        }
+
+        /// One contactgemeente per region (Utrecht and Amsterdam have theirs), each pulling a purpose of its own.
+        static func consumers(_ n: Int) -> [Consumer] {
+            let purposes = ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]
+            return (1...40).filter { ![19, 21].contains($0) }.prefix(n).enumerated().map { k, number in
+                let oin = OIN("00000099000000000" + String(format: "%03d", 300 + number))!
+                return Consumer(subject: .init(fileName: "region-\(number)", commonName: "RMC \(number)", organisation: "Contactgemeente regio \(number) (bench)", oin: oin),
+                                region: RegionNumber(number)!, purpose: purposes[k % purposes.count])
+            }
+        }
+
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+        func client(_ name: String, port: Int, directory: URL) throws -> GatewayClient {
+            let certs = directory.appendingPathComponent("certs")
+            return try GatewayClient(baseURL: "https://127.0.0.1:\(port)", certificate: certs.appendingPathComponent("\(name).pem"),
+                                     privateKey: certs.appendingPathComponent("\(name).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+        }
+
+        func measure(server: ServeProcess, directory: URL, consumers: [Consumer]) async throws {
+            let keys = directory.appendingPathComponent("keys")
+            let box = try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub")))
+            var synth = SyntheticRecords(seed: 12)
+            let people = synth.people(records)
+            let outsiders = synth.people(records / 2)
+            var duo = people.enumerated().map { synth.duoLine(for: $1, earlyLeaver: $0 % 3 == 0) }
+            var growth: [Double] = []
+            let probe = consumers[0]
+            for month in 1...months {
+                if month > 1 {
+                    // 2% of enrolments change from one month to the next.
+                    for k in stride(from: month, to: duo.count, by: 50) { duo[k] = synth.duoLine(for: people[k], earlyLeaver: true) }
+                }
+                let period = String(CalendarDate.inAmsterdam(Date()).adding(days: -31 * (months - month)).description.prefix(7))
+                let uwv = (people.prefix(records / 2) + outsiders.prefix(records - records / 2)).map { person in
+                    #"{"bsn":"\#(person.bsn)","gemeentecode":"\#(person.municipality)","periode":"\#(period)","soort":"dienstverband","uren_per_week":24,"startdatum":"2025-06-01"}"#
+                }
+                for (source, lines, mode) in [("duo", duo, BatchMode.full), ("uwv", uwv, BatchMode.changes)] {
+                    let sealer = EnvelopeSealer(source: source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv,
+                                                signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(source)-signing.key"))), recipient: box)
+                    let envelope = try sealer.seal(payload: Array((lines.joined(separator: "\n") + "\n").utf8), batchId: BatchID(),
+                                                   dataset: source == "duo" ? "duo.onderwijsdeelname" : "uwv.inkomstenverhoudingen",
+                                                   createdAt: Date(), recordCount: lines.count, mode: mode)
+                    let start = ContinuousClock.now
+                    let answer = try await client(source, port: server.port, directory: directory).shuttingDown { try await $0.push(envelope: envelope) }
+                    guard answer.status == 201 else { throw CommandFailure("month \(month) \(source): \(answer.refusal?.description ?? "status \(answer.status)")") }
+                    print(String(format: "  month %d: %@ %@ batch of %d records committed in %.2f s", month, source.uppercased(), mode.rawValue, lines.count,
+                                 seconds(ContinuousClock.now - start)))
+                }
+                if month == 1 || month == months {
+                    growth.append(try await pageLatency(probe, port: server.port, directory: directory, samples: 15).median)
+                }
+            }
+            let stored = try SQLiteStore(path: directory.appendingPathComponent("vangnet.sqlite").path, readOnly: true).counts()
+            print("  stored: \(stored.records) current records of \(stored.batches) batches")
+
+            // stream: the largest picture, over HTTP, against the C API on the same rows.
+            let (largest, rows) = try largestStream(directory: directory, consumers: consumers)
+            let http = try await streamRate(largest, port: server.port, directory: directory)
+            let direct = try directRead(directory: directory, stream: rows.stream)
+            print(String(format: "  stream: region %d %@, %d records: %.0f records/s over mTLS (pages of 10,000), %.0f records/s read with the C API; %.0f%% of it",
+                         largest.region.value, largest.purpose, http.records, Double(http.records) / http.seconds, Double(direct.records) / direct.seconds,
+                         100 * (Double(http.records) / http.seconds) / (Double(direct.records) / direct.seconds)))
+
+            // pages: many regions at once.
+            let all = try await concurrentPages(consumers, port: server.port, directory: directory)
+            print(String(format: "  %d regions at once, pages of 1,000: first page p50 %.1f ms, p99 %.1f ms; every page p50 %.1f ms, p99 %.1f ms (%d pages)",
+                         consumers.count, all.first.p50 * 1000, all.first.p99 * 1000, all.every.p50 * 1000, all.every.p99 * 1000, all.count))
+            if growth.count == 2 {
+                print(String(format: "  growth: region %d's page of 1,000 took %.1f ms after month 1 and %.1f ms after month %d (%.2fx)",
+                             probe.region.value, growth[0] * 1000, growth[1] * 1000, months, growth[1] / growth[0]))
+            }
+            print(String(format: "  gateway peak RSS over the run: %.0f MiB", Double(server.peakResidentKiB) / 1024))
+        }
+
+        /// The (region, purpose) with the most current records among the consumers', and its store number.
+        func largestStream(directory: URL, consumers: [Consumer]) throws -> (Consumer, (stream: Int64, count: Int)) {
+            let db = try DatabaseQueue(path: directory.appendingPathComponent("vangnet.sqlite").path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+            return try db.read { db in
+                var best: (Consumer, (stream: Int64, count: Int))?
+                for consumer in consumers {
+                    guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM streams WHERE region = ? AND purpose = ?", arguments: [consumer.region.value, consumer.purpose]) else { continue }
+                    let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_changes WHERE stream = ? AND superseded IS NULL AND line IS NOT NULL", arguments: [id]) ?? 0
+                    if n > (best?.1.count ?? -1) { best = (consumer, (id, n)) }
+                }
+                guard let best else { throw CommandFailure("no region received anything") }
+                return best
+            }
+        }
+
+        func streamRate(_ consumer: Consumer, port: Int, directory: URL) async throws -> (records: Int, seconds: Double) {
+            let counted = Mutex(0)
+            let start = ContinuousClock.now
+            let result = try await client(consumer.subject.fileName, port: port, directory: directory).shuttingDown { client in
+                try await client.pullAll(purpose: consumer.purpose, view: "current", limit: 10_000) { answer in
+                    let n = answer.body.utf8.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+                    counted.withLock { $0 += n }
+                }
+            }
+            guard case .success = result else { throw CommandFailure("the stream pull was refused") }
+            return (counted.withLock { $0 }, seconds(ContinuousClock.now - start))
+        }
+
+        /// The same rows read straight from the file: the picture's lines of one stream, in order, with the C API.
+        func directRead(directory: URL, stream: Int64) throws -> (records: Int, seconds: Double) {
+            var db: OpaquePointer?
+            guard sqlite3_open_v2(directory.appendingPathComponent("vangnet.sqlite").path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw CommandFailure("cannot open the store") }
+            defer { sqlite3_close(db) }
+            var statement: OpaquePointer?
+            sqlite3_prepare_v2(db, "SELECT line FROM deliveries WHERE stream = ? AND line IS NOT NULL AND superseded IS NULL ORDER BY item", -1, &statement, nil)
+            defer { sqlite3_finalize(statement) }
+            sqlite3_bind_int64(statement, 1, stream)
+            let start = ContinuousClock.now
+            var n = 0, bytes = 0
+            while sqlite3_step(statement) == SQLITE_ROW {
+                bytes += Int(sqlite3_column_bytes(statement, 0))
+                _ = sqlite3_column_text(statement, 0)
+                n += 1
+            }
+            return (n, seconds(ContinuousClock.now - start))
+        }
+
+        struct Latencies { var median: Double; var p99: Double }
+
+        func pageLatency(_ consumer: Consumer, port: Int, directory: URL, samples: Int) async throws -> Latencies {
+            try await client(consumer.subject.fileName, port: port, directory: directory).shuttingDown { client in
+                var times: [Double] = [], cursor: String?
+                for _ in 0..<samples {
+                    let start = ContinuousClock.now
+                    let answer = try await client.pull(purpose: consumer.purpose, view: cursor == nil ? "current" : nil, cursor: cursor, limit: 1000)
+                    times.append(seconds(ContinuousClock.now - start))
+                    guard answer.status == 200 else { throw CommandFailure("page refused: \(answer.status)") }
+                    cursor = answer.headers["vangnet-complete"] == "true" ? nil : answer.headers["vangnet-next-cursor"]
+                }
+                times.sort()
+                return Latencies(median: times[times.count / 2], p99: times[min(times.count - 1, Int(Double(times.count) * 0.99))])
+            }
+        }
+
+        func concurrentPages(_ consumers: [Consumer], port: Int, directory: URL) async throws -> (first: (p50: Double, p99: Double), every: (p50: Double, p99: Double), count: Int) {
+            let pages = self.pages
+            let results = try await withThrowingTaskGroup(of: [Double].self) { group in
+                for consumer in consumers {
+                    let c = try client(consumer.subject.fileName, port: port, directory: directory)
+                    group.addTask {
+                        try await c.shuttingDown { client in
+                            var times: [Double] = [], cursor: String?
+                            for _ in 0..<pages {
+                                let start = ContinuousClock.now
+                                let answer = try await client.pull(purpose: consumer.purpose, view: cursor == nil ? "current" : nil, cursor: cursor, limit: 1000)
+                                let elapsed = ContinuousClock.now - start
+                                guard answer.status == 200 else { throw CommandFailure("page refused: \(answer.status)") }
+                                times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                                cursor = answer.headers["vangnet-complete"] == "true" ? nil : answer.headers["vangnet-next-cursor"]
+                            }
+                            return times
+                        }
+                    }
+                }
+                return try await group.reduce(into: [[Double]]()) { $0.append($1) }
+            }
+            func percentiles(_ xs: [Double]) -> (Double, Double) {
+                let s = xs.sorted()
+                return (s[s.count / 2], s[min(s.count - 1, Int(Double(s.count) * 0.99))])
+            }
+            return (percentiles(results.map { $0[0] }), percentiles(results.flatMap { $0 }), results.reduce(0) { $0 + $1.count })
+        }
+    }
+}
