@@ -195,3 +195,42 @@ import VangnetCrypto
         #expect(fresh.lines.isEmpty)
     }
 }
+
+/// `vangnet pull` as a region's analyst runs it: the current picture to a file, then every night
+/// `--mirror`, whose SQLite copy ends equal to the current picture.
+@Suite struct PullCommandTests {
+    let population = Population()
+
+    @Test func theMirrorCommandKeepsARegionsCopyEqualToItsCurrentPicture() async throws {
+        let executable = try #require(CrashTests.executable, "the vangnet executable is built with the tests")
+        try await TestGateway.with { gw in
+            let tests = DeliveryTests()
+            _ = try await tests.push(gw, population.duoLines, as: "duo", mode: .full)
+            let certs = gw.certs.path
+            let options = ["--gateway", "https://127.0.0.1:\(gw.port)", "--ca", certs + "/ca.pem", "--cert", certs + "/region-utrecht.pem",
+                           "--key", certs + "/region-utrecht.key", "--purpose", "vsv-opvolging"]
+            let mirror = gw.directory.appendingPathComponent("utrecht-mirror.sqlite").path
+            let first = try await ChildProcess.run(executable, ["pull"] + options + ["--mirror", mirror, "--limit", "3"])
+            #expect(first.status == 0 && first.output.contains("10 upserted, 0 withdrawn, 10 records held"), "\(first.output) \(first.errors)")
+            // Next month two leavers are gone and one moved away: the next run applies only that.
+            var next = population.duoLines
+            next[2] = Population.duo(population.utrechtLeavers[2], leaver: true, municipality: "GM0363")
+            next.removeFirst(2)
+            _ = try await tests.push(gw, next, as: "duo", mode: .full)
+            let second = try await ChildProcess.run(executable, ["pull"] + options + ["--mirror", mirror, "--limit", "3"])
+            #expect(second.status == 0 && second.output.contains("0 upserted, 3 withdrawn, 7 records held"), "\(second.output) \(second.errors)")
+            let held = try RegionMirror(path: mirror).records(purpose: "vsv-opvolging")
+            let now = try await tests.pullAll(gw, "region-utrecht", "vsv-opvolging")
+            let expected = Dictionary(uniqueKeysWithValues: now.lines.map { line in
+                (line["id"] as! String, String(decoding: try! JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+            })
+            #expect(held == expected)
+            // The current picture to a file, in CSV, with the cursor to continue on standard error.
+            let file = gw.directory.appendingPathComponent("picture.csv").path
+            let csv = try await ChildProcess.run(executable, ["pull"] + options + ["--current", "--all", "--format", "csv", "--limit", "2", "--output", file])
+            #expect(csv.status == 0 && csv.errors.contains("next cursor: vc1."))
+            let rows = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+            #expect(rows.count == 1 + 7 && rows[0].hasPrefix("id,pseudonym,dataset,"), "one header row, then the seven records")
+        }
+    }
+}
