@@ -70,8 +70,10 @@ public struct DeliveredLine: Sendable {
     /// The record as a JSON object (`id`, `pseudonym`, `dataset`, the purpose's fields); `nil`
     /// for a withdrawal.
     public let record: String?
+    /// The 16 bytes of the identifier.
+    let item: [UInt8]
     /// The record's identifier (`vr1.<hex>`), stable per (region, purpose).
-    public let id: String
+    public var id: String { Pseudonymiser.deliveryRecordID(digest: item) }
 }
 
 /// One page of a pull.
@@ -173,7 +175,7 @@ public struct DeliveryPipeline: Sendable {
             // in the picture, so that the order says nothing about how records were committed.
             rows.sort { $0.item.lexicographicallyPrecedes($1.item) }
         }
-        let lines = rows.map { DeliveredLine(record: $0.line, id: Pseudonymiser.deliveryRecordID(digest: $0.item)) }
+        let lines = rows.map { DeliveredLine(record: $0.line, item: $0.item) }
         let withdrawn = lines.filter { $0.record == nil }.count
         let counts = ["records": lines.count - withdrawn, "withdrawn": withdrawn]
         try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,

@@ -99,7 +99,8 @@ public struct SQLiteRecordStore: RecordStore {
         try await store.maintainDeliveries(rules: rules, day: day, now: now)
     }
     public func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult { try await store.readDeliveries(read) }
-    public func appendAudit(_ event: AuditEvent) async throws { try store.appendAudit(event) }
+    /// Group-committed with concurrent appends (``SQLiteStore/appendAuditGrouped(_:)``).
+    public func appendAudit(_ event: AuditEvent) async throws { try await store.appendAuditGrouped(event) }
     public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict { try store.verifyAudit(held: held, key: key) }
     public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try store.checkpointAudit(at: time) }
     public func auditCheckpoints() async throws -> [AuditCheckpoint] { try store.auditCheckpoints() }

@@ -7,6 +7,7 @@ import Pseudonymisation
 import Records
 import VangnetCore
 import VangnetCrypto
+import Synchronization
 
 /// The embedded store: one SQLite database in WAL mode holding batches, records and the audit log.
 ///
@@ -20,6 +21,8 @@ import VangnetCrypto
 public final class SQLiteStore: Sendable {
     let pool: DatabasePool
     let lifetimes: DeliveryLifetimes
+    /// Audit events waiting for the next group commit, and whether one is being written.
+    private let auditQueue = Mutex<(pending: [(AuditEvent, CheckedContinuation<Void, any Error>)], writing: Bool)>(([], false))
     private let auditSigning: AuditSigning?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -428,13 +431,50 @@ public final class SQLiteStore: Sendable {
         try pool.write { db in try append(event, in: db) }
     }
 
+    /// Appends an event, committed together with the events of other callers waiting at the same
+    /// moment (group commit: one transaction and one fsync for all of them; the last one signed,
+    /// which covers the others). Returns once the event is durable; if the write fails, every
+    /// event of the group fails with it, so no action goes on without its entry.
+    public func appendAuditGrouped(_ event: AuditEvent) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let lead = auditQueue.withLock { queue -> Bool in
+                queue.pending.append((event, continuation))
+                guard !queue.writing else { return false }
+                queue.writing = true
+                return true
+            }
+            if lead { Task { await self.drainAuditQueue() } }
+        }
+    }
+
+    private func drainAuditQueue() async {
+        while true {
+            let group = auditQueue.withLock { queue in
+                let group = queue.pending
+                queue.pending = []
+                if group.isEmpty { queue.writing = false }
+                return group
+            }
+            guard !group.isEmpty else { return }
+            do {
+                let events = group.map(\.0)
+                try await pool.write { db in try self.append(events, in: db) }
+                for (_, waiter) in group { waiter.resume() }
+            } catch {
+                for (_, waiter) in group { waiter.resume(throwing: error) }
+            }
+        }
+    }
+
     /// Appends events in order, in one transaction (all or none); the last one is signed, which
     /// covers the others (``AuditVerifier``).
     public func appendAudit(_ events: [AuditEvent]) throws {
-        try pool.write { db in
-            var last = try Self.head(in: db)
-            for (index, event) in events.enumerated() { last = try append(event, after: last, signed: index == events.count - 1, in: db) }
-        }
+        try pool.write { db in try append(events, in: db) }
+    }
+
+    private func append(_ events: [AuditEvent], in db: Database) throws {
+        var last = try Self.head(in: db)
+        for (index, event) in events.enumerated() { last = try append(event, after: last, signed: index == events.count - 1, in: db) }
     }
 
     private static func head(in db: Database) throws -> (sequence: Int64, hash: [UInt8]) {
