@@ -11,7 +11,9 @@ struct SQLiteStatement {
     init(_ db: Database, _ sql: String) throws { s = try db.cachedStatement(sql: sql).sqliteStatement }
 
     /// Binds `values` (1-based in order) after resetting the statement.
-    func bind(_ values: Value...) {
+    func bind(_ values: Value...) { bind(values) }
+
+    private func bind(_ values: [Value]) {
         sqlite3_reset(s)
         for (i, value) in values.enumerated() {
             let k = Int32(i + 1)
@@ -39,17 +41,7 @@ struct SQLiteStatement {
 
     /// Runs a statement that returns no rows.
     func run(_ values: Value...) throws {
-        sqlite3_reset(s)
-        for (i, value) in values.enumerated() {
-            let k = Int32(i + 1)
-            switch value {
-            case .int(let n): sqlite3_bind_int64(s, k, n)
-            case .double(let d): sqlite3_bind_double(s, k, d)
-            case .null: sqlite3_bind_null(s, k)
-            case .blob(let b): b.withUnsafeBytes { _ = sqlite3_bind_blob(s, k, $0.baseAddress, Int32($0.count), Self.transient) }
-            case .text(let t): _ = sqlite3_bind_text(s, k, t, -1, Self.transient)
-            }
-        }
+        bind(values)
         _ = try step()
     }
 

@@ -213,19 +213,19 @@ struct SQLiteDeliveryIndex {
     /// Removes superseded versions older than a snapshot's lifetime and withdrawals older than a
     /// cursor's, raising the horizons below which snapshots and cursors are expired.
     private mutating func compact() throws {
-        let snapshotCutoff = now.timeIntervalSince1970 - lifetimes.snapshotSeconds
-        if let horizon = try Int64.fetchOne(db, sql: "SELECT MAX(superseded) FROM deliveries WHERE superseded IS NOT NULL AND superseded_at < ?",
-                                            arguments: [snapshotCutoff]) {
-            try db.execute(sql: "DELETE FROM deliveries WHERE superseded IS NOT NULL AND superseded_at < ?", arguments: [snapshotCutoff])
-            maintenance.compacted += db.changesCount
-            try db.execute(sql: "UPDATE delivery_state SET snapshot_horizon = MAX(snapshot_horizon, ?)", arguments: [horizon])
-        }
-        let cursorCutoff = now.timeIntervalSince1970 - lifetimes.cursorSeconds
-        if let horizon = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM deliveries WHERE line IS NULL AND superseded IS NULL AND at < ?",
-                                            arguments: [cursorCutoff]) {
-            try db.execute(sql: "DELETE FROM deliveries WHERE line IS NULL AND superseded IS NULL AND at < ?", arguments: [cursorCutoff])
-            maintenance.compacted += db.changesCount
-            try db.execute(sql: "UPDATE delivery_state SET cursor_horizon = MAX(cursor_horizon, ?)", arguments: [horizon])
-        }
+        let at = now.timeIntervalSince1970
+        // Superseded versions: only snapshots older than their successor need them.
+        try compact(where: "superseded IS NOT NULL AND superseded_at < ?", before: at - lifetimes.snapshotSeconds,
+                    horizon: "superseded", raising: "snapshot_horizon")
+        // Withdrawals: only changes cursors older than them need them.
+        try compact(where: "line IS NULL AND superseded IS NULL AND at < ?", before: at - lifetimes.cursorSeconds,
+                    horizon: "seq", raising: "cursor_horizon")
+    }
+
+    private mutating func compact(where condition: String, before cutoff: Double, horizon column: String, raising state: String) throws {
+        guard let horizon = try Int64.fetchOne(db, sql: "SELECT MAX(\(column)) FROM deliveries WHERE \(condition)", arguments: [cutoff]) else { return }
+        try db.execute(sql: "DELETE FROM deliveries WHERE \(condition)", arguments: [cutoff])
+        maintenance.compacted += db.changesCount
+        try db.execute(sql: "UPDATE delivery_state SET \(state) = MAX(\(state), ?)", arguments: [horizon])
     }
 }
