@@ -135,7 +135,8 @@ extension PostgresStore {
                     WHERE s.stage = \(stage.seq) AND s.fields IS NOT NULL
                     ON CONFLICT (person, key) DO UPDATE SET epoch = excluded.epoch, source = excluded.source, region = excluded.region,
                         fields = excluded.fields, batch = excluded.batch, changed_at = excluded.changed_at
-                    WHERE current.region IS DISTINCT FROM excluded.region OR current.fields IS DISTINCT FROM excluded.fields
+                    WHERE current.source = excluded.source
+                      AND (current.region IS DISTINCT FROM excluded.region OR current.fields IS DISTINCT FROM excluded.fields)
                     RETURNING person, (xmax = 0) AS inserted),
                 marked AS (INSERT INTO dirty SELECT DISTINCT person FROM up ON CONFLICT DO NOTHING)
                 SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FILTER (WHERE NOT inserted) FROM up
@@ -145,6 +146,7 @@ extension PostgresStore {
             }
             for try await withdrawn in try await c.query("""
                 WITH gone AS (DELETE FROM current c USING staged s WHERE s.stage = \(stage.seq) AND s.fields IS NULL AND c.person = s.person AND c.key = s.key
+                              AND c.source = \(source)
                               RETURNING c.person),
                 marked AS (INSERT INTO dirty SELECT DISTINCT person FROM gone ON CONFLICT DO NOTHING)
                 SELECT COUNT(*) FROM gone

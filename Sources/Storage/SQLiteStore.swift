@@ -287,13 +287,15 @@ public final class SQLiteStore: Sendable {
             // In key order: the current records are clustered by (person, key), so the upserts of a
             // large batch touch each page once instead of at random.
             let lines = try SQLiteStatement(db, "SELECT person, key, region, fields FROM staged WHERE stage = ? ORDER BY person, key")
-            let lookup = try SQLiteStatement(db, "SELECT region, fields FROM current WHERE person = ? AND key = ?")
+            // A source's batches act on its own records only.
+            let lookup = try SQLiteStatement(db, "SELECT region, fields FROM current WHERE person = ? AND key = ? AND source = ?")
             let upsert = try SQLiteStatement(db, """
                 INSERT INTO current (person, key, epoch, source, dataset, region, fields, batch, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (person, key) DO UPDATE SET epoch = excluded.epoch, source = excluded.source, region = excluded.region,
                     fields = excluded.fields, batch = excluded.batch, changed_at = excluded.changed_at
+                WHERE current.source = excluded.source
                 """)
-            let delete = try SQLiteStatement(db, "DELETE FROM current WHERE person = ? AND key = ?")
+            let delete = try SQLiteStatement(db, "DELETE FROM current WHERE person = ? AND key = ? AND source = ?")
             lines.bind(.int(stage.seq))
             // The sort may hold as much memory as the page cache allows: 16 MiB for it (it spills
             // to a temporary file beyond), then the cache again for the writes.
@@ -303,20 +305,19 @@ public final class SQLiteStore: Sendable {
             func apply() throws {
                 let person = lines.blob(0), key = lines.blob(1)
                 guard let fields = lines.text(3) else {
-                    try delete.run(.blob(person), .blob(key))
+                    try delete.run(.blob(person), .blob(key), .text(source))
                     if delete.changes > 0 { summary.withdrawn += 1; try index.markDirty(person) } else { summary.withdrawnUnknown += 1 }
                     return
                 }
                 let region = lines.int(2)
-                lookup.bind(.blob(person), .blob(key))
-                if try lookup.step() {
-                    if lookup.int(0) == region && lookup.text(1) == fields { summary.unchanged += 1; return }
-                    summary.changed += 1
-                } else {
-                    summary.added += 1
-                }
+                lookup.bind(.blob(person), .blob(key), .text(source))
+                let held = try lookup.step()
+                if held && lookup.int(0) == region && lookup.text(1) == fields { summary.unchanged += 1; return }
                 try upsert.run(.blob(person), .blob(key), .int(epoch), .text(source), .text(dataset), .int(region), .text(fields),
                                .int(commitSeq), .double(now.timeIntervalSince1970))
+                // Nothing written: the key is another source's record.
+                guard upsert.changes > 0 else { summary.unchanged += 1; return }
+                if held { summary.changed += 1 } else { summary.added += 1 }
                 try index.markDirty(person)
             }
             while more {
@@ -332,7 +333,7 @@ public final class SQLiteStore: Sendable {
                     if !held.withBlob(1, { complete.contains(RecordKey(storedBytes: $0)) }) { gone.append((held.blob(0), held.blob(1))) }
                 }
                 for (person, key) in gone {
-                    try delete.run(.blob(person), .blob(key))
+                    try delete.run(.blob(person), .blob(key), .text(source))
                     try index.markDirty(person)
                 }
                 summary.withdrawn += gone.count

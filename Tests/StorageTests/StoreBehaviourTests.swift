@@ -74,8 +74,8 @@ import VangnetCrypto
         }
     }
 
-    func opened(_ id: BatchID, payload: String = "x\n") throws -> OpenedBatch {
-        let envelope = try EnvelopeSealer(source: source, signingKey: signer, recipient: gatewayBox.publicKey)
+    func opened(_ id: BatchID, payload: String = "x\n", from sender: OIN? = nil) throws -> OpenedBatch {
+        let envelope = try EnvelopeSealer(source: sender ?? source, signingKey: signer, recipient: gatewayBox.publicKey)
             .seal(payload: Array(payload.utf8), batchId: id, dataset: "uwv.inkomstenverhoudingen", createdAt: Date(), recordCount: 1)
         var reader = EnvelopeReader(maxEnvelopeBytes: 1 << 20)
         try envelope.withUnsafeBytes { try reader.feed($0) { _ in } }
@@ -278,6 +278,42 @@ import VangnetCrypto
     }
 
     @Test(arguments: Kind.allCases)
+    func aSourcesBatchesActOnItsOwnRecordsOnly(kind: Kind) async throws {
+        guard let (store, _, close) = try await stores(kind) else { return }
+        defer { close() }
+        let held = try records(6, seed: 21)
+        let id = BatchID()
+        let first = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(held, into: first)
+        _ = try await commit(store, first, id)
+        // Another source of the same dataset withdraws and rewrites the same keys, and sends a
+        // complete picture without them: none of it touches the first source's records.
+        let other = OIN("00000099000000000109")!
+        let withdrawals = held.map { StagedLine.withdrawal(pseudonymiser.pseudonymise(ValidatedWithdrawalFixture.of($0, bsn: bsnOf21[$0.record.line]!))) }
+        let id2 = BatchID()
+        let second = try await store.beginStaging(source: other, batchId: id2, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(withdrawals, into: second)
+        let summary = Mutex(CommitSummary())
+        let event = event("other", 1)
+        _ = try await store.commit(stage: second, batch: try opened(id2, from: other), accepted: 6, rejected: 0, receipt: "r2",
+                                   complete: nil, rules: EveryRecord(), day: day) { s in summary.withLock { $0 = s }; return event }
+        #expect(summary.withLock { $0.withdrawn } == 0 && summary.withLock { $0.withdrawnUnknown } == 6)
+        let id3 = BatchID()
+        let third = try await store.beginStaging(source: other, batchId: id3, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        let mine = try records(2, seed: 22)
+        try await store.stage(mine, into: third)
+        _ = try await store.commit(stage: third, batch: try opened(id3, from: other), accepted: 2, rejected: 0, receipt: "r3",
+                                   complete: Set(mine.map(\.record.key)), rules: EveryRecord(), day: day) { _ in event }
+        #expect(try await store.counts().records == 8, "the first source's six and the other's two")
+    }
+
+    /// The BSNs of `records(6, seed: 21)`, by line.
+    var bsnOf21: [Int: String] {
+        var synth = SyntheticRecords(seed: 21)
+        return Dictionary(uniqueKeysWithValues: synth.people(6, in: ["GM0344", "GM0363", "GM0014"].map { MunicipalityCode($0)! }).enumerated().map { ($0 + 1, $1.bsn) })
+    }
+
+    @Test(arguments: Kind.allCases)
     func theAuditChainVerifiesAndTamperingIsFound(kind: Kind) async throws {
         guard let (store, another, close) = try await stores(kind) else { return }
         defer { close() }
@@ -371,5 +407,18 @@ import VangnetCrypto
                 Issue.record("\(format) export does not verify"); return
             }
         }
+    }
+}
+
+/// Withdrawals of records made in a test, through the validator as a source would send them.
+enum ValidatedWithdrawalFixture {
+    static func of(_ routed: RoutedRecord, bsn: String) -> ValidatedWithdrawal {
+        let fields = FlatJSON.decodeFields(routed.record.storedFields)
+        func text(_ name: String) -> String { if case .text(let s)? = fields[name] { return s }; return "" }
+        let line = #"{"bsn":"\#(bsn)","periode":"\#(text("periode"))","soort":"\#(text("soort"))","startdatum":"\#(text("startdatum"))","withdrawn":true}"#
+        guard case .success(.withdrawal(let w)) = RecordValidator(schema: .uwvInkomstenverhoudingen).validateChange(line: line, number: routed.record.line) else {
+            preconditionFailure("not a withdrawal")
+        }
+        return w
     }
 }
