@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs blocking work (reading a pipe, waiting for a child to exit) on a thread of its own.
 ///
@@ -10,6 +11,15 @@ public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T)
         Thread { continuation.resume(with: Result(catching: work)) }.start()
     }
 }
+
+/// Starts `process`, one start at a time in this process: Foundation's `Process.run()` on Linux
+/// was seen to crash (a bad pointer while it copies the arguments and environment) when two
+/// threads start children at the same moment.
+public func startSerially(_ process: Process) throws {
+    try spawnLock.withLock { _ in try process.run() }
+}
+
+private let spawnLock = Mutex(())
 
 /// A child process started with its standard output and error captured; its output is read and
 /// its exit awaited off the cooperative pool.
@@ -34,7 +44,7 @@ public final class ChildProcess: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = errors ?? FileHandle.nullDevice
-        try process.run()
+        try startSerially(process)
     }
 
     /// Runs `executable arguments` to completion.

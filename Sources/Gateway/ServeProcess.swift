@@ -12,7 +12,7 @@ public final class ServeProcess: @unchecked Sendable {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try startSerially(process)
         let port = try await onOwnThread {
             var seen = ""
             while true {
