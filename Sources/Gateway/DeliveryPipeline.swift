@@ -195,8 +195,18 @@ public struct DeliveryPipeline: Sendable {
 final class DeliveryKeeper: Sendable {
     private let done = Mutex<(day: CalendarDate, rules: String)?>(nil)
     private let gate = AsyncGate()
+    /// The rules of the policy and key epochs last asked for: made once per reload, not per request.
+    private let cached = Mutex<(policy: String, epochs: [UInt32], rules: PolicyDeliveryRules)?>(nil)
 
-    func rules(for active: ActivePolicy) -> PolicyDeliveryRules { PolicyDeliveryRules(policy: active.policy, pseudonymiser: active.pseudonymiser) }
+    func rules(for active: ActivePolicy) -> PolicyDeliveryRules {
+        let (policy, epochs) = (active.policy.fingerprint, active.pseudonymiser.heldEpochs)
+        return cached.withLock { cached in
+            if let hit = cached, hit.policy == policy, hit.epochs == epochs { return hit.rules }
+            let rules = PolicyDeliveryRules(policy: active.policy, pseudonymiser: active.pseudonymiser)
+            cached = (policy, epochs, rules)
+            return rules
+        }
+    }
 
     @discardableResult
     func bringUpToDate(store: any RecordStore, active: ActivePolicy, now: Date) async throws -> DeliveryMaintenance? {
@@ -216,16 +226,15 @@ final class AsyncGate: Sendable {
     private let tail = Mutex<Task<Void, Never>?>(nil)
 
     func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let (previous, mine): (Task<Void, Never>?, Task<Result<T, any Error>, Never>) = tail.withLock { tail in
+        let mine: Task<Result<T, any Error>, Never> = tail.withLock { tail in
             let previous = tail
             let mine = Task { () -> Result<T, any Error> in
                 await previous?.value
                 do { return .success(try await body()) } catch { return .failure(error) }
             }
             tail = Task { _ = await mine.value }
-            return (previous, mine)
+            return mine
         }
-        _ = previous
         return try await mine.value.get()
     }
 }
