@@ -5,6 +5,9 @@ import Foundation
 import Gateway
 import GRDB
 import GRDBSQLite
+import Logging
+import PostgresNIO
+import PostgresStorage
 import Records
 import Storage
 import Synchronization
@@ -17,11 +20,11 @@ extension BenchCommand {
             commandName: "pull",
             abstract: "Regions pulling their pictures from a store holding months of national deliveries: rate, page latency, memory.",
             discussion: """
-                A `vangnet serve` process (SQLite) receives --months monthly DUO complete pictures of --records enrolments \
+                A `vangnet serve` process (SQLite, or PostgreSQL with --postgres) receives --months monthly DUO complete pictures of --records enrolments \
                 (98% unchanged month to month) and as many monthly UWV deliveries (half about people in no population), \
                 pushed over mTLS. Then, against baselines measured in the same run:
                 stream:   the largest (region, purpose) current picture pulled in pages of 10,000, against reading the \
-                same rows straight from the database with the SQLite C API;
+                same rows straight from the database (the SQLite C API; PostgresNIO on PostgreSQL);
                 pages:    32 regions' contactgemeenten pulling pages of 1,000 of different (region, purpose) pictures at \
                 once: first-page and page latencies, p50 and p99;
                 growth:   one region's page of 1,000 after the first month and after the last (what is stored grows, the \
@@ -35,6 +38,8 @@ extension BenchCommand {
         @Option(help: "Months of deliveries.") var months = 3
         @Option(help: "Regions pulling at once.") var clients = 32
         @Option(help: "Pages each client pulls in the concurrent run.") var pages = 20
+        @Option(help: ArgumentHelp("Run on this PostgreSQL database instead of SQLite (a schema of its own, dropped afterwards).",
+                                   valueName: "postgres://user@host/database")) var postgres: String?
 
         func run() async throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-bench-pull-\(UUID().uuidString.prefix(8))")
@@ -52,14 +57,28 @@ extension BenchCommand {
                 configuration.policy.organisations.append(.init(oin: consumer.subject.oin, name: consumer.subject.organisation, role: .consumer))
                 configuration.policy.grants.append(.init(consumer: consumer.subject.oin, purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]))
             }
+            let database: BenchDatabase
+            if let postgres {
+                let schema = "vangnet_bench_" + UUID().uuidString.prefix(8).lowercased()
+                configuration.gateway.database = postgres + (postgres.contains("?") ? "&" : "?") + "schema=" + schema
+                database = try await .postgres(url: postgres, schema: schema)
+            } else {
+                database = .sqlite(directory.appendingPathComponent("vangnet.sqlite"))
+            }
             let configFile = directory.appendingPathComponent("vangnet.json")
             try configuration.write(to: configFile)
-            let server = try await ServeProcess(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), config: configFile)
             do {
-                try await measure(server: server, directory: directory, consumers: consumers)
-                try await server.stop()
+                let server = try await ServeProcess(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), config: configFile)
+                do {
+                    try await measure(server: server, directory: directory, database: database, consumers: consumers)
+                    try await server.stop()
+                } catch {
+                    try? await server.stop()
+                    throw error
+                }
+                await database.close()
             } catch {
-                try? await server.stop()
+                await database.close()
                 throw error
             }
         }
@@ -88,7 +107,7 @@ extension BenchCommand {
                                      privateKey: certs.appendingPathComponent("\(name).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
         }
 
-        func measure(server: ServeProcess, directory: URL, consumers: [Consumer]) async throws {
+        func measure(server: ServeProcess, directory: URL, database: BenchDatabase, consumers: [Consumer]) async throws {
             let keys = directory.appendingPathComponent("keys")
             let box = try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub")))
             var synth = SyntheticRecords(seed: 12)
@@ -122,15 +141,16 @@ extension BenchCommand {
                     growth.append(try await pageLatency(probe, port: server.port, directory: directory, samples: 15).median)
                 }
             }
-            let stored = try SQLiteStore(path: directory.appendingPathComponent("vangnet.sqlite").path, readOnly: true).counts()
+            let stored = try await database.storedCounts()
             print("  stored: \(stored.records) current records of \(stored.batches) batches")
 
-            // stream: the largest picture, over HTTP, against the C API on the same rows.
-            let (largest, rows) = try largestStream(directory: directory, consumers: consumers)
+            // stream: the largest picture, over HTTP, against the database's own client on the same rows.
+            let (largest, rows) = try await database.largestStream(consumers)
             let http = try await streamRate(largest, port: server.port, directory: directory)
-            let direct = try directRead(directory: directory, stream: rows.stream)
-            print(String(format: "  stream: region %d %@, %d records: %.0f records/s over mTLS (pages of 10,000), %.0f records/s read with the C API; %.0f%% of it",
+            let direct = try await database.directRead(stream: rows.stream)
+            print(String(format: "  stream: region %d %@, %d records: %.0f records/s over mTLS (pages of 10,000), %.0f records/s read with %@; %.0f%% of it",
                          largest.region.value, largest.purpose, http.records, Double(http.records) / http.seconds, Double(direct.records) / direct.seconds,
+                         database.directClient,
                          100 * (Double(http.records) / http.seconds) / (Double(direct.records) / direct.seconds)))
 
             // pages: many regions at once.
@@ -144,21 +164,6 @@ extension BenchCommand {
             print(String(format: "  gateway peak RSS over the run: %.0f MiB", Double(server.peakResidentKiB) / 1024))
         }
 
-        /// The (region, purpose) with the most current records among the consumers', and its store number.
-        func largestStream(directory: URL, consumers: [Consumer]) throws -> (Consumer, (stream: Int64, count: Int)) {
-            let db = try DatabaseQueue(path: directory.appendingPathComponent("vangnet.sqlite").path, configuration: { var c = Configuration(); c.readonly = true; return c }())
-            return try db.read { db in
-                var best: (Consumer, (stream: Int64, count: Int))?
-                for consumer in consumers {
-                    guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM streams WHERE region = ? AND purpose = ?", arguments: [consumer.region.value, consumer.purpose]) else { continue }
-                    let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_changes WHERE stream = ? AND superseded IS NULL AND line IS NOT NULL", arguments: [id]) ?? 0
-                    if n > (best?.1.count ?? -1) { best = (consumer, (id, n)) }
-                }
-                guard let best else { throw CommandFailure("no region received anything") }
-                return best
-            }
-        }
-
         func streamRate(_ consumer: Consumer, port: Int, directory: URL) async throws -> (records: Int, seconds: Double) {
             let counted = Mutex(0)
             let start = ContinuousClock.now
@@ -170,25 +175,6 @@ extension BenchCommand {
             }
             guard case .success = result else { throw CommandFailure("the stream pull was refused") }
             return (counted.withLock { $0 }, seconds(ContinuousClock.now - start))
-        }
-
-        /// The same rows read straight from the file: the picture's lines of one stream, in order, with the C API.
-        func directRead(directory: URL, stream: Int64) throws -> (records: Int, seconds: Double) {
-            var db: OpaquePointer?
-            guard sqlite3_open_v2(directory.appendingPathComponent("vangnet.sqlite").path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw CommandFailure("cannot open the store") }
-            defer { sqlite3_close(db) }
-            var statement: OpaquePointer?
-            sqlite3_prepare_v2(db, "SELECT line FROM deliveries WHERE stream = ? AND line IS NOT NULL AND superseded IS NULL ORDER BY item", -1, &statement, nil)
-            defer { sqlite3_finalize(statement) }
-            sqlite3_bind_int64(statement, 1, stream)
-            let start = ContinuousClock.now
-            var n = 0, bytes = 0
-            while sqlite3_step(statement) == SQLITE_ROW {
-                bytes += Int(sqlite3_column_bytes(statement, 0))
-                _ = sqlite3_column_text(statement, 0)
-                n += 1
-            }
-            return (n, seconds(ContinuousClock.now - start))
         }
 
         struct Latencies { var median: Double; var p99: Double }
@@ -236,5 +222,114 @@ extension BenchCommand {
             }
             return (percentiles(results.map { $0[0] }), percentiles(results.flatMap { $0 }), results.reduce(0) { $0 + $1.count })
         }
+    }
+}
+
+/// The benchmark's own look into the gateway's database, beside the gateway: what is stored, which
+/// stream is largest, and the baseline read of a stream's rows with the database's own client.
+enum BenchDatabase {
+    case sqlite(URL)
+    case postgres(PostgresClient, runner: Task<Void, Never>, schema: String)
+
+    static let pictureRows = "SELECT line FROM deliveries WHERE stream = $1 AND line IS NOT NULL AND superseded IS NULL ORDER BY item"
+    static let liveCount = "SELECT COUNT(*) FROM deliveries WHERE stream = $1 AND superseded IS NULL AND line IS NOT NULL"
+
+    static func postgres(url: String, schema: String) async throws -> BenchDatabase {
+        var configuration = try PostgresStore.configuration(url: url)
+        let direct = PostgresConnection.Configuration(host: configuration.host ?? "localhost", port: configuration.port ?? 5432,
+                                                      username: configuration.username, password: configuration.password,
+                                                      database: configuration.database, tls: .disable)
+        let admin = try await PostgresConnection.connect(configuration: direct, id: 1, logger: Logger(label: "vangnet.bench"))
+        do {
+            try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: Logger(label: "vangnet.bench"))
+            try await admin.close()
+        } catch {
+            try? await admin.close()
+            throw error
+        }
+        configuration.options.additionalStartupParameters = [("search_path", schema)]
+        let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "vangnet.bench"))
+        return .postgres(client, runner: Task { await client.run() }, schema: schema)
+    }
+
+    var directClient: String {
+        switch self {
+        case .sqlite: "the SQLite C API"
+        case .postgres: "PostgresNIO"
+        }
+    }
+
+    func close() async {
+        guard case .postgres(let client, let runner, let schema) = self else { return }
+        _ = try? await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
+        runner.cancel()
+    }
+
+    func storedCounts() async throws -> (batches: Int, records: Int) {
+        switch self {
+        case .sqlite(let file): return try SQLiteStore(path: file.path, readOnly: true).counts()
+        case .postgres(let client, _, _):
+            for try await (b, r) in try await client.query("SELECT (SELECT COUNT(*) FROM batches WHERE state = 'committed'), (SELECT COUNT(*) FROM current)")
+                .decode((Int64, Int64).self) { return (Int(b), Int(r)) }
+            return (0, 0)
+        }
+    }
+
+    /// The (region, purpose) with the most current records among the consumers', and its store number.
+    func largestStream(_ consumers: [BenchCommand.Pull.Consumer]) async throws -> (BenchCommand.Pull.Consumer, (stream: Int64, count: Int)) {
+        var best: (BenchCommand.Pull.Consumer, (stream: Int64, count: Int))?
+        for consumer in consumers {
+            guard let (id, n) = try await streamSize(region: consumer.region.value, purpose: consumer.purpose) else { continue }
+            if n > (best?.1.count ?? -1) { best = (consumer, (id, n)) }
+        }
+        guard let best else { throw CommandFailure("no region received anything") }
+        return best
+    }
+
+    private func streamSize(region: Int, purpose: String) async throws -> (Int64, Int)? {
+        switch self {
+        case .sqlite(let file):
+            let db = try DatabaseQueue(path: file.path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+            return try await db.read { db in
+                guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM streams WHERE region = ? AND purpose = ?", arguments: [region, purpose]) else { return nil }
+                return (id, try Int.fetchOne(db, sql: Self.liveCount.replacingOccurrences(of: "$1", with: "?"), arguments: [id]) ?? 0)
+            }
+        case .postgres(let client, _, _):
+            for try await id in try await client.query("SELECT id FROM streams WHERE region = \(Int64(region)) AND purpose = \(purpose)").decode(Int64.self) {
+                for try await n in try await client.query(PostgresQuery(unsafeSQL: Self.liveCount, binds: { var b = PostgresBindings(); b.append(id); return b }()))
+                    .decode(Int64.self) { return (id, Int(n)) }
+            }
+            return nil
+        }
+    }
+
+    /// The same rows read straight from the database: the picture's lines of one stream, in order.
+    func directRead(stream: Int64) async throws -> (records: Int, seconds: Double) {
+        let start = ContinuousClock.now
+        var n = 0, bytes = 0
+        switch self {
+        case .sqlite(let file):
+            var db: OpaquePointer?
+            guard sqlite3_open_v2(file.path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw CommandFailure("cannot open the store") }
+            defer { sqlite3_close(db) }
+            var statement: OpaquePointer?
+            sqlite3_prepare_v2(db, Self.pictureRows.replacingOccurrences(of: "$1", with: "?"), -1, &statement, nil)
+            defer { sqlite3_finalize(statement) }
+            sqlite3_bind_int64(statement, 1, stream)
+            while sqlite3_step(statement) == SQLITE_ROW {
+                bytes += Int(sqlite3_column_bytes(statement, 0))
+                _ = sqlite3_column_text(statement, 0)
+                n += 1
+            }
+        case .postgres(let client, _, _):
+            var binds = PostgresBindings()
+            binds.append(stream)
+            for try await line in try await client.query(PostgresQuery(unsafeSQL: Self.pictureRows, binds: binds)).decode(ByteBuffer.self) {
+                bytes += line.readableBytes
+                n += 1
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        return (n, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }
