@@ -73,7 +73,7 @@ public enum AuditChain {
         key.sign(entrySignatureMessage(hash: hash))
     }
 
-    static func hash(_ canonical: [UInt8], sequence: Int64, previous: [UInt8]) -> [UInt8] {
+    public static func hash(_ canonical: [UInt8], sequence: Int64, previous: [UInt8]) -> [UInt8] {
         var input = domain + previous
         withUnsafeBytes(of: UInt64(sequence).bigEndian) { input.append(contentsOf: $0) }
         input.append(contentsOf: canonical)

@@ -54,7 +54,7 @@ public enum AuditHead {
         guard let head = try read(file, key: key) else { return }
         let hash = try await store.auditHash(at: head.sequence)
         guard let hash, Hex.encode(hash) == head.hash else {
-            throw Mismatch(head: head, chainEnd: try await store.auditCount(), rewritten: hash != nil)
+            throw Mismatch(head: head, chainEnd: Int(try await store.auditHead()), rewritten: hash != nil)
         }
     }
 

@@ -30,7 +30,7 @@ extension Gateway {
         router.get("/readyz") { _, _ in
             // Ready when the store answers and a checked policy is in force.
             do {
-                _ = try await store.auditCount()
+                _ = try await store.auditHead()
                 _ = policy.fingerprint
                 return Response(status: .ok, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
             } catch {

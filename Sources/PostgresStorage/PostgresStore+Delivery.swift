@@ -243,7 +243,7 @@ extension PostgresStore {
     // MARK: Retention
 
     public func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
-                      audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
+                      audit: @escaping @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
         try await client.withTransaction(logger: logger) { c in
             var index = try await PostgresDeliveryIndex(c, store: self, rules: rules, day: day, now: now)
             try await index.bringUpToDate()

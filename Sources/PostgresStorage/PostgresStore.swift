@@ -21,7 +21,7 @@ import VangnetCrypto
 /// runs, and marks its staging areas with that number. A staging area whose instance's lock is
 /// free was left by a process that stopped; ``discardInterruptedBatches()`` drops only those, so
 /// an instance that starts never touches the uploads another instance is receiving.
-public final class PostgresStore: RecordStore {
+public final class PostgresStore: RecordStore, StoreTampering {
     let client: PostgresClient
     let logger: Logger
     let auditSigning: AuditSigning?
@@ -122,30 +122,82 @@ public final class PostgresStore: RecordStore {
         runner.cancel()
     }
 
+    /// One version of the schema: applied once, in the transaction that records it.
+    struct Migration: Sendable {
+        let version: Int
+        let name: String
+        let statements: @Sendable (PostgresConnection, Logger) async throws -> Void
+
+        init(_ version: Int, _ name: String, _ sql: [String]) {
+            self.init(version, name) { c, logger in
+                for statement in sql { try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+            }
+        }
+
+        init(_ version: Int, _ name: String, _ statements: @escaping @Sendable (PostgresConnection, Logger) async throws -> Void) {
+            (self.version, self.name, self.statements) = (version, name, statements)
+        }
+    }
+
+    /// The schema's versions, in order. Each is also idempotent (`IF NOT EXISTS`), because
+    /// databases made before versions were recorded already have some of them.
+    static let migrations: [Migration] = [
+        Migration(1, "batches and the audit chain", [
+            """
+            CREATE TABLE IF NOT EXISTS batches (
+                seq BIGSERIAL PRIMARY KEY, source TEXT NOT NULL, batch_id TEXT NOT NULL, dataset TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('staging', 'committed')), epoch BIGINT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
+                commit_seq BIGINT UNIQUE, envelope_hash BYTEA, accepted BIGINT, rejected BIGINT, receipt TEXT,
+                committed_at DOUBLE PRECISION, purged_at DOUBLE PRECISION)
+            """,
+            "CREATE UNIQUE INDEX IF NOT EXISTS batches_committed ON batches (source, batch_id) WHERE state = 'committed'",
+            """
+            CREATE TABLE IF NOT EXISTS audit (
+                seq BIGINT PRIMARY KEY, time DOUBLE PRECISION NOT NULL, actor TEXT, action TEXT NOT NULL, event BYTEA NOT NULL,
+                prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL, role TEXT, outcome TEXT, region BIGINT)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS audit_checkpoints (
+                seq BIGINT PRIMARY KEY, time BIGINT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL)
+            """,
+        ]),
+        // The instance whose staging area a batch is (instances drop only their own at start).
+        Migration(2, "staging areas owned by an instance", ["ALTER TABLE batches ADD COLUMN IF NOT EXISTS owner INTEGER"]),
+        // Each entry's own Ed25519 signature by the audit key over its chain hash.
+        Migration(3, "audit entry signatures", ["ALTER TABLE audit ADD COLUMN IF NOT EXISTS signature BYTEA"]),
+        Migration(4, "records with identity and the delivery index") { c, logger in try await PostgresStore.migrateDelivery(c, logger: logger) },
+    ]
+
+    /// The schema versions applied to this database, in order (the newest this gateway knows is
+    /// ``knownSchemaVersion``).
+    public func schemaVersions() async throws -> [Int] {
+        var versions: [Int] = []
+        for try await v in try await client.query("SELECT version FROM schema_migrations ORDER BY version", logger: logger).decode(Int.self) { versions.append(v) }
+        return versions
+    }
+
+    public static var knownSchemaVersion: Int { migrations.map(\.version).max() ?? 0 }
+
+    /// Applies the versions the database lacks, under a lock that makes concurrent starts of
+    /// several instances take turns; refuses a database that a newer gateway migrated.
     private func migrate() async throws {
         try await client.withTransaction(logger: logger) { c in
             try await c.query("SELECT pg_advisory_xact_lock(4242)", logger: logger)
             try await c.query("""
-                CREATE TABLE IF NOT EXISTS batches (
-                    seq BIGSERIAL PRIMARY KEY, source TEXT NOT NULL, batch_id TEXT NOT NULL, dataset TEXT NOT NULL,
-                    state TEXT NOT NULL CHECK (state IN ('staging', 'committed')), epoch BIGINT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
-                    commit_seq BIGINT UNIQUE, envelope_hash BYTEA, accepted BIGINT, rejected BIGINT, receipt TEXT,
-                    committed_at DOUBLE PRECISION, purged_at DOUBLE PRECISION, owner INTEGER)
+                CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)
                 """, logger: logger)
-            try await c.query("ALTER TABLE batches ADD COLUMN IF NOT EXISTS owner INTEGER", logger: logger)
-            try await c.query("CREATE UNIQUE INDEX IF NOT EXISTS batches_committed ON batches (source, batch_id) WHERE state = 'committed'", logger: logger)
-            try await Self.migrateDelivery(c, logger: logger)
-            try await c.query("""
-                CREATE TABLE IF NOT EXISTS audit (
-                    seq BIGINT PRIMARY KEY, time DOUBLE PRECISION NOT NULL, actor TEXT, action TEXT NOT NULL, event BYTEA NOT NULL,
-                    prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL, role TEXT, outcome TEXT, region BIGINT)
-                """, logger: logger)
-            // Each entry's own Ed25519 signature by the audit key over its chain hash.
-            try await c.query("ALTER TABLE audit ADD COLUMN IF NOT EXISTS signature BYTEA", logger: logger)
-            try await c.query("""
-                CREATE TABLE IF NOT EXISTS audit_checkpoints (
-                    seq BIGINT PRIMARY KEY, time BIGINT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL)
-                """, logger: logger)
+            var applied = Set<Int>()
+            for try await version in try await c.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) { applied.insert(version) }
+            let known = Self.knownSchemaVersion
+            if let newer = applied.filter({ $0 > known }).max() {
+                throw StoreError("the database's schema is version \(newer), made by a newer gateway; this one knows up to version \(known)")
+            }
+            for migration in Self.migrations where !applied.contains(migration.version) {
+                try await migration.statements(c, logger)
+                try await c.query("""
+                    INSERT INTO schema_migrations VALUES (\(migration.version), \(migration.name), \(Date().timeIntervalSince1970))
+                    """, logger: logger)
+            }
         }
     }
 
@@ -214,25 +266,20 @@ public final class PostgresStore: RecordStore {
         for try await (seq, hash) in try await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", logger: logger).decode((Int64, ByteBuffer).self) {
             return (seq, Array(buffer: hash))
         }
-        return (0, AuditChain.genesis)
+        return AuditAppend.emptyHead
     }
 
     /// Appends under an exclusive lock on the table: one chain, whichever instance appends.
     func append(_ event: AuditEvent, on c: PostgresConnection) async throws {
         try await c.query("LOCK TABLE audit IN EXCLUSIVE MODE", logger: logger)
-        let last = try await head(on: c)
-        let sequence = last.sequence + 1, previous = last.hash
-        let canonical = AuditChain.canonicalBytes(event)
-        let record = AuditChain.link(event, sequence: sequence, previous: previous)
-        let signature = auditSigning.map { ByteBuffer(bytes: AuditChain.sign(hash: record.hash, key: $0.key)) }
-        try await c.query("""
-            INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region, signature)
-            VALUES (\(sequence), \(event.time.timeIntervalSince1970), \(event.actor?.value), \(event.action.rawValue), \(ByteBuffer(bytes: canonical)),
-                    \(ByteBuffer(bytes: previous)), \(ByteBuffer(bytes: record.hash)), \(event.role?.rawValue), \(event.outcome.rawValue),
-                    \(event.region.map { Int64($0.value) }), \(signature))
-            """, logger: logger)
-        if let auditSigning, sequence % Int64(auditSigning.every) == 0 {
-            try await insert(AuditCheckpoint(sequence: sequence, hash: record.hash, time: event.time, key: auditSigning.key), on: c)
+        for entry in AuditAppend.chain([event], after: try await head(on: c), signing: auditSigning) {
+            try await c.query("""
+                INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region, signature)
+                VALUES (\(entry.sequence), \(event.time.timeIntervalSince1970), \(event.actor?.value), \(event.action.rawValue), \(ByteBuffer(bytes: entry.canonical)),
+                        \(ByteBuffer(bytes: entry.previousHash)), \(ByteBuffer(bytes: entry.hash)), \(event.role?.rawValue), \(event.outcome.rawValue),
+                        \(event.region.map { Int64($0.value) }), \(entry.signature.map { ByteBuffer(bytes: $0) }))
+                """, logger: logger)
+            if let checkpoint = entry.checkpoint { try await insert(checkpoint, on: c) }
         }
     }
 
@@ -257,7 +304,7 @@ public final class PostgresStore: RecordStore {
         }
     }
 
-    public func auditCount() async throws -> Int { try await scalar("SELECT COALESCE(MAX(seq), 0) FROM audit") }
+    public func auditHead() async throws -> Int64 { Int64(try await scalar("SELECT COALESCE(MAX(seq), 0) FROM audit")) }
 
     public func discardAuditCheckpoints(after sequence: Int64) async throws {
         try await client.query("DELETE FROM audit_checkpoints WHERE seq > \(sequence)", logger: logger)

@@ -3,18 +3,25 @@ import BatchEnvelope
 import Foundation
 import Pseudonymisation
 import Records
+import Synchronization
 import VangnetCore
 import VangnetCrypto
 
-/// What the gateway needs of a store, whatever the database: staging and committing batches,
-/// the delivery index (``DeliveryIndex``) and its reads, and the audit chain. Two implementations pass one
-/// behavioural test suite: ``SQLiteRecordStore`` (embedded, the default) and `PostgresStore`
+/// What the gateway needs of a store, whatever the database: its batches, its delivery index and
+/// its audit chain, each a protocol of its own, and what tools look at. Two implementations pass
+/// one behavioural test suite: ``SQLiteRecordStore`` (embedded, the default) and `PostgresStore`
 /// (several gateway instances on one PostgreSQL).
 ///
 /// The invariants are those of ``SQLiteStore``: a staged batch is invisible until its commit; a
 /// commit makes it the current state of its records, with the delivery index, its receipt and
 /// audit entry, in one transaction, or not at all; one commit per (source, batch id).
-public protocol RecordStore: Sendable {
+public protocol RecordStore: BatchStore, DeliveryStore, AuditStore, StoreInspection {
+    /// Releases the connections; the store is not used afterwards.
+    func close() async
+}
+
+/// Batches: staged while they arrive, committed whole or not at all, and removed by retention.
+public protocol BatchStore: Sendable {
     func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID
     func stage(_ lines: [StagedLine], into stage: StagingID) async throws
     func discard(_ stage: StagingID) async throws
@@ -27,15 +34,22 @@ public protocol RecordStore: Sendable {
     /// Drops the staging areas of batches interrupted by a stopped process (never those of a
     /// gateway instance still running); returns how many.
     func discardInterruptedBatches() async throws -> Int
-    func counts() async throws -> (batches: Int, records: Int)
-    /// Rows of records, current or staged.
-    func storedRecordRows() async throws -> Int
-    /// The current records of `dataset` in `region` (tests and tools; not a delivery path).
-    func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord]
+    /// Removes the current records of each dataset last confirmed before its cutoff and brings the
+    /// index up to date; the purge and (if anything was removed) its audit entry are one transaction.
+    func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
+               audit: @escaping @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult
+}
+
+/// The delivery index (``DeliveryIndex``): kept up to date, read by pulls.
+public protocol DeliveryStore: Sendable {
     /// Brings the delivery index up to date for `day` under `rules` (rebuilt if they changed).
     func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance
     /// One page of a stream and the index's head, read in one transaction.
     func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult
+}
+
+/// The audit chain: appended, checkpointed, verified, read and exported.
+public protocol AuditStore: Sendable {
     func appendAudit(_ event: AuditEvent) async throws
     /// Recomputes the chain with its stored checkpoints, the auditor's `held` ones and (given
     /// `key`) their signatures.
@@ -43,8 +57,9 @@ public protocol RecordStore: Sendable {
     /// Signs a checkpoint of the chain's head now, unless it has one (needs audit signing).
     func checkpointAudit(at time: Date) async throws -> AuditCheckpoint?
     func auditCheckpoints() async throws -> [AuditCheckpoint]
-    /// Number of audit entries (also the readiness probe's question to the store).
-    func auditCount() async throws -> Int
+    /// The sequence number of the chain's newest entry (0: none). One index lookup, whatever the
+    /// chain's length: also the readiness probe's question to the store.
+    func auditHead() async throws -> Int64
     /// The chain hash of entry `sequence`, if the chain has that entry.
     func auditHash(at sequence: Int64) async throws -> [UInt8]?
     /// Removes the stored checkpoints beyond entry `sequence` (after an operator accepted a chain
@@ -59,20 +74,42 @@ public protocol RecordStore: Sendable {
     /// Per region, purpose and consumer: pulls, records received and the last pull; and per
     /// region the number of refusals. From the audit log.
     func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int])
-    /// Removes the current records of each dataset last confirmed before its cutoff and brings the
-    /// index up to date; the purge and (if anything was removed) its audit entry are one transaction.
-    func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
-               audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult
-    /// Runs raw SQL, for tests that tamper with the store. Bypasses every invariant.
-    func uncheckedExecute(_ sql: String) async throws
-    /// Releases the connections; the store is not used afterwards.
-    func close() async
 }
 
-/// The embedded SQLite store as a ``RecordStore``.
-public struct SQLiteRecordStore: RecordStore {
+/// What tools, summaries and tests look at; never a delivery path.
+public protocol StoreInspection: Sendable {
+    func counts() async throws -> (batches: Int, records: Int)
+    /// Rows of records, current or staged.
+    func storedRecordRows() async throws -> Int
+    /// The current records of `dataset` in `region`.
+    func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord]
+}
+
+/// Raw SQL past every invariant, for tests that tamper with a store (a rewritten audit entry, a
+/// failing disk). Both stores have it; no part of the gateway sees it, since it is not part of
+/// ``RecordStore``.
+public protocol StoreTampering: Sendable {
+    func uncheckedExecute(_ sql: String) async throws
+}
+
+/// The embedded SQLite store as a ``RecordStore``. SQLite's calls block their thread; every one
+/// runs either through GRDB's asynchronous access (commits, staging, the index, pulls, audit
+/// appends) or on ``SQLiteRecordStore/queue``, never on a thread of the cooperative pool, so a
+/// slow disk stalls the calls waiting for it and not the gateway's other tasks.
+public struct SQLiteRecordStore: RecordStore, StoreTampering {
     public let store: SQLiteStore
     public init(_ store: SQLiteStore) { self.store = store }
+
+    /// Where the store's blocking calls run (threads of its own, as many as calls wait).
+    static let queue = DispatchQueue(label: "vangnet.sqlite", qos: .userInitiated, attributes: .concurrent)
+
+    /// Runs a blocking call of the store on ``queue`` and waits for it without holding a thread.
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteStore) throws -> T) async throws -> T {
+        let store = self.store
+        return try await withCheckedThrowingContinuation { continuation in
+            Self.queue.async { continuation.resume(with: Result { try body(store) }) }
+        }
+    }
 
     public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
         try await store.beginStaging(source: source, batchId: batchId, dataset: dataset, epoch: epoch, at: time)
@@ -86,14 +123,14 @@ public struct SQLiteRecordStore: RecordStore {
                                complete: complete, rules: rules, day: day, audit: audit)
     }
     public func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
-        try store.committedBatch(source: source, batchId: batchId)
+        try await blocking { try $0.committedBatch(source: source, batchId: batchId) }
     }
     /// SQLite has one gateway process: every staging area at its start was interrupted.
-    public func discardInterruptedBatches() async throws -> Int { try store.discardInterruptedBatches() }
-    public func counts() async throws -> (batches: Int, records: Int) { try store.counts() }
-    public func storedRecordRows() async throws -> Int { try store.storedRecordRows() }
+    public func discardInterruptedBatches() async throws -> Int { try await blocking { try $0.discardInterruptedBatches() } }
+    public func counts() async throws -> (batches: Int, records: Int) { try await blocking { try $0.counts() } }
+    public func storedRecordRows() async throws -> Int { try await blocking { try $0.storedRecordRows() } }
     public func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord] {
-        try store.currentRecords(dataset: dataset, region: region)
+        try await blocking { try $0.currentRecords(dataset: dataset, region: region) }
     }
     public func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
         try await store.maintainDeliveries(rules: rules, day: day, now: now)
@@ -101,25 +138,63 @@ public struct SQLiteRecordStore: RecordStore {
     public func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult { try await store.readDeliveries(read) }
     /// Group-committed with concurrent appends (``SQLiteStore/appendAuditGrouped(_:)``).
     public func appendAudit(_ event: AuditEvent) async throws { try await store.appendAuditGrouped(event) }
-    public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict { try store.verifyAudit(held: held, key: key) }
-    public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try store.checkpointAudit(at: time) }
-    public func auditCheckpoints() async throws -> [AuditCheckpoint] { try store.auditCheckpoints() }
-    public func auditCount() async throws -> Int { try store.auditCount() }
-    public func auditHash(at sequence: Int64) async throws -> [UInt8]? { try store.auditHash(at: sequence) }
-    public func discardAuditCheckpoints(after sequence: Int64) async throws { try store.discardAuditCheckpoints(after: sequence) }
-    public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) { try store.pullOverview() }
+    public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict {
+        try await blocking { try $0.verifyAudit(held: held, key: key) }
+    }
+    public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try await blocking { try $0.checkpointAudit(at: time) } }
+    public func auditCheckpoints() async throws -> [AuditCheckpoint] { try await blocking { try $0.auditCheckpoints() } }
+    public func auditHead() async throws -> Int64 { try await blocking { try $0.auditHead() } }
+    public func auditHash(at sequence: Int64) async throws -> [UInt8]? { try await blocking { try $0.auditHash(at: sequence) } }
+    public func discardAuditCheckpoints(after sequence: Int64) async throws { try await blocking { try $0.discardAuditCheckpoints(after: sequence) } }
+    public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) { try await blocking { try $0.pullOverview() } }
     public func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
-                      audit: @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
-        try store.purge(before: cutoffs, rules: rules, day: day, now: now, audit: audit)
+                      audit: @escaping @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
+        try await blocking { try $0.purge(before: cutoffs, rules: rules, day: day, now: now, audit: audit) }
     }
     public func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
-        try store.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit)
+        try await blocking { try $0.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit) }
     }
+    /// Read on ``queue`` and handed over in chunks of 1,000 lines, at most four ahead of `write`.
     public func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
-        try store.exportAudit(format, to: write)
+        let (chunks, sink) = AsyncThrowingStream<[String], any Error>.makeStream()
+        let credits = DispatchSemaphore(value: 4), stopped = StopFlag()
+        let store = self.store
+        Self.queue.async {
+            var chunk: [String] = []
+            do {
+                try store.exportAudit(format) { line in
+                    chunk.append(line)
+                    guard chunk.count == 1_000 else { return }
+                    credits.wait()
+                    if stopped.isSet { throw CancellationError() }
+                    sink.yield(chunk)
+                    chunk = []
+                }
+                sink.yield(chunk)
+                sink.finish()
+            } catch {
+                sink.finish(throwing: error)
+            }
+        }
+        defer {
+            // A writer that failed releases the reader, which then stops.
+            stopped.set()
+            for _ in 0..<5 { credits.signal() }
+        }
+        for try await chunk in chunks {
+            for line in chunk { try write(line) }
+            credits.signal()
+        }
     }
-    public func uncheckedExecute(_ sql: String) async throws { try store.uncheckedExecute(sql) }
+    public func uncheckedExecute(_ sql: String) async throws { try await blocking { try $0.uncheckedExecute(sql) } }
     public func close() async {}
+}
+
+/// Set once, read from another thread.
+private final class StopFlag: Sendable {
+    private let flag = Atomic(false)
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
 }
 
 extension RecordStore {

@@ -485,38 +485,24 @@ public final class SQLiteStore: Sendable {
     }
 
     private func append(_ events: [AuditEvent], in db: Database) throws {
-        var last = try Self.head(in: db)
-        for (index, event) in events.enumerated() { last = try append(event, after: last, signed: index == events.count - 1, in: db) }
-    }
-
-    private static func head(in db: Database) throws -> (sequence: Int64, hash: [UInt8]) {
-        guard let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") else { return (0, AuditChain.genesis) }
-        return (row["seq"], Array(row["hash"] as Data))
-    }
-
-    func append(_ event: AuditEvent, in db: Database) throws {
-        _ = try append(event, after: try Self.head(in: db), in: db)
-    }
-
-    /// Chains `event` after `last`; `signed`: with the audit key's signature of its hash (the last
-    /// entry of each transaction is signed).
-    private func append(_ event: AuditEvent, after last: (sequence: Int64, hash: [UInt8]), signed: Bool = true,
-                        in db: Database) throws -> (sequence: Int64, hash: [UInt8]) {
-        let sequence = last.sequence + 1
-        let canonical = AuditChain.canonicalBytes(event)
-        let record = AuditChain.link(event, sequence: sequence, previous: last.hash)
         let insert = try db.cachedStatement(sql: """
             INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        let signature = signed ? auditSigning.map { Data(AuditChain.sign(hash: record.hash, key: $0.key)) } : nil
-        try insert.execute(arguments: [sequence, event.time.timeIntervalSince1970, event.actor?.value, event.action.rawValue,
-                                       Data(canonical), Data(record.previousHash), Data(record.hash),
-                                       event.role?.rawValue, event.outcome.rawValue, event.region?.value, signature])
-        if let auditSigning, sequence % Int64(auditSigning.every) == 0 {
-            try Self.insert(AuditCheckpoint(sequence: sequence, hash: record.hash, time: event.time, key: auditSigning.key), in: db)
+        for entry in AuditAppend.chain(events, after: try Self.head(in: db), signing: auditSigning) {
+            let event = entry.event
+            try insert.execute(arguments: [entry.sequence, event.time.timeIntervalSince1970, event.actor?.value, event.action.rawValue,
+                                           Data(entry.canonical), Data(entry.previousHash), Data(entry.hash),
+                                           event.role?.rawValue, event.outcome.rawValue, event.region?.value, entry.signature.map { Data($0) }])
+            if let checkpoint = entry.checkpoint { try Self.insert(checkpoint, in: db) }
         }
-        return (sequence, record.hash)
     }
+
+    private static func head(in db: Database) throws -> (sequence: Int64, hash: [UInt8]) {
+        guard let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") else { return AuditAppend.emptyHead }
+        return (row["seq"], Array(row["hash"] as Data))
+    }
+
+    func append(_ event: AuditEvent, in db: Database) throws { try append([event], in: db) }
 
     private static func insert(_ checkpoint: AuditCheckpoint, in db: Database) throws {
         try db.execute(sql: "INSERT OR IGNORE INTO audit_checkpoints (seq, time, hash, key_id, signature) VALUES (?, ?, ?, ?, ?)",
@@ -647,8 +633,8 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Number of audit entries.
-    public func auditCount() throws -> Int {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit") ?? 0 }
+    public func auditHead() throws -> Int64 {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit") ?? 0 }
     }
 
     /// All audit events in order (for summaries, export and tests).

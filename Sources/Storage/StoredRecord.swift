@@ -106,3 +106,36 @@ public struct PurgeResult: Sendable, Equatable {
     public var records: [DatasetID: Int] = [:]
     public init() {}
 }
+
+/// One audit entry as a store persists it: the next link of the chain (``AuditChain``), signed if
+/// it is the last entry its transaction writes (a signature covers the entries before it through
+/// the chain), and the checkpoint the signing rule asks for (every `every` entries). Both stores
+/// append through ``chain(_:after:signing:)``, so they keep one rule.
+public struct AuditAppend: Sendable {
+    public let sequence: Int64
+    public let event: AuditEvent
+    public let canonical: [UInt8]
+    public let previousHash: [UInt8]
+    public let hash: [UInt8]
+    public let signature: [UInt8]?
+    public let checkpoint: AuditCheckpoint?
+
+    /// The chain's end before any entry: sequence 0 and the genesis hash.
+    public static let emptyHead: (sequence: Int64, hash: [UInt8]) = (0, AuditChain.genesis)
+
+    /// The entries that append `events`, in order, after the chain's `head`.
+    public static func chain(_ events: [AuditEvent], after head: (sequence: Int64, hash: [UInt8]), signing: AuditSigning?) -> [AuditAppend] {
+        var last = head
+        return events.enumerated().map { index, event in
+            let sequence = last.sequence + 1, canonical = AuditChain.canonicalBytes(event)
+            let hash = AuditChain.hash(canonical, sequence: sequence, previous: last.hash)
+            let signature = index == events.count - 1 ? signing.map { AuditChain.sign(hash: hash, key: $0.key) } : nil
+            let checkpoint = signing.flatMap { signing in
+                sequence % Int64(signing.every) == 0 ? AuditCheckpoint(sequence: sequence, hash: hash, time: event.time, key: signing.key) : nil
+            }
+            defer { last = (sequence, hash) }
+            return AuditAppend(sequence: sequence, event: event, canonical: canonical, previousHash: last.hash, hash: hash,
+                               signature: signature, checkpoint: checkpoint)
+        }
+    }
+}

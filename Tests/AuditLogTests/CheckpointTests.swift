@@ -122,7 +122,7 @@ import VangnetCrypto
         let store = try store(3)
         try store.uncheckedExecute("CREATE TRIGGER fail_at_6 BEFORE INSERT ON audit WHEN NEW.seq = 6 BEGIN SELECT RAISE(ABORT, 'disk full'); END")
         #expect(throws: (any Error).self) { try store.appendAudit((4...8).map(event)) }
-        #expect(try store.auditCount() == 3)
+        #expect(try store.auditHead() == 3)
     }
 }
 

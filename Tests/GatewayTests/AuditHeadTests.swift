@@ -10,10 +10,10 @@ import VangnetCore
 /// a decision; sequence numbers of the lost entries are not silently reused.
 @Suite struct AuditHeadTests {
     /// Starts and stops a gateway on `directory`'s configuration; returns the chain's length after.
-    func startAndStop(_ configuration: GatewayConfiguration) async throws -> Int {
+    func startAndStop(_ configuration: GatewayConfiguration) async throws -> Int64 {
         let gateway = try await Gateway(configuration: configuration)
         try await gateway.store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .pull, object: "test", outcome: .success))
-        let count = try await gateway.store.auditCount()
+        let count = try await gateway.store.auditHead()
         await gateway.store.close()
         return count
     }
@@ -25,7 +25,7 @@ import VangnetCore
     }
 
     func tamper(_ configuration: GatewayConfiguration, _ sql: String) async throws {
-        try await GatewayConfiguration.withStore(configuration.databaseLocation) { try await $0.uncheckedExecute(sql) }
+        try await GatewayConfiguration.withStore(configuration.databaseLocation) { try await $0.tamper(sql) }
     }
 
     @Test func aStartRefusesAChainCutShortBelowItsSignedHeadUntilAnOperatorAcceptsIt() async throws {
@@ -39,7 +39,7 @@ import VangnetCore
             #expect(refused?.rewritten == false)
             #expect(refused?.description.contains("cut short") == true)
             #expect(refused?.description.contains("vangnet audit accept-head") == true)
-            let chainAfterRefusal = try await GatewayConfiguration.withStore(configuration.databaseLocation) { try await $0.auditCount() }
+            let chainAfterRefusal = try await GatewayConfiguration.withStore(configuration.databaseLocation) { try await $0.auditHead() }
             #expect(chainAfterRefusal == second - 2, "the refused start appended nothing: the lost numbers are not reused")
 
             let accepted = try await AuditHead.accept(configuration: configuration, reason: "restored from backup, case SEC-17", at: Date())
@@ -48,7 +48,7 @@ import VangnetCore
             let events = try await gateway.store.auditEvents()
             let decision = events.first { $0.object.hasPrefix("cli:audit accept-head") }
             #expect(decision?.reason == "audit_head_cut_short")
-            #expect(decision?.counts == ["signedHead": second - 1, "chainEnd": second - 2])
+            #expect(decision?.counts == ["signedHead": Int(second - 1), "chainEnd": Int(second - 2)])
             guard case .intact = try await gateway.store.verifyAudit(held: [], key: gateway.keys.audit.publicKey) else {
                 Issue.record("the accepted chain does not verify")
                 return

@@ -29,7 +29,7 @@ import VangnetCrypto
         try await TestGateway.with { gw in
             _ = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             let before = try await gw.store.counts()
-            try await gw.store.uncheckedExecute("CREATE TRIGGER audit_down BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END")
+            try await gw.store.tamper("CREATE TRIGGER audit_down BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END")
 
             let push = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.uwvLines, as: "uwv")) }
             #expect(push.status == 500 && push.refusal?.code == "internal_error")
@@ -40,7 +40,7 @@ import VangnetCrypto
             #expect(pull.status == 500, "no records leave without their audit entry")
             #expect(!pull.body.contains("vp1."))
 
-            try await gw.store.uncheckedExecute("DROP TRIGGER audit_down")
+            try await gw.store.tamper("DROP TRIGGER audit_down")
             #expect(try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging") }.status == 200)
         }
     }
@@ -118,7 +118,7 @@ import VangnetCrypto
             guard case .intact = try await gw.store.verifyAudit(held: [held], key: key) else { Issue.record("not intact"); return }
             let verify = try await gw.using("auditor") { try await $0.get("/v1/audit/verify") }
             #expect(verify.body.contains("\"intact\":true"))
-            try await gw.store.uncheckedExecute("DELETE FROM audit WHERE seq >= \(held.sequence - 1); DELETE FROM audit_checkpoints")
+            try await gw.store.tamper("DELETE FROM audit WHERE seq >= \(held.sequence - 1); DELETE FROM audit_checkpoints")
             guard case .broken = try await gw.store.verifyAudit(held: [held], key: key) else { Issue.record("truncation not caught"); return }
         }
     }

@@ -37,7 +37,16 @@ final class SteppingClock: WallClock {
         var testDescription: String { rawValue }
     }
 
-    static var cases: [(Store, UInt64)] { Store.allCases.flatMap { store in seeds.map { (store, $0) } } }
+    /// PostgreSQL's cases where a server is configured (or required).
+    static var cases: [(Store, UInt64)] {
+        Store.allCases.filter { $0 != .postgres || SharedPostgresTests.configured }.flatMap { store in seeds.map { (store, $0) } }
+    }
+
+    /// Reported as skipped without a server, so a run on SQLite alone never looks like a run on both.
+    @Test(.disabled(if: !SharedPostgresTests.configured, "no PostgreSQL server (VANGNET_POSTGRES_URL is not set): the property ran on SQLite only"))
+    func thePropertyRunsOnPostgreSQLToo() {
+        #expect(Self.cases.contains { $0.0 == .postgres })
+    }
 
     @Test(arguments: cases)
     func aMirrorFedOnlyByChangesIsTheCurrentPicture(store: Store, seed: UInt64) async throws {

@@ -159,3 +159,12 @@ struct CapturingLogHandler: LogHandler {
         capture.append("\(level) \(message) \(self.metadata.merging(explicit ?? [:]) { $1 })")
     }
 }
+
+extension RecordStore {
+    /// Raw SQL on the store under test, past its invariants (``StoreTampering``, which both stores
+    /// have and the gateway never sees).
+    func tamper(_ sql: String) async throws {
+        guard let store = self as? any StoreTampering else { throw StoreError("\(type(of: self)) cannot be tampered with") }
+        try await store.uncheckedExecute(sql)
+    }
+}

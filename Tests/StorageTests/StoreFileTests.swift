@@ -20,7 +20,7 @@ import Testing
         defer { umask(previous) }
         let path = directory.appendingPathComponent("vangnet.sqlite").path
         let store = try SQLiteStore(path: path)
-        _ = try store.auditCount()
+        _ = try store.auditHead()
         for file in [path, path + "-wal", path + "-shm"] {
             #expect(FileManager.default.fileExists(atPath: file), "\(file)")
             let fileMode = try mode(file)
@@ -35,7 +35,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("vangnet.sqlite").path
         let open = try SQLiteStore(path: path) // kept open: its WAL file exists while it is
-        _ = try open.auditCount()
+        _ = try open.auditHead()
         for file in [path, path + "-wal"] {
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
             let error = #expect(throws: StoreFileError.self) { _ = try SQLiteStore(path: path) }
