@@ -88,7 +88,11 @@ struct SQLiteDeliveryIndex {
     init(db: Database, rules: any DeliveryRules, day: CalendarDate, now: Date, lifetimes: DeliveryLifetimes) throws {
         (self.db, self.rules, self.day, self.now, self.lifetimes) = (db, rules, day, now, lifetimes)
         seq = try Int64.fetchOne(db, sql: "SELECT seq FROM delivery_state") ?? 0
-        try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty")
+        try db.execute(sql: """
+            CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty;
+            CREATE TEMP TABLE IF NOT EXISTS pending (stream INTEGER, item BLOB, seq INTEGER, line TEXT, person BLOB, supersedes INTEGER);
+            DELETE FROM temp.pending
+            """)
         for row in try Row.fetchAll(db, sql: "SELECT id, region, purpose FROM streams") {
             streams[DeliveryStream(region: RegionNumber(row["region"] as Int)!, purpose: PurposeID(row["purpose"] as String))] = row["id"]
         }
@@ -103,12 +107,9 @@ struct SQLiteDeliveryIndex {
     }
 
     static func currentRecord(_ row: Row, completeAt: [String: Date]) -> CurrentRecord {
-        let changed = Date(timeIntervalSince1970: row["changed_at"])
-        let picture = completeAt[(row["source"] as String) + "\u{0}" + (row["dataset"] as String)]
-        return CurrentRecord(key: RecordKey(storedBytes: Array(row["key"] as Data)), dataset: DatasetID(row["dataset"] as String),
-                             person: InternalPseudonym(storedBytes: Array(row["person"] as Data), epoch: UInt32(row["epoch"] as Int64)),
-                             region: RegionNumber(row["region"] as Int)!, fields: FlatJSON.decodeFields(row["fields"]),
-                             confirmedAt: max(changed, picture ?? changed))
+        StoredCurrent(key: RecordKey(storedBytes: Array(row["key"] as Data)), epoch: UInt32(row["epoch"] as Int64), source: row["source"],
+                      dataset: row["dataset"], region: row["region"], fields: row["fields"], changedAt: row["changed_at"])
+            .record(of: Array(row["person"] as Data), completeAt: completeAt)
     }
 
     /// Rebuilds the index if the rules changed, or moves it to `day`; compacts on a new day.
@@ -121,22 +122,26 @@ struct SQLiteDeliveryIndex {
             completeAt = try Self.completeTimes(db)
             let people = try SQLiteStatement(db, "SELECT DISTINCT person FROM current")
             people.bind()
-            while try people.step() { try refresh(person: people.blob(0)) }
+            try recompute { try people.step() ? people.blob(0) : nil }
             let orphans = try Data.fetchAll(db, sql: """
                 SELECT DISTINCT person FROM deliveries WHERE superseded IS NULL AND line IS NOT NULL AND person NOT IN (SELECT person FROM current)
                 """)
-            for person in orphans { try refresh(person: person) }
+            var next = orphans.makeIterator()
+            try recompute { next.next().map(Array.init) }
         } else if stateDay.map({ $0 < dayNumber }) ?? true {
             completeAt = try Self.completeTimes(db)
             while true {
                 let due = try Data.fetchAll(db, sql: "SELECT person FROM people WHERE recheck <= ? ORDER BY recheck LIMIT 1000", arguments: [dayNumber])
                 if due.isEmpty { break }
-                for person in due { try refresh(person: person) }
+                var next = due.makeIterator()
+                try recompute { next.next().map(Array.init) }
             }
+            try flush()
             try compact()
         } else {
             return maintenance
         }
+        try flush()
         try db.execute(sql: "UPDATE delivery_state SET seq = ?, day = ?, rules = ?", arguments: [seq, max(dayNumber, stateDay ?? 0), rules.version])
         return maintenance
     }
@@ -150,8 +155,9 @@ struct SQLiteDeliveryIndex {
         completeAt = try Self.completeTimes(db)
         let dirty = try SQLiteStatement(db, "SELECT person FROM temp.dirty")
         dirty.bind()
-        while try dirty.step() { try refresh(person: dirty.blob(0)) }
+        try recompute { try dirty.step() ? dirty.blob(0) : nil }
         try db.execute(sql: "DELETE FROM temp.dirty")
+        try flush()
         try db.execute(sql: "UPDATE delivery_state SET seq = ?", arguments: [seq])
     }
 
@@ -163,32 +169,83 @@ struct SQLiteDeliveryIndex {
         return id
     }
 
-    /// Recomputes one person's deliveries and writes what changed.
-    private mutating func refresh(person: Data) throws { try refresh(person: Array(person)) }
+    /// Recomputes the deliveries of every person `next` names (each once) and writes what
+    /// changed. In groups of 256 people, on two threads: while the rules run for one group on a
+    /// thread of their own (decoding the records, evaluating every purpose, hashing identifiers
+    /// and pseudonyms, making the lines), this transaction's thread reads the next group and
+    /// writes the one before. The groups are independent: each person's rows are read and
+    /// written by their group alone. Returns when every group is written.
+    private mutating func recompute(_ next: () throws -> [UInt8]?) throws {
+        var inFlight: RulesRun?
+        var exhausted = false
+        while !exhausted {
+            var group: [PersonRows] = []
+            while group.count < 256, let person = try next() { group.append(try read(person)) }
+            exhausted = group.count < 256
+            let run = group.isEmpty ? nil : RulesRun(group, rules: rules, day: day, completeAt: completeAt)
+            if let previous = inFlight { try write(previous.outcomes()) }
+            inFlight = run
+        }
+        if let last = inFlight { try write(last.outcomes()) }
+    }
 
-    private mutating func refresh(person: [UInt8]) throws {
-        maintenance.people += 1
+    /// A person's current records (fields still as stored) and live versions.
+    struct PersonRows: Sendable {
+        let person: [UInt8]
+        let records: [StoredCurrent]
+        let live: [LiveDelivery]
+    }
+
+    struct StoredCurrent: Sendable {
+        let key: RecordKey, epoch: UInt32, source: String, dataset: String, region: Int, fields: String, changedAt: Double
+
+        /// The record, confirmed by its version's commit or a later complete picture of its dataset.
+        func record(of person: [UInt8], completeAt: [String: Date]) -> CurrentRecord {
+            let changed = Date(timeIntervalSince1970: changedAt)
+            let picture = completeAt[source + "\u{0}" + dataset]
+            return CurrentRecord(key: key, dataset: DatasetID(dataset), person: InternalPseudonym(storedBytes: person, epoch: epoch),
+                                 region: RegionNumber(region)!, fields: FlatJSON.decodeFields(fields), confirmedAt: max(changed, picture ?? changed))
+        }
+    }
+
+    /// What the rules decided for a person: every item delivered, and the day to look again.
+    struct Outcome: Sendable {
+        let rows: PersonRows
+        let items: [DeliveryItem]
+        let recheck: CalendarDate?
+    }
+
+    /// One group's rules, run on a thread of their own.
+    final class RulesRun: @unchecked Sendable {
+        // Written by the run before `done` is signalled, read after waiting for it.
+        private var result: [Outcome] = []
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ group: [PersonRows], rules: any DeliveryRules, day: CalendarDate, completeAt: [String: Date]) {
+            DispatchQueue.global(qos: .userInitiated).async {
+                self.result = group.map { rows in
+                    guard !rows.records.isEmpty else { return Outcome(rows: rows, items: [], recheck: nil) }
+                    let records = rows.records.map { $0.record(of: rows.person, completeAt: completeAt) }
+                    let (items, recheck) = rules.deliveries(of: records, on: day)
+                    return Outcome(rows: rows, items: items, recheck: recheck)
+                }
+                self.done.signal()
+            }
+        }
+
+        func outcomes() -> [Outcome] {
+            done.wait()
+            return result
+        }
+    }
+
+    private func read(_ person: [UInt8]) throws -> PersonRows {
         let held = try SQLiteStatement(db, "SELECT key, epoch, source, dataset, region, fields, changed_at FROM current WHERE person = ?")
         held.bind(.blob(person))
-        var records: [CurrentRecord] = []
+        var records: [StoredCurrent] = []
         while try held.step() {
-            let changed = Date(timeIntervalSince1970: held.double(6))
-            let source = held.text(2) ?? "", dataset = held.text(3) ?? ""
-            let picture = completeAt[source + "\u{0}" + dataset]
-            records.append(CurrentRecord(key: held.withBlob(0) { RecordKey(storedBytes: $0) }, dataset: DatasetID(dataset),
-                                         person: InternalPseudonym(storedBytes: person, epoch: UInt32(held.int(1))),
-                                         region: RegionNumber(Int(held.int(4)))!, fields: FlatJSON.decodeFields(held.text(5) ?? "{}"),
-                                         confirmedAt: max(changed, picture ?? changed)))
-        }
-        var desired: [(stream: Int64, item: [UInt8], line: String)] = []
-        if records.isEmpty {
-            try SQLiteStatement(db, "DELETE FROM people WHERE person = ?").run(.blob(person))
-        } else {
-            let (items, recheck) = rules.deliveries(of: records, on: day)
-            for item in items { desired.append((try streamID(item.stream), item.item, item.line)) }
-            // A recheck is always a later day, so the daily step ends.
-            let next = recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) }
-            try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck) VALUES (?, ?)").run(.blob(person), next.map { .int($0) } ?? .null)
+            records.append(StoredCurrent(key: held.withBlob(0) { RecordKey(storedBytes: $0) }, epoch: UInt32(held.int(1)), source: held.text(2) ?? "",
+                                         dataset: held.text(3) ?? "", region: Int(held.int(4)), fields: held.text(5) ?? "{}", changedAt: held.double(6)))
         }
         let liveRows = try SQLiteStatement(db, "SELECT stream, item, seq, line FROM deliveries WHERE person = ? AND superseded IS NULL")
         liveRows.bind(.blob(person))
@@ -196,18 +253,58 @@ struct SQLiteDeliveryIndex {
         while try liveRows.step() {
             live.append(LiveDelivery(stream: liveRows.int(0), item: liveRows.blob(1), seq: liveRows.int(2), line: liveRows.text(3)))
         }
-        guard !(desired.isEmpty && live.isEmpty) else { return }
-        let writes = DeliveryIndex.writes(live: live, desired: desired)
-        guard !writes.isEmpty else { return }
-        let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND seq = ?")
-        let insert = try SQLiteStatement(db, "INSERT INTO deliveries (stream, item, seq, line, person, at) VALUES (?, ?, ?, ?, ?, ?)")
-        let at = now.timeIntervalSince1970
-        for write in writes {
-            seq += 1
-            if let old = write.supersedes { try end.run(.int(seq), .double(at), .int(write.stream), .blob(write.item), .int(old)) }
-            try insert.run(.int(write.stream), .blob(write.item), .int(seq), write.line.map { .text($0) } ?? .null, .blob(person), .double(at))
+        return PersonRows(person: person, records: records, live: live)
+    }
+
+    private mutating func write(_ outcomes: [Outcome]) throws {
+        let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
+        let remember = try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck) VALUES (?, ?)")
+        let pending = try SQLiteStatement(db, "INSERT INTO temp.pending (stream, item, seq, line, person, supersedes) VALUES (?, ?, ?, ?, ?, ?)")
+        for outcome in outcomes {
+            let person = outcome.rows.person
+            maintenance.people += 1
+            var desired: [(stream: Int64, item: [UInt8], line: String)] = []
+            if outcome.rows.records.isEmpty {
+                try forget.run(.blob(person))
+            } else {
+                for item in outcome.items { desired.append((try streamID(item.stream), item.item, item.line)) }
+                // A recheck is always a later day, so the daily step ends.
+                let next = outcome.recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) }
+                try remember.run(.blob(person), next.map { .int($0) } ?? .null)
+            }
+            guard !(desired.isEmpty && outcome.rows.live.isEmpty) else { continue }
+            let writes = DeliveryIndex.writes(live: outcome.rows.live, desired: desired)
+            for write in writes {
+                seq += 1
+                try pending.run(.int(write.stream), .blob(write.item), .int(seq), write.line.map { .text($0) } ?? .null, .blob(person),
+                                write.supersedes.map { .int($0) } ?? .null)
+            }
+            maintenance.versions += writes.count
         }
-        maintenance.versions += writes.count
+    }
+
+    /// Writes the versions computed since the last flush into the index, in the order of its
+    /// primary key (stream, item). Item digests are random, so written as computed (in person
+    /// order) a large commit would touch the table's pages at random, each many times once the
+    /// table is larger than the page cache. Every person is recomputed at most once between
+    /// flushes, so the live versions a recomputation reads are never pending.
+    private func flush() throws {
+        let superseded = try SQLiteStatement(db, "SELECT stream, item, supersedes, seq FROM temp.pending WHERE supersedes IS NOT NULL ORDER BY stream, item")
+        let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND seq = ?")
+        let at = now.timeIntervalSince1970
+        superseded.bind()
+        while try superseded.step() {
+            try end.run(.int(superseded.int(3)), .double(at), .int(superseded.int(0)), .blob(superseded.blob(1)), .int(superseded.int(2)))
+        }
+        // The sort holds as much memory as the page cache allows: 16 MiB for it (it spills to a
+        // temporary file beyond; the inserts in key order need few pages), then the cache again.
+        try db.execute(sql: "PRAGMA cache_size = -16384")
+        try db.execute(sql: """
+            INSERT INTO deliveries (stream, item, seq, line, person, at)
+            SELECT stream, item, seq, line, person, ? FROM temp.pending ORDER BY stream, item, seq
+            """, arguments: [at])
+        try db.execute(sql: "PRAGMA cache_size = -65536")
+        try db.execute(sql: "DELETE FROM temp.pending")
     }
 
     /// Removes superseded versions older than a snapshot's lifetime and withdrawals older than a

@@ -45,6 +45,13 @@ public final class SQLiteStore: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             guard !readOnly else { return }
+            if db.configuration.readonly {
+                // A reader of the pool serves index ranges: 8 MiB of cache each (the system's page
+                // cache holds the rest), so the gateway's memory does not grow with the number of
+                // pulls at once.
+                try db.execute(sql: "PRAGMA cache_size = -8192")
+                return
+            }
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // 64 MiB of page cache per connection: large batches insert into big indexes.
             try db.execute(sql: "PRAGMA cache_size = -65536")

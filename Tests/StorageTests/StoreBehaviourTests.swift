@@ -220,6 +220,41 @@ import VangnetCrypto
         #expect(entries == 1, "one commit, one audit entry")
     }
 
+    /// A commit of more people than one recomputation group (SQLite recomputes 256 at a time on a
+    /// second thread and writes the versions in key order at the end) delivers every record once,
+    /// with its own line; a complete picture that drops some withdraws exactly those.
+    @Test(arguments: Self.kinds)
+    func aLargeCommitDeliversEveryRecordOnceAndAPictureWithdrawsExactlyWhatItDrops(kind: Kind) async throws {
+        guard let (store, _, close) = try await stores(kind) else { return }
+        defer { close() }
+        let records = try records(1_000, seed: 31)
+        let id = BatchID()
+        let staged = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(records, into: staged)
+        _ = try await commit(store, staged, id)
+        let expected = Dictionary(uniqueKeysWithValues: records.map { ($0.record.key.bytes, FlatJSON.encode(FlatJSON.decodeFields($0.record.storedFields))) })
+        let picture = try await all(store)
+        #expect(picture.count == 1_000)
+        #expect(Set(picture.map(\.item)) == Set(expected.keys))
+        let wrongLines = picture.filter { expected[$0.item] != $0.line }.count
+        #expect(wrongLines == 0)
+        #expect(Set(picture.map(\.seq)).count == 1_000)
+        let head = picture.map(\.seq).max() ?? 0
+
+        let kept = Array(records.prefix(900))
+        let second = BatchID()
+        let again = try await store.beginStaging(source: source, batchId: second, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(kept, into: again)
+        _ = try await commit(store, again, second, complete: Set(kept.map(\.record.key)), at: 1)
+        var changes: [DeliveryRow] = []
+        for region in regions {
+            changes += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: head, limit: 10_000)).rows
+        }
+        let dropped = Set(records.suffix(100).map(\.record.key.bytes))
+        #expect(changes.count == 100 && changes.allSatisfy { $0.line == nil } && Set(changes.map(\.item)) == dropped)
+        #expect(try await all(store).count == 900)
+    }
+
     @Test(arguments: Self.kinds)
     func changesFollowCommitOrderWithoutSkipsOrRepeats(kind: Kind) async throws {
         guard let (store, _, close) = try await stores(kind) else { return }
