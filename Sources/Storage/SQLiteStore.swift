@@ -36,8 +36,13 @@ public final class SQLiteStore: Sendable {
     ///
     /// `readOnly` opens an existing database as evidence: no migration, no write, and nothing
     /// appended (`vangnet audit verify --database` checks a copy without changing it).
-    public init(path: String, auditSigning: AuditSigning? = nil, readOnly: Bool = false, lifetimes: DeliveryLifetimes = DeliveryLifetimes()) throws {
+    ///
+    /// The log is copied into the database in the background (``WALCheckpointer``) once it holds
+    /// more than `checkpointPages` pages.
+    public init(path: String, auditSigning: AuditSigning? = nil, readOnly: Bool = false, lifetimes: DeliveryLifetimes = DeliveryLifetimes(),
+                checkpointPages: Int32 = 10_000) throws {
         self.auditSigning = auditSigning
+        let checkpointer = WALCheckpointer(path: path, pages: checkpointPages)
         self.lifetimes = lifetimes
         try StoreFiles.prepare(path, create: !readOnly)
         var configuration = Configuration()
@@ -55,9 +60,11 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // 64 MiB of page cache per connection: large batches insert into big indexes.
             try db.execute(sql: "PRAGMA cache_size = -65536")
-            // Checkpoint every ~40 MiB of WAL rather than 4 MiB: pages rewritten during an ingest
-            // (index and interior pages) are copied to the database once instead of many times.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
+            // Checkpoints in the background, every ~40 MiB of log rather than SQLite's 4 MiB: pages
+            // rewritten during an ingest (index and interior pages) are copied once, not many
+            // times. After one, the log file is cut back to 64 MiB.
+            checkpointer.install(on: db)
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)

@@ -411,6 +411,29 @@ import VangnetCrypto
         #expect(refusal.contains("version \(PostgresStore.knownSchemaVersion + 1), made by a newer gateway"), "\(refusal)")
     }
 
+    /// SQLite's log is copied into the database by a background checkpoint once it passes its
+    /// threshold (here 50 pages): the commit does not wait for it, and it still happens.
+    @Test func aCommitsLogIsCheckpointedInTheBackground() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-wal-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("store.sqlite").path
+        let store = SQLiteRecordStore(try SQLiteStore(path: path, checkpointPages: 50))
+        func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        let before = size()
+        let id = BatchID()
+        let staged = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(try records(2_000, seed: 41), into: staged)
+        _ = try await commit(store, staged, id)
+        var after = size()
+        for _ in 0..<100 where after < before + 500_000 {
+            try await Task.sleep(for: .milliseconds(100))
+            after = size()
+        }
+        #expect(after >= before + 500_000, "the database file stayed at \(after) bytes (was \(before)): nothing was checkpointed")
+        #expect(try await all(store).count == 2_000)
+    }
+
     /// SQLite's export runs on the store's own threads and reaches the writer in chunks: a log of
     /// several chunks arrives whole and in order, and a writer that fails stops the reader.
     @Test func anExportOfSeveralChunksArrivesWholeAndAFailingWriterStopsIt() async throws {
