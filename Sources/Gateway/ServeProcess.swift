@@ -9,6 +9,10 @@ public final class ServeProcess: @unchecked Sendable {
     public init(executable: URL, config: URL) async throws {
         process.executableURL = executable
         process.arguments = ["serve", "--config", config.path]
+        // As operations.md advises for every gateway process: two malloc arenas.
+        var environment = ProcessInfo.processInfo.environment
+        environment["MALLOC_ARENA_MAX"] = environment["MALLOC_ARENA_MAX"] ?? "2"
+        process.environment = environment
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

@@ -17,8 +17,8 @@ struct Vangnet: AsyncParsableCommand {
         // glibc gives threads that allocate at once arenas of their own (up to eight per core) and
         // keeps what is freed in each. With NIO's threads, SQLite's queues and the delivery rules'
         // thread, the gateway's peak RSS was 261-358 MiB in `vangnet bench pull --records 500000`
-        // (2M records stored) and 213 MiB with two arenas, at the same speed (`bench ingest`: 30.9-33.4 s
-        // for 1M records either way).
+        // (2M records stored) and 213-215 MiB with `MALLOC_ARENA_MAX=2`, at the same speed. The
+        // environment variable is the sure way (operations.md); this asks for the same at start.
         _ = mallopt(-8 /* M_ARENA_MAX, malloc.h */, 2)
         #endif
         await main(nil)
