@@ -113,6 +113,14 @@ import VangnetCrypto
         return stage
     }
 
+    /// Stages `records` as one batch of `source` and commits it.
+    func commitBatch(_ store: any RecordStore, _ records: [RoutedRecord], complete: Set<RecordKey>? = nil, at i: Int = 0) async throws {
+        let id = BatchID()
+        let staged = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        try await store.stage(records, into: staged)
+        _ = try await commit(store, staged, id, complete: complete, at: i)
+    }
+
     /// Rules for the store's own tests: every record to its region under one purpose, its line its
     /// fields, its item its key.
     struct EveryRecord: DeliveryRules {
@@ -228,10 +236,7 @@ import VangnetCrypto
         guard let (store, _, close) = try await stores(kind) else { return }
         defer { close() }
         let records = try records(1_000, seed: 31)
-        let id = BatchID()
-        let staged = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
-        try await store.stage(records, into: staged)
-        _ = try await commit(store, staged, id)
+        try await commitBatch(store, records)
         let expected = Dictionary(uniqueKeysWithValues: records.map { ($0.record.key.bytes, FlatJSON.encode(FlatJSON.decodeFields($0.record.storedFields))) })
         let picture = try await all(store)
         #expect(picture.count == 1_000)
@@ -242,10 +247,7 @@ import VangnetCrypto
         let head = picture.map(\.seq).max() ?? 0
 
         let kept = Array(records.prefix(900))
-        let second = BatchID()
-        let again = try await store.beginStaging(source: source, batchId: second, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
-        try await store.stage(kept, into: again)
-        _ = try await commit(store, again, second, complete: Set(kept.map(\.record.key)), at: 1)
+        try await commitBatch(store, kept, complete: Set(kept.map(\.record.key)), at: 1)
         var changes: [DeliveryRow] = []
         for region in regions {
             changes += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: head, limit: 10_000)).rows
@@ -421,10 +423,7 @@ import VangnetCrypto
         let store = SQLiteRecordStore(try SQLiteStore(path: path, checkpointPages: 50))
         func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
         let before = size()
-        let id = BatchID()
-        let staged = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
-        try await store.stage(try records(2_000, seed: 41), into: staged)
-        _ = try await commit(store, staged, id)
+        try await commitBatch(store, try records(2_000, seed: 41))
         var after = size()
         for _ in 0..<100 where after < before + 500_000 {
             try await Task.sleep(for: .milliseconds(100))
