@@ -289,10 +289,7 @@ import VangnetCrypto
         guard let (store, _, close) = try await stores(kind) else { return }
         defer { close() }
         let first = try records(20, seed: 11)
-        let id1 = BatchID()
-        let s1 = try await store.beginStaging(source: source, batchId: id1, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
-        try await store.stage(first, into: s1)
-        _ = try await commit(store, s1, id1, complete: Set(first.map(\.record.key)))
+        try await commitBatch(store, first, complete: Set(first.map(\.record.key)))
         let head = try await store.readDeliveries(.changes(DeliveryStream(region: RegionNumber(19)!, purpose: "all"), after: 0, limit: 1)).head
         // Next month: 10 unchanged, 5 changed (a later period), 5 gone, 3 new.
         let newcomers = try records(3, seed: 12, firstLine: 21)
@@ -338,10 +335,7 @@ import VangnetCrypto
         guard let (store, _, close) = try await stores(kind) else { return }
         defer { close() }
         let held = try records(6, seed: 21)
-        let id = BatchID()
-        let first = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
-        try await store.stage(held, into: first)
-        _ = try await commit(store, first, id)
+        try await commitBatch(store, held)
         // Another source of the same dataset withdraws and rewrites the same keys, and sends a
         // complete picture without them: none of it touches the first source's records.
         let other = OIN("00000099000000000109")!
