@@ -39,6 +39,9 @@ public struct PolicyDeliveryRules: DeliveryRules {
             recheck = min(recheck ?? date, date)
         }
         for purpose in purposes {
+            // Without a record of the population dataset the person is in no region's population,
+            // and no day can change that: nothing to deliver and nothing to recheck.
+            guard records.contains(where: { $0.dataset == purpose.populationDataset }) else { continue }
             let reference = purpose.referenceDay.date(on: day)
             let ends = records.map { Self.retentionEnd(confirmedAt: $0.confirmedAt, days: purpose.retentionDays) }
             // When the reference date is a fixed day of the year, nothing changes before its next one.

@@ -375,17 +375,19 @@ struct PostgresDeliveryIndex {
         for try await (person, stream, item, seq, line) in try await c.query("""
             SELECT person, stream, item, seq, line FROM deliveries WHERE person = ANY(\(group)::bytea[]) AND superseded IS NULL
             """, logger: logger).decode((ByteBuffer, Int64, ByteBuffer, Int64, String?).self) {
-            live[Array(buffer: person), default: []].append(LiveDelivery(stream: stream, item: Array(buffer: item), seq: seq, line: line))
+            live[Array(buffer: person), default: []].append(LiveDelivery(stream: stream, item: Array(buffer: item), seq: seq, digest: line.map(DeliveryIndex.digest(of:))))
         }
         var keep: [ByteBuffer] = [], rechecks: [Int64] = [], gone: [ByteBuffer] = [] // recheck -1: none
         var ends: (streams: [Int64], items: [ByteBuffer], seqs: [Int64], by: [Int64]) = ([], [], [], [])
         var inserts: (streams: [Int64], items: [ByteBuffer], seqs: [Int64], lines: [String], persons: [ByteBuffer]) = ([], [], [], [], []) // line '': a withdrawal
         for person in group {
             let bytes = Array(buffer: person)
-            var desired: [(stream: Int64, item: [UInt8], line: String)] = []
+            var desired: [DesiredDelivery] = []
             if let mine = records[bytes] {
                 let (items, recheck) = rules.deliveries(of: mine, on: day)
-                for item in items { desired.append((try await streamID(item.stream), item.item, item.line)) }
+                for item in items {
+                    desired.append(DesiredDelivery(stream: try await streamID(item.stream), item: item.item, line: item.line, digest: DeliveryIndex.digest(of: item.line)))
+                }
                 keep.append(person)
                 rechecks.append(recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) } ?? -1)
             } else {

@@ -2,6 +2,7 @@ import Foundation
 import Pseudonymisation
 import Records
 import VangnetCore
+import VangnetCrypto
 
 // The delivery index: what every region receives for every purpose, kept as batches commit and as
 // days pass, so that a pull reads an index range and never the store as a whole.
@@ -80,9 +81,18 @@ public struct LiveDelivery: Sendable, Equatable {
     public let stream: Int64
     public let item: [UInt8]
     public let seq: Int64
-    /// `nil`: the item was withdrawn.
-    public let line: String?
-    public init(stream: Int64, item: [UInt8], seq: Int64, line: String?) { (self.stream, self.item, self.seq, self.line) = (stream, item, seq, line) }
+    /// The digest of the version's line (``DeliveryIndex/digest(of:)``); `nil`: the item was withdrawn.
+    public let digest: [UInt8]?
+    public init(stream: Int64, item: [UInt8], seq: Int64, digest: [UInt8]?) { (self.stream, self.item, self.seq, self.digest) = (stream, item, seq, digest) }
+}
+
+/// An item the rules deliver now: its line and the line's digest.
+public struct DesiredDelivery: Sendable, Equatable {
+    public let stream: Int64
+    public let item: [UInt8]
+    public let line: String
+    public let digest: [UInt8]
+    public init(stream: Int64, item: [UInt8], line: String, digest: [UInt8]) { (self.stream, self.item, self.line, self.digest) = (stream, item, line, digest) }
 }
 
 /// A new version of an item: its line, or (`nil`) its withdrawal; superseding the live version
@@ -91,6 +101,7 @@ public struct DeliveryWrite: Sendable, Equatable {
     public let stream: Int64
     public let item: [UInt8]
     public let line: String?
+    public let digest: [UInt8]?
     public let supersedes: Int64?
 }
 
@@ -165,8 +176,9 @@ public struct DeliveryMaintenance: Sendable, Equatable {
 public enum DeliveryIndex {
     /// The versions to write so that a person's live versions become `desired` (items of streams
     /// by their store number): a line for every item new or changed, a withdrawal for every live
-    /// item no longer desired. Items come out in a stable order (stream, item).
-    public static func writes(live: [LiveDelivery], desired: [(stream: Int64, item: [UInt8], line: String)]) -> [DeliveryWrite] {
+    /// item no longer desired. Lines are compared by their digests. Items come out in a stable
+    /// order (stream, item).
+    public static func writes(live: [LiveDelivery], desired: [DesiredDelivery]) -> [DeliveryWrite] {
         struct Slot: Hashable { let stream: Int64; let item: [UInt8] }
         var current: [Slot: LiveDelivery] = [:]
         for row in live { current[Slot(stream: row.stream, item: row.item)] = row }
@@ -176,14 +188,29 @@ public enum DeliveryIndex {
             let slot = Slot(stream: d.stream, item: d.item)
             guard wanted.insert(slot).inserted else { continue }
             let old = current[slot]
-            if old?.line != d.line { out.append(DeliveryWrite(stream: d.stream, item: d.item, line: d.line, supersedes: old?.seq)) }
+            if old?.digest != d.digest { out.append(DeliveryWrite(stream: d.stream, item: d.item, line: d.line, digest: d.digest, supersedes: old?.seq)) }
         }
         for row in live.sorted(by: { ($0.stream, $0.seq) < ($1.stream, $1.seq) })
-        where row.line != nil && !wanted.contains(Slot(stream: row.stream, item: row.item)) {
-            out.append(DeliveryWrite(stream: row.stream, item: row.item, line: nil, supersedes: row.seq))
+        where row.digest != nil && !wanted.contains(Slot(stream: row.stream, item: row.item)) {
+            out.append(DeliveryWrite(stream: row.stream, item: row.item, line: nil, digest: nil, supersedes: row.seq))
         }
         return out
     }
+
+    /// A person's live versions once `writes` (numbered from `first` on, in order) are written:
+    /// each written item's new version replaces its old one; the other live versions stay.
+    public static func live(_ live: [LiveDelivery], after writes: [DeliveryWrite], numberedFrom first: Int64) -> [LiveDelivery] {
+        guard !writes.isEmpty else { return live }
+        let replaced = Set(writes.compactMap(\.supersedes))
+        var out = live.filter { !replaced.contains($0.seq) }
+        for (offset, write) in writes.enumerated() {
+            out.append(LiveDelivery(stream: write.stream, item: write.item, seq: first + Int64(offset), digest: write.digest))
+        }
+        return out
+    }
+
+    /// The digest by which two versions of an item's line are compared: 16 bytes of BLAKE2b.
+    public static func digest(of line: String) -> [UInt8] { GenericHash.hash(Array(line.utf8), outputLength: 16) }
 
     /// A calendar day as the integer `YYYYMMDD` the stores keep.
     public static func dayNumber(_ day: CalendarDate) -> Int64 { Int64(day.year * 10_000 + day.month * 100 + day.day) }

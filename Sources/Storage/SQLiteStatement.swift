@@ -53,8 +53,8 @@ struct SQLiteStatement {
         return Array(UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, c))))
     }
     /// The blob in place, valid until the next step.
-    func withBlob<R>(_ c: Int32, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        body(UnsafeRawBufferPointer(start: sqlite3_column_blob(s, c), count: Int(sqlite3_column_bytes(s, c))))
+    func withBlob<R>(_ c: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: sqlite3_column_blob(s, c), count: Int(sqlite3_column_bytes(s, c))))
     }
     func text(_ c: Int32) -> String? {
         guard sqlite3_column_type(s, c) != SQLITE_NULL, let p = sqlite3_column_text(s, c) else { return nil }

@@ -123,8 +123,9 @@ struct SQLiteDeliveryIndex {
             let people = try SQLiteStatement(db, "SELECT DISTINCT person FROM current")
             people.bind()
             try recompute { try people.step() ? people.blob(0) : nil }
+            // People with live versions and no records any more.
             let orphans = try Data.fetchAll(db, sql: """
-                SELECT DISTINCT person FROM deliveries WHERE superseded IS NULL AND line IS NOT NULL AND person NOT IN (SELECT person FROM current)
+                SELECT person FROM people p WHERE live IS NOT NULL AND NOT EXISTS (SELECT 1 FROM current c WHERE c.person = p.person)
                 """)
             var next = orphans.makeIterator()
             try recompute { next.next().map(Array.init) }
@@ -189,11 +190,13 @@ struct SQLiteDeliveryIndex {
         if let last = inFlight { try write(last.outcomes()) }
     }
 
-    /// A person's current records (fields still as stored) and live versions.
+    /// A person's current records (fields still as stored) and live versions, and whether the
+    /// person has a row in `people`.
     struct PersonRows: Sendable {
         let person: [UInt8]
         let records: [StoredCurrent]
         let live: [LiveDelivery]
+        let known: Bool
     }
 
     struct StoredCurrent: Sendable {
@@ -208,10 +211,11 @@ struct SQLiteDeliveryIndex {
         }
     }
 
-    /// What the rules decided for a person: every item delivered, and the day to look again.
+    /// What the rules decided for a person: every item delivered (with its line's digest), and
+    /// the day to look again.
     struct Outcome: Sendable {
         let rows: PersonRows
-        let items: [DeliveryItem]
+        let items: [(item: DeliveryItem, digest: [UInt8])]
         let recheck: CalendarDate?
     }
 
@@ -227,7 +231,7 @@ struct SQLiteDeliveryIndex {
                     guard !rows.records.isEmpty else { return Outcome(rows: rows, items: [], recheck: nil) }
                     let records = rows.records.map { $0.record(of: rows.person, completeAt: completeAt) }
                     let (items, recheck) = rules.deliveries(of: records, on: day)
-                    return Outcome(rows: rows, items: items, recheck: recheck)
+                    return Outcome(rows: rows, items: items.map { ($0, DeliveryIndex.digest(of: $0.line)) }, recheck: recheck)
                 }
                 self.done.signal()
             }
@@ -247,39 +251,43 @@ struct SQLiteDeliveryIndex {
             records.append(StoredCurrent(key: held.withBlob(0) { RecordKey(storedBytes: $0) }, epoch: UInt32(held.int(1)), source: held.text(2) ?? "",
                                          dataset: held.text(3) ?? "", region: Int(held.int(4)), fields: held.text(5) ?? "{}", changedAt: held.double(6)))
         }
-        let liveRows = try SQLiteStatement(db, "SELECT stream, item, seq, line FROM deliveries WHERE person = ? AND superseded IS NULL")
-        liveRows.bind(.blob(person))
-        var live: [LiveDelivery] = []
-        while try liveRows.step() {
-            live.append(LiveDelivery(stream: liveRows.int(0), item: liveRows.blob(1), seq: liveRows.int(2), line: liveRows.text(3)))
-        }
-        return PersonRows(person: person, records: records, live: live)
+        let known = try SQLiteStatement(db, "SELECT live FROM people WHERE person = ?")
+        known.bind(.blob(person))
+        guard try known.step() else { return PersonRows(person: person, records: records, live: [], known: false) }
+        let live = known.isNull(0) ? [] : try known.withBlob(0) { try LivePacking.unpack($0) }
+        return PersonRows(person: person, records: records, live: live, known: true)
     }
 
+    /// Writes a group's new versions (into `pending`, for ``flush()``) and each person's row in
+    /// `people`: the day to look again and the live versions. A person needs a row only while
+    /// either is there (people no population reaches, with no recheck due, have none).
     private mutating func write(_ outcomes: [Outcome]) throws {
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
-        let remember = try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck) VALUES (?, ?)")
+        let remember = try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck, live) VALUES (?, ?, ?)")
         let pending = try SQLiteStatement(db, "INSERT INTO temp.pending (stream, item, seq, line, person, supersedes) VALUES (?, ?, ?, ?, ?, ?)")
         for outcome in outcomes {
             let person = outcome.rows.person
             maintenance.people += 1
-            var desired: [(stream: Int64, item: [UInt8], line: String)] = []
-            if outcome.rows.records.isEmpty {
-                try forget.run(.blob(person))
-            } else {
-                for item in outcome.items { desired.append((try streamID(item.stream), item.item, item.line)) }
-                // A recheck is always a later day, so the daily step ends.
-                let next = outcome.recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) }
-                try remember.run(.blob(person), next.map { .int($0) } ?? .null)
+            var desired: [DesiredDelivery] = []
+            for (item, digest) in outcome.items {
+                desired.append(DesiredDelivery(stream: try streamID(item.stream), item: item.item, line: item.line, digest: digest))
             }
-            guard !(desired.isEmpty && outcome.rows.live.isEmpty) else { continue }
             let writes = DeliveryIndex.writes(live: outcome.rows.live, desired: desired)
+            let first = seq + 1
             for write in writes {
                 seq += 1
                 try pending.run(.int(write.stream), .blob(write.item), .int(seq), write.line.map { .text($0) } ?? .null, .blob(person),
                                 write.supersedes.map { .int($0) } ?? .null)
             }
             maintenance.versions += writes.count
+            let live = DeliveryIndex.live(outcome.rows.live, after: writes, numberedFrom: first)
+            // A recheck is always a later day, so the daily step ends.
+            let next = outcome.rows.records.isEmpty ? nil : outcome.recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) }
+            if next == nil && live.isEmpty {
+                if outcome.rows.known { try forget.run(.blob(person)) }
+            } else {
+                try remember.run(.blob(person), next.map { .int($0) } ?? .null, live.isEmpty ? .null : .blob(LivePacking.pack(live)))
+            }
         }
     }
 
@@ -287,7 +295,7 @@ struct SQLiteDeliveryIndex {
     /// primary key (stream, item). Item digests are random, so written as computed (in person
     /// order) a large commit would touch the table's pages at random, each many times once the
     /// table is larger than the page cache. Every person is recomputed at most once between
-    /// flushes, so the live versions a recomputation reads are never pending.
+    /// flushes, so no version it supersedes is still pending.
     private func flush() throws {
         let superseded = try SQLiteStatement(db, "SELECT stream, item, supersedes, seq FROM temp.pending WHERE supersedes IS NOT NULL ORDER BY stream, item")
         let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND seq = ?")
@@ -321,8 +329,69 @@ struct SQLiteDeliveryIndex {
 
     private mutating func compact(where condition: String, before cutoff: Double, horizon column: String, raising state: String) throws {
         guard let horizon = try Int64.fetchOne(db, sql: "SELECT MAX(\(column)) FROM deliveries WHERE \(condition)", arguments: [cutoff]) else { return }
+        if column == "seq" { try forgetWithdrawals(where: condition, before: cutoff) }
         try db.execute(sql: "DELETE FROM deliveries WHERE \(condition)", arguments: [cutoff])
         maintenance.compacted += db.changesCount
         try db.execute(sql: "UPDATE delivery_state SET \(state) = MAX(\(state), ?)", arguments: [horizon])
+    }
+
+    /// Takes the withdrawals about to be compacted out of their people's live versions (a
+    /// withdrawal is live until its item is delivered again), and forgets people left with
+    /// neither live versions nor records.
+    private func forgetWithdrawals(where condition: String, before cutoff: Double) throws {
+        var gone: [[UInt8]: Set<Int64>] = [:]
+        let rows = try SQLiteStatement(db, "SELECT person, seq FROM deliveries WHERE \(condition)")
+        rows.bind(.double(cutoff))
+        while try rows.step() { gone[rows.blob(0), default: []].insert(rows.int(1)) }
+        let held = try SQLiteStatement(db, "SELECT live, recheck, EXISTS (SELECT 1 FROM current WHERE person = ?1) FROM people WHERE person = ?1")
+        let update = try SQLiteStatement(db, "UPDATE people SET live = ? WHERE person = ?")
+        let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
+        for (person, seqs) in gone {
+            held.bind(.blob(person))
+            guard try held.step() else { continue }
+            let live = try (held.isNull(0) ? [] : held.withBlob(0) { try LivePacking.unpack($0) }).filter { !seqs.contains($0.seq) }
+            if live.isEmpty && held.isNull(1) && held.int(2) == 0 {
+                try forget.run(.blob(person))
+            } else {
+                try update.run(live.isEmpty ? .null : .blob(LivePacking.pack(live)), .blob(person))
+            }
+        }
+    }
+}
+
+/// A person's live versions as one blob in their `people` row (the index has no second B-tree by
+/// person): per version, the stream and version number (8 bytes each, little-endian), the item's
+/// length and bytes, the digest's length (0: a withdrawal) and bytes.
+enum LivePacking {
+    static func pack(_ live: [LiveDelivery]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(live.count * 50)
+        for version in live {
+            withUnsafeBytes(of: version.stream.littleEndian) { out.append(contentsOf: $0) }
+            withUnsafeBytes(of: version.seq.littleEndian) { out.append(contentsOf: $0) }
+            out.append(UInt8(version.item.count))
+            out.append(contentsOf: version.item)
+            out.append(UInt8(version.digest?.count ?? 0))
+            out.append(contentsOf: version.digest ?? [])
+        }
+        return out
+    }
+
+    static func unpack(_ bytes: UnsafeRawBufferPointer) throws -> [LiveDelivery] {
+        var out: [LiveDelivery] = []
+        var at = 0
+        func take(_ n: Int) throws -> UnsafeRawBufferPointer {
+            guard n <= bytes.count - at else { throw StoreError("a person's live versions are damaged (\(bytes.count) bytes)") }
+            defer { at += n }
+            return UnsafeRawBufferPointer(rebasing: bytes[at..<at + n])
+        }
+        func int() throws -> Int64 { Int64(littleEndian: try take(8).loadUnaligned(as: Int64.self)) }
+        while at < bytes.count {
+            let stream = try int(), seq = try int()
+            let item = Array(try take(Int(try take(1)[0])))
+            let digest = Array(try take(Int(try take(1)[0])))
+            out.append(LiveDelivery(stream: stream, item: item, seq: seq, digest: digest.isEmpty ? nil : digest))
+        }
+        return out
     }
 }

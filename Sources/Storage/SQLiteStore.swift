@@ -193,6 +193,26 @@ public final class SQLiteStore: Sendable {
             }
             try db.execute(sql: "DROP TABLE records")
         }
+        migrator.registerMigration("v6 live versions with the person") { db in
+            // A person's live versions move from an index of `deliveries` by person (written at
+            // random, one entry per version) into their `people` row (written in person order).
+            try db.execute(sql: "ALTER TABLE people ADD COLUMN live BLOB")
+            let rows = try SQLiteStatement(db, "SELECT person, stream, item, seq, line FROM deliveries INDEXED BY deliveries_live WHERE superseded IS NULL ORDER BY person")
+            let save = try SQLiteStatement(db, "INSERT INTO people (person, recheck, live) VALUES (?, NULL, ?) ON CONFLICT (person) DO UPDATE SET live = excluded.live")
+            var person: [UInt8]?, live: [LiveDelivery] = []
+            func flush() throws {
+                if let person, !live.isEmpty { try save.run(.blob(person), .blob(LivePacking.pack(live))) }
+                live = []
+            }
+            rows.bind()
+            while try rows.step() {
+                let next = rows.blob(0)
+                if next != person { try flush(); person = next }
+                live.append(LiveDelivery(stream: rows.int(1), item: rows.blob(2), seq: rows.int(3), digest: rows.text(4).map(DeliveryIndex.digest(of:))))
+            }
+            try flush()
+            try db.execute(sql: "DROP INDEX deliveries_live")
+        }
         return migrator
     }
 

@@ -2,6 +2,20 @@
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
+    /// Lower-case hex of `bytes`, written straight into the string's storage (identifiers and
+    /// pseudonyms are made this way for every delivered record).
+    public static func encode(_ bytes: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            digits.withUnsafeBufferPointer { digits in
+                for (i, b) in bytes.enumerated() {
+                    out[2 * i] = digits[Int(b >> 4)]
+                    out[2 * i + 1] = digits[Int(b & 0x0f)]
+                }
+            }
+            return bytes.count * 2
+        }
+    }
+
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)

@@ -193,6 +193,14 @@ import VangnetCrypto
         // A cursor taken after the withdrawals is still good: nothing is lost or repeated.
         let fresh = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: stillKept.nextCursor, limit: 100)
         #expect(fresh.lines.isEmpty)
+        // The withdrawn come back after their withdrawals were compacted away: each is delivered
+        // again once, and the picture holds every record once.
+        try await push(population.utrechtLeavers.map { Population.duo($0, leaver: true) }, mode: .changes)
+        let back = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: fresh.nextCursor, limit: 100)
+        #expect(back.lines.count == 10 && back.lines.allSatisfy { $0.record != nil })
+        let now = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: .current, cursor: nil, limit: 100)
+        let ids = now.lines.map(\.id)
+        #expect(ids.count == whole.lines.count && Set(ids).count == ids.count)
     }
 }
 

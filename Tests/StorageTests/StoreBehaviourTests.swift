@@ -407,6 +407,38 @@ import VangnetCrypto
         #expect(refusal.contains("version \(PostgresStore.knownSchemaVersion + 1), made by a newer gateway"), "\(refusal)")
     }
 
+    /// A database made before a person's live versions moved into their `people` row (schema v5:
+    /// an index of `deliveries` by person) is migrated at start, and its versions stay live: the
+    /// next complete picture withdraws what it drops, once, and supersedes nothing twice.
+    @Test func aDatabaseWithTheOldLiveIndexIsMigratedAndItsVersionsStayLive() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-v6-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("store.sqlite").path
+        let before = SQLiteRecordStore(try SQLiteStore(path: path))
+        let first = try records(20, seed: 11)
+        try await commitBatch(before, first, complete: Set(first.map(\.record.key)))
+        let head = try await before.readDeliveries(.changes(DeliveryStream(region: regions[0], purpose: "all"), after: 0, limit: 1)).head
+        // Back to v5's shape: the live versions only in the index by person.
+        try await tamper(before, """
+            CREATE INDEX deliveries_live ON deliveries (person) WHERE superseded IS NULL;
+            ALTER TABLE people DROP COLUMN live;
+            DELETE FROM grdb_migrations WHERE identifier LIKE 'v6%'
+            """)
+        let store = SQLiteRecordStore(try SQLiteStore(path: path))
+        let kept = Array(first.prefix(15))
+        try await commitBatch(store, kept, complete: Set(kept.map(\.record.key)), at: 1)
+        var changes: [DeliveryRow] = [], everything: [DeliveryRow] = []
+        for region in regions {
+            changes += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: head, limit: 100)).rows
+            everything += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: 0, limit: 100)).rows
+        }
+        let dropped = Set(first.suffix(5).map(\.record.key.bytes))
+        #expect(changes.count == 5 && changes.allSatisfy { $0.line == nil } && Set(changes.map(\.item)) == dropped)
+        #expect(everything.count == 20 && Set(everything.map(\.item)).count == 20, "one live version per item")
+        #expect(try await all(store).count == 15)
+    }
+
     /// SQLite's log is copied into the database by a background checkpoint once it passes its
     /// threshold (here 50 pages): the commit does not wait for it, and it still happens.
     @Test func aCommitsLogIsCheckpointedInTheBackground() async throws {
