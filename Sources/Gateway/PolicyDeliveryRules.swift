@@ -16,12 +16,46 @@ import VangnetCrypto
 /// only by its own region), under the region's pseudonym and an identifier for the record, with
 /// only the purpose's fields. Records of an epoch whose keys were destroyed are never delivered.
 public struct PolicyDeliveryRules: DeliveryRules {
-    let purposes: [PolicyDocument.Purpose]
+    let purposes: [PurposePlan]
     let pseudonymiser: Pseudonymiser
     public let version: String
 
+    /// A purpose as the rules apply it to every person: per dataset it reads, the fields it
+    /// delivers and the conditions a record must meet, found once rather than per record.
+    struct PurposePlan: Sendable {
+        let purpose: PolicyDocument.Purpose
+        let datasets: [DatasetPlan]
+
+        struct DatasetPlan: Sendable {
+            let dataset: DatasetID
+            /// `nil`: the purpose reads the dataset (its population) but delivers none of it.
+            let fields: [String]?
+            let isPopulation: Bool
+            /// What a record must meet to be delivered, besides population membership.
+            let conditions: [RowCondition]
+            /// Every condition whose answer can change with the reference date (population ones
+            /// included for the population dataset).
+            let dated: [RowCondition]
+        }
+
+        init(_ purpose: PolicyDocument.Purpose) {
+            self.purpose = purpose
+            var names = Set(purpose.fields.keys)
+            names.insert(purpose.populationDataset.value)
+            datasets = names.sorted().map { name in
+                let dataset = DatasetID(name), isPopulation = dataset == purpose.populationDataset
+                let conditions = purpose.conditions(for: dataset)
+                return DatasetPlan(dataset: dataset, fields: purpose.fields[name], isPopulation: isPopulation, conditions: conditions,
+                                   dated: isPopulation ? purpose.population + conditions : conditions)
+            }
+        }
+
+        func plan(for dataset: DatasetID) -> DatasetPlan? { datasets.first { $0.dataset == dataset } }
+    }
+
     public init(policy: Policy, pseudonymiser: Pseudonymiser) {
-        purposes = policy.purposeIDs.compactMap(policy.purpose)
+        let purposes = policy.purposeIDs.compactMap(policy.purpose)
+        self.purposes = purposes.map(PurposePlan.init)
         self.pseudonymiser = pseudonymiser
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -38,12 +72,12 @@ public struct PolicyDeliveryRules: DeliveryRules {
             guard let date, date > day else { return }
             recheck = min(recheck ?? date, date)
         }
-        for purpose in purposes {
+        for plan in purposes {
+            let purpose = plan.purpose
             // Without a record of the population dataset the person is in no region's population,
             // and no day can change that: nothing to deliver and nothing to recheck.
             guard records.contains(where: { $0.dataset == purpose.populationDataset }) else { continue }
             let reference = purpose.referenceDay.date(on: day)
-            let ends = records.map { Self.retentionEnd(confirmedAt: $0.confirmedAt, days: purpose.retentionDays) }
             // When the reference date is a fixed day of the year, nothing changes before its next one.
             let referenceMoves: (CalendarDate?) -> CalendarDate? = { change in
                 guard change != nil else { return nil }
@@ -52,27 +86,42 @@ public struct PolicyDeliveryRules: DeliveryRules {
                 case .annual: return CalendarDate.clamped(year: reference.year + 1, month: reference.month, day: reference.day)
                 }
             }
-            var regions = Set<RegionNumber>()
-            for (record, end) in zip(records, ends) where purpose.fields[record.dataset.value] != nil || record.dataset == purpose.populationDataset {
+            // Per record: its dataset's plan, whether it is within retention, and for a
+            // population-dataset record whether it places the person in its region's population.
+            var plans: [PurposePlan.DatasetPlan?] = [], kept: [Bool] = [], placed: [Bool] = []
+            var regions: [RegionNumber] = []
+            for record in records {
+                let datasetPlan = plan.plan(for: record.dataset)
+                plans.append(datasetPlan)
+                guard let datasetPlan else { kept.append(false); placed.append(false); continue }
+                let end = Self.retentionEnd(confirmedAt: record.confirmedAt, days: purpose.retentionDays)
                 soonest(end)
-                let conditions = record.dataset == purpose.populationDataset ? purpose.population + purpose.conditions(for: record.dataset)
-                                                                             : purpose.conditions(for: record.dataset)
-                soonest(referenceMoves(conditions.compactMap { $0.nextChange(for: record.fields, after: reference) }.min()))
-                if record.dataset == purpose.populationDataset, day < end,
-                   purpose.population.allSatisfy({ $0.holds(for: record.fields, on: reference) }) {
-                    regions.insert(record.region)
-                }
+                soonest(referenceMoves(datasetPlan.dated.compactMap { $0.nextChange(for: record.fields, after: reference) }.min()))
+                kept.append(day < end)
+                let inPopulation = datasetPlan.isPopulation && day < end && purpose.population.allSatisfy { $0.holds(for: record.fields, on: reference) }
+                placed.append(inPopulation)
+                if inPopulation && !regions.contains(record.region) { regions.append(record.region) }
             }
             for region in regions.sorted(by: { $0.value < $1.value }) {
                 let stream = DeliveryStream(region: region, purpose: purpose.id)
-                for (record, end) in zip(records, ends) where day < end {
-                    guard let fields = purpose.fields[record.dataset.value] else { continue }
-                    if record.dataset == purpose.populationDataset {
-                        guard record.region == region, purpose.population.allSatisfy({ $0.holds(for: record.fields, on: reference) }) else { continue }
+                // One pseudonym per key epoch (a person's records share one, unless keys rotated between them).
+                var pseudonyms: [(epoch: UInt32, pseudonym: DeliveryPseudonym?)] = []
+                for (i, record) in records.enumerated() where kept[i] {
+                    guard let datasetPlan = plans[i], let fields = datasetPlan.fields else { continue }
+                    if datasetPlan.isPopulation {
+                        guard record.region == region, placed[i] else { continue }
                     }
-                    guard purpose.conditions(for: record.dataset).allSatisfy({ $0.holds(for: record.fields, on: reference) }),
-                          let digest = pseudonymiser.deliveryRecordDigest(record.key, region: region, purpose: purpose.id, epoch: record.person.epoch),
-                          let pseudonym = pseudonymiser.deliveryPseudonym(for: record.person, region: region, purpose: purpose.id) else { continue }
+                    guard datasetPlan.conditions.allSatisfy({ $0.holds(for: record.fields, on: reference) }),
+                          let digest = pseudonymiser.deliveryRecordDigest(record.key, region: region, purpose: purpose.id, epoch: record.person.epoch) else { continue }
+                    let epoch = record.person.epoch
+                    let pseudonym: DeliveryPseudonym?
+                    if let known = pseudonyms.first(where: { $0.epoch == epoch }) {
+                        pseudonym = known.pseudonym
+                    } else {
+                        pseudonym = pseudonymiser.deliveryPseudonym(for: record.person, region: region, purpose: purpose.id)
+                        pseudonyms.append((epoch, pseudonym))
+                    }
+                    guard let pseudonym else { continue }
                     items.append(DeliveryItem(stream: stream, item: digest,
                                               line: Self.line(id: Pseudonymiser.deliveryRecordID(digest: digest), pseudonym: pseudonym,
                                                               dataset: record.dataset, fields: fields.map { ($0, record.fields[$0]) })))

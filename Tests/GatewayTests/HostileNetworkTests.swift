@@ -63,15 +63,17 @@ import X509
             await flood.stop()
             #expect(served * 100 >= requests * 99, "\(served) of \(requests) served while the flood opened \(opened) connections")
             #expect(closed > 0, "the gateway closed silent connections")
-            // The flood is summarised: a handful of audit entries per second, not one per connection.
+            // The flood is summarised: a handful of audit entries per second (per reason), not one
+            // per connection, however long the run takes on this machine.
             let limitEntries = try await gw.store.auditEvents().filter { $0.action == .limit }.count
-            #expect(limitEntries < 200, "\(limitEntries) limit entries for \(opened) connections")
+            #expect(limitEntries * 5 < opened, "\(limitEntries) limit entries for \(opened) connections")
         }
     }
 
     @Test func refusedHandshakesAreSummarisedWithExactCountsNotWrittenOneByOne() async throws {
         try await TestGateway.with { gw in
             let handshakes = 300
+            let started = ContinuousClock.now
             var refused = 0
             for _ in 0..<handshakes {
                 let connection = try await TLSOnlyConnection(port: gw.port, certificate: nil, in: gw.certs)
@@ -84,7 +86,9 @@ import X509
             #expect(try await eventually { refusals(try await entries(gw, .tlsHandshake, "tls_no_certificate")) == handshakes },
                     "every refusal is counted")
             let written = try await entries(gw, .tlsHandshake, "tls_no_certificate").count
-            #expect(written < 60, "\(written) audit entries for \(handshakes) refused handshakes: one per second at most")
+            let seconds = Int((ContinuousClock.now - started).components.seconds) + 1
+            #expect(written <= seconds && written < handshakes / 2,
+                    "\(written) audit entries for \(handshakes) refused handshakes in \(seconds) s: one per second at most")
         }
     }
 
