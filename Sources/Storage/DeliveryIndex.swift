@@ -80,10 +80,12 @@ public protocol DeliveryRules: Sendable {
 public struct LiveDelivery: Sendable, Equatable {
     public let stream: Int64
     public let item: [UInt8]
-    public let seq: Int64
+    /// The version's number where the store reads it with the version (PostgreSQL); `nil` where
+    /// the store finds an item's live version by the item (SQLite: the newest, not superseded).
+    public let seq: Int64?
     /// The digest of the version's line (``DeliveryIndex/digest(of:)``); `nil`: the item was withdrawn.
     public let digest: [UInt8]?
-    public init(stream: Int64, item: [UInt8], seq: Int64, digest: [UInt8]?) { (self.stream, self.item, self.seq, self.digest) = (stream, item, seq, digest) }
+    public init(stream: Int64, item: [UInt8], seq: Int64?, digest: [UInt8]?) { (self.stream, self.item, self.seq, self.digest) = (stream, item, seq, digest) }
 }
 
 /// An item the rules deliver now: its line and the line's digest.
@@ -96,13 +98,15 @@ public struct DesiredDelivery: Sendable, Equatable {
 }
 
 /// A new version of an item: its line, or (`nil`) its withdrawal; superseding the live version
-/// numbered `supersedes`, if there is one.
+/// `replaces`, if there is one.
 public struct DeliveryWrite: Sendable, Equatable {
     public let stream: Int64
     public let item: [UInt8]
     public let line: String?
     public let digest: [UInt8]?
-    public let supersedes: Int64?
+    public let replaces: LiveDelivery?
+    /// The number of the version superseded, where the store knows it.
+    public var supersedes: Int64? { replaces?.seq }
 }
 
 /// A version read from a stream.
@@ -188,25 +192,23 @@ public enum DeliveryIndex {
             let slot = Slot(stream: d.stream, item: d.item)
             guard wanted.insert(slot).inserted else { continue }
             let old = current[slot]
-            if old?.digest != d.digest { out.append(DeliveryWrite(stream: d.stream, item: d.item, line: d.line, digest: d.digest, supersedes: old?.seq)) }
+            if old?.digest != d.digest { out.append(DeliveryWrite(stream: d.stream, item: d.item, line: d.line, digest: d.digest, replaces: old)) }
         }
-        for row in live.sorted(by: { ($0.stream, $0.seq) < ($1.stream, $1.seq) })
+        for row in live.sorted(by: { $0.stream != $1.stream ? $0.stream < $1.stream : $0.item.lexicographicallyPrecedes($1.item) })
         where row.digest != nil && !wanted.contains(Slot(stream: row.stream, item: row.item)) {
-            out.append(DeliveryWrite(stream: row.stream, item: row.item, line: nil, digest: nil, supersedes: row.seq))
+            out.append(DeliveryWrite(stream: row.stream, item: row.item, line: nil, digest: nil, replaces: row))
         }
         return out
     }
 
-    /// A person's live versions once `writes` (numbered from `first` on, in order) are written:
-    /// each written item's new version replaces its old one; the other live versions stay.
-    public static func live(_ live: [LiveDelivery], after writes: [DeliveryWrite], numberedFrom first: Int64) -> [LiveDelivery] {
+    /// A person's live versions once `writes` are written (their numbers not known yet): each
+    /// written item's new version replaces its old one; the other live versions stay.
+    public static func live(_ live: [LiveDelivery], after writes: [DeliveryWrite]) -> [LiveDelivery] {
         guard !writes.isEmpty else { return live }
-        let replaced = Set(writes.compactMap(\.supersedes))
-        var out = live.filter { !replaced.contains($0.seq) }
-        for (offset, write) in writes.enumerated() {
-            out.append(LiveDelivery(stream: write.stream, item: write.item, seq: first + Int64(offset), digest: write.digest))
-        }
-        return out
+        struct Slot: Hashable { let stream: Int64; let item: [UInt8] }
+        let written = Set(writes.map { Slot(stream: $0.stream, item: $0.item) })
+        return live.filter { !written.contains(Slot(stream: $0.stream, item: $0.item)) }
+            + writes.map { LiveDelivery(stream: $0.stream, item: $0.item, seq: nil, digest: $0.digest) }
     }
 
     /// The digest by which two versions of an item's line are compared: 16 bytes of BLAKE2b.

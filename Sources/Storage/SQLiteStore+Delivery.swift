@@ -84,13 +84,15 @@ struct SQLiteDeliveryIndex {
     private var streams: [DeliveryStream: Int64] = [:]
     private var completeAt: [String: Date] = [:]
     private var maintenance = DeliveryMaintenance()
+    /// Versions in `pending` that supersede a live one.
+    private var pendingReplacements = 0
 
     init(db: Database, rules: any DeliveryRules, day: CalendarDate, now: Date, lifetimes: DeliveryLifetimes) throws {
         (self.db, self.rules, self.day, self.now, self.lifetimes) = (db, rules, day, now, lifetimes)
         seq = try Int64.fetchOne(db, sql: "SELECT seq FROM delivery_state") ?? 0
         try db.execute(sql: """
             CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty;
-            CREATE TEMP TABLE IF NOT EXISTS pending (stream INTEGER, item BLOB, seq INTEGER, line TEXT, person BLOB, supersedes INTEGER);
+            CREATE TEMP TABLE IF NOT EXISTS pending (stream INTEGER, item BLOB, line TEXT, person BLOB, replaces INTEGER);
             DELETE FROM temp.pending
             """)
         for row in try Row.fetchAll(db, sql: "SELECT id, region, purpose FROM streams") {
@@ -264,7 +266,7 @@ struct SQLiteDeliveryIndex {
     private mutating func write(_ outcomes: [Outcome]) throws {
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
         let remember = try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck, live) VALUES (?, ?, ?)")
-        let pending = try SQLiteStatement(db, "INSERT INTO temp.pending (stream, item, seq, line, person, supersedes) VALUES (?, ?, ?, ?, ?, ?)")
+        let pending = try SQLiteStatement(db, "INSERT INTO temp.pending (stream, item, line, person, replaces) VALUES (?, ?, ?, ?, ?)")
         for outcome in outcomes {
             let person = outcome.rows.person
             maintenance.people += 1
@@ -273,14 +275,12 @@ struct SQLiteDeliveryIndex {
                 desired.append(DesiredDelivery(stream: try streamID(item.stream), item: item.item, line: item.line, digest: digest))
             }
             let writes = DeliveryIndex.writes(live: outcome.rows.live, desired: desired)
-            let first = seq + 1
             for write in writes {
-                seq += 1
-                try pending.run(.int(write.stream), .blob(write.item), .int(seq), write.line.map { .text($0) } ?? .null, .blob(person),
-                                write.supersedes.map { .int($0) } ?? .null)
+                try pending.run(.int(write.stream), .blob(write.item), write.line.map { .text($0) } ?? .null, .blob(person), .int(write.replaces == nil ? 0 : 1))
+                if write.replaces != nil { pendingReplacements += 1 }
             }
             maintenance.versions += writes.count
-            let live = DeliveryIndex.live(outcome.rows.live, after: writes, numberedFrom: first)
+            let live = DeliveryIndex.live(outcome.rows.live, after: writes)
             // A recheck is always a later day, so the daily step ends.
             let next = outcome.rows.records.isEmpty ? nil : outcome.recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) }
             if next == nil && live.isEmpty {
@@ -291,27 +291,39 @@ struct SQLiteDeliveryIndex {
         }
     }
 
-    /// Writes the versions computed since the last flush into the index, in the order of its
-    /// primary key (stream, item). Item digests are random, so written as computed (in person
-    /// order) a large commit would touch the table's pages at random, each many times once the
-    /// table is larger than the page cache. Every person is recomputed at most once between
-    /// flushes, so no version it supersedes is still pending.
-    private func flush() throws {
-        let superseded = try SQLiteStatement(db, "SELECT stream, item, supersedes, seq FROM temp.pending WHERE supersedes IS NOT NULL ORDER BY stream, item")
-        let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND seq = ?")
-        let at = now.timeIntervalSince1970
-        superseded.bind()
-        while try superseded.step() {
-            try end.run(.int(superseded.int(3)), .double(at), .int(superseded.int(0)), .blob(superseded.blob(1)), .int(superseded.int(2)))
-        }
-        // The sort holds as much memory as the page cache allows: 16 MiB for it (it spills to a
-        // temporary file beyond; the inserts in key order need few pages), then the cache again.
+    /// Writes the versions computed since the last flush into the index, numbered in the order of
+    /// its primary key (stream, item): so both the table and its index of changes (stream, seq)
+    /// are written in order. Item digests are random, so written as computed (in person order) a
+    /// large commit would touch the table's pages at random, each many times once the table is
+    /// larger than the page cache. A commit's versions may be numbered in any order, as a reader
+    /// sees all of them or none; a version supersedes its item's live one (the newest, found by
+    /// the item). Every person is recomputed at most once between flushes, so no item has two
+    /// pending versions.
+    private mutating func flush() throws {
+        let count = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM temp.pending") ?? 0
+        guard count > 0 else { return }
+        let at = now.timeIntervalSince1970, first = seq + 1
+        // The sorts hold as much memory as the page cache allows: 16 MiB for them (they spill to
+        // a temporary file beyond; the writes in key order need few pages), then the cache again.
         try db.execute(sql: "PRAGMA cache_size = -16384")
+        defer { try? db.execute(sql: "PRAGMA cache_size = -65536") }
+        if pendingReplacements > 0 {
+            let replacing = try SQLiteStatement(db, """
+                SELECT stream, item, n FROM (SELECT stream, item, replaces, row_number() OVER (ORDER BY stream, item) AS n FROM temp.pending)
+                WHERE replaces = 1 ORDER BY n
+                """)
+            let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND superseded IS NULL")
+            replacing.bind()
+            while try replacing.step() {
+                try end.run(.int(first - 1 + replacing.int(2)), .double(at), .int(replacing.int(0)), .blob(replacing.blob(1)))
+            }
+        }
         try db.execute(sql: """
             INSERT INTO deliveries (stream, item, seq, line, person, at)
-            SELECT stream, item, seq, line, person, ? FROM temp.pending ORDER BY stream, item, seq
-            """, arguments: [at])
-        try db.execute(sql: "PRAGMA cache_size = -65536")
+            SELECT stream, item, ? + row_number() OVER (ORDER BY stream, item), line, person, ? FROM temp.pending ORDER BY stream, item
+            """, arguments: [first - 1, at])
+        seq += count
+        pendingReplacements = 0
         try db.execute(sql: "DELETE FROM temp.pending")
     }
 
@@ -339,17 +351,18 @@ struct SQLiteDeliveryIndex {
     /// withdrawal is live until its item is delivered again), and forgets people left with
     /// neither live versions nor records.
     private func forgetWithdrawals(where condition: String, before cutoff: Double) throws {
-        var gone: [[UInt8]: Set<Int64>] = [:]
-        let rows = try SQLiteStatement(db, "SELECT person, seq FROM deliveries WHERE \(condition)")
+        struct Slot: Hashable { let stream: Int64; let item: [UInt8] }
+        var gone: [[UInt8]: Set<Slot>] = [:]
+        let rows = try SQLiteStatement(db, "SELECT person, stream, item FROM deliveries WHERE \(condition)")
         rows.bind(.double(cutoff))
-        while try rows.step() { gone[rows.blob(0), default: []].insert(rows.int(1)) }
+        while try rows.step() { gone[rows.blob(0), default: []].insert(Slot(stream: rows.int(1), item: rows.blob(2))) }
         let held = try SQLiteStatement(db, "SELECT live, recheck, EXISTS (SELECT 1 FROM current WHERE person = ?1) FROM people WHERE person = ?1")
         let update = try SQLiteStatement(db, "UPDATE people SET live = ? WHERE person = ?")
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
-        for (person, seqs) in gone {
+        for (person, slots) in gone {
             held.bind(.blob(person))
             guard try held.step() else { continue }
-            let live = try (held.isNull(0) ? [] : held.withBlob(0) { try LivePacking.unpack($0) }).filter { !seqs.contains($0.seq) }
+            let live = try (held.isNull(0) ? [] : held.withBlob(0) { try LivePacking.unpack($0) }).filter { $0.digest != nil || !slots.contains(Slot(stream: $0.stream, item: $0.item)) }
             if live.isEmpty && held.isNull(1) && held.int(2) == 0 {
                 try forget.run(.blob(person))
             } else {
@@ -360,15 +373,15 @@ struct SQLiteDeliveryIndex {
 }
 
 /// A person's live versions as one blob in their `people` row (the index has no second B-tree by
-/// person): per version, the stream and version number (8 bytes each, little-endian), the item's
-/// length and bytes, the digest's length (0: a withdrawal) and bytes.
+/// person): per version, the stream (8 bytes, little-endian), the item's length and bytes, the
+/// digest's length (0: a withdrawal) and bytes. The version's number is not kept: the live version
+/// of an item is its newest, not superseded.
 enum LivePacking {
     static func pack(_ live: [LiveDelivery]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(live.count * 50)
         for version in live {
             withUnsafeBytes(of: version.stream.littleEndian) { out.append(contentsOf: $0) }
-            withUnsafeBytes(of: version.seq.littleEndian) { out.append(contentsOf: $0) }
             out.append(UInt8(version.item.count))
             out.append(contentsOf: version.item)
             out.append(UInt8(version.digest?.count ?? 0))
@@ -387,10 +400,10 @@ enum LivePacking {
         }
         func int() throws -> Int64 { Int64(littleEndian: try take(8).loadUnaligned(as: Int64.self)) }
         while at < bytes.count {
-            let stream = try int(), seq = try int()
+            let stream = try int()
             let item = Array(try take(Int(try take(1)[0])))
             let digest = Array(try take(Int(try take(1)[0])))
-            out.append(LiveDelivery(stream: stream, item: item, seq: seq, digest: digest.isEmpty ? nil : digest))
+            out.append(LiveDelivery(stream: stream, item: item, seq: nil, digest: digest.isEmpty ? nil : digest))
         }
         return out
     }

@@ -197,7 +197,7 @@ public final class SQLiteStore: Sendable {
             // A person's live versions move from an index of `deliveries` by person (written at
             // random, one entry per version) into their `people` row (written in person order).
             try db.execute(sql: "ALTER TABLE people ADD COLUMN live BLOB")
-            let rows = try SQLiteStatement(db, "SELECT person, stream, item, seq, line FROM deliveries INDEXED BY deliveries_live WHERE superseded IS NULL ORDER BY person")
+            let rows = try SQLiteStatement(db, "SELECT person, stream, item, line FROM deliveries INDEXED BY deliveries_live WHERE superseded IS NULL ORDER BY person")
             let save = try SQLiteStatement(db, "INSERT INTO people (person, recheck, live) VALUES (?, NULL, ?) ON CONFLICT (person) DO UPDATE SET live = excluded.live")
             var person: [UInt8]?, live: [LiveDelivery] = []
             func flush() throws {
@@ -208,7 +208,7 @@ public final class SQLiteStore: Sendable {
             while try rows.step() {
                 let next = rows.blob(0)
                 if next != person { try flush(); person = next }
-                live.append(LiveDelivery(stream: rows.int(1), item: rows.blob(2), seq: rows.int(3), digest: rows.text(4).map(DeliveryIndex.digest(of:))))
+                live.append(LiveDelivery(stream: rows.int(1), item: rows.blob(2), seq: nil, digest: rows.text(3).map(DeliveryIndex.digest(of:))))
             }
             try flush()
             try db.execute(sql: "DROP INDEX deliveries_live")
