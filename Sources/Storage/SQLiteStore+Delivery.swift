@@ -84,8 +84,6 @@ struct SQLiteDeliveryIndex {
     private var streams: [DeliveryStream: Int64] = [:]
     private var completeAt: [String: Date] = [:]
     private var maintenance = DeliveryMaintenance()
-    /// Versions in `pending` that supersede a live one.
-    private var pendingReplacements = 0
 
     init(db: Database, rules: any DeliveryRules, day: CalendarDate, now: Date, lifetimes: DeliveryLifetimes) throws {
         (self.db, self.rules, self.day, self.now, self.lifetimes) = (db, rules, day, now, lifetimes)
@@ -277,7 +275,6 @@ struct SQLiteDeliveryIndex {
             let writes = DeliveryIndex.writes(live: outcome.rows.live, desired: desired)
             for write in writes {
                 try pending.run(.int(write.stream), .blob(write.item), write.line.map { .text($0) } ?? .null, .blob(person), .int(write.replaces == nil ? 0 : 1))
-                if write.replaces != nil { pendingReplacements += 1 }
             }
             maintenance.versions += writes.count
             let live = DeliveryIndex.live(outcome.rows.live, after: writes)
@@ -300,30 +297,38 @@ struct SQLiteDeliveryIndex {
     /// the item). Every person is recomputed at most once between flushes, so no item has two
     /// pending versions.
     private mutating func flush() throws {
-        let count = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM temp.pending") ?? 0
-        guard count > 0 else { return }
-        let at = now.timeIntervalSince1970, first = seq + 1
-        // The sorts hold as much memory as the page cache allows: 16 MiB for them (they spill to
-        // a temporary file beyond; the writes in key order need few pages), then the cache again.
+        let at = now.timeIntervalSince1970
+        // The sort holds as much memory as the page cache allows: 16 MiB for it (it spills to a
+        // temporary file beyond; the writes in key order need few pages), then the cache again.
         try db.execute(sql: "PRAGMA cache_size = -16384")
         defer { try? db.execute(sql: "PRAGMA cache_size = -65536") }
-        if pendingReplacements > 0 {
-            let replacing = try SQLiteStatement(db, """
-                SELECT stream, item, n FROM (SELECT stream, item, replaces, row_number() OVER (ORDER BY stream, item) AS n FROM temp.pending)
-                WHERE replaces = 1 ORDER BY n
-                """)
-            let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND superseded IS NULL")
-            replacing.bind()
-            while try replacing.step() {
-                try end.run(.int(first - 1 + replacing.int(2)), .double(at), .int(replacing.int(0)), .blob(replacing.blob(1)))
+        let pending = try SQLiteStatement(db, "SELECT stream, item, line, person, replaces FROM temp.pending ORDER BY stream, item")
+        let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND superseded IS NULL")
+        let insert = try SQLiteStatement(db, "INSERT INTO deliveries (stream, item, seq, line, person, at) VALUES (?, ?, ?, ?, ?, ?)").s
+        pending.bind()
+        while try pending.step() {
+            seq += 1
+            if pending.int(4) == 1 { try end.run(.int(seq), .double(at), .int(pending.int(0)), .blob(pending.blob(1))) }
+            // The row's values bound in place (valid until the next step of `pending`).
+            sqlite3_bind_int64(insert, 1, pending.int(0))
+            pending.withBlob(1) { _ = sqlite3_bind_blob(insert, 2, $0.baseAddress, Int32($0.count), nil) }
+            sqlite3_bind_int64(insert, 3, seq)
+            if pending.isNull(2) {
+                sqlite3_bind_null(insert, 4)
+            } else {
+                pending.withText(2) { text in
+                    text.withMemoryRebound(to: CChar.self) {
+                        // A line is never empty; an empty text would still be bound as text.
+                        _ = $0.baseAddress.map { base in sqlite3_bind_text(insert, 4, base, Int32(text.count), nil) } ?? sqlite3_bind_text(insert, 4, "", 0, nil)
+                    }
+                }
             }
+            pending.withBlob(3) { _ = sqlite3_bind_blob(insert, 5, $0.baseAddress, Int32($0.count), nil) }
+            sqlite3_bind_double(insert, 6, at)
+            let status = sqlite3_step(insert)
+            sqlite3_reset(insert)
+            guard status == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "writing the delivery index failed") }
         }
-        try db.execute(sql: """
-            INSERT INTO deliveries (stream, item, seq, line, person, at)
-            SELECT stream, item, ? + row_number() OVER (ORDER BY stream, item), line, person, ? FROM temp.pending ORDER BY stream, item
-            """, arguments: [first - 1, at])
-        seq += count
-        pendingReplacements = 0
         try db.execute(sql: "DELETE FROM temp.pending")
     }
 
