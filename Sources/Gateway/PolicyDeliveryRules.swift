@@ -86,30 +86,29 @@ public struct PolicyDeliveryRules: DeliveryRules {
                 case .annual: return CalendarDate.clamped(year: reference.year + 1, month: reference.month, day: reference.day)
                 }
             }
-            // Per record: its dataset's plan, whether it is within retention, and for a
-            // population-dataset record whether it places the person in its region's population.
-            var plans: [PurposePlan.DatasetPlan?] = [], kept: [Bool] = [], placed: [Bool] = []
+            // Per record the purpose reads and that is within its retention: its dataset's plan,
+            // and for a population-dataset record whether it places the person in its region's
+            // population.
+            var kept: [(record: CurrentRecord, plan: PurposePlan.DatasetPlan, placed: Bool)] = []
             var regions: [RegionNumber] = []
             for record in records {
-                let datasetPlan = plan.plan(for: record.dataset)
-                plans.append(datasetPlan)
-                guard let datasetPlan else { kept.append(false); placed.append(false); continue }
+                guard let datasetPlan = plan.plan(for: record.dataset) else { continue }
                 let end = Self.retentionEnd(confirmedAt: record.confirmedAt, days: purpose.retentionDays)
                 soonest(end)
                 soonest(referenceMoves(datasetPlan.dated.compactMap { $0.nextChange(for: record.fields, after: reference) }.min()))
-                kept.append(day < end)
-                let inPopulation = datasetPlan.isPopulation && day < end && purpose.population.allSatisfy { $0.holds(for: record.fields, on: reference) }
-                placed.append(inPopulation)
-                if inPopulation && !regions.contains(record.region) { regions.append(record.region) }
+                guard day < end else { continue }
+                let placed = datasetPlan.isPopulation && purpose.population.allSatisfy { $0.holds(for: record.fields, on: reference) }
+                kept.append((record, datasetPlan, placed))
+                if placed && !regions.contains(record.region) { regions.append(record.region) }
             }
             for region in regions.sorted(by: { $0.value < $1.value }) {
                 let stream = DeliveryStream(region: region, purpose: purpose.id)
                 // One pseudonym per key epoch (a person's records share one, unless keys rotated between them).
                 var pseudonyms: [(epoch: UInt32, pseudonym: DeliveryPseudonym?)] = []
-                for (i, record) in records.enumerated() where kept[i] {
-                    guard let datasetPlan = plans[i], let fields = datasetPlan.fields else { continue }
+                for (record, datasetPlan, placed) in kept {
+                    guard let fields = datasetPlan.fields else { continue }
                     if datasetPlan.isPopulation {
-                        guard record.region == region, placed[i] else { continue }
+                        guard record.region == region, placed else { continue }
                     }
                     guard datasetPlan.conditions.allSatisfy({ $0.holds(for: record.fields, on: reference) }),
                           let digest = pseudonymiser.deliveryRecordDigest(record.key, region: region, purpose: purpose.id, epoch: record.person.epoch) else { continue }

@@ -86,6 +86,14 @@ public struct LiveDelivery: Sendable, Equatable {
     /// The digest of the version's line (``DeliveryIndex/digest(of:)``); `nil`: the item was withdrawn.
     public let digest: [UInt8]?
     public init(stream: Int64, item: [UInt8], seq: Int64?, digest: [UInt8]?) { (self.stream, self.item, self.seq, self.digest) = (stream, item, seq, digest) }
+    public var slot: DeliverySlot { DeliverySlot(stream: stream, item: item) }
+}
+
+/// An item in its stream: where its versions are.
+public struct DeliverySlot: Sendable, Hashable {
+    public let stream: Int64
+    public let item: [UInt8]
+    public init(stream: Int64, item: [UInt8]) { (self.stream, self.item) = (stream, item) }
 }
 
 /// An item the rules deliver now: its line and the line's digest.
@@ -183,19 +191,18 @@ public enum DeliveryIndex {
     /// item no longer desired. Lines are compared by their digests. Items come out in a stable
     /// order (stream, item).
     public static func writes(live: [LiveDelivery], desired: [DesiredDelivery]) -> [DeliveryWrite] {
-        struct Slot: Hashable { let stream: Int64; let item: [UInt8] }
-        var current: [Slot: LiveDelivery] = [:]
-        for row in live { current[Slot(stream: row.stream, item: row.item)] = row }
+        var current: [DeliverySlot: LiveDelivery] = [:]
+        for row in live { current[row.slot] = row }
         var out: [DeliveryWrite] = []
-        var wanted = Set<Slot>()
+        var wanted = Set<DeliverySlot>()
         for d in desired.sorted(by: { $0.stream != $1.stream ? $0.stream < $1.stream : $0.item.lexicographicallyPrecedes($1.item) }) {
-            let slot = Slot(stream: d.stream, item: d.item)
+            let slot = DeliverySlot(stream: d.stream, item: d.item)
             guard wanted.insert(slot).inserted else { continue }
             let old = current[slot]
             if old?.digest != d.digest { out.append(DeliveryWrite(stream: d.stream, item: d.item, line: d.line, digest: d.digest, replaces: old)) }
         }
         for row in live.sorted(by: { $0.stream != $1.stream ? $0.stream < $1.stream : $0.item.lexicographicallyPrecedes($1.item) })
-        where row.digest != nil && !wanted.contains(Slot(stream: row.stream, item: row.item)) {
+        where row.digest != nil && !wanted.contains(row.slot) {
             out.append(DeliveryWrite(stream: row.stream, item: row.item, line: nil, digest: nil, replaces: row))
         }
         return out
@@ -205,9 +212,8 @@ public enum DeliveryIndex {
     /// written item's new version replaces its old one; the other live versions stay.
     public static func live(_ live: [LiveDelivery], after writes: [DeliveryWrite]) -> [LiveDelivery] {
         guard !writes.isEmpty else { return live }
-        struct Slot: Hashable { let stream: Int64; let item: [UInt8] }
-        let written = Set(writes.map { Slot(stream: $0.stream, item: $0.item) })
-        return live.filter { !written.contains(Slot(stream: $0.stream, item: $0.item)) }
+        let written = Set(writes.map { DeliverySlot(stream: $0.stream, item: $0.item) })
+        return live.filter { !written.contains($0.slot) }
             + writes.map { LiveDelivery(stream: $0.stream, item: $0.item, seq: nil, digest: $0.digest) }
     }
 

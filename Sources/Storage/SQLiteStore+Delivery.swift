@@ -339,14 +339,15 @@ struct SQLiteDeliveryIndex {
         // Superseded versions: only snapshots older than their successor need them.
         try compact(where: "superseded IS NOT NULL AND superseded_at < ?", before: at - lifetimes.snapshotSeconds,
                     horizon: "superseded", raising: "snapshot_horizon")
-        // Withdrawals: only changes cursors older than them need them.
-        try compact(where: "line IS NULL AND superseded IS NULL AND at < ?", before: at - lifetimes.cursorSeconds,
-                    horizon: "seq", raising: "cursor_horizon")
+        // Withdrawals: only changes cursors older than them need them (and their people's rows
+        // hold them as live until then).
+        let withdrawals = "line IS NULL AND superseded IS NULL AND at < ?"
+        try forgetWithdrawals(where: withdrawals, before: at - lifetimes.cursorSeconds)
+        try compact(where: withdrawals, before: at - lifetimes.cursorSeconds, horizon: "seq", raising: "cursor_horizon")
     }
 
     private mutating func compact(where condition: String, before cutoff: Double, horizon column: String, raising state: String) throws {
         guard let horizon = try Int64.fetchOne(db, sql: "SELECT MAX(\(column)) FROM deliveries WHERE \(condition)", arguments: [cutoff]) else { return }
-        if column == "seq" { try forgetWithdrawals(where: condition, before: cutoff) }
         try db.execute(sql: "DELETE FROM deliveries WHERE \(condition)", arguments: [cutoff])
         maintenance.compacted += db.changesCount
         try db.execute(sql: "UPDATE delivery_state SET \(state) = MAX(\(state), ?)", arguments: [horizon])
@@ -356,18 +357,17 @@ struct SQLiteDeliveryIndex {
     /// withdrawal is live until its item is delivered again), and forgets people left with
     /// neither live versions nor records.
     private func forgetWithdrawals(where condition: String, before cutoff: Double) throws {
-        struct Slot: Hashable { let stream: Int64; let item: [UInt8] }
-        var gone: [[UInt8]: Set<Slot>] = [:]
+        var gone: [[UInt8]: Set<DeliverySlot>] = [:]
         let rows = try SQLiteStatement(db, "SELECT person, stream, item FROM deliveries WHERE \(condition)")
         rows.bind(.double(cutoff))
-        while try rows.step() { gone[rows.blob(0), default: []].insert(Slot(stream: rows.int(1), item: rows.blob(2))) }
+        while try rows.step() { gone[rows.blob(0), default: []].insert(DeliverySlot(stream: rows.int(1), item: rows.blob(2))) }
         let held = try SQLiteStatement(db, "SELECT live, recheck, EXISTS (SELECT 1 FROM current WHERE person = ?1) FROM people WHERE person = ?1")
         let update = try SQLiteStatement(db, "UPDATE people SET live = ? WHERE person = ?")
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
         for (person, slots) in gone {
             held.bind(.blob(person))
             guard try held.step() else { continue }
-            let live = try (held.isNull(0) ? [] : held.withBlob(0) { try LivePacking.unpack($0) }).filter { $0.digest != nil || !slots.contains(Slot(stream: $0.stream, item: $0.item)) }
+            let live = try (held.isNull(0) ? [] : held.withBlob(0) { try LivePacking.unpack($0) }).filter { $0.digest != nil || !slots.contains($0.slot) }
             if live.isEmpty && held.isNull(1) && held.int(2) == 0 {
                 try forget.run(.blob(person))
             } else {

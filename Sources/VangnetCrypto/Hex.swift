@@ -16,15 +16,7 @@ public enum Hex {
         }
     }
 
-    public static func encode(_ bytes: some Collection<UInt8>) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func encode(_ bytes: some Collection<UInt8>) -> String { encode(Array(bytes)) }
 
     /// Decodes hex (either case); `nil` on odd length or a non-hex character.
     public static func decode(_ text: String) -> [UInt8]? {
