@@ -151,6 +151,17 @@ struct SQLiteDeliveryIndex {
         try SQLiteStatement(db, "INSERT OR IGNORE INTO temp.dirty VALUES (?)").run(.blob(person))
     }
 
+    /// Recomputes the people `next` yields, each once, with their records as they stand in this
+    /// transaction (a commit yields a person right after applying their lines), and writes the
+    /// versions.
+    mutating func refresh(_ next: () throws -> (person: [UInt8], records: [StoredCurrent])?) throws {
+        completeAt = try Self.completeTimes(db)
+        let db = self.db
+        try recompute(rows: { try next().map { try Self.rows(of: $0.person, records: $0.records, in: db) } })
+        try flush()
+        try db.execute(sql: "UPDATE delivery_state SET seq = ?", arguments: [seq])
+    }
+
     /// Recomputes every person marked dirty (read as a stream: an initial load marks millions).
     mutating func refreshDirty() throws {
         completeAt = try Self.completeTimes(db)
@@ -177,11 +188,16 @@ struct SQLiteDeliveryIndex {
     /// writes the one before. The groups are independent: each person's rows are read and
     /// written by their group alone. Returns when every group is written.
     private mutating func recompute(_ next: () throws -> [UInt8]?) throws {
+        let db = self.db
+        try recompute(rows: { try next().map { try Self.rows(of: $0, records: Self.records(of: $0, in: db), in: db) } })
+    }
+
+    private mutating func recompute(rows next: () throws -> PersonRows?) throws {
         var inFlight: RulesRun?
         var exhausted = false
         while !exhausted {
             var group: [PersonRows] = []
-            while group.count < 256, let person = try next() { group.append(try read(person)) }
+            while group.count < 256, let rows = try next() { group.append(rows) }
             exhausted = group.count < 256
             let run = group.isEmpty ? nil : RulesRun(group, rules: rules, day: day, completeAt: completeAt)
             if let previous = inFlight { try write(previous.outcomes()) }
@@ -199,7 +215,7 @@ struct SQLiteDeliveryIndex {
         let known: Bool
     }
 
-    struct StoredCurrent: Sendable {
+    struct StoredCurrent: Sendable, Equatable {
         let key: RecordKey, epoch: UInt32, source: String, dataset: String, region: Int, fields: String, changedAt: Double
 
         /// The record, confirmed by its version's commit or a later complete picture of its dataset.
@@ -243,7 +259,8 @@ struct SQLiteDeliveryIndex {
         }
     }
 
-    private func read(_ person: [UInt8]) throws -> PersonRows {
+    /// A person's current records, fields as stored.
+    static func records(of person: [UInt8], in db: Database) throws -> [StoredCurrent] {
         let held = try SQLiteStatement(db, "SELECT key, epoch, source, dataset, region, fields, changed_at FROM current WHERE person = ?")
         held.bind(.blob(person))
         var records: [StoredCurrent] = []
@@ -251,6 +268,11 @@ struct SQLiteDeliveryIndex {
             records.append(StoredCurrent(key: held.withBlob(0) { RecordKey(storedBytes: $0) }, epoch: UInt32(held.int(1)), source: held.text(2) ?? "",
                                          dataset: held.text(3) ?? "", region: Int(held.int(4)), fields: held.text(5) ?? "{}", changedAt: held.double(6)))
         }
+        return records
+    }
+
+    /// `records` with the person's live versions, and whether the person has a row in `people`.
+    private static func rows(of person: [UInt8], records: [StoredCurrent], in db: Database) throws -> PersonRows {
         let known = try SQLiteStatement(db, "SELECT live FROM people WHERE person = ?")
         known.bind(.blob(person))
         guard try known.step() else { return PersonRows(person: person, records: records, live: [], known: false) }

@@ -316,13 +316,23 @@ public final class SQLiteStore: Sendable {
             var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
             try index.bringUpToDate()
             let source = header.source.value, dataset = header.dataset.value
-            // Per line: the record as held, then add, change, leave or withdraw it (C API: this
-            // loop runs once per record of the batch).
-            // In key order: the current records are clustered by (person, key), so the upserts of a
-            // large batch touch each page once instead of at random.
+            // What a complete picture no longer holds is withdrawn: found before its lines are
+            // applied (a picture holds no withdrawals, so none of these keys is in a line).
+            var gone: [[UInt8]: [[UInt8]]] = [:]
+            if let complete {
+                let held = try SQLiteStatement(db, "SELECT person, key FROM current WHERE dataset = ? AND source = ?")
+                held.bind(.text(dataset), .text(source))
+                while try held.step() {
+                    if !held.withBlob(1, { complete.contains(RecordKey(storedBytes: $0)) }) { gone[held.blob(0), default: []].append(held.blob(1)) }
+                }
+                try db.execute(sql: "INSERT OR REPLACE INTO pictures (source, dataset, complete_at) VALUES (?, ?, ?)",
+                               arguments: [source, dataset, now.timeIntervalSince1970])
+            }
+            // The lines in key order, one person at a time: the person's records as held are read
+            // once (one range of `current`, which is clustered by person, so a large batch touches
+            // each page once instead of at random), the person's lines applied to them, and the
+            // person's deliveries recomputed from the result while the next people are applied.
             let lines = try SQLiteStatement(db, "SELECT person, key, region, fields FROM staged WHERE stage = ? ORDER BY person, key")
-            // A source's batches act on its own records only.
-            let lookup = try SQLiteStatement(db, "SELECT region, fields FROM current WHERE person = ? AND key = ? AND source = ?")
             let upsert = try SQLiteStatement(db, """
                 INSERT INTO current (person, key, epoch, source, dataset, region, fields, batch, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (person, key) DO UPDATE SET epoch = excluded.epoch, source = excluded.source, region = excluded.region,
@@ -330,51 +340,50 @@ public final class SQLiteStore: Sendable {
                 WHERE current.source = excluded.source
                 """)
             let delete = try SQLiteStatement(db, "DELETE FROM current WHERE person = ? AND key = ? AND source = ?")
+            let changedAt = now.timeIntervalSince1970
+            var apply = CommitApplication(source: source, dataset: dataset, epoch: epoch, changedAt: changedAt)
             lines.bind(.int(stage.seq))
             // The sort may hold as much memory as the page cache allows: 16 MiB for it (it spills
             // to a temporary file beyond), then the cache again for the writes.
             try db.execute(sql: "PRAGMA cache_size = -16384")
             var more = try lines.step()
             try db.execute(sql: "PRAGMA cache_size = -65536")
-            func apply() throws {
-                let person = lines.blob(0), key = lines.blob(1)
-                guard let fields = lines.text(3) else {
+            func withdrawGone(_ keys: [[UInt8]], of person: [UInt8], from records: inout [SQLiteDeliveryIndex.StoredCurrent]) throws {
+                for key in keys {
                     try delete.run(.blob(person), .blob(key), .text(source))
-                    if delete.changes > 0 { summary.withdrawn += 1; try index.markDirty(person) } else { summary.withdrawnUnknown += 1 }
-                    return
+                    records.removeAll { $0.key.bytes == key && $0.source == source }
                 }
-                let region = lines.int(2)
-                lookup.bind(.blob(person), .blob(key), .text(source))
-                let held = try lookup.step()
-                if held && lookup.int(0) == region && lookup.text(1) == fields { summary.unchanged += 1; return }
-                try upsert.run(.blob(person), .blob(key), .int(epoch), .text(source), .text(dataset), .int(region), .text(fields),
-                               .int(commitSeq), .double(now.timeIntervalSince1970))
-                // Nothing written: the key is another source's record.
-                guard upsert.changes > 0 else { summary.unchanged += 1; return }
-                if held { summary.changed += 1 } else { summary.added += 1 }
-                try index.markDirty(person)
+                apply.summary.withdrawn += keys.count
             }
-            while more {
-                try apply()
-                more = try lines.step()
-            }
-            if let complete {
-                // What the picture no longer holds is withdrawn.
-                var gone: [([UInt8], [UInt8])] = []
-                let held = try SQLiteStatement(db, "SELECT person, key FROM current WHERE dataset = ? AND source = ?")
-                held.bind(.text(dataset), .text(source))
-                while try held.step() {
-                    if !held.withBlob(1, { complete.contains(RecordKey(storedBytes: $0)) }) { gone.append((held.blob(0), held.blob(1))) }
+            var rest: [(key: [UInt8], value: [[UInt8]])].Iterator?
+            try index.refresh {
+                while more {
+                    let person = lines.blob(0)
+                    var records = try SQLiteDeliveryIndex.records(of: person, in: db)
+                    var changed = false
+                    if let keys = gone.removeValue(forKey: person) { try withdrawGone(keys, of: person, from: &records); changed = true }
+                    repeat {
+                        let key = RecordKey(storedBytes: lines.blob(1))
+                        switch apply.line(key: key, region: lines.isNull(2) ? nil : Int(lines.int(2)), fields: lines.text(3), to: &records) {
+                        case .none: break
+                        case .delete: try delete.run(.blob(person), .blob(key.bytes), .text(source)); changed = true
+                        case .write(let record):
+                            try upsert.run(.blob(person), .blob(key.bytes), .int(epoch), .text(source), .text(dataset), .int(Int64(record.region)),
+                                           .text(record.fields), .int(commitSeq), .double(changedAt))
+                            changed = true
+                        }
+                        more = try lines.step()
+                    } while more && lines.withBlob(0, { $0.elementsEqual(person) })
+                    if changed { return (person, records) }
                 }
-                for (person, key) in gone {
-                    try delete.run(.blob(person), .blob(key), .text(source))
-                    try index.markDirty(person)
-                }
-                summary.withdrawn += gone.count
-                try db.execute(sql: "INSERT OR REPLACE INTO pictures (source, dataset, complete_at) VALUES (?, ?, ?)",
-                               arguments: [source, dataset, now.timeIntervalSince1970])
+                // People whose only change is a withdrawal by the picture, in person order.
+                if rest == nil { rest = gone.sorted { $0.key.lexicographicallyPrecedes($1.key) }.makeIterator(); gone = [:] }
+                guard let (person, keys) = rest?.next() else { return nil }
+                var records = try SQLiteDeliveryIndex.records(of: person, in: db)
+                try withdrawGone(keys, of: person, from: &records)
+                return (person, records)
             }
-            try index.refreshDirty()
+            summary = apply.summary
             try db.execute(sql: "DELETE FROM staged WHERE stage = ?", arguments: [stage.seq])
             try db.execute(sql: """
                 UPDATE batches SET state = 'committed', commit_seq = ?, envelope_hash = ?, accepted = ?, rejected = ?, receipt = ?, committed_at = ?
