@@ -6,7 +6,7 @@ struct CommitApplication {
     let source: String, dataset: String, epoch: UInt32, changedAt: Double
     var summary = CommitSummary()
 
-    enum Effect: Equatable {
+    enum Effect {
         /// Nothing to write: the record is held as sent, is another source's, or was not held.
         case none
         /// The record is withdrawn.

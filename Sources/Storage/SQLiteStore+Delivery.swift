@@ -181,17 +181,18 @@ struct SQLiteDeliveryIndex {
         return id
     }
 
-    /// Recomputes the deliveries of every person `next` names (each once) and writes what
-    /// changed. In groups of 256 people, on two threads: while the rules run for one group on a
-    /// thread of their own (decoding the records, evaluating every purpose, hashing identifiers
-    /// and pseudonyms, making the lines), this transaction's thread reads the next group and
-    /// writes the one before. The groups are independent: each person's rows are read and
-    /// written by their group alone. Returns when every group is written.
+    /// Recomputes the deliveries of every person `next` names (each once), from their records as stored.
     private mutating func recompute(_ next: () throws -> [UInt8]?) throws {
         let db = self.db
         try recompute(rows: { try next().map { try Self.rows(of: $0, records: Self.records(of: $0, in: db), in: db) } })
     }
 
+    /// Recomputes the deliveries of every person `next` yields (each once) and writes what
+    /// changed. In groups of 256 people, on two threads: while the rules run for one group on a
+    /// thread of their own (decoding the records, evaluating every purpose, hashing identifiers
+    /// and pseudonyms, making the lines), this transaction's thread reads (or applies) the next
+    /// group and writes the one before. The groups are independent: each person's rows are read
+    /// and written by their group alone. Returns when every group is written.
     private mutating func recompute(rows next: () throws -> PersonRows?) throws {
         var inFlight: RulesRun?
         var exhausted = false
@@ -215,7 +216,7 @@ struct SQLiteDeliveryIndex {
         let known: Bool
     }
 
-    struct StoredCurrent: Sendable, Equatable {
+    struct StoredCurrent: Sendable {
         let key: RecordKey, epoch: UInt32, source: String, dataset: String, region: Int, fields: String, changedAt: Double
 
         /// The record, confirmed by its version's commit or a later complete picture of its dataset.

@@ -311,8 +311,7 @@ public final class SQLiteStore: Sendable {
                 throw StoreError("staging area \(stage.seq) is gone (discarded by a restart?)")
             }
             let commitSeq = (try Int64.fetchOne(db, sql: "SELECT MAX(commit_seq) FROM batches") ?? 0) + 1
-            var summary = CommitSummary()
-            let now = audit(summary).time
+            let now = audit(CommitSummary()).time
             var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
             try index.bringUpToDate()
             let source = header.source.value, dataset = header.dataset.value
@@ -383,13 +382,12 @@ public final class SQLiteStore: Sendable {
                 try withdrawGone(keys, of: person, from: &records)
                 return (person, records)
             }
-            summary = apply.summary
             try db.execute(sql: "DELETE FROM staged WHERE stage = ?", arguments: [stage.seq])
             try db.execute(sql: """
                 UPDATE batches SET state = 'committed', commit_seq = ?, envelope_hash = ?, accepted = ?, rejected = ?, receipt = ?, committed_at = ?
                 WHERE seq = ? AND state = 'staging'
                 """, arguments: [commitSeq, Data(batch.envelopeHash), accepted, rejected, receipt, now.timeIntervalSince1970, stage.seq])
-            try append(audit(summary), in: db)
+            try append(audit(apply.summary), in: db)
             return .committed(receipt)
         }
     }
