@@ -9,9 +9,11 @@ public final class ServeProcess: @unchecked Sendable {
     public init(executable: URL, config: URL) async throws {
         process.executableURL = executable
         process.arguments = ["serve", "--config", config.path]
-        // As operations.md advises for every gateway process: two malloc arenas.
+        // As operations.md advises for every gateway process: two malloc arenas, and blocks from
+        // 64 KiB up mapped on their own.
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = environment["MALLOC_ARENA_MAX"] ?? "2"
+        environment["MALLOC_MMAP_THRESHOLD_"] = environment["MALLOC_MMAP_THRESHOLD_"] ?? "65536"
         process.environment = environment
         let out = Pipe()
         process.standardOutput = out
@@ -43,6 +45,14 @@ public final class ServeProcess: @unchecked Sendable {
     public var peakResidentKiB: Int {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
         return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+    }
+
+    /// Peak resident memory since the previous call, in KiB (0 if unknown); the peak starts again
+    /// from the current resident size (`clear_refs` 5), so each phase of a benchmark has its own.
+    public func takePeakResidentKiB() -> Int {
+        let peak = peakResidentKiB
+        try? Data("5".utf8).write(to: URL(fileURLWithPath: "/proc/\(process.processIdentifier)/clear_refs"))
+        return peak
     }
 
     /// Waits for the process to exit; returns its status.

@@ -38,6 +38,7 @@ extension BenchCommand {
         @Option(help: "Months of deliveries.") var months = 3
         @Option(help: "Regions pulling at once.") var clients = 32
         @Option(help: "Pages each client pulls in the concurrent run.") var pages = 20
+        @Option(help: "Times the largest picture is pulled (and read directly) for the stream rate.") var streamRepeats = 9
         @Option(help: ArgumentHelp("Run on this PostgreSQL database instead of SQLite (a schema of its own, dropped afterwards).",
                                    valueName: "postgres://user@host/database")) var postgres: String?
 
@@ -116,6 +117,10 @@ extension BenchCommand {
             var duo = people.enumerated().map { synth.duoLine(for: $1, earlyLeaver: $0 % 3 == 0) }
             var growth: [Double] = []
             let probe = consumers[0]
+            // The gateway's peak RSS per phase, so that the phase that makes the run's peak is known.
+            var peaks: [(phase: String, kib: Int)] = []
+            func phase(_ name: String) { peaks.append((name, server.takePeakResidentKiB())) }
+            phase("start")
             for month in 1...months {
                 if month > 1 {
                     // 2% of enrolments change from one month to the next.
@@ -134,34 +139,51 @@ extension BenchCommand {
                     let start = ContinuousClock.now
                     let answer = try await client(source, port: server.port, directory: directory).shuttingDown { try await $0.push(envelope: envelope) }
                     guard answer.status == 201 else { throw CommandFailure("month \(month) \(source): \(answer.refusal?.description ?? "status \(answer.status)")") }
-                    print(String(format: "  month %d: %@ %@ batch of %d records committed in %.2f s", month, source.uppercased(), mode.rawValue, lines.count,
-                                 seconds(ContinuousClock.now - start)))
+                    let took = seconds(ContinuousClock.now - start)
+                    phase("month \(month) \(source.uppercased())")
+                    print(String(format: "  month %d: %@ %@ batch of %d records committed in %.2f s (gateway peak RSS %.0f MiB)", month, source.uppercased(),
+                                 mode.rawValue, lines.count, took, Double(peaks.last!.kib) / 1024))
                 }
                 if month == 1 || month == months {
                     growth.append(try await pageLatency(probe, port: server.port, directory: directory, samples: 15).median)
+                    phase("page latency after month \(month)")
                 }
             }
             let stored = try await database.storedCounts()
             print("  stored: \(stored.records) current records of \(stored.batches) batches")
 
             // stream: the largest picture, over HTTP, against the database's own client on the same rows.
+            // Each pull over HTTP is followed by the direct read, in turn, and the medians compared:
+            // one pull of this picture takes tens of milliseconds, too short to time once.
             let (largest, rows) = try await database.largestStream(consumers)
-            let http = try await streamRate(largest, port: server.port, directory: directory)
-            let direct = try await database.directRead(stream: rows.stream)
-            print(String(format: "  stream: region %d %@, %d records: %.0f records/s over mTLS (pages of 10,000), %.0f records/s read with %@; %.0f%% of it",
-                         largest.region.value, largest.purpose, http.records, Double(http.records) / http.seconds, Double(direct.records) / direct.seconds,
-                         database.directClient,
-                         100 * (Double(http.records) / http.seconds) / (Double(direct.records) / direct.seconds)))
+            var overHTTP: [Double] = [], direct: [Double] = [], streamed = 0
+            for _ in 0..<streamRepeats {
+                let http = try await streamRate(largest, port: server.port, directory: directory)
+                let read = try await database.directRead(stream: rows.stream)
+                guard http.records == read.records else {
+                    throw CommandFailure("the pull gave \(http.records) records, the database holds \(read.records) for the stream")
+                }
+                overHTTP.append(http.seconds)
+                direct.append(read.seconds)
+                streamed = http.records
+            }
+            phase("stream")
+            let (httpRate, directRate) = (Double(streamed) / overHTTP.sorted()[streamRepeats / 2], Double(streamed) / direct.sorted()[streamRepeats / 2])
+            print(String(format: "  stream: region %d %@, %d records: %.0f records/s over mTLS (pages of 10,000), %.0f records/s read with %@; %.0f%% of it (medians of %d)",
+                         largest.region.value, largest.purpose, streamed, httpRate, directRate, database.directClient, 100 * httpRate / directRate, streamRepeats))
 
             // pages: many regions at once.
             let all = try await concurrentPages(consumers, port: server.port, directory: directory)
+            phase("\(consumers.count) regions at once")
             print(String(format: "  %d regions at once, pages of 1,000: first page p50 %.1f ms, p99 %.1f ms; every page p50 %.1f ms, p99 %.1f ms (%d pages)",
                          consumers.count, all.first.p50 * 1000, all.first.p99 * 1000, all.every.p50 * 1000, all.every.p99 * 1000, all.count))
             if growth.count == 2 {
                 print(String(format: "  growth: region %d's page of 1,000 took %.1f ms after month 1 and %.1f ms after month %d (%.2fx)",
                              probe.region.value, growth[0] * 1000, growth[1] * 1000, months, growth[1] / growth[0]))
             }
-            print(String(format: "  gateway peak RSS over the run: %.0f MiB", Double(server.peakResidentKiB) / 1024))
+            let peak = peaks.max { $0.kib < $1.kib }!
+            print(String(format: "  gateway peak RSS over the run: %.0f MiB, during %@", Double(peak.kib) / 1024, peak.phase))
+            print("  gateway peak RSS per phase (MiB): " + peaks.map { "\($0.phase) \($0.kib / 1024)" }.joined(separator: ", "))
         }
 
         func streamRate(_ consumer: Consumer, port: Int, directory: URL) async throws -> (records: Int, seconds: Double) {
