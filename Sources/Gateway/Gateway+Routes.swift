@@ -88,7 +88,7 @@ extension Gateway {
                 headers[HTTPField.Name("Vangnet-Policy-Version")!] = page.policyVersion
                 headers[HTTPField.Name("Vangnet-Region")!] = String(page.region.value)
                 headers[.contentType] = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson"
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }
         }
 

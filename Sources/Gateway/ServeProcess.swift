@@ -10,10 +10,10 @@ public final class ServeProcess: @unchecked Sendable {
         process.executableURL = executable
         process.arguments = ["serve", "--config", config.path]
         // As operations.md advises for every gateway process: two malloc arenas, and blocks from
-        // 64 KiB up mapped on their own.
+        // 1 MiB up mapped on their own.
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = environment["MALLOC_ARENA_MAX"] ?? "2"
-        environment["MALLOC_MMAP_THRESHOLD_"] = environment["MALLOC_MMAP_THRESHOLD_"] ?? "65536"
+        environment["MALLOC_MMAP_THRESHOLD_"] = environment["MALLOC_MMAP_THRESHOLD_"] ?? "1048576"
         process.environment = environment
         let out = Pipe()
         process.standardOutput = out
