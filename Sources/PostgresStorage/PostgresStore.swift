@@ -32,6 +32,9 @@ public final class PostgresStore: RecordStore, StoreTampering {
     static let lockSpace: Int32 = 0x5647_4E54
     private let runner: Task<Void, Never>
     private let holder: Task<Void, any Error>
+    /// Appends of concurrent callers, committed together: one transaction and one turn of the
+    /// lock on `audit` for all of them.
+    private let auditGroups: AuditGroupCommit
 
     /// Connects (the client runs until ``close()``), brings the schema up to date and takes this
     /// instance's lock. With `auditSigning`, every `every`-th audit entry gets a signed
@@ -46,6 +49,9 @@ public final class PostgresStore: RecordStore, StoreTampering {
         self.logger = logger
         self.auditSigning = auditSigning
         runner = Task { await client.run() }
+        auditGroups = AuditGroupCommit { events in
+            try await client.withTransaction(logger: logger) { c in try await Self.append(events, on: c, signing: auditSigning, logger: logger) }
+        }
         let instance = Int32.random(in: 1...Int32.max)
         self.instance = instance
         let (locked, signal) = AsyncStream.makeStream(of: Void.self)
@@ -257,33 +263,41 @@ public final class PostgresStore: RecordStore, StoreTampering {
 
     // MARK: Audit
 
+    /// Group-committed with concurrent appends (``AuditGroupCommit``).
     public func appendAudit(_ event: AuditEvent) async throws {
-        try await client.withTransaction(logger: logger) { c in try await self.append(event, on: c) }
+        try await auditGroups.append(event)
     }
 
     /// The chain's last entry (0 and the genesis hash when empty).
-    private func head(on c: PostgresConnection) async throws -> (sequence: Int64, hash: [UInt8]) {
+    private static func head(on c: PostgresConnection, logger: Logger) async throws -> (sequence: Int64, hash: [UInt8]) {
         for try await (seq, hash) in try await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", logger: logger).decode((Int64, ByteBuffer).self) {
             return (seq, Array(buffer: hash))
         }
         return AuditAppend.emptyHead
     }
 
-    /// Appends under an exclusive lock on the table: one chain, whichever instance appends.
+    /// Appends inside the caller's transaction, under an exclusive lock on the table: one chain,
+    /// whichever instance appends.
     func append(_ event: AuditEvent, on c: PostgresConnection) async throws {
+        try await Self.append([event], on: c, signing: auditSigning, logger: logger)
+    }
+
+    /// Appends `events` in order (the last one signed, which covers the others).
+    private static func append(_ events: [AuditEvent], on c: PostgresConnection, signing: AuditSigning?, logger: Logger) async throws {
         try await c.query("LOCK TABLE audit IN EXCLUSIVE MODE", logger: logger)
-        for entry in AuditAppend.chain([event], after: try await head(on: c), signing: auditSigning) {
+        for entry in AuditAppend.chain(events, after: try await head(on: c, logger: logger), signing: signing) {
+            let event = entry.event
             try await c.query("""
                 INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region, signature)
                 VALUES (\(entry.sequence), \(event.time.timeIntervalSince1970), \(event.actor?.value), \(event.action.rawValue), \(ByteBuffer(bytes: entry.canonical)),
                         \(ByteBuffer(bytes: entry.previousHash)), \(ByteBuffer(bytes: entry.hash)), \(event.role?.rawValue), \(event.outcome.rawValue),
                         \(event.region.map { Int64($0.value) }), \(entry.signature.map { ByteBuffer(bytes: $0) }))
                 """, logger: logger)
-            if let checkpoint = entry.checkpoint { try await insert(checkpoint, on: c) }
+            if let checkpoint = entry.checkpoint { try await insert(checkpoint, on: c, logger: logger) }
         }
     }
 
-    private func insert(_ checkpoint: AuditCheckpoint, on c: PostgresConnection) async throws {
+    private static func insert(_ checkpoint: AuditCheckpoint, on c: PostgresConnection, logger: Logger) async throws {
         try await c.query("""
             INSERT INTO audit_checkpoints (seq, time, hash, key_id, signature)
             VALUES (\(checkpoint.sequence), \(checkpoint.time), \(checkpoint.hash), \(checkpoint.keyId), \(checkpoint.signature)) ON CONFLICT DO NOTHING
@@ -294,12 +308,12 @@ public final class PostgresStore: RecordStore, StoreTampering {
         guard let auditSigning else { return nil }
         return try await client.withTransaction(logger: logger) { c in
             try await c.query("LOCK TABLE audit IN EXCLUSIVE MODE", logger: logger)
-            let head = try await self.head(on: c)
+            let head = try await Self.head(on: c, logger: self.logger)
             var signed: Int64 = 0
             for try await seq in try await c.query("SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints", logger: logger).decode(Int64.self) { signed = seq }
             guard head.sequence > 0, signed < head.sequence else { return nil }
             let checkpoint = AuditCheckpoint(sequence: head.sequence, hash: head.hash, time: time, key: auditSigning.key)
-            try await self.insert(checkpoint, on: c)
+            try await Self.insert(checkpoint, on: c, logger: self.logger)
             return checkpoint
         }
     }

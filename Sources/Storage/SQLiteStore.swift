@@ -21,8 +21,8 @@ import Synchronization
 public final class SQLiteStore: Sendable {
     let pool: DatabasePool
     let lifetimes: DeliveryLifetimes
-    /// Audit events waiting for the next group commit, and whether one is being written.
-    private let auditQueue = Mutex<(pending: [(AuditEvent, CheckedContinuation<Void, any Error>)], writing: Bool)>(([], false))
+    /// Appends of concurrent callers, committed together.
+    private let auditGroups: AuditGroupCommit
     private let auditSigning: AuditSigning?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -72,6 +72,7 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        auditGroups = AuditGroupCommit { [pool] events in try await pool.write { db in try Self.append(events, signing: auditSigning, in: db) } }
         if !readOnly { try Self.migrator.migrate(pool) }
     }
 
@@ -489,38 +490,9 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Appends an event, committed together with the events of other callers waiting at the same
-    /// moment (group commit: one transaction and one fsync for all of them; the last one signed,
-    /// which covers the others). Returns once the event is durable; if the write fails, every
-    /// event of the group fails with it, so no action goes on without its entry.
+    /// moment (``AuditGroupCommit``: one transaction and one fsync for all of them).
     public func appendAuditGrouped(_ event: AuditEvent) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let lead = auditQueue.withLock { queue -> Bool in
-                queue.pending.append((event, continuation))
-                guard !queue.writing else { return false }
-                queue.writing = true
-                return true
-            }
-            if lead { Task { await self.drainAuditQueue() } }
-        }
-    }
-
-    private func drainAuditQueue() async {
-        while true {
-            let group = auditQueue.withLock { queue in
-                let group = queue.pending
-                queue.pending = []
-                if group.isEmpty { queue.writing = false }
-                return group
-            }
-            guard !group.isEmpty else { return }
-            do {
-                let events = group.map(\.0)
-                try await pool.write { db in try self.append(events, in: db) }
-                for (_, waiter) in group { waiter.resume() }
-            } catch {
-                for (_, waiter) in group { waiter.resume(throwing: error) }
-            }
-        }
+        try await auditGroups.append(event)
     }
 
     /// Appends events in order, in one transaction (all or none); the last one is signed, which
@@ -529,11 +501,13 @@ public final class SQLiteStore: Sendable {
         try pool.write { db in try append(events, in: db) }
     }
 
-    private func append(_ events: [AuditEvent], in db: Database) throws {
+    private func append(_ events: [AuditEvent], in db: Database) throws { try Self.append(events, signing: auditSigning, in: db) }
+
+    private static func append(_ events: [AuditEvent], signing: AuditSigning?, in db: Database) throws {
         let insert = try db.cachedStatement(sql: """
             INSERT INTO audit (seq, time, actor, action, event, prev_hash, hash, role, outcome, region, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        for entry in AuditAppend.chain(events, after: try Self.head(in: db), signing: auditSigning) {
+        for entry in AuditAppend.chain(events, after: try head(in: db), signing: signing) {
             let event = entry.event
             try insert.execute(arguments: [entry.sequence, event.time.timeIntervalSince1970, event.actor?.value, event.action.rawValue,
                                            Data(entry.canonical), Data(entry.previousHash), Data(entry.hash),

@@ -150,7 +150,7 @@ extension BenchCommand {
                 }
             }
             let stored = try await database.storedCounts()
-            print("  stored: \(stored.records) current records of \(stored.batches) batches")
+            print("  stored: \(stored.records) current records of \(stored.batches) batches" + database.fileSizes())
 
             // stream: the largest picture, over HTTP, against the database's own client on the same rows.
             // Each pull over HTTP is followed by the direct read, in turn, and the medians compared:
@@ -334,6 +334,13 @@ enum BenchDatabase {
             }
             return nil
         }
+    }
+
+    /// The sizes of the database file and its log (SQLite), for the disk an operator plans.
+    func fileSizes() -> String {
+        guard case .sqlite(let file) = self else { return "" }
+        func gib(_ path: String) -> Double { Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / Double(1 << 30) }
+        return String(format: " (database file %.2f GiB, its log %.2f GiB)", gib(file.path), gib(file.path + "-wal"))
     }
 
     /// Returns once the gateway's write-ahead log is wholly copied into the database (SQLite; at

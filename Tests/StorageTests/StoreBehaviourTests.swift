@@ -506,6 +506,27 @@ import VangnetCrypto
         #expect(reason.contains("truncated"))
     }
 
+    /// 40 regions' pulls append at once, from two instances: every entry is in the chain once, in
+    /// a chain that verifies, with the signed checkpoints where the rule puts them.
+    @Test(arguments: Self.kinds)
+    func appendsAtOnceFromTwoInstancesAllLandInOneChain(kind: Kind) async throws {
+        let key = SigningKeyPair.generate()
+        guard let (store, another, close) = try await stores(kind, signing: AuditSigning(key: key, every: 8)) else { return }
+        defer { close() }
+        let second = try await another()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 1...40 { group.addTask { try await (i % 2 == 0 ? store : second).appendAudit(event("pull", i)) } }
+            try await group.waitForAll()
+        }
+        let verdict = try await store.verifyAudit(held: [], key: key.publicKey)
+        guard case .intact(40, _, _) = verdict else { Issue.record("40 appends at once: \(verdict)"); return }
+        let entries = try await store.auditEntries(AuditFilter(), after: 0, limit: 100)
+        let numbers = entries.compactMap { $0.event.counts["records"] }.sorted()
+        #expect(numbers == Array(1...40))
+        #expect(entries.map(\.sequence) == Array(1...40))
+        #expect(try await store.auditCheckpoints().map(\.sequence) == [8, 16, 24, 32, 40])
+    }
+
     @Test(arguments: Self.kinds)
     func aPurgeRemovesOnlyExpiredRecordsAndIsAudited(kind: Kind) async throws {
         guard let (store, _, close) = try await stores(kind) else { return }
