@@ -329,6 +329,7 @@ struct PostgresDeliveryIndex {
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
         } else if stateDay.map({ $0 < dayNumber }) ?? true {
+            maintenance.newDay = true
             try await c.query("INSERT INTO dirty SELECT person FROM people WHERE recheck <= \(dayNumber) ON CONFLICT DO NOTHING", logger: logger)
             try await compact()
         } else {

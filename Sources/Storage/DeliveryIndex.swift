@@ -181,6 +181,8 @@ public struct DeliveryMaintenance: Sendable, Equatable {
     public var rebuilt = false
     /// Versions removed by compaction.
     public var compacted = 0
+    /// Whether the index moved to a new day (the daily step ran).
+    public var newDay = false
     public init() {}
 }
 

@@ -11,10 +11,13 @@ extension SQLiteStore {
     /// versions past their lifetime compacted. Cheap when there is nothing to do.
     @discardableResult
     public func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
-        try await pool.write { db in
+        let done = try await pool.write { db in
             var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: self.lifetimes)
             return try index.bringUpToDate()
         }
+        // Once a day the log file is cut back, where that does not make a commit wait.
+        if done.newDay { checkpointer.cutBack() }
+        return done
     }
 
     /// Reads one page of a stream and the index's head, in one transaction.
@@ -130,6 +133,7 @@ struct SQLiteDeliveryIndex {
             var next = orphans.makeIterator()
             try recompute { next.next().map(Array.init) }
         } else if stateDay.map({ $0 < dayNumber }) ?? true {
+            maintenance.newDay = true
             completeAt = try Self.completeTimes(db)
             while true {
                 let due = try Data.fetchAll(db, sql: "SELECT person FROM people WHERE recheck <= ? ORDER BY recheck LIMIT 1000", arguments: [dayNumber])

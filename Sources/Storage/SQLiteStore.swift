@@ -23,6 +23,8 @@ public final class SQLiteStore: Sendable {
     let lifetimes: DeliveryLifetimes
     /// Appends of concurrent callers, committed together.
     private let auditGroups: AuditGroupCommit
+    /// Copies the log into the database in the background, and cuts it back once a day.
+    let checkpointer: WALCheckpointer
     private let auditSigning: AuditSigning?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -43,6 +45,7 @@ public final class SQLiteStore: Sendable {
                 checkpointPages: Int32 = 10_000) throws {
         self.auditSigning = auditSigning
         let checkpointer = WALCheckpointer(path: path, pages: checkpointPages)
+        self.checkpointer = checkpointer
         self.lifetimes = lifetimes
         try StoreFiles.prepare(path, create: !readOnly)
         var configuration = Configuration()
@@ -63,10 +66,11 @@ public final class SQLiteStore: Sendable {
             // Checkpoints in the background, every ~40 MiB of log rather than SQLite's 4 MiB: pages
             // rewritten during an ingest (index and interior pages) are copied once, not many
             // times. The log file keeps the largest size it reached (it is written again from its
-            // start, and removed when the gateway stops): a size limit makes SQLite cut it back
-            // inside the first commit after a checkpoint, and cutting the gigabytes a large batch
-            // leaves held that commit, and every pull waiting to audit behind it, for half a
-            // second (`vangnet bench pull`: the first page of 32 regions at p50 467 ms, 34 ms without).
+            // start) until the daily step cuts it back (``WALCheckpointer/cutBack()``): a size
+            // limit makes SQLite cut it inside the first commit after a checkpoint, and cutting the
+            // gigabytes a large batch leaves held that commit, and every pull waiting to audit
+            // behind it, for half a second (`vangnet bench pull`: the first page of 32 regions at
+            // p50 467 ms, 34 ms without).
             checkpointer.install(on: db)
             try db.execute(sql: "PRAGMA journal_size_limit = -1")
             try db.execute(sql: "PRAGMA secure_delete = ON")

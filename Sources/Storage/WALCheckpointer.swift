@@ -40,14 +40,27 @@ final class WALCheckpointer: Sendable {
         }
     }
 
-    /// One passive checkpoint on a connection of its own (gone, or busy: the next commit asks again).
-    private func checkpoint() {
+    /// Cuts the log file back to nothing (the daily step asks): first everything in it is copied
+    /// without blocking anyone, then the file is truncated if no commit or reader needs it within
+    /// 100 ms. The truncation holds commits while it runs (half a second for gigabytes), so it
+    /// happens once a day rather than after every checkpoint; when the gateway is busy it gives
+    /// up, and the next day tries again.
+    func cutBack() {
+        Self.queue.async { self.checkpoint(thenTruncate: true) }
+    }
+
+    /// One passive checkpoint on a connection of its own (gone, or busy: the next commit asks
+    /// again), and the truncation if asked.
+    private func checkpoint(thenTruncate truncate: Bool = false) {
         var db: OpaquePointer?
         defer { sqlite3_close(db) }
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { return }
         sqlite3_busy_timeout(db, 1_000)
         // A connection finds the log when it first reads the database.
         guard sqlite3_exec(db, "SELECT 1 FROM sqlite_schema LIMIT 1", nil, nil, nil) == SQLITE_OK else { return }
-        _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        var log: Int32 = 0, copied: Int32 = 0
+        guard sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK, truncate, log == copied else { return }
+        sqlite3_busy_timeout(db, 100)
+        _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
     }
 }

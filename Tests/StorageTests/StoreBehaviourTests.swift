@@ -459,6 +459,33 @@ import VangnetCrypto
         #expect(try await all(store).count == 2_000)
     }
 
+    /// SQLite's log keeps its size after checkpoints (cutting it inside a commit held the commit),
+    /// and the daily step cuts it back to nothing, in the background; the records stay.
+    @Test func theDailyStepCutsTheLogBack() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-wal-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("store.sqlite").path
+        let store = SQLiteRecordStore(try SQLiteStore(path: path, checkpointPages: 50))
+        func log() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int) ?? -1 }
+        try await commitBatch(store, try records(2_000, seed: 43))
+        let grown = log()
+        #expect(grown > 500_000, "a commit of 2,000 records left a log of \(grown) bytes")
+        let sameDay = try await store.maintainDeliveries(rules: EveryRecord(), day: day, now: Date())
+        #expect(!sameDay.newDay)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(log() >= grown, "the log was cut back without a new day")
+        let nextDay = try await store.maintainDeliveries(rules: EveryRecord(), day: day.adding(days: 1), now: Date())
+        #expect(nextDay.newDay)
+        var size = log()
+        for _ in 0..<100 where size != 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            size = log()
+        }
+        #expect(size == 0, "the log is \(size) bytes a while after the daily step")
+        #expect(try await all(store).count == 2_000)
+    }
+
     /// SQLite's export runs on the store's own threads and reaches the writer in chunks: a log of
     /// several chunks arrives whole and in order, and a writer that fails stops the reader.
     @Test func anExportOfSeveralChunksArrivesWholeAndAFailingWriterStopsIt() async throws {
