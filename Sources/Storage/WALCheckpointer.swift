@@ -44,7 +44,8 @@ final class WALCheckpointer: Sendable {
     /// without blocking anyone, then the file is truncated if no commit or reader needs it within
     /// 100 ms. The truncation holds commits while it runs (half a second for gigabytes), so it
     /// happens once a day rather than after every checkpoint; when the gateway is busy it gives
-    /// up, and the next day tries again.
+    /// up, and the next day tries again (so does a day whose step ran inside a commit, which
+    /// brings the index to the day itself).
     func cutBack() {
         Self.queue.async { self.checkpoint(thenTruncate: true) }
     }
