@@ -175,12 +175,13 @@ extension BenchCommand {
             // pages: many regions at once, right after the last batch (its log still being copied
             // into the database in the background), and again once the log is copied.
             // (PostgreSQL has no such log: there the second run is a second sample.)
-            let moments = database.hasLog ? ["after the last batch", "with the log copied"] : ["once", "again"]
-            for moment in moments {
-                if moment == "with the log copied" {
+            let moments = database.hasLog ? [("after the last batch", false), ("with the log copied", true)] : [("once", false), ("again", false)]
+            for (moment, copyFirst) in moments {
+                if copyFirst {
                     let waited = ContinuousClock.now
-                    try await database.waitForLogCopied()
-                    print(String(format: "  (the log was copied into the database %.1f s later)", seconds(ContinuousClock.now - waited)))
+                    let copied = try await database.waitForLogCopied()
+                    print(String(format: copied ? "  (the log was copied into the database %.1f s later)" : "  (the log was still not copied after %.0f s)",
+                                 seconds(ContinuousClock.now - waited)))
                 }
                 let all = try await concurrentPages(consumers, port: server.port, directory: directory)
                 phase("\(consumers.count) regions at once, \(moment)")
@@ -351,19 +352,21 @@ enum BenchDatabase {
         return String(format: " (database file %.2f GiB, its log %.2f GiB)", gib(file.path), gib(file.path + "-wal"))
     }
 
-    /// Returns once the gateway's write-ahead log is wholly copied into the database (SQLite; at
+    /// Waits until the gateway's write-ahead log is wholly copied into the database (SQLite; at
     /// once on PostgreSQL): passive checkpoints from here until one finds nothing left to copy
-    /// (busy while the gateway's own checkpoint runs).
-    func waitForLogCopied() async throws {
-        guard case .sqlite(let file) = self else { return }
+    /// (busy while the gateway's own checkpoint runs), for at most two minutes. Whether it was.
+    func waitForLogCopied() async throws -> Bool {
+        guard case .sqlite(let file) = self else { return true }
         var db: OpaquePointer?
         guard sqlite3_open_v2(file.path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { throw CommandFailure("cannot open the store") }
         defer { sqlite3_close(db) }
-        while true {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
             var log: Int32 = 0, copied: Int32 = 0
-            if sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK, log == copied { return }
+            if sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK, log == copied { return true }
             try await Task.sleep(for: .milliseconds(100))
         }
+        return false
     }
 
     /// The same rows read straight from the database: the picture's lines of one stream, in order.
