@@ -175,7 +175,7 @@ public struct IngestPipeline: Sendable {
         let (object, dataset, base) = (batch.object, batch.dataset, tally)
         let active = state.current
         // A commit of a large batch leaves its allocations free in glibc's heaps; give them back.
-        defer { FreedMemory.release() }
+        defer { ProcessMemory.releaseFreed() }
         switch try await store.commit(stage: stage, batch: opened, accepted: batch.acceptedCount, rejected: batch.rejections.count,
                                       receipt: receiptJSON, complete: header.batchMode == .full ? batch.keys : nil,
                                       rules: keeper.rules(for: active), day: CalendarDate.inAmsterdam(now), audit: { summary in

@@ -9,11 +9,8 @@ public final class ServeProcess: @unchecked Sendable {
     public init(executable: URL, config: URL) async throws {
         process.executableURL = executable
         process.arguments = ["serve", "--config", config.path]
-        // As operations.md advises for every gateway process: two malloc arenas, and blocks from
-        // 1 MiB up mapped on their own.
-        var environment = ProcessInfo.processInfo.environment
-        environment["MALLOC_ARENA_MAX"] = environment["MALLOC_ARENA_MAX"] ?? "2"
-        environment["MALLOC_MMAP_THRESHOLD_"] = environment["MALLOC_MMAP_THRESHOLD_"] ?? "1048576"
+        // As operations.md advises for every gateway process (``ProcessMemory``), unless set.
+        let environment = ProcessInfo.processInfo.environment.merging(ProcessMemory.environment) { set, _ in set }
         process.environment = environment
         let out = Pipe()
         process.standardOutput = out

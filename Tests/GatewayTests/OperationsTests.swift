@@ -44,6 +44,15 @@ import VangnetCrypto
         }
     }
 
+    /// operations.md names the malloc settings every gateway process should run with; they are
+    /// the ones the process sets itself and gives the gateways the benchmarks start.
+    @Test func theMemorySettingsOperationsAdvisesAreTheProcesssOwn() throws {
+        let doc = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/operations.md"), encoding: .utf8)
+        let advised = ProcessMemory.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        #expect(advised == "MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576")
+        #expect(doc.contains("`\(advised)`"), "operations.md does not advise \(advised)")
+    }
+
     @Test func healthAndReadiness() async throws {
         try await TestGateway.with { gw in
             let health = try await gw.using("monitor") { try await $0.get("/healthz") }

@@ -439,14 +439,19 @@ import VangnetCrypto
         #expect(try await all(store).count == 15)
     }
 
+    /// A SQLite store in a directory of its own that checkpoints its log past 50 pages, and its file.
+    func smallCheckpointStore() throws -> (store: SQLiteRecordStore, path: String, directory: URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-wal-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("store.sqlite").path
+        return (SQLiteRecordStore(try SQLiteStore(path: path, checkpointPages: 50)), path, directory)
+    }
+
     /// SQLite's log is copied into the database by a background checkpoint once it passes its
     /// threshold (here 50 pages): the commit does not wait for it, and it still happens.
     @Test func aCommitsLogIsCheckpointedInTheBackground() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-wal-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (store, path, directory) = try smallCheckpointStore()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("store.sqlite").path
-        let store = SQLiteRecordStore(try SQLiteStore(path: path, checkpointPages: 50))
         func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
         let before = size()
         try await commitBatch(store, try records(2_000, seed: 41))
@@ -462,11 +467,8 @@ import VangnetCrypto
     /// SQLite's log keeps its size after checkpoints (cutting it inside a commit held the commit),
     /// and the daily step cuts it back to nothing, in the background; the records stay.
     @Test func theDailyStepCutsTheLogBack() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-wal-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (store, path, directory) = try smallCheckpointStore()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("store.sqlite").path
-        let store = SQLiteRecordStore(try SQLiteStore(path: path, checkpointPages: 50))
         func log() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int) ?? -1 }
         try await commitBatch(store, try records(2_000, seed: 43))
         let grown = log()
