@@ -31,6 +31,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .target(name: "CSpawn"),
         .target(name: "VangnetCrypto", dependencies: ["CSodium"], swiftSettings: swiftSettings),
         .target(name: "VangnetCore", dependencies: ["VangnetCrypto"], swiftSettings: swiftSettings),
         .target(name: "BatchEnvelope", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
@@ -60,7 +61,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "VangnetCore", "VangnetCrypto", "BatchEnvelope", "Records", "Pseudonymisation",
-                "AccessPolicy", "AuditLog", "Storage", "PostgresStorage",
+                "AccessPolicy", "AuditLog", "Storage", "PostgresStorage", "CSpawn",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

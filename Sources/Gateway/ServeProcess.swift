@@ -2,24 +2,19 @@ import Foundation
 
 /// A `vangnet serve` child process, for the benchmark and the tests that run the real binary.
 public final class ServeProcess: @unchecked Sendable {
-    public let process = Process()
+    public let process: Spawned
     public let port: Int
 
     /// Starts `executable serve --config config` and returns once it prints the port it listens on.
     public init(executable: URL, config: URL) async throws {
-        process.executableURL = executable
-        process.arguments = ["serve", "--config", config.path]
         // As operations.md advises for every gateway process (``ProcessMemory``), unless set.
         let environment = ProcessInfo.processInfo.environment.merging(ProcessMemory.environment) { set, _ in set }
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try startSerially(process)
+        process = try Spawned(executable.path, ["serve", "--config", config.path], environment: environment, errors: .discard)
+        let out = process.standardOutput!
         let port = try await onOwnThread {
             var seen = ""
             while true {
-                let data = out.fileHandleForReading.availableData
+                let data = out.availableData
                 if data.isEmpty { return nil as Int? }
                 seen += String(decoding: data, as: UTF8.self)
                 if let range = seen.range(of: "127.0.0.1:"), seen[range.upperBound...].contains(" ") {
@@ -55,12 +50,12 @@ public final class ServeProcess: @unchecked Sendable {
     /// Waits for the process to exit; returns its status.
     @discardableResult
     public func exited() async throws -> Int32 {
-        try await onOwnThread { self.process.waitUntilExit(); return self.process.terminationStatus }
+        try await onOwnThread { self.process.waitUntilExit() }
     }
 
     /// SIGKILL: the process gets no chance to clean up.
     public func kill() async throws {
-        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.send(SIGKILL)
         try await exited()
     }
 
