@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Pseudonymisation
 import Records
 import Storage
 import VangnetCore
@@ -14,25 +15,25 @@ extension DeliveryPage {
     public func ndjson() -> ByteBuffer {
         let upsert = #"{"change":"upsert","#, withdraw = (#"{"change":"withdraw","id":""#, "\"}\n")
         var size = 0
-        for line in lines {
-            switch (view, line.record) {
-            case (.current, let record?): size += record.utf8.count + 1
-            case (.changes, let record?): size += upsert.utf8.count + record.utf8.count
-            case (_, nil): size += withdraw.0.utf8.count + line.id.utf8.count + withdraw.1.utf8.count
+        for row in rows {
+            switch (view, rows.lineCount(row)) {
+            case (.current, let count?): size += count + 1
+            case (.changes, let count?): size += upsert.utf8.count + count
+            case (_, nil): size += withdraw.0.utf8.count + 4 + 2 * rows.item(row).count + withdraw.1.utf8.count // vr1.<hex>
             }
         }
         var out = ByteBuffer()
         out.reserveCapacity(size)
-        for line in lines {
-            switch (view, line.record) {
+        for row in rows {
+            switch (view, rows.line(row)) {
             case (.current, let record?):
-                out.writeString(record)
+                out.writeBytes(record)
             case (.changes, let record?):
                 out.writeString(upsert)
-                out.writeSubstring(record.dropFirst())
+                out.writeBytes(record.dropFirst())
             case (_, nil):
                 out.writeString(withdraw.0)
-                out.writeString(line.id)
+                out.writeString(Pseudonymiser.deliveryRecordID(digest: Array(rows.item(row))))
                 out.writeString(withdraw.1)
                 continue
             }

@@ -81,7 +81,8 @@ public struct DeliveryPage: Sendable {
     public let purpose: PurposeID
     public let region: RegionNumber
     public let view: DeliveryView
-    public let lines: [DeliveredLine]
+    /// The page's versions as read, their lines in one buffer (what the renderings write from).
+    let rows: DeliveryRows
     /// Where to continue. For `current`, once the snapshot is complete this is a changes cursor
     /// at the snapshot: pull changes with it from then on.
     public let nextCursor: String
@@ -91,6 +92,11 @@ public struct DeliveryPage: Sendable {
     public let policyVersion: String
     /// Every field the purpose delivers, over all its datasets (in dataset order): the CSV columns.
     public let columns: [String]
+
+    /// The page's records and withdrawals, each as a value of its own.
+    public var lines: [DeliveredLine] {
+        rows.map { DeliveredLine(record: rows.line($0).map { String(decoding: $0, as: UTF8.self) }, item: Array(rows.item($0))) }
+    }
 }
 
 /// The pull side of the data flow: who may see what, reduced to what they may see, read from the
@@ -149,7 +155,7 @@ public struct DeliveryPipeline: Sendable {
         case .changes(let after): read = .changes(stream, after: after, limit: size)
         }
         let result = try await store.readDeliveries(read)
-        var rows = result.rows
+        var rows = result.found
         let next: DeliveryCursor.Position
         var complete = true
         switch position {
@@ -160,8 +166,8 @@ public struct DeliveryPipeline: Sendable {
                                  region: scope.region, known: true)
             }
             complete = rows.count <= size
-            rows = Array(rows.prefix(size))
-            next = complete ? .changes(after: snapshot) : .picture(snapshot: snapshot, after: rows.last?.item)
+            rows.keepFirst(size)
+            next = complete ? .changes(after: snapshot) : .picture(snapshot: snapshot, after: rows.last.map { Array(rows.item($0)) })
         case .changes(let after):
             if after < result.cursorHorizon {
                 try await refuse(410, "cursor_expired", "changes this old are no longer kept; pull the current picture again",
@@ -173,17 +179,16 @@ public struct DeliveryPipeline: Sendable {
             next = .changes(after: rows.last?.seq ?? max(after, result.head))
             // One version per item in a page, so their order does not matter: by identifier, as
             // in the picture, so that the order says nothing about how records were committed.
-            rows.sort { $0.item.lexicographicallyPrecedes($1.item) }
+            rows.sortByItem()
         }
-        let lines = rows.map { DeliveredLine(record: $0.line, item: $0.item) }
-        let withdrawn = lines.filter { $0.record == nil }.count
-        let counts = ["records": lines.count - withdrawn, "withdrawn": withdrawn]
+        let withdrawn = rows.count(where: { rows.lineCount($0) == nil })
+        let counts = ["records": rows.count - withdrawn, "withdrawn": withdrawn]
         try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
                                                object: "purpose:\(purpose)/region:\(scope.region)/view:\(DeliveryCursor(position).view.rawValue)/policy:\(policy.fingerprint)",
                                                outcome: .success, counts: counts, region: scope.region, purpose: purpose))
-        metrics.pull(region: scope.region, purpose: purpose, records: lines.count)
+        metrics.pull(region: scope.region, purpose: purpose, records: rows.count)
         let columns = scope.datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        return DeliveryPage(purpose: purpose, region: scope.region, view: DeliveryCursor(position).view, lines: lines,
+        return DeliveryPage(purpose: purpose, region: scope.region, view: DeliveryCursor(position).view, rows: rows,
                             nextCursor: DeliveryCursor(next).sealed(for: stream, by: pseudonymiser), complete: complete,
                             policyVersion: policy.fingerprint, columns: columns)
     }

@@ -220,7 +220,7 @@ extension PostgresStore {
             var id: Int64?
             for try await found in try await c.query("SELECT id FROM streams WHERE region = \(Int64(stream.region.value)) AND purpose = \(stream.purpose.value)",
                                                      logger: self.logger).decode(Int64.self) { id = found }
-            var rows: [DeliveryRow] = []
+            var rows = DeliveryRows.Builder()
             if let id {
                 let result: PostgresRowSequence
                 switch read {
@@ -236,11 +236,17 @@ extension PostgresStore {
                         SELECT seq, item, line FROM deliveries WHERE stream = \(id) AND seq > \(after) AND superseded IS NULL ORDER BY seq LIMIT \(Int64(limit))
                         """, logger: self.logger)
                 }
-                for try await (seq, item, line) in result.decode((Int64, ByteBuffer, String?).self) {
-                    rows.append(DeliveryRow(seq: seq, item: Array(buffer: item), line: line))
+                for try await (seq, item, line) in result.decode((Int64, ByteBuffer, ByteBuffer?).self) {
+                    item.withUnsafeReadableBytes { item in
+                        if let line {
+                            line.withUnsafeReadableBytes { rows.append(seq: seq, item: item, line: $0) }
+                        } else {
+                            rows.append(seq: seq, item: item, line: nil)
+                        }
+                    }
                 }
             }
-            return DeliveryReadResult(rows: rows, head: state.0, snapshotHorizon: state.1, cursorHorizon: state.2)
+            return DeliveryReadResult(found: rows.finish(), head: state.0, snapshotHorizon: state.1, cursorHorizon: state.2)
         }
     }
 

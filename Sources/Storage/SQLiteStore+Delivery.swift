@@ -29,7 +29,7 @@ extension SQLiteStore {
             switch read {
             case .picture(let s, _, _, _), .changes(let s, _, _): stream = s
             }
-            var rows: [DeliveryRow] = []
+            var rows = DeliveryRows.Builder()
             if let id = try Int64.fetchOne(db, sql: "SELECT id FROM streams WHERE region = ? AND purpose = ?", arguments: [stream.region.value, stream.purpose.value]) {
                 let statement: Statement
                 switch read {
@@ -53,16 +53,14 @@ extension SQLiteStore {
                     let status = sqlite3_step(s)
                     if status == SQLITE_DONE { break }
                     guard status == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "reading deliveries failed") }
-                    let item = Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(s, 1), count: Int(sqlite3_column_bytes(s, 1))))
-                    var line: String?
-                    if sqlite3_column_type(s, 2) != SQLITE_NULL, let text = sqlite3_column_text(s, 2) {
-                        line = String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(s, 2))), as: UTF8.self)
-                    }
-                    rows.append(DeliveryRow(seq: sqlite3_column_int64(s, 0), item: item, line: line))
+                    let item = UnsafeRawBufferPointer(start: sqlite3_column_blob(s, 1), count: Int(sqlite3_column_bytes(s, 1)))
+                    let line = sqlite3_column_type(s, 2) == SQLITE_NULL ? nil
+                        : UnsafeRawBufferPointer(start: sqlite3_column_text(s, 2), count: Int(sqlite3_column_bytes(s, 2)))
+                    rows.append(seq: sqlite3_column_int64(s, 0), item: item, line: line)
                 }
                 sqlite3_reset(s)
             }
-            return DeliveryReadResult(rows: rows, head: head, snapshotHorizon: state["snapshot_horizon"], cursorHorizon: state["cursor_horizon"])
+            return DeliveryReadResult(found: rows.finish(), head: head, snapshotHorizon: state["snapshot_horizon"], cursorHorizon: state["cursor_horizon"])
         }
     }
 

@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func aChildEndedBySignalReportsItAsAShellWould() async throws {
-        let child = try ChildProcess(Self.shell, ["-c", "sleep 30"])
+        let child = try ChildProcess(Self.shell, ["-c", "exec sleep 30"]) // exec: no grandchild holding the pipes open
         #expect(child.process.isRunning)
         #expect(child.process.terminationStatus == nil)
         child.process.send(SIGKILL)
