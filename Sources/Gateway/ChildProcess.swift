@@ -51,45 +51,42 @@ public final class Spawned: Sendable {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        var pipes: [(read: Int32, write: Int32)?] = []
-        defer { for pipe in pipes { if let pipe { close(pipe.write) } } }
-        func closeReadEnds() { for pipe in pipes { if let pipe { close(pipe.read) } } }
+        var pipes: [(read: Int32, write: Int32)?] = [], started = false
+        defer {
+            // The child has its own copies of the write ends; the read ends stay only if it started.
+            for pipe in pipes { if let pipe { close(pipe.write); if !started { close(pipe.read) } } }
+        }
+        /// Every call here answers 0 or an error number.
+        func check(_ result: Int32) throws { guard result == 0 else { throw SpawnError(executable: executable, code: result) } }
 
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        try check(posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0))
         for (descriptor, stream) in [(Int32(1), output), (2, errors)] {
             switch stream {
             case .discard:
-                posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_WRONLY, 0)
+                try check(posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_WRONLY, 0))
                 pipes.append(nil)
             case .pipe:
                 var ends: [Int32] = [-1, -1]
-                guard vangnet_pipe_cloexec(&ends) == 0 else {
-                    let error = errno
-                    closeReadEnds()
-                    throw SpawnError(executable: executable, code: error)
-                }
-                posix_spawn_file_actions_adddup2(&actions, ends[1], descriptor)
+                try check(vangnet_pipe_cloexec(&ends) == 0 ? 0 : errno)
                 pipes.append((ends[0], ends[1]))
+                try check(posix_spawn_file_actions_adddup2(&actions, ends[1], descriptor))
             }
         }
-        vangnet_spawn_closefrom(&actions, 3)
+        try check(vangnet_spawn_closefrom(&actions, 3))
 
         var everySignal = sigset_t(), noSignal = sigset_t()
         sigfillset(&everySignal)
         sigemptyset(&noSignal)
-        posix_spawnattr_setsigdefault(&attributes, &everySignal)
-        posix_spawnattr_setsigmask(&attributes, &noSignal)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        try check(posix_spawnattr_setsigdefault(&attributes, &everySignal))
+        try check(posix_spawnattr_setsigmask(&attributes, &noSignal))
+        try check(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for string in argv + envp { free(string) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard result == 0 else {
-            closeReadEnds()
-            throw SpawnError(executable: executable, code: result)
-        }
+        try check(posix_spawn(&pid, executable, &actions, &attributes, argv, envp))
+        started = true
         processIdentifier = pid
         standardOutput = pipes[0].map { FileHandle(fileDescriptor: $0.read, closeOnDealloc: true) }
         standardError = pipes[1].map { FileHandle(fileDescriptor: $0.read, closeOnDealloc: true) }
