@@ -153,7 +153,7 @@ public struct DeliveryRows: Sendable, RandomAccessCollection {
     }
 
     private let storage: Storage
-    public private(set) var entries: [Entry]
+    private var entries: [Entry]
 
     /// Rows as a store reads them: each appended with the bytes of its identifier and line.
     public struct Builder {
