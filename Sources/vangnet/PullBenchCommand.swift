@@ -27,8 +27,8 @@ extension BenchCommand {
                 same rows straight from the database (the SQLite C API; PostgresNIO on PostgreSQL);
                 pages:    32 regions' contactgemeenten pulling pages of 1,000 of different (region, purpose) pictures at \
                 once: first-page and page latencies, p50 and p99;
-                growth:   one region's page of 1,000 after the first month and after the last (what is stored grows, the \
-                page should not);
+                growth:   one region's page of 1,000 after the first month and after the last, each once the log is copied \
+                into the database, medians of 45 pages (what is stored grows, the page should not);
                 memory:   the gateway's peak RSS (VmHWM) over the whole run.
                 Build with `swift build -c release` first.
                 """
@@ -144,13 +144,19 @@ extension BenchCommand {
                     print(String(format: "  month %d: %@ %@ batch of %d records committed in %.2f s (gateway peak RSS %.0f MiB)", month, source.uppercased(),
                                  mode.rawValue, lines.count, took, Double(peaks.last!.kib) / 1024))
                 }
-                if month == 1 || month == months {
-                    growth.append(try await pageLatency(probe, port: server.port, directory: directory, samples: 15).median)
-                    phase("page latency after month \(month)")
+                if month == 1 && months > 1 {
+                    growth.append(try await restingPageLatency(probe, server: server, directory: directory, database: database, after: "month 1"))
+                    phase("page latency after month 1")
                 }
             }
             let stored = try await database.storedCounts()
             print("  stored: \(stored.records) current records of \(stored.batches) batches" + database.fileSizes())
+
+            // pages: many regions at once, right after the last batch (its log still being copied
+            // into the database in the background); again below once the log is copied.
+            try await regionsAtOnce(consumers, server: server, directory: directory, moment: database.hasLog ? "after the last batch" : "once", phase: phase)
+            growth.append(try await restingPageLatency(probe, server: server, directory: directory, database: database, after: "month \(months)"))
+            phase("page latency after month \(months)")
 
             // stream: the largest picture, over HTTP, against the database's own client on the same rows.
             // Each pull over HTTP is followed by the direct read, in turn, and the medians compared:
@@ -172,29 +178,44 @@ extension BenchCommand {
             print(String(format: "  stream: region %d %@, %d records: %.0f records/s over mTLS (pages of 10,000), %.0f records/s read with %@; %.0f%% of it (medians of %d)",
                          largest.region.value, largest.purpose, streamed, httpRate, directRate, database.directClient, 100 * httpRate / directRate, streamRepeats))
 
-            // pages: many regions at once, right after the last batch (its log still being copied
-            // into the database in the background), and again once the log is copied.
             // (PostgreSQL has no such log: there the second run is a second sample.)
-            let moments = database.hasLog ? [("after the last batch", false), ("with the log copied", true)] : [("once", false), ("again", false)]
-            for (moment, copyFirst) in moments {
-                if copyFirst {
-                    let waited = ContinuousClock.now
-                    let copied = try await database.waitForLogCopied()
-                    print(String(format: copied ? "  (the log was copied into the database %.1f s later)" : "  (the log was still not copied after %.0f s)",
-                                 seconds(ContinuousClock.now - waited)))
-                }
-                let all = try await concurrentPages(consumers, port: server.port, directory: directory)
-                phase("\(consumers.count) regions at once, \(moment)")
-                print(String(format: "  %d regions at once, %@, pages of 1,000: first page p50 %.1f ms, p99 %.1f ms; every page p50 %.1f ms, p99 %.1f ms (%d pages)",
-                             consumers.count, moment, all.first.p50 * 1000, all.first.p99 * 1000, all.every.p50 * 1000, all.every.p99 * 1000, all.count))
-            }
+            try await regionsAtOnce(consumers, server: server, directory: directory, moment: database.hasLog ? "with the log copied" : "again", phase: phase)
             if growth.count == 2 {
-                print(String(format: "  growth: region %d's page of 1,000 took %.1f ms after month 1 and %.1f ms after month %d (%.2fx)",
-                             probe.region.value, growth[0] * 1000, growth[1] * 1000, months, growth[1] / growth[0]))
+                print(String(format: "  growth: region %d's page of 1,000 took %.2f ms after month 1 and %.2f ms after month %d (%.2fx; medians of %d pages, the log copied)",
+                             probe.region.value, growth[0] * 1000, growth[1] * 1000, months, growth[1] / growth[0], Self.growthSamples))
             }
             let peak = peaks.max { $0.kib < $1.kib }!
             print(String(format: "  gateway peak RSS over the run: %.0f MiB, during %@", Double(peak.kib) / 1024, peak.phase))
             print("  gateway peak RSS per phase (MiB): " + peaks.map { "\($0.phase) \($0.kib / 1024)" }.joined(separator: ", "))
+        }
+
+        /// Pages in one region's growth figure, each time.
+        static let growthSamples = 45
+
+        /// One region's page time once what the batches wrote is at rest: the log copied into the
+        /// database (a page read right after a large batch also pays for the copy running beside it,
+        /// which the figures of 32 regions at once show), then the median of ``growthSamples`` pages.
+        func restingPageLatency(_ probe: Consumer, server: ServeProcess, directory: URL, database: BenchDatabase, after: String) async throws -> Double {
+            try await waitForLog(database)
+            let latency = try await pageLatency(probe, port: server.port, directory: directory, samples: Self.growthSamples)
+            print(String(format: "  region %d's page of 1,000 after %@: median %.2f ms, p99 %.2f ms (%d pages)",
+                         probe.region.value, after, latency.median * 1000, latency.p99 * 1000, Self.growthSamples))
+            return latency.median
+        }
+
+        func waitForLog(_ database: BenchDatabase) async throws {
+            guard database.hasLog else { return }
+            let waited = ContinuousClock.now
+            let copied = try await database.waitForLogCopied()
+            print(String(format: copied ? "  (the log was copied into the database %.1f s later)" : "  (the log was still not copied after %.0f s)",
+                         seconds(ContinuousClock.now - waited)))
+        }
+
+        func regionsAtOnce(_ consumers: [Consumer], server: ServeProcess, directory: URL, moment: String, phase: (String) -> Void) async throws {
+            let all = try await concurrentPages(consumers, port: server.port, directory: directory)
+            phase("\(consumers.count) regions at once, \(moment)")
+            print(String(format: "  %d regions at once, %@, pages of 1,000: first page p50 %.1f ms, p99 %.1f ms; every page p50 %.1f ms, p99 %.1f ms (%d pages)",
+                         consumers.count, moment, all.first.p50 * 1000, all.first.p99 * 1000, all.every.p50 * 1000, all.every.p99 * 1000, all.count))
         }
 
         func streamRate(_ consumer: Consumer, port: Int, directory: URL) async throws -> (records: Int, seconds: Double) {
