@@ -81,6 +81,8 @@ struct SQLiteDeliveryIndex {
     let day: CalendarDate
     let now: Date
     let lifetimes: DeliveryLifetimes
+    /// The records the deliveries are computed from.
+    let current: CurrentTable
     private var seq: Int64
     private var streams: [DeliveryStream: Int64] = [:]
     private var completeAt: [String: Date] = [:]
@@ -88,6 +90,7 @@ struct SQLiteDeliveryIndex {
 
     init(db: Database, rules: any DeliveryRules, day: CalendarDate, now: Date, lifetimes: DeliveryLifetimes) throws {
         (self.db, self.rules, self.day, self.now, self.lifetimes) = (db, rules, day, now, lifetimes)
+        current = try CurrentTable(db)
         seq = try Int64.fetchOne(db, sql: "SELECT seq FROM delivery_state") ?? 0
         try db.execute(sql: """
             CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty;
@@ -121,12 +124,12 @@ struct SQLiteDeliveryIndex {
         if state["rules"] as String? != rules.version {
             maintenance.rebuilt = true
             completeAt = try Self.completeTimes(db)
-            let people = try SQLiteStatement(db, "SELECT DISTINCT person FROM current")
+            let people = try SQLiteStatement(db, "SELECT person FROM current GROUP BY person")
             people.bind()
             try recompute { try people.step() ? people.blob(0) : nil }
             // People with live versions and no records any more.
             let orphans = try Data.fetchAll(db, sql: """
-                SELECT person FROM people p WHERE live IS NOT NULL AND NOT EXISTS (SELECT 1 FROM current c WHERE c.person = p.person)
+                SELECT person FROM people p WHERE live IS NOT NULL AND NOT \(CurrentTable.hasRecords("p.person"))
                 """)
             var next = orphans.makeIterator()
             try recompute { next.next().map(Array.init) }
@@ -185,8 +188,8 @@ struct SQLiteDeliveryIndex {
 
     /// Recomputes the deliveries of every person `next` names (each once), from their records as stored.
     private mutating func recompute(_ next: () throws -> [UInt8]?) throws {
-        let db = self.db
-        try recompute(rows: { try next().map { try Self.rows(of: $0, records: Self.records(of: $0, in: db), in: db) } })
+        let (db, current) = (self.db, self.current)
+        try recompute(rows: { try next().map { try Self.rows(of: $0, records: current.records(of: $0), in: db) } })
     }
 
     /// Recomputes the deliveries of every person `next` yields (each once) and writes what
@@ -260,18 +263,6 @@ struct SQLiteDeliveryIndex {
             done.wait()
             return result
         }
-    }
-
-    /// A person's current records, fields as stored.
-    static func records(of person: [UInt8], in db: Database) throws -> [StoredCurrent] {
-        let held = try SQLiteStatement(db, "SELECT key, epoch, source, dataset, region, fields, changed_at FROM current WHERE person = ?")
-        held.bind(.blob(person))
-        var records: [StoredCurrent] = []
-        while try held.step() {
-            records.append(StoredCurrent(key: held.withBlob(0) { RecordKey(storedBytes: $0) }, epoch: UInt32(held.int(1)), source: held.text(2) ?? "",
-                                         dataset: held.text(3) ?? "", region: Int(held.int(4)), fields: held.text(5) ?? "{}", changedAt: held.double(6)))
-        }
-        return records
     }
 
     /// `records` with the person's live versions, and whether the person has a row in `people`.
@@ -386,7 +377,7 @@ struct SQLiteDeliveryIndex {
         let rows = try SQLiteStatement(db, "SELECT person, stream, item FROM deliveries WHERE \(condition)")
         rows.bind(.double(cutoff))
         while try rows.step() { gone[rows.blob(0), default: []].insert(DeliverySlot(stream: rows.int(1), item: rows.blob(2))) }
-        let held = try SQLiteStatement(db, "SELECT live, recheck, EXISTS (SELECT 1 FROM current WHERE person = ?1) FROM people WHERE person = ?1")
+        let held = try SQLiteStatement(db, "SELECT live, recheck, \(CurrentTable.hasRecords("?1")) FROM people WHERE person = ?1")
         let update = try SQLiteStatement(db, "UPDATE people SET live = ? WHERE person = ?")
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
         for (person, slots) in gone {

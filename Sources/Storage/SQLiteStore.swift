@@ -222,6 +222,7 @@ public final class SQLiteStore: Sendable {
             try flush()
             try db.execute(sql: "DROP INDEX deliveries_live")
         }
+        migrator.registerMigration("v7 current by dataset and person") { db in try CurrentTable.migrate(db) }
         return migrator
     }
 
@@ -324,30 +325,22 @@ public final class SQLiteStore: Sendable {
             var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
             try index.bringUpToDate()
             let source = header.source.value, dataset = header.dataset.value
+            let current = index.current
+            let (datasetID, sourceID) = (try current.id(dataset: dataset), try current.id(source: source))
             // What a complete picture no longer holds is withdrawn: found before its lines are
             // applied (a picture holds no withdrawals, so none of these keys is in a line).
             var gone: [[UInt8]: [[UInt8]]] = [:]
             if let complete {
-                let held = try SQLiteStatement(db, "SELECT person, key FROM current WHERE dataset = ? AND source = ?")
-                held.bind(.text(dataset), .text(source))
-                while try held.step() {
-                    if !held.withBlob(1, { complete.contains(RecordKey(storedBytes: $0)) }) { gone[held.blob(0), default: []].append(held.blob(1)) }
+                try current.keys(dataset: dataset, source: source) { person, key in
+                    if !complete.contains(RecordKey(storedBytes: key)) { gone[Array(person), default: []].append(Array(key)) }
                 }
                 try db.execute(sql: "INSERT OR REPLACE INTO pictures (source, dataset, complete_at) VALUES (?, ?, ?)",
                                arguments: [source, dataset, now.timeIntervalSince1970])
             }
             // The lines in key order, one person at a time: the person's records as held are read
-            // once (one range of `current`, which is clustered by person, so a large batch touches
-            // each page once instead of at random), the person's lines applied to them, and the
+            // once (one range of `current` per dataset), the person's lines applied to them, and the
             // person's deliveries recomputed from the result while the next people are applied.
             let lines = try SQLiteStatement(db, "SELECT person, key, region, fields FROM staged WHERE stage = ? ORDER BY person, key")
-            let upsert = try SQLiteStatement(db, """
-                INSERT INTO current (person, key, epoch, source, dataset, region, fields, batch, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (person, key) DO UPDATE SET epoch = excluded.epoch, source = excluded.source, region = excluded.region,
-                    fields = excluded.fields, batch = excluded.batch, changed_at = excluded.changed_at
-                WHERE current.source = excluded.source
-                """)
-            let delete = try SQLiteStatement(db, "DELETE FROM current WHERE person = ? AND key = ? AND source = ?")
             let changedAt = now.timeIntervalSince1970
             var apply = CommitApplication(source: source, dataset: dataset, epoch: epoch, changedAt: changedAt)
             lines.bind(.int(stage.seq))
@@ -358,7 +351,7 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -65536")
             func withdrawGone(_ keys: [[UInt8]], of person: [UInt8], from records: inout [SQLiteDeliveryIndex.StoredCurrent]) throws {
                 for key in keys {
-                    try delete.run(.blob(person), .blob(key), .text(source))
+                    try current.delete(key, of: person, dataset: datasetID, source: sourceID)
                     records.removeAll { $0.key.bytes == key && $0.source == source }
                 }
                 apply.summary.withdrawn += keys.count
@@ -367,17 +360,16 @@ public final class SQLiteStore: Sendable {
             try index.refresh {
                 while more {
                     let person = lines.blob(0)
-                    var records = try SQLiteDeliveryIndex.records(of: person, in: db)
+                    var records = try current.records(of: person)
                     var changed = false
                     if let keys = gone.removeValue(forKey: person) { try withdrawGone(keys, of: person, from: &records); changed = true }
                     repeat {
                         let key = RecordKey(storedBytes: lines.blob(1))
                         switch apply.line(key: key, region: lines.isNull(2) ? nil : Int(lines.int(2)), fields: lines.text(3), to: &records) {
                         case .none: break
-                        case .delete: try delete.run(.blob(person), .blob(key.bytes), .text(source)); changed = true
+                        case .delete: try current.delete(key.bytes, of: person, dataset: datasetID, source: sourceID); changed = true
                         case .write(let record):
-                            try upsert.run(.blob(person), .blob(key.bytes), .int(epoch), .text(source), .text(dataset), .int(Int64(record.region)),
-                                           .text(record.fields), .int(commitSeq), .double(changedAt))
+                            try current.write(record, of: person, dataset: datasetID, source: sourceID, batch: commitSeq)
                             changed = true
                         }
                         more = try lines.step()
@@ -387,7 +379,7 @@ public final class SQLiteStore: Sendable {
                 // People whose only change is a withdrawal by the picture, in person order.
                 if rest == nil { rest = gone.sorted { $0.key.lexicographicallyPrecedes($1.key) }.makeIterator(); gone = [:] }
                 guard let (person, keys) = rest?.next() else { return nil }
-                var records = try SQLiteDeliveryIndex.records(of: person, in: db)
+                var records = try current.records(of: person)
                 try withdrawGone(keys, of: person, from: &records)
                 return (person, records)
             }
@@ -449,7 +441,10 @@ public final class SQLiteStore: Sendable {
     public func currentRecords(dataset: DatasetID, region: RegionNumber) throws -> [CurrentRecord] {
         try pool.read { db in
             let completeAt = try SQLiteDeliveryIndex.completeTimes(db)
-            return try Row.fetchAll(db, sql: "SELECT * FROM current WHERE dataset = ? AND region = ?", arguments: [dataset.value, region.value])
+            return try Row.fetchAll(db, sql: """
+                SELECT c.person, c.key, c.epoch, s.oin AS source, d.name AS dataset, c.region, c.fields, c.changed_at
+                FROM current c JOIN datasets d ON d.id = c.dataset JOIN sources s ON s.id = c.source WHERE d.name = ? AND c.region = ?
+                """, arguments: [dataset.value, region.value])
                 .map { SQLiteDeliveryIndex.currentRecord($0, completeAt: completeAt) }
         }
     }
@@ -466,16 +461,17 @@ public final class SQLiteStore: Sendable {
             var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
             try index.bringUpToDate()
             var result = PurgeResult()
-            let delete = try db.cachedStatement(sql: "DELETE FROM current WHERE person = ? AND key = ?")
             for (dataset, cutoff) in cutoffs.sorted(by: { $0.key < $1.key }) {
+                guard let id = index.current.existingID(dataset: dataset.value) else { continue }
                 let expired = try Row.fetchAll(db, sql: """
-                    SELECT c.person, c.key, c.batch FROM current c WHERE c.dataset = ? AND c.changed_at < ?
-                    AND NOT EXISTS (SELECT 1 FROM pictures p WHERE p.source = c.source AND p.dataset = c.dataset AND p.complete_at >= ?)
-                    """, arguments: [dataset.value, cutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970])
+                    SELECT c.person, c.key, c.batch FROM current c JOIN sources s ON s.id = c.source WHERE c.dataset = ? AND c.changed_at < ?
+                    AND NOT EXISTS (SELECT 1 FROM pictures p WHERE p.source = s.oin AND p.dataset = ? AND p.complete_at >= ?)
+                    """, arguments: [id, cutoff.timeIntervalSince1970, dataset.value, cutoff.timeIntervalSince1970])
                 guard !expired.isEmpty else { continue }
                 for row in expired {
-                    try delete.execute(arguments: [row["person"] as Data, row["key"] as Data])
-                    try index.markDirty(Array(row["person"] as Data))
+                    let person = Array(row["person"] as Data)
+                    try index.current.delete(Array(row["key"] as Data), of: person, dataset: id, source: nil)
+                    try index.markDirty(person)
                 }
                 result.records[dataset] = expired.count
                 result.batches[dataset] = Set(expired.map { $0["batch"] as Int64 }).count

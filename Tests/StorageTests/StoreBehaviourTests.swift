@@ -439,6 +439,60 @@ import VangnetCrypto
         #expect(try await all(store).count == 15)
     }
 
+    /// A database whose `current` table is v6's (clustered by person, dataset and source as text,
+    /// an index by dataset and source) is migrated at start: every record is kept with its source,
+    /// dataset, region and fields, and what comes next compares with it: a complete picture
+    /// withdraws what it drops, an unchanged record is not delivered again, retention finds its dataset.
+    @Test func aDatabaseWithV6sCurrentTableIsMigratedAndItsRecordsCompareAsBefore() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-v7-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("store.sqlite").path
+        let before = SQLiteRecordStore(try SQLiteStore(path: path))
+        let first = try records(30, seed: 12)
+        try await commitBatch(before, first, complete: Set(first.map(\.record.key)))
+        let held = try await all(before)
+        let region = regions[0]
+        let inRegion = try await before.currentRecords(dataset: "uwv.inkomstenverhoudingen", region: region)
+        let head = try await before.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: 0, limit: 1)).head
+        // Back to v6's shape.
+        try await tamper(before, """
+            CREATE TABLE current_v6 (
+                person BLOB NOT NULL, key BLOB NOT NULL, epoch INTEGER NOT NULL, source TEXT NOT NULL, dataset TEXT NOT NULL,
+                region INTEGER NOT NULL, fields TEXT NOT NULL, batch INTEGER NOT NULL, changed_at REAL NOT NULL,
+                PRIMARY KEY (person, key)
+            ) WITHOUT ROWID;
+            INSERT INTO current_v6 SELECT c.person, c.key, c.epoch, s.oin, d.name, c.region, c.fields, c.batch, c.changed_at
+                FROM current c JOIN datasets d ON d.id = c.dataset JOIN sources s ON s.id = c.source;
+            DROP TABLE current; DROP TABLE datasets; DROP TABLE sources;
+            ALTER TABLE current_v6 RENAME TO current;
+            CREATE INDEX current_by_dataset ON current (dataset, source);
+            DELETE FROM grdb_migrations WHERE identifier LIKE 'v7%'
+            """)
+        let store = SQLiteRecordStore(try SQLiteStore(path: path))
+        let migrated = try await store.currentRecords(dataset: "uwv.inkomstenverhoudingen", region: region)
+        #expect(migrated.count == inRegion.count && migrated.count > 0)
+        let sameRecords = Set(migrated.map { "\($0.key.bytes) \($0.person.bytes) \($0.region.value) \(FlatJSON.encode($0.fields)) \($0.confirmedAt)" })
+            == Set(inRegion.map { "\($0.key.bytes) \($0.person.bytes) \($0.region.value) \(FlatJSON.encode($0.fields)) \($0.confirmedAt)" })
+        #expect(sameRecords, "the migrated records differ from those held before")
+        #expect(try await all(store).map(\.line) == held.map(\.line))
+        // The next picture keeps 25 as they were and drops 5: only the 5 withdrawals are changes.
+        let kept = Array(first.prefix(25))
+        try await commitBatch(store, kept, complete: Set(kept.map(\.record.key)), at: 1)
+        var changes: [DeliveryRow] = []
+        for region in regions {
+            changes += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: head, limit: 100)).rows
+        }
+        let dropped = Set(first.suffix(5).map(\.record.key.bytes))
+        #expect(changes.count == 5 && changes.allSatisfy { $0.line == nil } && Set(changes.map(\.item)) == dropped)
+        #expect(try await all(store).count == 25)
+        // Retention finds the migrated dataset's records.
+        let purged = try await store.purge(before: ["uwv.inkomstenverhoudingen": Date().addingTimeInterval(86_400 * 365)], rules: EveryRecord(), day: day,
+                                           now: Date()) { _ in event("purge", 2) }
+        #expect(purged.records["uwv.inkomstenverhoudingen"] == 25)
+        #expect(try await all(store).isEmpty)
+    }
+
     /// A SQLite store in a directory of its own that checkpoints its log past 50 pages, and its file.
     func smallCheckpointStore() throws -> (store: SQLiteRecordStore, path: String, directory: URL) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-wal-\(UUID().uuidString.prefix(8))")
