@@ -14,6 +14,20 @@ final class CurrentTable {
     private let db: Database
     private var datasetNames: [Int64: String] = [:], sourceNames: [Int64: String] = [:]
     private var datasetIDs: [String: Int64] = [:], sourceIDs: [String: Int64] = [:]
+    // Prepared once per transaction: these run once per record or person.
+    private lazy var held = Self.statement(db, """
+        SELECT key, epoch, source, dataset, region, fields, changed_at FROM current WHERE dataset IN (SELECT id FROM datasets) AND person = ?
+        """)
+    private lazy var upsert = Self.statement(db, """
+        INSERT INTO current (dataset, person, key, epoch, source, region, fields, batch, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (dataset, person, key) DO UPDATE SET epoch = excluded.epoch, region = excluded.region, fields = excluded.fields,
+            batch = excluded.batch, changed_at = excluded.changed_at
+        WHERE current.source = excluded.source
+        """)
+    private lazy var deleteOfSource = Self.statement(db, "DELETE FROM current WHERE dataset = ? AND person = ? AND key = ? AND source = ?")
+    private lazy var deleteOfAny = Self.statement(db, "DELETE FROM current WHERE dataset = ? AND person = ? AND key = ?")
+
+    private static func statement(_ db: Database, _ sql: String) -> Result<SQLiteStatement, any Error> { Result { try SQLiteStatement(db, sql) } }
 
     init(_ db: Database) throws {
         self.db = db
@@ -44,9 +58,7 @@ final class CurrentTable {
 
     /// A person's records, fields as stored: one range per dataset.
     func records(of person: [UInt8]) throws -> [Record] {
-        let held = try SQLiteStatement(db, """
-            SELECT key, epoch, source, dataset, region, fields, changed_at FROM current WHERE dataset IN (SELECT id FROM datasets) AND person = ?
-            """)
+        let held = try self.held.get()
         held.bind(.blob(person))
         var records: [Record] = []
         while try held.step() {
@@ -59,12 +71,7 @@ final class CurrentTable {
     /// Adds `record` of `source` and `dataset` (numbers), or replaces the one held with its key if
     /// that is the same source's (another source's record stays as it is).
     func write(_ record: Record, of person: [UInt8], dataset: Int64, source: Int64, batch: Int64) throws {
-        try SQLiteStatement(db, """
-            INSERT INTO current (dataset, person, key, epoch, source, region, fields, batch, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (dataset, person, key) DO UPDATE SET epoch = excluded.epoch, region = excluded.region, fields = excluded.fields,
-                batch = excluded.batch, changed_at = excluded.changed_at
-            WHERE current.source = excluded.source
-            """).run(.int(dataset), .blob(person), .blob(record.key.bytes), .int(Int64(record.epoch)), .int(source), .int(Int64(record.region)),
+        try upsert.get().run(.int(dataset), .blob(person), .blob(record.key.bytes), .int(Int64(record.epoch)), .int(source), .int(Int64(record.region)),
                      .text(record.fields), .int(batch), .double(record.changedAt))
     }
 
@@ -72,10 +79,9 @@ final class CurrentTable {
     /// source's when `nil`).
     func delete(_ key: [UInt8], of person: [UInt8], dataset: Int64, source: Int64?) throws {
         if let source {
-            try SQLiteStatement(db, "DELETE FROM current WHERE dataset = ? AND person = ? AND key = ? AND source = ?")
-                .run(.int(dataset), .blob(person), .blob(key), .int(source))
+            try deleteOfSource.get().run(.int(dataset), .blob(person), .blob(key), .int(source))
         } else {
-            try SQLiteStatement(db, "DELETE FROM current WHERE dataset = ? AND person = ? AND key = ?").run(.int(dataset), .blob(person), .blob(key))
+            try deleteOfAny.get().run(.int(dataset), .blob(person), .blob(key))
         }
     }
 

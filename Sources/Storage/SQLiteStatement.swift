@@ -6,9 +6,14 @@ import GRDBSQLite
 /// more there than the SQL. Values are bound as transient copies, so no buffer must outlive a call.
 struct SQLiteStatement {
     let s: OpaquePointer
+    /// Held so that the SQLite statement outlives GRDB's cache, which a schema change empties.
+    private let statement: Statement
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    init(_ db: Database, _ sql: String) throws { s = try db.cachedStatement(sql: sql).sqliteStatement }
+    init(_ db: Database, _ sql: String) throws {
+        statement = try db.cachedStatement(sql: sql)
+        s = statement.sqliteStatement
+    }
 
     /// Binds `values` (1-based in order) after resetting the statement.
     func bind(_ values: Value...) { bind(values) }

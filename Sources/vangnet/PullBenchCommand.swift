@@ -181,8 +181,9 @@ extension BenchCommand {
             // (PostgreSQL has no such log: there the second run is a second sample.)
             try await regionsAtOnce(consumers, server: server, directory: directory, moment: database.hasLog ? "with the log copied" : "again", phase: phase)
             if growth.count == 2 {
-                print(String(format: "  growth: region %d's page of 1,000 took %.2f ms after month 1 and %.2f ms after month %d (%.2fx; medians of %d pages, the log copied)",
-                             probe.region.value, growth[0] * 1000, growth[1] * 1000, months, growth[1] / growth[0], Self.growthSamples))
+                print(String(format: "  growth: region %d's page of 1,000 took %.2f ms after month 1 and %.2f ms after month %d (%.2fx; medians of %d pages%@)",
+                             probe.region.value, growth[0] * 1000, growth[1] * 1000, months, growth[1] / growth[0], Self.growthSamples,
+                             database.hasLog ? ", the log copied" : ""))
             }
             let peak = peaks.max { $0.kib < $1.kib }!
             print(String(format: "  gateway peak RSS over the run: %.0f MiB, during %@", Double(peak.kib) / 1024, peak.phase))
