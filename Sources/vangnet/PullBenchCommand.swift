@@ -28,7 +28,7 @@ extension BenchCommand {
                 pages:    32 regions' contactgemeenten pulling pages of 1,000 of different (region, purpose) pictures at \
                 once: first-page and page latencies, p50 and p99;
                 growth:   one region's page of 1,000 after the first month and after the last, each once the log is copied \
-                into the database, medians of 45 pages (what is stored grows, the page should not);
+                into the database and the dirty pages are on disk, medians of 45 pages (what is stored grows, the page should not);
                 memory:   the gateway's peak RSS (VmHWM) over the whole run.
                 Build with `swift build -c release` first.
                 """
@@ -194,10 +194,15 @@ extension BenchCommand {
         static let growthSamples = 45
 
         /// One region's page time once what the batches wrote is at rest: the log copied into the
-        /// database (a page read right after a large batch also pays for the copy running beside it,
-        /// which the figures of 32 regions at once show), then the median of ``growthSamples`` pages.
+        /// database and the system's dirty pages on disk (a page read right after a large batch
+        /// also pays for the copy and the writeback running beside it, whose fsyncs its audit
+        /// append waits behind; the figures of 32 regions at once show that moment), then the
+        /// median of ``growthSamples`` pages.
         func restingPageLatency(_ probe: Consumer, server: ServeProcess, directory: URL, database: BenchDatabase, after: String) async throws -> Double {
             try await waitForLog(database)
+            let syncing = ContinuousClock.now
+            sync()
+            print(String(format: "  (the system's dirty pages were written in %.1f s)", seconds(ContinuousClock.now - syncing)))
             let latency = try await pageLatency(probe, port: server.port, directory: directory, samples: Self.growthSamples)
             print(String(format: "  region %d's page of 1,000 after %@: median %.2f ms, p99 %.2f ms (%d pages); its first page, with the TLS handshake, %.2f ms",
                          probe.region.value, after, latency.median * 1000, latency.p99 * 1000, Self.growthSamples, latency.first * 1000))
