@@ -141,6 +141,15 @@ import VangnetCrypto
     }
 
     /// Every line of every region's picture now.
+    /// Every region's changes after version `after`.
+    func changes(_ store: any RecordStore, after: Int64) async throws -> [DeliveryRow] {
+        var rows: [DeliveryRow] = []
+        for region in regions {
+            rows += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: after, limit: 1_000_000)).rows
+        }
+        return rows
+    }
+
     func all(_ store: any RecordStore) async throws -> [DeliveryRow] {
         var rows: [DeliveryRow] = []
         for region in regions {
@@ -248,10 +257,7 @@ import VangnetCrypto
 
         let kept = Array(records.prefix(900))
         try await commitBatch(store, kept, complete: Set(kept.map(\.record.key)), at: 1)
-        var changes: [DeliveryRow] = []
-        for region in regions {
-            changes += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: head, limit: 10_000)).rows
-        }
+        let changes = try await self.changes(store, after: head)
         let dropped = Set(records.suffix(100).map(\.record.key.bytes))
         #expect(changes.count == 100 && changes.allSatisfy { $0.line == nil } && Set(changes.map(\.item)) == dropped)
         #expect(try await all(store).count == 900)
@@ -428,11 +434,7 @@ import VangnetCrypto
         let store = SQLiteRecordStore(try SQLiteStore(path: path))
         let kept = Array(first.prefix(15))
         try await commitBatch(store, kept, complete: Set(kept.map(\.record.key)), at: 1)
-        var changes: [DeliveryRow] = [], everything: [DeliveryRow] = []
-        for region in regions {
-            changes += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: head, limit: 100)).rows
-            everything += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: 0, limit: 100)).rows
-        }
+        let changes = try await self.changes(store, after: head), everything = try await self.changes(store, after: 0)
         let dropped = Set(first.suffix(5).map(\.record.key.bytes))
         #expect(changes.count == 5 && changes.allSatisfy { $0.line == nil } && Set(changes.map(\.item)) == dropped)
         #expect(everything.count == 20 && Set(everything.map(\.item)).count == 20, "one live version per item")
@@ -479,10 +481,7 @@ import VangnetCrypto
         // The next picture keeps 25 as they were and drops 5: only the 5 withdrawals are changes.
         let kept = Array(first.prefix(25))
         try await commitBatch(store, kept, complete: Set(kept.map(\.record.key)), at: 1)
-        var changes: [DeliveryRow] = []
-        for region in regions {
-            changes += try await store.readDeliveries(.changes(DeliveryStream(region: region, purpose: "all"), after: head, limit: 100)).rows
-        }
+        let changes = try await self.changes(store, after: head)
         let dropped = Set(first.suffix(5).map(\.record.key.bytes))
         #expect(changes.count == 5 && changes.allSatisfy { $0.line == nil } && Set(changes.map(\.item)) == dropped)
         #expect(try await all(store).count == 25)
