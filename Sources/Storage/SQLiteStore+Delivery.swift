@@ -12,7 +12,7 @@ extension SQLiteStore {
     @discardableResult
     public func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
         let done = try await pool.write { db in
-            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: self.lifetimes)
+            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: self.lifetimes, scratch: self.scratchDirectory, sortMemory: self.sortMemory)
             return try index.bringUpToDate()
         }
         // Once a day the log file is cut back, where that does not make a commit wait.
@@ -87,16 +87,16 @@ struct SQLiteDeliveryIndex {
     private var streams: [DeliveryStream: Int64] = [:]
     private var completeAt: [String: Date] = [:]
     private var maintenance = DeliveryMaintenance()
+    /// The versions computed since the last ``flush()``, sorted by (stream, item) on their way.
+    private var pending: SortedRuns
 
-    init(db: Database, rules: any DeliveryRules, day: CalendarDate, now: Date, lifetimes: DeliveryLifetimes) throws {
+    /// A commit's versions beyond `sortMemory` bytes wait in sorted runs of a scratch file in `scratch`.
+    init(db: Database, rules: any DeliveryRules, day: CalendarDate, now: Date, lifetimes: DeliveryLifetimes, scratch: String, sortMemory: Int) throws {
         (self.db, self.rules, self.day, self.now, self.lifetimes) = (db, rules, day, now, lifetimes)
         current = try CurrentTable(db)
         seq = try Int64.fetchOne(db, sql: "SELECT seq FROM delivery_state") ?? 0
-        try db.execute(sql: """
-            CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty;
-            CREATE TEMP TABLE IF NOT EXISTS pending (stream INTEGER, item BLOB, line TEXT, person BLOB, replaces INTEGER);
-            DELETE FROM temp.pending
-            """)
+        pending = SortedRuns(directory: scratch, memoryLimit: sortMemory)
+        try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty")
         for row in try Row.fetchAll(db, sql: "SELECT id, region, purpose FROM streams") {
             streams[DeliveryStream(region: RegionNumber(row["region"] as Int)!, purpose: PurposeID(row["purpose"] as String))] = row["id"]
         }
@@ -274,13 +274,12 @@ struct SQLiteDeliveryIndex {
         return PersonRows(person: person, records: records, live: live, known: true)
     }
 
-    /// Writes a group's new versions (into `pending`, for ``flush()``) and each person's row in
+    /// Writes a group's new versions (into ``pending``, for ``flush()``) and each person's row in
     /// `people`: the day to look again and the live versions. A person needs a row only while
     /// either is there (people no population reaches, with no recheck due, have none).
     private mutating func write(_ outcomes: [Outcome]) throws {
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
         let remember = try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck, live) VALUES (?, ?, ?)")
-        let pending = try SQLiteStatement(db, "INSERT INTO temp.pending (stream, item, line, person, replaces) VALUES (?, ?, ?, ?, ?)")
         for outcome in outcomes {
             let person = outcome.rows.person
             maintenance.people += 1
@@ -289,9 +288,7 @@ struct SQLiteDeliveryIndex {
                 desired.append(DesiredDelivery(stream: try streamID(item.stream), item: item.item, line: item.line, digest: digest))
             }
             let writes = DeliveryIndex.writes(live: outcome.rows.live, desired: desired)
-            for write in writes {
-                try pending.run(.int(write.stream), .blob(write.item), write.line.map { .text($0) } ?? .null, .blob(person), .int(write.replaces == nil ? 0 : 1))
-            }
+            for write in writes { try pending.append(write, of: person) }
             maintenance.versions += writes.count
             let live = DeliveryIndex.live(outcome.rows.live, after: writes)
             // A recheck is always a later day, so the daily step ends.
@@ -313,39 +310,36 @@ struct SQLiteDeliveryIndex {
     /// the item). Every person is recomputed at most once between flushes, so no item has two
     /// pending versions.
     private mutating func flush() throws {
+        guard pending.count > 0 else { return }
         let at = now.timeIntervalSince1970
-        // The sort holds as much memory as the page cache allows: 16 MiB for it (it spills to a
-        // temporary file beyond; the writes in key order need few pages), then the cache again.
-        try db.execute(sql: "PRAGMA cache_size = -16384")
-        defer { try? db.execute(sql: "PRAGMA cache_size = -65536") }
-        let pending = try SQLiteStatement(db, "SELECT stream, item, line, person, replaces FROM temp.pending ORDER BY stream, item")
         let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND superseded IS NULL")
         let insert = try SQLiteStatement(db, "INSERT INTO deliveries (stream, item, seq, line, person, at) VALUES (?, ?, ?, ?, ?, ?)").s
-        pending.bind()
-        while try pending.step() {
+        var versions = try pending.merged()
+        pending = SortedRuns(directory: pending.directory, memoryLimit: pending.memoryLimit)
+        while try versions.next() {
             seq += 1
-            if pending.int(4) == 1 { try end.run(.int(seq), .double(at), .int(pending.int(0)), .blob(pending.blob(1))) }
-            // The row's values bound in place (valid until the next step of `pending`).
-            sqlite3_bind_int64(insert, 1, pending.int(0))
-            pending.withBlob(1) { _ = sqlite3_bind_blob(insert, 2, $0.baseAddress, Int32($0.count), nil) }
-            sqlite3_bind_int64(insert, 3, seq)
-            if pending.isNull(2) {
-                sqlite3_bind_null(insert, 4)
-            } else {
-                pending.withText(2) { text in
-                    text.withMemoryRebound(to: CChar.self) {
-                        // A line is never empty; an empty text would still be bound as text.
-                        _ = $0.baseAddress.map { base in sqlite3_bind_text(insert, 4, base, Int32(text.count), nil) } ?? sqlite3_bind_text(insert, 4, "", 0, nil)
-                    }
+            let seq = self.seq
+            // The row's values bound in place (valid inside `withEntry`).
+            let status = try versions.withEntry { key, payload in
+                let v = PendingVersion(key: key, payload: payload)
+                if v.replaces { try end.run(.int(seq), .double(at), .int(v.stream), .blob(Array(v.item))) }
+                sqlite3_bind_int64(insert, 1, v.stream)
+                sqlite3_bind_blob(insert, 2, v.item.baseAddress, Int32(v.item.count), nil)
+                sqlite3_bind_int64(insert, 3, seq)
+                if let line = v.line {
+                    // A line is never empty; an empty text would still be bound as text.
+                    _ = line.baseAddress.map { sqlite3_bind_text(insert, 4, $0.assumingMemoryBound(to: CChar.self), Int32(line.count), nil) }
+                        ?? sqlite3_bind_text(insert, 4, "", 0, nil)
+                } else {
+                    sqlite3_bind_null(insert, 4)
                 }
+                sqlite3_bind_blob(insert, 5, v.person.baseAddress, Int32(v.person.count), nil)
+                sqlite3_bind_double(insert, 6, at)
+                defer { sqlite3_reset(insert) }
+                return sqlite3_step(insert)
             }
-            pending.withBlob(3) { _ = sqlite3_bind_blob(insert, 5, $0.baseAddress, Int32($0.count), nil) }
-            sqlite3_bind_double(insert, 6, at)
-            let status = sqlite3_step(insert)
-            sqlite3_reset(insert)
             guard status == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "writing the delivery index failed") }
         }
-        try db.execute(sql: "DELETE FROM temp.pending")
     }
 
     /// Removes superseded versions older than a snapshot's lifetime and withdrawals older than a
@@ -427,5 +421,44 @@ enum LivePacking {
             out.append(LiveDelivery(stream: stream, item: item, seq: nil, digest: digest.isEmpty ? nil : digest))
         }
         return out
+    }
+}
+
+/// A version waiting in ``SQLiteDeliveryIndex``'s sorted runs: its key is the stream (8 bytes,
+/// big-endian) and the item; its payload whether it replaces a live version (1 byte), the person
+/// (length, bytes) and the line (absent for a withdrawal: the payload ends after the person).
+private struct PendingVersion {
+    let stream: Int64
+    let item: UnsafeRawBufferPointer
+    let replaces: Bool
+    let person: UnsafeRawBufferPointer
+    let line: UnsafeRawBufferPointer?
+
+    init(key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
+        stream = Int64(bigEndian: key.loadUnaligned(as: Int64.self))
+        item = UnsafeRawBufferPointer(rebasing: key[8...])
+        replaces = payload[0] == 1
+        let personLength = Int(payload[1])
+        person = UnsafeRawBufferPointer(rebasing: payload[2..<2 + personLength])
+        line = payload.count > 2 + personLength ? UnsafeRawBufferPointer(rebasing: payload[(2 + personLength + 1)...]) : nil
+    }
+}
+
+extension SortedRuns {
+    /// Adds a version of `person`'s for the index (``PendingVersion``).
+    fileprivate func append(_ write: DeliveryWrite, of person: [UInt8]) throws {
+        try append(key: { out in
+            withUnsafeBytes(of: write.stream.bigEndian) { out.append(contentsOf: $0) }
+            out.append(contentsOf: write.item)
+        }, payload: { out in
+            out.append(write.replaces == nil ? 0 : 1)
+            out.append(UInt8(person.count))
+            out.append(contentsOf: person)
+            if let line = write.line {
+                // A marker byte, so that an empty line is still told from a withdrawal.
+                out.append(1)
+                out.append(contentsOf: line.utf8)
+            }
+        })
     }
 }

@@ -12,9 +12,10 @@ import Synchronization
 /// The embedded store: one SQLite database in WAL mode holding batches, records and the audit log.
 ///
 /// Invariants:
-/// - a batch's records are staged while its envelope streams in, invisible to readers; the batch
-///   becomes visible, with its receipt and audit entry, in one transaction, or never (a staging
-///   area left by a crash is dropped at the next start);
+/// - a batch's records are staged while its envelope streams in, outside the database (in sorted
+///   runs of a scratch file sealed under a key only the process holds, ``StagingArea``), invisible
+///   to readers; the batch becomes visible, with its receipt and audit entry, in one transaction,
+///   or never (a crash leaves no staged line: its batch's row is dropped at the next start);
 /// - every audit entry is appended inside the transaction of the action it describes, so a failed
 ///   audit write rolls the action back (fail closed);
 /// - no BSN is ever written: the types that reach this store have none.
@@ -26,6 +27,12 @@ public final class SQLiteStore: Sendable {
     /// Copies the log into the database in the background, and cuts it back once a day.
     let checkpointer: WALCheckpointer
     private let auditSigning: AuditSigning?
+    /// The batches being received, by their row in `batches`.
+    private let stagingAreas = Mutex<[Int64: StagingArea]>([:])
+    /// Where scratch files are made: the database's directory.
+    let scratchDirectory: String
+    /// Bytes of new versions a commit holds in memory before it sorts them into a scratch file.
+    let sortMemory: Int
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// With `auditSigning`, every `every`-th audit entry gets a checkpoint signed in the same
@@ -41,12 +48,18 @@ public final class SQLiteStore: Sendable {
     ///
     /// The log is copied into the database in the background (``WALCheckpointer``) once it holds
     /// more than `checkpointPages` pages.
+    ///
+    /// A commit sorts its new versions into the index's order holding at most `sortMemory` bytes
+    /// of them in memory; beyond, in sorted runs of a scratch file beside the database
+    /// (``SortedRuns``).
     public init(path: String, auditSigning: AuditSigning? = nil, readOnly: Bool = false, lifetimes: DeliveryLifetimes = DeliveryLifetimes(),
-                checkpointPages: Int32 = 10_000) throws {
+                checkpointPages: Int32 = 10_000, sortMemory: Int = 16 << 20) throws {
+        self.sortMemory = sortMemory
         self.auditSigning = auditSigning
         let checkpointer = WALCheckpointer(path: path, pages: checkpointPages)
         self.checkpointer = checkpointer
         self.lifetimes = lifetimes
+        scratchDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try StoreFiles.prepare(path, create: !readOnly)
         var configuration = Configuration()
         configuration.readonly = readOnly
@@ -223,6 +236,11 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "DROP INDEX deliveries_live")
         }
         migrator.registerMigration("v7 current by dataset and person") { db in try CurrentTable.migrate(db) }
+        migrator.registerMigration("v8 staging outside the database") { db in
+            // Staged lines now live in the process (``StagingArea``); a batch still staging here was
+            // interrupted, and is dropped at the start as before.
+            try db.execute(sql: "DROP TABLE staged")
+        }
         return migrator
     }
 
@@ -232,69 +250,39 @@ public final class SQLiteStore: Sendable {
     /// every reader until ``commit(stage:batch:accepted:rejected:receipt:complete:rules:day:audit:)``.
     /// All its records are pseudonymised under key `epoch`.
     public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
-        try await pool.write { db in
+        let stage = try await pool.write { db in
             try db.execute(sql: "INSERT INTO batches (source, batch_id, dataset, state, epoch, started_at) VALUES (?, ?, ?, 'staging', ?, ?)",
                            arguments: [source.value, batchId.description, dataset.value, epoch, time.timeIntervalSince1970])
             return StagingID(seq: db.lastInsertedRowID)
         }
+        stagingAreas.withLock { $0[stage.seq] = StagingArea(directory: scratchDirectory) }
+        return stage
     }
 
-    /// Adds lines to a staging area, in one short transaction.
+    /// Adds lines to a staging area: sorted, and written as one run of its scratch file, on a
+    /// thread of their own (no database connection is involved).
     public func stage(_ lines: [StagedLine], into stage: StagingID) async throws {
         guard !lines.isEmpty else { return }
-        // Staged rows need no fsync of their own: a crash loses only an uncommitted batch, and the
-        // commit transaction (synchronous FULL) syncs the WAL, earlier frames included, before a
-        // receipt is given.
-        try await pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-            try db.inTransaction { try Self.insert(lines, into: stage, in: db); return .commit }
+        let area = try stagingArea(stage)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            SQLiteRecordStore.queue.async { continuation.resume(with: Result { try area.add(lines) }) }
         }
     }
 
-    private static func insert(_ lines: [StagedLine], into stage: StagingID, in db: Database) throws {
-        let insert = try db.cachedStatement(sql: "INSERT INTO staged (stage, line, person, key, region, fields) VALUES (?, ?, ?, ?, ?, ?)")
-        // Bound with the C API: this loop is the writer's whole job during an ingest, and
-        // binding through GRDB's argument arrays cost a third of it. SQLITE_STATIC (nil) is
-        // safe because every buffer outlives the step.
-        let statement = insert.sqliteStatement
-        for staged in lines {
-            let (line, person, key, region, fields): (Int, InternalPseudonym, RecordKey, RegionNumber?, String?)
-            switch staged {
-            case .record(let routed): (line, person, key, region, fields) = (routed.record.line, routed.record.person, routed.record.key, routed.region, routed.record.storedFields)
-            case .withdrawal(let w): (line, person, key, region, fields) = (w.line, w.person, w.key, nil, nil)
-            }
-            let keyBytes = key.bytes
-            var text = fields ?? ""
-            let status = text.withUTF8 { f in
-                person.bytes.withUnsafeBytes { p in
-                    keyBytes.withUnsafeBytes { k in
-                        sqlite3_bind_int64(statement, 1, stage.seq)
-                        sqlite3_bind_int64(statement, 2, Int64(line))
-                        sqlite3_bind_blob(statement, 3, p.baseAddress, Int32(p.count), nil)
-                        sqlite3_bind_blob(statement, 4, k.baseAddress, Int32(k.count), nil)
-                        if let region { sqlite3_bind_int64(statement, 5, Int64(region.value)) } else { sqlite3_bind_null(statement, 5) }
-                        if fields != nil {
-                            sqlite3_bind_text(statement, 6, UnsafeRawPointer(f.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(f.count), nil)
-                        } else {
-                            sqlite3_bind_null(statement, 6)
-                        }
-                        defer { sqlite3_reset(statement) }
-                        return sqlite3_step(statement)
-                    }
-                }
-            }
-            guard status == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "staging insert failed") }
+    private func stagingArea(_ stage: StagingID) throws -> StagingArea {
+        guard let area = stagingAreas.withLock({ $0[stage.seq] }) else {
+            throw StoreError("staging area \(stage.seq) is gone (discarded, or opened by another process)")
         }
+        return area
     }
 
     /// Drops a staging area and everything in it (the batch was refused or failed).
     public func discard(_ stage: StagingID) async throws {
+        stagingAreas.withLock { $0[stage.seq] = nil }
         try await pool.write { db in try Self.discard(stage.seq, in: db) }
     }
 
     private static func discard(_ seq: Int64, in db: Database) throws {
-        try db.execute(sql: "DELETE FROM staged WHERE stage = ?", arguments: [seq])
         try db.execute(sql: "DELETE FROM batches WHERE seq = ? AND state = 'staging'", arguments: [seq])
     }
 
@@ -310,6 +298,8 @@ public final class SQLiteStore: Sendable {
                        complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
                        audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome {
         let header = batch.header
+        let area = try stagingArea(stage)
+        defer { stagingAreas.withLock { $0[stage.seq] = nil } }
         return try await pool.write { db in
             if let row = try Row.fetchOne(db, sql: "SELECT envelope_hash, receipt FROM batches WHERE source = ? AND batch_id = ? AND state = 'committed'",
                                           arguments: [header.source.value, header.batchId.description]) {
@@ -322,7 +312,7 @@ public final class SQLiteStore: Sendable {
             }
             let commitSeq = (try Int64.fetchOne(db, sql: "SELECT MAX(commit_seq) FROM batches") ?? 0) + 1
             let now = audit(CommitSummary()).time
-            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
+            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes, scratch: scratchDirectory, sortMemory: sortMemory)
             try index.bringUpToDate()
             let source = header.source.value, dataset = header.dataset.value
             let current = index.current
@@ -340,15 +330,10 @@ public final class SQLiteStore: Sendable {
             // The lines in key order, one person at a time: the person's records as held are read
             // once (one range of `current` per dataset), the person's lines applied to them, and the
             // person's deliveries recomputed from the result while the next people are applied.
-            let lines = try SQLiteStatement(db, "SELECT person, key, region, fields FROM staged WHERE stage = ? ORDER BY person, key")
+            var lines = try area.lines()
             let changedAt = now.timeIntervalSince1970
             var apply = CommitApplication(source: source, dataset: dataset, epoch: epoch, changedAt: changedAt)
-            lines.bind(.int(stage.seq))
-            // The sort may hold as much memory as the page cache allows: 16 MiB for it (it spills
-            // to a temporary file beyond), then the cache again for the writes.
-            try db.execute(sql: "PRAGMA cache_size = -16384")
-            var more = try lines.step()
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            var line = try lines.next()
             func withdrawGone(_ keys: [[UInt8]], of person: [UInt8], from records: inout [SQLiteDeliveryIndex.StoredCurrent]) throws {
                 for key in keys {
                     try current.delete(key, of: person, dataset: datasetID, source: sourceID)
@@ -358,22 +343,21 @@ public final class SQLiteStore: Sendable {
             }
             var rest: [(key: [UInt8], value: [[UInt8]])].Iterator?
             try index.refresh {
-                while more {
-                    let person = lines.blob(0)
+                while let first = line {
+                    let person = first.person
                     var records = try current.records(of: person)
                     var changed = false
                     if let keys = gone.removeValue(forKey: person) { try withdrawGone(keys, of: person, from: &records); changed = true }
-                    repeat {
-                        let key = RecordKey(storedBytes: lines.blob(1))
-                        switch apply.line(key: key, region: lines.isNull(2) ? nil : Int(lines.int(2)), fields: lines.text(3), to: &records) {
+                    while let staged = line, staged.person == person {
+                        switch apply.line(key: staged.key, region: staged.region, fields: staged.fields, to: &records) {
                         case .none: break
-                        case .delete: try current.delete(key.bytes, of: person, dataset: datasetID, source: sourceID); changed = true
+                        case .delete: try current.delete(staged.key.bytes, of: person, dataset: datasetID, source: sourceID); changed = true
                         case .write(let record):
                             try current.write(record, of: person, dataset: datasetID, source: sourceID, batch: commitSeq)
                             changed = true
                         }
-                        more = try lines.step()
-                    } while more && lines.withBlob(0, { $0.elementsEqual(person) })
+                        line = try lines.next()
+                    }
                     if changed { return (person, records) }
                 }
                 // People whose only change is a withdrawal by the picture, in person order.
@@ -383,7 +367,6 @@ public final class SQLiteStore: Sendable {
                 try withdrawGone(keys, of: person, from: &records)
                 return (person, records)
             }
-            try db.execute(sql: "DELETE FROM staged WHERE stage = ?", arguments: [stage.seq])
             try db.execute(sql: """
                 UPDATE batches SET state = 'committed', commit_seq = ?, envelope_hash = ?, accepted = ?, rejected = ?, receipt = ?, committed_at = ?
                 WHERE seq = ? AND state = 'staging'
@@ -424,7 +407,8 @@ public final class SQLiteStore: Sendable {
 
     /// Rows of records, current or staged (for crash tests).
     public func storedRecordRows() throws -> Int {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM current) + (SELECT COUNT(*) FROM staged)") ?? 0 }
+        let staged = stagingAreas.withLock { $0.values.reduce(0) { $0 + $1.count } }
+        return staged + (try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current") ?? 0 })
     }
 
     /// Per committed batch: its id, its accepted count and how many current records it holds.
@@ -458,7 +442,7 @@ public final class SQLiteStore: Sendable {
     public func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
                       audit: (PurgeResult) -> AuditEvent) throws -> PurgeResult {
         try pool.write { db in
-            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes)
+            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes, scratch: scratchDirectory, sortMemory: sortMemory)
             try index.bringUpToDate()
             var result = PurgeResult()
             for (dataset, cutoff) in cutoffs.sorted(by: { $0.key < $1.key }) {

@@ -185,7 +185,10 @@ import VangnetCrypto
         _ = try await stage(store, 30, seed: 3)
         await store.close() // the process stops mid-batch
         let restarted = try await another()
-        #expect(try await restarted.storedRecordRows() == 30)
+        // SQLite's staged lines live in the process that received them and are gone with it;
+        // PostgreSQL's stay in the database until the next start drops them. Either way the
+        // batch's row is left for that start to drop.
+        #expect(try await restarted.storedRecordRows() == (kind == .sqlite ? 0 : 30))
         #expect(try await restarted.discardInterruptedBatches() == 1)
         #expect(try await restarted.storedRecordRows() == 0)
     }
