@@ -82,8 +82,9 @@ final class SortedRuns {
         if !plain.isEmpty { sealBlock() }
         try write(&out)
         runs.append(Run(offset: run.offset, blocks: blocks, firstBlock: run.firstBlock))
-        pending.removeAll(keepingCapacity: false)
-        starts.removeAll(keepingCapacity: false)
+        // Kept for the next run: memory the system gives anew is zeroed page by page.
+        pending.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
     }
 
     /// Every entry, in key order: the runs on disk and what is still in memory, merged.
