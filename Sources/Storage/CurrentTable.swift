@@ -12,15 +12,11 @@ final class CurrentTable {
     typealias Record = SQLiteDeliveryIndex.StoredCurrent
 
     private let db: Database
-    private var sourceNames: [Int64: String] = [:]
+    private var datasetNames: [Int64: String] = [:], sourceNames: [Int64: String] = [:]
     private var datasetIDs: [String: Int64] = [:], sourceIDs: [String: Int64] = [:]
-    /// The datasets by number: the order a person's records are read in.
-    private var datasetsInOrder: [(id: Int64, name: String)] = []
-    /// Per dataset, who surely has no records there (a seek's next person).
-    private var absent: [Int64: AbsenceHint] = [:]
     // Prepared once per transaction: these run once per record or person.
     private lazy var held = Self.statement(db, """
-        SELECT person, key, epoch, source, region, fields, changed_at FROM current WHERE dataset = ? AND person >= ? ORDER BY person, key
+        SELECT key, epoch, source, dataset, region, fields, changed_at FROM current WHERE dataset IN (SELECT id FROM datasets) AND person = ?
         """)
     private lazy var upsert = Self.statement(db, """
         INSERT INTO current (dataset, person, key, epoch, source, region, fields, batch, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -35,7 +31,7 @@ final class CurrentTable {
 
     init(_ db: Database) throws {
         self.db = db
-        for row in try Row.fetchAll(db, sql: "SELECT id, name FROM datasets ORDER BY id") { datasetsInOrder.append((id: row[0], name: row[1])); datasetIDs[row[1]] = row[0] }
+        for row in try Row.fetchAll(db, sql: "SELECT id, name FROM datasets") { (datasetNames[row[0]], datasetIDs[row[1]]) = (row[1], row[0]) }
         for row in try Row.fetchAll(db, sql: "SELECT id, oin FROM sources") { (sourceNames[row[0]], sourceIDs[row[1]]) = (row[1], row[0]) }
     }
 
@@ -48,8 +44,7 @@ final class CurrentTable {
     func id(dataset: String) throws -> Int64 {
         if let id = datasetIDs[dataset] { return id }
         try db.execute(sql: "INSERT INTO datasets (name) VALUES (?)", arguments: [dataset])
-        datasetIDs[dataset] = db.lastInsertedRowID
-        datasetsInOrder.append((id: db.lastInsertedRowID, name: dataset))
+        (datasetIDs[dataset], datasetNames[db.lastInsertedRowID]) = (db.lastInsertedRowID, dataset)
         return db.lastInsertedRowID
     }
 
@@ -61,21 +56,14 @@ final class CurrentTable {
         return db.lastInsertedRowID
     }
 
-    /// A person's records, fields as stored, by dataset: one range per dataset, read only where
-    /// the last read of that dataset did not show that the person has none there.
+    /// A person's records, fields as stored: one range per dataset.
     func records(of person: [UInt8]) throws -> [Record] {
         let held = try self.held.get()
+        held.bind(.blob(person))
         var records: [Record] = []
-        for (dataset, name) in datasetsInOrder where !(absent[dataset]?.surelyAbsent(person) ?? false) {
-            held.bind(.int(dataset), .blob(person))
-            var next: [UInt8]?
-            while try held.step() {
-                guard held.withBlob(0, { $0.elementsEqual(person) }) else { next = held.blob(0); break }
-                records.append(Record(key: held.withBlob(1) { RecordKey(storedBytes: $0) }, epoch: UInt32(held.int(2)), source: sourceNames[held.int(3)] ?? "",
-                                      dataset: name, region: Int(held.int(4)), fields: held.text(5) ?? "{}", changedAt: held.double(6)))
-            }
-            held.reset()
-            absent[dataset, default: AbsenceHint()].seek(person, found: next)
+        while try held.step() {
+            records.append(Record(key: held.withBlob(0) { RecordKey(storedBytes: $0) }, epoch: UInt32(held.int(1)), source: sourceNames[held.int(2)] ?? "",
+                                  dataset: datasetNames[held.int(3)] ?? "", region: Int(held.int(4)), fields: held.text(5) ?? "{}", changedAt: held.double(6)))
         }
         return records
     }
@@ -83,7 +71,6 @@ final class CurrentTable {
     /// Adds `record` of `source` and `dataset` (numbers), or replaces the one held with its key if
     /// that is the same source's (another source's record stays as it is).
     func write(_ record: Record, of person: [UInt8], dataset: Int64, source: Int64, batch: Int64) throws {
-        absent[dataset]?.inserted(person)
         try upsert.get().run(.int(dataset), .blob(person), .blob(record.key.bytes), .int(Int64(record.epoch)), .int(source), .int(Int64(record.region)),
                      .text(record.fields), .int(batch), .double(record.changedAt))
     }

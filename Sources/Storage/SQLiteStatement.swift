@@ -44,9 +44,6 @@ struct SQLiteStatement {
         return false
     }
 
-    /// Ends a read before its last row.
-    func reset() { sqlite3_reset(s) }
-
     /// Runs a statement that returns no rows.
     func run(_ values: Value...) throws {
         bind(values)

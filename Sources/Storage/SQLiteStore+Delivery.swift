@@ -87,8 +87,6 @@ struct SQLiteDeliveryIndex {
     private var streams: [DeliveryStream: Int64] = [:]
     private var completeAt: [String: Date] = [:]
     private var maintenance = DeliveryMaintenance()
-    /// People's rows in `people`.
-    private let people: PeopleRows
     /// The versions computed since the last ``flush()``, sorted by (stream, item) on their way.
     private var pending: SortedRuns
 
@@ -96,7 +94,6 @@ struct SQLiteDeliveryIndex {
     init(db: Database, rules: any DeliveryRules, day: CalendarDate, now: Date, lifetimes: DeliveryLifetimes, scratch: String, sortMemory: Int) throws {
         (self.db, self.rules, self.day, self.now, self.lifetimes) = (db, rules, day, now, lifetimes)
         current = try CurrentTable(db)
-        people = PeopleRows(db)
         seq = try Int64.fetchOne(db, sql: "SELECT seq FROM delivery_state") ?? 0
         pending = SortedRuns(directory: scratch, memoryLimit: sortMemory)
         try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty")
@@ -164,8 +161,8 @@ struct SQLiteDeliveryIndex {
     /// versions.
     mutating func refresh(_ next: () throws -> (person: [UInt8], records: [StoredCurrent])?) throws {
         completeAt = try Self.completeTimes(db)
-        let people = self.people
-        try recompute(rows: { try next().map { try people.rows(of: $0.person, records: $0.records) } })
+        let db = self.db
+        try recompute(rows: { try next().map { try Self.rows(of: $0.person, records: $0.records, in: db) } })
         try flush()
         try db.execute(sql: "UPDATE delivery_state SET seq = ?", arguments: [seq])
     }
@@ -191,8 +188,8 @@ struct SQLiteDeliveryIndex {
 
     /// Recomputes the deliveries of every person `next` names (each once), from their records as stored.
     private mutating func recompute(_ next: () throws -> [UInt8]?) throws {
-        let (people, current) = (self.people, self.current)
-        try recompute(rows: { try next().map { try people.rows(of: $0, records: current.records(of: $0)) } })
+        let (db, current) = (self.db, self.current)
+        try recompute(rows: { try next().map { try Self.rows(of: $0, records: current.records(of: $0), in: db) } })
     }
 
     /// Recomputes the deliveries of every person `next` yields (each once) and writes what
@@ -268,11 +265,21 @@ struct SQLiteDeliveryIndex {
         }
     }
 
+    /// `records` with the person's live versions, and whether the person has a row in `people`.
+    private static func rows(of person: [UInt8], records: [StoredCurrent], in db: Database) throws -> PersonRows {
+        let known = try SQLiteStatement(db, "SELECT live FROM people WHERE person = ?")
+        known.bind(.blob(person))
+        guard try known.step() else { return PersonRows(person: person, records: records, live: [], known: false) }
+        let live = known.isNull(0) ? [] : try known.withBlob(0) { try LivePacking.unpack($0) }
+        return PersonRows(person: person, records: records, live: live, known: true)
+    }
+
     /// Writes a group's new versions (into ``pending``, for ``flush()``) and each person's row in
     /// `people`: the day to look again and the live versions. A person needs a row only while
     /// either is there (people no population reaches, with no recheck due, have none).
     private mutating func write(_ outcomes: [Outcome]) throws {
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
+        let remember = try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck, live) VALUES (?, ?, ?)")
         for outcome in outcomes {
             let person = outcome.rows.person
             maintenance.people += 1
@@ -289,7 +296,7 @@ struct SQLiteDeliveryIndex {
             if next == nil && live.isEmpty {
                 if outcome.rows.known { try forget.run(.blob(person)) }
             } else {
-                try people.remember(person, recheck: next, live: live)
+                try remember.run(.blob(person), next.map { .int($0) } ?? .null, live.isEmpty ? .null : .blob(LivePacking.pack(live)))
             }
         }
     }
@@ -377,38 +384,6 @@ struct SQLiteDeliveryIndex {
                 try update.run(live.isEmpty ? .null : .blob(LivePacking.pack(live)), .blob(person))
             }
         }
-    }
-}
-
-/// The `people` table within one write transaction: per person the day to look again and the
-/// live versions. Read in person order by a commit and by a rebuild, so a seek also shows who
-/// has no row up to the next person that has one (``AbsenceHint``): a first load seeks almost
-/// never.
-final class PeopleRows {
-    private let db: Database
-    private var absent = AbsenceHint()
-
-    init(_ db: Database) { self.db = db }
-
-    /// `records` with the person's live versions, and whether the person has a row in `people`.
-    func rows(of person: [UInt8], records: [SQLiteDeliveryIndex.StoredCurrent]) throws -> SQLiteDeliveryIndex.PersonRows {
-        let unknown = SQLiteDeliveryIndex.PersonRows(person: person, records: records, live: [], known: false)
-        if absent.surelyAbsent(person) { return unknown }
-        let held = try SQLiteStatement(db, "SELECT person, live FROM people WHERE person >= ? ORDER BY person")
-        held.bind(.blob(person))
-        defer { held.reset() }
-        guard try held.step() else { absent.seek(person, found: nil); return unknown }
-        guard held.withBlob(0, { $0.elementsEqual(person) }) else { absent.seek(person, found: held.blob(0)); return unknown }
-        let live = held.isNull(1) ? [] : try held.withBlob(1) { try LivePacking.unpack($0) }
-        absent.seek(person, found: try held.step() ? held.blob(0) : nil)
-        return SQLiteDeliveryIndex.PersonRows(person: person, records: records, live: live, known: true)
-    }
-
-    /// Writes a person's row.
-    func remember(_ person: [UInt8], recheck: Int64?, live: [LiveDelivery]) throws {
-        try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck, live) VALUES (?, ?, ?)")
-            .run(.blob(person), recheck.map { .int($0) } ?? .null, live.isEmpty ? .null : .blob(LivePacking.pack(live)))
-        absent.inserted(person)
     }
 }
 

@@ -82,9 +82,8 @@ final class SortedRuns {
         if !plain.isEmpty { sealBlock() }
         try write(&out)
         runs.append(Run(offset: run.offset, blocks: blocks, firstBlock: run.firstBlock))
-        // Kept for the next run: memory the system gives anew is zeroed page by page.
-        pending.removeAll(keepingCapacity: true)
-        starts.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: false)
+        starts.removeAll(keepingCapacity: false)
     }
 
     /// Every entry, in key order: the runs on disk and what is still in memory, merged.
