@@ -36,7 +36,10 @@ extension Gateway {
                 let query = request.uri.queryParameters
                 let filter = try Self.auditFilter(query)
                 let after = try Self.integer(query, "after") ?? 0
-                let limit = Int(min(max(try Self.integer(query, "limit") ?? 100, 1), 1000))
+                let limit = Int(try Self.integer(query, "limit") ?? 100)
+                guard (1...1000).contains(limit) else {
+                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "limit must be a whole number from 1 to 1000")
+                }
                 let entries = try await store.auditEntries(filter, after: after, limit: limit)
                 try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
                                                  object: "audit:entries", outcome: .success, counts: ["entries": entries.count]))

@@ -122,6 +122,9 @@ extension Gateway {
                 guard let consumer = OIN(query.get("consumer") ?? "") else {
                     throw GatewayRefusal(status: 400, code: "invalid_query", message: "consumer must be an OIN (20 digits)")
                 }
+                guard !purpose.value.isEmpty else {
+                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "purpose must name a purpose")
+                }
                 let explanation = policy.explain(consumer: consumer, purpose: purpose)
                 // Only names the gateway knows reach the audit log (a query string is input).
                 let named = policy.purpose(purpose) != nil ? purpose.value : "(unknown)"

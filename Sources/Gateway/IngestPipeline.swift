@@ -46,6 +46,13 @@ public struct IngestPipeline: Sendable {
     /// - Throws: ``GatewayRefusal`` for anything refused (already audited).
     public func ingest<Body: AsyncSequence>(_ body: Body, caller: PolicyDocument.Organisation) async throws -> Outcome
     where Body.Element == ByteBuffer {
+        // The role first: a consumer's or the auditor's push is refused whatever its body holds.
+        guard caller.role == .source else {
+            metrics.batch("refused", dataset: nil)
+            try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
+                                                   object: "batch:unread", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
+            throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only a source organisation may push batches")
+        }
         // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
         let active = state.current
         var batch = BatchInProgress(limits: limits, policy: active.policy, pseudonymiser: active.pseudonymiser, reference: reference)
@@ -61,7 +68,8 @@ public struct IngestPipeline: Sendable {
         var earlierCommit: (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
         let deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
         do {
-            for try await buffer in body {
+            var bytes = body.makeAsyncIterator()
+            while let buffer = try await Self.next(&bytes) {
                 guard ContinuousClock.now <= deadline else {
                     throw GatewayRefusal(status: 408, code: "upload_too_slow", message: "the upload took longer than \(limits.maxUploadSeconds) s")
                 }
@@ -117,6 +125,16 @@ public struct IngestPipeline: Sendable {
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
                                              object: batch.object, outcome: .refused, reason: refusal.code, dataset: batch.dataset))
             throw refusal
+        }
+    }
+
+    /// The body's next bytes. An error here is the request's HTTP framing (a broken chunked
+    /// encoding, for example): the client's fault, refused as such.
+    private static func next<Bytes: AsyncIteratorProtocol>(_ bytes: inout Bytes) async throws -> ByteBuffer? where Bytes.Element == ByteBuffer {
+        do {
+            return try await bytes.next()
+        } catch {
+            throw GatewayRefusal(status: 400, code: "body_malformed", message: "the request body could not be read: its HTTP framing is broken")
         }
     }
 

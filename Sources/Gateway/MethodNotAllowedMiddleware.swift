@@ -3,7 +3,8 @@ import Hummingbird
 import NIOCore
 
 /// Answers 405 Method Not Allowed, with `Allow`, for a path the API has but a method it does not
-/// take (the router alone would say 404).
+/// take (the router alone would say 404), and 404 `not_found` for a path it does not have: both
+/// with the JSON error body of every other refusal (the router alone answers an empty 404).
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let routes: [(path: String, methods: [HTTPRequest.Method])]
@@ -12,12 +13,22 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
-            guard let route = routes.first(where: { Self.matches($0.path, request.uri.path) }), !route.methods.contains(request.method) else { throw error }
+            guard let route = routes.first(where: { Self.matches($0.path, request.uri.path) }) else {
+                return Self.error(.notFound, "not_found", "the API has no such path (see docs/api.md)")
+            }
+            guard !route.methods.contains(request.method) else { throw error }
             let allow = route.methods.map(\.rawValue).joined(separator: ", ")
-            var buffer = ByteBuffer()
-            buffer.writeString(#"{"error":"method_not_allowed","message":"this path takes \#(allow)"}"# + "\n")
-            return Response(status: .methodNotAllowed, headers: [.contentType: "application/json", .allow: allow], body: .init(byteBuffer: buffer))
+            var refused = Self.error(.methodNotAllowed, "method_not_allowed", "this path takes \(allow)")
+            refused.headers[.allow] = allow
+            return refused
         }
+    }
+
+    /// A JSON error body, as `Gateway.respond` writes it (the texts here hold no input).
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
+        var buffer = ByteBuffer()
+        buffer.writeString(#"{"error":"\#(code)","message":"\#(message)"}"# + "\n")
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
     }
 
     /// Whether `path` fits the template (`:name` matches one segment).

@@ -96,6 +96,16 @@ import VangnetCrypto
 
             let bad = try await gw.using("auditor") { try await $0.get("/v1/audit/entries?action=records.delete") }
             #expect(bad.refusal?.status == 400 && bad.refusal?.code == "invalid_query")
+            // A limit outside 1...1000 is refused, not cut to fit.
+            for limit in ["0", "1001", "-1", "ten"] {
+                let answer = try await gw.using("auditor") { try await $0.get("/v1/audit/entries?limit=\(limit)") }
+                #expect(answer.refusal?.status == 400 && answer.refusal?.code == "invalid_query", "limit=\(limit)")
+            }
+            for limit in [1, 1000] {
+                let answer = try await gw.using("auditor") { try await $0.get("/v1/audit/entries?limit=\(limit)") }
+                let count = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+                #expect(answer.status == 200 && ((count?["entries"] as? [Any])?.count ?? 0) >= 1, "limit=\(limit) is taken")
+            }
             let consumer = try await gw.using("region-utrecht") { try await $0.get("/v1/audit/entries") }
             #expect(consumer.refusal?.status == 403 && consumer.refusal?.code == "wrong_role")
             let events = try await gw.store.auditEvents()

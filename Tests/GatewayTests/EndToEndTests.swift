@@ -114,8 +114,15 @@ import VangnetCore
             #expect(region.refusal?.status == 403 && region.refusal?.code == "wrong_role")
             let bad = try await gw.using("auditor") { try await $0.get("/v1/policy/explain?consumer=123456782&purpose=x") }
             #expect(bad.refusal?.code == "invalid_query")
+            // Both parameters are required; the role is checked first.
+            for query in ["consumer=\(DevelopmentSetup.regionAmsterdam)", "consumer=\(DevelopmentSetup.regionAmsterdam)&purpose=", ""] {
+                let answer = try await gw.using("auditor") { try await $0.get("/v1/policy/explain?\(query)") }
+                #expect(answer.refusal?.status == 400 && answer.refusal?.code == "invalid_query", "?\(query)")
+            }
+            let regionWithoutPurpose = try await gw.using("region-utrecht") { try await $0.get("/v1/policy/explain?consumer=\(DevelopmentSetup.regionAmsterdam)") }
+            #expect(regionWithoutPurpose.refusal?.code == "wrong_role")
             let events = try await gw.store.auditEvents().filter { $0.action == .policyExplain }
-            #expect(events.map(\.outcome) == [.success, .refused])
+            #expect(events.map(\.outcome) == [.success, .refused, .refused])
             #expect(events.first?.object == "policy:explain/consumer:\(DevelopmentSetup.regionAmsterdam)/purpose:kwetsbare-jongeren")
         }
     }

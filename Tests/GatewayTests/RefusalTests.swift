@@ -158,15 +158,61 @@ import VangnetCore
         }
     }
 
-    @Test(arguments: [("duo", "pull"), ("auditor", "pull"), ("region-utrecht", "push")])
+    @Test(arguments: [("duo", "pull"), ("auditor", "pull"), ("region-utrecht", "push"), ("auditor", "push"), ("monitor", "push")])
     func callerWithTheWrongRoleIsRefused(name: String, action: String) async throws {
         try await TestGateway.with { gw in
             let answer = try await gw.using(name) { client in
                 action == "pull" ? try await client.pull(purpose: "vsv-opvolging") : try await client.push(envelope: try gw.seal(population.duoLines, as: "duo"))
             }
             #expect(answer.refusal?.status == 403)
-            #expect(answer.refusal?.code == (action == "push" ? "source_mismatch" : "wrong_role"))
+            #expect(answer.refusal?.code == "wrong_role")
+            try await assertNothingCommitted(gw, audited: "wrong_role")
+        }
+    }
+
+    /// A push by a consumer or the auditor is refused for its role before its body is read: not
+    /// as a malformed, truncated or foreign envelope, which would tell the caller about the body.
+    @Test func aPushByAnyoneButASourceIsWrongRoleWhateverItsBody() async throws {
+        try await TestGateway.with { gw in
+            let envelope = try gw.seal(population.duoLines, as: "duo")
+            let bodies: [(String, [UInt8])] = [("garbage", Array("not an envelope".utf8)), ("empty", []),
+                                               ("truncated", Array(envelope.prefix(40))), ("tampered", envelope.map { $0 ^ 0x01 })]
+            for name in ["region-utrecht", "auditor"] {
+                for (label, body) in bodies {
+                    let answer = try await gw.using(name) { try await $0.push(envelope: body) }
+                    #expect(answer.refusal?.status == 403 && answer.refusal?.code == "wrong_role", "\(name), \(label) body")
+                }
+            }
+            let refused = try await gw.store.auditEvents().filter { $0.action == .batchPush && $0.outcome == .refused }
+            #expect(refused.count == 8 && refused.allSatisfy { $0.reason == "wrong_role" && $0.object == "batch:unread" })
             try await assertNothingCommitted(gw)
+        }
+    }
+
+    /// A body whose chunked encoding breaks off is the client's error (400), audited, and leaves nothing.
+    @Test func aPushWithABrokenChunkedEncodingIs400BodyMalformed() async throws {
+        try await TestGateway.with { gw in
+            let envelope = try gw.seal(population.duoLines, as: "duo")
+            let connection = try await TLSOnlyConnection(port: gw.port, certificate: "duo", in: gw.certs)
+            try await connection.handshakeCompleted()
+            let head = "POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/vnd.vangnet.envelope.v1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            let chunk = Array(envelope.prefix(64))
+            try await connection.send(Array(head.utf8) + Array(String(chunk.count, radix: 16).utf8) + [13, 10] + chunk + Array("\r\nzz-not-a-size\r\n".utf8))
+            let answer = await connection.response(within: .seconds(10))
+            await connection.close()
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "answered 400, not 500")
+            #expect(answer.contains(#""error":"body_malformed""#))
+            try await assertNothingCommitted(gw, audited: "body_malformed")
+        }
+    }
+
+    @Test func anUnknownPathIs404AndAKnownPathWithAnotherMethodIs405BothWithAJSONError() async throws {
+        try await TestGateway.with { gw in
+            let missing = try await gw.using("region-utrecht") { try await $0.get("/v1/nothing-here") }
+            #expect(missing.status == 404 && missing.refusal?.code == "not_found")
+            #expect(missing.headers["content-type"] == "application/json")
+            let wrongMethod = try await gw.using("region-utrecht") { try await $0.get("/v1/batches") }
+            #expect(wrongMethod.status == 405 && wrongMethod.refusal?.code == "method_not_allowed")
         }
     }
 
