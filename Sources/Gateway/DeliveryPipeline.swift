@@ -119,16 +119,16 @@ public struct DeliveryPipeline: Sendable {
         let now = clock.now()
         let active = state.current
         let (policy, pseudonymiser) = (active.policy, active.pseudonymiser)
-        func refuse(_ status: Int, _ code: String, _ message: String, region: RegionNumber?, known: Bool) async throws -> Never {
+        func refuse(_ code: GatewayRefusal.Code, _ message: String, region: RegionNumber?, known: Bool) async throws -> Never {
             try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
                                                    object: "purpose:\(known ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)", outcome: .refused,
-                                                   reason: code, region: region, purpose: known ? purpose : nil))
-            throw GatewayRefusal(status: status, code: code, message: message)
+                                                   reason: code.rawValue, region: region, purpose: known ? purpose : nil))
+            throw GatewayRefusal(code, message)
         }
         let scope: DeliveryScope
         switch policy.mayPull(consumer: caller, purpose: purpose) {
         case .deny(let denial):
-            try await refuse(403, denial.code.rawValue, denial.reason, region: caller.region, known: policy.purpose(purpose) != nil)
+            try await refuse(GatewayRefusal.Code(denial.code), denial.reason, region: caller.region, known: policy.purpose(purpose) != nil)
         case .permit(let permitted):
             scope = permitted
         }
@@ -136,11 +136,11 @@ public struct DeliveryPipeline: Sendable {
         var position: DeliveryCursor.Position
         if let text {
             guard let cursor = DeliveryCursor(text, for: stream, by: pseudonymiser) else {
-                try await refuse(400, "invalid_cursor", "the cursor was not given for this region and purpose by this gateway (or its key epoch was destroyed)",
+                try await refuse(.invalidCursor, "the cursor was not given for this region and purpose by this gateway (or its key epoch was destroyed)",
                                  region: scope.region, known: true)
             }
             if let requested, requested != cursor.view {
-                try await refuse(400, "invalid_cursor", "this cursor continues a pull of \(cursor.view.rawValue), not of \(requested.rawValue)",
+                try await refuse(.invalidCursor, "this cursor continues a pull of \(cursor.view.rawValue), not of \(requested.rawValue)",
                                  region: scope.region, known: true)
             }
             position = cursor.position
@@ -162,7 +162,7 @@ public struct DeliveryPipeline: Sendable {
         case .picture(var snapshot, _):
             if snapshot < 0 { snapshot = result.head }
             if snapshot < result.snapshotHorizon {
-                try await refuse(410, "snapshot_expired", "this snapshot is too old to continue; start the current picture again",
+                try await refuse(.snapshotExpired, "this snapshot is too old to continue; start the current picture again",
                                  region: scope.region, known: true)
             }
             complete = rows.count <= size
@@ -170,11 +170,11 @@ public struct DeliveryPipeline: Sendable {
             next = complete ? .changes(after: snapshot) : .picture(snapshot: snapshot, after: rows.last.map { Array(rows.item($0)) })
         case .changes(let after):
             if after < result.cursorHorizon {
-                try await refuse(410, "cursor_expired", "changes this old are no longer kept; pull the current picture again",
+                try await refuse(.cursorExpired, "changes this old are no longer kept; pull the current picture again",
                                  region: scope.region, known: true)
             }
             if after > result.head {
-                try await refuse(400, "invalid_cursor", "the cursor is ahead of this gateway's index", region: scope.region, known: true)
+                try await refuse(.invalidCursor, "the cursor is ahead of this gateway's index", region: scope.region, known: true)
             }
             next = .changes(after: rows.last?.seq ?? max(after, result.head))
             // One version per item in a page, so their order does not matter: by identifier, as

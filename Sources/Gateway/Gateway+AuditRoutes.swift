@@ -38,7 +38,7 @@ extension Gateway {
                 let after = try Self.integer(query, "after") ?? 0
                 let limit = Int(try Self.integer(query, "limit") ?? 100)
                 guard (1...1000).contains(limit) else {
-                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "limit must be a whole number from 1 to 1000")
+                    throw GatewayRefusal(.invalidQuery, "limit must be a whole number from 1 to 1000")
                 }
                 let entries = try await store.auditEntries(filter, after: after, limit: limit)
                 try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
@@ -90,14 +90,14 @@ extension Gateway {
         guard caller.role == .auditor else {
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: action,
                                              object: object, outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
-            throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the auditor role may read the audit log")
+            throw GatewayRefusal(.wrongRole, "only the auditor role may read the audit log")
         }
         return caller
     }
 
     static func integer(_ query: Parameters, _ name: String) throws -> Int64? {
         guard let text = query.get(name), !text.isEmpty else { return nil }
-        guard let value = Int64(text), value >= 0 else { throw GatewayRefusal(status: 400, code: "invalid_query", message: "\(name) must be a whole number") }
+        guard let value = Int64(text), value >= 0 else { throw GatewayRefusal(.invalidQuery, "\(name) must be a whole number") }
         return value
     }
 
@@ -107,7 +107,7 @@ extension Gateway {
     static func auditFilter(_ query: Parameters) throws -> AuditFilter {
         func value(_ name: String) -> String? { query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
         func refuse(_ name: String, _ expected: String) -> GatewayRefusal {
-            GatewayRefusal(status: 400, code: "invalid_query", message: "\(name) must be \(expected)")
+            GatewayRefusal(.invalidQuery, "\(name) must be \(expected)")
         }
         func time(_ name: String, endOfDay: Bool) throws -> Date? {
             guard let text = value(name) else { return nil }

@@ -43,7 +43,7 @@ extension Gateway {
             try await respond("/metrics") {
                 let caller = try await identify(context)
                 guard caller.role == .monitor || caller.role == .auditor else {
-                    throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the monitor and auditor roles may read metrics")
+                    throw GatewayRefusal(.wrongRole, "only the monitor and auditor roles may read metrics")
                 }
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
@@ -68,16 +68,16 @@ extension Gateway {
                 var view: DeliveryView?
                 if let text = query.get("view") {
                     guard let v = DeliveryView(rawValue: text) else {
-                        throw GatewayRefusal(status: 400, code: "invalid_query", message: "view must be current or changes")
+                        throw GatewayRefusal(.invalidQuery, "view must be current or changes")
                     }
                     view = v
                 }
                 guard let limit = Int(query.get("limit") ?? "1000"), limit > 0 else {
-                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "limit must be a whole number of at least 1")
+                    throw GatewayRefusal(.invalidQuery, "limit must be a whole number of at least 1")
                 }
                 let format = query.get("format") ?? "ndjson"
                 guard format == "ndjson" || format == "csv" else {
-                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "format must be ndjson or csv")
+                    throw GatewayRefusal(.invalidQuery, "format must be ndjson or csv")
                 }
                 let page = try await delivery.pull(caller: caller, purpose: purpose, view: view, cursor: query.get("cursor"), limit: limit)
                 let body = format == "csv" ? page.csv() : page.ndjson()
@@ -117,13 +117,13 @@ extension Gateway {
                 guard caller.role == .auditor else {
                     try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
                                                      object: "policy:explain", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
-                    throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only the auditor role may ask about other consumers; use GET /v1/me")
+                    throw GatewayRefusal(.wrongRole, "only the auditor role may ask about other consumers; use GET /v1/me")
                 }
                 guard let consumer = OIN(query.get("consumer") ?? "") else {
-                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "consumer must be an OIN (20 digits)")
+                    throw GatewayRefusal(.invalidQuery, "consumer must be an OIN (20 digits)")
                 }
                 guard !purpose.value.isEmpty else {
-                    throw GatewayRefusal(status: 400, code: "invalid_query", message: "purpose must name a purpose")
+                    throw GatewayRefusal(.invalidQuery, "purpose must name a purpose")
                 }
                 let explanation = policy.explain(consumer: consumer, purpose: purpose)
                 // Only names the gateway knows reach the audit log (a query string is input).
@@ -162,11 +162,11 @@ extension Gateway {
             case .revoked:
                 try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
                                                        outcome: .refused, reason: "certificate_revoked"))
-                throw GatewayRefusal(status: 403, code: "certificate_revoked", message: "the client certificate is on the client CA's revocation list")
+                throw GatewayRefusal(.certificateRevoked, "the client certificate is on the client CA's revocation list")
             case .listExpired:
                 try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
                                                        outcome: .refused, reason: "crl_expired"))
-                throw GatewayRefusal(status: 503, code: "crl_expired", message: "the client CA's revocation list is past its nextUpdate; the gateway refuses every client until a current one is in place")
+                throw GatewayRefusal(.crlExpired, "the client CA's revocation list is past its nextUpdate; the gateway refuses every client until a current one is in place")
             case nil:
                 break
             }
@@ -175,20 +175,20 @@ extension Gateway {
         } catch {
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: nil, role: nil, action: .identity, object: "connection",
                                              outcome: .refused, reason: "no_oin"))
-            throw GatewayRefusal(status: 403, code: "no_oin", message: String(describing: error))
+            throw GatewayRefusal(.noOIN, String(describing: error))
         }
         switch policy.identify(oin) {
         case .permit(let organisation):
             if let wait = rateLimiter.admit(oin) {
                 refusals.rateLimited(oin)
-                throw GatewayRefusal(status: 429, code: "rate_limited", message: "more than \(configuration.gateway.limits.requestsPerMinute) requests a minute; try again in \(wait) s",
+                throw GatewayRefusal(.rateLimited, "more than \(configuration.gateway.limits.requestsPerMinute) requests a minute; try again in \(wait) s",
                                      retryAfter: wait)
             }
             return organisation
         case .deny(let denial):
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
                                              outcome: .refused, reason: denial.code.rawValue))
-            throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
+            throw GatewayRefusal(denial)
         }
     }
 
@@ -200,18 +200,14 @@ extension Gateway {
         do {
             response = try await body()
         } catch let refusal as GatewayRefusal {
-            logger.info("request refused", metadata: ["route": "\(route)", "code": "\(refusal.code)", "status": "\(refusal.status)"])
-            metrics.refusal(refusal.code)
-            struct ErrorBody: Encodable { let error: String; let message: String }
-            var refused = try json(ErrorBody(error: refusal.code, message: refusal.message), status: HTTPResponse.Status(code: refusal.status))
-            if let seconds = refusal.retryAfter { refused.headers[.retryAfter] = String(seconds) }
-            response = refused
+            logger.info("request refused", metadata: ["route": "\(route)", "code": "\(refusal.code.rawValue)", "status": "\(refusal.status.code)"])
+            metrics.refusal(refusal.code.rawValue)
+            response = refusal.response()
         } catch {
             // The error is logged by type only: an unexpected error could carry input.
             logger.error("request failed", metadata: ["route": "\(route)", "error.type": "\(type(of: error))"])
             metrics.refusal("internal_error")
-            response = try json(["error": "internal_error", "message": "the gateway could not complete the request; nothing was committed"],
-                                status: .internalServerError)
+            response = GatewayRefusal(.internalError, "the gateway could not complete the request; nothing was committed").response()
         }
         metrics.request(route, status: response.status.code, duration: ContinuousClock.now - started)
         return response

@@ -182,8 +182,10 @@ public struct Gateway: Sendable {
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
-    public func runUntilSignalled(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let group = ServiceGroup(configuration: .init(services: try services(onServerRunning: onServerRunning),
+    public func runUntilSignalled(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+                                  onReload: (@Sendable (Result<ActivePolicy, any Error>) async -> Void)? = nil) async throws {
+        let reloads: [any Service] = onReload.map { [ReloadOnHangup(gateway: self, reported: $0)] } ?? []
+        let group = ServiceGroup(configuration: .init(services: try reloads + services(onServerRunning: onServerRunning),
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

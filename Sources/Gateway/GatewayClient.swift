@@ -15,12 +15,21 @@ public final class GatewayClient: Sendable {
         public let headers: [String: String]
 
         /// The refusal this answer describes, if it is not a success.
-        public var refusal: GatewayRefusal? {
+        public var refusal: Refusal? {
             guard status >= 300 else { return nil }
             struct ErrorBody: Decodable { let error: String; let message: String }
             let parsed = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8))
-            return GatewayRefusal(status: status, code: parsed?.error ?? "http_\(status)", message: parsed?.message ?? body)
+            return Refusal(status: status, code: parsed?.error ?? "http_\(status)", message: parsed?.message ?? body)
         }
+    }
+
+    /// A refusal as a client reads it: the code as text, since a newer gateway may answer codes
+    /// this client does not know (and a proxy in between answers without one: `http_<status>`).
+    public struct Refusal: Sendable, Equatable, CustomStringConvertible {
+        public let status: Int
+        public let code: String
+        public let message: String
+        public var description: String { "\(status) \(code): \(message)" }
     }
 
     private let http: HTTPClient

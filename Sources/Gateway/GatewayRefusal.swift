@@ -1,18 +1,115 @@
-/// A request the gateway refuses: an HTTP status, a stable machine-readable code and a message
-/// for people. Never carries a record value or a BSN. Codes are listed in `docs/api.md`.
-public struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertible {
-    public let status: Int
-    public let code: String
+import AccessPolicy
+import BatchEnvelope
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import VangnetCore
+
+/// A request the gateway refuses: a code from a closed set, a message for people, and for a
+/// refusal that passes the seconds after which to try again. Never carries a record value or a
+/// BSN. The HTTP status is the code's (``Code/status``), chosen here at the edge: the pipelines
+/// name what is wrong, not how HTTP says it. Thrown through Hummingbird, it answers the JSON
+/// error body that every refusal has: `{"error": "<code>", "message": "..."}`.
+public struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertible, HTTPResponseError {
+    public let code: Code
     public let message: String
     /// Seconds after which the caller may try again (`Retry-After`), for refusals that pass.
     public let retryAfter: Int?
 
-    public init(status: Int, code: String, message: String, retryAfter: Int? = nil) {
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retryAfter = retryAfter
+    public init(_ code: Code, _ message: String, retryAfter: Int? = nil) {
+        (self.code, self.message, self.retryAfter) = (code, message, retryAfter)
     }
 
-    public var description: String { "\(status) \(code): \(message)" }
+    /// A policy decision's refusal: the denial's code, and its reason as the message.
+    public init(_ denial: Denial) { self.init(Code(denial.code), denial.reason) }
+
+    /// An envelope the reader refused. An unknown signing key is refused by the policy before the
+    /// reader could find it, so it answers as the policy does.
+    public init(_ error: EnvelopeError) {
+        let code = error.code == .unknownSigningKey ? .unknownSigningKey : Code(rawValue: error.code.description) ?? .envelopeMalformed
+        self.init(code, error.reason)
+    }
+
+    public var status: HTTPResponse.Status { code.status }
+
+    public var description: String { "\(status.code) \(code.rawValue): \(message)" }
+
+    /// The JSON error body, with `Retry-After` where the refusal passes.
+    public func response(from request: Request, context: some RequestContext) throws -> Response { response() }
+
+    public func response() -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// `{"error":"<code>","message":"<message>"}` and a newline.
+    public var body: [UInt8] {
+        var body = Array(#"{"error":"#.utf8)
+        JSONText.appendString(code.rawValue, to: &body)
+        body += Array(#","message":"#.utf8)
+        JSONText.appendString(message, to: &body)
+        return body + Array("}\n".utf8)
+    }
+
+    /// Every refusal's code, as docs/errors.md lists them with their status (a test holds the two
+    /// equal). Codes are stable across versions; messages may change.
+    public enum Code: String, CaseIterable, Sendable {
+        // Identity and roles, on every route.
+        case noOIN = "no_oin", unknownOrganisation = "unknown_organisation", wrongRole = "wrong_role"
+        case certificateRevoked = "certificate_revoked", crlExpired = "crl_expired", rateLimited = "rate_limited"
+        // Pushing a batch.
+        case bodyMalformed = "body_malformed"
+        case envelopeMalformed = "envelope_malformed", envelopeUnsupportedVersion = "envelope_unsupported_version"
+        case envelopeWrongRecipient = "envelope_wrong_recipient", envelopePayloadKeyUnreadable = "envelope_payload_key_unreadable"
+        case envelopeDecryptionFailed = "envelope_decryption_failed", envelopeTruncated = "envelope_truncated"
+        case envelopeTrailingData = "envelope_trailing_data", envelopeBadSignature = "envelope_bad_signature"
+        case envelopeTooLarge = "envelope_too_large", tooManyRecords = "too_many_records"
+        case sourceMismatch = "source_mismatch", datasetNotAllowed = "dataset_not_allowed", unknownSigningKey = "unknown_signing_key"
+        case uploadTooSlow = "upload_too_slow", batchIdConflict = "batch_id_conflict"
+        case batchOutsideTimeWindow = "batch_outside_time_window", unsupportedSchemaVersion = "unsupported_schema_version"
+        case recordCountMismatch = "record_count_mismatch"
+        // Pulling, and the queries of every route.
+        case invalidQuery = "invalid_query", invalidCursor = "invalid_cursor"
+        case snapshotExpired = "snapshot_expired", cursorExpired = "cursor_expired"
+        case unknownPurpose = "unknown_purpose", noGrant = "no_grant", noRegion = "no_region"
+        // Any path.
+        case notFound = "not_found", methodNotAllowed = "method_not_allowed"
+        case internalError = "internal_error"
+
+        public var status: HTTPResponse.Status {
+            switch self {
+            case .bodyMalformed, .envelopeMalformed, .envelopeUnsupportedVersion, .envelopeWrongRecipient, .envelopePayloadKeyUnreadable,
+                 .envelopeDecryptionFailed, .envelopeTruncated, .envelopeTrailingData, .envelopeBadSignature, .invalidQuery, .invalidCursor:
+                .badRequest
+            case .noOIN, .unknownOrganisation, .wrongRole, .certificateRevoked, .sourceMismatch, .datasetNotAllowed, .unknownSigningKey,
+                 .unknownPurpose, .noGrant, .noRegion:
+                .forbidden
+            case .notFound: .notFound
+            case .methodNotAllowed: .methodNotAllowed
+            case .uploadTooSlow: .requestTimeout
+            case .batchIdConflict: .conflict
+            case .snapshotExpired, .cursorExpired: .gone
+            case .envelopeTooLarge, .tooManyRecords: .contentTooLarge
+            case .batchOutsideTimeWindow, .unsupportedSchemaVersion, .recordCountMismatch: .unprocessableContent
+            case .rateLimited: .tooManyRequests
+            case .internalError: .internalServerError
+            case .crlExpired: .serviceUnavailable
+            }
+        }
+
+        /// The code of a policy decision's denial.
+        public init(_ denial: Denial.Code) {
+            switch denial {
+            case .unknownOrganisation: self = .unknownOrganisation
+            case .wrongRole: self = .wrongRole
+            case .unknownPurpose: self = .unknownPurpose
+            case .noGrant: self = .noGrant
+            case .noRegion: self = .noRegion
+            case .datasetNotAllowed: self = .datasetNotAllowed
+            case .unknownSigningKey: self = .unknownSigningKey
+            case .sourceMismatch: self = .sourceMismatch
+            }
+        }
+    }
 }

@@ -51,7 +51,7 @@ public struct IngestPipeline: Sendable {
             metrics.batch("refused", dataset: nil)
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
                                                    object: "batch:unread", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
-            throw GatewayRefusal(status: 403, code: Denial.Code.wrongRole.rawValue, message: "only a source organisation may push batches")
+            throw GatewayRefusal(.wrongRole, "only a source organisation may push batches")
         }
         // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
         let active = state.current
@@ -71,7 +71,7 @@ public struct IngestPipeline: Sendable {
             var bytes = body.makeAsyncIterator()
             while let buffer = try await Self.next(&bytes) {
                 guard ContinuousClock.now <= deadline else {
-                    throw GatewayRefusal(status: 408, code: "upload_too_slow", message: "the upload took longer than \(limits.maxUploadSeconds) s")
+                    throw GatewayRefusal(.uploadTooSlow, "the upload took longer than \(limits.maxUploadSeconds) s")
                 }
                 var header: EnvelopeHeader?
                 try buffer.withUnsafeReadableBytes { bytes in
@@ -100,8 +100,8 @@ public struct IngestPipeline: Sendable {
             let opened = try reader.finish()
             try batch.finish()
             guard batch.lineCount == opened.header.recordCount else {
-                throw GatewayRefusal(status: 422, code: "record_count_mismatch",
-                                     message: "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)")
+                throw GatewayRefusal(.recordCountMismatch,
+                                     "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)")
             }
             if let earlierCommit { return try await retry(of: earlierCommit, opened: opened, batch: batch, caller: caller) }
             guard let stage else { preconditionFailure("a verified batch without a staging area") }
@@ -114,7 +114,7 @@ public struct IngestPipeline: Sendable {
             let refusal: GatewayRefusal
             switch error {
             case let r as GatewayRefusal: refusal = r
-            case let e as EnvelopeError: refusal = GatewayRefusal(status: e.code == .tooLarge ? 413 : 400, code: e.code.description, message: e.reason)
+            case let e as EnvelopeError: refusal = GatewayRefusal(e)
             default:
                 metrics.batch("failed", dataset: batch.dataset)
                 try? await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
@@ -123,7 +123,7 @@ public struct IngestPipeline: Sendable {
             }
             metrics.batch("refused", dataset: batch.dataset)
             try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
-                                             object: batch.object, outcome: .refused, reason: refusal.code, dataset: batch.dataset))
+                                             object: batch.object, outcome: .refused, reason: refusal.code.rawValue, dataset: batch.dataset))
             throw refusal
         }
     }
@@ -134,7 +134,7 @@ public struct IngestPipeline: Sendable {
         do {
             return try await bytes.next()
         } catch {
-            throw GatewayRefusal(status: 400, code: "body_malformed", message: "the request body could not be read: its HTTP framing is broken")
+            throw GatewayRefusal(.bodyMalformed, "the request body could not be read: its HTTP framing is broken")
         }
     }
 
@@ -149,31 +149,31 @@ public struct IngestPipeline: Sendable {
     }
 
     static func conflict(_ header: EnvelopeHeader) -> GatewayRefusal {
-        GatewayRefusal(status: 409, code: "batch_id_conflict",
-                       message: "batch \(header.batchId) was already committed with different contents; use a new batch id")
+        GatewayRefusal(.batchIdConflict,
+                       "batch \(header.batchId) was already committed with different contents; use a new batch id")
     }
 
     /// Checks the claims of an (as yet unverified) header before any decryption.
     private func admit(_ header: EnvelopeHeader, caller: PolicyDocument.Organisation, policy: Policy) throws -> (SigningPublicKey, DatasetSchema) {
         guard header.source == caller.oin else {
-            throw GatewayRefusal(status: 403, code: Denial.Code.sourceMismatch.rawValue,
-                                 message: "the envelope names source \(header.source), the client certificate \(caller.oin)")
+            throw GatewayRefusal(.sourceMismatch,
+                                 "the envelope names source \(header.source), the client certificate \(caller.oin)")
         }
         let key: SigningPublicKey, schema: DatasetSchema
         switch policy.mayPush(source: caller, dataset: header.dataset, keyID: header.signingKeyId) {
-        case .deny(let denial): throw GatewayRefusal(status: 403, code: denial.code.rawValue, message: denial.reason)
+        case .deny(let denial): throw GatewayRefusal(denial)
         case .permit(let permit): (key, schema) = permit
         }
         guard header.schemaVersion == schema.version else {
-            throw GatewayRefusal(status: 422, code: "unsupported_schema_version", message: "\(schema.id) is at version \(schema.version), the batch uses \(header.schemaVersion)")
+            throw GatewayRefusal(.unsupportedSchemaVersion, "\(schema.id) is at version \(schema.version), the batch uses \(header.schemaVersion)")
         }
         let skew = abs(header.createdAt.timeIntervalSince(clock.now()))
         guard skew <= Double(limits.creationWindowSeconds) else {
-            throw GatewayRefusal(status: 422, code: "batch_outside_time_window",
-                                 message: "the batch was created \(Int(skew)) s from the gateway's clock; the window is \(limits.creationWindowSeconds) s")
+            throw GatewayRefusal(.batchOutsideTimeWindow,
+                                 "the batch was created \(Int(skew)) s from the gateway's clock; the window is \(limits.creationWindowSeconds) s")
         }
         guard header.recordCount <= limits.maxRecords else {
-            throw GatewayRefusal(status: 413, code: "too_many_records", message: "the batch announces \(header.recordCount) records; the limit is \(limits.maxRecords)")
+            throw GatewayRefusal(.tooManyRecords, "the batch announces \(header.recordCount) records; the limit is \(limits.maxRecords)")
         }
         return (key, schema)
     }
@@ -292,7 +292,7 @@ struct BatchInProgress {
 
     private mutating func take(_ line: LineSplitter.Line, _ validator: RecordValidator) throws {
         guard lineCount < limits.maxRecords else {
-            throw GatewayRefusal(status: 413, code: "too_many_records", message: "the payload holds more than \(limits.maxRecords) records")
+            throw GatewayRefusal(.tooManyRecords, "the payload holds more than \(limits.maxRecords) records")
         }
         switch line {
         case .oversized(let number):

@@ -14,21 +14,14 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             guard let route = routes.first(where: { Self.matches($0.path, request.uri.path) }) else {
-                return Self.error(.notFound, "not_found", "the API has no such path (see docs/api.md)")
+                return GatewayRefusal(.notFound, "the API has no such path (see docs/api.md)").response()
             }
             guard !route.methods.contains(request.method) else { throw error }
             let allow = route.methods.map(\.rawValue).joined(separator: ", ")
-            var refused = Self.error(.methodNotAllowed, "method_not_allowed", "this path takes \(allow)")
+            var refused = GatewayRefusal(.methodNotAllowed, "this path takes \(allow)").response()
             refused.headers[.allow] = allow
             return refused
         }
-    }
-
-    /// A JSON error body, as `Gateway.respond` writes it (the texts here hold no input).
-    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
-        var buffer = ByteBuffer()
-        buffer.writeString(#"{"error":"\#(code)","message":"\#(message)"}"# + "\n")
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
     }
 
     /// Whether `path` fits the template (`:name` matches one segment).

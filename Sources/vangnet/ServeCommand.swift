@@ -21,22 +21,17 @@ struct ServeCommand: AsyncParsableCommand {
         if logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
         let gateway = try await Gateway(configuration: configuration)
+        // Until the reload service traps it, a SIGHUP must not end the process (its default).
         signal(SIGHUP, SIG_IGN)
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hangup.setEventHandler {
-            Task {
-                do {
-                    let active = try await gateway.reload()
-                    FileHandle.standardOutput.write(Data("vangnet: reloaded: policy \(active.policy.fingerprint), pseudonym epoch \(active.pseudonymiser.epoch)\n".utf8))
-                } catch {
-                    FileHandle.standardError.write(Data("vangnet: reload refused, the policy in force stays: \(error)\n".utf8))
-                }
-            }
-        }
-        hangup.resume()
-        defer { hangup.cancel() }
-        try await gateway.runUntilSignalled { port in
+        try await gateway.runUntilSignalled(onServerRunning: { port in
             FileHandle.standardOutput.write(Data("vangnet: listening on https://\(configuration.gateway.listen.host):\(port) (mTLS, TLS 1.3)\n".utf8))
-        }
+        }, onReload: { outcome in
+            switch outcome {
+            case .success(let active):
+                FileHandle.standardOutput.write(Data("vangnet: reloaded: policy \(active.policy.fingerprint), pseudonym epoch \(active.pseudonymiser.epoch)\n".utf8))
+            case .failure(let error):
+                FileHandle.standardError.write(Data("vangnet: reload refused, the policy in force stays: \(error)\n".utf8))
+            }
+        })
     }
 }

@@ -182,14 +182,14 @@ import VangnetCrypto
         #expect(second.lines.allSatisfy { $0.record?.contains("GM0356") == false })
         clock.advance(days: 1)
         let expired = await refusal { try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: second.nextCursor, limit: 3) }
-        #expect(expired?.status == 410 && expired?.code == "snapshot_expired")
+        #expect(expired?.code == .snapshotExpired && expired?.status == .gone)
         // Withdrawals are kept for three days of changes; a cursor from before them is then too old.
         try await push(population.utrechtLeavers.map { #"{"bsn":"\#($0.bsn)","brin":"25LP","inschrijvingsdatum":"2024-08-20","withdrawn":true}"# }, mode: .changes)
         let stillKept = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: whole.nextCursor, limit: 100)
         #expect(stillKept.lines.count == 10 && stillKept.lines.allSatisfy { $0.record == nil })
         clock.advance(days: 4)
         let old = await refusal { try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: whole.nextCursor, limit: 100) }
-        #expect(old?.status == 410 && old?.code == "cursor_expired")
+        #expect(old?.code == .cursorExpired && old?.status == .gone)
         // A cursor taken after the withdrawals is still good: nothing is lost or repeated.
         let fresh = try await gateway.delivery.pull(caller: utrecht, purpose: "vsv-opvolging", view: nil, cursor: stillKept.nextCursor, limit: 100)
         #expect(fresh.lines.isEmpty)
