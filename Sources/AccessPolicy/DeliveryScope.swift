@@ -4,7 +4,8 @@ import VangnetCore
 
 /// What one consumer receives for one purpose: its region's population and the purpose's fields.
 ///
-/// Only ``Policy/mayPull(consumer:purpose:)`` makes one.
+/// Made by ``Policy/mayPull(consumer:purpose:)`` alone: its initialiser is internal to this module,
+/// and that decision is its one caller.
 public struct DeliveryScope: Sendable {
     public let purpose: PolicyDocument.Purpose
     public let region: RegionNumber

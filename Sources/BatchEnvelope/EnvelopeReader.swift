@@ -166,7 +166,8 @@ public struct EnvelopeReader: ~Copyable {
 
 /// A batch whose envelope was read to the end, decrypted and verified against the source's key.
 ///
-/// Only ``EnvelopeReader/finish()`` makes one; the store commits a batch only given this value.
+/// Made by ``EnvelopeReader/finish()`` alone (an initialiser internal to this module); the store
+/// commits a batch only given this value.
 public struct OpenedBatch: Sendable {
     public let header: EnvelopeHeader
     /// BLAKE2b-256 of every byte of the envelope, signature included.

@@ -23,6 +23,9 @@ enum CallerIdentity {
         }
     }
 
+    /// The X.520 `serialNumber` attribute (2.5.4.5), which carries the OIN in PKIoverheid certificates.
+    static let serialNumberOID: ASN1ObjectIdentifier = [2, 5, 4, 5]
+
     /// The verified peer certificate on `channel`.
     static func certificate(on channel: any Channel) async throws -> Certificate {
         let tlsChannel = (try? await channel.pipeline.handler(type: NIOSSLHandler.self).get()) != nil ? channel : (channel.parent ?? channel)
@@ -34,7 +37,7 @@ enum CallerIdentity {
     /// `serialNumber`, and it must be a 20-digit OIN. A subject with two (even two equal ones) is
     /// refused: which of them names the caller would depend on the reader.
     static func oin(in certificate: Certificate) throws -> OIN {
-        let serialNumbers = certificate.subject.flatMap { rdn in rdn.filter { $0.type == DevelopmentPKI.serialNumberOID } }
+        let serialNumbers = certificate.subject.flatMap { rdn in rdn.filter { $0.type == Self.serialNumberOID } }
         guard serialNumbers.count <= 1 else { throw Failure.severalOINs }
         guard let text = serialNumbers.first.flatMap({ String($0.value) }), let oin = OIN(text) else { throw Failure.noOIN }
         return oin

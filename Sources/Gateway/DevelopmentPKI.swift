@@ -26,8 +26,6 @@ public enum DevelopmentPKI {
         }
     }
 
-    static let serialNumberOID: ASN1ObjectIdentifier = [2, 5, 4, 5]
-
     /// Writes `ca.pem`/`ca.key`, `gateway.pem`/`gateway.key` and `<fileName>.pem`/`.key` for every
     /// client into `directory`. Private keys are written with mode 0600.
     public static func create(in directory: URL, gatewayOIN: OIN, clients: [Subject], caName: String = "Vangnet Development CA", now: Date = Date()) throws {
@@ -107,6 +105,6 @@ public enum DevelopmentPKI {
 struct SerialNumberAttribute: RelativeDistinguishedNameConvertible {
     let value: String
     func makeRDN() throws -> RelativeDistinguishedName {
-        RelativeDistinguishedName(try .init(type: DevelopmentPKI.serialNumberOID, printableString: value))
+        RelativeDistinguishedName(try .init(type: CallerIdentity.serialNumberOID, printableString: value))
     }
 }

@@ -4,7 +4,8 @@ import VangnetCore
 import VangnetCrypto
 
 /// A validated record with the BSN replaced by the internal pseudonym: the first type in the
-/// flow that may be stored. Only ``Pseudonymiser`` makes one.
+/// flow that may be stored. Made by ``Pseudonymiser`` alone: its initialiser is internal to this
+/// module, and the pseudonymiser is its one caller.
 public struct PseudonymisedRecord: Sendable {
     public let dataset: DatasetID
     public let line: Int
@@ -16,7 +17,8 @@ public struct PseudonymisedRecord: Sendable {
     public let key: RecordKey
 }
 
-/// A withdrawal with the BSN replaced by the internal pseudonym. Only ``Pseudonymiser`` makes one.
+/// A withdrawal with the BSN replaced by the internal pseudonym. Made by ``Pseudonymiser`` alone
+/// (an initialiser internal to this module).
 public struct PseudonymisedWithdrawal: Sendable {
     public let dataset: DatasetID
     public let line: Int
@@ -52,9 +54,11 @@ public struct Pseudonymiser: Sendable {
     /// The internal pseudonym of `bsn`.
     public func internalPseudonym(of bsn: BSN) -> InternalPseudonym {
         let bytes = bsn.withDigits { digits in
-            // prefix || digits in a stack buffer, wiped after hashing.
+            // prefix || digits written straight into a stack buffer (no concatenated copy on the
+            // heap), wiped after hashing. The digits themselves live as long as the BSN value.
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.bsnPrefix.count + digits.count) { buffer in
-                _ = buffer.initialize(from: Self.bsnPrefix + digits)
+                let end = buffer.initialize(fromContentsOf: Self.bsnPrefix)
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[end...]).initialize(fromContentsOf: digits)
                 defer { buffer.update(repeating: 0) }
                 return GenericHash.keyedHash(UnsafeRawBufferPointer(buffer), key: keys.internalKey)
             }
@@ -62,7 +66,8 @@ public struct Pseudonymiser: Sendable {
         return InternalPseudonym(storedBytes: bytes, epoch: keys.epoch)
     }
 
-    /// Consumes a validated record: the BSN goes no further than this call.
+    /// The validated record with its BSN replaced by the internal pseudonym: what this returns
+    /// holds no BSN, so the BSN goes no further along the flow than this call.
     public func pseudonymise(_ record: ValidatedRecord) -> PseudonymisedRecord {
         let person = internalPseudonym(of: record.bsn)
         return PseudonymisedRecord(
@@ -75,7 +80,7 @@ public struct Pseudonymiser: Sendable {
         )
     }
 
-    /// Consumes a validated withdrawal: the BSN goes no further than this call.
+    /// The validated withdrawal with its BSN replaced by the internal pseudonym.
     public func pseudonymise(_ withdrawal: ValidatedWithdrawal) -> PseudonymisedWithdrawal {
         let person = internalPseudonym(of: withdrawal.bsn)
         return PseudonymisedWithdrawal(dataset: withdrawal.dataset, line: withdrawal.line, person: person,

@@ -9,8 +9,9 @@ public enum FieldValue: Sendable, Hashable {
 
 /// A record that passed its dataset's validation.
 ///
-/// Only ``RecordValidator`` makes one. It holds the BSN, so it must not leave the ingest stage:
-/// the pseudonymisation stage consumes it and returns a record without the BSN.
+/// Made by ``RecordValidator`` alone (an initialiser internal to this module). It holds the BSN,
+/// so it must not leave the ingest stage: the pseudonymisation stage takes it and returns a
+/// record without the BSN.
 public struct ValidatedRecord: Sendable {
     public let dataset: DatasetID
     /// 1-based line number in the batch payload.
