@@ -2,15 +2,15 @@ import VangnetCore
 
 /// The outcome of an access check: a value, not an exception. A denial carries a reason that can
 /// be shown to the caller and to the security officer.
-public enum AccessDecision<Permit: Sendable>: Sendable {
+package enum AccessDecision<Permit: Sendable>: Sendable {
     case permit(Permit)
     case deny(Denial)
 }
 
 /// Why access was refused.
-public struct Denial: Sendable, Equatable, Error, CustomStringConvertible {
+package struct Denial: Sendable, Equatable, Error, CustomStringConvertible {
     /// Stable reason codes (see `docs/api.md`).
-    public enum Code: String, Sendable {
+    package enum Code: String, Sendable {
         case unknownOrganisation = "unknown_organisation"
         case wrongRole = "wrong_role"
         case unknownPurpose = "unknown_purpose"
@@ -21,13 +21,13 @@ public struct Denial: Sendable, Equatable, Error, CustomStringConvertible {
         case sourceMismatch = "source_mismatch"
     }
 
-    public let code: Code
-    public let reason: String
+    package let code: Code
+    package let reason: String
 
-    public init(_ code: Code, _ reason: String) {
+    package init(_ code: Code, _ reason: String) {
         self.code = code
         self.reason = reason
     }
 
-    public var description: String { "\(code.rawValue): \(reason)" }
+    package var description: String { "\(code.rawValue): \(reason)" }
 }

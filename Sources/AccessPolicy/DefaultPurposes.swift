@@ -3,12 +3,12 @@ import VangnetCore
 extension PolicyDocument.Purpose {
     /// The age bounds of the regional programme: from 12 up to (not including) 27 since 1 January
     /// 2026 (Wet van school naar duurzaam werk); under 23 before. Change them in the policy file.
-    public static let programmeAges = RowCondition.age(field: "geboortedatum", atLeast: 12, atMost: 26)
+    package static let programmeAges = RowCondition.age(field: "geboortedatum", atLeast: 12, atMost: 26)
 
     static let legalBasis = "Wet van school naar duurzaam werk (Kamerstuk 36667); Regeling regionaal programma en Doorstroompuntfunctie 2026-2029 (BWBR0051614)"
 
     /// Follow-up of early school leavers without a starting qualification (RMC / Doorstroompunt).
-    public static let vsvOpvolging = PolicyDocument.Purpose(
+    package static let vsvOpvolging = PolicyDocument.Purpose(
         id: "vsv-opvolging",
         legalBasis: "\(legalBasis): opvolging van voortijdig schoolverlaters zonder startkwalificatie",
         populationDataset: "duo.onderwijsdeelname",
@@ -19,7 +19,7 @@ extension PolicyDocument.Purpose {
 
     /// Monitoring of young people in a vulnerable position: practical education (pro), special
     /// secondary education (vso) and the entry level of mbo (entree).
-    public static let kwetsbareJongeren = PolicyDocument.Purpose(
+    package static let kwetsbareJongeren = PolicyDocument.Purpose(
         id: "kwetsbare-jongeren",
         legalBasis: "\(legalBasis): monitoring van jongeren in een kwetsbare positie (pro, vso, entree)",
         populationDataset: "duo.onderwijsdeelname",
@@ -31,7 +31,7 @@ extension PolicyDocument.Purpose {
     /// Early school leavers one year on: DUO's leavers of 12 to 23 months ago, with their UWV
     /// income relationships of the last three months, to see whether they found work, a benefit,
     /// or neither (no UWV record).
-    public static let vsvEenJaarLater = PolicyDocument.Purpose(
+    package static let vsvEenJaarLater = PolicyDocument.Purpose(
         id: "vsv-een-jaar-later",
         legalBasis: "\(legalBasis): monitoring van voortijdig schoolverlaters een jaar na uitval (werk, uitkering of geen van beide)",
         populationDataset: "duo.onderwijsdeelname",
@@ -46,5 +46,5 @@ extension PolicyDocument.Purpose {
     )
 
     /// The three purposes Vangnet ships with.
-    public static let defaults: [PolicyDocument.Purpose] = [vsvOpvolging, kwetsbareJongeren, vsvEenJaarLater]
+    package static let defaults: [PolicyDocument.Purpose] = [vsvOpvolging, kwetsbareJongeren, vsvEenJaarLater]
 }

@@ -6,53 +6,53 @@ import VangnetCore
 /// A value built from the policy alone (``Policy/explain(consumer:purpose:)``): the same answer
 /// for `vangnet policy explain`, for a consumer asking `GET /v1/me` and for an auditor asking
 /// about any consumer.
-public struct Explanation: Sendable, Codable, Equatable {
-    public struct Refusal: Sendable, Codable, Equatable {
-        public let code: String
-        public let reason: String
+package struct Explanation: Sendable, Codable, Equatable {
+    package struct Refusal: Sendable, Codable, Equatable {
+        package let code: String
+        package let reason: String
     }
 
     /// A field that is not delivered, and why.
-    public struct Withheld: Sendable, Codable, Equatable {
-        public let field: String
-        public let reason: String
+    package struct Withheld: Sendable, Codable, Equatable {
+        package let field: String
+        package let reason: String
     }
 
     /// One dataset: which of its records are delivered, which fields of them, and what is withheld.
-    public struct DatasetView: Sendable, Codable, Equatable {
-        public let dataset: DatasetID
+    package struct DatasetView: Sendable, Codable, Equatable {
+        package let dataset: DatasetID
         /// Which records, in words.
-        public let records: String
+        package let records: String
         /// Conditions each delivered record meets (records that fail one are withheld).
-        public let conditions: [String]
-        public let delivered: [String]
-        public let withheld: [Withheld]
+        package let conditions: [String]
+        package let delivered: [String]
+        package let withheld: [Withheld]
     }
 
-    public let consumer: OIN
-    public let consumerName: String?
-    public let region: RegionNumber?
-    public let regionName: String?
-    public let purpose: PurposeID
-    public let legalBasis: String?
+    package let consumer: OIN
+    package let consumerName: String?
+    package let region: RegionNumber?
+    package let regionName: String?
+    package let purpose: PurposeID
+    package let legalBasis: String?
     /// `permit` or `deny`.
-    public let decision: String
-    public let refusal: Refusal?
+    package let decision: String
+    package let refusal: Refusal?
     /// The day ages and months are counted to.
-    public let referenceDay: String?
+    package let referenceDay: String?
     /// Conditions on the population dataset's record that place a person in the population.
-    public let population: [String]
-    public let datasets: [DatasetView]
-    public let retentionDays: Int?
-    public let reidentification: Bool?
-    public let policyVersion: String
+    package let population: [String]
+    package let datasets: [DatasetView]
+    package let retentionDays: Int?
+    package let reidentification: Bool?
+    package let policyVersion: String
 
-    public var permitted: Bool { refusal == nil }
+    package var permitted: Bool { refusal == nil }
 }
 
 extension Policy {
     /// What `consumer` receives for `purpose` under this policy, and why not the rest.
-    public func explain(consumer oin: OIN, purpose id: PurposeID) -> Explanation {
+    package func explain(consumer oin: OIN, purpose id: PurposeID) -> Explanation {
         let organisation = organisations[oin]
         let purpose = purposes[id]
         let region = organisation?.region
@@ -97,7 +97,7 @@ extension Policy {
 
 extension Explanation {
     /// The explanation as a security officer reads it on a terminal.
-    public var text: String {
+    package var text: String {
         var out: [String] = []
         let who = consumerName.map { "\($0) (\(consumer))" } ?? "\(consumer)"
         out.append("consumer: \(who)" + (region.map { ", contactgemeente of region \($0) \(regionName ?? "")" } ?? ""))

@@ -4,14 +4,14 @@ import VangnetCore
 import VangnetCrypto
 
 /// The checked, compiled access policy. Deny by default: what no grant names is refused.
-public struct Policy: Sendable {
-    public let document: PolicyDocument
+package struct Policy: Sendable {
+    package let document: PolicyDocument
     /// Fingerprint of the policy document: the first 16 bytes of BLAKE2b-256 over its canonical
     /// JSON (sorted keys), in hex. Audit entries and deliveries name the policy by it.
-    public let fingerprint: String
+    package let fingerprint: String
     /// What the checks found that does not stop the policy from working (a purpose nobody holds,
     /// regions without a contactgemeente).
-    public let warnings: [PolicyProblem]
+    package let warnings: [PolicyProblem]
     let organisations: [OIN: PolicyDocument.Organisation]
     let regions: [RegionNumber: PolicyDocument.Region]
     let routing: [MunicipalityCode: RegionNumber]
@@ -22,7 +22,7 @@ public struct Policy: Sendable {
 
     /// Checks the document against the reference data and the dataset schemas.
     /// - Throws: ``PolicyError`` listing every problem found, each with its place in the document.
-    public init(document: PolicyDocument, reference: ReferenceData = .embedded, schemas: [DatasetID: DatasetSchema] = DatasetSchema.defaults) throws {
+    package init(document: PolicyDocument, reference: ReferenceData = .embedded, schemas: [DatasetID: DatasetSchema] = DatasetSchema.defaults) throws {
         var check = PolicyChecker(document: document, reference: reference, schemas: schemas)
         check.run()
         guard check.errors.isEmpty else { throw PolicyError(problems: check.errors + check.warnings) }
@@ -42,25 +42,25 @@ public struct Policy: Sendable {
 
     /// The organisation behind a verified certificate's OIN, or a denial. A consumer comes back
     /// with its region filled in.
-    public func identify(_ oin: OIN) -> AccessDecision<PolicyDocument.Organisation> {
+    package func identify(_ oin: OIN) -> AccessDecision<PolicyDocument.Organisation> {
         guard let org = organisations[oin] else { return .deny(Denial(.unknownOrganisation, "OIN \(oin) is not a known organisation")) }
         return .permit(org)
     }
 
     /// The region a record with this municipality of residence is routed to.
-    public func region(of municipality: MunicipalityCode) -> RegionNumber? { routing[municipality] }
+    package func region(of municipality: MunicipalityCode) -> RegionNumber? { routing[municipality] }
 
     /// The region as the policy names it.
-    public func region(_ number: RegionNumber) -> PolicyDocument.Region? { regions[number] }
+    package func region(_ number: RegionNumber) -> PolicyDocument.Region? { regions[number] }
 
     /// The purpose with this id.
-    public func purpose(_ id: PurposeID) -> PolicyDocument.Purpose? { purposes[id] }
+    package func purpose(_ id: PurposeID) -> PolicyDocument.Purpose? { purposes[id] }
 
     /// The schema of a dataset the gateway knows.
-    public func schema(_ id: DatasetID) -> DatasetSchema? { schemas[id] }
+    package func schema(_ id: DatasetID) -> DatasetSchema? { schemas[id] }
 
     /// Whether `source` may push `dataset`, signed by the key with `keyID`.
-    public func mayPush(source: PolicyDocument.Organisation, dataset: DatasetID, keyID: String) -> AccessDecision<(SigningPublicKey, DatasetSchema)> {
+    package func mayPush(source: PolicyDocument.Organisation, dataset: DatasetID, keyID: String) -> AccessDecision<(SigningPublicKey, DatasetSchema)> {
         guard source.role == .source else { return .deny(Denial(.wrongRole, "\(source.name) is not a source organisation")) }
         guard (source.datasets ?? []).contains(dataset), let schema = schemas[dataset] else {
             // The dataset id comes from the envelope: named only if it is one the gateway knows.
@@ -74,7 +74,7 @@ public struct Policy: Sendable {
     }
 
     /// Whether `consumer` may pull `purpose`; a permit says what it receives.
-    public func mayPull(consumer: PolicyDocument.Organisation, purpose id: PurposeID) -> AccessDecision<DeliveryScope> {
+    package func mayPull(consumer: PolicyDocument.Organisation, purpose id: PurposeID) -> AccessDecision<DeliveryScope> {
         guard consumer.role == .consumer else { return .deny(Denial(.wrongRole, "\(consumer.name) is not a consumer organisation")) }
         guard let purpose = purposes[id] else { return .deny(Denial(.unknownPurpose, "purpose \(id) does not exist")) }
         guard grants[consumer.oin]?.contains(id) == true else {
@@ -87,7 +87,7 @@ public struct Policy: Sendable {
     /// Per dataset the gateway knows, the moment before which its records are past retention:
     /// the longest `retentionDays` of the purposes that deliver it (a dataset no purpose delivers
     /// is kept for no purpose, so not at all).
-    public func retentionCutoffs(now: Date) -> [DatasetID: Date] {
+    package func retentionCutoffs(now: Date) -> [DatasetID: Date] {
         var cutoffs: [DatasetID: Date] = [:]
         for dataset in schemas.keys {
             let days = purposes.values.filter { $0.fields[dataset.value] != nil }.map(\.retentionDays).max() ?? 0
@@ -97,28 +97,28 @@ public struct Policy: Sendable {
     }
 
     /// The purposes granted to `consumer`.
-    public func grantedPurposes(of consumer: OIN) -> [PurposeID] { (grants[consumer] ?? []).sorted() }
+    package func grantedPurposes(of consumer: OIN) -> [PurposeID] { (grants[consumer] ?? []).sorted() }
 
     /// Every purpose, in id order.
-    public var purposeIDs: [PurposeID] { purposes.keys.sorted() }
+    package var purposeIDs: [PurposeID] { purposes.keys.sorted() }
 }
 
 /// A problem the policy checks found, with its place in the policy document.
-public struct PolicyProblem: Sendable, Equatable, CustomStringConvertible {
-    public enum Severity: String, Sendable { case error, warning }
-    public let severity: Severity
+package struct PolicyProblem: Sendable, Equatable, CustomStringConvertible {
+    package enum Severity: String, Sendable { case error, warning }
+    package let severity: Severity
     /// Where in the `policy` object (prefix `policy` for the place in the configuration file).
-    public let path: JSONPath
-    public let message: String
+    package let path: JSONPath
+    package let message: String
 
-    public var description: String { "\(path.components.isEmpty ? "policy" : path.description): \(message)" }
+    package var description: String { "\(path.components.isEmpty ? "policy" : path.description): \(message)" }
 }
 
 /// The policy's checks found problems; each names its place in the document.
-public struct PolicyError: Error, CustomStringConvertible {
-    public let problems: [PolicyProblem]
-    public var errors: [PolicyProblem] { problems.filter { $0.severity == .error } }
-    public var description: String {
+package struct PolicyError: Error, CustomStringConvertible {
+    package let problems: [PolicyProblem]
+    package var errors: [PolicyProblem] { problems.filter { $0.severity == .error } }
+    package var description: String {
         "the policy has \(errors.count) problem(s):\n" + errors.map { "  - \($0)" }.joined(separator: "\n")
     }
 }

@@ -15,7 +15,7 @@ import VangnetCore
 /// | `{"anyOf": [ ... ]}` | at least one of the conditions holds |
 ///
 /// A record that lacks the field meets no condition on it.
-public indirect enum RowCondition: Sendable, Equatable {
+package indirect enum RowCondition: Sendable, Equatable {
     case equals(field: String, value: ConditionValue)
     case oneOf(field: String, values: [String])
     case age(field: String, atLeast: Int?, atMost: Int?)
@@ -23,7 +23,7 @@ public indirect enum RowCondition: Sendable, Equatable {
     case anyOf([RowCondition])
 
     /// Whether the record with these fields meets the condition, with ages and months taken on `referenceDate`.
-    public func holds(for fields: [String: FieldValue], on referenceDate: CalendarDate) -> Bool {
+    package func holds(for fields: [String: FieldValue], on referenceDate: CalendarDate) -> Bool {
         switch self {
         case .equals(let field, let expected):
             switch (expected, fields[field]) {
@@ -50,7 +50,7 @@ public indirect enum RowCondition: Sendable, Equatable {
     /// for these fields (an age or a month count rolling over); `nil` if it never can. Never later
     /// than the real change: a day early at most (a 29 February or a 31st stands for the last day
     /// the month has), so a recheck on that day finds nothing changed and asks again.
-    public func nextChange(for fields: [String: FieldValue], after reference: CalendarDate) -> CalendarDate? {
+    package func nextChange(for fields: [String: FieldValue], after reference: CalendarDate) -> CalendarDate? {
         switch self {
         case .equals, .oneOf:
             return nil
@@ -71,7 +71,7 @@ public indirect enum RowCondition: Sendable, Equatable {
     }
 
     /// The fields the condition reads.
-    public var fieldNames: [String] {
+    package var fieldNames: [String] {
         switch self {
         case .equals(let f, _), .oneOf(let f, _), .age(let f, _, _), .monthsAgo(let f, _, _): [f]
         case .anyOf(let conditions): conditions.flatMap(\.fieldNames)
@@ -96,7 +96,7 @@ public indirect enum RowCondition: Sendable, Equatable {
 
 extension CalendarDate {
     /// The day, or the month's last day if it has fewer.
-    public static func clamped(year: Int, month: Int, day: Int) -> CalendarDate {
+    package static func clamped(year: Int, month: Int, day: Int) -> CalendarDate {
         var d = day
         while CalendarDate(year: year, month: month, day: d) == nil { d -= 1 }
         return CalendarDate(year: year, month: month, day: d)!
@@ -106,7 +106,7 @@ extension CalendarDate {
 
 extension RowCondition: CustomStringConvertible {
     /// The condition in words, for explanations: `vsv = true`, `age (from geboortedatum) 12 to 26`.
-    public var description: String {
+    package var description: String {
         func range(_ low: Int?, _ high: Int?, _ unit: String) -> String {
             switch (low, high) {
             case let (l?, h?): "\(l) to \(h) \(unit)"
@@ -128,7 +128,7 @@ extension RowCondition: CustomStringConvertible {
 extension RowCondition: Codable {
     private enum Key: String, CodingKey { case field, equals, oneOf, ageAtLeast, ageAtMost, monthsAgoAtLeast, monthsAgoAtMost, anyOf }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         let kinds = [c.contains(.equals), c.contains(.oneOf), c.contains(.ageAtLeast) || c.contains(.ageAtMost),
                      c.contains(.monthsAgoAtLeast) || c.contains(.monthsAgoAtMost), c.contains(.anyOf)]
@@ -153,7 +153,7 @@ extension RowCondition: Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         switch self {
         case .equals(let f, let v):
@@ -171,19 +171,19 @@ extension RowCondition: Codable {
 }
 
 /// A literal in a row condition.
-public enum ConditionValue: Sendable, Codable, Equatable, CustomStringConvertible {
+package enum ConditionValue: Sendable, Codable, Equatable, CustomStringConvertible {
     case text(String)
     case boolean(Bool)
     case integer(Int)
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let b = try? c.decode(Bool.self) { self = .boolean(b) }
         else if let i = try? c.decode(Int.self) { self = .integer(i) }
         else { self = .text(try c.decode(String.self)) }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
         case .text(let s): try c.encode(s)
@@ -192,7 +192,7 @@ public enum ConditionValue: Sendable, Codable, Equatable, CustomStringConvertibl
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .text(let s): "\"\(s)\""
         case .boolean(let b): String(b)
@@ -203,12 +203,12 @@ public enum ConditionValue: Sendable, Codable, Equatable, CustomStringConvertibl
 
 /// The day ages and months are counted to: the day of the pull, or the most recent occurrence of
 /// a fixed day of the year (a peildatum such as 1 October). JSON: `"today"` or `"MM-DD"`.
-public enum ReferenceDay: Sendable, Equatable, Codable, CustomStringConvertible {
+package enum ReferenceDay: Sendable, Equatable, Codable, CustomStringConvertible {
     case today
     case annual(month: Int, day: Int)
 
     /// The reference date for a pull made on `today`.
-    public func date(on today: CalendarDate) -> CalendarDate {
+    package func date(on today: CalendarDate) -> CalendarDate {
         switch self {
         case .today:
             return today
@@ -219,7 +219,7 @@ public enum ReferenceDay: Sendable, Equatable, Codable, CustomStringConvertible 
         }
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         if text == "today" { self = .today; return }
         let parts = text.split(separator: "-")
@@ -230,12 +230,12 @@ public enum ReferenceDay: Sendable, Equatable, Codable, CustomStringConvertible 
         self = .annual(month: m, day: d)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .today: "today"
         case .annual(let m, let d): (m < 10 ? "0" : "") + "\(m)-" + (d < 10 ? "0" : "") + "\(d)"

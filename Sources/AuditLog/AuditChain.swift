@@ -8,13 +8,13 @@ import VangnetCrypto
 /// where `canonical` is the event's JSON with sorted keys, no spaces, absent fields left out, and
 /// the time in whole milliseconds. Any change, removal, insertion or reordering of a record
 /// breaks every hash after it.
-public enum AuditChain {
-    public static let genesis = [UInt8](repeating: 0, count: 32)
+package enum AuditChain {
+    package static let genesis = [UInt8](repeating: 0, count: 32)
     static let domain: [UInt8] = Array("vangnet/audit/v1\u{0}".utf8)
 
     /// The canonical bytes of an event: what is hashed and what is stored. Written directly (an
     /// audit entry is made for every request; a general JSON encoder cost most of an append).
-    public static func canonicalBytes(_ event: AuditEvent) -> [UInt8] {
+    package static func canonicalBytes(_ event: AuditEvent) -> [UInt8] {
         var out: [UInt8] = [0x7B]
         out.reserveCapacity(256)
         var first = true
@@ -50,30 +50,30 @@ public enum AuditChain {
     }
 
     /// Decodes stored canonical bytes.
-    public static func decode(_ bytes: [UInt8]) throws -> AuditEvent {
+    package static func decode(_ bytes: [UInt8]) throws -> AuditEvent {
         try decoder.decode(AuditEvent.self, from: Data(bytes))
     }
 
     /// Chains `event` after a record with hash `previous` at position `sequence`.
-    public static func link(_ event: AuditEvent, sequence: Int64, previous: [UInt8]) -> AuditRecord {
+    package static func link(_ event: AuditEvent, sequence: Int64, previous: [UInt8]) -> AuditRecord {
         AuditRecord(sequence: sequence, event: event, previousHash: previous, hash: hash(canonicalBytes(event), sequence: sequence, previous: previous))
     }
 
     /// What an entry's own signature covers: `"vangnet/audit-entry/v1\0" || hash(n)`. The hash
     /// binds the entry's place and every entry before it, so a signed entry is a checkpoint of
     /// its own: a tail recomputed without the audit key does not verify.
-    public static func entrySignatureMessage(hash: [UInt8]) -> [UInt8] {
+    package static func entrySignatureMessage(hash: [UInt8]) -> [UInt8] {
         entryDomain + hash
     }
 
     static let entryDomain: [UInt8] = Array("vangnet/audit-entry/v1\u{0}".utf8)
 
     /// The audit key's signature of the entry whose chain hash is `hash`.
-    public static func sign(hash: [UInt8], key: SigningKeyPair) -> [UInt8] {
+    package static func sign(hash: [UInt8], key: SigningKeyPair) -> [UInt8] {
         key.sign(entrySignatureMessage(hash: hash))
     }
 
-    public static func hash(_ canonical: [UInt8], sequence: Int64, previous: [UInt8]) -> [UInt8] {
+    package static func hash(_ canonical: [UInt8], sequence: Int64, previous: [UInt8]) -> [UInt8] {
         var input = domain + previous
         withUnsafeBytes(of: UInt64(sequence).bigEndian) { input.append(contentsOf: $0) }
         input.append(contentsOf: canonical)

@@ -8,24 +8,24 @@ import VangnetCrypto
 /// before it: `vangnet audit verify --checkpoint FILE` fails unless the chain still reaches that
 /// entry with that hash. The signature is Ed25519 by the gateway's audit key over
 /// `vangnet/audit-checkpoint/v1\nsequence=<n>\nhash=<hex>\ntime=<ms>\n`.
-public struct AuditCheckpoint: Sendable, Codable, Equatable {
-    public let sequence: Int64
+package struct AuditCheckpoint: Sendable, Codable, Equatable {
+    package let sequence: Int64
     /// The chain's hash after entry `sequence`, hex.
-    public let hash: String
+    package let hash: String
     /// When it was signed, milliseconds since 1970.
-    public let time: Int64
+    package let time: Int64
     /// Key id of the audit key that signed it.
-    public let keyId: String
+    package let keyId: String
     /// Base64 Ed25519 signature.
-    public let signature: String
+    package let signature: String
 
     /// The exact bytes that are signed.
-    public static func message(sequence: Int64, hash: String, time: Int64) -> [UInt8] {
+    package static func message(sequence: Int64, hash: String, time: Int64) -> [UInt8] {
         Array("vangnet/audit-checkpoint/v1\nsequence=\(sequence)\nhash=\(hash)\ntime=\(time)\n".utf8)
     }
 
     /// Signs the chain's `hash` after entry `sequence`.
-    public init(sequence: Int64, hash: [UInt8], time: Date, key: SigningKeyPair) {
+    package init(sequence: Int64, hash: [UInt8], time: Date, key: SigningKeyPair) {
         self.sequence = sequence
         self.hash = Hex.encode(hash)
         self.time = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
@@ -34,7 +34,7 @@ public struct AuditCheckpoint: Sendable, Codable, Equatable {
     }
 
     /// Whether the signature is valid under `key`.
-    public func isSigned(by key: SigningPublicKey) -> Bool {
+    package func isSigned(by key: SigningPublicKey) -> Bool {
         guard keyId == key.keyID, let signature = Data(base64Encoded: signature) else { return false }
         return key.isValidSignature(Array(signature), for: Self.message(sequence: sequence, hash: hash, time: time))
     }

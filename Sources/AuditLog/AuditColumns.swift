@@ -3,23 +3,23 @@ import VangnetCore
 /// The readable columns a store keeps beside an entry's canonical bytes, for filtering (actor,
 /// region, outcome, ...). They are outside the hash, so the verifier checks each against the
 /// chained bytes: a column edited to hide an entry from a filter breaks verification.
-public struct AuditColumns {
+package struct AuditColumns {
     /// A text column's UTF-8: a string, or a buffer into the database's current row (valid while
     /// the entry is checked; no copy per entry).
-    public enum Text {
+    package enum Text {
         case string(String)
         case buffer(UnsafeBufferPointer<UInt8>)
     }
 
     /// Seconds since 1970, as stored.
-    public var time: Double
-    public var actor: Text?
-    public var action: Text?
-    public var role: Text?
-    public var outcome: Text?
-    public var region: Int64?
+    package var time: Double
+    package var actor: Text?
+    package var action: Text?
+    package var role: Text?
+    package var outcome: Text?
+    package var region: Int64?
 
-    public init(time: Double, actor: Text?, action: Text?, role: Text?, outcome: Text?, region: Int64?) {
+    package init(time: Double, actor: Text?, action: Text?, role: Text?, outcome: Text?, region: Int64?) {
         self.time = time
         self.actor = actor
         self.action = action
@@ -30,7 +30,7 @@ public struct AuditColumns {
 
     /// The first column that differs from the canonical bytes `canonical`, or `nil` if all agree.
     /// One pass over the bytes and no allocation: verification runs it for every entry.
-    public func mismatch(with canonical: [UInt8]) -> String? {
+    package func mismatch(with canonical: [UInt8]) -> String? {
         let fields = CanonicalFields(canonical)
         if !fields.string(fields.action, equals: action) { return "action" }
         if !fields.string(fields.actor, equals: actor) { return "actor" }

@@ -4,9 +4,9 @@ import VangnetCore
 /// One event in the audit log, before it is chained: who did what to which object, with what
 /// outcome. Holds identifiers, counts and reason codes only; never a BSN, a pseudonym of a
 /// person or a record value.
-public struct AuditEvent: Sendable, Codable, Equatable {
+package struct AuditEvent: Sendable, Codable, Equatable {
     /// What happened.
-    public enum Action: String, Sendable, Codable, CaseIterable {
+    package enum Action: String, Sendable, Codable, CaseIterable {
         case batchPush = "batch.push"
         case batchRetry = "batch.retry"
         case pull = "records.pull"
@@ -27,31 +27,31 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         case auditVerify = "audit.verify"
     }
 
-    public enum Outcome: String, Sendable, Codable {
+    package enum Outcome: String, Sendable, Codable {
         case success
         case refused
         case failed
     }
 
-    public var time: Date
-    public var actor: OIN?
-    public var role: Role?
-    public var action: Action
+    package var time: Date
+    package var actor: OIN?
+    package var role: Role?
+    package var action: Action
     /// What it was done to: `batch:<source>/<id>`, `purpose:<id>/region:<n>`, ...
-    public var object: String
-    public var outcome: Outcome
+    package var object: String
+    package var outcome: Outcome
     /// A stable reason code for refusals and failures.
-    public var reason: String?
+    package var reason: String?
     /// Counts (records accepted, rejected per reason code, records delivered, ...).
-    public var counts: [String: Int]
+    package var counts: [String: Int]
     /// The region concerned (a pull, an explanation), for filtering.
-    public var region: RegionNumber?
+    package var region: RegionNumber?
     /// The purpose concerned, if the gateway knows it.
-    public var purpose: PurposeID?
+    package var purpose: PurposeID?
     /// The dataset concerned (a push).
-    public var dataset: DatasetID?
+    package var dataset: DatasetID?
 
-    public init(time: Date, actor: OIN?, role: Role?, action: Action, object: String, outcome: Outcome, reason: String? = nil,
+    package init(time: Date, actor: OIN?, role: Role?, action: Action, object: String, outcome: Outcome, reason: String? = nil,
                 counts: [String: Int] = [:], region: RegionNumber? = nil, purpose: PurposeID? = nil, dataset: DatasetID? = nil) {
         self.time = time
         self.actor = actor
@@ -68,14 +68,14 @@ public struct AuditEvent: Sendable, Codable, Equatable {
 }
 
 /// An event as stored: its place in the chain and the hashes that bind it there.
-public struct AuditRecord: Sendable, Equatable {
-    public let sequence: Int64
-    public let event: AuditEvent
+package struct AuditRecord: Sendable, Equatable {
+    package let sequence: Int64
+    package let event: AuditEvent
     /// Hash of the previous record (32 zero bytes for the first).
-    public let previousHash: [UInt8]
-    public let hash: [UInt8]
+    package let previousHash: [UInt8]
+    package let hash: [UInt8]
 
-    public init(sequence: Int64, event: AuditEvent, previousHash: [UInt8], hash: [UInt8]) {
+    package init(sequence: Int64, event: AuditEvent, previousHash: [UInt8], hash: [UInt8]) {
         self.sequence = sequence
         self.event = event
         self.previousHash = previousHash

@@ -12,20 +12,20 @@ import VangnetCrypto
 /// object is the canonical bytes, verbatim, at the end of the line).
 /// CSV columns: see ``csvColumns``; `event` holds the canonical JSON, an entry's `signature` its
 /// own signature, and every other column must be what `event` says (verification checks it).
-public enum AuditExport {
-    public enum Format: String, Sendable, CaseIterable {
+package enum AuditExport {
+    package enum Format: String, Sendable, CaseIterable {
         case ndjson, csv
     }
 
-    public static let csvColumns = ["type", "seq", "time", "actor", "role", "action", "object", "region", "purpose", "dataset",
+    package static let csvColumns = ["type", "seq", "time", "actor", "role", "action", "object", "region", "purpose", "dataset",
                                     "outcome", "reason", "counts", "prev_hash", "hash", "key_id", "signature", "event"]
 
     /// The first line of a file in `format` (CSV header), if any.
-    public static func preamble(_ format: Format) -> String? {
+    package static func preamble(_ format: Format) -> String? {
         format == .csv ? csvColumns.joined(separator: ",") : nil
     }
 
-    public static func line(_ checkpoint: AuditCheckpoint, _ format: Format) -> String {
+    package static func line(_ checkpoint: AuditCheckpoint, _ format: Format) -> String {
         switch format {
         case .ndjson:
             let encoder = JSONEncoder()
@@ -40,7 +40,7 @@ public enum AuditExport {
         }
     }
 
-    public static func line(sequence: Int64, canonical: [UInt8], previousHash: [UInt8], hash: [UInt8], signature: [UInt8]? = nil,
+    package static func line(sequence: Int64, canonical: [UInt8], previousHash: [UInt8], hash: [UInt8], signature: [UInt8]? = nil,
                             _ format: Format) -> String {
         let canonicalText = String(decoding: canonical, as: UTF8.self)
         let signatureText = signature.map { Data($0).base64EncodedString() }
@@ -64,7 +64,7 @@ public enum AuditExport {
 
     /// Verifies an exported file's lines (either format, recognised by its first line).
     /// - Throws: ``ExportError`` if a line cannot be read at all.
-    public static func verify(_ text: String, held: [AuditCheckpoint] = [], key: SigningPublicKey?) throws -> AuditVerdict {
+    package static func verify(_ text: String, held: [AuditCheckpoint] = [], key: SigningPublicKey?) throws -> AuditVerdict {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
         let csv = lines.first.map { $0.hasPrefix("type,") } ?? false
         if csv { lines = lines.dropFirst() }
@@ -127,10 +127,10 @@ public enum AuditExport {
     }
 
     /// A file that is not an audit export.
-    public struct ExportError: Error, CustomStringConvertible {
-        public let line: Int
-        public let reason: String
-        public var description: String { "line \(line): \(reason)" }
+    package struct ExportError: Error, CustomStringConvertible {
+        package let line: Int
+        package let reason: String
+        package var description: String { "line \(line): \(reason)" }
     }
 
     static func csvField(_ value: String) -> String {
@@ -163,7 +163,7 @@ public enum AuditExport {
 
 extension AuditCheckpoint {
     /// A checkpoint as read from an export (its signature is checked by the verifier).
-    public init(sequence: Int64, hash: String, time: Int64, keyId: String, signature: String) {
+    package init(sequence: Int64, hash: String, time: Int64, keyId: String, signature: String) {
         self.sequence = sequence
         self.hash = hash
         self.time = time
@@ -174,7 +174,7 @@ extension AuditCheckpoint {
 
 extension ISO8601DateFormatter {
     /// UTC with milliseconds: `2026-11-23T12:00:00.000Z` (exports, the auditor API, logs).
-    nonisolated(unsafe) public static let vangnet: ISO8601DateFormatter = {
+    nonisolated(unsafe) package static let vangnet: ISO8601DateFormatter = {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f

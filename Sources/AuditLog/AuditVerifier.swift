@@ -2,7 +2,7 @@ import VangnetCore
 import VangnetCrypto
 
 /// The result of recomputing the audit chain.
-public enum AuditVerdict: Sendable, Equatable {
+package enum AuditVerdict: Sendable, Equatable {
     /// Every record links to the one before; `head` is the last hash; `checkpoints` signed
     /// checkpoints matched the chain.
     case intact(count: Int, head: [UInt8], checkpoints: Int)
@@ -26,7 +26,7 @@ public enum AuditVerdict: Sendable, Equatable {
 /// signed (a tail recomputed by someone without the key, or a chain without any signature) make
 /// the verdict `broken`, loudly, never "intact". Readable columns given with an entry are checked
 /// against its canonical bytes.
-public struct AuditVerifier {
+package struct AuditVerifier {
     private var expectedSequence: Int64 = 1
     private var previous = AuditChain.genesis
     private var count = 0
@@ -43,7 +43,7 @@ public struct AuditVerifier {
     ///   - checkpoints: the checkpoints stored or exported with the log.
     ///   - held: checkpoints the auditor kept; each must be matched.
     ///   - key: the gateway's audit key; without it, signatures are not checked (hashes still are).
-    public init(checkpoints: [AuditCheckpoint] = [], held: [AuditCheckpoint] = [], key: SigningPublicKey? = nil) {
+    package init(checkpoints: [AuditCheckpoint] = [], held: [AuditCheckpoint] = [], key: SigningPublicKey? = nil) {
         self.key = key
         for checkpoint in checkpoints { pending[checkpoint.sequence, default: []].append((checkpoint, false)) }
         for checkpoint in held { pending[checkpoint.sequence, default: []].append((checkpoint, true)) }
@@ -57,7 +57,7 @@ public struct AuditVerifier {
 
     /// Checks the next record: its link and hash, its own `signature` (if it has one), and its
     /// stored `columns` (if given) against its canonical bytes.
-    public mutating func check(sequence: Int64, canonicalEvent: [UInt8], previousHash: [UInt8], hash: [UInt8],
+    package mutating func check(sequence: Int64, canonicalEvent: [UInt8], previousHash: [UInt8], hash: [UInt8],
                                signature: [UInt8]? = nil, columns: AuditColumns? = nil) {
         guard failure == nil else { return }
         if sequence != expectedSequence {
@@ -98,12 +98,12 @@ public struct AuditVerifier {
     }
 
     /// Records a failure found outside the chain's own bytes (an export's readable column).
-    public mutating func fail(sequence: Int64, reason: String) {
+    package mutating func fail(sequence: Int64, reason: String) {
         if failure == nil { failure = (sequence, reason) }
     }
 
     /// The verdict over everything checked.
-    public func verdict() -> AuditVerdict {
+    package func verdict() -> AuditVerdict {
         if let (sequence, reason) = failure { return .broken(sequence: sequence, reason: reason) }
         if let beyond = pending.keys.min() {
             let held = pending[beyond]!.contains { $0.held }

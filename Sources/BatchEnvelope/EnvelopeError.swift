@@ -1,6 +1,6 @@
 /// Why an envelope is refused as a whole. Stable codes; messages never quote payload bytes.
-public struct EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+package struct EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Base: String {
             case malformed = "envelope_malformed"
             case unsupportedVersion = "envelope_unsupported_version"
@@ -14,26 +14,26 @@ public struct EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible
             case tooLarge = "envelope_too_large"
         }
         fileprivate let base: Base
-        public static let malformed = Code(base: .malformed)
-        public static let unsupportedVersion = Code(base: .unsupportedVersion)
-        public static let wrongRecipient = Code(base: .wrongRecipient)
-        public static let payloadKeyUnreadable = Code(base: .payloadKeyUnreadable)
-        public static let decryptionFailed = Code(base: .decryptionFailed)
-        public static let truncated = Code(base: .truncated)
-        public static let trailingData = Code(base: .trailingData)
-        public static let badSignature = Code(base: .badSignature)
-        public static let unknownSigningKey = Code(base: .unknownSigningKey)
-        public static let tooLarge = Code(base: .tooLarge)
-        public var description: String { base.rawValue }
+        package static let malformed = Code(base: .malformed)
+        package static let unsupportedVersion = Code(base: .unsupportedVersion)
+        package static let wrongRecipient = Code(base: .wrongRecipient)
+        package static let payloadKeyUnreadable = Code(base: .payloadKeyUnreadable)
+        package static let decryptionFailed = Code(base: .decryptionFailed)
+        package static let truncated = Code(base: .truncated)
+        package static let trailingData = Code(base: .trailingData)
+        package static let badSignature = Code(base: .badSignature)
+        package static let unknownSigningKey = Code(base: .unknownSigningKey)
+        package static let tooLarge = Code(base: .tooLarge)
+        package var description: String { base.rawValue }
     }
 
-    public let code: Code
-    public let reason: String
+    package let code: Code
+    package let reason: String
 
-    public init(_ code: Code, _ reason: String) {
+    package init(_ code: Code, _ reason: String) {
         self.code = code
         self.reason = reason
     }
 
-    public var description: String { "\(code): \(reason)" }
+    package var description: String { "\(code): \(reason)" }
 }

@@ -4,35 +4,35 @@ import VangnetCore
 /// The header of a batch envelope (format version 1): who sent what, to whom, and how to open it.
 ///
 /// Serialised as UTF-8 JSON; the exact bytes sent are covered by the trailer signature.
-public struct EnvelopeHeader: Sendable, Codable, Equatable {
+package struct EnvelopeHeader: Sendable, Codable, Equatable {
     /// Always 1 for this format.
-    public var version: Int
-    public var batchId: BatchID
+    package var version: Int
+    package var batchId: BatchID
     /// OIN of the source organisation; must match the TLS client certificate.
-    public var source: OIN
-    public var dataset: DatasetID
-    public var schemaVersion: Int
+    package var source: OIN
+    package var dataset: DatasetID
+    package var schemaVersion: Int
     /// When the source made the batch (ISO 8601, UTC).
-    public var createdAt: Date
+    package var createdAt: Date
     /// Number of records (non-empty lines) in the payload.
-    public var recordCount: Int
+    package var recordCount: Int
     /// Key id of the source's Ed25519 signing key.
-    public var signingKeyId: String
+    package var signingKeyId: String
     /// Key id of the gateway's X25519 key the payload key is sealed to.
-    public var recipientKeyId: String
+    package var recipientKeyId: String
     /// The 32-byte payload key, sealed to the gateway (`crypto_box_seal`), base64.
-    public var sealedPayloadKey: String
+    package var sealedPayloadKey: String
     /// The secretstream header, base64.
-    public var streamHeader: String
+    package var streamHeader: String
     /// Plaintext bytes per chunk (every chunk but the last is exactly this long).
-    public var chunkSize: Int
+    package var chunkSize: Int
     /// `full` (the complete current picture of the dataset) or `changes`; absent means `changes`.
-    public var mode: BatchMode?
+    package var mode: BatchMode?
 
     /// What the batch is: ``mode``, `changes` when the header leaves it out.
-    public var batchMode: BatchMode { mode ?? .changes }
+    package var batchMode: BatchMode { mode ?? .changes }
 
-    public init(
+    package init(
         batchId: BatchID, source: OIN, dataset: DatasetID, schemaVersion: Int, createdAt: Date, recordCount: Int,
         signingKeyId: String, recipientKeyId: String, sealedPayloadKey: String, streamHeader: String, chunkSize: Int,
         mode: BatchMode? = nil
@@ -66,7 +66,7 @@ public struct EnvelopeHeader: Sendable, Codable, Equatable {
     /// (no byte order mark, valid UTF-8, no duplicate member names, see ``StrictJSON``), integers
     /// written as integers, then the fields.
     /// - Throws: ``EnvelopeError`` (`envelope_malformed`) saying what is wrong; never a header value.
-    public static func decode(_ bytes: [UInt8]) throws -> EnvelopeHeader {
+    package static func decode(_ bytes: [UInt8]) throws -> EnvelopeHeader {
         let json: StrictJSON
         do { json = try StrictJSON(bytes) } catch let failure as StrictJSON.Failure {
             throw EnvelopeError(.malformed, "the header is not strict JSON: \(failure)")
@@ -88,7 +88,7 @@ public struct EnvelopeHeader: Sendable, Codable, Equatable {
 
 extension EnvelopeHeader {
     /// Reads the (unverified) header of an envelope file, for tools that show what a file holds.
-    public static func read(from url: URL) throws -> EnvelopeHeader {
+    package static func read(from url: URL) throws -> EnvelopeHeader {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         let prefix = Array(try handle.read(upToCount: 12) ?? Data())

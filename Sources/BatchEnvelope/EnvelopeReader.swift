@@ -8,9 +8,9 @@ import VangnetCrypto
 /// Payload bytes it yields are **unverified** until ``finish()`` returns a ``OpenedBatch``: a
 /// caller must stage what it derives from them and commit only with that value in hand.
 /// Memory is bounded by one frame (at most `maxChunkSize` plus overhead) whatever the batch size.
-public struct EnvelopeReader: ~Copyable {
+package struct EnvelopeReader: ~Copyable {
     /// What the reader produced from the bytes fed so far.
-    public enum Event {
+    package enum Event {
         /// The header was read; the caller checks it (source, key, dataset, time) and then calls
         /// ``open(with:signingKey:)`` to go on.
         case header(EnvelopeHeader)
@@ -41,11 +41,11 @@ public struct EnvelopeReader: ~Copyable {
     private let maxEnvelopeBytes: Int
     private var totalBytes = 0
 
-    public init(maxEnvelopeBytes: Int) { self.maxEnvelopeBytes = maxEnvelopeBytes }
+    package init(maxEnvelopeBytes: Int) { self.maxEnvelopeBytes = maxEnvelopeBytes }
 
     /// Supplies the keys to open the payload after the ``Event/header(_:)`` event, and goes on
     /// reading the bytes already fed; `body` receives the payload events.
-    public mutating func open(with recipient: BoxKeyPair, signingKey: SigningPublicKey, _ body: (Event) throws -> Void) throws {
+    package mutating func open(with recipient: BoxKeyPair, signingKey: SigningPublicKey, _ body: (Event) throws -> Void) throws {
         guard case .awaitingKeys(let header) = state else { preconditionFailure("open(with:) only after the header event") }
         guard header.recipientKeyId == recipient.publicKey.keyID else {
             throw EnvelopeError(.wrongRecipient, "the payload key is sealed to another gateway key (\(header.recipientKeyId))")
@@ -68,7 +68,7 @@ public struct EnvelopeReader: ~Copyable {
     }
 
     /// Feeds the next bytes of the envelope; `body` receives events in order.
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ body: (Event) throws -> Void) throws {
+    package mutating func feed(_ bytes: UnsafeRawBufferPointer, _ body: (Event) throws -> Void) throws {
         totalBytes += bytes.count
         guard totalBytes <= maxEnvelopeBytes else {
             throw EnvelopeError(.tooLarge, "the envelope exceeds the limit of \(maxEnvelopeBytes) bytes")
@@ -84,7 +84,7 @@ public struct EnvelopeReader: ~Copyable {
 
     /// Ends the stream and verifies the signature.
     /// - Returns: proof that the whole envelope was read, decrypted and verified.
-    public consuming func finish() throws(EnvelopeError) -> OpenedBatch {
+    package consuming func finish() throws(EnvelopeError) -> OpenedBatch {
         guard case .done = state, let header = self.header, let signingKey = self.signingKey else {
             if case .awaitingKeys = state { preconditionFailure("finish() before open(with:)") }
             throw EnvelopeError(.truncated, "the envelope ends before its signature")
@@ -168,9 +168,9 @@ public struct EnvelopeReader: ~Copyable {
 ///
 /// Made by ``EnvelopeReader/finish()`` alone (an initialiser internal to this module); the store
 /// commits a batch only given this value.
-public struct OpenedBatch: Sendable {
-    public let header: EnvelopeHeader
+package struct OpenedBatch: Sendable {
+    package let header: EnvelopeHeader
     /// BLAKE2b-256 of every byte of the envelope, signature included.
-    public let envelopeHash: [UInt8]
-    public let byteCount: Int
+    package let envelopeHash: [UInt8]
+    package let byteCount: Int
 }

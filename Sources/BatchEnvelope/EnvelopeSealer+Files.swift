@@ -6,7 +6,7 @@ extension EnvelopeSealer {
     /// pass counts the records for the header, a second encrypts. Memory stays at one chunk.
     /// - Returns: the header written.
     @discardableResult
-    public func sealFile(_ input: URL, to output: URL, batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date,
+    package func sealFile(_ input: URL, to output: URL, batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date,
                          mode: BatchMode? = nil) throws -> EnvelopeHeader {
         let recordCount = try Self.countRecords(in: input)
         let reader = try FileHandle(forReadingFrom: input)
@@ -27,7 +27,7 @@ extension EnvelopeSealer {
     }
 
     /// The number of non-empty lines in a file, which is what the gateway counts as records.
-    public static func countRecords(in url: URL) throws -> Int {
+    package static func countRecords(in url: URL) throws -> Int {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var count = 0

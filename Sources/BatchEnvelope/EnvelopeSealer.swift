@@ -6,13 +6,13 @@ import VangnetCrypto
 ///
 /// Streams: plaintext goes in chunk by chunk and sealed bytes come out through `write`, so a
 /// batch of any size needs memory for one chunk.
-public struct EnvelopeSealer: Sendable {
-    public let source: OIN
-    public let signingKey: SigningKeyPair
-    public let recipient: BoxPublicKey
-    public let chunkSize: Int
+package struct EnvelopeSealer: Sendable {
+    package let source: OIN
+    package let signingKey: SigningKeyPair
+    package let recipient: BoxPublicKey
+    package let chunkSize: Int
 
-    public init(source: OIN, signingKey: SigningKeyPair, recipient: BoxPublicKey, chunkSize: Int = EnvelopeFormat.defaultChunkSize) {
+    package init(source: OIN, signingKey: SigningKeyPair, recipient: BoxPublicKey, chunkSize: Int = EnvelopeFormat.defaultChunkSize) {
         precondition(chunkSize > 0 && chunkSize <= EnvelopeFormat.maxChunkSize)
         self.source = source
         self.signingKey = signingKey
@@ -23,7 +23,7 @@ public struct EnvelopeSealer: Sendable {
     /// Seals a payload read through `read` (which fills up to `n` bytes and returns fewer only at
     /// the end) and hands each piece of the envelope to `write`.
     /// - Returns: the header that was written.
-    public func seal(
+    package func seal(
         batchId: BatchID, dataset: DatasetID, schemaVersion: Int, createdAt: Date, recordCount: Int, mode: BatchMode? = nil,
         read: (Int) throws -> [UInt8], write: ([UInt8]) throws -> Void
     ) throws -> EnvelopeHeader {
@@ -57,7 +57,7 @@ public struct EnvelopeSealer: Sendable {
     }
 
     /// Seals an in-memory payload; for tests and small batches.
-    public func seal(payload: [UInt8], batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date, recordCount: Int,
+    package func seal(payload: [UInt8], batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date, recordCount: Int,
                      mode: BatchMode? = nil) throws -> [UInt8] {
         var offset = 0
         var out: [UInt8] = []

@@ -5,21 +5,21 @@ import VangnetCrypto
 
 /// What the gateway states about a batch it committed. Holds counts and reason codes, never a
 /// record value.
-public struct ReceiptBody: Sendable, Codable, Equatable {
-    public var batchId: BatchID
-    public var source: OIN
-    public var dataset: DatasetID
+package struct ReceiptBody: Sendable, Codable, Equatable {
+    package var batchId: BatchID
+    package var source: OIN
+    package var dataset: DatasetID
     /// BLAKE2b-256 of the whole envelope, hex.
-    public var envelopeHash: String
-    public var receivedAt: Date
-    public var accepted: Int
-    public var rejected: Int
+    package var envelopeHash: String
+    package var receivedAt: Date
+    package var accepted: Int
+    package var rejected: Int
     /// Per rejected record: its line number and reason code.
-    public var rejections: [RecordRejection]
+    package var rejections: [RecordRejection]
     /// Key id of the gateway signing key.
-    public var gatewayKeyId: String
+    package var gatewayKeyId: String
 
-    public init(batchId: BatchID, source: OIN, dataset: DatasetID, envelopeHash: String, receivedAt: Date,
+    package init(batchId: BatchID, source: OIN, dataset: DatasetID, envelopeHash: String, receivedAt: Date,
                 accepted: Int, rejected: Int, rejections: [RecordRejection], gatewayKeyId: String) {
         self.batchId = batchId
         self.source = source
@@ -37,15 +37,15 @@ public struct ReceiptBody: Sendable, Codable, Equatable {
 /// `"vangnet/receipt/v1\0" || body`.
 ///
 /// The body travels as a string, so a verifier checks the very bytes that were signed.
-public struct SignedReceipt: Sendable, Codable, Equatable {
-    public static let domain: [UInt8] = Array("vangnet/receipt/v1\u{0}".utf8)
+package struct SignedReceipt: Sendable, Codable, Equatable {
+    package static let domain: [UInt8] = Array("vangnet/receipt/v1\u{0}".utf8)
 
-    public let body: String
+    package let body: String
     /// Base64 Ed25519 signature.
-    public let signature: String
+    package let signature: String
 
     /// Signs `body` with the gateway key.
-    public init(body: ReceiptBody, signingKey: SigningKeyPair) throws {
+    package init(body: ReceiptBody, signingKey: SigningKeyPair) throws {
         let bytes = try EnvelopeHeader.encoder.encode(body)
         self.body = String(decoding: bytes, as: UTF8.self)
         self.signature = Data(signingKey.sign(Self.domain + Array(bytes))).base64EncodedString()
@@ -53,7 +53,7 @@ public struct SignedReceipt: Sendable, Codable, Equatable {
 
     /// The body, after checking the signature with the gateway's public key.
     /// - Throws: ``EnvelopeError`` `.badSignature` if the receipt was altered or signed by another key.
-    public func verified(with key: SigningPublicKey) throws -> ReceiptBody {
+    package func verified(with key: SigningPublicKey) throws -> ReceiptBody {
         guard let sig = Data(base64Encoded: signature), key.isValidSignature(Array(sig), for: Self.domain + Array(body.utf8)) else {
             throw EnvelopeError(.badSignature, "the receipt signature does not verify with gateway key \(key.keyID)")
         }

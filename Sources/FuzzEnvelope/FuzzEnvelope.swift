@@ -60,7 +60,7 @@ enum EnvelopeHarness {
 
 #if FUZZING
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+package func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     EnvelopeHarness.run(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }

@@ -52,7 +52,7 @@ enum RecordHarness {
 
 #if FUZZING
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+package func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     RecordHarness.run(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }

@@ -2,9 +2,9 @@ import Foundation
 
 /// The replay side of a fuzz harness (built without `FUZZING`): runs saved inputs through the
 /// harness once each, or writes its seed corpus.
-public enum FuzzReplay {
+package enum FuzzReplay {
     /// `name FILE|DIR...` replays every file (`run` says whether the input was accepted whole); `name --make-seeds DIR` writes the seeds.
-    public static func main(name: String, run: (UnsafeRawBufferPointer) -> Bool, seeds: () throws -> [(String, [UInt8])]) throws {
+    package static func main(name: String, run: (UnsafeRawBufferPointer) -> Bool, seeds: () throws -> [(String, [UInt8])]) throws {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "--make-seeds", arguments.count == 2 {
             let directory = URL(fileURLWithPath: arguments[1])
@@ -45,8 +45,8 @@ private func runDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
                        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
 
 /// Hands the process to libFuzzer, which calls `callback` with each input.
-public enum FuzzDriver {
-    public static func main(_ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> Never {
+package enum FuzzDriver {
+    package static func main(_ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> Never {
         var argc = CommandLine.argc
         var argv = CommandLine.unsafeArgv
         exit(runDriver(&argc, &argv, callback))

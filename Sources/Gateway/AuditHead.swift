@@ -12,13 +12,13 @@ import VangnetCrypto
 /// while the gateway was stopped is caught before new entries could reuse the lost sequence
 /// numbers and new checkpoints could make the cut look whole. An operator who has looked into it
 /// records the decision with ``accept(configuration:reason:at:)`` (`vangnet audit accept-head`).
-public enum AuditHead {
+package enum AuditHead {
     /// The chain does not reach the signed head.
-    public struct Mismatch: Error, CustomStringConvertible {
-        public let head: AuditCheckpoint
-        public let chainEnd: Int
-        public let rewritten: Bool
-        public var description: String {
+    package struct Mismatch: Error, CustomStringConvertible {
+        package let head: AuditCheckpoint
+        package let chainEnd: Int
+        package let rewritten: Bool
+        package var description: String {
             "the audit log does not hold the chain this gateway last signed (entry \(head.sequence), signed at \(head.time) ms): "
                 + (rewritten ? "entry \(head.sequence) has another hash (rewritten)" : "the chain ends at entry \(chainEnd) (cut short)")
                 + ". The gateway does not start on it. Compare with the auditors' held checkpoints and the backups; once decided, "
@@ -26,7 +26,7 @@ public enum AuditHead {
         }
     }
 
-    public static func file(_ configuration: GatewayConfiguration) -> URL {
+    package static func file(_ configuration: GatewayConfiguration) -> URL {
         configuration.resolve(configuration.gateway.keyDirectory).appendingPathComponent("audit-head.json")
     }
 
@@ -62,7 +62,7 @@ public enum AuditHead {
     /// with the head it no longer reaches, and removes the head file; the next start signs a new
     /// one. Returns the mismatch that was accepted (`nil`: the chain reached the head).
     @discardableResult
-    public static func accept(configuration: GatewayConfiguration, reason: String, at time: Date) async throws -> Mismatch? {
+    package static func accept(configuration: GatewayConfiguration, reason: String, at time: Date) async throws -> Mismatch? {
         let keys = try GatewayKeys.load(from: configuration.resolve(configuration.gateway.keyDirectory))
         let file = Self.file(configuration)
         return try await configuration.withOperatorStore { store in

@@ -10,7 +10,7 @@ import Glibc
 /// Swift's cooperative pool has one thread per core: two cores, two threads. A blocking call on
 /// one of them while the other waits on a gateway in the same process can stall both for good, so
 /// nothing that blocks runs there.
-public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+package func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result(catching: work)) }.start()
     }
@@ -23,25 +23,25 @@ public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T)
 /// caller (1 run in 5 of this suite; swift-corelibs-foundation pull request 5472, after Swift
 /// 6.3.1). Here the child gets `/dev/null` as its input, the streams asked for as output and
 /// error, default signal handling and an empty signal mask, and no other descriptor.
-public final class Spawned: Sendable {
+package final class Spawned: Sendable {
     /// Where a child's standard output or error goes.
-    public enum Stream: Sendable {
+    package enum Stream: Sendable {
         /// To a pipe whose read end the caller gets.
         case pipe
         /// To `/dev/null`.
         case discard
     }
 
-    public let processIdentifier: pid_t
+    package let processIdentifier: pid_t
     /// The read ends of the pipes asked for; `nil` where the stream is discarded.
-    public let standardOutput: FileHandle?, standardError: FileHandle?
+    package let standardOutput: FileHandle?, standardError: FileHandle?
     /// The exit status once the child is reaped; reaping happens here only, under this lock, so a
     /// signal never reaches a reused process id.
     private let status = Mutex<Int32?>(nil)
 
     /// Starts `executable` (a path, not looked up in `PATH`) with `arguments` and exactly
     /// `environment`.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String],
+    package init(_ executable: String, _ arguments: [String], environment: [String: String],
                 output: Stream = .pipe, errors: Stream = .pipe) throws {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
@@ -93,24 +93,24 @@ public final class Spawned: Sendable {
     }
 
     /// Whether the child has not exited yet (or has exited and is not yet reaped).
-    public var isRunning: Bool { reap() == nil }
+    package var isRunning: Bool { reap() == nil }
 
     /// The exit code, or 128 + the signal that ended it (as a shell reports it); `nil` while it runs.
-    public var terminationStatus: Int32? { reap() }
+    package var terminationStatus: Int32? { reap() }
 
     /// Sends `signal`, unless the child has been reaped already.
-    public func send(_ signal: Int32) {
+    package func send(_ signal: Int32) {
         status.withLock { status in
             if status == nil { _ = kill(processIdentifier, signal) }
         }
     }
 
     /// SIGTERM.
-    public func terminate() { send(SIGTERM) }
+    package func terminate() { send(SIGTERM) }
 
     /// Blocks until the child exits; returns ``terminationStatus``. Call it off the cooperative
     /// pool (``onOwnThread(_:)``).
-    public func waitUntilExit() -> Int32 {
+    package func waitUntilExit() -> Int32 {
         while true {
             if let status = reap() { return status }
             var info = siginfo_t()
@@ -134,41 +134,41 @@ public final class Spawned: Sendable {
 }
 
 /// A child that could not be started.
-public struct SpawnError: Error, CustomStringConvertible {
-    public let executable: String
-    public let code: Int32
-    public var description: String { "could not start \(executable): \(String(cString: strerror(code)))" }
+package struct SpawnError: Error, CustomStringConvertible {
+    package let executable: String
+    package let code: Int32
+    package var description: String { "could not start \(executable): \(String(cString: strerror(code)))" }
 }
 
 /// A child process started with its standard output and error captured; its output is read and
 /// its exit awaited off the cooperative pool.
-public final class ChildProcess: Sendable {
+package final class ChildProcess: Sendable {
     /// What a finished child left behind.
-    public struct Finished: Sendable {
-        public let status: Int32
-        public let output: String
-        public let errors: String
+    package struct Finished: Sendable {
+        package let status: Int32
+        package let output: String
+        package let errors: String
     }
 
-    public let process: Spawned
+    package let process: Spawned
 
     /// Starts `executable arguments`, with `environment` added to this process's environment.
     /// With `discardErrors`, standard error goes nowhere: for tools whose helpers outlive them
     /// and keep it open (Chromium, gpg-agent), where reading it to its end would never end.
-    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], discardErrors: Bool = false) throws {
+    package init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], discardErrors: Bool = false) throws {
         process = try Spawned(executable.path, arguments,
                               environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
                               errors: discardErrors ? .discard : .pipe)
     }
 
     /// Runs `executable arguments` to completion.
-    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+    package static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
                            discardErrors: Bool = false) async throws -> Finished {
         try await ChildProcess(executable, arguments, environment: environment, discardErrors: discardErrors).finished()
     }
 
     /// Reads both streams to their end and waits for the exit.
-    public func finished() async throws -> Finished {
+    package func finished() async throws -> Finished {
         let errorBytes = process.standardError.map { errors in Task { try await onOwnThread { errors.readDataToEndOfFile() } } }
         let outputBytes = try await onOwnThread { self.process.standardOutput?.readDataToEndOfFile() ?? Data() }
         let status = try await onOwnThread { self.process.waitUntilExit() }

@@ -12,7 +12,7 @@ extension DeliveryPage {
     ///
     /// Written into one buffer of the body's exact size: a page of 10,000 is some 2 MB, and a
     /// string grown line by line and then copied into the response cost two more copies of it.
-    public func ndjson() -> ByteBuffer {
+    package func ndjson() -> ByteBuffer {
         let upsert = #"{"change":"upsert","#, withdraw = (#"{"change":"withdraw","id":""#, "\"}\n")
         var size = 0
         for row in rows {
@@ -45,7 +45,7 @@ extension DeliveryPage {
     /// CSV with a header row: (`change`, for changes), `id`, `pseudonym`, `dataset`, then every
     /// field the purpose delivers over all its datasets; a field a record's dataset lacks is empty,
     /// and a withdrawal has only `change` and `id`.
-    public func csv() -> ByteBuffer { ByteBuffer(string: csvText()) }
+    package func csv() -> ByteBuffer { ByteBuffer(string: csvText()) }
 
     private func csvText() -> String {
         let head = (view == .changes ? ["change"] : []) + ["id", "pseudonym", "dataset"]

@@ -8,7 +8,7 @@ import Synchronization
 import VangnetCore
 
 /// What a pull reads: a region's current picture for a purpose, or the changes to it.
-public enum DeliveryView: String, Sendable, CaseIterable {
+package enum DeliveryView: String, Sendable, CaseIterable {
     /// Everyone in the population today with their current records: one consistent snapshot.
     case current
     /// What entered, changed or left the picture since the cursor.
@@ -19,16 +19,16 @@ public enum DeliveryView: String, Sendable, CaseIterable {
 /// given for. Sealed with the gateway's cursor key (``Pseudonymiser/sealToken(_:context:)``), so it
 /// reveals nothing (no batch, line, region of a record or count) and cannot be forged or moved to
 /// another region or purpose.
-public struct DeliveryCursor: Sendable, Equatable {
-    public enum Position: Sendable, Equatable {
+package struct DeliveryCursor: Sendable, Equatable {
+    package enum Position: Sendable, Equatable {
         /// Inside the snapshot taken at version `snapshot`, after item `after` (none: at its start).
         case picture(snapshot: Int64, after: [UInt8]?)
         /// Changes after version `after`.
         case changes(after: Int64)
     }
-    public let position: Position
+    package let position: Position
 
-    public var view: DeliveryView {
+    package var view: DeliveryView {
         if case .picture = position { return .current }
         return .changes
     }
@@ -66,35 +66,35 @@ public struct DeliveryCursor: Sendable, Equatable {
 }
 
 /// A record as a region receives it, or (in changes) the withdrawal of one.
-public struct DeliveredLine: Sendable {
+package struct DeliveredLine: Sendable {
     /// The record as a JSON object (`id`, `pseudonym`, `dataset`, the purpose's fields); `nil`
     /// for a withdrawal.
-    public let record: String?
+    package let record: String?
     /// The 16 bytes of the identifier.
     let item: [UInt8]
     /// The record's identifier (`vr1.<hex>`), stable per (region, purpose).
-    public var id: String { Pseudonymiser.deliveryRecordID(digest: item) }
+    package var id: String { Pseudonymiser.deliveryRecordID(digest: item) }
 }
 
 /// One page of a pull.
-public struct DeliveryPage: Sendable {
-    public let purpose: PurposeID
-    public let region: RegionNumber
-    public let view: DeliveryView
+package struct DeliveryPage: Sendable {
+    package let purpose: PurposeID
+    package let region: RegionNumber
+    package let view: DeliveryView
     /// The page's versions as read, their lines in one buffer (what the renderings write from).
     let rows: DeliveryRows
     /// Where to continue. For `current`, once the snapshot is complete this is a changes cursor
     /// at the snapshot: pull changes with it from then on.
-    public let nextCursor: String
+    package let nextCursor: String
     /// Whether a `current` pull has reached the end of its snapshot (always true for changes).
-    public let complete: Bool
+    package let complete: Bool
     /// Fingerprint of the policy the page was made under.
-    public let policyVersion: String
+    package let policyVersion: String
     /// Every field the purpose delivers, over all its datasets (in dataset order): the CSV columns.
-    public let columns: [String]
+    package let columns: [String]
 
     /// The page's records and withdrawals, each as a value of its own.
-    public var lines: [DeliveredLine] {
+    package var lines: [DeliveredLine] {
         rows.map { DeliveredLine(record: rows.line($0).map { String(decoding: $0, as: UTF8.self) }, item: Array(rows.item($0))) }
     }
 }
@@ -105,7 +105,7 @@ public struct DeliveryPage: Sendable {
 /// What a region receives for a purpose is decided when records commit and when the calendar
 /// moves (``PolicyDeliveryRules``), not at the pull: a page is an index range. Every pull and
 /// every refusal is audited before anything is returned.
-public struct DeliveryPipeline: Sendable {
+package struct DeliveryPipeline: Sendable {
     let state: GatewayState
     let store: any RecordStore
     let clock: any WallClock
@@ -115,7 +115,7 @@ public struct DeliveryPipeline: Sendable {
 
     /// A page of `view` for `purpose` from `cursor` (`nil`: from the start), or the refusal
     /// (already audited).
-    public func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, view requested: DeliveryView?, cursor text: String?, limit: Int) async throws -> DeliveryPage {
+    package func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, view requested: DeliveryView?, cursor text: String?, limit: Int) async throws -> DeliveryPage {
         let now = clock.now()
         let active = state.current
         let (policy, pseudonymiser) = (active.policy, active.pseudonymiser)
@@ -246,5 +246,5 @@ final class AsyncGate: Sendable {
 
 extension CalendarDate {
     /// The calendar day in the Netherlands at `instant`.
-    public static func inAmsterdam(_ instant: Date) -> CalendarDate { inAmsterdam(secondsSince1970: instant.timeIntervalSince1970) }
+    package static func inAmsterdam(_ instant: Date) -> CalendarDate { inAmsterdam(secondsSince1970: instant.timeIntervalSince1970) }
 }

@@ -10,15 +10,15 @@ import X509
 ///
 /// - Warning: for development and tests only. Nothing real trusts these keys; production uses
 ///   PKIoverheid (or the agency's own) certificates.
-public enum DevelopmentPKI {
+package enum DevelopmentPKI {
     /// One certificate to issue.
-    public struct Subject: Sendable {
-        public let fileName: String
-        public let commonName: String
-        public let organisation: String
-        public let oin: OIN
+    package struct Subject: Sendable {
+        package let fileName: String
+        package let commonName: String
+        package let organisation: String
+        package let oin: OIN
 
-        public init(fileName: String, commonName: String, organisation: String, oin: OIN) {
+        package init(fileName: String, commonName: String, organisation: String, oin: OIN) {
             self.fileName = fileName
             self.commonName = commonName
             self.organisation = organisation
@@ -28,7 +28,7 @@ public enum DevelopmentPKI {
 
     /// Writes `ca.pem`/`ca.key`, `gateway.pem`/`gateway.key` and `<fileName>.pem`/`.key` for every
     /// client into `directory`. Private keys are written with mode 0600.
-    public static func create(in directory: URL, gatewayOIN: OIN, clients: [Subject], caName: String = "Vangnet Development CA", now: Date = Date()) throws {
+    package static func create(in directory: URL, gatewayOIN: OIN, clients: [Subject], caName: String = "Vangnet Development CA", now: Date = Date()) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let caKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let caName = try DistinguishedName {
@@ -81,7 +81,7 @@ public enum DevelopmentPKI {
     /// of certificates it issued; none: an empty list).
     @discardableResult
     /// Numbered one above the list already in `directory` unless `number` says otherwise.
-    public static func writeRevocationList(revoking revoked: [URL], in directory: URL, now: Date = Date(), validity: TimeInterval = 7 * 86_400,
+    package static func writeRevocationList(revoking revoked: [URL], in directory: URL, now: Date = Date(), validity: TimeInterval = 7 * 86_400,
                                            number: Int? = nil) throws -> URL {
         let ca = try Certificate(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.pem"), encoding: .utf8))
         let caKey = try Certificate.PrivateKey(pemEncoded: String(contentsOf: directory.appendingPathComponent("ca.key"), encoding: .utf8))

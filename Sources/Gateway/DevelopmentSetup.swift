@@ -7,20 +7,20 @@ import VangnetCrypto
 /// database path and a configuration file (`vangnet.json`) whose policy names test organisations.
 ///
 /// - Warning: development only; every OIN has the test prefix `00000099`.
-public enum DevelopmentSetup {
-    public static let gatewayOIN = OIN("00000099000000000001")!
-    public static let duo = OIN("00000099000000000101")!
-    public static let uwv = OIN("00000099000000000102")!
+package enum DevelopmentSetup {
+    package static let gatewayOIN = OIN("00000099000000000001")!
+    package static let duo = OIN("00000099000000000101")!
+    package static let uwv = OIN("00000099000000000102")!
     /// Contactgemeente Utrecht, RMC region 19 (Utrecht).
-    public static let regionUtrecht = OIN("00000099000000000219")!
+    package static let regionUtrecht = OIN("00000099000000000219")!
     /// Contactgemeente Amsterdam, RMC region 21 (Agglomeratie Amsterdam).
-    public static let regionAmsterdam = OIN("00000099000000000221")!
-    public static let auditor = OIN("00000099000000000901")!
+    package static let regionAmsterdam = OIN("00000099000000000221")!
+    package static let auditor = OIN("00000099000000000901")!
     /// The platform team's Prometheus.
-    public static let monitor = OIN("00000099000000000902")!
+    package static let monitor = OIN("00000099000000000902")!
 
     /// The client certificates of the development PKI.
-    public static let clients: [DevelopmentPKI.Subject] = [
+    package static let clients: [DevelopmentPKI.Subject] = [
         .init(fileName: "duo", commonName: "DUO batch sender", organisation: "Dienst Uitvoering Onderwijs (test)", oin: duo),
         .init(fileName: "uwv", commonName: "UWV batch sender", organisation: "UWV (test)", oin: uwv),
         .init(fileName: "region-utrecht", commonName: "RMC Utrecht", organisation: "Gemeente Utrecht (test)", oin: regionUtrecht),
@@ -32,7 +32,7 @@ public enum DevelopmentSetup {
     /// Creates the PKI, keys and configuration under `directory` and returns the configuration.
     /// `extraClients` get certificates from the same CA but no place in the policy.
     @discardableResult
-    public static func create(in directory: URL, port: Int = 8443, extraClients: [DevelopmentPKI.Subject] = []) throws -> GatewayConfiguration {
+    package static func create(in directory: URL, port: Int = 8443, extraClients: [DevelopmentPKI.Subject] = []) throws -> GatewayConfiguration {
         let certs = directory.appendingPathComponent("certs"), keys = directory.appendingPathComponent("keys")
         try DevelopmentPKI.create(in: certs, gatewayOIN: gatewayOIN, clients: clients + extraClients)
         try GatewayKeys.create(in: keys)
@@ -56,7 +56,7 @@ public enum DevelopmentSetup {
 
     /// The development policy: the 40 regions of the reference data (two with a contactgemeente),
     /// two sources, two consumers, an auditor, the three default purposes.
-    public static func policy(duoKey: SigningPublicKey, uwvKey: SigningPublicKey) -> PolicyDocument {
+    package static func policy(duoKey: SigningPublicKey, uwvKey: SigningPublicKey) -> PolicyDocument {
         var regions = PolicyDocument.Region.fromReference()
         for (i, region) in regions.enumerated() {
             switch region.number.value {

@@ -16,17 +16,17 @@ import VangnetCore
 ///
 /// `run()` serves until cancelled (or, through ``runUntilSignalled()``, until SIGTERM/SIGINT).
 /// ``reload()`` takes a changed policy or key epoch into use without a restart.
-public struct Gateway: Sendable {
+package struct Gateway: Sendable {
     /// The configuration the gateway started with (listener, TLS, store and limits come from it).
-    public let configuration: GatewayConfiguration
-    public let state: GatewayState
-    public let keys: GatewayKeys
-    public let store: any RecordStore
-    public let ingest: IngestPipeline
-    public let delivery: DeliveryPipeline
-    public let metrics: GatewayMetrics
+    package let configuration: GatewayConfiguration
+    package let state: GatewayState
+    package let keys: GatewayKeys
+    package let store: any RecordStore
+    package let ingest: IngestPipeline
+    package let delivery: DeliveryPipeline
+    package let metrics: GatewayMetrics
     /// The client CA's revocation list in force (``Revocation/none`` without `tls.crl`).
-    public let revocation: Revocation
+    package let revocation: Revocation
     let connections: ConnectionTable
     let rateLimiter: RequestRateLimiter
     let refusals: RefusalSummary
@@ -34,14 +34,14 @@ public struct Gateway: Sendable {
     let logger: Logger
 
     /// The policy in force now.
-    public var policy: Policy { state.current.policy }
+    package var policy: Policy { state.current.policy }
 
     /// Checks the configuration, loads keys and opens the store. Fails with a message that says
     /// what to fix; records a `config.load` audit event with the policy fingerprint.
     ///
     /// With PostgreSQL, several instances may share the database: staging areas left by an
     /// instance that stopped are dropped, those of running instances are left alone.
-    public init(configuration: GatewayConfiguration, clock: any WallClock = SystemClock(), logger: Logger = Logger(label: "vangnet")) async throws {
+    package init(configuration: GatewayConfiguration, clock: any WallClock = SystemClock(), logger: Logger = Logger(label: "vangnet")) async throws {
         let keyDirectory = configuration.resolve(configuration.gateway.keyDirectory)
         let keys = try GatewayKeys.load(from: keyDirectory)
         let active = try Self.activate(configuration, keys: keys)
@@ -118,7 +118,7 @@ public struct Gateway: Sendable {
     /// Other settings (listener, TLS files, database, limits) take a restart.
     /// - Returns: the policy now in force.
     @discardableResult
-    public func reload() async throws -> ActivePolicy {
+    package func reload() async throws -> ActivePolicy {
         guard let file = configuration.file else { throw ConfigurationError("the gateway was not started from a configuration file") }
         let previous = state.current
         let active: ActivePolicy
@@ -145,7 +145,7 @@ public struct Gateway: Sendable {
 
     /// The TLS settings: TLS 1.3 only, client certificate required (and verified against the CA by
     /// the ``ClientCertificateVerifier`` that the application installs).
-    public func tlsConfiguration() throws -> TLSConfiguration {
+    package func tlsConfiguration() throws -> TLSConfiguration {
         let tls = configuration.gateway.tls
         var config = TLSConfiguration.makeServerConfigurationWithMTLS(
             certificateChain: try NIOSSLCertificate.fromPEMFile(configuration.resolve(tls.certificate).path).map { .certificate($0) },
@@ -157,7 +157,7 @@ public struct Gateway: Sendable {
     }
 
     /// The HTTPS application. `onServerRunning` receives the bound port (useful with port 0).
-    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+    package func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = Router(context: GatewayRequestContext.self)
         addRoutes(to: router)
         let listen = configuration.gateway.listen, limits = configuration.gateway.limits
@@ -182,7 +182,7 @@ public struct Gateway: Sendable {
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
-    public func runUntilSignalled(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+    package func runUntilSignalled(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
                                   onReload: (@Sendable (Result<ActivePolicy, any Error>) async -> Void)? = nil) async throws {
         let reloads: [any Service] = onReload.map { [ReloadOnHangup(gateway: self, reported: $0)] } ?? []
         let group = ServiceGroup(configuration: .init(services: try reloads + services(onServerRunning: onServerRunning),

@@ -7,15 +7,15 @@ import NIOSSL
 /// An mTLS client of the gateway, for sources (push) and regions (pull).
 ///
 /// Call ``shutdown()`` when done.
-public final class GatewayClient: Sendable {
+package final class GatewayClient: Sendable {
     /// An HTTP answer: status, headers of interest, body.
-    public struct Answer: Sendable {
-        public let status: Int
-        public let body: String
-        public let headers: [String: String]
+    package struct Answer: Sendable {
+        package let status: Int
+        package let body: String
+        package let headers: [String: String]
 
         /// The refusal this answer describes, if it is not a success.
-        public var refusal: Refusal? {
+        package var refusal: Refusal? {
             guard status >= 300 else { return nil }
             struct ErrorBody: Decodable { let error: String; let message: String }
             let parsed = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8))
@@ -25,11 +25,11 @@ public final class GatewayClient: Sendable {
 
     /// A refusal as a client reads it: the code as text, since a newer gateway may answer codes
     /// this client does not know (and a proxy in between answers without one: `http_<status>`).
-    public struct Refusal: Sendable, Equatable, CustomStringConvertible {
-        public let status: Int
-        public let code: String
-        public let message: String
-        public var description: String { "\(status) \(code): \(message)" }
+    package struct Refusal: Sendable, Equatable, CustomStringConvertible {
+        package let status: Int
+        package let code: String
+        package let message: String
+        package var description: String { "\(status) \(code): \(message)" }
     }
 
     private let http: HTTPClient
@@ -40,7 +40,7 @@ public final class GatewayClient: Sendable {
     ///   - certificate, privateKey: the caller's PEM client certificate and key (`nil`: none, for tests of refusal).
     ///   - trustedCA: the PEM CA that signed the gateway's server certificate.
     ///   - connectTimeout: how long to keep trying to connect (with backoff) before a request fails.
-    public init(baseURL: String, certificate: URL?, privateKey: URL?, trustedCA: URL, connectTimeout: Duration = .seconds(10)) throws {
+    package init(baseURL: String, certificate: URL?, privateKey: URL?, trustedCA: URL, connectTimeout: Duration = .seconds(10)) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         tls.trustRoots = .file(trustedCA.path)
@@ -55,10 +55,10 @@ public final class GatewayClient: Sendable {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     }
 
-    public func shutdown() async throws { try await http.shutdown() }
+    package func shutdown() async throws { try await http.shutdown() }
 
     /// Runs `body` with this client and shuts the client down afterwards, whatever `body` does.
-    public func shuttingDown<T>(after body: (GatewayClient) async throws -> T) async throws -> T {
+    package func shuttingDown<T>(after body: (GatewayClient) async throws -> T) async throws -> T {
         do {
             let result = try await body(self)
             try await shutdown()
@@ -70,18 +70,18 @@ public final class GatewayClient: Sendable {
     }
 
     /// Pushes an envelope file, streaming it from disk; `progress` receives the bytes sent so far.
-    public func push(envelopeFile url: URL, progress: (@Sendable (Int64) -> Void)? = nil) async throws -> Answer {
+    package func push(envelopeFile url: URL, progress: (@Sendable (Int64) -> Void)? = nil) async throws -> Answer {
         let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
         return try await push(body: .stream(FileChunks(url: url, progress: progress), length: .known(Int64(size))))
     }
 
     /// Pushes envelope bytes held in memory.
-    public func push(envelope: [UInt8]) async throws -> Answer {
+    package func push(envelope: [UInt8]) async throws -> Answer {
         try await push(body: .bytes(envelope))
     }
 
     /// Pushes an envelope given as any request body (for example a stream).
-    public func push(body: HTTPClientRequest.Body) async throws -> Answer {
+    package func push(body: HTTPClientRequest.Body) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + "/v1/batches")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/vnd.vangnet.envelope.v1")
@@ -91,7 +91,7 @@ public final class GatewayClient: Sendable {
 
     /// Pulls one page of a purpose's records: `view` to start (`current` or `changes`), or
     /// `cursor` to continue (from `Vangnet-Next-Cursor`).
-    public func pull(purpose: String, view: String? = nil, cursor: String? = nil, limit: Int = 1000, format: String = "ndjson") async throws -> Answer {
+    package func pull(purpose: String, view: String? = nil, cursor: String? = nil, limit: Int = 1000, format: String = "ndjson") async throws -> Answer {
         var query = "limit=\(limit)&format=\(format)"
         if let view { query += "&view=\(view)" }
         if let cursor { query += "&cursor=\(cursor)" }
@@ -101,7 +101,7 @@ public final class GatewayClient: Sendable {
     /// Follows a pull to its end: a current picture until its snapshot is complete, changes until
     /// a page is empty. `page` gets each page's answer; returns the cursor to continue with (a
     /// changes cursor) or the refusal's answer.
-    public func pullAll(purpose: String, view: String? = nil, cursor: String? = nil, limit: Int = 1000, format: String = "ndjson",
+    package func pullAll(purpose: String, view: String? = nil, cursor: String? = nil, limit: Int = 1000, format: String = "ndjson",
                         page: (Answer) async throws -> Void) async throws -> Result<String, PullFailure> {
         var cursor = cursor
         var first = true
@@ -117,12 +117,12 @@ public final class GatewayClient: Sendable {
     }
 
     /// A pull the gateway refused.
-    public struct PullFailure: Error, Sendable {
-        public let answer: Answer
+    package struct PullFailure: Error, Sendable {
+        package let answer: Answer
     }
 
     /// A GET of any path, with extra `headers`.
-    public func get(_ path: String, headers: [(String, String)] = []) async throws -> Answer {
+    package func get(_ path: String, headers: [(String, String)] = []) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         return try await execute(request)

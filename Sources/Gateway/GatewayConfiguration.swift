@@ -6,30 +6,30 @@ import VangnetCore
 /// The gateway's configuration file (JSON): where it listens, its TLS material, keys, database,
 /// limits, and the access policy. Relative paths are taken relative to the file's directory.
 /// Documented in `docs/configuration.md`.
-public struct GatewayConfiguration: Sendable, Codable {
-    public var gateway: Settings
-    public var policy: PolicyDocument
+package struct GatewayConfiguration: Sendable, Codable {
+    package var gateway: Settings
+    package var policy: PolicyDocument
 
-    public struct Settings: Sendable, Codable {
-        public var oin: OIN
-        public var listen: Listen
-        public var tls: TLSFiles
+    package struct Settings: Sendable, Codable {
+        package var oin: OIN
+        package var listen: Listen
+        package var tls: TLSFiles
         /// Directory holding the gateway's keys (see ``GatewayKeys``).
-        public var keyDirectory: String
+        package var keyDirectory: String
         /// The store: a SQLite file (path relative to this file), or a PostgreSQL database as
         /// `postgres://user@host:port/database?schema=name` for several instances.
-        public var database: String
+        package var database: String
         /// The key epoch pseudonyms are made under.
-        public var pseudonymEpoch: UInt32
-        public var limits: Limits
-        public var audit: Audit
+        package var pseudonymEpoch: UInt32
+        package var limits: Limits
+        package var audit: Audit
         /// How often the gateway removes records past their retention and brings the delivery
         /// index to the day, in seconds (default 3600).
-        public var purgeEverySeconds: Int
+        package var purgeEverySeconds: Int
         /// How long delivery keeps what snapshots and cursors need (``Delivery``).
-        public var delivery: Delivery
+        package var delivery: Delivery
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             oin = try c.decode(OIN.self, forKey: .oin)
             listen = try c.decode(Listen.self, forKey: .listen)
@@ -46,7 +46,7 @@ public struct GatewayConfiguration: Sendable, Codable {
             delivery = try c.decodeIfPresent(Delivery.self, forKey: .delivery) ?? Delivery()
         }
 
-        public init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1,
+        package init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1,
                     limits: Limits = Limits(), audit: Audit = Audit(), purgeEverySeconds: Int = 3600, delivery: Delivery = Delivery()) {
             self.audit = audit
             self.delivery = delivery
@@ -62,20 +62,20 @@ public struct GatewayConfiguration: Sendable, Codable {
     }
 
     /// How long the delivery index keeps what a region's pull may still need.
-    public struct Delivery: Sendable, Codable, Equatable {
+    package struct Delivery: Sendable, Codable, Equatable {
         /// Hours a current-picture snapshot stays readable after an item in it was replaced
         /// (default 24): a snapshot continued later answers `snapshot_expired`.
-        public var snapshotHours: Int
+        package var snapshotHours: Int
         /// Days a withdrawal is kept for changes cursors older than it (default 400): a changes
         /// cursor older than that answers `cursor_expired`, and the region pulls its current picture.
-        public var changesDays: Int
+        package var changesDays: Int
 
-        public init(snapshotHours: Int = 24, changesDays: Int = 400) {
+        package init(snapshotHours: Int = 24, changesDays: Int = 400) {
             self.snapshotHours = snapshotHours
             self.changesDays = changesDays
         }
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             snapshotHours = try c.decodeIfPresent(Int.self, forKey: .snapshotHours) ?? 24
             changesDays = try c.decodeIfPresent(Int.self, forKey: .changesDays) ?? 400
@@ -84,38 +84,38 @@ public struct GatewayConfiguration: Sendable, Codable {
         }
 
         /// As the stores take them.
-        public var lifetimes: DeliveryLifetimes {
+        package var lifetimes: DeliveryLifetimes {
             DeliveryLifetimes(snapshotSeconds: Double(snapshotHours) * 3600, cursorSeconds: Double(changesDays) * 86_400)
         }
     }
 
-    public struct Listen: Sendable, Codable {
-        public var host: String
+    package struct Listen: Sendable, Codable {
+        package var host: String
         /// 0 picks a free port (tests).
-        public var port: Int
-        public init(host: String, port: Int) {
+        package var port: Int
+        package init(host: String, port: Int) {
             self.host = host
             self.port = port
         }
     }
 
-    public struct TLSFiles: Sendable, Codable {
+    package struct TLSFiles: Sendable, Codable {
         /// PEM server certificate (chain).
-        public var certificate: String
+        package var certificate: String
         /// PEM private key of the server certificate.
-        public var privateKey: String
+        package var privateKey: String
         /// PEM CA bundle that client certificates must chain to.
-        public var clientCA: String
+        package var clientCA: String
         /// Optional certificate revocation list of the client CA (DER or PEM), checked at every
         /// handshake and request, and read again when the file changes.
-        public var crl: String?
+        package var crl: String?
         /// How often (seconds) the CRL file is checked for a change.
-        public var crlCheckSeconds: Int?
+        package var crlCheckSeconds: Int?
         /// When the list in force is past its nextUpdate: `false` (default) warns and audits
         /// `crl_expired` and goes on with it; `true` refuses every client until a current list is
         /// in place (fail closed, as PKIoverheid practice expects).
-        public var crlFailClosed: Bool?
-        public init(certificate: String, privateKey: String, clientCA: String, crl: String? = nil, crlCheckSeconds: Int? = nil, crlFailClosed: Bool? = nil) {
+        package var crlFailClosed: Bool?
+        package init(certificate: String, privateKey: String, clientCA: String, crl: String? = nil, crlCheckSeconds: Int? = nil, crlFailClosed: Bool? = nil) {
             self.crlFailClosed = crlFailClosed
             self.certificate = certificate
             self.privateKey = privateKey
@@ -126,18 +126,18 @@ public struct GatewayConfiguration: Sendable, Codable {
     }
 
     /// When the gateway signs audit checkpoints (with `audit-signing.key`).
-    public struct Audit: Sendable, Codable {
+    package struct Audit: Sendable, Codable {
         /// A checkpoint after every this many entries, in the transaction of the entry.
-        public var checkpointEvery: Int
+        package var checkpointEvery: Int
         /// And at least this often (seconds) while entries are being added.
-        public var checkpointSeconds: Int
+        package var checkpointSeconds: Int
 
-        public init(checkpointEvery: Int = 1000, checkpointSeconds: Int = 300) {
+        package init(checkpointEvery: Int = 1000, checkpointSeconds: Int = 300) {
             self.checkpointEvery = checkpointEvery
             self.checkpointSeconds = checkpointSeconds
         }
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = Audit()
             checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
@@ -148,40 +148,40 @@ public struct GatewayConfiguration: Sendable, Codable {
         }
     }
 
-    public struct Limits: Sendable, Codable {
+    package struct Limits: Sendable, Codable {
         /// Largest envelope accepted, in bytes.
-        public var maxEnvelopeBytes: Int
+        package var maxEnvelopeBytes: Int
         /// Most records in one batch.
-        public var maxRecords: Int
+        package var maxRecords: Int
         /// Longest record line, in bytes.
-        public var maxRecordBytes: Int
+        package var maxRecordBytes: Int
         /// How far a batch's creation time may lie from the gateway's clock, in seconds.
-        public var creationWindowSeconds: Int
+        package var creationWindowSeconds: Int
         /// Most records in one pull page.
-        public var maxPageSize: Int
+        package var maxPageSize: Int
         /// Longest time one upload may take, in seconds (a slow sender is cut off).
-        public var maxUploadSeconds: Int
+        package var maxUploadSeconds: Int
         /// Longest silence on a connection, in seconds, before it is closed.
-        public var idleTimeoutSeconds: Int
+        package var idleTimeoutSeconds: Int
         /// Longest time from a connection's start, or the end of its previous request, until a
         /// request's headers are complete (slow-loris), in seconds.
-        public var headerTimeoutSeconds: Int
+        package var headerTimeoutSeconds: Int
         /// Largest request head (all header lines together), in bytes.
-        public var maxHeaderBytes: Int
+        package var maxHeaderBytes: Int
         /// Longest time from a connection's start until its TLS handshake is complete, in seconds:
         /// much shorter than the header deadline, so silent connections leave quickly.
-        public var handshakeTimeoutSeconds: Int
+        package var handshakeTimeoutSeconds: Int
         /// Most connections still in their TLS handshake (not yet authenticated); when the table is
         /// full, the oldest of them gives way to a new one.
-        public var maxHandshakes: Int
+        package var maxHandshakes: Int
         /// Most authenticated connections open at once (counted apart from handshakes), and
         /// connections of either kind from one address.
-        public var maxConnections: Int
-        public var maxConnectionsPerAddress: Int
+        package var maxConnections: Int
+        package var maxConnectionsPerAddress: Int
         /// Requests per minute one caller (OIN) may make on average; bursts up to a tenth of it.
-        public var requestsPerMinute: Int
+        package var requestsPerMinute: Int
 
-        public init(maxEnvelopeBytes: Int = 1 << 30, maxRecords: Int = 2_000_000, maxRecordBytes: Int = 16 * 1024,
+        package init(maxEnvelopeBytes: Int = 1 << 30, maxRecords: Int = 2_000_000, maxRecordBytes: Int = 16 * 1024,
                     creationWindowSeconds: Int = 7 * 86400, maxPageSize: Int = 10_000,
                     maxUploadSeconds: Int = 3600, idleTimeoutSeconds: Int = 60, headerTimeoutSeconds: Int = 10, maxHeaderBytes: Int = 16 * 1024,
                     handshakeTimeoutSeconds: Int = 3, maxHandshakes: Int = 250, maxConnections: Int = 1000, maxConnectionsPerAddress: Int = 100, requestsPerMinute: Int = 3000) {
@@ -202,7 +202,7 @@ public struct GatewayConfiguration: Sendable, Codable {
         }
 
         /// Every limit is optional in the file; an absent one takes its default.
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = Limits()
             maxEnvelopeBytes = try c.decodeIfPresent(Int.self, forKey: .maxEnvelopeBytes) ?? d.maxEnvelopeBytes
@@ -222,22 +222,22 @@ public struct GatewayConfiguration: Sendable, Codable {
         }
     }
 
-    public init(gateway: Settings, policy: PolicyDocument) {
+    package init(gateway: Settings, policy: PolicyDocument) {
         self.gateway = gateway
         self.policy = policy
     }
 
     /// The file it was read from (a reload reads it again).
-    public private(set) var file: URL? = nil
+    package private(set) var file: URL? = nil
 
     /// Where the file was read from; relative paths resolve against it.
-    public var baseDirectory: URL? { file?.deletingLastPathComponent() }
+    package var baseDirectory: URL? { file?.deletingLastPathComponent() }
 
     private enum CodingKeys: String, CodingKey { case gateway, policy }
 
     /// Reads and decodes a configuration file.
     /// - Throws: ``ConfigurationError`` with the place (path, line and column) and reason of the first problem.
-    public static func load(from url: URL) throws -> GatewayConfiguration {
+    package static func load(from url: URL) throws -> GatewayConfiguration {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)") }
         func place(_ keys: [any CodingKey]) -> String {
@@ -264,7 +264,7 @@ public struct GatewayConfiguration: Sendable, Codable {
 
     /// The policy's problems (errors first, then warnings), each placed in this file as
     /// `file:line:column: severity: path: message`.
-    public func describe(_ problems: [PolicyProblem]) -> [String] {
+    package func describe(_ problems: [PolicyProblem]) -> [String] {
         let bytes = file.flatMap { try? Data(contentsOf: $0) }.map(Array.init) ?? []
         return problems.sorted { ($0.severity == .error ? 0 : 1) < ($1.severity == .error ? 0 : 1) }.map { problem in
             let path = JSONPath([.key("policy")] + problem.path.components)
@@ -274,14 +274,14 @@ public struct GatewayConfiguration: Sendable, Codable {
     }
 
     /// Writes the configuration as readable JSON.
-    public func write(to url: URL) throws {
+    package func write(to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(self).write(to: url)
     }
 
     /// An absolute path for a path from the file.
-    public func resolve(_ path: String) -> URL {
+    package func resolve(_ path: String) -> URL {
         if path.hasPrefix("/") { return URL(fileURLWithPath: path) }
         return (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).appendingPathComponent(path)
     }
@@ -289,7 +289,7 @@ public struct GatewayConfiguration: Sendable, Codable {
 }
 
 /// The configuration cannot be used; the message says where and why.
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct ConfigurationError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -13,15 +13,15 @@ import VangnetCrypto
 ///
 /// Secret files must have mode 0600 and belong to the gateway's user; loading refuses anything
 /// else.
-public struct GatewayKeys: Sendable {
-    public let signing: SigningKeyPair
-    public let box: BoxKeyPair
+package struct GatewayKeys: Sendable {
+    package let signing: SigningKeyPair
+    package let box: BoxKeyPair
     /// Signs audit checkpoints; auditors verify them with `audit-signing.pub`.
-    public let audit: SigningKeyPair
+    package let audit: SigningKeyPair
     /// The pseudonym root secret of every epoch whose key file is present.
-    public let pseudonymRoots: [UInt32: SecretBytes]
+    package let pseudonymRoots: [UInt32: SecretBytes]
 
-    public init(signing: SigningKeyPair, box: BoxKeyPair, audit: SigningKeyPair, pseudonymRoots: [UInt32: SecretBytes]) {
+    package init(signing: SigningKeyPair, box: BoxKeyPair, audit: SigningKeyPair, pseudonymRoots: [UInt32: SecretBytes]) {
         self.signing = signing
         self.box = box
         self.audit = audit
@@ -31,7 +31,7 @@ public struct GatewayKeys: Sendable {
     static func pseudonymRootFile(epoch: UInt32) -> String { "pseudonym-root.e\(epoch).key" }
 
     /// Loads the keys from `directory`, checking permissions.
-    public static func load(from directory: URL) throws -> GatewayKeys {
+    package static func load(from directory: URL) throws -> GatewayKeys {
         GatewayKeys(
             signing: try SigningKeyPair(seed: KeyFile.readSecret(directory.appendingPathComponent("gateway-signing.key"))),
             box: try BoxKeyPair(secretKey: KeyFile.readSecret(directory.appendingPathComponent("gateway-box.key"))),
@@ -50,7 +50,7 @@ public struct GatewayKeys: Sendable {
     }
 
     /// The epochs that have a root key file in `directory`, in order.
-    public static func pseudonymEpochs(in directory: URL) throws -> [UInt32] {
+    package static func pseudonymEpochs(in directory: URL) throws -> [UInt32] {
         try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap { name -> UInt32? in
             guard name.hasPrefix("pseudonym-root.e"), name.hasSuffix(".key") else { return nil }
             return UInt32(name.dropFirst("pseudonym-root.e".count).dropLast(".key".count))
@@ -59,7 +59,7 @@ public struct GatewayKeys: Sendable {
 
     /// The pseudonymiser for `current`, holding every loaded epoch (earlier records stay deliverable).
     /// - Throws: ``KeyFile/Failure`` if the current epoch has no root key.
-    public func pseudonymiser(currentEpoch: UInt32, directory: URL) throws -> Pseudonymiser {
+    package func pseudonymiser(currentEpoch: UInt32, directory: URL) throws -> Pseudonymiser {
         guard let root = pseudonymRoots[currentEpoch] else {
             throw KeyFile.Failure(path: directory.appendingPathComponent(Self.pseudonymRootFile(epoch: currentEpoch)).path,
                                   reason: "missing: pseudonymEpoch is \(currentEpoch) but there is no root key for it (vangnet keys rotate makes one)")
@@ -71,7 +71,7 @@ public struct GatewayKeys: Sendable {
     /// Makes fresh keys and writes them (secrets 0600, public halves beside them), with pseudonym
     /// epoch 1. Refuses to overwrite existing keys.
     @discardableResult
-    public static func create(in directory: URL) throws -> GatewayKeys {
+    package static func create(in directory: URL) throws -> GatewayKeys {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let existing = directory.appendingPathComponent("gateway-signing.key")
         guard !FileManager.default.fileExists(atPath: existing.path) else {
@@ -91,7 +91,7 @@ public struct GatewayKeys: Sendable {
 
     /// Starts a new pseudonym epoch: writes a fresh root key for the epoch after the newest one
     /// in `directory` and returns its number. Existing epochs are left alone.
-    public static func rotatePseudonymRoot(in directory: URL) throws -> UInt32 {
+    package static func rotatePseudonymRoot(in directory: URL) throws -> UInt32 {
         let next = (try pseudonymEpochs(in: directory).last ?? 0) + 1
         let file = directory.appendingPathComponent(pseudonymRootFile(epoch: next))
         guard !FileManager.default.fileExists(atPath: file.path) else { throw KeyFile.Failure(path: file.path, reason: "exists") }
@@ -101,7 +101,7 @@ public struct GatewayKeys: Sendable {
 
     /// Makes a source's Ed25519 signing key pair as `<name>-signing.key` / `.pub`.
     @discardableResult
-    public static func createSigningKey(named name: String, in directory: URL) throws -> SigningKeyPair {
+    package static func createSigningKey(named name: String, in directory: URL) throws -> SigningKeyPair {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let pair = SigningKeyPair.generate()
         try KeyFile.writeSecret(pair.seed, to: directory.appendingPathComponent("\(name)-signing.key"))

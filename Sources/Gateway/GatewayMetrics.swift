@@ -4,12 +4,12 @@ import VangnetCore
 
 /// The gateway's Prometheus metrics (text format at `GET /metrics`). Labels hold route names,
 /// status codes, reason codes, datasets, regions and purposes: never anything about a person.
-public final class GatewayMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+package final class GatewayMetrics: Sendable {
+    package let registry = PrometheusCollectorRegistry()
     static let latencyBuckets: [Duration] = [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250),
                                              .seconds(1), .seconds(5), .seconds(30), .seconds(120)]
 
-    public init() {}
+    package init() {}
 
     /// One answered request: its route, status and time taken.
     func request(_ route: String, status: Int, duration: Duration) {
@@ -49,5 +49,5 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
-    public func exposition() -> String { registry.emitToString() }
+    package func exposition() -> String { registry.emitToString() }
 }

@@ -10,41 +10,41 @@ import VangnetCore
 /// BSN. The HTTP status is the code's (``Code/status``), chosen here at the edge: the pipelines
 /// name what is wrong, not how HTTP says it. Thrown through Hummingbird, it answers the JSON
 /// error body that every refusal has: `{"error": "<code>", "message": "..."}`.
-public struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertible, HTTPResponseError {
-    public let code: Code
-    public let message: String
+package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertible, HTTPResponseError {
+    package let code: Code
+    package let message: String
     /// Seconds after which the caller may try again (`Retry-After`), for refusals that pass.
-    public let retryAfter: Int?
+    package let retryAfter: Int?
 
-    public init(_ code: Code, _ message: String, retryAfter: Int? = nil) {
+    package init(_ code: Code, _ message: String, retryAfter: Int? = nil) {
         (self.code, self.message, self.retryAfter) = (code, message, retryAfter)
     }
 
     /// A policy decision's refusal: the denial's code, and its reason as the message.
-    public init(_ denial: Denial) { self.init(Code(denial.code), denial.reason) }
+    package init(_ denial: Denial) { self.init(Code(denial.code), denial.reason) }
 
     /// An envelope the reader refused. An unknown signing key is refused by the policy before the
     /// reader could find it, so it answers as the policy does.
-    public init(_ error: EnvelopeError) {
+    package init(_ error: EnvelopeError) {
         let code = error.code == .unknownSigningKey ? .unknownSigningKey : Code(rawValue: error.code.description) ?? .envelopeMalformed
         self.init(code, error.reason)
     }
 
-    public var status: HTTPResponse.Status { code.status }
+    package var status: HTTPResponse.Status { code.status }
 
-    public var description: String { "\(status.code) \(code.rawValue): \(message)" }
+    package var description: String { "\(status.code) \(code.rawValue): \(message)" }
 
     /// The JSON error body, with `Retry-After` where the refusal passes.
-    public func response(from request: Request, context: some RequestContext) throws -> Response { response() }
+    package func response(from request: Request, context: some RequestContext) throws -> Response { response() }
 
-    public func response() -> Response {
+    package func response() -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// `{"error":"<code>","message":"<message>"}` and a newline.
-    public var body: [UInt8] {
+    package var body: [UInt8] {
         var body = Array(#"{"error":"#.utf8)
         JSONText.appendString(code.rawValue, to: &body)
         body += Array(#","message":"#.utf8)
@@ -54,7 +54,7 @@ public struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertibl
 
     /// Every refusal's code, as docs/errors.md lists them with their status (a test holds the two
     /// equal). Codes are stable across versions; messages may change.
-    public enum Code: String, CaseIterable, Sendable {
+    package enum Code: String, CaseIterable, Sendable {
         // Identity and roles, on every route.
         case noOIN = "no_oin", unknownOrganisation = "unknown_organisation", wrongRole = "wrong_role"
         case certificateRevoked = "certificate_revoked", crlExpired = "crl_expired", rateLimited = "rate_limited"
@@ -77,7 +77,7 @@ public struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertibl
         case notFound = "not_found", methodNotAllowed = "method_not_allowed"
         case internalError = "internal_error"
 
-        public var status: HTTPResponse.Status {
+        package var status: HTTPResponse.Status {
             switch self {
             case .bodyMalformed, .envelopeMalformed, .envelopeUnsupportedVersion, .envelopeWrongRecipient, .envelopePayloadKeyUnreadable,
                  .envelopeDecryptionFailed, .envelopeTruncated, .envelopeTrailingData, .envelopeBadSignature, .invalidQuery, .invalidCursor:
@@ -99,7 +99,7 @@ public struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertibl
         }
 
         /// The code of a policy decision's denial.
-        public init(_ denial: Denial.Code) {
+        package init(_ denial: Denial.Code) {
             switch denial {
             case .unknownOrganisation: self = .unknownOrganisation
             case .wrongRole: self = .wrongRole

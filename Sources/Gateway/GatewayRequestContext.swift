@@ -3,12 +3,12 @@ import NIOCore
 
 /// The request context of the gateway: Hummingbird's core context plus the request's channel,
 /// from which the verified client certificate is read.
-public struct GatewayRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
+package struct GatewayRequestContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
     /// The connection (or, over HTTP/2, the stream) the request arrived on.
-    public let channel: any Channel
+    package let channel: any Channel
 
-    public init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.channel = source.channel
     }

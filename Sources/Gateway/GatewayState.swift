@@ -3,19 +3,19 @@ import Pseudonymisation
 import Synchronization
 
 /// What a reload can change without a restart: the policy and the pseudonym key epoch.
-public struct ActivePolicy: Sendable {
-    public let policy: Policy
-    public let pseudonymiser: Pseudonymiser
+package struct ActivePolicy: Sendable {
+    package let policy: Policy
+    package let pseudonymiser: Pseudonymiser
 }
 
 /// The gateway's current ``ActivePolicy``. Each request reads it once at its start, so a request
 /// runs wholly under one policy version; a reload swaps it for the requests that follow.
-public final class GatewayState: Sendable {
+package final class GatewayState: Sendable {
     private let active: Mutex<ActivePolicy>
 
     init(_ initial: ActivePolicy) { active = Mutex(initial) }
 
-    public var current: ActivePolicy { active.withLock { $0 } }
+    package var current: ActivePolicy { active.withLock { $0 } }
 
     func replace(with new: ActivePolicy) { active.withLock { $0 = new } }
 }

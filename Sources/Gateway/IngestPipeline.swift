@@ -18,7 +18,7 @@ import VangnetCrypto
 /// Records are staged (invisible) while the envelope streams; nothing is committed before the
 /// signature verifies and the final chunk decrypts. Every outcome, commit or refusal, is audited
 /// here, and a failed audit write fails the push.
-public struct IngestPipeline: Sendable {
+package struct IngestPipeline: Sendable {
     let state: GatewayState
     let keys: GatewayKeys
     let store: any RecordStore
@@ -29,7 +29,7 @@ public struct IngestPipeline: Sendable {
     let keeper: DeliveryKeeper
 
     /// What a push achieved.
-    public enum Outcome: Sendable {
+    package enum Outcome: Sendable {
         /// Committed now (HTTP 201).
         case committed(SignedReceipt)
         /// An identical retry of a committed batch: the original receipt (HTTP 200).
@@ -44,7 +44,7 @@ public struct IngestPipeline: Sendable {
     /// Records are staged in the store while the bytes stream in, so memory stays bounded by one
     /// frame and one staging buffer, whatever the batch size.
     /// - Throws: ``GatewayRefusal`` for anything refused (already audited).
-    public func ingest<Body: AsyncSequence>(_ body: Body, caller: PolicyDocument.Organisation) async throws -> Outcome
+    package func ingest<Body: AsyncSequence>(_ body: Body, caller: PolicyDocument.Organisation) async throws -> Outcome
     where Body.Element == ByteBuffer {
         // The role first: a consumer's or the auditor's push is refused whatever its body holds.
         guard caller.role == .source else {

@@ -5,28 +5,28 @@ import Logging
 /// swift-log handler writing one JSON object per line: `time`, `level`, `label`, `message` and the
 /// metadata as string fields. The gateway logs codes, routes, types and fingerprints only, never
 /// personal data (a test searches the logs for every BSN).
-public struct JSONLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
+package struct JSONLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level = .info
     let label: String
     let write: @Sendable (String) -> Void
 
     /// A handler writing to standard error.
-    public init(label: String) {
+    package init(label: String) {
         self.init(label: label) { line in FileHandle.standardError.write(Data(line.utf8)) }
     }
 
-    public init(label: String, write: @escaping @Sendable (String) -> Void) {
+    package init(label: String, write: @escaping @Sendable (String) -> Void) {
         self.label = label
         self.write = write
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+    package func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
                     file: String, function: String, line: UInt) {
         var object: [String: String] = [:]
         for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) { object[key] = "\(value)" }

@@ -5,16 +5,16 @@ import VangnetCrypto
 ///
 /// Reading refuses a file that its group or others may read, so a misconfigured deployment
 /// stops at start instead of running with exposed keys.
-public enum KeyFile {
+package enum KeyFile {
     /// A key file is unsafe or unreadable.
-    public struct Failure: Error, CustomStringConvertible {
-        public let path: String
-        public let reason: String
-        public var description: String { "key file \(path): \(reason)" }
+    package struct Failure: Error, CustomStringConvertible {
+        package let path: String
+        package let reason: String
+        package var description: String { "key file \(path): \(reason)" }
     }
 
     /// Reads a base64 secret key file after checking its permissions.
-    public static func readSecret(_ url: URL) throws -> SecretBytes {
+    package static func readSecret(_ url: URL) throws -> SecretBytes {
         try checkPermissions(url)
         let text = try String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard var data = Data(base64Encoded: text) else { throw Failure(path: url.path, reason: "not base64") }
@@ -23,24 +23,24 @@ public enum KeyFile {
     }
 
     /// Reads a base64 public key file (no permission requirement).
-    public static func readPublic(_ url: URL) throws -> [UInt8] {
+    package static func readPublic(_ url: URL) throws -> [UInt8] {
         let text = try String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let data = Data(base64Encoded: text) else { throw Failure(path: url.path, reason: "not base64") }
         return Array(data)
     }
 
     /// Writes a secret as base64 with mode 0600.
-    public static func writeSecret(_ secret: SecretBytes, to url: URL) throws {
+    package static func writeSecret(_ secret: SecretBytes, to url: URL) throws {
         try writeText(Data(secret.exposedBytes()).base64EncodedString() + "\n", to: url)
     }
 
     /// Writes a public key as base64 (mode 0644).
-    public static func writePublic(_ bytes: [UInt8], to url: URL) throws {
+    package static func writePublic(_ bytes: [UInt8], to url: URL) throws {
         try (Data(bytes).base64EncodedString() + "\n").write(to: url, atomically: true, encoding: .utf8)
     }
 
     /// Writes text that must stay private: created with mode 0600 before any byte is written.
-    public static func writeText(_ text: String, to url: URL) throws {
+    package static func writeText(_ text: String, to url: URL) throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
         guard fm.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
@@ -52,7 +52,7 @@ public enum KeyFile {
     }
 
     /// Refuses a file that anyone but its owner may read or write, or that another user owns.
-    public static func checkPermissions(_ url: URL) throws {
+    package static func checkPermissions(_ url: URL) throws {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw Failure(path: url.path, reason: "missing (vangnet keys init makes the gateway's keys; vangnet keys rotate a new pseudonym epoch)")
         }

@@ -15,10 +15,10 @@ import VangnetCrypto
 /// purpose's conditions and retention is delivered to that region (a population-dataset record
 /// only by its own region), under the region's pseudonym and an identifier for the record, with
 /// only the purpose's fields. Records of an epoch whose keys were destroyed are never delivered.
-public struct PolicyDeliveryRules: DeliveryRules {
+package struct PolicyDeliveryRules: DeliveryRules {
     let purposes: [PurposePlan]
     let pseudonymiser: Pseudonymiser
-    public let version: String
+    package let version: String
 
     /// A purpose as the rules apply it to every person: per dataset it reads, the fields it
     /// delivers and the conditions a record must meet, found once rather than per record.
@@ -53,7 +53,7 @@ public struct PolicyDeliveryRules: DeliveryRules {
         func plan(for dataset: DatasetID) -> DatasetPlan? { datasets.first { $0.dataset == dataset } }
     }
 
-    public init(policy: Policy, pseudonymiser: Pseudonymiser) {
+    package init(policy: Policy, pseudonymiser: Pseudonymiser) {
         let purposes = policy.purposeIDs.compactMap(policy.purpose)
         self.purposes = purposes.map(PurposePlan.init)
         self.pseudonymiser = pseudonymiser
@@ -65,7 +65,7 @@ public struct PolicyDeliveryRules: DeliveryRules {
         version = Hex.encode(GenericHash.hash(input, outputLength: 16))
     }
 
-    public func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?) {
+    package func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?) {
         var items: [DeliveryItem] = []
         var recheck: CalendarDate?
         func soonest(_ date: CalendarDate?) {

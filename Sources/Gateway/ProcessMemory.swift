@@ -4,7 +4,7 @@ import Glibc
 
 /// How the gateway process asks glibc to keep its memory, in one place: set at start, applied
 /// after every commit, and passed on to the gateways the benchmarks start (`environment`).
-public enum ProcessMemory {
+package enum ProcessMemory {
     /// Two malloc arenas. glibc gives threads that allocate at once arenas of their own (up to
     /// eight per core) and keeps what is freed in each: with NIO's threads, SQLite's queues and the
     /// delivery rules' thread, the peak RSS was 261-358 MiB in `vangnet bench pull --records
@@ -20,10 +20,10 @@ public enum ProcessMemory {
 
     /// The same settings as environment variables (glibc reads them before the first
     /// allocation), as operations.md advises for every gateway process.
-    public static let environment = ["MALLOC_ARENA_MAX": String(arenas), "MALLOC_MMAP_THRESHOLD_": String(mappingThreshold)]
+    package static let environment = ["MALLOC_ARENA_MAX": String(arenas), "MALLOC_MMAP_THRESHOLD_": String(mappingThreshold)]
 
     /// Asks glibc for these settings; call first thing in the process.
-    public static func configure() {
+    package static func configure() {
         #if canImport(Glibc)
         _ = mallopt(-8 /* M_ARENA_MAX, malloc.h */, arenas)
         _ = mallopt(-3 /* M_MMAP_THRESHOLD */, mappingThreshold)

@@ -265,7 +265,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
 /// Requests per caller: a token bucket per OIN that holds a tenth of a minute's allowance and
 /// refills at the configured rate.
-public final class RequestRateLimiter: Sendable {
+package final class RequestRateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
         var updated: ContinuousClock.Instant
@@ -275,14 +275,14 @@ public final class RequestRateLimiter: Sendable {
     private let perSecond: Double
     private let burst: Double
 
-    public init(requestsPerMinute: Int) {
+    package init(requestsPerMinute: Int) {
         perSecond = Double(requestsPerMinute) / 60
         burst = max(1, Double(requestsPerMinute) / 10)
     }
 
     /// Takes one request from `caller`'s allowance; `nil` if admitted, otherwise the seconds until
     /// the next request would be.
-    public func admit(_ caller: OIN, now: ContinuousClock.Instant = .now) -> Int? {
+    package func admit(_ caller: OIN, now: ContinuousClock.Instant = .now) -> Int? {
         buckets.withLock { buckets in
             var bucket = buckets[caller] ?? Bucket(tokens: burst, updated: now)
             let elapsed = now - bucket.updated

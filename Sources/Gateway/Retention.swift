@@ -10,11 +10,11 @@ import VangnetCore
 /// dataset may still use it: the longest `retentionDays` among them, counted from when its source
 /// last stated it (the commit of its version, or of a later complete picture that held it). The
 /// delivery index leaves a record out of each purpose once that purpose's own retention ends.
-public enum Retention {
+package enum Retention {
     /// Purges what `policy` no longer allows to be kept at `now`; the purge and its audit entry
     /// (`retention.purge`, with counts per dataset) are one transaction.
     @discardableResult
-    public static func purge(store: any RecordStore, active: ActivePolicy, now: Date, actor: OIN?, trigger: String) async throws -> PurgeResult {
+    package static func purge(store: any RecordStore, active: ActivePolicy, now: Date, actor: OIN?, trigger: String) async throws -> PurgeResult {
         let policy = active.policy
         let rules = PolicyDeliveryRules(policy: policy, pseudonymiser: active.pseudonymiser)
         return try await store.purge(before: policy.retentionCutoffs(now: now), rules: rules, day: CalendarDate.inAmsterdam(now), now: now) { result in
@@ -29,7 +29,7 @@ public enum Retention {
 extension Gateway {
     /// Purges records past retention under the policy in force.
     @discardableResult
-    public func purgeExpiredRecords() async throws -> PurgeResult {
+    package func purgeExpiredRecords() async throws -> PurgeResult {
         try await Retention.purge(store: store, active: state.current, now: clock.now(), actor: configuration.gateway.oin, trigger: "scheduled")
     }
 }
@@ -37,7 +37,7 @@ extension Gateway {
 extension ActivePolicy {
     /// The policy and pseudonym keys a configuration names (for operator commands that need
     /// what the gateway would decide, such as a purge).
-    public static func load(_ configuration: GatewayConfiguration) throws -> ActivePolicy {
+    package static func load(_ configuration: GatewayConfiguration) throws -> ActivePolicy {
         let keys = try GatewayKeys.load(from: configuration.resolve(configuration.gateway.keyDirectory))
         return try Gateway.activate(configuration, keys: keys)
     }

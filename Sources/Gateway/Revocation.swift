@@ -14,7 +14,7 @@ import X509
 ///
 /// A list that does not parse or is not signed by the client CA is refused: at start the gateway
 /// does not start, later the list in force stays. Every change and every refusal is audited.
-public final class Revocation: Sendable {
+package final class Revocation: Sendable {
     /// The list in force and the file state it was read from.
     struct Current: Sendable {
         var list: RevocationList?
@@ -35,7 +35,7 @@ public final class Revocation: Sendable {
     private let expiryReported = Mutex(false)
 
     /// No CRL configured: nothing is revoked.
-    public static let none = Revocation(file: nil, issuer: nil, list: nil, stamp: nil, failClosed: false)
+    package static let none = Revocation(file: nil, issuer: nil, list: nil, stamp: nil, failClosed: false)
 
     private init(file: URL?, issuer: Certificate?, list: RevocationList?, stamp: FileStamp?, failClosed: Bool) {
         self.file = file
@@ -45,7 +45,7 @@ public final class Revocation: Sendable {
     }
 
     /// Reads the configured CRL, checked against the first certificate of `clientCA`.
-    public static func load(file: URL, clientCA: URL, failClosed: Bool = false) throws -> Revocation {
+    package static func load(file: URL, clientCA: URL, failClosed: Bool = false) throws -> Revocation {
         let pem = try String(contentsOf: clientCA, encoding: .utf8)
         guard let first = try PEMDocument.parseMultiple(pemString: pem).first(where: { $0.discriminator == "CERTIFICATE" }) else {
             throw RevocationList.Failure("\(clientCA.path) holds no certificate")
@@ -56,10 +56,10 @@ public final class Revocation: Sendable {
     }
 
     /// Whether the list in force is past its nextUpdate at `now`.
-    public func isExpired(at now: Date) -> Bool { current.withLock { $0.list?.nextUpdate.map { $0 < now } ?? false } }
+    package func isExpired(at now: Date) -> Bool { current.withLock { $0.list?.nextUpdate.map { $0 < now } ?? false } }
 
     /// Why the list in force refuses a certificate; the raw value is the handshake's audit reason.
-    public enum Refusal: String, Sendable {
+    package enum Refusal: String, Sendable {
         /// The list names the certificate.
         case revoked = "tls_certificate_revoked"
         /// The list is past its nextUpdate and the configuration fails closed: every client.
@@ -67,7 +67,7 @@ public final class Revocation: Sendable {
     }
 
     /// Why `certificate` is refused at `now`, if it is.
-    public func refusal(for certificate: Certificate, at now: Date) -> Refusal? {
+    package func refusal(for certificate: Certificate, at now: Date) -> Refusal? {
         current.withLock { current in
             guard let list = current.list else { return nil }
             if failClosed, let next = list.nextUpdate, next < now { return .listExpired }
@@ -89,11 +89,11 @@ public final class Revocation: Sendable {
     }
 
     /// The list in force (`nil`: no CRL configured).
-    public var list: RevocationList? { current.withLock { $0.list } }
+    package var list: RevocationList? { current.withLock { $0.list } }
 
 
     /// What a check of the file found.
-    public enum Change: Equatable, Sendable {
+    package enum Change: Equatable, Sendable {
         case unchanged
         /// A new list is in force: its SHA-256 (hex, first 16 characters) and number of revoked certificates.
         case loaded(digest: String, revoked: Int)
@@ -103,7 +103,7 @@ public final class Revocation: Sendable {
     }
 
     /// Reads the file again if it changed (time, size or contents).
-    public func reloadIfChanged() -> Change {
+    package func reloadIfChanged() -> Change {
         guard let file, let issuer else { return .unchanged }
         let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
         let modified = attributes?[.modificationDate] as? Date, size = (attributes?[.size] as? NSNumber)?.intValue
@@ -135,7 +135,7 @@ public final class Revocation: Sendable {
 extension Gateway {
     /// Takes a changed CRL file into use (or audits why not), and audits once a list in force
     /// that is past its nextUpdate.
-    public func reloadRevocationList() async throws {
+    package func reloadRevocationList() async throws {
         try await takeChangedRevocationList()
         try await auditExpiredRevocationList()
     }

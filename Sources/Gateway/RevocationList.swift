@@ -5,18 +5,18 @@ import X509
 
 /// A certificate revocation list (RFC 5280 §5), as PKIoverheid publishes them: read from DER or
 /// PEM, accepted only when the client CA signed it.
-public struct RevocationList: Sendable, Equatable {
+package struct RevocationList: Sendable, Equatable {
     /// Serial numbers of the revoked certificates (the bytes of the DER INTEGER).
-    public let revokedSerials: Set<[UInt8]>
-    public let thisUpdate: Date
-    public let nextUpdate: Date?
+    package let revokedSerials: Set<[UInt8]>
+    package let thisUpdate: Date
+    package let nextUpdate: Date?
     /// The CRL number (RFC 5280 §5.2.3) as unsigned big-endian bytes without leading zeros, if
     /// the list carries one: it grows with every list the CA issues.
-    public let number: [UInt8]?
+    package let number: [UInt8]?
 
     /// Whether this list is older than `other` (by CRL number where both carry one, else by
     /// thisUpdate): taking it into use would roll revocations back.
-    public func isOlder(than other: RevocationList) -> Bool {
+    package func isOlder(than other: RevocationList) -> Bool {
         if let number, let otherNumber = other.number, number != otherNumber {
             return number.count != otherNumber.count ? number.count < otherNumber.count : number.lexicographicallyPrecedes(otherNumber)
         }
@@ -24,16 +24,16 @@ public struct RevocationList: Sendable, Equatable {
     }
 
     /// What is wrong with a CRL file.
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
         init(_ description: String) { self.description = description }
     }
 
     /// Whether `certificate` is on the list.
-    public func revokes(_ certificate: Certificate) -> Bool { revokedSerials.contains(Array(certificate.serialNumber.bytes)) }
+    package func revokes(_ certificate: Certificate) -> Bool { revokedSerials.contains(Array(certificate.serialNumber.bytes)) }
 
     /// Parses `bytes` (DER, or PEM "X509 CRL") and checks that `issuer` signed it.
-    public init(bytes: [UInt8], issuer: Certificate) throws {
+    package init(bytes: [UInt8], issuer: Certificate) throws {
         var der = bytes
         if let text = String(bytes: bytes, encoding: .utf8), text.contains("-----BEGIN X509 CRL-----") {
             der = try PEMDocument(pemString: text).derBytes
@@ -54,7 +54,7 @@ public struct RevocationList: Sendable, Equatable {
     }
 
     /// Reads a CRL file; see ``init(bytes:issuer:)``.
-    public init(contentsOf file: URL, issuer: Certificate) throws {
+    package init(contentsOf file: URL, issuer: Certificate) throws {
         try self.init(bytes: Array(try Data(contentsOf: file)), issuer: issuer)
     }
 
@@ -131,7 +131,7 @@ public struct RevocationList: Sendable, Equatable {
     }
 
     /// A CRL signed by `caKey` for the CA `ca`, revoking `serials` (for the development PKI and tests).
-    public static func issue(revoking serials: [Certificate.SerialNumber], ca: Certificate, caKey: Certificate.PrivateKey,
+    package static func issue(revoking serials: [Certificate.SerialNumber], ca: Certificate, caKey: Certificate.PrivateKey,
                              now: Date = Date(), validity: TimeInterval = 7 * 86_400, number: Int = 1) throws -> [UInt8] {
         func utc(_ date: Date) throws -> UTCTime {
             var calendar = Calendar(identifier: .gregorian)

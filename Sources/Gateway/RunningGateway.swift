@@ -4,9 +4,9 @@ import ServiceLifecycle
 /// A gateway serving in the background of this process, for the demo and for tests.
 ///
 /// ``stop()`` shuts it down gracefully: requests in flight finish, then the listener closes.
-public final class RunningGateway: Sendable {
+package final class RunningGateway: Sendable {
     /// The port the gateway listens on (the configured one, or the one the system chose for 0).
-    public let port: Int
+    package let port: Int
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
@@ -17,7 +17,7 @@ public final class RunningGateway: Sendable {
     }
 
     /// Starts `gateway` and returns once it listens.
-    public static func start(_ gateway: Gateway) async throws -> RunningGateway {
+    package static func start(_ gateway: Gateway) async throws -> RunningGateway {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let group = ServiceGroup(configuration: .init(services: try gateway.services { continuation.yield($0) }, logger: gateway.logger))
         let task = Task {
@@ -33,7 +33,7 @@ public final class RunningGateway: Sendable {
     }
 
     /// Shuts down gracefully and waits until it has.
-    public func stop() async throws {
+    package func stop() async throws {
         await group.triggerGracefulShutdown()
         try await task.value
     }

@@ -1,12 +1,12 @@
 import Foundation
 
 /// A `vangnet serve` child process, for the benchmark and the tests that run the real binary.
-public final class ServeProcess: @unchecked Sendable {
-    public let process: Spawned
-    public let port: Int
+package final class ServeProcess: @unchecked Sendable {
+    package let process: Spawned
+    package let port: Int
 
     /// Starts `executable serve --config config` and returns once it prints the port it listens on.
-    public init(executable: URL, config: URL) async throws {
+    package init(executable: URL, config: URL) async throws {
         // As operations.md advises for every gateway process (``ProcessMemory``), unless set.
         let environment = ProcessInfo.processInfo.environment.merging(ProcessMemory.environment) { set, _ in set }
         process = try Spawned(executable.path, ["serve", "--config", config.path], environment: environment, errors: .discard)
@@ -34,14 +34,14 @@ public final class ServeProcess: @unchecked Sendable {
     }
 
     /// Peak resident memory of the process so far (`VmHWM`), in KiB; 0 if unknown.
-    public var peakResidentKiB: Int {
+    package var peakResidentKiB: Int {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
         return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
     }
 
     /// Peak resident memory since the previous call, in KiB (0 if unknown); the peak starts again
     /// from the current resident size (`clear_refs` 5), so each phase of a benchmark has its own.
-    public func takePeakResidentKiB() -> Int {
+    package func takePeakResidentKiB() -> Int {
         let peak = peakResidentKiB
         try? Data("5".utf8).write(to: URL(fileURLWithPath: "/proc/\(process.processIdentifier)/clear_refs"))
         return peak
@@ -49,18 +49,18 @@ public final class ServeProcess: @unchecked Sendable {
 
     /// Waits for the process to exit; returns its status.
     @discardableResult
-    public func exited() async throws -> Int32 {
+    package func exited() async throws -> Int32 {
         try await onOwnThread { self.process.waitUntilExit() }
     }
 
     /// SIGKILL: the process gets no chance to clean up.
-    public func kill() async throws {
+    package func kill() async throws {
         process.send(SIGKILL)
         try await exited()
     }
 
     /// SIGTERM, then waits.
-    public func stop() async throws {
+    package func stop() async throws {
         guard process.isRunning else { return }
         process.terminate()
         try await exited()

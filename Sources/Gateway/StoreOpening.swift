@@ -8,7 +8,7 @@ import Storage
 extension GatewayConfiguration {
     /// Whether `gateway.database` names a PostgreSQL database (`postgres://…`) rather than a
     /// SQLite file.
-    public var usesPostgres: Bool { Self.isPostgres(gateway.database) }
+    package var usesPostgres: Bool { Self.isPostgres(gateway.database) }
 
     static func isPostgres(_ database: String) -> Bool {
         database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
@@ -17,14 +17,14 @@ extension GatewayConfiguration {
     /// Opens the configured store: PostgreSQL for a `postgres://user@host/database?schema=s` URL
     /// (password in the URL or in `VANGNET_DATABASE_PASSWORD`), otherwise the SQLite file at the
     /// path (relative to the configuration file).
-    public func openStore(auditSigning: AuditSigning?, logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
+    package func openStore(auditSigning: AuditSigning?, logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
         try await Self.openStore(databaseLocation, auditSigning: auditSigning, lifetimes: gateway.delivery.lifetimes, logger: logger)
     }
 
     /// Opens the store at `database`: a `postgres://` URL or a SQLite file path. With
     /// `existing`, a SQLite file that does not exist is an error rather than a new database;
     /// `readOnly` opens a SQLite file as evidence, changing nothing in it.
-    public static func openStore(_ database: String, auditSigning: AuditSigning?, existing: Bool = false, readOnly: Bool = false,
+    package static func openStore(_ database: String, auditSigning: AuditSigning?, existing: Bool = false, readOnly: Bool = false,
                                  lifetimes: DeliveryLifetimes = DeliveryLifetimes(),
                                  logger: Logger = Logger(label: "vangnet.store")) async throws -> any RecordStore {
         guard isPostgres(database) else {
@@ -40,7 +40,7 @@ extension GatewayConfiguration {
 
     /// Opens the existing store at `database` for an operator command, runs `body` and closes it.
     /// `readOnly`: see ``openStore(_:auditSigning:existing:readOnly:logger:)``.
-    public static func withStore<T>(_ database: String, readOnly: Bool = false, _ body: (any RecordStore) async throws -> T) async throws -> T {
+    package static func withStore<T>(_ database: String, readOnly: Bool = false, _ body: (any RecordStore) async throws -> T) async throws -> T {
         try await closing(try await openStore(database, auditSigning: nil, existing: true, readOnly: readOnly), body)
     }
 
@@ -59,14 +59,14 @@ extension GatewayConfiguration {
     /// Opens this configuration's existing store for an operator command, runs `body` and closes
     /// it. What the command appends to the audit log is signed with the gateway's audit key (an
     /// unsigned entry would make the chain fail verification), so the command needs the keys.
-    public func withOperatorStore<T>(_ body: (any RecordStore) async throws -> T) async throws -> T {
+    package func withOperatorStore<T>(_ body: (any RecordStore) async throws -> T) async throws -> T {
         let keys = try GatewayKeys.load(from: resolve(gateway.keyDirectory))
         let signing = AuditSigning(key: keys.audit, every: gateway.audit.checkpointEvery)
         return try await Self.closing(try await Self.openStore(databaseLocation, auditSigning: signing, existing: true), body)
     }
 
     /// `gateway.database` as a place to open with ``openStore(_:auditSigning:existing:logger:)``.
-    public var databaseLocation: String { usesPostgres ? gateway.database : resolve(gateway.database).path }
+    package var databaseLocation: String { usesPostgres ? gateway.database : resolve(gateway.database).path }
 }
 
 /// Keeps the store open while the gateway serves and closes it when the service group stops

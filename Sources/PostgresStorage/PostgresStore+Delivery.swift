@@ -69,7 +69,7 @@ extension PostgresStore {
     // MARK: Batches
 
     /// One statement per group: the lines as arrays, unnested by the server.
-    public func stage(_ lines: [StagedLine], into stage: StagingID) async throws {
+    package func stage(_ lines: [StagedLine], into stage: StagingID) async throws {
         guard !lines.isEmpty else { return }
         // Arrays cannot carry NULL here: a withdrawal is region -1 and fields '' (a stored record is never empty).
         var numbers: [Int64] = [], persons: [ByteBuffer] = [], keys: [ByteBuffer] = [], regions: [Int64] = [], fields: [String] = []
@@ -89,7 +89,7 @@ extension PostgresStore {
             """, logger: logger)
     }
 
-    public func discard(_ stage: StagingID) async throws {
+    package func discard(_ stage: StagingID) async throws {
         try await client.withTransaction(logger: logger) { c in try await self.discard(stage.seq, on: c) }
     }
 
@@ -98,7 +98,7 @@ extension PostgresStore {
         try await c.query("DELETE FROM batches WHERE seq = \(seq) AND state = 'staging'", logger: logger)
     }
 
-    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
+    package func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
                        complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
                        audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome {
         let header = batch.header
@@ -182,13 +182,13 @@ extension PostgresStore {
         }
     }
 
-    public func counts() async throws -> (batches: Int, records: Int) {
+    package func counts() async throws -> (batches: Int, records: Int) {
         (try await scalar("SELECT COUNT(*) FROM batches WHERE state = 'committed'"), try await scalar("SELECT COUNT(*) FROM current"))
     }
 
-    public func storedRecordRows() async throws -> Int { try await scalar("SELECT (SELECT COUNT(*) FROM current) + (SELECT COUNT(*) FROM staged)") }
+    package func storedRecordRows() async throws -> Int { try await scalar("SELECT (SELECT COUNT(*) FROM current) + (SELECT COUNT(*) FROM staged)") }
 
-    public func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord] {
+    package func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord] {
         try await client.withConnection { c in
             let completeAt = try await PostgresDeliveryIndex.completeTimes(c, logger: self.logger)
             return try await PostgresDeliveryIndex.currentRecords(try await c.query("""
@@ -199,14 +199,14 @@ extension PostgresStore {
 
     // MARK: Delivery
 
-    public func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
+    package func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
         try await client.withTransaction(logger: logger) { c in
             var index = try await PostgresDeliveryIndex(c, store: self, rules: rules, day: day, now: now)
             return try await index.bringUpToDate()
         }
     }
 
-    public func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult {
+    package func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult {
         try await client.withTransaction(logger: logger) { c in
             // One snapshot for the head and the rows.
             try await c.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
@@ -252,7 +252,7 @@ extension PostgresStore {
 
     // MARK: Retention
 
-    public func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
+    package func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
                       audit: @escaping @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
         try await client.withTransaction(logger: logger) { c in
             var index = try await PostgresDeliveryIndex(c, store: self, rules: rules, day: day, now: now)

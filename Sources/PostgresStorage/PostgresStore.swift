@@ -21,7 +21,7 @@ import VangnetCrypto
 /// runs, and marks its staging areas with that number. A staging area whose instance's lock is
 /// free was left by a process that stopped; ``discardInterruptedBatches()`` drops only those, so
 /// an instance that starts never touches the uploads another instance is receiving.
-public final class PostgresStore: RecordStore, StoreTampering {
+package final class PostgresStore: RecordStore, StoreTampering {
     let client: PostgresClient
     let logger: Logger
     let auditSigning: AuditSigning?
@@ -39,7 +39,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
     /// Connects (the client runs until ``close()``), brings the schema up to date and takes this
     /// instance's lock. With `auditSigning`, every `every`-th audit entry gets a signed
     /// checkpoint in its transaction.
-    public init(configuration: PostgresClient.Configuration, auditSigning: AuditSigning? = nil,
+    package init(configuration: PostgresClient.Configuration, auditSigning: AuditSigning? = nil,
                 lifetimes: DeliveryLifetimes = DeliveryLifetimes(),
                 logger: Logger = Logger(label: "vangnet.postgres")) async throws {
         self.lifetimes = lifetimes
@@ -101,7 +101,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
     /// Parses `postgres://user:password@host:port/database?schema=name`. Without a password in
     /// the URL, `VANGNET_DATABASE_PASSWORD` from the environment is used (keeps it out of files);
     /// `schema` sets the search path (default: the user's).
-    public static func configuration(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresClient.Configuration {
+    package static func configuration(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
               let host = components.host, let user = components.user, components.path.count > 1 else {
             throw StoreError("not a postgres://user@host/database URL")
@@ -116,14 +116,14 @@ public final class PostgresStore: RecordStore, StoreTampering {
         return configuration
     }
 
-    public func close() async {
+    package func close() async {
         holder.cancel()
         _ = try? await holder.value
         runner.cancel()
     }
 
     /// Closes without waiting (tests).
-    public func shutdown() {
+    package func shutdown() {
         holder.cancel()
         runner.cancel()
     }
@@ -176,13 +176,13 @@ public final class PostgresStore: RecordStore, StoreTampering {
 
     /// The schema versions applied to this database, in order (the newest this gateway knows is
     /// ``knownSchemaVersion``).
-    public func schemaVersions() async throws -> [Int] {
+    package func schemaVersions() async throws -> [Int] {
         var versions: [Int] = []
         for try await v in try await client.query("SELECT version FROM schema_migrations ORDER BY version", logger: logger).decode(Int.self) { versions.append(v) }
         return versions
     }
 
-    public static var knownSchemaVersion: Int { migrations.map(\.version).max() ?? 0 }
+    package static var knownSchemaVersion: Int { migrations.map(\.version).max() ?? 0 }
 
     /// Applies the versions the database lacks, under a lock that makes concurrent starts of
     /// several instances take turns; refuses a database that a newer gateway migrated.
@@ -209,7 +209,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
 
     // MARK: Batches
 
-    public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
+    package func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
         let rows = try await client.query("""
             INSERT INTO batches (source, batch_id, dataset, state, epoch, started_at, owner)
             VALUES (\(source.value), \(batchId.description), \(dataset.value), 'staging', \(Int64(epoch)), \(time.timeIntervalSince1970), \(instance))
@@ -219,7 +219,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
         throw StoreError("staging area not created")
     }
 
-    public func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
+    package func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
         let rows = try await client.query("""
             SELECT envelope_hash, receipt FROM batches WHERE source = \(source.value) AND batch_id = \(batchId.description) AND state = 'committed'
             """, logger: logger)
@@ -228,7 +228,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
     }
 
     /// Drops the staging areas of instances whose lock is free: their process stopped.
-    public func discardInterruptedBatches() async throws -> Int {
+    package func discardInterruptedBatches() async throws -> Int {
         var owners: [Int32?] = []
         let rows = try await client.query("SELECT DISTINCT owner FROM batches WHERE state = 'staging' AND owner IS DISTINCT FROM \(instance)", logger: logger)
         for try await owner in rows.decode(Int32?.self) { owners.append(owner) }
@@ -264,7 +264,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
     // MARK: Audit
 
     /// Group-committed with concurrent appends (``AuditGroupCommit``).
-    public func appendAudit(_ event: AuditEvent) async throws {
+    package func appendAudit(_ event: AuditEvent) async throws {
         try await auditGroups.append(event)
     }
 
@@ -304,7 +304,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
             """, logger: logger)
     }
 
-    public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? {
+    package func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? {
         guard let auditSigning else { return nil }
         return try await client.withTransaction(logger: logger) { c in
             try await c.query("LOCK TABLE audit IN EXCLUSIVE MODE", logger: logger)
@@ -318,20 +318,20 @@ public final class PostgresStore: RecordStore, StoreTampering {
         }
     }
 
-    public func auditHead() async throws -> Int64 { Int64(try await scalar("SELECT COALESCE(MAX(seq), 0) FROM audit")) }
+    package func auditHead() async throws -> Int64 { Int64(try await scalar("SELECT COALESCE(MAX(seq), 0) FROM audit")) }
 
-    public func discardAuditCheckpoints(after sequence: Int64) async throws {
+    package func discardAuditCheckpoints(after sequence: Int64) async throws {
         try await client.query("DELETE FROM audit_checkpoints WHERE seq > \(sequence)", logger: logger)
     }
 
-    public func auditHash(at sequence: Int64) async throws -> [UInt8]? {
+    package func auditHash(at sequence: Int64) async throws -> [UInt8]? {
         for try await hash in try await client.query("SELECT hash FROM audit WHERE seq = \(sequence)", logger: logger).decode(ByteBuffer.self) {
             return Array(buffer: hash)
         }
         return nil
     }
 
-    public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) {
+    package func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) {
         var pulls: [PullSummary] = []
         let rows = try await client.query("""
             SELECT region, e ->> 'purpose', actor, COUNT(*), COALESCE(SUM((e -> 'counts' ->> 'records')::float8), 0), MAX(time)
@@ -350,7 +350,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
         return (pulls, refusals)
     }
 
-    public func auditCheckpoints() async throws -> [AuditCheckpoint] {
+    package func auditCheckpoints() async throws -> [AuditCheckpoint] {
         var out: [AuditCheckpoint] = []
         let rows = try await client.query("SELECT seq, time, hash, key_id, signature FROM audit_checkpoints ORDER BY seq", logger: logger)
         for try await (seq, time, hash, keyId, signature) in rows.decode((Int64, Int64, String, String, String).self) {
@@ -359,7 +359,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
         return out
     }
 
-    public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict {
+    package func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict {
         var verifier = AuditVerifier(checkpoints: try await auditCheckpoints(), held: held, key: key)
         let rows = try await client.query("""
             SELECT seq, event, prev_hash, hash, signature, time, actor, action, role, outcome, region FROM audit ORDER BY seq
@@ -374,7 +374,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
         return verifier.verdict()
     }
 
-    public func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
+    package func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
         // Absent filters are NULL parameters that match anything: one statement, all values bound.
         let bound = newestFirst ? (before ?? Int64.max) : after
         let rows = try await client.query("""
@@ -396,7 +396,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
         return entries
     }
 
-    public func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
+    package func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
         if let preamble = AuditExport.preamble(format) { try write(preamble) }
         for checkpoint in try await auditCheckpoints() { try write(AuditExport.line(checkpoint, format)) }
         let rows = try await client.query("SELECT seq, event, prev_hash, hash, signature FROM audit ORDER BY seq", logger: logger)
@@ -408,7 +408,7 @@ public final class PostgresStore: RecordStore, StoreTampering {
 
     // MARK: Retention
 
-    public func uncheckedExecute(_ sql: String) async throws {
+    package func uncheckedExecute(_ sql: String) async throws {
         for statement in sql.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {
             try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
         }

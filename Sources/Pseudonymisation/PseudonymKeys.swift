@@ -6,20 +6,20 @@ import VangnetCrypto
 /// Subkeys come from libsodium's labelled KDF: `VNGTINTL` for the internal pseudonym (stored),
 /// `VNGTDELV` for delivery pseudonyms (handed to regions); the subkey id is the epoch. So a new
 /// epoch or a new root key gives unrelated pseudonyms, and there is no unkeyed path.
-public struct PseudonymKeys: Sendable, CustomStringConvertible {
+package struct PseudonymKeys: Sendable, CustomStringConvertible {
     /// The epoch whose keys are in use.
-    public let epoch: UInt32
+    package let epoch: UInt32
     let internalKey: SecretBytes
     let deliveryKey: SecretBytes
     /// Seals the cursors handed to regions (`VNGTCURS`).
     let cursorKey: SecretBytes
 
-    public init(root: SecretBytes, epoch: UInt32) throws {
+    package init(root: SecretBytes, epoch: UInt32) throws {
         self.epoch = epoch
         self.internalKey = try KeyDerivation.derive(from: root, context: "VNGTINTL", id: UInt64(epoch))
         self.deliveryKey = try KeyDerivation.derive(from: root, context: "VNGTDELV", id: UInt64(epoch))
         self.cursorKey = try KeyDerivation.derive(from: root, context: "VNGTCURS", id: UInt64(epoch))
     }
 
-    public var description: String { "PseudonymKeys(epoch \(epoch), redacted)" }
+    package var description: String { "PseudonymKeys(epoch \(epoch), redacted)" }
 }

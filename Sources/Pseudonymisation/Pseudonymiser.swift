@@ -6,53 +6,53 @@ import VangnetCrypto
 /// A validated record with the BSN replaced by the internal pseudonym: the first type in the
 /// flow that may be stored. Made by ``Pseudonymiser`` alone: its initialiser is internal to this
 /// module, and the pseudonymiser is its one caller.
-public struct PseudonymisedRecord: Sendable {
-    public let dataset: DatasetID
-    public let line: Int
-    public let person: InternalPseudonym
-    public let municipality: MunicipalityCode
+package struct PseudonymisedRecord: Sendable {
+    package let dataset: DatasetID
+    package let line: Int
+    package let person: InternalPseudonym
+    package let municipality: MunicipalityCode
     /// The record's fields without the BSN, as one flat JSON object (what the store keeps).
-    public let storedFields: String
+    package let storedFields: String
     /// What identifies the record within its dataset: its person and key fields.
-    public let key: RecordKey
+    package let key: RecordKey
 }
 
 /// A withdrawal with the BSN replaced by the internal pseudonym. Made by ``Pseudonymiser`` alone
 /// (an initialiser internal to this module).
-public struct PseudonymisedWithdrawal: Sendable {
-    public let dataset: DatasetID
-    public let line: Int
-    public let person: InternalPseudonym
+package struct PseudonymisedWithdrawal: Sendable {
+    package let dataset: DatasetID
+    package let line: Int
+    package let person: InternalPseudonym
     /// The record withdrawn.
-    public let key: RecordKey
+    package let key: RecordKey
 }
 
 /// Replaces BSNs by keyed pseudonyms, and derives the pseudonyms regions receive.
 ///
 /// New records are pseudonymised under the current epoch's keys; a stored record is delivered
 /// under the keys of the epoch it was stored in, as long as those keys are held.
-public struct Pseudonymiser: Sendable {
+package struct Pseudonymiser: Sendable {
     private let keys: PseudonymKeys
     private let epochs: [UInt32: PseudonymKeys]
     private static let bsnPrefix = Array("vangnet/bsn/v1:".utf8)
 
     /// A pseudonymiser with one epoch.
-    public init(keys: PseudonymKeys) { self.init(current: keys, earlier: []) }
+    package init(keys: PseudonymKeys) { self.init(current: keys, earlier: []) }
 
     /// A pseudonymiser for `current`, still able to deliver records stored under `earlier` epochs.
-    public init(current: PseudonymKeys, earlier: [PseudonymKeys]) {
+    package init(current: PseudonymKeys, earlier: [PseudonymKeys]) {
         self.keys = current
         self.epochs = Dictionary((earlier + [current]).map { ($0.epoch, $0) }) { _, last in last }
     }
 
     /// The current key epoch.
-    public var epoch: UInt32 { keys.epoch }
+    package var epoch: UInt32 { keys.epoch }
 
     /// Every epoch whose keys are held, in order.
-    public var heldEpochs: [UInt32] { epochs.keys.sorted() }
+    package var heldEpochs: [UInt32] { epochs.keys.sorted() }
 
     /// The internal pseudonym of `bsn`.
-    public func internalPseudonym(of bsn: BSN) -> InternalPseudonym {
+    package func internalPseudonym(of bsn: BSN) -> InternalPseudonym {
         let bytes = bsn.withDigits { digits in
             // prefix || digits written straight into a stack buffer (no concatenated copy on the
             // heap), wiped after hashing. The digits themselves live as long as the BSN value.
@@ -68,7 +68,7 @@ public struct Pseudonymiser: Sendable {
 
     /// The validated record with its BSN replaced by the internal pseudonym: what this returns
     /// holds no BSN, so the BSN goes no further along the flow than this call.
-    public func pseudonymise(_ record: ValidatedRecord) -> PseudonymisedRecord {
+    package func pseudonymise(_ record: ValidatedRecord) -> PseudonymisedRecord {
         let person = internalPseudonym(of: record.bsn)
         return PseudonymisedRecord(
             dataset: record.dataset,
@@ -81,7 +81,7 @@ public struct Pseudonymiser: Sendable {
     }
 
     /// The validated withdrawal with its BSN replaced by the internal pseudonym.
-    public func pseudonymise(_ withdrawal: ValidatedWithdrawal) -> PseudonymisedWithdrawal {
+    package func pseudonymise(_ withdrawal: ValidatedWithdrawal) -> PseudonymisedWithdrawal {
         let person = internalPseudonym(of: withdrawal.bsn)
         return PseudonymisedWithdrawal(dataset: withdrawal.dataset, line: withdrawal.line, person: person,
                                        key: RecordKey(person: person, dataset: withdrawal.dataset, identity: withdrawal.identity))
@@ -90,13 +90,13 @@ public struct Pseudonymiser: Sendable {
     /// Seals `payload` for `context` under the current epoch's cursor key: opaque to whoever holds
     /// it, and only ``openToken(_:context:)`` with the same context reads it back. Text:
     /// `e<epoch>.<base64url>`.
-    public func sealToken(_ payload: [UInt8], context: String) -> String {
+    package func sealToken(_ payload: [UInt8], context: String) -> String {
         "e\(keys.epoch)." + Self.base64url(AEAD.seal(payload, associated: Array(context.utf8), key: keys.cursorKey))
     }
 
     /// The payload of a ``sealToken(_:context:)`` token, or `nil` if it was not made by this
     /// gateway for `context` under a held epoch.
-    public func openToken(_ token: some StringProtocol, context: String) -> [UInt8]? {
+    package func openToken(_ token: some StringProtocol, context: String) -> [UInt8]? {
         let parts = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].first == "e", let epoch = UInt32(parts[0].dropFirst()), let keys = epochs[epoch],
               let box = Self.base64urlDecode(parts[1]) else { return nil }
@@ -118,15 +118,15 @@ public struct Pseudonymiser: Sendable {
     /// as long as the record exists, unlinkable across regions, purposes and epochs (like the
     /// delivery pseudonym); `nil` if the epoch's keys are no longer held. Its text is
     /// `vr1.<32 hex digits>` (``deliveryRecordID(digest:)``) of ``deliveryRecordDigest(_:region:purpose:epoch:)``.
-    public func deliveryRecordID(for key: RecordKey, epoch: UInt32, region: RegionNumber, purpose: PurposeID) -> String? {
+    package func deliveryRecordID(for key: RecordKey, epoch: UInt32, region: RegionNumber, purpose: PurposeID) -> String? {
         deliveryRecordDigest(key, region: region, purpose: purpose, epoch: epoch).map(Self.deliveryRecordID(digest:))
     }
 
     /// The text of a delivered record identifier with these 16 bytes.
-    public static func deliveryRecordID(digest: [UInt8]) -> String { "vr1." + Hex.encode(digest) }
+    package static func deliveryRecordID(digest: [UInt8]) -> String { "vr1." + Hex.encode(digest) }
 
     /// The 16 bytes of ``deliveryRecordID(for:epoch:region:purpose:)``.
-    public func deliveryRecordDigest(_ key: RecordKey, region: RegionNumber, purpose: PurposeID, epoch: UInt32) -> [UInt8]? {
+    package func deliveryRecordDigest(_ key: RecordKey, region: RegionNumber, purpose: PurposeID, epoch: UInt32) -> [UInt8]? {
         guard let keys = epochs[epoch] else { return nil }
         var input: [UInt8] = Array("vangnet/delivery-record/v1:region=\(region.value);purpose=\(purpose.value);record=".utf8)
         input.append(contentsOf: key.bytes)
@@ -135,7 +135,7 @@ public struct Pseudonymiser: Sendable {
 
     /// The pseudonym that `region` receives for `person` under `purpose`, in the person's epoch;
     /// `nil` if that epoch's keys are no longer held (its records cannot be delivered).
-    public func deliveryPseudonym(for person: InternalPseudonym, region: RegionNumber, purpose: PurposeID) -> DeliveryPseudonym? {
+    package func deliveryPseudonym(for person: InternalPseudonym, region: RegionNumber, purpose: PurposeID) -> DeliveryPseudonym? {
         guard let keys = epochs[person.epoch] else { return nil }
         var input: [UInt8] = Array("vangnet/delivery/v1:region=\(region.value);purpose=\(purpose.value);person=".utf8)
         input.append(contentsOf: person.bytes)

@@ -1,10 +1,10 @@
 /// A proleptic Gregorian calendar date, parsed from `YYYY-MM-DD` without Foundation.
-public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public let year: Int
-    public let month: Int
-    public let day: Int
+package struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package let year: Int
+    package let month: Int
+    package let day: Int
 
-    public init?(year: Int, month: Int, day: Int) {
+    package init?(year: Int, month: Int, day: Int) {
         guard (1900...2200).contains(year), (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year) else { return nil }
         self.year = year
         self.month = month
@@ -12,14 +12,14 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     /// `nil` unless `text` is exactly `YYYY-MM-DD` and names a real day.
-    public init?(_ text: some StringProtocol) {
+    package init?(_ text: some StringProtocol) {
         let u = Array(text.utf8)
         guard let date = u.withUnsafeBytes({ CalendarDate(ascii: $0) }) else { return nil }
         self = date
     }
 
     /// `nil` unless the bytes are exactly `YYYY-MM-DD` and name a real day.
-    public init?(ascii u: UnsafeRawBufferPointer) {
+    package init?(ascii u: UnsafeRawBufferPointer) {
         guard u.count == 10, u[4] == 0x2D, u[7] == 0x2D else { return nil }
         func number(_ r: Range<Int>) -> Int? {
             var n = 0
@@ -34,15 +34,15 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     /// Whole years from `self` (a birth date) to `date`.
-    public func age(on date: CalendarDate) -> Int {
+    package func age(on date: CalendarDate) -> Int {
         var years = date.year - year
         if (date.month, date.day) < (month, day) { years -= 1 }
         return years
     }
 
-    public static func < (a: Self, b: Self) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
+    package static func < (a: Self, b: Self) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
 
-    public var description: String {
+    package var description: String {
         func pad(_ n: Int, _ w: Int) -> String { String(repeating: "0", count: max(0, w - String(n).count)) + String(n) }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
@@ -58,7 +58,7 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
 
 extension CalendarDate {
     /// Days since 1970-01-01 (negative before), by the civil-from-days algorithm (H. Hinnant).
-    public var dayNumber: Int {
+    package var dayNumber: Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -68,7 +68,7 @@ extension CalendarDate {
     }
 
     /// The date `dayNumber` days after 1970-01-01 (`nil` outside the years this type holds).
-    public init?(dayNumber n: Int) {
+    package init?(dayNumber n: Int) {
         let z = n + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -81,12 +81,12 @@ extension CalendarDate {
     }
 
     /// The day `n` days later (earlier for negative `n`).
-    public func adding(days n: Int) -> CalendarDate { CalendarDate(dayNumber: dayNumber + n)! }
+    package func adding(days n: Int) -> CalendarDate { CalendarDate(dayNumber: dayNumber + n)! }
 
     /// The calendar day in the Netherlands (Europe/Amsterdam: CET, and CEST from the last Sunday
     /// of March to the last Sunday of October, switching at 01:00 UTC, as the EU has since 1996)
     /// at `secondsSince1970` UTC. Plain arithmetic: the delivery index asks it for every record.
-    public static func inAmsterdam(secondsSince1970 t: Double) -> CalendarDate {
+    package static func inAmsterdam(secondsSince1970 t: Double) -> CalendarDate {
         let utcDay = Int((t / 86_400).rounded(.down))
         let utc = CalendarDate(dayNumber: utcDay)!
         func lastSunday(of month: Int) -> Int {

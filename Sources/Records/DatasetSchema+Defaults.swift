@@ -3,7 +3,7 @@ import VangnetCore
 extension DatasetSchema {
     /// DUO onderwijsdeelname: enrolments in education. An enrolment is identified by the person, the
     /// school (BRIN) and the day of enrolment.
-    public static let duoOnderwijsdeelname = DatasetSchema(id: "duo.onderwijsdeelname", version: 1, fields: [
+    package static let duoOnderwijsdeelname = DatasetSchema(id: "duo.onderwijsdeelname", version: 1, fields: [
         FieldSpec("bsn", .bsn),
         FieldSpec("geboortedatum", .date),
         FieldSpec("gemeentecode", .municipality),
@@ -21,7 +21,7 @@ extension DatasetSchema {
 
     /// UWV inkomstenverhoudingen: employment and benefits. An income relationship is identified, per
     /// month reported, by the person, its kind and its start date.
-    public static let uwvInkomstenverhoudingen = DatasetSchema(id: "uwv.inkomstenverhoudingen", version: 1, fields: [
+    package static let uwvInkomstenverhoudingen = DatasetSchema(id: "uwv.inkomstenverhoudingen", version: 1, fields: [
         FieldSpec("bsn", .bsn),
         FieldSpec("gemeentecode", .municipality),
         FieldSpec("periode", .month),
@@ -34,7 +34,7 @@ extension DatasetSchema {
     ], key: ["periode", "soort", "startdatum"])
 
     /// The schemas that ship with Vangnet, by id.
-    public static let defaults: [DatasetID: DatasetSchema] = [
+    package static let defaults: [DatasetID: DatasetSchema] = [
         duoOnderwijsdeelname.id: duoOnderwijsdeelname,
         uwvInkomstenverhoudingen.id: uwvInkomstenverhoudingen,
     ]

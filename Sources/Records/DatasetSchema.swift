@@ -4,7 +4,7 @@ import Glibc
 import VangnetCore
 
 /// The type of a record field and what values it admits.
-public enum FieldType: Sendable, Hashable {
+package enum FieldType: Sendable, Hashable {
     /// A BSN (string, elfproef). Exactly one field of a dataset has this type.
     case bsn
     /// A CBS municipality code that exists in the reference list.
@@ -25,7 +25,7 @@ public enum FieldType: Sendable, Hashable {
 
 extension FieldType: CustomStringConvertible {
     /// The type in words, for messages: `date`, `one of vo, vso, pro, mbo`, `integer 0-80`.
-    public var description: String {
+    package var description: String {
         switch self {
         case .bsn: "BSN"
         case .municipality: "municipality code"
@@ -40,12 +40,12 @@ extension FieldType: CustomStringConvertible {
 }
 
 /// One field of a dataset.
-public struct FieldSpec: Sendable, Hashable {
-    public let name: String
-    public let type: FieldType
-    public let required: Bool
+package struct FieldSpec: Sendable, Hashable {
+    package let name: String
+    package let type: FieldType
+    package let required: Bool
 
-    public init(_ name: String, _ type: FieldType, required: Bool = true) {
+    package init(_ name: String, _ type: FieldType, required: Bool = true) {
         self.name = name
         self.type = type
         self.required = required
@@ -53,22 +53,22 @@ public struct FieldSpec: Sendable, Hashable {
 }
 
 /// A named, versioned record schema: its fields, which holds the BSN and which the municipality.
-public struct DatasetSchema: Sendable {
-    public let id: DatasetID
-    public let version: Int
-    public let fields: [FieldSpec]
+package struct DatasetSchema: Sendable {
+    package let id: DatasetID
+    package let version: Int
+    package let fields: [FieldSpec]
     /// The name of the field of type ``FieldType/bsn``.
-    public let bsnField: String
+    package let bsnField: String
     /// The name of the field of type ``FieldType/municipality`` that routes the record.
-    public let municipalityField: String
+    package let municipalityField: String
     /// The fields that, with the BSN, identify a record: a later record of the same person with the
     /// same values of these fields replaces it, and a withdrawal names them. Required fields.
-    public let keyFields: [String]
+    package let keyFields: [String]
     /// The positions of ``keyFields`` in ``fields``.
     let keyPositions: [Int]
     private let nameBytes: [[UInt8]]
 
-    public init(id: DatasetID, version: Int, fields: [FieldSpec], key keyFields: [String]) {
+    package init(id: DatasetID, version: Int, fields: [FieldSpec], key keyFields: [String]) {
         guard let bsn = fields.first(where: { $0.type == .bsn }), let municipality = fields.first(where: { $0.type == .municipality }) else {
             preconditionFailure("a dataset schema needs a BSN field and a municipality field")
         }
@@ -89,7 +89,7 @@ public struct DatasetSchema: Sendable {
     }
 
     /// The index of the field whose name is `key` (UTF-8 bytes), comparing bytes: no string is made.
-    public func position(ofKeyBytes key: UnsafeRawBufferPointer, startingAt start: Int = 0) -> Int? {
+    package func position(ofKeyBytes key: UnsafeRawBufferPointer, startingAt start: Int = 0) -> Int? {
         func matches(_ k: Int) -> Bool {
             nameBytes[k].count == key.count && nameBytes[k].withUnsafeBytes { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
         }
@@ -102,12 +102,12 @@ public struct DatasetSchema: Sendable {
     }
 
     /// The field spec named `name`, if the schema has one.
-    public func field(named name: String) -> FieldSpec? { fields.first { $0.name == name } }
+    package func field(named name: String) -> FieldSpec? { fields.first { $0.name == name } }
 
     /// A record's identity within the dataset, apart from its person: the values of the key fields
     /// in schema order, each followed by a zero byte. The validator writes the same bytes from a
     /// line as this from the stored fields.
-    public func identity(of fields: [String: FieldValue]) -> [UInt8] {
+    package func identity(of fields: [String: FieldValue]) -> [UInt8] {
         var out: [UInt8] = []
         for name in keyFields {
             switch fields[name] {
@@ -122,5 +122,5 @@ public struct DatasetSchema: Sendable {
     }
 
     /// The names of all fields except the BSN: what may ever leave the ingest stage.
-    public var deliverableFieldNames: [String] { fields.map(\.name).filter { $0 != bsnField } }
+    package var deliverableFieldNames: [String] { fields.map(\.name).filter { $0 != bsnField } }
 }

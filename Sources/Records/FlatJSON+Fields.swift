@@ -2,7 +2,7 @@ import VangnetCore
 
 extension FlatJSON {
     /// Appends a field value as JSON.
-    public static func appendValue(_ value: FieldValue, to out: inout [UInt8]) {
+    package static func appendValue(_ value: FieldValue, to out: inout [UInt8]) {
         switch value {
         case .text(let s): JSONText.appendString(s, to: &out)
         case .integer(let i): out.append(contentsOf: String(i).utf8)
@@ -11,7 +11,7 @@ extension FlatJSON {
     }
 
     /// A flat object of these fields, members in name order.
-    public static func encode(_ fields: [String: FieldValue]) -> String {
+    package static func encode(_ fields: [String: FieldValue]) -> String {
         var out: [UInt8] = [0x7B]
         for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
             if out.count > 1 { out.append(0x2C) }
@@ -25,7 +25,7 @@ extension FlatJSON {
 
     /// Decodes a stored flat object into field values (numbers as integers, nulls dropped).
     /// Stored objects are written by the validator, which admits no escaped strings.
-    public static func decodeFields(_ text: String) -> [String: FieldValue] {
+    package static func decodeFields(_ text: String) -> [String: FieldValue] {
         var copy = text
         return copy.withUTF8 { utf8 in
             let bytes = UnsafeRawBufferPointer(utf8)

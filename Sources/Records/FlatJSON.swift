@@ -2,25 +2,25 @@
 ///
 /// Nested objects and arrays are refused: records are flat by design. It works on bytes and
 /// reports failures without quoting input, so no record value reaches an error message.
-public enum FlatJSON {
+package enum FlatJSON {
     /// Why a line is not a flat JSON object. Carries no input bytes.
-    public struct ParseError: Error, Equatable, Sendable {
-        public let offset: Int
+    package struct ParseError: Error, Equatable, Sendable {
+        package let offset: Int
     }
 
     /// One key-value pair of a flat object, as byte ranges into the scanned line.
-    public struct RawPair: Sendable {
-        public enum Kind: Sendable { case string, escapedString, number, `true`, `false`, null }
+    package struct RawPair: Sendable {
+        package enum Kind: Sendable { case string, escapedString, number, `true`, `false`, null }
         /// The key's bytes (between the quotes; keys with escapes are refused).
-        public var key: Range<Int>
-        public var kind: Kind
+        package var key: Range<Int>
+        package var kind: Kind
         /// For strings the bytes between the quotes (escapes left as they are), else the literal.
-        public var value: Range<Int>
+        package var value: Range<Int>
     }
 
     /// Scans one flat JSON object into `pairs` (cleared first) without creating strings. Keys may
     /// not contain escapes; duplicate keys are left for the caller to find.
-    public static func scanObject(_ bytes: UnsafeRawBufferPointer, into pairs: inout [RawPair]) throws(ParseError) {
+    package static func scanObject(_ bytes: UnsafeRawBufferPointer, into pairs: inout [RawPair]) throws(ParseError) {
         pairs.removeAll(keepingCapacity: true)
         var i = 0
         let n = bytes.count

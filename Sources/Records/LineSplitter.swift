@@ -2,8 +2,8 @@
 ///
 /// Holds at most one partial line (bounded by `maxLineBytes`, beyond which the line is reported
 /// as oversized rather than buffered). Empty lines are skipped but counted.
-public struct LineSplitter: Sendable {
-    public enum Line {
+package struct LineSplitter: Sendable {
+    package enum Line {
         case line(UnsafeRawBufferPointer, number: Int)
         case oversized(number: Int)
     }
@@ -13,10 +13,10 @@ public struct LineSplitter: Sendable {
     private var lineNumber = 0
     private let maxLineBytes: Int
 
-    public init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
+    package init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
 
     /// Feeds `chunk`, calling `body` for each complete line.
-    public mutating func feed(_ chunk: UnsafeRawBufferPointer, _ body: (Line) throws -> Void) rethrows {
+    package mutating func feed(_ chunk: UnsafeRawBufferPointer, _ body: (Line) throws -> Void) rethrows {
         var start = 0
         while let nl = chunk[start...].firstIndex(of: 0x0A) {
             lineNumber += 1
@@ -46,7 +46,7 @@ public struct LineSplitter: Sendable {
     }
 
     /// Ends the stream: a last line without a newline is still a line.
-    public mutating func finish(_ body: (Line) throws -> Void) rethrows {
+    package mutating func finish(_ body: (Line) throws -> Void) rethrows {
         guard !partial.isEmpty || partialOversized else { return }
         lineNumber += 1
         if partialOversized { try body(.oversized(number: lineNumber)) } else { try partial.withUnsafeBytes { try emit($0, body) } }

@@ -6,12 +6,12 @@ import VangnetCore
 /// ``ValidatedRecord`` or a ``RecordRejection`` naming the line and the reason. It works on the
 /// line's bytes: keys are matched and values checked without creating strings, and the record's
 /// stored form is written as each field passes.
-public struct RecordValidator: Sendable {
-    public let schema: DatasetSchema
+package struct RecordValidator: Sendable {
+    package let schema: DatasetSchema
     private let reference: ReferenceData
     private let maxRecordBytes: Int
 
-    public init(schema: DatasetSchema, reference: ReferenceData = .embedded, maxRecordBytes: Int = 16 * 1024) {
+    package init(schema: DatasetSchema, reference: ReferenceData = .embedded, maxRecordBytes: Int = 16 * 1024) {
         self.schema = schema
         self.reference = reference
         self.maxRecordBytes = maxRecordBytes
@@ -19,7 +19,7 @@ public struct RecordValidator: Sendable {
 
     /// Validates one line (without its newline) of a batch that holds records only (a complete
     /// picture): a withdrawal is refused (`withdrawal_not_allowed`).
-    public func validate(line bytes: UnsafeRawBufferPointer, number: Int) -> Result<ValidatedRecord, RecordRejection> {
+    package func validate(line bytes: UnsafeRawBufferPointer, number: Int) -> Result<ValidatedRecord, RecordRejection> {
         switch check(line: bytes, number: number, withdrawals: false) {
         case .success(.record(let record)): .success(record)
         case .success(.withdrawal): .failure(RecordRejection(line: number, reason: .withdrawalNotAllowed, field: "withdrawn"))
@@ -29,7 +29,7 @@ public struct RecordValidator: Sendable {
 
     /// Validates one line of a batch of changes: a record (added or changed) or a withdrawal
     /// (`"withdrawn": true` with the BSN and the key fields, nothing else).
-    public func validateChange(line bytes: UnsafeRawBufferPointer, number: Int) -> Result<ValidatedLine, RecordRejection> {
+    package func validateChange(line bytes: UnsafeRawBufferPointer, number: Int) -> Result<ValidatedLine, RecordRejection> {
         check(line: bytes, number: number, withdrawals: true)
     }
 
@@ -133,13 +133,13 @@ public struct RecordValidator: Sendable {
     }
 
     /// Convenience for tests and tools: validates a line given as a string.
-    public func validate(line: String, number: Int) -> Result<ValidatedRecord, RecordRejection> {
+    package func validate(line: String, number: Int) -> Result<ValidatedRecord, RecordRejection> {
         var copy = line
         return copy.withUTF8 { validate(line: UnsafeRawBufferPointer($0), number: number) }
     }
 
     /// Convenience for tests and tools: validates a line of a batch of changes given as a string.
-    public func validateChange(line: String, number: Int) -> Result<ValidatedLine, RecordRejection> {
+    package func validateChange(line: String, number: Int) -> Result<ValidatedLine, RecordRejection> {
         var copy = line
         return copy.withUTF8 { validateChange(line: UnsafeRawBufferPointer($0), number: number) }
     }

@@ -4,14 +4,14 @@ import VangnetCore
 ///
 /// BSNs are random nine-digit numbers that pass the elfproef (the same test a real BSN passes),
 /// municipalities come from the reference list. Deterministic for a given seed.
-public struct SyntheticRecords {
+package struct SyntheticRecords {
     private var rng: SplitMix64
     private let reference: ReferenceData
     /// The day the data describes: leaving dates fall 6 to 22 months before it, UWV periods in
     /// the 9 months up to it.
-    public let today: CalendarDate
+    package let today: CalendarDate
 
-    public init(seed: UInt64, reference: ReferenceData = .embedded, today: CalendarDate = CalendarDate(year: 2026, month: 11, day: 23)!) {
+    package init(seed: UInt64, reference: ReferenceData = .embedded, today: CalendarDate = CalendarDate(year: 2026, month: 11, day: 23)!) {
         self.rng = SplitMix64(seed: seed)
         self.reference = reference
         self.today = today
@@ -25,12 +25,12 @@ public struct SyntheticRecords {
     }
 
     /// A synthetic person: a BSN (as digits) and a municipality of residence.
-    public struct Person: Sendable {
-        public let bsn: String
-        public let municipality: MunicipalityCode
-        public let birthDate: CalendarDate
+    package struct Person: Sendable {
+        package let bsn: String
+        package let municipality: MunicipalityCode
+        package let birthDate: CalendarDate
 
-        public init(bsn: String, municipality: MunicipalityCode, birthDate: CalendarDate) {
+        package init(bsn: String, municipality: MunicipalityCode, birthDate: CalendarDate) {
             self.bsn = bsn
             self.municipality = municipality
             self.birthDate = birthDate
@@ -38,7 +38,7 @@ public struct SyntheticRecords {
     }
 
     /// `count` people living in `municipalities` (or anywhere, if empty), born between 1998 and 2012.
-    public mutating func people(_ count: Int, in municipalities: [MunicipalityCode] = []) -> [Person] {
+    package mutating func people(_ count: Int, in municipalities: [MunicipalityCode] = []) -> [Person] {
         let all = municipalities.isEmpty ? reference.municipalities.keys.sorted() : municipalities
         return (0..<count).map { _ in
             Person(bsn: bsn(), municipality: all[Int(rng.next() % UInt64(all.count))],
@@ -47,7 +47,7 @@ public struct SyntheticRecords {
     }
 
     /// A random BSN that passes the elfproef.
-    public mutating func bsn() -> String {
+    package mutating func bsn() -> String {
         while true {
             var digits = (0..<8).map { _ in Int(rng.next() % 10) }
             digits[0] = 1 + Int(rng.next() % 9)
@@ -61,7 +61,7 @@ public struct SyntheticRecords {
 
     /// A DUO onderwijsdeelname line for `person`; `earlyLeaver` makes an early school leaver
     /// without a starting qualification.
-    public mutating func duoLine(for person: Person, earlyLeaver: Bool) -> String {
+    package mutating func duoLine(for person: Person, earlyLeaver: Bool) -> String {
         let sort = ["vo", "mbo", "mbo", "pro", "vso"][Int(rng.next() % 5)]
         let level = ["entree", "1", "2", "3", "4"][Int(rng.next() % 5)]
         var line = "{\"bsn\":\"\(person.bsn)\",\"geboortedatum\":\"\(person.birthDate)\",\"gemeentecode\":\"\(person.municipality)\""
@@ -74,7 +74,7 @@ public struct SyntheticRecords {
     }
 
     /// A UWV inkomstenverhouding line for `person`.
-    public mutating func uwvLine(for person: Person) -> String {
+    package mutating func uwvLine(for person: Person) -> String {
         let kind = ["dienstverband", "dienstverband", "WW", "Wajong", "ZW"][Int(rng.next() % 5)]
         var line = "{\"bsn\":\"\(person.bsn)\",\"gemeentecode\":\"\(person.municipality)\",\"periode\":\"\(month(Int(rng.next() % 9)))\",\"soort\":\"\(kind)\""
         if kind == "dienstverband" {
@@ -89,10 +89,10 @@ public struct SyntheticRecords {
 
 /// A small, fast, seedable PRNG (SplitMix64), for reproducible synthetic data and property
 /// tests. Not for secrets.
-public struct SplitMix64: Sendable {
+package struct SplitMix64: Sendable {
     private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,7 +1,7 @@
 import VangnetCore
 
 /// A field value that passed its schema type. Never a BSN: that is held apart in ``ValidatedRecord/bsn``.
-public enum FieldValue: Sendable, Hashable {
+package enum FieldValue: Sendable, Hashable {
     case text(String)
     case integer(Int)
     case boolean(Bool)
@@ -12,21 +12,21 @@ public enum FieldValue: Sendable, Hashable {
 /// Made by ``RecordValidator`` alone (an initialiser internal to this module). It holds the BSN,
 /// so it must not leave the ingest stage: the pseudonymisation stage takes it and returns a
 /// record without the BSN.
-public struct ValidatedRecord: Sendable {
-    public let dataset: DatasetID
+package struct ValidatedRecord: Sendable {
+    package let dataset: DatasetID
     /// 1-based line number in the batch payload.
-    public let line: Int
-    public let bsn: BSN
-    public let municipality: MunicipalityCode
+    package let line: Int
+    package let bsn: BSN
+    package let municipality: MunicipalityCode
     /// The other fields present in the record (the BSN excluded) as one flat JSON object: what
     /// the store keeps. Built during validation, so ingest never re-encodes a record.
-    public let storedFields: String
+    package let storedFields: String
     /// The values of the schema's key fields (``DatasetSchema/identity(of:)``): with the person,
     /// what identifies the record within its dataset.
-    public let identity: [UInt8]
+    package let identity: [UInt8]
 
     /// The fields as values (decoded from ``storedFields``; for tests and tools, not the hot path).
-    public var fields: [String: FieldValue] { FlatJSON.decodeFields(storedFields) }
+    package var fields: [String: FieldValue] { FlatJSON.decodeFields(storedFields) }
 
     init(dataset: DatasetID, line: Int, bsn: BSN, municipality: MunicipalityCode, storedFields: String, identity: [UInt8]) {
         self.dataset = dataset
@@ -40,25 +40,25 @@ public struct ValidatedRecord: Sendable {
 
 /// A line of a batch of changes that withdraws a record: the person and the key fields, no more.
 /// Holds the BSN, so like ``ValidatedRecord`` it goes no further than pseudonymisation.
-public struct ValidatedWithdrawal: Sendable {
-    public let dataset: DatasetID
-    public let line: Int
-    public let bsn: BSN
+package struct ValidatedWithdrawal: Sendable {
+    package let dataset: DatasetID
+    package let line: Int
+    package let bsn: BSN
     /// The values of the key fields, as in ``ValidatedRecord/identity``.
-    public let identity: [UInt8]
+    package let identity: [UInt8]
 }
 
 /// A validated line of a batch of changes.
-public enum ValidatedLine: Sendable {
+package enum ValidatedLine: Sendable {
     case record(ValidatedRecord)
     case withdrawal(ValidatedWithdrawal)
 }
 
 /// Why one record was rejected. Names a field of the schema at most; never a value, and never a
 /// key the schema does not have (that is input too).
-public struct RecordRejection: Error, Sendable, Hashable, Codable {
+package struct RecordRejection: Error, Sendable, Hashable, Codable {
     /// Stable reason codes, documented in `docs/envelope.md`.
-    public enum Reason: String, Sendable, Codable, CaseIterable {
+    package enum Reason: String, Sendable, Codable, CaseIterable {
         case invalidJSON = "invalid_json"
         case recordTooLarge = "record_too_large"
         case missingField = "missing_field"
@@ -77,11 +77,11 @@ public struct RecordRejection: Error, Sendable, Hashable, Codable {
         case duplicateRecord = "duplicate_record"
     }
 
-    public let line: Int
-    public let reason: Reason
-    public let field: String?
+    package let line: Int
+    package let reason: Reason
+    package let field: String?
 
-    public init(line: Int, reason: Reason, field: String? = nil) {
+    package init(line: Int, reason: Reason, field: String? = nil) {
         self.line = line
         self.reason = reason
         self.field = field

@@ -9,18 +9,18 @@ import Synchronization
 ///
 /// 32 regions pulling at once each append an entry before their page is answered: one at a time,
 /// they queue on the chain (SQLite's one writer, PostgreSQL's lock on `audit`).
-public final class AuditGroupCommit: Sendable {
+package final class AuditGroupCommit: Sendable {
     private let write: @Sendable ([AuditEvent]) async throws -> Void
     /// Events waiting for the next group, and whether a group is being written.
     private let queue = Mutex<(pending: [(AuditEvent, CheckedContinuation<Void, any Error>)], writing: Bool)>(([], false))
 
     /// `write` appends the events in order, all or none.
-    public init(write: @escaping @Sendable ([AuditEvent]) async throws -> Void) {
+    package init(write: @escaping @Sendable ([AuditEvent]) async throws -> Void) {
         self.write = write
     }
 
     /// Appends `event` with whatever other events wait at the same moment.
-    public func append(_ event: AuditEvent) async throws {
+    package func append(_ event: AuditEvent) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let lead = queue.withLock { queue -> Bool in
                 queue.pending.append((event, continuation))

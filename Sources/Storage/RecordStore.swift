@@ -15,13 +15,13 @@ import VangnetCrypto
 /// The invariants are those of ``SQLiteStore``: a staged batch is invisible until its commit; a
 /// commit makes it the current state of its records, with the delivery index, its receipt and
 /// audit entry, in one transaction, or not at all; one commit per (source, batch id).
-public protocol RecordStore: BatchStore, DeliveryStore, AuditStore, StoreInspection {
+package protocol RecordStore: BatchStore, DeliveryStore, AuditStore, StoreInspection {
     /// Releases the connections; the store is not used afterwards.
     func close() async
 }
 
 /// Batches: staged while they arrive, committed whole or not at all, and removed by retention.
-public protocol BatchStore: Sendable {
+package protocol BatchStore: Sendable {
     func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID
     func stage(_ lines: [StagedLine], into stage: StagingID) async throws
     func discard(_ stage: StagingID) async throws
@@ -41,7 +41,7 @@ public protocol BatchStore: Sendable {
 }
 
 /// The delivery index (``DeliveryIndex``): kept up to date, read by pulls.
-public protocol DeliveryStore: Sendable {
+package protocol DeliveryStore: Sendable {
     /// Brings the delivery index up to date for `day` under `rules` (rebuilt if they changed).
     func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance
     /// One page of a stream and the index's head, read in one transaction.
@@ -49,7 +49,7 @@ public protocol DeliveryStore: Sendable {
 }
 
 /// The audit chain: appended, checkpointed, verified, read and exported.
-public protocol AuditStore: Sendable {
+package protocol AuditStore: Sendable {
     func appendAudit(_ event: AuditEvent) async throws
     /// Recomputes the chain with its stored checkpoints, the auditor's `held` ones and (given
     /// `key`) their signatures.
@@ -77,7 +77,7 @@ public protocol AuditStore: Sendable {
 }
 
 /// What tools, summaries and tests look at; never a delivery path.
-public protocol StoreInspection: Sendable {
+package protocol StoreInspection: Sendable {
     func counts() async throws -> (batches: Int, records: Int)
     /// Rows of records, current or staged.
     func storedRecordRows() async throws -> Int
@@ -88,7 +88,7 @@ public protocol StoreInspection: Sendable {
 /// Raw SQL past every invariant, for tests that tamper with a store (a rewritten audit entry, a
 /// failing disk). Both stores have it; no part of the gateway sees it, since it is not part of
 /// ``RecordStore``.
-public protocol StoreTampering: Sendable {
+package protocol StoreTampering: Sendable {
     func uncheckedExecute(_ sql: String) async throws
 }
 
@@ -96,9 +96,9 @@ public protocol StoreTampering: Sendable {
 /// runs either through GRDB's asynchronous access (commits, staging, the index, pulls, audit
 /// appends) or on ``SQLiteRecordStore/queue``, never on a thread of the cooperative pool, so a
 /// slow disk stalls the calls waiting for it and not the gateway's other tasks.
-public struct SQLiteRecordStore: RecordStore, StoreTampering {
-    public let store: SQLiteStore
-    public init(_ store: SQLiteStore) { self.store = store }
+package struct SQLiteRecordStore: RecordStore, StoreTampering {
+    package let store: SQLiteStore
+    package init(_ store: SQLiteStore) { self.store = store }
 
     /// Where the store's blocking calls run (threads of its own, as many as calls wait).
     static let queue = DispatchQueue(label: "vangnet.sqlite", qos: .userInitiated, attributes: .concurrent)
@@ -111,51 +111,51 @@ public struct SQLiteRecordStore: RecordStore, StoreTampering {
         }
     }
 
-    public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
+    package func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
         try await store.beginStaging(source: source, batchId: batchId, dataset: dataset, epoch: epoch, at: time)
     }
-    public func stage(_ lines: [StagedLine], into stage: StagingID) async throws { try await store.stage(lines, into: stage) }
-    public func discard(_ stage: StagingID) async throws { try await store.discard(stage) }
-    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
+    package func stage(_ lines: [StagedLine], into stage: StagingID) async throws { try await store.stage(lines, into: stage) }
+    package func discard(_ stage: StagingID) async throws { try await store.discard(stage) }
+    package func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
                        complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
                        audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome {
         try await store.commit(stage: stage, batch: batch, accepted: accepted, rejected: rejected, receipt: receipt,
                                complete: complete, rules: rules, day: day, audit: audit)
     }
-    public func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
+    package func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
         try await blocking { try $0.committedBatch(source: source, batchId: batchId) }
     }
     /// SQLite has one gateway process: every staging area at its start was interrupted.
-    public func discardInterruptedBatches() async throws -> Int { try await blocking { try $0.discardInterruptedBatches() } }
-    public func counts() async throws -> (batches: Int, records: Int) { try await blocking { try $0.counts() } }
-    public func storedRecordRows() async throws -> Int { try await blocking { try $0.storedRecordRows() } }
-    public func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord] {
+    package func discardInterruptedBatches() async throws -> Int { try await blocking { try $0.discardInterruptedBatches() } }
+    package func counts() async throws -> (batches: Int, records: Int) { try await blocking { try $0.counts() } }
+    package func storedRecordRows() async throws -> Int { try await blocking { try $0.storedRecordRows() } }
+    package func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord] {
         try await blocking { try $0.currentRecords(dataset: dataset, region: region) }
     }
-    public func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
+    package func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
         try await store.maintainDeliveries(rules: rules, day: day, now: now)
     }
-    public func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult { try await store.readDeliveries(read) }
+    package func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult { try await store.readDeliveries(read) }
     /// Group-committed with concurrent appends (``SQLiteStore/appendAuditGrouped(_:)``).
-    public func appendAudit(_ event: AuditEvent) async throws { try await store.appendAuditGrouped(event) }
-    public func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict {
+    package func appendAudit(_ event: AuditEvent) async throws { try await store.appendAuditGrouped(event) }
+    package func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict {
         try await blocking { try $0.verifyAudit(held: held, key: key) }
     }
-    public func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try await blocking { try $0.checkpointAudit(at: time) } }
-    public func auditCheckpoints() async throws -> [AuditCheckpoint] { try await blocking { try $0.auditCheckpoints() } }
-    public func auditHead() async throws -> Int64 { try await blocking { try $0.auditHead() } }
-    public func auditHash(at sequence: Int64) async throws -> [UInt8]? { try await blocking { try $0.auditHash(at: sequence) } }
-    public func discardAuditCheckpoints(after sequence: Int64) async throws { try await blocking { try $0.discardAuditCheckpoints(after: sequence) } }
-    public func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) { try await blocking { try $0.pullOverview() } }
-    public func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
+    package func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try await blocking { try $0.checkpointAudit(at: time) } }
+    package func auditCheckpoints() async throws -> [AuditCheckpoint] { try await blocking { try $0.auditCheckpoints() } }
+    package func auditHead() async throws -> Int64 { try await blocking { try $0.auditHead() } }
+    package func auditHash(at sequence: Int64) async throws -> [UInt8]? { try await blocking { try $0.auditHash(at: sequence) } }
+    package func discardAuditCheckpoints(after sequence: Int64) async throws { try await blocking { try $0.discardAuditCheckpoints(after: sequence) } }
+    package func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) { try await blocking { try $0.pullOverview() } }
+    package func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
                       audit: @escaping @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
         try await blocking { try $0.purge(before: cutoffs, rules: rules, day: day, now: now, audit: audit) }
     }
-    public func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
+    package func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
         try await blocking { try $0.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit) }
     }
     /// Read on ``queue`` and handed over in chunks of 1,000 lines, at most four ahead of `write`.
-    public func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
+    package func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
         let (chunks, sink) = AsyncThrowingStream<[String], any Error>.makeStream()
         let credits = DispatchSemaphore(value: 4), stopped = StopFlag()
         let store = self.store
@@ -186,8 +186,8 @@ public struct SQLiteRecordStore: RecordStore, StoreTampering {
             credits.signal()
         }
     }
-    public func uncheckedExecute(_ sql: String) async throws { try await blocking { try $0.uncheckedExecute(sql) } }
-    public func close() async {}
+    package func uncheckedExecute(_ sql: String) async throws { try await blocking { try $0.uncheckedExecute(sql) } }
+    package func close() async {}
 }
 
 /// Set once, read from another thread.
@@ -199,35 +199,35 @@ private final class StopFlag: Sendable {
 
 extension RecordStore {
     /// Stages records (no withdrawals).
-    public func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
+    package func stage(_ records: [RoutedRecord], into stage: StagingID) async throws {
         try await self.stage(records.map(StagedLine.record), into: stage)
     }
 
     /// Recomputes the chain with its stored checkpoints (signatures not checked).
-    public func verifyAudit() async throws -> AuditVerdict { try await verifyAudit(held: [], key: nil) }
+    package func verifyAudit() async throws -> AuditVerdict { try await verifyAudit(held: [], key: nil) }
 
     /// Recomputes the chain with its stored checkpoints and checks their signatures with `key`.
-    public func verifyAudit(key: SigningPublicKey) async throws -> AuditVerdict { try await verifyAudit(held: [], key: key) }
+    package func verifyAudit(key: SigningPublicKey) async throws -> AuditVerdict { try await verifyAudit(held: [], key: key) }
 
     /// Entries matching `filter` after entry `after`, oldest first.
-    public func auditEntries(_ filter: AuditFilter, after: Int64 = 0, limit: Int = 100) async throws -> [StoredAuditEntry] {
+    package func auditEntries(_ filter: AuditFilter, after: Int64 = 0, limit: Int = 100) async throws -> [StoredAuditEntry] {
         try await auditEntries(filter, after: after, before: nil, newestFirst: false, limit: limit)
     }
 
     /// Entries matching `filter` before entry `before` (`nil`: from the newest), newest first.
-    public func auditEntries(_ filter: AuditFilter, before: Int64?, limit: Int) async throws -> [StoredAuditEntry] {
+    package func auditEntries(_ filter: AuditFilter, before: Int64?, limit: Int) async throws -> [StoredAuditEntry] {
         try await auditEntries(filter, after: 0, before: before, newestFirst: true, limit: limit)
     }
 
     /// The whole export in memory (for tests and small logs).
-    public func exportAudit(_ format: AuditExport.Format) async throws -> [String] {
+    package func exportAudit(_ format: AuditExport.Format) async throws -> [String] {
         var lines: [String] = []
         try await exportAudit(format) { lines.append($0) }
         return lines
     }
 
     /// Every audit event, in order (for summaries and tests).
-    public func auditEvents() async throws -> [AuditEvent] {
+    package func auditEvents() async throws -> [AuditEvent] {
         try await auditEntries(AuditFilter(), after: 0, limit: Int.max).map(\.event)
     }
 }

@@ -9,10 +9,10 @@ import GRDB
 /// A current picture's first page replaces what the mirror held for the purpose; its later pages
 /// add to it; changes then upsert and withdraw by identifier. Applying the changes ends with
 /// exactly the gateway's current picture.
-public final class RegionMirror: Sendable {
+package final class RegionMirror: Sendable {
     private let queue: DatabaseQueue
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         queue = try DatabaseQueue(path: path)
         try queue.write { db in
             try db.execute(sql: """
@@ -23,24 +23,24 @@ public final class RegionMirror: Sendable {
     }
 
     /// The cursor to continue `purpose` from and the view it continues, if the mirror has one.
-    public func cursor(purpose: String) throws -> (cursor: String, view: String)? {
+    package func cursor(purpose: String) throws -> (cursor: String, view: String)? {
         try queue.read { db in
             try Row.fetchOne(db, sql: "SELECT cursor, view FROM cursors WHERE purpose = ?", arguments: [purpose]).map { ($0["cursor"], $0["view"]) }
         }
     }
 
     /// What a page did to the mirror.
-    public struct Applied: Sendable, Equatable {
-        public var upserted = 0
-        public var withdrawn = 0
-        public init() {}
+    package struct Applied: Sendable, Equatable {
+        package var upserted = 0
+        package var withdrawn = 0
+        package init() {}
     }
 
     /// Applies one NDJSON page and keeps `next` (with its view) as the purpose's cursor.
     /// `restart`: the first page of a current picture (what the mirror held is replaced).
     /// - Throws: ``StoreError`` for a line that is not a delivered record or change.
     @discardableResult
-    public func apply(purpose: String, ndjson: String, next: String, nextView: String, restart: Bool) throws -> Applied {
+    package func apply(purpose: String, ndjson: String, next: String, nextView: String, restart: Bool) throws -> Applied {
         try queue.write { db in
             if restart { try db.execute(sql: "DELETE FROM records WHERE purpose = ?", arguments: [purpose]) }
             var applied = Applied()
@@ -66,7 +66,7 @@ public final class RegionMirror: Sendable {
     }
 
     /// The mirror's records of `purpose`: identifier to record (JSON with sorted keys, no `change`).
-    public func records(purpose: String) throws -> [String: String] {
+    package func records(purpose: String) throws -> [String: String] {
         try queue.read { db in
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT id, record FROM records WHERE purpose = ?", arguments: [purpose]).map { ($0["id"], $0["record"]) })
         }

@@ -10,7 +10,7 @@ extension SQLiteStore {
     /// changed, otherwise the people whose deliveries the calendar changes by `day` recomputed; and
     /// versions past their lifetime compacted. Cheap when there is nothing to do.
     @discardableResult
-    public func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
+    package func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
         let done = try await pool.write { db in
             var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: self.lifetimes, scratch: self.scratchDirectory, sortMemory: self.sortMemory)
             return try index.bringUpToDate()
@@ -21,7 +21,7 @@ extension SQLiteStore {
     }
 
     /// Reads one page of a stream and the index's head, in one transaction.
-    public func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult {
+    package func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult {
         try await pool.read { db in
             let state = try Row.fetchOne(db, sql: "SELECT seq, snapshot_horizon, cursor_horizon FROM delivery_state")!
             let head: Int64 = state["seq"]
@@ -65,7 +65,7 @@ extension SQLiteStore {
     }
 
     /// The day the index was last brought up to date for, and the rules it follows.
-    public func deliveryState() throws -> (day: CalendarDate?, rules: String?, head: Int64) {
+    package func deliveryState() throws -> (day: CalendarDate?, rules: String?, head: Int64) {
         try pool.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT seq, day, rules FROM delivery_state")!
             return ((row["day"] as Int64?).flatMap(DeliveryIndex.day), row["rules"], row["seq"])

@@ -19,7 +19,7 @@ import Synchronization
 /// - every audit entry is appended inside the transaction of the action it describes, so a failed
 ///   audit write rolls the action back (fail closed);
 /// - no BSN is ever written: the types that reach this store have none.
-public final class SQLiteStore: Sendable {
+package final class SQLiteStore: Sendable {
     let pool: DatabasePool
     let lifetimes: DeliveryLifetimes
     /// Appends of concurrent callers, committed together.
@@ -52,7 +52,7 @@ public final class SQLiteStore: Sendable {
     /// A commit sorts its new versions into the index's order holding at most `sortMemory` bytes
     /// of them in memory; beyond, in sorted runs of a scratch file beside the database
     /// (``SortedRuns``).
-    public init(path: String, auditSigning: AuditSigning? = nil, readOnly: Bool = false, lifetimes: DeliveryLifetimes = DeliveryLifetimes(),
+    package init(path: String, auditSigning: AuditSigning? = nil, readOnly: Bool = false, lifetimes: DeliveryLifetimes = DeliveryLifetimes(),
                 checkpointPages: Int32 = 10_000, sortMemory: Int = 16 << 20) throws {
         self.sortMemory = sortMemory
         self.auditSigning = auditSigning
@@ -249,7 +249,7 @@ public final class SQLiteStore: Sendable {
     /// Opens a staging area for a batch whose header was admitted. Its lines are invisible to
     /// every reader until ``commit(stage:batch:accepted:rejected:receipt:complete:rules:day:audit:)``.
     /// All its records are pseudonymised under key `epoch`.
-    public func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
+    package func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
         let stage = try await pool.write { db in
             try db.execute(sql: "INSERT INTO batches (source, batch_id, dataset, state, epoch, started_at) VALUES (?, ?, ?, 'staging', ?, ?)",
                            arguments: [source.value, batchId.description, dataset.value, epoch, time.timeIntervalSince1970])
@@ -261,7 +261,7 @@ public final class SQLiteStore: Sendable {
 
     /// Adds lines to a staging area: sorted, and written as one run of its scratch file, on a
     /// thread of their own (no database connection is involved).
-    public func stage(_ lines: [StagedLine], into stage: StagingID) async throws {
+    package func stage(_ lines: [StagedLine], into stage: StagingID) async throws {
         guard !lines.isEmpty else { return }
         let area = try stagingArea(stage)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -277,7 +277,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Drops a staging area and everything in it (the batch was refused or failed).
-    public func discard(_ stage: StagingID) async throws {
+    package func discard(_ stage: StagingID) async throws {
         stagingAreas.withLock { $0[stage.seq] = nil }
         try await pool.write { db in try Self.discard(stage.seq, in: db) }
     }
@@ -294,7 +294,7 @@ public final class SQLiteStore: Sendable {
     /// batch) the source's records of the dataset that are not in it are withdrawn. If the same
     /// source already committed this batch id, the staged lines are dropped and the outcome is
     /// `.duplicate` (same envelope hash: the first receipt) or `.conflict`.
-    public func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
+    package func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
                        complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
                        audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome {
         let header = batch.header
@@ -377,7 +377,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// The receipt and envelope hash of a committed batch, if there is one.
-    public func committedBatch(source: OIN, batchId: BatchID) throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
+    package func committedBatch(source: OIN, batchId: BatchID) throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
         try pool.read { db in
             try Row.fetchOne(db, sql: "SELECT envelope_hash, receipt FROM batches WHERE source = ? AND batch_id = ? AND state = 'committed'",
                              arguments: [source.value, batchId.description])
@@ -389,7 +389,7 @@ public final class SQLiteStore: Sendable {
     /// serving, with no other gateway instance using this database.
     /// - Returns: how many interrupted batches were dropped.
     @discardableResult
-    public func discardInterruptedBatches() throws -> Int {
+    package func discardInterruptedBatches() throws -> Int {
         try pool.write { db in
             let stale = try Int64.fetchAll(db, sql: "SELECT seq FROM batches WHERE state = 'staging'")
             for seq in stale { try Self.discard(seq, in: db) }
@@ -398,7 +398,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Number of committed batches and of current records (for summaries and tests).
-    public func counts() throws -> (batches: Int, records: Int) {
+    package func counts() throws -> (batches: Int, records: Int) {
         try pool.read { db in
             (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM batches WHERE state = 'committed'") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current") ?? 0)
@@ -406,13 +406,13 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Rows of records, current or staged (for crash tests).
-    public func storedRecordRows() throws -> Int {
+    package func storedRecordRows() throws -> Int {
         let staged = stagingAreas.withLock { $0.values.reduce(0) { $0 + $1.count } }
         return staged + (try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current") ?? 0 })
     }
 
     /// Per committed batch: its id, its accepted count and how many current records it holds.
-    public func committedBatches() throws -> [(source: OIN, batchId: BatchID, accepted: Int, records: Int)] {
+    package func committedBatches() throws -> [(source: OIN, batchId: BatchID, accepted: Int, records: Int)] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT b.source, b.batch_id, b.accepted, (SELECT COUNT(*) FROM current c WHERE c.batch = b.commit_seq) AS n
@@ -422,7 +422,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// The current records of `dataset` in `region` (for tests and tools; not a delivery path).
-    public func currentRecords(dataset: DatasetID, region: RegionNumber) throws -> [CurrentRecord] {
+    package func currentRecords(dataset: DatasetID, region: RegionNumber) throws -> [CurrentRecord] {
         try pool.read { db in
             let completeAt = try SQLiteDeliveryIndex.completeTimes(db)
             return try Row.fetchAll(db, sql: """
@@ -439,7 +439,7 @@ public final class SQLiteStore: Sendable {
     /// brings the index up to date, and appends `audit(result)` in the same transaction when
     /// anything was removed (nothing is removed unless the entry is written).
     @discardableResult
-    public func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
+    package func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
                       audit: (PurgeResult) -> AuditEvent) throws -> PurgeResult {
         try pool.write { db in
             var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: lifetimes, scratch: scratchDirectory, sortMemory: sortMemory)
@@ -469,19 +469,19 @@ public final class SQLiteStore: Sendable {
     // MARK: Audit
 
     /// Appends an event to the audit chain in its own transaction.
-    public func appendAudit(_ event: AuditEvent) throws {
+    package func appendAudit(_ event: AuditEvent) throws {
         try pool.write { db in try append(event, in: db) }
     }
 
     /// Appends an event, committed together with the events of other callers waiting at the same
     /// moment (``AuditGroupCommit``: one transaction and one fsync for all of them).
-    public func appendAuditGrouped(_ event: AuditEvent) async throws {
+    package func appendAuditGrouped(_ event: AuditEvent) async throws {
         try await auditGroups.append(event)
     }
 
     /// Appends events in order, in one transaction (all or none); the last one is signed, which
     /// covers the others (``AuditVerifier``).
-    public func appendAudit(_ events: [AuditEvent]) throws {
+    package func appendAudit(_ events: [AuditEvent]) throws {
         try pool.write { db in try append(events, in: db) }
     }
 
@@ -515,7 +515,7 @@ public final class SQLiteStore: Sendable {
     /// Signs a checkpoint of the chain's head now, unless the head already has one (or there is
     /// no entry). The gateway calls it every `checkpointSeconds`.
     @discardableResult
-    public func checkpointAudit(at time: Date) throws -> AuditCheckpoint? {
+    package func checkpointAudit(at time: Date) throws -> AuditCheckpoint? {
         guard let auditSigning else { return nil }
         return try pool.write { db in
             let head = try Self.head(in: db)
@@ -528,7 +528,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Every signed checkpoint, in order.
-    public func auditCheckpoints() throws -> [AuditCheckpoint] {
+    package func auditCheckpoints() throws -> [AuditCheckpoint] {
         try pool.read { db in try Self.checkpoints(in: db) }
     }
 
@@ -540,7 +540,7 @@ public final class SQLiteStore: Sendable {
 
     /// Recomputes the whole audit chain as stored, with its checkpoints, the auditor's `held`
     /// checkpoints, and (given `key`) the checkpoints' signatures.
-    public func verifyAudit(held: [AuditCheckpoint] = [], key: SigningPublicKey? = nil) throws -> AuditVerdict {
+    package func verifyAudit(held: [AuditCheckpoint] = [], key: SigningPublicKey? = nil) throws -> AuditVerdict {
         try pool.read { db in
             var verifier = AuditVerifier(checkpoints: try Self.checkpoints(in: db), held: held, key: key)
             let statement = try db.makeStatement(sql: "SELECT seq, event, prev_hash, hash, signature, time, actor, action, role, outcome, region FROM audit ORDER BY seq")
@@ -570,7 +570,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Writes the audit log, checkpoints first, as lines of `format` (``AuditExport``).
-    public func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) throws {
+    package func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) throws {
         try pool.read { db in
             if let preamble = AuditExport.preamble(format) { try write(preamble) }
             for checkpoint in try Self.checkpoints(in: db) { try write(AuditExport.line(checkpoint, format)) }
@@ -585,7 +585,7 @@ public final class SQLiteStore: Sendable {
 
     /// Audit entries matching `filter`, at most `limit`: after entry `after` in order, or with
     /// `newestFirst` before entry `before` (all if `nil`), newest first.
-    public func auditEntries(_ filter: AuditFilter, after: Int64 = 0, before: Int64? = nil, newestFirst: Bool = false, limit: Int = 100) throws -> [StoredAuditEntry] {
+    package func auditEntries(_ filter: AuditFilter, after: Int64 = 0, before: Int64? = nil, newestFirst: Bool = false, limit: Int = 100) throws -> [StoredAuditEntry] {
         try pool.read { db in
             var conditions = [newestFirst ? "seq < ?" : "seq > ?"]
             var arguments: StatementArguments = [newestFirst ? (before ?? Int64.max) : after]
@@ -605,7 +605,7 @@ public final class SQLiteStore: Sendable {
 
     /// Per region, purpose and consumer: how often it pulled, how many records it received, and
     /// when it last pulled; and per region the number of refusals. From the audit log.
-    public func pullOverview() throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) {
+    package func pullOverview() throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) {
         try pool.read { db in
             let pulls = try Row.fetchAll(db, sql: """
                 SELECT region, json_extract(CAST(event AS TEXT), '$.purpose') AS purpose, actor, COUNT(*) AS pulls,
@@ -626,22 +626,22 @@ public final class SQLiteStore: Sendable {
     }
 
     /// The chain hash of entry `sequence`, if there is one.
-    public func auditHash(at sequence: Int64) throws -> [UInt8]? {
+    package func auditHash(at sequence: Int64) throws -> [UInt8]? {
         try pool.read { db in try Data.fetchOne(db, sql: "SELECT hash FROM audit WHERE seq = ?", arguments: [sequence]).map { Array($0) } }
     }
 
     /// Removes the stored checkpoints beyond entry `sequence`.
-    public func discardAuditCheckpoints(after sequence: Int64) throws {
+    package func discardAuditCheckpoints(after sequence: Int64) throws {
         try pool.write { db in try db.execute(sql: "DELETE FROM audit_checkpoints WHERE seq > ?", arguments: [sequence]) }
     }
 
     /// Number of audit entries.
-    public func auditHead() throws -> Int64 {
+    package func auditHead() throws -> Int64 {
         try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit") ?? 0 }
     }
 
     /// All audit events in order (for summaries, export and tests).
-    public func auditEvents() throws -> [AuditEvent] {
+    package func auditEvents() throws -> [AuditEvent] {
         try pool.read { db in
             try Data.fetchAll(db, sql: "SELECT event FROM audit ORDER BY seq").map { try AuditChain.decode(Array($0)) }
         }
@@ -649,7 +649,7 @@ public final class SQLiteStore: Sendable {
 
     /// Runs a raw statement. For tests that must corrupt the store on purpose.
     /// - Warning: bypasses every invariant of this type.
-    public func uncheckedExecute(_ sql: String) throws {
+    package func uncheckedExecute(_ sql: String) throws {
         try pool.write { db in try db.execute(sql: sql) }
     }
 }

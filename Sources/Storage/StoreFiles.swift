@@ -1,10 +1,10 @@
 import Foundation
 
 /// A SQLite store's files are readable by others, or cannot be made owner-only.
-public struct StoreFileError: Error, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "database \(path): \(reason)" }
+package struct StoreFileError: Error, CustomStringConvertible {
+    package let path: String
+    package let reason: String
+    package var description: String { "database \(path): \(reason)" }
 }
 
 /// The owner-only rule for a SQLite store's files: the database, its `-wal`, `-shm` and

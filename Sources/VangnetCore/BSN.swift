@@ -3,22 +3,22 @@
 /// - Warning: a BSN is the most sensitive value Vangnet handles. This type never prints its
 ///   digits (`description` is redacted), is not `Codable`, and leaves the ingest stage only as
 ///   a keyed pseudonym. Use ``withDigits(_:)`` to hand the digits to the keyed hash.
-public struct BSN: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+package struct BSN: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     private let digits: [UInt8]
 
     /// `nil` unless `text` is nine ASCII digits that pass the elfproef.
-    public init?(_ text: some StringProtocol) {
+    package init?(_ text: some StringProtocol) {
         self.init(utf8: Array(text.utf8))
     }
 
     /// `nil` unless `bytes` are nine ASCII digits that pass the elfproef.
-    public init?(utf8 bytes: [UInt8]) {
+    package init?(utf8 bytes: [UInt8]) {
         guard BSN.passesElfproef(bytes) else { return nil }
         self.digits = bytes
     }
 
     /// `9*d1 + 8*d2 + ... + 2*d8 - 1*d9` is divisible by 11 and the number is not all zeros.
-    public static func passesElfproef(_ bytes: [UInt8]) -> Bool {
+    package static func passesElfproef(_ bytes: [UInt8]) -> Bool {
         guard bytes.count == 9 else { return false }
         var sum = 0
         for (index, byte) in bytes.enumerated() {
@@ -30,8 +30,8 @@ public struct BSN: Sendable, Hashable, CustomStringConvertible, CustomDebugStrin
     }
 
     /// Gives the nine ASCII digits to `body`, for the keyed hash only.
-    public func withDigits<R>(_ body: ([UInt8]) throws -> R) rethrows -> R { try body(digits) }
+    package func withDigits<R>(_ body: ([UInt8]) throws -> R) rethrows -> R { try body(digits) }
 
-    public var description: String { "BSN(redacted)" }
-    public var debugDescription: String { description }
+    package var description: String { "BSN(redacted)" }
+    package var debugDescription: String { description }
 }

@@ -1,16 +1,16 @@
 import Foundation
 
 /// A batch id: a UUID chosen by the source, unique per source.
-public struct BatchID: Sendable, Hashable, Codable, CustomStringConvertible {
-    public let uuid: UUID
-    public init(_ uuid: UUID = UUID()) { self.uuid = uuid }
-    public init?(_ text: String) {
+package struct BatchID: Sendable, Hashable, Codable, CustomStringConvertible {
+    package let uuid: UUID
+    package init(_ uuid: UUID = UUID()) { self.uuid = uuid }
+    package init?(_ text: String) {
         guard let uuid = UUID(uuidString: text) else { return nil }
         self.uuid = uuid
     }
-    public var description: String { uuid.uuidString.lowercased() }
+    package var description: String { uuid.uuidString.lowercased() }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = BatchID(text) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a batch id is a UUID"))
@@ -18,14 +18,14 @@ public struct BatchID: Sendable, Hashable, Codable, CustomStringConvertible {
         self = id
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
     }
 }
 
 /// What a batch is, as its signed header declares it.
-public enum BatchMode: String, Sendable, Codable, CaseIterable {
+package enum BatchMode: String, Sendable, Codable, CaseIterable {
     /// The source's complete current picture of the dataset: its records of that dataset that are
     /// missing from the batch are withdrawn.
     case full
@@ -34,28 +34,28 @@ public enum BatchMode: String, Sendable, Codable, CaseIterable {
 }
 
 /// A name given in configuration: a dataset id or a purpose id. `Kind` keeps the two apart.
-public struct Name<Kind>: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral, RawRepresentable {
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public init(stringLiteral value: String) { self.value = value }
-    public init(rawValue: String) { self.value = rawValue }
-    public var rawValue: String { value }
-    public var description: String { value }
-    public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
+package struct Name<Kind>: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral, RawRepresentable {
+    package let value: String
+    package init(_ value: String) { self.value = value }
+    package init(stringLiteral value: String) { self.value = value }
+    package init(rawValue: String) { self.value = rawValue }
+    package var rawValue: String { value }
+    package var description: String { value }
+    package static func < (a: Self, b: Self) -> Bool { a.value < b.value }
 }
 
 /// Tag of dataset ids.
-public enum DatasetKind {}
+package enum DatasetKind {}
 /// Tag of purpose ids.
-public enum PurposeKind {}
+package enum PurposeKind {}
 
 /// The id of a dataset schema, for example `duo.onderwijsdeelname`.
-public typealias DatasetID = Name<DatasetKind>
+package typealias DatasetID = Name<DatasetKind>
 /// The id of a purpose (doel), for example `vsv-opvolging`.
-public typealias PurposeID = Name<PurposeKind>
+package typealias PurposeID = Name<PurposeKind>
 
 /// What an organisation may do at the gateway.
-public enum Role: String, Sendable, Codable, CaseIterable {
+package enum Role: String, Sendable, Codable, CaseIterable {
     /// A source agency (DUO, UWV): pushes batches.
     case source
     /// A region's contactgemeente: pulls its region's records.

@@ -1,19 +1,19 @@
 /// A place in a JSON document: object keys and array indices from the root.
-public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
-    public enum Component: Sendable, Hashable {
+package struct JSONPath: Sendable, Hashable, CustomStringConvertible {
+    package enum Component: Sendable, Hashable {
         case key(String)
         case index(Int)
     }
 
-    public var components: [Component]
+    package var components: [Component]
 
-    public init(_ components: [Component] = []) { self.components = components }
+    package init(_ components: [Component] = []) { self.components = components }
 
-    public static func / (path: JSONPath, key: String) -> JSONPath { JSONPath(path.components + [.key(key)]) }
-    public static func / (path: JSONPath, index: Int) -> JSONPath { JSONPath(path.components + [.index(index)]) }
+    package static func / (path: JSONPath, key: String) -> JSONPath { JSONPath(path.components + [.key(key)]) }
+    package static func / (path: JSONPath, index: Int) -> JSONPath { JSONPath(path.components + [.index(index)]) }
 
     /// `purposes[0].fields["uwv.inkomstenverhoudingen"][2]`: keys that are not plain words in brackets.
-    public var description: String {
+    package var description: String {
         var text = ""
         for component in components {
             switch component {
@@ -30,7 +30,7 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
 
     /// The line and column (1-based) where the value at this path starts in `json`, or where the
     /// deepest existing part of the path starts; `nil` if the text is not JSON this scanner follows.
-    public func location(in json: [UInt8]) -> (line: Int, column: Int)? {
+    package func location(in json: [UInt8]) -> (line: Int, column: Int)? {
         var scanner = JSONLocator(bytes: json)
         guard let offset = scanner.find(components[...]) else { return nil }
         var line = 1, column = 1

@@ -1,9 +1,9 @@
 /// JSON text written byte by byte, for the hot paths that cannot afford a general encoder (the
 /// audit chain's canonical bytes, delivered records).
-public enum JSONText {
+package enum JSONText {
     /// Appends `s` as a JSON string literal to `out`: `"` and `\` escaped, control characters as
     /// `\n`, `\r`, `\t` or `\u00xx` (lower-case hex), everything else as its UTF-8 bytes.
-    public static func appendString(_ s: String, to out: inout [UInt8]) {
+    package static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
         // Fast path: nothing to escape (the usual case), one bulk copy.
         if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {

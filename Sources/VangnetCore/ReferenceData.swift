@@ -3,31 +3,31 @@
 /// Embedded in the binary from `config/reference/` (see its README for provenance), so the
 /// gateway needs no data files. The routing table is not an official publication; a production
 /// deployment should load the official CBS table (a later issue).
-public struct ReferenceData: Sendable {
+package struct ReferenceData: Sendable {
     /// Municipalities by code.
-    public let municipalities: [MunicipalityCode: Municipality]
+    package let municipalities: [MunicipalityCode: Municipality]
     /// Regions by number; every municipality belongs to exactly one.
-    public let regions: [RegionNumber: Region]
+    package let regions: [RegionNumber: Region]
     private let regionOfMunicipality: [MunicipalityCode: RegionNumber]
     /// Region by the four digits of a municipality code (`GM0344` -> 344), for lookups without strings.
     private let regionByNumber: [RegionNumber?]
 
     /// The embedded tables, parsed once.
-    public static let embedded: ReferenceData = {
+    package static let embedded: ReferenceData = {
         do { return try ReferenceData(municipalitiesCSV: municipalitiesCSV, routingCSV: routingCSV, regionsCSV: regionsCSV) }
         catch { preconditionFailure("embedded reference data is invalid: \(error)") }
     }()
 
     /// The region a municipality belongs to, or `nil` for an unknown code.
-    public func region(of municipality: MunicipalityCode) -> RegionNumber? { regionOfMunicipality[municipality] }
+    package func region(of municipality: MunicipalityCode) -> RegionNumber? { regionOfMunicipality[municipality] }
 
     /// The region of the municipality `GMdddd` with `number` = dddd, or `nil` for an unknown one.
-    public func region(ofMunicipalityNumber number: Int) -> RegionNumber? {
+    package func region(ofMunicipalityNumber number: Int) -> RegionNumber? {
         regionByNumber.indices.contains(number) ? regionByNumber[number] : nil
     }
 
     /// Parses the three semicolon-separated tables and checks that they agree.
-    public init(municipalitiesCSV: String, routingCSV: String, regionsCSV: String) throws {
+    package init(municipalitiesCSV: String, routingCSV: String, regionsCSV: String) throws {
         var municipalities: [MunicipalityCode: Municipality] = [:]
         for row in Self.rows(municipalitiesCSV) {
             guard row.count >= 2, let code = MunicipalityCode(row[0]) else { throw ReferenceDataError(reason: "bad municipality row") }
@@ -70,7 +70,7 @@ public struct ReferenceData: Sendable {
 }
 
 /// The embedded reference tables do not agree with each other.
-public struct ReferenceDataError: Error, CustomStringConvertible {
-    public let reason: String
-    public var description: String { "reference data: \(reason)" }
+package struct ReferenceDataError: Error, CustomStringConvertible {
+    package let reason: String
+    package var description: String { "reference data: \(reason)" }
 }

@@ -1,29 +1,29 @@
 /// The number of an RMC / Doorstroompunt region, 1 to 40.
-public struct RegionNumber: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, RawRepresentable {
-    public let value: Int
+package struct RegionNumber: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, RawRepresentable {
+    package let value: Int
 
-    public init?(_ value: Int) {
+    package init?(_ value: Int) {
         guard (1...40).contains(value) else { return nil }
         self.value = value
     }
 
-    public var description: String { String(value) }
-    public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
+    package var description: String { String(value) }
+    package static func < (a: Self, b: Self) -> Bool { a.value < b.value }
 
     // Codable through RawRepresentable: a JSON number, validated on decoding.
-    public init?(rawValue: Int) { self.init(rawValue) }
-    public var rawValue: Int { value }
+    package init?(rawValue: Int) { self.init(rawValue) }
+    package var rawValue: Int { value }
 }
 
 /// An RMC / Doorstroompunt region: its number, name and member municipalities.
-public struct Region: Sendable, Hashable {
-    public let number: RegionNumber
-    public let name: String
-    public let municipalities: Set<MunicipalityCode>
+package struct Region: Sendable, Hashable {
+    package let number: RegionNumber
+    package let name: String
+    package let municipalities: Set<MunicipalityCode>
 }
 
 /// A municipality from the CBS list.
-public struct Municipality: Sendable, Hashable {
-    public let code: MunicipalityCode
-    public let name: String
+package struct Municipality: Sendable, Hashable {
+    package let code: MunicipalityCode
+    package let name: String
 }

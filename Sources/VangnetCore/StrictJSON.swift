@@ -5,28 +5,28 @@
 /// commas, control characters in strings, invalid escapes), invalid UTF-8 anywhere, a lone
 /// surrogate escape, duplicate member names in any object (compared after unescaping), and
 /// nesting deeper than 32.
-public struct StrictJSON: Sendable {
+package struct StrictJSON: Sendable {
     /// Why a text was refused, with the byte offset where the reader stopped; never a byte of the text.
-    public struct Failure: Error, CustomStringConvertible, Equatable {
-        public let offset: Int
-        public let reason: String
-        public var description: String { "\(reason) at byte \(offset)" }
+    package struct Failure: Error, CustomStringConvertible, Equatable {
+        package let offset: Int
+        package let reason: String
+        package var description: String { "\(reason) at byte \(offset)" }
     }
 
     /// The top-level object's members in order: the unescaped name and the raw bytes of the value.
-    public let members: [(name: String, value: ArraySlice<UInt8>)]
+    package let members: [(name: String, value: ArraySlice<UInt8>)]
 
     /// The raw bytes of member `name`'s value.
-    public subscript(name: String) -> ArraySlice<UInt8>? { members.first { $0.name == name }?.value }
+    package subscript(name: String) -> ArraySlice<UInt8>? { members.first { $0.name == name }?.value }
 
     /// Whether member `name` is an integer written as one (no fraction, no exponent).
-    public func isInteger(_ name: String) -> Bool {
+    package func isInteger(_ name: String) -> Bool {
         guard let value = self[name], let first = value.first else { return false }
         let digits = first == UInt8(ascii: "-") ? value.dropFirst() : value
         return !digits.isEmpty && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 
-    public init(_ bytes: [UInt8]) throws {
+    package init(_ bytes: [UInt8]) throws {
         var reader = Reader(bytes: bytes)
         reader.skipWhitespace()
         guard reader.peek == UInt8(ascii: "{") else { throw reader.failure("the text is not a JSON object") }

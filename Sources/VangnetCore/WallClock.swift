@@ -1,19 +1,19 @@
 import Foundation
 
 /// The source of "now". Injected everywhere, so that tests are exact.
-public protocol WallClock: Sendable {
+package protocol WallClock: Sendable {
     func now() -> Date
 }
 
 /// The system clock.
-public struct SystemClock: WallClock {
-    public init() {}
-    public func now() -> Date { Date() }
+package struct SystemClock: WallClock {
+    package init() {}
+    package func now() -> Date { Date() }
 }
 
 /// A clock that always reads the same instant.
-public struct FixedClock: WallClock {
-    public let instant: Date
-    public init(_ instant: Date) { self.instant = instant }
-    public func now() -> Date { instant }
+package struct FixedClock: WallClock {
+    package let instant: Date
+    package init(_ instant: Date) { self.instant = instant }
+    package func now() -> Date { instant }
 }

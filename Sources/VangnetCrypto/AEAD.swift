@@ -2,13 +2,13 @@ import CSodium
 
 /// Authenticated encryption with associated data: XChaCha20-Poly1305 (IETF), with a random
 /// 24-byte nonce per message, so a key seals any number of messages.
-public enum AEAD {
-    public static var keyLength: Int { Int(crypto_aead_xchacha20poly1305_ietf_keybytes()) }
+package enum AEAD {
+    package static var keyLength: Int { Int(crypto_aead_xchacha20poly1305_ietf_keybytes()) }
     static var nonceLength: Int { Int(crypto_aead_xchacha20poly1305_ietf_npubbytes()) }
     static var tagLength: Int { Int(crypto_aead_xchacha20poly1305_ietf_abytes()) }
 
     /// `nonce || ciphertext || tag` of `message`, bound to `associated` (not encrypted).
-    public static func seal(_ message: [UInt8], associated: [UInt8], key: SecretBytes) -> [UInt8] {
+    package static func seal(_ message: [UInt8], associated: [UInt8], key: SecretBytes) -> [UInt8] {
         Sodium.ensureInitialized()
         precondition(key.count == keyLength)
         var nonce = [UInt8](repeating: 0, count: nonceLength)
@@ -23,7 +23,7 @@ public enum AEAD {
     }
 
     /// The message of a `seal`ed box, or `nil` if the box, its associated data or the key differ.
-    public static func open(_ box: [UInt8], associated: [UInt8], key: SecretBytes) -> [UInt8]? {
+    package static func open(_ box: [UInt8], associated: [UInt8], key: SecretBytes) -> [UInt8]? {
         Sodium.ensureInitialized()
         guard key.count == keyLength, box.count >= nonceLength + tagLength else { return nil }
         let nonce = Array(box.prefix(nonceLength)), sealed = Array(box.dropFirst(nonceLength))

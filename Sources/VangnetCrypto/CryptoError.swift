@@ -1,21 +1,21 @@
 /// A failure of a cryptographic operation: wrong key size, failed verification, failed decryption.
 ///
 /// The message never contains key material or plaintext.
-public struct CryptoError: Error, Equatable, CustomStringConvertible {
+package struct CryptoError: Error, Equatable, CustomStringConvertible {
     /// What went wrong, stable and machine-readable.
-    public enum Code: String, Sendable {
+    package enum Code: String, Sendable {
         case invalidKeyLength = "invalid_key_length"
         case decryptionFailed = "decryption_failed"
         case invalidInput = "invalid_input"
     }
 
-    public let code: Code
-    public let reason: String
+    package let code: Code
+    package let reason: String
 
-    public init(_ code: Code, _ reason: String) {
+    package init(_ code: Code, _ reason: String) {
         self.code = code
         self.reason = reason
     }
 
-    public var description: String { "\(code.rawValue): \(reason)" }
+    package var description: String { "\(code.rawValue): \(reason)" }
 }

@@ -1,11 +1,11 @@
 import CSodium
 
 /// An Ed25519 public key: verifies detached signatures.
-public struct SigningPublicKey: Sendable, Hashable, CustomStringConvertible {
+package struct SigningPublicKey: Sendable, Hashable, CustomStringConvertible {
     /// The 32 raw key bytes.
-    public let bytes: [UInt8]
+    package let bytes: [UInt8]
 
-    public init(bytes: [UInt8]) throws {
+    package init(bytes: [UInt8]) throws {
         guard bytes.count == Int(crypto_sign_publickeybytes()) else {
             throw CryptoError(.invalidKeyLength, "an Ed25519 public key has 32 bytes, got \(bytes.count)")
         }
@@ -13,34 +13,34 @@ public struct SigningPublicKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A short identifier: the first 8 bytes of BLAKE2b-256 over the key, in hex.
-    public var keyID: String { Hex.encode(Array(GenericHash.hash(bytes, outputLength: 32).prefix(8))) }
+    package var keyID: String { Hex.encode(Array(GenericHash.hash(bytes, outputLength: 32).prefix(8))) }
 
     /// Whether `signature` is a valid Ed25519 signature of `message` by this key.
-    public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
+    package func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
         Sodium.ensureInitialized()
         guard signature.count == Int(crypto_sign_bytes()) else { return false }
         return crypto_sign_verify_detached(signature, message, UInt64(message.count), bytes) == 0
     }
 
-    public var description: String { "Ed25519PublicKey(\(keyID))" }
+    package var description: String { "Ed25519PublicKey(\(keyID))" }
 }
 
 /// An Ed25519 key pair: signs messages with detached signatures.
 ///
 /// The secret key is held in ``SecretBytes`` and never prints.
-public struct SigningKeyPair: Sendable, CustomStringConvertible {
-    public let publicKey: SigningPublicKey
+package struct SigningKeyPair: Sendable, CustomStringConvertible {
+    package let publicKey: SigningPublicKey
     private let secretKey: SecretBytes
     /// The 32-byte seed the pair derives from (what a key file stores).
-    public let seed: SecretBytes
+    package let seed: SecretBytes
 
     /// A fresh random key pair.
-    public static func generate() -> SigningKeyPair {
+    package static func generate() -> SigningKeyPair {
         try! SigningKeyPair(seed: SecretBytes.random(count: Int(crypto_sign_seedbytes())))
     }
 
     /// The key pair derived from a 32-byte seed (RFC 8032 "secret key").
-    public init(seed: SecretBytes) throws {
+    package init(seed: SecretBytes) throws {
         Sodium.ensureInitialized()
         guard seed.count == Int(crypto_sign_seedbytes()) else {
             throw CryptoError(.invalidKeyLength, "an Ed25519 seed has 32 bytes, got \(seed.count)")
@@ -57,7 +57,7 @@ public struct SigningKeyPair: Sendable, CustomStringConvertible {
     }
 
     /// The detached signature (64 bytes) of `message`.
-    public func sign(_ message: [UInt8]) -> [UInt8] {
+    package func sign(_ message: [UInt8]) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: Int(crypto_sign_bytes()))
         secretKey.withUnsafeBytes { sk in
             _ = crypto_sign_detached(&signature, nil, message, UInt64(message.count), sk.bytes)
@@ -65,5 +65,5 @@ public struct SigningKeyPair: Sendable, CustomStringConvertible {
         return signature
     }
 
-    public var description: String { "Ed25519KeyPair(\(publicKey.keyID), secret redacted)" }
+    package var description: String { "Ed25519KeyPair(\(publicKey.keyID), secret redacted)" }
 }

@@ -1,9 +1,9 @@
 import CSodium
 
 /// BLAKE2b (`crypto_generichash`), keyed or unkeyed, one-shot or streaming.
-public enum GenericHash {
+package enum GenericHash {
     /// The BLAKE2b digest of `input`, optionally keyed (key 16 to 64 bytes).
-    public static func hash(_ input: [UInt8], outputLength: Int = 32) -> [UInt8] {
+    package static func hash(_ input: [UInt8], outputLength: Int = 32) -> [UInt8] {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: outputLength)
         _ = crypto_generichash(&out, outputLength, input, UInt64(input.count), nil, 0)
@@ -11,7 +11,7 @@ public enum GenericHash {
     }
 
     /// The keyed BLAKE2b digest of `input` (a MAC / PRF).
-    public static func keyedHash(_ input: UnsafeRawBufferPointer, key: SecretBytes, outputLength: Int = 32) -> [UInt8] {
+    package static func keyedHash(_ input: UnsafeRawBufferPointer, key: SecretBytes, outputLength: Int = 32) -> [UInt8] {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: outputLength)
         key.withUnsafeBytes { k in
@@ -25,7 +25,7 @@ public enum GenericHash {
     }
 
     /// The keyed BLAKE2b digest of `input`.
-    public static func keyedHash(_ input: [UInt8], key: SecretBytes, outputLength: Int = 32) -> [UInt8] {
+    package static func keyedHash(_ input: [UInt8], key: SecretBytes, outputLength: Int = 32) -> [UInt8] {
         input.withUnsafeBytes { keyedHash($0, key: key, outputLength: outputLength) }
     }
 }
@@ -33,13 +33,13 @@ public enum GenericHash {
 /// An incremental BLAKE2b computation, for hashing a stream as it passes.
 ///
 /// Not `Sendable`: it holds mutable hash state; use it from one task.
-public final class StreamingHash {
+package final class StreamingHash {
     // crypto_generichash_state is 64-byte aligned and does not import into Swift: keep it on the heap.
     private let state: UnsafeMutableRawPointer
     private let outputLength: Int
     private var finalized = false
 
-    public init(outputLength: Int = 64) {
+    package init(outputLength: Int = 64) {
         Sodium.ensureInitialized()
         self.outputLength = outputLength
         state = .allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
@@ -48,17 +48,17 @@ public final class StreamingHash {
 
     deinit { state.deallocate() }
 
-    public func update(_ bytes: UnsafeRawBufferPointer) {
+    package func update(_ bytes: UnsafeRawBufferPointer) {
         precondition(!finalized, "StreamingHash used after finalize()")
         _ = crypto_generichash_update(OpaquePointer(state), bytes.bytes, UInt64(bytes.count))
     }
 
-    public func update(_ bytes: [UInt8]) {
+    package func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }
 
     /// The digest; the hash takes no more input afterwards.
-    public func finalize() -> [UInt8] {
+    package func finalize() -> [UInt8] {
         precondition(!finalized, "StreamingHash finalized twice")
         finalized = true
         var out = [UInt8](repeating: 0, count: outputLength)

@@ -1,10 +1,10 @@
 /// Lower-case hexadecimal encoding of bytes.
-public enum Hex {
+package enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// Lower-case hex of `bytes`, written straight into the string's storage (identifiers and
     /// pseudonyms are made this way for every delivered record).
-    public static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { out in
             digits.withUnsafeBufferPointer { digits in
                 for (i, b) in bytes.enumerated() {
@@ -16,10 +16,10 @@ public enum Hex {
         }
     }
 
-    public static func encode(_ bytes: some Collection<UInt8>) -> String { encode(Array(bytes)) }
+    package static func encode(_ bytes: some Collection<UInt8>) -> String { encode(Array(bytes)) }
 
     /// Decodes hex (either case); `nil` on odd length or a non-hex character.
-    public static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         let chars = Array(text.utf8)
         guard chars.count % 2 == 0 else { return nil }
         var out = [UInt8]()

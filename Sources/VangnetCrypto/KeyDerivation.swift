@@ -4,13 +4,13 @@ import CSodium
 ///
 /// A subkey is fixed by the root key, an 8-character context label naming its use, and a numeric
 /// id (Vangnet uses the key epoch). Different labels or ids give independent keys.
-public enum KeyDerivation {
+package enum KeyDerivation {
     /// Size of a root key.
-    public static let rootKeyLength = 32
+    package static let rootKeyLength = 32
 
     /// Derives a subkey of `length` bytes (16 to 64).
     /// - Precondition: `context` is exactly 8 ASCII characters.
-    public static func derive(from root: SecretBytes, context: String, id: UInt64, length: Int = 32) throws -> SecretBytes {
+    package static func derive(from root: SecretBytes, context: String, id: UInt64, length: Int = 32) throws -> SecretBytes {
         Sodium.ensureInitialized()
         let label = Array(context.utf8)
         precondition(label.count == Int(crypto_kdf_contextbytes()), "a KDF context label has 8 characters")

@@ -7,16 +7,16 @@ import CSodium
 /// XChaCha20-Poly1305 (IETF), each block's number as its nonce: a cipher seals one file, and
 /// every number once (the caller counts). Opening checks that a block is the one with that
 /// number, unchanged; a block moved, cut or altered does not open.
-public struct ScratchCipher: Sendable {
+package struct ScratchCipher: Sendable {
     private let key = SecretBytes.random(count: AEAD.keyLength)
 
     /// Bytes a block grows by when sealed.
-    public static var overhead: Int { AEAD.tagLength }
+    package static var overhead: Int { AEAD.tagLength }
 
-    public init() {}
+    package init() {}
 
     /// Appends block `number`, `plain` sealed, to `out`.
-    public func seal(_ plain: UnsafeRawBufferPointer, number: UInt64, appendingTo out: inout [UInt8]) {
+    package func seal(_ plain: UnsafeRawBufferPointer, number: UInt64, appendingTo out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: plain.count + Self.overhead))
         var written: UInt64 = 0
@@ -32,7 +32,7 @@ public struct ScratchCipher: Sendable {
 
     /// Replaces `out` with block `number` opened from `sealed`; false if it is not that block as
     /// this cipher sealed it.
-    public func open(_ sealed: UnsafeRawBufferPointer, number: UInt64, into out: inout [UInt8]) -> Bool {
+    package func open(_ sealed: UnsafeRawBufferPointer, number: UInt64, into out: inout [UInt8]) -> Bool {
         guard sealed.count >= Self.overhead else { return false }
         out.removeAll(keepingCapacity: true)
         out.append(contentsOf: repeatElement(0, count: sealed.count - Self.overhead))

@@ -1,10 +1,10 @@
 import CSodium
 
 /// An X25519 public key that anonymous senders seal messages to (`crypto_box_seal`).
-public struct BoxPublicKey: Sendable, Hashable, CustomStringConvertible {
-    public let bytes: [UInt8]
+package struct BoxPublicKey: Sendable, Hashable, CustomStringConvertible {
+    package let bytes: [UInt8]
 
-    public init(bytes: [UInt8]) throws {
+    package init(bytes: [UInt8]) throws {
         guard bytes.count == Int(crypto_box_publickeybytes()) else {
             throw CryptoError(.invalidKeyLength, "an X25519 public key has 32 bytes, got \(bytes.count)")
         }
@@ -12,10 +12,10 @@ public struct BoxPublicKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A short identifier: the first 8 bytes of BLAKE2b-256 over the key, in hex.
-    public var keyID: String { Hex.encode(Array(GenericHash.hash(bytes, outputLength: 32).prefix(8))) }
+    package var keyID: String { Hex.encode(Array(GenericHash.hash(bytes, outputLength: 32).prefix(8))) }
 
     /// Seals `message` so that only the holder of the matching secret key can open it.
-    public func seal(_ message: [UInt8]) -> [UInt8] {
+    package func seal(_ message: [UInt8]) -> [UInt8] {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: message.count + Int(crypto_box_sealbytes()))
         _ = crypto_box_seal(&out, message, UInt64(message.count), bytes)
@@ -23,7 +23,7 @@ public struct BoxPublicKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Seals secret material (a payload key) without copying it into ordinary memory first.
-    public func seal(_ secret: SecretBytes) -> [UInt8] {
+    package func seal(_ secret: SecretBytes) -> [UInt8] {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: secret.count + Int(crypto_box_sealbytes()))
         secret.withUnsafeBytes { m in
@@ -32,16 +32,16 @@ public struct BoxPublicKey: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
-    public var description: String { "X25519PublicKey(\(keyID))" }
+    package var description: String { "X25519PublicKey(\(keyID))" }
 }
 
 /// An X25519 key pair that opens sealed boxes.
-public struct BoxKeyPair: Sendable, CustomStringConvertible {
-    public let publicKey: BoxPublicKey
+package struct BoxKeyPair: Sendable, CustomStringConvertible {
+    package let publicKey: BoxPublicKey
     /// The 32-byte secret key (what a key file stores).
-    public let secretKey: SecretBytes
+    package let secretKey: SecretBytes
 
-    public static func generate() -> BoxKeyPair {
+    package static func generate() -> BoxKeyPair {
         Sodium.ensureInitialized()
         var pk = [UInt8](repeating: 0, count: Int(crypto_box_publickeybytes()))
         var sk = [UInt8](repeating: 0, count: Int(crypto_box_secretkeybytes()))
@@ -51,7 +51,7 @@ public struct BoxKeyPair: Sendable, CustomStringConvertible {
     }
 
     /// The pair for a stored secret key; the public key is recomputed from it.
-    public init(secretKey: SecretBytes) throws {
+    package init(secretKey: SecretBytes) throws {
         Sodium.ensureInitialized()
         guard secretKey.count == Int(crypto_box_secretkeybytes()) else {
             throw CryptoError(.invalidKeyLength, "an X25519 secret key has 32 bytes, got \(secretKey.count)")
@@ -66,7 +66,7 @@ public struct BoxKeyPair: Sendable, CustomStringConvertible {
 
     /// Opens a sealed box addressed to this key pair.
     /// - Throws: ``CryptoError`` `.decryptionFailed` if it was not sealed to this key or was altered.
-    public func open(_ sealed: [UInt8]) throws -> SecretBytes {
+    package func open(_ sealed: [UInt8]) throws -> SecretBytes {
         let overhead = Int(crypto_box_sealbytes())
         guard sealed.count >= overhead else { throw CryptoError(.decryptionFailed, "sealed box too short") }
         var out = [UInt8](repeating: 0, count: sealed.count - overhead)
@@ -78,5 +78,5 @@ public struct BoxKeyPair: Sendable, CustomStringConvertible {
         return SecretBytes(out)
     }
 
-    public var description: String { "X25519KeyPair(\(publicKey.keyID), secret redacted)" }
+    package var description: String { "X25519KeyPair(\(publicKey.keyID), secret redacted)" }
 }

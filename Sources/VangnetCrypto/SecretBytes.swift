@@ -8,11 +8,11 @@ import CSodium
 /// key cannot reach a log line by accident.
 ///
 /// `@unchecked Sendable`: the storage is written once, in `init`, and only read afterwards.
-public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+package final class SecretBytes: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     private let storage: UnsafeMutableRawBufferPointer
 
     /// Copies `bytes` into wiped-on-release storage.
-    public init(_ bytes: some Collection<UInt8>) {
+    package init(_ bytes: some Collection<UInt8>) {
         Sodium.ensureInitialized()
         guard let memory = sodium_malloc(max(bytes.count, 1)) else { fatalError("sodium_malloc: out of memory") }
         storage = UnsafeMutableRawBufferPointer(start: memory, count: max(bytes.count, 1))
@@ -21,7 +21,7 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     /// Fresh random key material.
-    public static func random(count: Int) -> SecretBytes {
+    package static func random(count: Int) -> SecretBytes {
         var bytes = Sodium.randomBytes(count)
         defer { bytes.withUnsafeMutableBytes { sodium_memzero($0.mutableBytes, $0.count) } }
         return SecretBytes(bytes)
@@ -32,17 +32,17 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     /// Number of secret bytes.
-    public let count: Int
+    package let count: Int
 
     /// Gives temporary read access to the secret bytes.
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
     }
 
     /// Copies the secret out. Use only to write a key file.
     /// - Warning: the returned array is ordinary memory; wipe or drop it promptly.
-    public func exposedBytes() -> [UInt8] { withUnsafeBytes { Array($0) } }
+    package func exposedBytes() -> [UInt8] { withUnsafeBytes { Array($0) } }
 
-    public var description: String { "SecretBytes(\(count) bytes, redacted)" }
-    public var debugDescription: String { description }
+    package var description: String { "SecretBytes(\(count) bytes, redacted)" }
+    package var debugDescription: String { description }
 }

@@ -1,11 +1,11 @@
 import CSodium
 
 /// Constants of libsodium's `crypto_secretstream_xchacha20poly1305`.
-public enum SecretStream {
-    public static var keyLength: Int { Int(crypto_secretstream_xchacha20poly1305_keybytes()) }
-    public static var headerLength: Int { Int(crypto_secretstream_xchacha20poly1305_headerbytes()) }
+package enum SecretStream {
+    package static var keyLength: Int { Int(crypto_secretstream_xchacha20poly1305_keybytes()) }
+    package static var headerLength: Int { Int(crypto_secretstream_xchacha20poly1305_headerbytes()) }
     /// Bytes each chunk grows by when encrypted (tag and MAC).
-    public static var overhead: Int { Int(crypto_secretstream_xchacha20poly1305_abytes()) }
+    package static var overhead: Int { Int(crypto_secretstream_xchacha20poly1305_abytes()) }
     static var tagMessage: UInt8 { UInt8(crypto_secretstream_xchacha20poly1305_tag_message()) }
     static var tagFinal: UInt8 { UInt8(crypto_secretstream_xchacha20poly1305_tag_final()) }
 }
@@ -13,12 +13,12 @@ public enum SecretStream {
 /// The encrypting side of a secretstream: chunks in order, the last one marked final.
 ///
 /// Not `Sendable`: it holds the evolving stream state; use it from one task.
-public final class SecretStreamEncryptor {
+package final class SecretStreamEncryptor {
     private var state: crypto_secretstream_xchacha20poly1305_state
     /// The stream header the decryptor needs (public, 24 bytes).
-    public let header: [UInt8]
+    package let header: [UInt8]
 
-    public init(key: SecretBytes) throws {
+    package init(key: SecretBytes) throws {
         Sodium.ensureInitialized()
         guard key.count == SecretStream.keyLength else {
             throw CryptoError(.invalidKeyLength, "a secretstream key has 32 bytes, got \(key.count)")
@@ -33,7 +33,7 @@ public final class SecretStreamEncryptor {
     }
 
     /// Encrypts one chunk; `isFinal` marks the end of the stream.
-    public func encrypt(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool) -> [UInt8] {
+    package func encrypt(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: plaintext.count + SecretStream.overhead)
         _ = crypto_secretstream_xchacha20poly1305_push(
             &state, &out, nil,
@@ -44,18 +44,18 @@ public final class SecretStreamEncryptor {
         return out
     }
 
-    public func encrypt(_ plaintext: [UInt8], isFinal: Bool) -> [UInt8] {
+    package func encrypt(_ plaintext: [UInt8], isFinal: Bool) -> [UInt8] {
         plaintext.withUnsafeBytes { encrypt($0, isFinal: isFinal) }
     }
 }
 
 /// The decrypting side of a secretstream. Detects altered, reordered, dropped and truncated chunks.
-public final class SecretStreamDecryptor {
+package final class SecretStreamDecryptor {
     private var state: crypto_secretstream_xchacha20poly1305_state
     /// Whether the chunk marked final has been decrypted; nothing may follow it.
-    public private(set) var isFinished = false
+    package private(set) var isFinished = false
 
-    public init(key: SecretBytes, header: [UInt8]) throws {
+    package init(key: SecretBytes, header: [UInt8]) throws {
         Sodium.ensureInitialized()
         guard key.count == SecretStream.keyLength, header.count == SecretStream.headerLength else {
             throw CryptoError(.invalidKeyLength, "secretstream key or header has the wrong length")
@@ -70,7 +70,7 @@ public final class SecretStreamDecryptor {
 
     /// Decrypts the next chunk into `output` (cleared first).
     /// - Throws: `.decryptionFailed` if the chunk was altered or is out of order, or follows the final chunk.
-    public func decrypt(_ ciphertext: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+    package func decrypt(_ ciphertext: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
         guard !isFinished else { throw CryptoError(.decryptionFailed, "data after the final chunk") }
         guard ciphertext.count >= SecretStream.overhead else { throw CryptoError(.decryptionFailed, "chunk too short") }
         let length = ciphertext.count - SecretStream.overhead

@@ -4,18 +4,18 @@ import CSodium
 ///
 /// Every entry point of this module calls ``Sodium/ensureInitialized()`` first; `sodium_init` is
 /// idempotent and thread-safe, and a Swift `static let` runs it exactly once.
-public enum Sodium {
+package enum Sodium {
     private static let initialized: Bool = sodium_init() >= 0
 
     /// Initialises libsodium if that has not happened yet.
     /// - Precondition: libsodium initialises (it fails only when the system has no entropy source).
     @inline(__always)
-    public static func ensureInitialized() {
+    package static func ensureInitialized() {
         precondition(initialized, "libsodium failed to initialise")
     }
 
     /// `count` bytes from libsodium's CSPRNG.
-    public static func randomBytes(_ count: Int) -> [UInt8] {
+    package static func randomBytes(_ count: Int) -> [UInt8] {
         ensureInitialized()
         var bytes = [UInt8](repeating: 0, count: count)
         bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, count) }
