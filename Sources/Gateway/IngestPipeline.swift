@@ -56,60 +56,67 @@ package struct IngestPipeline: Sendable {
         // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
         let active = state.current
         var batch = BatchInProgress(limits: limits, policy: active.policy, pseudonymiser: active.pseudonymiser, reference: reference)
-        var reader = EnvelopeReader(maxEnvelopeBytes: limits.maxEnvelopeBytes)
         var stage: StagingID?
-        // At most one staging write runs while the next records are parsed.
-        var staging: Task<Void, any Error>?
-        func flush(_ stage: StagingID) async throws {
-            let records = batch.takePending()
-            if let previous = staging { try await previous.value }
-            staging = Task { [store] in try await store.stage(records, into: stage) }
-        }
-        var earlierCommit: (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
         let deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
         do {
-            var bytes = body.makeAsyncIterator()
-            while let buffer = try await Self.next(&bytes) {
-                guard ContinuousClock.now <= deadline else {
-                    throw GatewayRefusal(.uploadTooSlow, "the upload took longer than \(limits.maxUploadSeconds) s")
+            // At most one staging write runs while the next records are parsed: a child task of
+            // this group, so none outlives the push (a refusal waits for it before discarding).
+            let read = try await withThrowingTaskGroup(of: Void.self, returning: Read.self) { staging in
+                var reader = EnvelopeReader(maxEnvelopeBytes: limits.maxEnvelopeBytes)
+                var earlierCommit: (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
+                var writing = false
+                func flush(_ stage: StagingID) async throws {
+                    let records = batch.takePending()
+                    if writing { try await staging.next() }
+                    staging.addTask { [store] in try await store.stage(records, into: stage) }
+                    writing = true
                 }
-                var header: EnvelopeHeader?
-                try buffer.withUnsafeReadableBytes { bytes in
-                    try reader.feed(bytes) { event in
-                        switch event {
-                        case .header(let h): header = h
-                        case .payload(let chunk): try batch.consume(chunk)
+                var bytes = body.makeAsyncIterator()
+                while let buffer = try await Self.next(&bytes) {
+                    guard ContinuousClock.now <= deadline else {
+                        throw GatewayRefusal(.uploadTooSlow, "the upload took longer than \(limits.maxUploadSeconds) s")
+                    }
+                    var header: EnvelopeHeader?
+                    try buffer.withUnsafeReadableBytes { bytes in
+                        try reader.feed(bytes) { event in
+                            switch event {
+                            case .header(let h): header = h
+                            case .payload(let chunk): try batch.consume(chunk)
+                            }
                         }
                     }
-                }
-                if let header {
-                    batch.name(header)
-                    let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
-                    earlierCommit = try await store.committedBatch(source: header.source, batchId: header.batchId)
-                    if earlierCommit == nil {
-                        stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset,
-                                                             epoch: active.pseudonymiser.epoch, at: clock.now())
+                    if let header {
+                        batch.name(header)
+                        let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
+                        earlierCommit = try await store.committedBatch(source: header.source, batchId: header.batchId)
+                        if earlierCommit == nil {
+                            stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset,
+                                                                 epoch: active.pseudonymiser.epoch, at: clock.now())
+                        }
+                        batch.start(schema: schema, mode: header.batchMode, keepRecords: earlierCommit == nil)
+                        try reader.open(with: keys.box, signingKey: signingKey) { event in
+                            if case .payload(let chunk) = event { try batch.consume(chunk) }
+                        }
                     }
-                    batch.start(schema: schema, mode: header.batchMode, keepRecords: earlierCommit == nil)
-                    try reader.open(with: keys.box, signingKey: signingKey) { event in
-                        if case .payload(let chunk) = event { try batch.consume(chunk) }
-                    }
+                    if batch.pending.count >= Self.stagingBatchSize, let stage { try await flush(stage) }
                 }
-                if batch.pending.count >= Self.stagingBatchSize, let stage { try await flush(stage) }
+                let opened = try reader.finish()
+                try batch.finish()
+                guard batch.lineCount == opened.header.recordCount else {
+                    throw GatewayRefusal(.recordCountMismatch,
+                                         "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)")
+                }
+                if let earlierCommit { return .retry(of: earlierCommit, opened) }
+                guard let stage else { preconditionFailure("a verified batch without a staging area") }
+                try await flush(stage)
+                try await staging.waitForAll()
+                return .staged(opened, stage)
             }
-            let opened = try reader.finish()
-            try batch.finish()
-            guard batch.lineCount == opened.header.recordCount else {
-                throw GatewayRefusal(.recordCountMismatch,
-                                     "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)")
+            switch read {
+            case .retry(let earlier, let opened): return try await retry(of: earlier, opened: opened, batch: batch, caller: caller)
+            case .staged(let opened, let stage): return try await commit(opened, stage: stage, batch: batch, caller: caller)
             }
-            if let earlierCommit { return try await retry(of: earlierCommit, opened: opened, batch: batch, caller: caller) }
-            guard let stage else { preconditionFailure("a verified batch without a staging area") }
-            try await flush(stage)
-            if let last = staging { try await last.value }
-            return try await commit(opened, stage: stage, batch: batch, caller: caller)
         } catch {
-            if let last = staging { _ = try? await last.value }
             if let stage { try? await store.discard(stage) }
             let refusal: GatewayRefusal
             switch error {
@@ -126,6 +133,12 @@ package struct IngestPipeline: Sendable {
                                              object: batch.object, outcome: .refused, reason: refusal.code.rawValue, dataset: batch.dataset))
             throw refusal
         }
+    }
+
+    /// What reading a push's body ended in: a retry of a committed batch, or a batch staged whole.
+    private enum Read {
+        case retry(of: (envelopeHash: [UInt8], receipt: SignedReceiptJSON), OpenedBatch)
+        case staged(OpenedBatch, StagingID)
     }
 
     /// The body's next bytes. An error here is the request's HTTP framing (a broken chunked
