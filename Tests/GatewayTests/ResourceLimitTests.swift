@@ -67,8 +67,9 @@ import Glibc
                 for _ in 0..<10 { answers.append(try await client.get("/v1/me")) }
                 return answers
             }
-            // (Plain loops: two closures differing only in a status literal were merged into one by
-            // this toolchain's debug build, and the second then answered like the first.)
+            // Plain loops, no closure literal inside `#expect`: inside an enclosing closure this
+            // toolchain gives a closure written after an `#expect` closure the `#expect` closure's
+            // body (reproduced in Toolchain/expect-closure-collision).
             let statuses = answers.map(\.status)
             #expect(statuses.first == 200)
             var refused: [GatewayClient.Answer] = []
