@@ -12,7 +12,7 @@ import VangnetCore
 /// metrics at once and written to the audit log as one entry per action, reason (and caller, when
 /// known) each second, with the exact count: a flood of refused connections is recorded without
 /// becoming a flood of audit writes, and no refusal costs a task of its own.
-final class RefusalSummary: Sendable {
+package final class RefusalSummary: Sendable {
     struct Key: Hashable, Sendable {
         let action: AuditEvent.Action
         let reason: String
@@ -22,7 +22,7 @@ final class RefusalSummary: Sendable {
     private let pending = Mutex<[Key: Int]>([:])
     private let metrics: GatewayMetrics
 
-    init(metrics: GatewayMetrics) { self.metrics = metrics }
+    package init(metrics: GatewayMetrics) { self.metrics = metrics }
 
     /// A connection or request refused by a resource limit (`limit.refused`), counted in the
     /// metrics too.
@@ -66,7 +66,7 @@ final class RefusalSummary: Sendable {
 /// gives way: its oldest handshake is closed for the newcomer, or, if the newcomer's own address
 /// holds the most, the newcomer is refused. A flood from a few addresses thus takes at most their
 /// share of the table, and a caller from any other address still gets its handshake through.
-final class ConnectionTable: Sendable {
+package final class ConnectionTable: Sendable {
     /// What a new connection is told.
     enum Admission {
         /// Admitted under `id`; `evicted` is a handshake to close to make room.
@@ -105,7 +105,7 @@ final class ConnectionTable: Sendable {
     let maximumAuthenticated: Int
     let maximumPerAddress: Int
 
-    init(maximumHandshakes: Int, maximumAuthenticated: Int, maximumPerAddress: Int) {
+    package init(maximumHandshakes: Int, maximumAuthenticated: Int, maximumPerAddress: Int) {
         self.maximumHandshakes = maximumHandshakes
         self.maximumAuthenticated = maximumAuthenticated
         self.maximumPerAddress = maximumPerAddress
@@ -154,11 +154,11 @@ final class ConnectionTable: Sendable {
 /// each request's headers (against slow-loris senders), and the record of requests the HTTP
 /// decoder refused (headers too large, malformed). Sits after the HTTP decoder, so it sees request
 /// parts, decoder errors and the TLS handshake's completion.
-final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+package final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = HTTPRequestPart
+    package typealias InboundOut = HTTPRequestPart
+    package typealias OutboundIn = HTTPResponsePart
+    package typealias OutboundOut = HTTPResponsePart
 
     /// Where the connection is in its life.
     private enum Phase {
@@ -175,18 +175,18 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase = Phase.new
     private var deadline: Scheduled<Void>?
 
-    init(connections: ConnectionTable, refusals: RefusalSummary, handshakeTimeout: TimeAmount, headerTimeout: TimeAmount) {
+    package init(connections: ConnectionTable, refusals: RefusalSummary, handshakeTimeout: TimeAmount, headerTimeout: TimeAmount) {
         self.connections = connections
         self.refusals = refusals
         self.handshakeTimeout = handshakeTimeout
         self.headerTimeout = headerTimeout
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { start(context) }
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    package func channelActive(context: ChannelHandlerContext) {
         start(context)
         context.fireChannelActive()
     }
@@ -208,7 +208,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent, case .handshaking(let id) = phase {
             if let refused = connections.authenticate(id) {
                 // An evicted connection was counted when it was evicted.
@@ -222,7 +222,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         switch phase {
         case .handshaking(let id), .authenticated(let id): connections.release(id)
@@ -232,7 +232,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head = unwrapInboundIn(data) {
             deadline?.cancel()
             deadline = nil
@@ -240,13 +240,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // The response is complete: the next request's headers have their own deadline.
         if case .end = unwrapOutboundIn(data) { arm(context, after: headerTimeout, reason: "request_headers_too_slow") }
         context.write(data, promise: promise)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let parserError = error as? HTTPParserError {
             refusals.limit(parserError == .headerOverflow ? "request_headers_too_large" : "malformed_request")
         }
