@@ -64,7 +64,7 @@ enum Fixture {
         for (code, _) in ReferenceData.embedded.municipalities {
             #expect(policy.region(of: code) == ReferenceData.embedded.region(of: code))
         }
-        #expect(policy.warnings.contains { $0.message.contains("38 region(s) name no contactgemeente") })
+        do { let holds = policy.warnings.contains { $0.message.contains("38 region(s) name no contactgemeente") }; #expect(holds) }
         guard case .permit(let utrecht) = policy.identify(Fixture.utrecht) else { Issue.record("Utrecht unknown"); return }
         #expect(utrecht.region == RegionNumber(19), "a consumer's region follows from the contactgemeente it is")
     }
@@ -85,7 +85,7 @@ enum Fixture {
     @Test func anUnknownOrMissingRegionIsAnError() {
         let missing = problems { $0.regions.removeLast() }
         #expect(missing.map(\.message).contains("region 40 (Rijk van Nijmegen) is missing"))
-        #expect(missing.contains { $0.message.contains("7 municipalities are in no region") })
+        do { let holds = missing.contains { $0.message.contains("7 municipalities are in no region") }; #expect(holds) }
         let twice = problems { $0.regions.append(PolicyDocument.Region(number: RegionNumber(3)!, name: "again", municipalities: [])) }
         #expect(twice.map(\.path.description) == ["regions[40].number", "regions[40].municipalities"])
         #expect(twice.first?.message.contains("listed twice") == true)
@@ -158,7 +158,7 @@ enum Fixture {
         var document = Fixture.document
         document.grants[0].purposes.removeAll { $0 == "kwetsbare-jongeren" }
         let policy = try Policy(document: document)
-        #expect(policy.warnings.contains { $0.path.description == "purposes[1]" && $0.message.contains("granted to no consumer") })
+        do { let holds = policy.warnings.contains { $0.path.description == "purposes[1]" && $0.message.contains("granted to no consumer") }; #expect(holds) }
     }
 
     @Test func pathsPointToLinesInTheFile() throws {
@@ -194,8 +194,8 @@ enum Fixture {
                 #expect(Set(view.delivered).union(view.withheld.map(\.field)) == Set(schema.fields.map(\.name)))
                 #expect(Set(view.delivered).isDisjoint(with: view.withheld.map(\.field)))
                 #expect(view.delivered == (policy.purpose(purpose)!.fields[view.dataset.value] ?? []))
-                #expect(view.withheld.allSatisfy { !$0.reason.isEmpty })
-                #expect(view.withheld.first { $0.field == "bsn" }?.reason.contains("never leaves the gateway") == true)
+                do { let holds = view.withheld.allSatisfy { !$0.reason.isEmpty }; #expect(holds) }
+                do { let actual = view.withheld.first { $0.field == "bsn" }?.reason.contains("never leaves the gateway"); #expect(actual == true) }
             }
         }
     }
@@ -215,8 +215,8 @@ enum Fixture {
         let explanation = policy.explain(consumer: Fixture.amsterdam, purpose: "kwetsbare-jongeren")
         #expect(!explanation.permitted)
         #expect(explanation.refusal?.code == "no_grant")
-        #expect(explanation.datasets.allSatisfy { $0.delivered.isEmpty })
-        #expect(explanation.datasets.flatMap(\.withheld).filter { $0.field != "bsn" }.allSatisfy { $0.reason.contains("holds no grant") })
+        do { let holds = explanation.datasets.allSatisfy { $0.delivered.isEmpty }; #expect(holds) }
+        do { let holds = explanation.datasets.flatMap(\.withheld).filter { $0.field != "bsn" }.allSatisfy { $0.reason.contains("holds no grant") }; #expect(holds) }
         #expect(explanation.text.contains("DENIED (no_grant)"))
     }
 

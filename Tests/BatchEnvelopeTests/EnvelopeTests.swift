@@ -69,7 +69,8 @@ import VangnetCrypto
     @Test func tamperedHeaderIsRefusedByTheSignature() throws {
         var envelope = try seal()
         let needle = Array("\"recordCount\":500".utf8)
-        let start = try #require((0...(envelope.count - needle.count)).first { Array(envelope[$0..<$0 + needle.count]) == needle })
+        let found = (0...(envelope.count - needle.count)).first { Array(envelope[$0..<$0 + needle.count]) == needle }
+        let start = try #require(found)
         envelope[start + needle.count - 1] = UInt8(ascii: "1") // 500 -> 501
         #expect(refusal(envelope) == .badSignature)
     }

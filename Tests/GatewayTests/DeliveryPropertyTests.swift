@@ -45,7 +45,7 @@ final class SteppingClock: WallClock {
     /// Reported as skipped without a server, so a run on SQLite alone never looks like a run on both.
     @Test(.disabled(if: !SharedPostgresTests.configured, "no PostgreSQL server (VANGNET_POSTGRES_URL is not set): the property ran on SQLite only"))
     func thePropertyRunsOnPostgreSQLToo() {
-        #expect(Self.cases.contains { $0.0 == .postgres })
+        do { let holds = Self.cases.contains { $0.0 == .postgres }; #expect(holds) }
     }
 
     @Test(arguments: cases)
@@ -148,7 +148,7 @@ final class SteppingClock: WallClock {
             }
         }
         // The walk reached people in populations: the property was not vacuous.
-        #expect(mirrors.values.contains { !$0.records.isEmpty })
+        do { let holds = mirrors.values.contains { !$0.records.isEmpty }; #expect(holds) }
     }
 
     /// The sources' side of the random walk: who exists, where they live, what DUO and UWV last said.

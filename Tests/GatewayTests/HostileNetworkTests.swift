@@ -24,7 +24,7 @@ import X509
             #expect(silent.closedByServer(), "a connection that sends no ClientHello is closed at the handshake deadline")
             let elapsed = ContinuousClock.now - started
             #expect(elapsed < .seconds(4), "\(elapsed)")
-            #expect(try await eventually { refusals(try await entries(gw, .limit, "tls_handshake_too_slow")) == 1 })
+            do { let holds = try await eventually { refusals(try await entries(gw, .limit, "tls_handshake_too_slow")) == 1 }; #expect(holds) }
         }
     }
 
@@ -36,12 +36,15 @@ import X509
             try await Task.sleep(for: .milliseconds(300))
             // Callers from another address still get through.
             for name in ["region-utrecht", "region-amsterdam", "auditor"] {
-                #expect(try await gw.using(name) { try await $0.get("/v1/me") }.status == 200, "\(name)")
+                do { let actual = try await gw.using(name) { try await $0.get("/v1/me") }.status; #expect(actual == 200, "\(name)") }
             }
             // The first caller found the table full and evicted a silent handshake; the others found room.
-            #expect(try await eventually { refusals(try await entries(gw, .limit, "handshake_evicted")) >= 1 })
-            #expect(try await eventually { refusals(try await entries(gw, .limit, "too_many_handshakes")) >= 1 },
-                    "a flooding address may not evict its own handshakes: its newcomers are refused")
+            do { let holds = try await eventually { refusals(try await entries(gw, .limit, "handshake_evicted")) >= 1 }; #expect(holds) }
+            do {
+                let holds = try await eventually { refusals(try await entries(gw, .limit, "too_many_handshakes")) >= 1 }
+                #expect(holds,
+                        "a flooding address may not evict its own handshakes: its newcomers are refused")
+            }
         }
     }
 
@@ -52,7 +55,7 @@ import X509
         let requests = Int(ProcessInfo.processInfo.environment["VANGNET_FLOOD_REQUESTS"] ?? "") ?? 100
         try await TestGateway.with { gw in
             let flood = SilentFlood(port: gw.port, addresses: 20, perAddress: 100)
-            #expect(try await eventually { flood.opened >= 2000 }, "the flood opened \(flood.opened)")
+            do { let holds = try await eventually { flood.opened >= 2000 }; #expect(holds, "the flood opened \(flood.opened)") }
             var served = 0
             for index in 0..<requests {
                 let name = index.isMultiple(of: 2) ? "region-utrecht" : "region-amsterdam"
@@ -83,8 +86,11 @@ import X509
                 await connection.close()
             }
             #expect(refused == handshakes)
-            #expect(try await eventually { refusals(try await entries(gw, .tlsHandshake, "tls_no_certificate")) == handshakes },
-                    "every refusal is counted")
+            do {
+                let holds = try await eventually { refusals(try await entries(gw, .tlsHandshake, "tls_no_certificate")) == handshakes }
+                #expect(holds,
+                        "every refusal is counted")
+            }
             let written = try await entries(gw, .tlsHandshake, "tls_no_certificate").count
             let seconds = Int((ContinuousClock.now - started).components.seconds) + 1
             #expect(written <= seconds && written < handshakes / 2,
@@ -150,7 +156,7 @@ import X509
             #expect(String(describing: answer).contains("CERTIFICATE_UNKNOWN"), "\(fault): \(answer)")
             let audited = try await eventually { try await gw.store.auditEvents().contains { $0.action == .tlsHandshake && $0.reason == reason } }
             #expect(audited, "\(fault): audited as \(reason)")
-            #expect(try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }.status == 200)
+            do { let actual = try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }.status; #expect(actual == 200) }
         }
     }
 
@@ -180,9 +186,9 @@ import X509
             #expect(answer.status == 403)
             #expect(answer.refusal?.code == "no_oin")
             #expect(answer.refusal?.message.contains("exactly one OIN") == true)
-            #expect(try await gw.store.auditEvents().contains { $0.action == .identity && $0.reason == "no_oin" })
+            do { let holds = try await gw.store.auditEvents().contains { $0.action == .identity && $0.reason == "no_oin" }; #expect(holds) }
             // The same CA's certificate with one OIN is served.
-            #expect(try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }.status == 200)
+            do { let actual = try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }.status; #expect(actual == 200) }
         }
     }
 }

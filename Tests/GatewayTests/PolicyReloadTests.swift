@@ -40,7 +40,7 @@ import VangnetCore
 
             let loads = try await gw.store.auditEvents().filter { $0.action == .configLoad }
             #expect(loads.map(\.object) == ["policy:\(oldVersion)", "policy:\(active.policy.fingerprint)"])
-            #expect(loads.allSatisfy { $0.outcome == .success })
+            do { let holds = loads.allSatisfy { $0.outcome == .success }; #expect(holds) }
             let pulls = try await gw.store.auditEvents().filter { $0.action == .pull }
             #expect(pulls.last?.object.hasSuffix("/policy:\(active.policy.fingerprint)") == true)
         }

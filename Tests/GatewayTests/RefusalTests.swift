@@ -14,7 +14,7 @@ import VangnetCore
         #expect(try await gw.store.counts() == (batches: 0, records: 0))
         #expect(try await gw.store.storedRecordRows() == 0, "no staged record is left behind")
         if let reason {
-            #expect(try await gw.store.auditEvents().contains { $0.outcome == .refused && $0.reason == reason }, "refusal \(reason) audited")
+            do { let holds = try await gw.store.auditEvents().contains { $0.outcome == .refused && $0.reason == reason }; #expect(holds, "refusal \(reason) audited") }
         }
         guard case .intact = try await gw.store.verifyAudit() else { Issue.record("audit chain broken"); return }
     }
@@ -49,7 +49,7 @@ import VangnetCore
                 #expect(answer.refusal?.code == "unknown_organisation")
             }
             try await assertNothingCommitted(gw, audited: "unknown_organisation")
-            #expect(try await gw.store.auditEvents().contains { $0.action == .identity && $0.actor == TestGateway.stranger })
+            do { let holds = try await gw.store.auditEvents().contains { $0.action == .identity && $0.actor == TestGateway.stranger }; #expect(holds) }
         }
     }
 
@@ -147,7 +147,7 @@ import VangnetCore
             let answer = try await gw.using("region-amsterdam") { try await $0.pull(purpose: "kwetsbare-jongeren") }
             #expect(answer.refusal?.status == 403)
             #expect(answer.refusal?.code == "no_grant")
-            #expect(try await gw.store.auditEvents().contains { $0.action == .pull && $0.outcome == .refused && $0.reason == "no_grant" })
+            do { let holds = try await gw.store.auditEvents().contains { $0.action == .pull && $0.outcome == .refused && $0.reason == "no_grant" }; #expect(holds) }
         }
     }
 
@@ -184,7 +184,7 @@ import VangnetCore
                 }
             }
             let refused = try await gw.store.auditEvents().filter { $0.action == .batchPush && $0.outcome == .refused }
-            #expect(refused.count == 8 && refused.allSatisfy { $0.reason == "wrong_role" && $0.object == "batch:unread" })
+            do { let holds = refused.count == 8 && refused.allSatisfy { $0.reason == "wrong_role" && $0.object == "batch:unread" }; #expect(holds) }
             try await assertNothingCommitted(gw)
         }
     }

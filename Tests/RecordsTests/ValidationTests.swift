@@ -141,7 +141,7 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         let reference = ReferenceData.embedded
         #expect(reference.municipalities.count == 342)
         #expect(reference.regions.count == 40)
-        #expect(reference.regions.values.reduce(0) { $0 + $1.municipalities.count } == 342)
+        do { let actual = reference.regions.values.reduce(0) { $0 + $1.municipalities.count }; #expect(actual == 342) }
         #expect(reference.region(of: MunicipalityCode("GM0344")!) == RegionNumber(19))
         #expect(reference.region(of: MunicipalityCode("GM0363")!) == RegionNumber(21))
     }
