@@ -33,7 +33,7 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .target(name: "CSpawn"),
         .target(name: "VangnetCrypto", dependencies: ["CSodium"], swiftSettings: swiftSettings),
-        .target(name: "VangnetCore", dependencies: ["VangnetCrypto"], swiftSettings: swiftSettings),
+        .target(name: "VangnetCore", swiftSettings: swiftSettings),
         .target(name: "BatchEnvelope", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
         .target(name: "Records", dependencies: ["VangnetCore"], swiftSettings: swiftSettings),
         .target(name: "Pseudonymisation", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
@@ -61,7 +61,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "VangnetCore", "VangnetCrypto", "BatchEnvelope", "Records", "Pseudonymisation",
-                "AccessPolicy", "AuditLog", "Storage", "PostgresStorage", "CSpawn",
+                "AccessPolicy", "AuditLog", "Storage", "PostgresStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -73,10 +73,32 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The mTLS client of the gateway's API, for sources and regions (the CLI, the tests).
+        .target(
+            name: "VangnetClient",
+            dependencies: [
+                "BatchEnvelope",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // What development, the demo, the benchmarks and the tests use and production does not:
+        // the development PKI and setup, child processes, a `vangnet serve` run as one.
+        .target(
+            name: "DevelopmentSupport",
+            dependencies: [
+                "Gateway", "AccessPolicy", "VangnetCore", "VangnetCrypto", "CSpawn",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -87,8 +109,8 @@ let package = Package(
         .executableTarget(
             name: "vangnet",
             dependencies: [
-                "Gateway", "AccessPolicy", "BatchEnvelope", "Records", "AuditLog", "Storage", "PostgresStorage", "VangnetCore", "VangnetCrypto",
-                "Pseudonymisation",
+                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "BatchEnvelope", "Records", "AuditLog", "Storage", "PostgresStorage",
+                "VangnetCore", "VangnetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -107,7 +129,8 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "AccessPolicy", "Pseudonymisation", "BatchEnvelope", "Records", "Storage", "PostgresStorage", "AuditLog", "VangnetCore", "VangnetCrypto",
+                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "Pseudonymisation", "BatchEnvelope", "Records", "Storage", "PostgresStorage",
+                "AuditLog", "VangnetCore", "VangnetCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -8,7 +8,7 @@ import X509
 ///
 /// The TLS layer has already checked the chain against the configured CA and refused callers
 /// without a certificate; this only reads the subject.
-enum CallerIdentity {
+package enum CallerIdentity {
     /// Why no OIN could be read.
     enum Failure: Error, CustomStringConvertible {
         case noCertificate
@@ -24,7 +24,7 @@ enum CallerIdentity {
     }
 
     /// The X.520 `serialNumber` attribute (2.5.4.5), which carries the OIN in PKIoverheid certificates.
-    static let serialNumberOID: ASN1ObjectIdentifier = [2, 5, 4, 5]
+    package static let serialNumberOID: ASN1ObjectIdentifier = [2, 5, 4, 5]
 
     /// The verified peer certificate on `channel`.
     static func certificate(on channel: any Channel) async throws -> Certificate {

@@ -1,11 +1,13 @@
 import ArgumentParser
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
-import Gateway
 import GRDB
 import GRDBSQLite
+import Gateway
 import Logging
 import Records
+import VangnetClient
 import VangnetCore
 import VangnetCrypto
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import VangnetClient
 
 /// How a client reaches the gateway: its URL, the caller's certificate and the CA to trust.
 struct ClientOptions: ParsableArguments {

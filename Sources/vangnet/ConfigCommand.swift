@@ -1,8 +1,9 @@
 import AccessPolicy
 import ArgumentParser
+import DevelopmentSupport
 import Foundation
-import PostgresStorage
 import Gateway
+import PostgresStorage
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,11 +1,13 @@
 import AccessPolicy
 import ArgumentParser
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Logging
 import Records
 import Storage
+import VangnetClient
 import VangnetCore
 import VangnetCrypto
 

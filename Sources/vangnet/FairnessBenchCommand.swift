@@ -1,10 +1,12 @@
 import ArgumentParser
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Records
-import VangnetCore
 import Synchronization
+import VangnetClient
+import VangnetCore
 import VangnetCrypto
 
 extension BenchCommand {

@@ -1,16 +1,18 @@
 import AccessPolicy
 import ArgumentParser
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
-import Gateway
 import GRDB
 import GRDBSQLite
+import Gateway
 import Logging
 import PostgresNIO
 import PostgresStorage
 import Records
 import Storage
 import Synchronization
+import VangnetClient
 import VangnetCore
 import VangnetCrypto
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Storage
+import VangnetClient
 
 struct PullCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

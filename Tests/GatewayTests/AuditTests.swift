@@ -1,5 +1,6 @@
 import AccessPolicy
 import AuditLog
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Pseudonymisation

@@ -1,4 +1,5 @@
 import AccessPolicy
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Pseudonymisation

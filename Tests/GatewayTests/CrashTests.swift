@@ -1,9 +1,11 @@
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Records
 import Storage
 import Testing
+import VangnetClient
 import VangnetCore
 import VangnetCrypto
 

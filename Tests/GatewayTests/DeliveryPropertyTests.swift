@@ -1,5 +1,6 @@
 import AccessPolicy
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import NIOCore

@@ -1,6 +1,7 @@
 import AccessPolicy
 import AuditLog
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Records

@@ -1,6 +1,7 @@
-import AuditLog
 import AccessPolicy
+import AuditLog
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Testing

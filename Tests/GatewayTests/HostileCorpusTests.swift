@@ -1,8 +1,10 @@
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Records
 import Testing
+import VangnetClient
 import VangnetCore
 
 /// Thousands of hostile envelopes pushed at a running gateway over mTLS: bit flips, truncations,

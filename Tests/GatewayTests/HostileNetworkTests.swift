@@ -1,9 +1,11 @@
 import AuditLog
 import Crypto
+import DevelopmentSupport
 import Foundation
 import Gateway
 import SwiftASN1
 import Testing
+import VangnetClient
 import VangnetCore
 import X509
 

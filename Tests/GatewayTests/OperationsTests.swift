@@ -1,4 +1,5 @@
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Logging
@@ -6,6 +7,7 @@ import Records
 import Storage
 import Synchronization
 import Testing
+import VangnetClient
 import VangnetCore
 import VangnetCrypto
 

@@ -1,8 +1,10 @@
 import AccessPolicy
 import AuditLog
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Testing
+import VangnetClient
 import VangnetCore
 
 /// A changed policy takes effect without a restart, after the same checks as at start, audited

@@ -1,4 +1,5 @@
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Logging

@@ -1,5 +1,6 @@
 import AuditLog
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Testing

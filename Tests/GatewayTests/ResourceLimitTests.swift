@@ -5,6 +5,7 @@ import Testing
 import VangnetCore
 #if canImport(Glibc)
 import Glibc
+import VangnetClient
 #endif
 
 /// Resource limits against a hostile network: per-caller request rates, connections in total and

@@ -1,4 +1,5 @@
 import AuditLog
+import DevelopmentSupport
 import Foundation
 import Gateway
 import SwiftASN1

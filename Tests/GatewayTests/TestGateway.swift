@@ -1,11 +1,13 @@
 import AccessPolicy
 import BatchEnvelope
+import DevelopmentSupport
 import Foundation
 import Gateway
 import Logging
 import Records
 import Storage
 import Synchronization
+import VangnetClient
 import VangnetCore
 import VangnetCrypto
 

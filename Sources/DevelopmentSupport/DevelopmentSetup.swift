@@ -1,5 +1,6 @@
 import AccessPolicy
 import Foundation
+import Gateway
 import VangnetCore
 import VangnetCrypto
 

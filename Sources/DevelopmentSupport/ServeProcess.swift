@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 
 /// A `vangnet serve` child process, for the benchmark and the tests that run the real binary.
 package final class ServeProcess: @unchecked Sendable {

@@ -1,5 +1,6 @@
 import CSpawn
 import Foundation
+import Gateway
 import Synchronization
 #if canImport(Glibc)
 import Glibc

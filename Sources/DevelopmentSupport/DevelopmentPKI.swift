@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Gateway
 import SwiftASN1
 import VangnetCore
 import X509
