@@ -4,14 +4,14 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
     name: "vangnet",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "vangnet", targets: ["vangnet"]),
+        .executable(name: "vangnet", targets: ["vangnet"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -34,10 +34,22 @@ let package = Package(
         .target(name: "CSpawn"),
         .target(name: "VangnetCrypto", dependencies: ["CSodium"], swiftSettings: swiftSettings),
         .target(name: "VangnetCore", swiftSettings: swiftSettings),
-        .target(name: "BatchEnvelope", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
+        .target(
+            name: "BatchEnvelope",
+            dependencies: ["VangnetCore", "VangnetCrypto", "Records"],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "Records", dependencies: ["VangnetCore"], swiftSettings: swiftSettings),
-        .target(name: "Pseudonymisation", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
-        .target(name: "AccessPolicy", dependencies: ["VangnetCore", "VangnetCrypto", "Records"], swiftSettings: swiftSettings),
+        .target(
+            name: "Pseudonymisation",
+            dependencies: ["VangnetCore", "VangnetCrypto", "Records"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AccessPolicy",
+            dependencies: ["VangnetCore", "VangnetCrypto", "Records"],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "AuditLog", dependencies: ["VangnetCore", "VangnetCrypto"], swiftSettings: swiftSettings),
         .target(
             name: "Storage",
@@ -104,12 +116,21 @@ let package = Package(
         ),
         // Fuzz harnesses: libFuzzer targets under scripts/fuzz.sh, corpus replay tools otherwise.
         .target(name: "FuzzSupport", swiftSettings: swiftSettings),
-        .executableTarget(name: "FuzzEnvelope", dependencies: ["FuzzSupport", "BatchEnvelope", "Records", "VangnetCore", "VangnetCrypto"], swiftSettings: swiftSettings),
-        .executableTarget(name: "FuzzRecords", dependencies: ["FuzzSupport", "Records", "VangnetCore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "FuzzEnvelope",
+            dependencies: ["FuzzSupport", "BatchEnvelope", "Records", "VangnetCore", "VangnetCrypto"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FuzzRecords",
+            dependencies: ["FuzzSupport", "Records", "VangnetCore"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "vangnet",
             dependencies: [
-                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "BatchEnvelope", "Records", "AuditLog", "Storage", "PostgresStorage",
+                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "BatchEnvelope", "Records",
+                "AuditLog", "Storage", "PostgresStorage",
                 "VangnetCore", "VangnetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -123,13 +144,23 @@ let package = Package(
         .testTarget(name: "RecordsTests", dependencies: ["Records", "VangnetCore"]),
         .testTarget(name: "BatchEnvelopeTests", dependencies: ["BatchEnvelope", "VangnetCrypto", "VangnetCore"]),
         .testTarget(name: "PseudonymisationTests", dependencies: ["Pseudonymisation", "VangnetCrypto", "VangnetCore"]),
-        .testTarget(name: "AccessPolicyTests", dependencies: ["AccessPolicy", "Records", "VangnetCore", "VangnetCrypto"]),
+        .testTarget(
+            name: "AccessPolicyTests",
+            dependencies: ["AccessPolicy", "Records", "VangnetCore", "VangnetCrypto"]
+        ),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "Storage", "VangnetCrypto", "VangnetCore"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "PostgresStorage", "BatchEnvelope", "Records", "Pseudonymisation", "AuditLog", "VangnetCrypto", "VangnetCore"]),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: [
+                "Storage", "PostgresStorage", "BatchEnvelope", "Records", "Pseudonymisation", "AuditLog",
+                "VangnetCrypto", "VangnetCore",
+            ]
+        ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "Pseudonymisation", "BatchEnvelope", "Records", "Storage", "PostgresStorage",
+                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "Pseudonymisation", "BatchEnvelope",
+                "Records", "Storage", "PostgresStorage",
                 "AuditLog", "VangnetCore", "VangnetCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

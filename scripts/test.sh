@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 # Where Chromium is installed, its test must run, not skip.
 if command -v chromium >/dev/null; then export VANGNET_REQUIRE_CHROMIUM=1; fi
+# The code's format (.swift-format, swift-nio's settings: 4 spaces, 120 columns) is part of the test.
+swift format lint --strict --recursive --parallel Sources Tests Package.swift Toolchain
 swift build --build-tests
 swift test --skip-build "$@"
 

@@ -5,14 +5,18 @@ extension PolicyDocument.Purpose {
     /// 2026 (Wet van school naar duurzaam werk); under 23 before. Change them in the policy file.
     package static let programmeAges = RowCondition.age(field: "geboortedatum", atLeast: 12, atMost: 26)
 
-    static let legalBasis = "Wet van school naar duurzaam werk (Kamerstuk 36667); Regeling regionaal programma en Doorstroompuntfunctie 2026-2029 (BWBR0051614)"
+    static let legalBasis =
+        "Wet van school naar duurzaam werk (Kamerstuk 36667); Regeling regionaal programma en Doorstroompuntfunctie 2026-2029 (BWBR0051614)"
 
     /// Follow-up of early school leavers without a starting qualification (RMC / Doorstroompunt).
     package static let vsvOpvolging = PolicyDocument.Purpose(
         id: "vsv-opvolging",
         legalBasis: "\(legalBasis): opvolging van voortijdig schoolverlaters zonder startkwalificatie",
         populationDataset: "duo.onderwijsdeelname",
-        population: [.equals(field: "vsv", value: .boolean(true)), .equals(field: "startkwalificatie", value: .boolean(false)), programmeAges],
+        population: [
+            .equals(field: "vsv", value: .boolean(true)), .equals(field: "startkwalificatie", value: .boolean(false)),
+            programmeAges,
+        ],
         fields: ["duo.onderwijsdeelname": ["gemeentecode", "brin", "onderwijssoort", "niveau", "uitschrijvingsdatum"]],
         retentionDays: 2 * 365
     )
@@ -23,8 +27,18 @@ extension PolicyDocument.Purpose {
         id: "kwetsbare-jongeren",
         legalBasis: "\(legalBasis): monitoring van jongeren in een kwetsbare positie (pro, vso, entree)",
         populationDataset: "duo.onderwijsdeelname",
-        population: [.anyOf([.oneOf(field: "onderwijssoort", values: ["pro", "vso"]), .equals(field: "niveau", value: .text("entree"))]), programmeAges],
-        fields: ["duo.onderwijsdeelname": ["gemeentecode", "brin", "onderwijssoort", "niveau", "inschrijvingsdatum", "uitschrijvingsdatum", "diploma"]],
+        population: [
+            .anyOf([
+                .oneOf(field: "onderwijssoort", values: ["pro", "vso"]),
+                .equals(field: "niveau", value: .text("entree")),
+            ]), programmeAges,
+        ],
+        fields: [
+            "duo.onderwijsdeelname": [
+                "gemeentecode", "brin", "onderwijssoort", "niveau", "inschrijvingsdatum", "uitschrijvingsdatum",
+                "diploma",
+            ]
+        ],
         retentionDays: 3 * 365
     )
 
@@ -33,10 +47,13 @@ extension PolicyDocument.Purpose {
     /// or neither (no UWV record).
     package static let vsvEenJaarLater = PolicyDocument.Purpose(
         id: "vsv-een-jaar-later",
-        legalBasis: "\(legalBasis): monitoring van voortijdig schoolverlaters een jaar na uitval (werk, uitkering of geen van beide)",
+        legalBasis:
+            "\(legalBasis): monitoring van voortijdig schoolverlaters een jaar na uitval (werk, uitkering of geen van beide)",
         populationDataset: "duo.onderwijsdeelname",
-        population: [.equals(field: "vsv", value: .boolean(true)), .equals(field: "startkwalificatie", value: .boolean(false)),
-                     .monthsAgo(field: "uitschrijvingsdatum", atLeast: 12, atMost: 23), programmeAges],
+        population: [
+            .equals(field: "vsv", value: .boolean(true)), .equals(field: "startkwalificatie", value: .boolean(false)),
+            .monthsAgo(field: "uitschrijvingsdatum", atLeast: 12, atMost: 23), programmeAges,
+        ],
         fields: [
             "duo.onderwijsdeelname": ["gemeentecode", "onderwijssoort", "niveau", "uitschrijvingsdatum"],
             "uwv.inkomstenverhoudingen": ["periode", "soort"],

@@ -22,7 +22,11 @@ package struct DeliveryScope: Sendable {
 
     /// Whether a record of `dataset`, of a person already in the population, meets the purpose's
     /// further conditions for that dataset.
-    package func admitsRecord(_ fields: [String: FieldValue], of dataset: DatasetID, on referenceDate: CalendarDate) -> Bool {
+    package func admitsRecord(
+        _ fields: [String: FieldValue],
+        of dataset: DatasetID,
+        on referenceDate: CalendarDate
+    ) -> Bool {
         purpose.conditions(for: dataset).allSatisfy { $0.holds(for: fields, on: referenceDate) }
     }
 
@@ -38,7 +42,8 @@ package struct DeliveryScope: Sendable {
     package func deliveredFields(of dataset: DatasetID) -> [String] { purpose.fields[dataset.value] ?? [] }
 
     /// The record reduced to the purpose's fields: nothing else leaves the gateway.
-    package func project(_ fields: [String: FieldValue], of dataset: DatasetID) -> [(name: String, value: FieldValue?)] {
+    package func project(_ fields: [String: FieldValue], of dataset: DatasetID) -> [(name: String, value: FieldValue?)]
+    {
         deliveredFields(of: dataset).map { ($0, fields[$0]) }
     }
 }

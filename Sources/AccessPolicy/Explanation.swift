@@ -62,34 +62,64 @@ extension Policy {
         } else {
             denial = Denial(.unknownOrganisation, "OIN \(oin) is not a known organisation")
         }
-        let bsnReason = "the BSN never leaves the gateway: each record carries a pseudonym for (region, purpose, key epoch) instead"
+        let bsnReason =
+            "the BSN never leaves the gateway: each record carries a pseudonym for (region, purpose, key epoch) instead"
         let datasets = schemas.keys.sorted().map { dataset -> Explanation.DatasetView in
             let schema = schemas[dataset]!
             guard let purpose, let delivered = purpose.fields[dataset.value], denial == nil, let region else {
                 let why = denial?.reason ?? "\(id) does not use \(dataset)"
-                return .init(dataset: dataset, records: "none: \(why)", conditions: [], delivered: [],
-                             withheld: schema.fields.map { .init(field: $0.name, reason: $0.name == schema.bsnField ? bsnReason : why) })
+                return .init(
+                    dataset: dataset,
+                    records: "none: \(why)",
+                    conditions: [],
+                    delivered: [],
+                    withheld: schema.fields.map {
+                        .init(field: $0.name, reason: $0.name == schema.bsnField ? bsnReason : why)
+                    }
+                )
             }
             let records: String
             var conditions = purpose.conditions(for: dataset).map(\.description)
             if dataset == purpose.populationDataset {
-                records = "records of residents of region \(region) (by their municipality) that place them in the population"
+                records =
+                    "records of residents of region \(region) (by their municipality) that place them in the population"
                 conditions = purpose.population.map(\.description) + conditions
             } else {
                 records = "records of people in the population, whichever municipality the record names"
             }
             let withheld = schema.fields.filter { !delivered.contains($0.name) }.map { field in
-                Explanation.Withheld(field: field.name, reason: field.name == schema.bsnField ? bsnReason : "not needed for \(id): the purpose does not list it")
+                Explanation.Withheld(
+                    field: field.name,
+                    reason: field.name == schema.bsnField
+                        ? bsnReason : "not needed for \(id): the purpose does not list it"
+                )
             }
-            return .init(dataset: dataset, records: records, conditions: conditions, delivered: delivered, withheld: withheld)
+            return .init(
+                dataset: dataset,
+                records: records,
+                conditions: conditions,
+                delivered: delivered,
+                withheld: withheld
+            )
         }
         return Explanation(
-            consumer: oin, consumerName: organisation?.name, region: region, regionName: region.flatMap { regions[$0]?.name },
-            purpose: id, legalBasis: purpose?.legalBasis, decision: denial == nil ? "permit" : "deny",
+            consumer: oin,
+            consumerName: organisation?.name,
+            region: region,
+            regionName: region.flatMap { regions[$0]?.name },
+            purpose: id,
+            legalBasis: purpose?.legalBasis,
+            decision: denial == nil ? "permit" : "deny",
             refusal: denial.map { .init(code: $0.code.rawValue, reason: $0.reason) },
-            referenceDay: purpose.map { $0.referenceDay == .today ? "today (the day of the pull)" : "the most recent \($0.referenceDay) (MM-DD) on or before the day of the pull" },
+            referenceDay: purpose.map {
+                $0.referenceDay == .today
+                    ? "today (the day of the pull)"
+                    : "the most recent \($0.referenceDay) (MM-DD) on or before the day of the pull"
+            },
             population: purpose.map { p in p.population.map(\.description) } ?? [],
-            datasets: datasets, retentionDays: purpose?.retentionDays, reidentification: purpose?.reidentification,
+            datasets: datasets,
+            retentionDays: purpose?.retentionDays,
+            reidentification: purpose?.reidentification,
             policyVersion: fingerprint
         )
     }
@@ -111,7 +141,11 @@ extension Explanation {
         if let legalBasis { out.append("legal basis: \(legalBasis)") }
         if refusal == nil {
             if let referenceDay { out.append("ages and months are counted to: \(referenceDay)") }
-            if let retentionDays { out.append("retention: \(retentionDays) days; re-identification: \(reidentification == true ? "allowed" : "not allowed")") }
+            if let retentionDays {
+                out.append(
+                    "retention: \(retentionDays) days; re-identification: \(reidentification == true ? "allowed" : "not allowed")"
+                )
+            }
         }
         for view in datasets {
             out.append("")

@@ -22,14 +22,20 @@ package struct Policy: Sendable {
 
     /// Checks the document against the reference data and the dataset schemas.
     /// - Throws: ``PolicyError`` listing every problem found, each with its place in the document.
-    package init(document: PolicyDocument, reference: ReferenceData = .embedded, schemas: [DatasetID: DatasetSchema] = DatasetSchema.defaults) throws {
+    package init(
+        document: PolicyDocument,
+        reference: ReferenceData = .embedded,
+        schemas: [DatasetID: DatasetSchema] = DatasetSchema.defaults
+    ) throws {
         var check = PolicyChecker(document: document, reference: reference, schemas: schemas)
         check.run()
         guard check.errors.isEmpty else { throw PolicyError(problems: check.errors + check.warnings) }
         self.document = document
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        self.fingerprint = Hex.encode(GenericHash.hash(Array(try encoder.encode(document)), outputLength: 32).prefix(16))
+        self.fingerprint = Hex.encode(
+            GenericHash.hash(Array(try encoder.encode(document)), outputLength: 32).prefix(16)
+        )
         self.warnings = check.warnings
         self.organisations = check.organisations
         self.regions = check.regions
@@ -43,7 +49,9 @@ package struct Policy: Sendable {
     /// The organisation behind a verified certificate's OIN, or a denial. A consumer comes back
     /// with its region filled in.
     package func identify(_ oin: OIN) -> AccessDecision<PolicyDocument.Organisation> {
-        guard let org = organisations[oin] else { return .deny(Denial(.unknownOrganisation, "OIN \(oin) is not a known organisation")) }
+        guard let org = organisations[oin] else {
+            return .deny(Denial(.unknownOrganisation, "OIN \(oin) is not a known organisation"))
+        }
         return .permit(org)
     }
 
@@ -60,8 +68,14 @@ package struct Policy: Sendable {
     package func schema(_ id: DatasetID) -> DatasetSchema? { schemas[id] }
 
     /// Whether `source` may push `dataset`, signed by the key with `keyID`.
-    package func mayPush(source: PolicyDocument.Organisation, dataset: DatasetID, keyID: String) -> AccessDecision<(SigningPublicKey, DatasetSchema)> {
-        guard source.role == .source else { return .deny(Denial(.wrongRole, "\(source.name) is not a source organisation")) }
+    package func mayPush(
+        source: PolicyDocument.Organisation,
+        dataset: DatasetID,
+        keyID: String
+    ) -> AccessDecision<(SigningPublicKey, DatasetSchema)> {
+        guard source.role == .source else {
+            return .deny(Denial(.wrongRole, "\(source.name) is not a source organisation"))
+        }
         guard (source.datasets ?? []).contains(dataset), let schema = schemas[dataset] else {
             // The dataset id comes from the envelope: named only if it is one the gateway knows.
             let named = schemas[dataset] != nil ? "dataset \(dataset)" : "this dataset (unknown to the gateway)"
@@ -74,8 +88,11 @@ package struct Policy: Sendable {
     }
 
     /// Whether `consumer` may pull `purpose`; a permit says what it receives.
-    package func mayPull(consumer: PolicyDocument.Organisation, purpose id: PurposeID) -> AccessDecision<DeliveryScope> {
-        guard consumer.role == .consumer else { return .deny(Denial(.wrongRole, "\(consumer.name) is not a consumer organisation")) }
+    package func mayPull(consumer: PolicyDocument.Organisation, purpose id: PurposeID) -> AccessDecision<DeliveryScope>
+    {
+        guard consumer.role == .consumer else {
+            return .deny(Denial(.wrongRole, "\(consumer.name) is not a consumer organisation"))
+        }
         guard let purpose = purposes[id] else { return .deny(Denial(.unknownPurpose, "purpose \(id) does not exist")) }
         guard grants[consumer.oin]?.contains(id) == true else {
             return .deny(Denial(.noGrant, "\(consumer.name) holds no grant for purpose \(id)"))

@@ -26,8 +26,12 @@ struct PolicyChecker {
         self.schemas = schemas
     }
 
-    mutating func error(_ path: JSONPath, _ message: String) { errors.append(PolicyProblem(severity: .error, path: path, message: message)) }
-    mutating func warning(_ path: JSONPath, _ message: String) { warnings.append(PolicyProblem(severity: .warning, path: path, message: message)) }
+    mutating func error(_ path: JSONPath, _ message: String) {
+        errors.append(PolicyProblem(severity: .error, path: path, message: message))
+    }
+    mutating func warning(_ path: JSONPath, _ message: String) {
+        warnings.append(PolicyProblem(severity: .warning, path: path, message: message))
+    }
 
     mutating func run() {
         checkRegions()
@@ -44,23 +48,35 @@ struct PolicyChecker {
         var unnamed: [Int] = []
         for (i, region) in document.regions.enumerated() {
             let at = root / i
-            if regions.updateValue(region, forKey: region.number) != nil { error(at / "number", "region \(region.number) is listed twice") }
-            if reference.regions[region.number] == nil { error(at / "number", "region \(region.number) is not one of the 40 RMC / Doorstroompunt regions") }
+            if regions.updateValue(region, forKey: region.number) != nil {
+                error(at / "number", "region \(region.number) is listed twice")
+            }
+            if reference.regions[region.number] == nil {
+                error(at / "number", "region \(region.number) is not one of the 40 RMC / Doorstroompunt regions")
+            }
             for (m, code) in region.municipalities.enumerated() {
                 let place = at / "municipalities" / m
                 if reference.municipalities[code] == nil {
                     error(place, "\(code) is not a municipality in the CBS list")
                 } else if let first = placeOf[code] {
-                    error(place, "\(code) (\(reference.municipalities[code]!.name)) is already in a region at \(first): a municipality belongs to exactly one region")
+                    error(
+                        place,
+                        "\(code) (\(reference.municipalities[code]!.name)) is already in a region at \(first): a municipality belongs to exactly one region"
+                    )
                     continue
                 }
                 placeOf[code] = place
                 routing[code] = region.number
             }
-            if region.municipalities.isEmpty { error(at / "municipalities", "region \(region.number) has no municipalities") }
+            if region.municipalities.isEmpty {
+                error(at / "municipalities", "region \(region.number) has no municipalities")
+            }
             if let contact = region.contactgemeente {
                 if let other = contactRegion.updateValue(region.number, forKey: contact.oin) {
-                    error(at / "contactgemeente" / "oin", "OIN \(contact.oin) is already the contactgemeente of region \(other)")
+                    error(
+                        at / "contactgemeente" / "oin",
+                        "OIN \(contact.oin) is already the contactgemeente of region \(other)"
+                    )
                 }
             } else {
                 unnamed.append(region.number.value)
@@ -71,11 +87,19 @@ struct PolicyChecker {
         }
         let homeless = reference.municipalities.keys.filter { placeOf[$0] == nil }.sorted()
         if !homeless.isEmpty {
-            let names = homeless.prefix(5).map { "\($0) (\(reference.municipalities[$0]!.name))" }.joined(separator: ", ")
-            error(root, "\(homeless.count) municipalit\(homeless.count == 1 ? "y is" : "ies are") in no region: \(names)\(homeless.count > 5 ? ", ..." : "")")
+            let names = homeless.prefix(5).map { "\($0) (\(reference.municipalities[$0]!.name))" }.joined(
+                separator: ", "
+            )
+            error(
+                root,
+                "\(homeless.count) municipalit\(homeless.count == 1 ? "y is" : "ies are") in no region: \(names)\(homeless.count > 5 ? ", ..." : "")"
+            )
         }
         if !unnamed.isEmpty {
-            warning(root, "\(unnamed.count) region(s) name no contactgemeente and receive nothing: \(unnamed.map(String.init).joined(separator: ", "))")
+            warning(
+                root,
+                "\(unnamed.count) region(s) name no contactgemeente and receive nothing: \(unnamed.map(String.init).joined(separator: ", "))"
+            )
         }
     }
 
@@ -88,16 +112,24 @@ struct PolicyChecker {
             let at = root / i
             if organisations[org.oin] != nil { error(at / "oin", "OIN \(org.oin) is listed twice") }
             if org.role != .consumer, org.region != nil { error(at / "region", "only a consumer has a region") }
-            if org.role != .source, org.datasets != nil || org.signingKeys != nil { error(at, "only a source has datasets and signing keys") }
+            if org.role != .source, org.datasets != nil || org.signingKeys != nil {
+                error(at, "only a source has datasets and signing keys")
+            }
             switch org.role {
             case .consumer:
                 if let region = contactRegion[org.oin] {
                     if let stated = org.region, stated != region {
-                        error(at / "region", "says region \(stated), but regions names this OIN as the contactgemeente of region \(region)")
+                        error(
+                            at / "region",
+                            "says region \(stated), but regions names this OIN as the contactgemeente of region \(region)"
+                        )
                     }
                     org.region = region
                 } else {
-                    error(at, "consumer \(org.oin) is the contactgemeente of no region (name it under regions[].contactgemeente)")
+                    error(
+                        at,
+                        "consumer \(org.oin) is the contactgemeente of no region (name it under regions[].contactgemeente)"
+                    )
                 }
             case .source:
                 let datasets = org.datasets ?? []
@@ -107,10 +139,15 @@ struct PolicyChecker {
                 }
                 var keys: [SigningPublicKey] = []
                 for (k, text) in (org.signingKeys ?? []).enumerated() {
-                    if let data = Data(base64Encoded: text), let key = try? SigningPublicKey(bytes: Array(data)) { keys.append(key) }
-                    else { error(at / "signingKeys" / k, "not a base64 Ed25519 public key") }
+                    if let data = Data(base64Encoded: text), let key = try? SigningPublicKey(bytes: Array(data)) {
+                        keys.append(key)
+                    } else {
+                        error(at / "signingKeys" / k, "not a base64 Ed25519 public key")
+                    }
                 }
-                if keys.isEmpty, (org.signingKeys ?? []).isEmpty { error(at, "a source needs at least one signing key") }
+                if keys.isEmpty, (org.signingKeys ?? []).isEmpty {
+                    error(at, "a source needs at least one signing key")
+                }
                 signingKeys[org.oin] = keys
             case .auditor, .monitor:
                 break
@@ -121,7 +158,8 @@ struct PolicyChecker {
             guard let contact = region.contactgemeente else { continue }
             let at = JSONPath([.key("regions"), .index(i), .key("contactgemeente"), .key("oin")])
             switch organisations[contact.oin]?.role {
-            case nil: error(at, "unknown OIN \(contact.oin): list the contactgemeente under organisations with role consumer")
+            case nil:
+                error(at, "unknown OIN \(contact.oin): list the contactgemeente under organisations with role consumer")
             case .consumer?: break
             case let role?: error(at, "OIN \(contact.oin) is a \(role.rawValue), not a consumer")
             }
@@ -136,37 +174,61 @@ struct PolicyChecker {
         let root = JSONPath([.key("purposes")])
         for (i, purpose) in document.purposes.enumerated() {
             let at = root / i
-            if purposes.updateValue(purpose, forKey: purpose.id) != nil { error(at / "id", "purpose \(purpose.id) is listed twice") }
-            if purpose.legalBasis.trimmingCharacters(in: .whitespaces).isEmpty { error(at / "legalBasis", "every purpose names its legal basis") }
+            if purposes.updateValue(purpose, forKey: purpose.id) != nil {
+                error(at / "id", "purpose \(purpose.id) is listed twice")
+            }
+            if purpose.legalBasis.trimmingCharacters(in: .whitespaces).isEmpty {
+                error(at / "legalBasis", "every purpose names its legal basis")
+            }
             if purpose.retentionDays < 1 { error(at / "retentionDays", "must be at least 1 day") }
             guard let population = schemas[purpose.populationDataset] else {
-                error(at / "populationDataset", "unknown dataset \(purpose.populationDataset) (known: \(knownDatasets))")
+                error(
+                    at / "populationDataset",
+                    "unknown dataset \(purpose.populationDataset) (known: \(knownDatasets))"
+                )
                 continue
             }
             if purpose.fields[purpose.populationDataset.value] == nil {
                 error(at / "fields", "no fields for the population dataset \(purpose.populationDataset)")
             }
             if purpose.population.isEmpty {
-                error(at / "population", "a population needs at least one condition (everyone in a region is never a purpose)")
+                error(
+                    at / "population",
+                    "a population needs at least one condition (everyone in a region is never a purpose)"
+                )
             }
             for (c, condition) in purpose.population.enumerated() {
                 check(condition, against: population, at: at / "population" / c)
             }
             for (dataset, fields) in purpose.fields.sorted(by: { $0.key < $1.key }) {
                 let place = at / "fields" / dataset
-                guard let schema = schemas[DatasetID(dataset)] else { error(place, "unknown dataset \(dataset) (known: \(knownDatasets))"); continue }
+                guard let schema = schemas[DatasetID(dataset)] else {
+                    error(place, "unknown dataset \(dataset) (known: \(knownDatasets))")
+                    continue
+                }
                 if fields.isEmpty { error(place, "lists no fields: leave the dataset out instead") }
                 var seen = Set<String>()
                 for (f, field) in fields.enumerated() {
-                    if field == schema.bsnField { error(place / f, "the BSN is never delivered") }
-                    else if schema.field(named: field) == nil { error(place / f, "unknown field \(field) in \(dataset) (known: \(schema.deliverableFieldNames.joined(separator: ", ")))") }
+                    if field == schema.bsnField {
+                        error(place / f, "the BSN is never delivered")
+                    } else if schema.field(named: field) == nil {
+                        error(
+                            place / f,
+                            "unknown field \(field) in \(dataset) (known: \(schema.deliverableFieldNames.joined(separator: ", ")))"
+                        )
+                    }
                     if !seen.insert(field).inserted { error(place / f, "\(field) is listed twice") }
                 }
             }
             for (dataset, conditions) in purpose.conditions.sorted(by: { $0.key < $1.key }) {
                 let place = at / "conditions" / dataset
-                guard let schema = schemas[DatasetID(dataset)] else { error(place, "unknown dataset \(dataset) (known: \(knownDatasets))"); continue }
-                if purpose.fields[dataset] == nil { error(place, "conditions on \(dataset), which the purpose does not deliver") }
+                guard let schema = schemas[DatasetID(dataset)] else {
+                    error(place, "unknown dataset \(dataset) (known: \(knownDatasets))")
+                    continue
+                }
+                if purpose.fields[dataset] == nil {
+                    error(place, "conditions on \(dataset), which the purpose does not deliver")
+                }
                 for (c, condition) in conditions.enumerated() { check(condition, against: schema, at: place / c) }
             }
         }
@@ -176,11 +238,15 @@ struct PolicyChecker {
         func bounds(_ low: Int?, _ high: Int?) {
             if low == nil, high == nil { error(place, "give a lower bound, an upper bound or both") }
             if let l = low, l < 0 { error(place, "a bound cannot be negative") }
-            if let l = low, let h = high, l > h { error(place, "the lower bound \(l) is above the upper bound \(h): no record can meet it") }
+            if let l = low, let h = high, l > h {
+                error(place, "the lower bound \(l) is above the upper bound \(h): no record can meet it")
+            }
         }
         if case .anyOf(let alternatives) = condition {
             if alternatives.count < 2 { error(place / "anyOf", "anyOf needs at least two conditions") }
-            for (k, alternative) in alternatives.enumerated() { check(alternative, against: schema, at: place / "anyOf" / k) }
+            for (k, alternative) in alternatives.enumerated() {
+                check(alternative, against: schema, at: place / "anyOf" / k)
+            }
             return
         }
         let name = condition.fieldNames[0]
@@ -188,15 +254,22 @@ struct PolicyChecker {
             error(place / "field", "unknown field \(name) in \(schema.id)")
             return
         }
-        if spec.type == .bsn { error(place / "field", "no condition may read the BSN"); return }
+        if spec.type == .bsn {
+            error(place / "field", "no condition may read the BSN")
+            return
+        }
         switch condition {
         case .equals(_, let value):
             switch (spec.type, value) {
             case (.boolean, .boolean), (.date, .text), (.month, .text), (.municipality, .text), (.code, .text): break
             case (.integer(let range), .integer(let n)):
-                if !range.contains(n) { error(place / "equals", "\(n) is outside \(name)'s range \(range.lowerBound)-\(range.upperBound)") }
+                if !range.contains(n) {
+                    error(place / "equals", "\(n) is outside \(name)'s range \(range.lowerBound)-\(range.upperBound)")
+                }
             case (.enumeration(let allowed), .text(let s)):
-                if !allowed.contains(s) { error(place / "equals", "\"\(s)\" is not a value of \(name) (\(allowed.joined(separator: ", ")))") }
+                if !allowed.contains(s) {
+                    error(place / "equals", "\"\(s)\" is not a value of \(name) (\(allowed.joined(separator: ", ")))")
+                }
             default:
                 error(place / "equals", "\(value) does not fit \(name), a field of type \(spec.type)")
             }
@@ -205,16 +278,23 @@ struct PolicyChecker {
             switch spec.type {
             case .enumeration(let allowed):
                 for (k, v) in values.enumerated() where !allowed.contains(v) {
-                    error(place / "oneOf" / k, "\"\(v)\" is not a value of \(name) (\(allowed.joined(separator: ", ")))")
+                    error(
+                        place / "oneOf" / k,
+                        "\"\(v)\" is not a value of \(name) (\(allowed.joined(separator: ", ")))"
+                    )
                 }
             case .code, .municipality: break
             default: error(place / "oneOf", "oneOf applies to text fields; \(name) is of type \(spec.type)")
             }
         case .age(_, let low, let high):
-            if spec.type != .date { error(place / "field", "an age is taken from a date field; \(name) is of type \(spec.type)") }
+            if spec.type != .date {
+                error(place / "field", "an age is taken from a date field; \(name) is of type \(spec.type)")
+            }
             bounds(low, high)
         case .monthsAgo(_, let low, let high):
-            if spec.type != .date, spec.type != .month { error(place / "field", "months are counted from a date or month field; \(name) is of type \(spec.type)") }
+            if spec.type != .date, spec.type != .month {
+                error(place / "field", "months are counted from a date or month field; \(name) is of type \(spec.type)")
+            }
             bounds(low, high)
         case .anyOf:
             break
@@ -230,17 +310,24 @@ struct PolicyChecker {
             switch organisations[grant.consumer]?.role {
             case nil: error(at / "consumer", "unknown OIN \(grant.consumer): not under organisations")
             case .consumer?: break
-            case let role?: error(at / "consumer", "\(grant.consumer) is a \(role.rawValue); only consumers receive grants")
+            case let role?:
+                error(at / "consumer", "\(grant.consumer) is a \(role.rawValue); only consumers receive grants")
             }
             if grant.purposes.isEmpty { error(at / "purposes", "the grant names no purpose") }
             var seen = Set<PurposeID>()
             for (p, purpose) in grant.purposes.enumerated() {
-                if purposes[purpose] == nil { error(at / "purposes" / p, "unknown purpose \(purpose) (known: \(purposes.keys.sorted().map(\.value).joined(separator: ", ")))") }
+                if purposes[purpose] == nil {
+                    error(
+                        at / "purposes" / p,
+                        "unknown purpose \(purpose) (known: \(purposes.keys.sorted().map(\.value).joined(separator: ", ")))"
+                    )
+                }
                 if !seen.insert(purpose).inserted { warning(at / "purposes" / p, "\(purpose) is granted twice") }
             }
             grants[grant.consumer, default: []].formUnion(grant.purposes)
         }
-        for (i, purpose) in document.purposes.enumerated() where !grants.values.contains(where: { $0.contains(purpose.id) }) {
+        for (i, purpose) in document.purposes.enumerated()
+        where !grants.values.contains(where: { $0.contains(purpose.id) }) {
             warning(JSONPath([.key("purposes"), .index(i)]), "purpose \(purpose.id) is granted to no consumer")
         }
     }

@@ -27,7 +27,12 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
         /// The municipality that receives the region's data; `nil` until the region has named one.
         package var contactgemeente: Contactgemeente?
 
-        package init(number: RegionNumber, name: String, municipalities: [MunicipalityCode], contactgemeente: Contactgemeente? = nil) {
+        package init(
+            number: RegionNumber,
+            name: String,
+            municipalities: [MunicipalityCode],
+            contactgemeente: Contactgemeente? = nil
+        ) {
             self.number = number
             self.name = name
             self.municipalities = municipalities
@@ -58,7 +63,14 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
         /// For a source: its Ed25519 signing keys (base64 public keys).
         package var signingKeys: [String]?
 
-        package init(oin: OIN, name: String, role: Role, region: RegionNumber? = nil, datasets: [DatasetID]? = nil, signingKeys: [String]? = nil) {
+        package init(
+            oin: OIN,
+            name: String,
+            role: Role,
+            region: RegionNumber? = nil,
+            datasets: [DatasetID]? = nil,
+            signingKeys: [String]? = nil
+        ) {
             self.oin = oin
             self.name = name
             self.role = role
@@ -86,9 +98,17 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
         package var retentionDays: Int
         package var reidentification: Bool
 
-        package init(id: PurposeID, legalBasis: String, populationDataset: DatasetID, population: [RowCondition],
-                    referenceDay: ReferenceDay = .today, fields: [String: [String]], conditions: [String: [RowCondition]] = [:],
-                    retentionDays: Int, reidentification: Bool = false) {
+        package init(
+            id: PurposeID,
+            legalBasis: String,
+            populationDataset: DatasetID,
+            population: [RowCondition],
+            referenceDay: ReferenceDay = .today,
+            fields: [String: [String]],
+            conditions: [String: [RowCondition]] = [:],
+            retentionDays: Int,
+            reidentification: Bool = false
+        ) {
             self.id = id
             self.legalBasis = legalBasis
             self.populationDataset = populationDataset
@@ -133,8 +153,11 @@ extension PolicyDocument.Region {
     /// The 40 regions of the embedded reference data with their municipalities; no contactgemeente.
     package static func fromReference(_ reference: ReferenceData = .embedded) -> [PolicyDocument.Region] {
         reference.regions.values.sorted { $0.number.value < $1.number.value }.map { region in
-            PolicyDocument.Region(number: region.number, name: region.name,
-                                  municipalities: region.municipalities.sorted { $0.value < $1.value })
+            PolicyDocument.Region(
+                number: region.number,
+                name: region.name,
+                municipalities: region.municipalities.sorted { $0.value < $1.value }
+            )
         }
     }
 }

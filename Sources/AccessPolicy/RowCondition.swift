@@ -39,7 +39,9 @@ package indirect enum RowCondition: Sendable, Equatable {
             guard case .text(let s)? = fields[field], let birth = CalendarDate(s) else { return false }
             return Self.within(birth.age(on: referenceDate), low, high)
         case .monthsAgo(let field, let low, let high):
-            guard case .text(let s)? = fields[field], let months = Self.monthsBetween(s, and: referenceDate) else { return false }
+            guard case .text(let s)? = fields[field], let months = Self.monthsBetween(s, and: referenceDate) else {
+                return false
+            }
             return Self.within(months, low, high)
         case .anyOf(let conditions):
             return conditions.contains { $0.holds(for: fields, on: referenceDate) }
@@ -57,7 +59,8 @@ package indirect enum RowCondition: Sendable, Equatable {
         case .age(let field, _, _):
             guard case .text(let s)? = fields[field], let birth = CalendarDate(s) else { return nil }
             let thisYear = CalendarDate.clamped(year: reference.year, month: birth.month, day: birth.day)
-            return thisYear > reference ? thisYear : CalendarDate.clamped(year: reference.year + 1, month: birth.month, day: birth.day)
+            return thisYear > reference
+                ? thisYear : CalendarDate.clamped(year: reference.year + 1, month: birth.month, day: birth.day)
         case .monthsAgo(let field, _, _):
             guard case .text(let s)? = fields[field] else { return nil }
             guard let start = CalendarDate(s) ?? (s.utf8.count == 7 ? CalendarDate(s + "-01") : nil) else { return nil }
@@ -85,9 +88,13 @@ package indirect enum RowCondition: Sendable, Equatable {
     /// Whole months from a date (`YYYY-MM-DD`) or month (`YYYY-MM`, taken as its first day) to `reference`.
     static func monthsBetween(_ text: String, and reference: CalendarDate) -> Int? {
         let start: CalendarDate
-        if let date = CalendarDate(text) { start = date }
-        else if text.utf8.count == 7, let date = CalendarDate(text + "-01") { start = date }
-        else { return nil }
+        if let date = CalendarDate(text) {
+            start = date
+        } else if text.utf8.count == 7, let date = CalendarDate(text + "-01") {
+            start = date
+        } else {
+            return nil
+        }
         var months = (reference.year - start.year) * 12 + (reference.month - start.month)
         if reference.day < start.day { months -= 1 }
         return months
@@ -126,15 +133,24 @@ extension RowCondition: CustomStringConvertible {
 }
 
 extension RowCondition: Codable {
-    private enum Key: String, CodingKey { case field, equals, oneOf, ageAtLeast, ageAtMost, monthsAgoAtLeast, monthsAgoAtMost, anyOf }
+    private enum Key: String, CodingKey {
+        case field, equals, oneOf, ageAtLeast, ageAtMost, monthsAgoAtLeast, monthsAgoAtMost, anyOf
+    }
 
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
-        let kinds = [c.contains(.equals), c.contains(.oneOf), c.contains(.ageAtLeast) || c.contains(.ageAtMost),
-                     c.contains(.monthsAgoAtLeast) || c.contains(.monthsAgoAtMost), c.contains(.anyOf)]
+        let kinds = [
+            c.contains(.equals), c.contains(.oneOf), c.contains(.ageAtLeast) || c.contains(.ageAtMost),
+            c.contains(.monthsAgoAtLeast) || c.contains(.monthsAgoAtMost), c.contains(.anyOf),
+        ]
         guard kinds.filter({ $0 }).count == 1 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
-                "a condition has exactly one of: equals, oneOf, ageAtLeast/ageAtMost, monthsAgoAtLeast/monthsAgoAtMost, anyOf"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription:
+                        "a condition has exactly one of: equals, oneOf, ageAtLeast/ageAtMost, monthsAgoAtLeast/monthsAgoAtMost, anyOf"
+                )
+            )
         }
         if c.contains(.anyOf) {
             self = .anyOf(try c.decode([RowCondition].self, forKey: .anyOf))
@@ -146,10 +162,17 @@ extension RowCondition: Codable {
         } else if c.contains(.oneOf) {
             self = .oneOf(field: field, values: try c.decode([String].self, forKey: .oneOf))
         } else if kinds[2] {
-            self = .age(field: field, atLeast: try c.decodeIfPresent(Int.self, forKey: .ageAtLeast), atMost: try c.decodeIfPresent(Int.self, forKey: .ageAtMost))
+            self = .age(
+                field: field,
+                atLeast: try c.decodeIfPresent(Int.self, forKey: .ageAtLeast),
+                atMost: try c.decodeIfPresent(Int.self, forKey: .ageAtMost)
+            )
         } else {
-            self = .monthsAgo(field: field, atLeast: try c.decodeIfPresent(Int.self, forKey: .monthsAgoAtLeast),
-                              atMost: try c.decodeIfPresent(Int.self, forKey: .monthsAgoAtMost))
+            self = .monthsAgo(
+                field: field,
+                atLeast: try c.decodeIfPresent(Int.self, forKey: .monthsAgoAtLeast),
+                atMost: try c.decodeIfPresent(Int.self, forKey: .monthsAgoAtMost)
+            )
         }
     }
 
@@ -157,13 +180,19 @@ extension RowCondition: Codable {
         var c = encoder.container(keyedBy: Key.self)
         switch self {
         case .equals(let f, let v):
-            try c.encode(f, forKey: .field); try c.encode(v, forKey: .equals)
+            try c.encode(f, forKey: .field)
+            try c.encode(v, forKey: .equals)
         case .oneOf(let f, let vs):
-            try c.encode(f, forKey: .field); try c.encode(vs, forKey: .oneOf)
+            try c.encode(f, forKey: .field)
+            try c.encode(vs, forKey: .oneOf)
         case .age(let f, let l, let h):
-            try c.encode(f, forKey: .field); try c.encodeIfPresent(l, forKey: .ageAtLeast); try c.encodeIfPresent(h, forKey: .ageAtMost)
+            try c.encode(f, forKey: .field)
+            try c.encodeIfPresent(l, forKey: .ageAtLeast)
+            try c.encodeIfPresent(h, forKey: .ageAtMost)
         case .monthsAgo(let f, let l, let h):
-            try c.encode(f, forKey: .field); try c.encodeIfPresent(l, forKey: .monthsAgoAtLeast); try c.encodeIfPresent(h, forKey: .monthsAgoAtMost)
+            try c.encode(f, forKey: .field)
+            try c.encodeIfPresent(l, forKey: .monthsAgoAtLeast)
+            try c.encodeIfPresent(h, forKey: .monthsAgoAtMost)
         case .anyOf(let cs):
             try c.encode(cs, forKey: .anyOf)
         }
@@ -178,9 +207,13 @@ package enum ConditionValue: Sendable, Codable, Equatable, CustomStringConvertib
 
     package init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let b = try? c.decode(Bool.self) { self = .boolean(b) }
-        else if let i = try? c.decode(Int.self) { self = .integer(i) }
-        else { self = .text(try c.decode(String.self)) }
+        if let b = try? c.decode(Bool.self) {
+            self = .boolean(b)
+        } else if let i = try? c.decode(Int.self) {
+            self = .integer(i)
+        } else {
+            self = .text(try c.decode(String.self))
+        }
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -215,17 +248,30 @@ package enum ReferenceDay: Sendable, Equatable, Codable, CustomStringConvertible
         case .annual(let month, let day):
             let year = (today.month, today.day) >= (month, day) ? today.year : today.year - 1
             // 29 February in a year without one: the 28th.
-            return CalendarDate(year: year, month: month, day: day) ?? CalendarDate(year: year, month: month, day: day - 1)!
+            return CalendarDate(year: year, month: month, day: day) ?? CalendarDate(
+                year: year,
+                month: month,
+                day: day - 1
+            )!
         }
     }
 
     package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        if text == "today" { self = .today; return }
+        if text == "today" {
+            self = .today
+            return
+        }
         let parts = text.split(separator: "-")
         guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let m = Int(parts[0]), let d = Int(parts[1]),
-              CalendarDate(year: 2024, month: m, day: d) != nil else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected \"today\" or a day of the year as \"MM-DD\""))
+            CalendarDate(year: 2024, month: m, day: d) != nil
+        else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "expected \"today\" or a day of the year as \"MM-DD\""
+                )
+            )
         }
         self = .annual(month: m, day: d)
     }

@@ -28,23 +28,47 @@ package enum AuditChain {
         func string(_ value: String) { JSONText.appendString(value, to: &out) }
         func number(_ value: Int64) { out.append(contentsOf: String(value).utf8) }
         // Keys in sorted order.
-        key("action"); string(event.action.rawValue)
-        if let actor = event.actor { key("actor"); string(actor.value) }
+        key("action")
+        string(event.action.rawValue)
+        if let actor = event.actor {
+            key("actor")
+            string(actor.value)
+        }
         key("counts")
         out.append(0x7B)
         for (i, (name, value)) in event.counts.sorted(by: { $0.key < $1.key }).enumerated() {
             if i > 0 { out.append(0x2C) }
-            string(name); out.append(0x3A); number(Int64(value))
+            string(name)
+            out.append(0x3A)
+            number(Int64(value))
         }
         out.append(0x7D)
-        if let dataset = event.dataset { key("dataset"); string(dataset.value) }
-        key("object"); string(event.object)
-        key("outcome"); string(event.outcome.rawValue)
-        if let purpose = event.purpose { key("purpose"); string(purpose.value) }
-        if let reason = event.reason { key("reason"); string(reason) }
-        if let region = event.region { key("region"); number(Int64(region.value)) }
-        if let role = event.role { key("role"); string(role.rawValue) }
-        key("time"); number(Int64((event.time.timeIntervalSince1970 * 1000).rounded(.down)))
+        if let dataset = event.dataset {
+            key("dataset")
+            string(dataset.value)
+        }
+        key("object")
+        string(event.object)
+        key("outcome")
+        string(event.outcome.rawValue)
+        if let purpose = event.purpose {
+            key("purpose")
+            string(purpose.value)
+        }
+        if let reason = event.reason {
+            key("reason")
+            string(reason)
+        }
+        if let region = event.region {
+            key("region")
+            number(Int64(region.value))
+        }
+        if let role = event.role {
+            key("role")
+            string(role.rawValue)
+        }
+        key("time")
+        number(Int64((event.time.timeIntervalSince1970 * 1000).rounded(.down)))
         out.append(0x7D)
         return out
     }
@@ -56,7 +80,12 @@ package enum AuditChain {
 
     /// Chains `event` after a record with hash `previous` at position `sequence`.
     package static func link(_ event: AuditEvent, sequence: Int64, previous: [UInt8]) -> AuditRecord {
-        AuditRecord(sequence: sequence, event: event, previousHash: previous, hash: hash(canonicalBytes(event), sequence: sequence, previous: previous))
+        AuditRecord(
+            sequence: sequence,
+            event: event,
+            previousHash: previous,
+            hash: hash(canonicalBytes(event), sequence: sequence, previous: previous)
+        )
     }
 
     /// What an entry's own signature covers: `"vangnet/audit-entry/v1\0" || hash(n)`. The hash

@@ -30,7 +30,8 @@ package struct AuditCheckpoint: Sendable, Codable, Equatable {
         self.hash = Hex.encode(hash)
         self.time = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         self.keyId = key.publicKey.keyID
-        self.signature = Data(key.sign(Self.message(sequence: sequence, hash: self.hash, time: self.time))).base64EncodedString()
+        self.signature = Data(key.sign(Self.message(sequence: sequence, hash: self.hash, time: self.time)))
+            .base64EncodedString()
     }
 
     /// Whether the signature is valid under `key`.

@@ -61,7 +61,9 @@ struct CanonicalFields {
         i += 1
         while i < bytes.endIndex, bytes[i] == UInt8(ascii: "\"") {
             let keyStart = i + 1
-            guard let keyEnd = Self.endOfString(bytes, from: i), keyEnd + 1 < bytes.endIndex, bytes[keyEnd + 1] == UInt8(ascii: ":") else { return }
+            guard let keyEnd = Self.endOfString(bytes, from: i), keyEnd + 1 < bytes.endIndex,
+                bytes[keyEnd + 1] == UInt8(ascii: ":")
+            else { return }
             let valueStart = keyEnd + 2
             guard let valueEnd = Self.endOfValue(bytes, from: valueStart) else { return }
             let value = valueStart..<valueEnd
@@ -83,12 +85,14 @@ struct CanonicalFields {
     }
 
     private static let actionKey = Array("action".utf8), actorKey = Array("actor".utf8), roleKey = Array("role".utf8),
-                       outcomeKey = Array("outcome".utf8), regionKey = Array("region".utf8), timeKey = Array("time".utf8)
+        outcomeKey = Array("outcome".utf8), regionKey = Array("region".utf8), timeKey = Array("time".utf8)
 
     /// Whether the string value at `range` is `expected` (both absent counts as equal).
     func string(_ range: Range<Int>?, equals expected: AuditColumns.Text?) -> Bool {
         guard let range, let expected else { return range == nil && expected == nil }
-        guard range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\""), bytes[range.upperBound - 1] == UInt8(ascii: "\"") else { return false }
+        guard range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\""),
+            bytes[range.upperBound - 1] == UInt8(ascii: "\"")
+        else { return false }
         let inner = bytes[(range.lowerBound + 1)..<(range.upperBound - 1)]
         if !inner.contains(UInt8(ascii: "\\")) {
             switch expected {
@@ -109,9 +113,13 @@ struct CanonicalFields {
     /// The integer value at `range`, if it is one.
     func integer(_ range: Range<Int>?) -> Int64? {
         guard let range, !range.isEmpty else { return nil }
-        var value: Int64 = 0, negative = false
+        var value: Int64 = 0
+        var negative = false
         for (offset, byte) in bytes[range].enumerated() {
-            if offset == 0, byte == UInt8(ascii: "-") { negative = true; continue }
+            if offset == 0, byte == UInt8(ascii: "-") {
+                negative = true
+                continue
+            }
             guard byte >= 0x30, byte <= 0x39 else { return nil }
             let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
             guard !overflow else { return nil }
@@ -140,12 +148,17 @@ struct CanonicalFields {
         case UInt8(ascii: "\""):
             return endOfString(bytes, from: start).map { $0 + 1 }
         case UInt8(ascii: "{"):
-            var depth = 0, i = start
+            var depth = 0
+            var i = start
             while i < bytes.endIndex {
                 switch bytes[i] {
-                case UInt8(ascii: "\""): guard let end = endOfString(bytes, from: i) else { return nil }; i = end
+                case UInt8(ascii: "\""):
+                    guard let end = endOfString(bytes, from: i) else { return nil }
+                    i = end
                 case UInt8(ascii: "{"): depth += 1
-                case UInt8(ascii: "}"): depth -= 1; if depth == 0 { return i + 1 }
+                case UInt8(ascii: "}"):
+                    depth -= 1
+                    if depth == 0 { return i + 1 }
                 default: break
                 }
                 i += 1

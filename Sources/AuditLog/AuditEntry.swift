@@ -51,8 +51,19 @@ package struct AuditEvent: Sendable, Codable, Equatable {
     /// The dataset concerned (a push).
     package var dataset: DatasetID?
 
-    package init(time: Date, actor: OIN?, role: Role?, action: Action, object: String, outcome: Outcome, reason: String? = nil,
-                counts: [String: Int] = [:], region: RegionNumber? = nil, purpose: PurposeID? = nil, dataset: DatasetID? = nil) {
+    package init(
+        time: Date,
+        actor: OIN?,
+        role: Role?,
+        action: Action,
+        object: String,
+        outcome: Outcome,
+        reason: String? = nil,
+        counts: [String: Int] = [:],
+        region: RegionNumber? = nil,
+        purpose: PurposeID? = nil,
+        dataset: DatasetID? = nil
+    ) {
         self.time = time
         self.actor = actor
         self.role = role

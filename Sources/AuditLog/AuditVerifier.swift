@@ -49,7 +49,10 @@ package struct AuditVerifier {
         for checkpoint in held { pending[checkpoint.sequence, default: []].append((checkpoint, true)) }
         if let key {
             for (checkpoint, held) in pending.values.joined() where !checkpoint.isSigned(by: key) {
-                failure = (checkpoint.sequence, "\(held ? "the held " : "")checkpoint at entry \(checkpoint.sequence) is not signed by the audit key \(key.keyID)")
+                failure = (
+                    checkpoint.sequence,
+                    "\(held ? "the held " : "")checkpoint at entry \(checkpoint.sequence) is not signed by the audit key \(key.keyID)"
+                )
                 break
             }
         }
@@ -57,20 +60,33 @@ package struct AuditVerifier {
 
     /// Checks the next record: its link and hash, its own `signature` (if it has one), and its
     /// stored `columns` (if given) against its canonical bytes.
-    package mutating func check(sequence: Int64, canonicalEvent: [UInt8], previousHash: [UInt8], hash: [UInt8],
-                               signature: [UInt8]? = nil, columns: AuditColumns? = nil) {
+    package mutating func check(
+        sequence: Int64,
+        canonicalEvent: [UInt8],
+        previousHash: [UInt8],
+        hash: [UInt8],
+        signature: [UInt8]? = nil,
+        columns: AuditColumns? = nil
+    ) {
         guard failure == nil else { return }
         if sequence != expectedSequence {
-            failure = (sequence, sequence > expectedSequence ? "record \(expectedSequence) is missing" : "record out of order")
+            failure = (
+                sequence, sequence > expectedSequence ? "record \(expectedSequence) is missing" : "record out of order"
+            )
             return
         }
-        guard previousHash == previous else { failure = (sequence, "does not link to the record before it"); return }
+        guard previousHash == previous else {
+            failure = (sequence, "does not link to the record before it")
+            return
+        }
         guard AuditChain.hash(canonicalEvent, sequence: sequence, previous: previous) == hash else {
             failure = (sequence, "its content does not match its hash (edited)")
             return
         }
         if let columns, let column = columns.mismatch(with: canonicalEvent) {
-            failure = (sequence, "its stored \(column) column differs from the chained entry (edited outside the chain)")
+            failure = (
+                sequence, "its stored \(column) column differs from the chained entry (edited outside the chain)"
+            )
             return
         }
         if key != nil {
@@ -86,7 +102,10 @@ package struct AuditVerifier {
             let hex = Hex.encode(hash)
             for (checkpoint, held) in checkpoints {
                 guard checkpoint.hash == hex else {
-                    failure = (sequence, "the chain differs from the \(held ? "held " : "")signed checkpoint at this entry (rewritten)")
+                    failure = (
+                        sequence,
+                        "the chain differs from the \(held ? "held " : "")signed checkpoint at this entry (rewritten)"
+                    )
                     return
                 }
                 matched += 1
@@ -107,16 +126,28 @@ package struct AuditVerifier {
         if let (sequence, reason) = failure { return .broken(sequence: sequence, reason: reason) }
         if let beyond = pending.keys.min() {
             let held = pending[beyond]!.contains { $0.held }
-            return .broken(sequence: beyond, reason: "the log ends at entry \(expectedSequence - 1), but \(held ? "a held" : "a signed") checkpoint covers entry \(beyond) (truncated)")
+            return .broken(
+                sequence: beyond,
+                reason:
+                    "the log ends at entry \(expectedSequence - 1), but \(held ? "a held" : "a signed") checkpoint covers entry \(beyond) (truncated)"
+            )
         }
-        if let key, let newest = newestSignature, !key.isValidSignature(newest.signature, for: AuditChain.entrySignatureMessage(hash: newest.hash)) {
-            return .broken(sequence: newest.sequence, reason: "its signature is not the audit key's \(key.keyID) (forged or re-chained)")
+        if let key, let newest = newestSignature,
+            !key.isValidSignature(newest.signature, for: AuditChain.entrySignatureMessage(hash: newest.hash))
+        {
+            return .broken(
+                sequence: newest.sequence,
+                reason: "its signature is not the audit key's \(key.keyID) (forged or re-chained)"
+            )
         }
         if let first = firstUncovered {
             let last = expectedSequence - 1
-            return .broken(sequence: first, reason: first == 1
-                ? "no entry is signed by the audit key and no signed checkpoint covers any: the chain is not protected (\(last) entries)"
-                : "entries \(first)–\(last) are covered by no signature of the audit key (appended or recomputed without it)")
+            return .broken(
+                sequence: first,
+                reason: first == 1
+                    ? "no entry is signed by the audit key and no signed checkpoint covers any: the chain is not protected (\(last) entries)"
+                    : "entries \(first)–\(last) are covered by no signature of the audit key (appended or recomputed without it)"
+            )
         }
         return .intact(count: count, head: previous, checkpoints: matched)
     }

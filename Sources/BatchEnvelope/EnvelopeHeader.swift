@@ -33,8 +33,17 @@ package struct EnvelopeHeader: Sendable, Codable, Equatable {
     package var batchMode: BatchMode { mode ?? .changes }
 
     package init(
-        batchId: BatchID, source: OIN, dataset: DatasetID, schemaVersion: Int, createdAt: Date, recordCount: Int,
-        signingKeyId: String, recipientKeyId: String, sealedPayloadKey: String, streamHeader: String, chunkSize: Int,
+        batchId: BatchID,
+        source: OIN,
+        dataset: DatasetID,
+        schemaVersion: Int,
+        createdAt: Date,
+        recordCount: Int,
+        signingKeyId: String,
+        recipientKeyId: String,
+        sealedPayloadKey: String,
+        streamHeader: String,
+        chunkSize: Int,
         mode: BatchMode? = nil
     ) {
         self.version = 1
@@ -96,7 +105,9 @@ extension EnvelopeHeader {
             throw EnvelopeError(.malformed, "not a Vangnet envelope (magic bytes differ)")
         }
         let length = Int(prefix[8...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-        guard length > 0, length <= EnvelopeFormat.maxHeaderBytes, let bytes = try handle.read(upToCount: length), bytes.count == length else {
+        guard length > 0, length <= EnvelopeFormat.maxHeaderBytes, let bytes = try handle.read(upToCount: length),
+            bytes.count == length
+        else {
             throw EnvelopeError(.malformed, "header length \(length) is out of bounds")
         }
         return try decode(Array(bytes))

@@ -45,15 +45,26 @@ package struct EnvelopeReader: ~Copyable {
 
     /// Supplies the keys to open the payload after the ``Event/header(_:)`` event, and goes on
     /// reading the bytes already fed; `body` receives the payload events.
-    package mutating func open(with recipient: BoxKeyPair, signingKey: SigningPublicKey, _ body: (Event) throws -> Void) throws {
-        guard case .awaitingKeys(let header) = state else { preconditionFailure("open(with:) only after the header event") }
+    package mutating func open(
+        with recipient: BoxKeyPair,
+        signingKey: SigningPublicKey,
+        _ body: (Event) throws -> Void
+    ) throws {
+        guard case .awaitingKeys(let header) = state else {
+            preconditionFailure("open(with:) only after the header event")
+        }
         guard header.recipientKeyId == recipient.publicKey.keyID else {
-            throw EnvelopeError(.wrongRecipient, "the payload key is sealed to another gateway key (\(header.recipientKeyId))")
+            throw EnvelopeError(
+                .wrongRecipient,
+                "the payload key is sealed to another gateway key (\(header.recipientKeyId))"
+            )
         }
         guard header.signingKeyId == signingKey.keyID else {
             throw EnvelopeError(.unknownSigningKey, "the header names signing key \(header.signingKeyId)")
         }
-        guard let sealed = Data(base64Encoded: header.sealedPayloadKey), let streamHeader = Data(base64Encoded: header.streamHeader) else {
+        guard let sealed = Data(base64Encoded: header.sealedPayloadKey),
+            let streamHeader = Data(base64Encoded: header.streamHeader)
+        else {
             throw EnvelopeError(.malformed, "sealedPayloadKey or streamHeader is not base64")
         }
         do {
@@ -91,7 +102,10 @@ package struct EnvelopeReader: ~Copyable {
         }
         let message = EnvelopeFormat.signedMessage(digest: digest.finalize())
         guard signingKey.isValidSignature(signature, for: message) else {
-            throw EnvelopeError(.badSignature, "the signature does not verify with the source's key \(signingKey.keyID)")
+            throw EnvelopeError(
+                .badSignature,
+                "the signature does not verify with the source's key \(signingKey.keyID)"
+            )
         }
         return OpenedBatch(header: header, envelopeHash: envelopeHash.finalize(), byteCount: totalBytes)
     }
@@ -122,7 +136,9 @@ package struct EnvelopeReader: ~Copyable {
             case .header(let length):
                 guard available >= length else { return }
                 let header = try EnvelopeHeader.decode(Array(take(length)))
-                guard header.version == 1 else { throw EnvelopeError(.unsupportedVersion, "envelope version \(header.version) is not supported") }
+                guard header.version == 1 else {
+                    throw EnvelopeError(.unsupportedVersion, "envelope version \(header.version) is not supported")
+                }
                 guard EnvelopeFormat.isKeyID(header.signingKeyId), EnvelopeFormat.isKeyID(header.recipientKeyId) else {
                     throw EnvelopeError(.malformed, "a key id is not 16 lower-case hex digits")
                 }
@@ -138,7 +154,8 @@ package struct EnvelopeReader: ~Copyable {
             case .frameLength:
                 guard available >= 4 else { return }
                 let length = Int(take(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-                guard let header, length >= SecretStream.overhead, length <= header.chunkSize + SecretStream.overhead else {
+                guard let header, length >= SecretStream.overhead, length <= header.chunkSize + SecretStream.overhead
+                else {
                     throw EnvelopeError(.malformed, "frame length \(length) is out of bounds")
                 }
                 state = .frame(length: length)
@@ -148,7 +165,10 @@ package struct EnvelopeReader: ~Copyable {
                 do {
                     try frame.withUnsafeBytes { try decryptor!.decrypt($0, into: &plaintextBuffer) }
                 } catch {
-                    throw EnvelopeError(.decryptionFailed, "payload chunk failed authentication (altered, reordered or out of place)")
+                    throw EnvelopeError(
+                        .decryptionFailed,
+                        "payload chunk failed authentication (altered, reordered or out of place)"
+                    )
                 }
                 state = decryptor!.isFinished ? .signature : .frameLength
                 try body(.payload(plaintextBuffer))

@@ -6,8 +6,15 @@ extension EnvelopeSealer {
     /// pass counts the records for the header, a second encrypts. Memory stays at one chunk.
     /// - Returns: the header written.
     @discardableResult
-    package func sealFile(_ input: URL, to output: URL, batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date,
-                         mode: BatchMode? = nil) throws -> EnvelopeHeader {
+    package func sealFile(
+        _ input: URL,
+        to output: URL,
+        batchId: BatchID,
+        dataset: DatasetID,
+        schemaVersion: Int = 1,
+        createdAt: Date,
+        mode: BatchMode? = nil
+    ) throws -> EnvelopeHeader {
         let recordCount = try Self.countRecords(in: input)
         let reader = try FileHandle(forReadingFrom: input)
         defer { try? reader.close() }
@@ -16,10 +23,17 @@ extension EnvelopeSealer {
         defer { try? writer.close() }
         try writer.truncate(atOffset: 0)
         return try seal(
-            batchId: batchId, dataset: dataset, schemaVersion: schemaVersion, createdAt: createdAt, recordCount: recordCount, mode: mode,
+            batchId: batchId,
+            dataset: dataset,
+            schemaVersion: schemaVersion,
+            createdAt: createdAt,
+            recordCount: recordCount,
+            mode: mode,
             read: { n in
                 var out: [UInt8] = []
-                while out.count < n, let data = try reader.read(upToCount: n - out.count), !data.isEmpty { out.append(contentsOf: data) }
+                while out.count < n, let data = try reader.read(upToCount: n - out.count), !data.isEmpty {
+                    out.append(contentsOf: data)
+                }
                 return out
             },
             write: { try writer.write(contentsOf: Data($0)) }

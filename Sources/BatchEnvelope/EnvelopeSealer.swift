@@ -12,7 +12,12 @@ package struct EnvelopeSealer: Sendable {
     package let recipient: BoxPublicKey
     package let chunkSize: Int
 
-    package init(source: OIN, signingKey: SigningKeyPair, recipient: BoxPublicKey, chunkSize: Int = EnvelopeFormat.defaultChunkSize) {
+    package init(
+        source: OIN,
+        signingKey: SigningKeyPair,
+        recipient: BoxPublicKey,
+        chunkSize: Int = EnvelopeFormat.defaultChunkSize
+    ) {
         precondition(chunkSize > 0 && chunkSize <= EnvelopeFormat.maxChunkSize)
         self.source = source
         self.signingKey = signingKey
@@ -24,16 +29,30 @@ package struct EnvelopeSealer: Sendable {
     /// the end) and hands each piece of the envelope to `write`.
     /// - Returns: the header that was written.
     package func seal(
-        batchId: BatchID, dataset: DatasetID, schemaVersion: Int, createdAt: Date, recordCount: Int, mode: BatchMode? = nil,
-        read: (Int) throws -> [UInt8], write: ([UInt8]) throws -> Void
+        batchId: BatchID,
+        dataset: DatasetID,
+        schemaVersion: Int,
+        createdAt: Date,
+        recordCount: Int,
+        mode: BatchMode? = nil,
+        read: (Int) throws -> [UInt8],
+        write: ([UInt8]) throws -> Void
     ) throws -> EnvelopeHeader {
         let payloadKey = SecretBytes.random(count: SecretStream.keyLength)
         var stream = try SecretStreamEncryptor(key: payloadKey)
         let header = EnvelopeHeader(
-            batchId: batchId, source: source, dataset: dataset, schemaVersion: schemaVersion, createdAt: createdAt,
-            recordCount: recordCount, signingKeyId: signingKey.publicKey.keyID, recipientKeyId: recipient.keyID,
+            batchId: batchId,
+            source: source,
+            dataset: dataset,
+            schemaVersion: schemaVersion,
+            createdAt: createdAt,
+            recordCount: recordCount,
+            signingKeyId: signingKey.publicKey.keyID,
+            recipientKeyId: recipient.keyID,
             sealedPayloadKey: Data(recipient.seal(payloadKey)).base64EncodedString(),
-            streamHeader: Data(stream.header).base64EncodedString(), chunkSize: chunkSize, mode: mode
+            streamHeader: Data(stream.header).base64EncodedString(),
+            chunkSize: chunkSize,
+            mode: mode
         )
         var digest = StreamingHash(outputLength: 64)
         func emit(_ bytes: [UInt8]) throws {
@@ -57,21 +76,37 @@ package struct EnvelopeSealer: Sendable {
     }
 
     /// Seals an in-memory payload; for tests and small batches.
-    package func seal(payload: [UInt8], batchId: BatchID, dataset: DatasetID, schemaVersion: Int = 1, createdAt: Date, recordCount: Int,
-                     mode: BatchMode? = nil) throws -> [UInt8] {
+    package func seal(
+        payload: [UInt8],
+        batchId: BatchID,
+        dataset: DatasetID,
+        schemaVersion: Int = 1,
+        createdAt: Date,
+        recordCount: Int,
+        mode: BatchMode? = nil
+    ) throws -> [UInt8] {
         var offset = 0
         var out: [UInt8] = []
-        _ = try seal(batchId: batchId, dataset: dataset, schemaVersion: schemaVersion, createdAt: createdAt, recordCount: recordCount, mode: mode,
-                     read: { n in
-                         let end = min(payload.count, offset + n)
-                         defer { offset = end }
-                         return Array(payload[offset..<end])
-                     },
-                     write: { out.append(contentsOf: $0) })
+        _ = try seal(
+            batchId: batchId,
+            dataset: dataset,
+            schemaVersion: schemaVersion,
+            createdAt: createdAt,
+            recordCount: recordCount,
+            mode: mode,
+            read: { n in
+                let end = min(payload.count, offset + n)
+                defer { offset = end }
+                return Array(payload[offset..<end])
+            },
+            write: { out.append(contentsOf: $0) }
+        )
         return out
     }
 }
 
 extension UInt32 {
-    var bigEndianBytes: [UInt8] { [UInt8(self >> 24), UInt8(self >> 16 & 0xff), UInt8(self >> 8 & 0xff), UInt8(self & 0xff)] }
+    var bigEndianBytes: [UInt8] {
+        [UInt8(self >> 24), UInt8(self >> 16 & 0xff), UInt8(self >> 8 & 0xff), UInt8(self & 0xff)]
+    }
 }

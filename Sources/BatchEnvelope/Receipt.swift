@@ -19,8 +19,17 @@ package struct ReceiptBody: Sendable, Codable, Equatable {
     /// Key id of the gateway signing key.
     package var gatewayKeyId: String
 
-    package init(batchId: BatchID, source: OIN, dataset: DatasetID, envelopeHash: String, receivedAt: Date,
-                accepted: Int, rejected: Int, rejections: [RecordRejection], gatewayKeyId: String) {
+    package init(
+        batchId: BatchID,
+        source: OIN,
+        dataset: DatasetID,
+        envelopeHash: String,
+        receivedAt: Date,
+        accepted: Int,
+        rejected: Int,
+        rejections: [RecordRejection],
+        gatewayKeyId: String
+    ) {
         self.batchId = batchId
         self.source = source
         self.dataset = dataset
@@ -54,7 +63,9 @@ package struct SignedReceipt: Sendable, Codable, Equatable {
     /// The body, after checking the signature with the gateway's public key.
     /// - Throws: ``EnvelopeError`` `.badSignature` if the receipt was altered or signed by another key.
     package func verified(with key: SigningPublicKey) throws -> ReceiptBody {
-        guard let sig = Data(base64Encoded: signature), key.isValidSignature(Array(sig), for: Self.domain + Array(body.utf8)) else {
+        guard let sig = Data(base64Encoded: signature),
+            key.isValidSignature(Array(sig), for: Self.domain + Array(body.utf8))
+        else {
             throw EnvelopeError(.badSignature, "the receipt signature does not verify with gateway key \(key.keyID)")
         }
         return try EnvelopeHeader.decoder.decode(ReceiptBody.self, from: Data(body.utf8))

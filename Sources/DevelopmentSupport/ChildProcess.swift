@@ -2,6 +2,7 @@ import CSpawn
 import Foundation
 import Gateway
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,8 +43,13 @@ package final class Spawned: Sendable {
 
     /// Starts `executable` (a path, not looked up in `PATH`) with `arguments` and exactly
     /// `environment`.
-    package init(_ executable: String, _ arguments: [String], environment: [String: String],
-                output: Stream = .pipe, errors: Stream = .pipe) throws {
+    package init(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        output: Stream = .pipe,
+        errors: Stream = .pipe
+    ) throws {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -52,13 +58,21 @@ package final class Spawned: Sendable {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        var pipes: [(read: Int32, write: Int32)?] = [], started = false
+        var pipes: [(read: Int32, write: Int32)?] = []
+        var started = false
         defer {
             // The child has its own copies of the write ends; the read ends stay only if it started.
-            for pipe in pipes { if let pipe { close(pipe.write); if !started { close(pipe.read) } } }
+            for pipe in pipes {
+                if let pipe {
+                    close(pipe.write)
+                    if !started { close(pipe.read) }
+                }
+            }
         }
         /// Every call here answers 0 or an error number.
-        func check(_ result: Int32) throws { guard result == 0 else { throw SpawnError(executable: executable, code: result) } }
+        func check(_ result: Int32) throws {
+            guard result == 0 else { throw SpawnError(executable: executable, code: result) }
+        }
 
         try check(posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0))
         for (descriptor, stream) in [(Int32(1), output), (2, errors)] {
@@ -75,7 +89,8 @@ package final class Spawned: Sendable {
         }
         try check(vangnet_spawn_closefrom(&actions, 3))
 
-        var everySignal = sigset_t(), noSignal = sigset_t()
+        var everySignal = sigset_t()
+        var noSignal = sigset_t()
         sigfillset(&everySignal)
         sigemptyset(&noSignal)
         try check(posix_spawnattr_setsigdefault(&attributes, &everySignal))
@@ -156,24 +171,41 @@ package final class ChildProcess: Sendable {
     /// Starts `executable arguments`, with `environment` added to this process's environment.
     /// With `discardErrors`, standard error goes nowhere: for tools whose helpers outlive them
     /// and keep it open (Chromium, gpg-agent), where reading it to its end would never end.
-    package init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], discardErrors: Bool = false) throws {
-        process = try Spawned(executable.path, arguments,
-                              environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
-                              errors: discardErrors ? .discard : .pipe)
+    package init(
+        _ executable: URL,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        discardErrors: Bool = false
+    ) throws {
+        process = try Spawned(
+            executable.path,
+            arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            errors: discardErrors ? .discard : .pipe
+        )
     }
 
     /// Runs `executable arguments` to completion.
-    package static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
-                           discardErrors: Bool = false) async throws -> Finished {
+    package static func run(
+        _ executable: URL,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        discardErrors: Bool = false
+    ) async throws -> Finished {
         try await ChildProcess(executable, arguments, environment: environment, discardErrors: discardErrors).finished()
     }
 
     /// Reads both streams to their end and waits for the exit.
     package func finished() async throws -> Finished {
-        let errorBytes = process.standardError.map { errors in Task { try await onOwnThread { errors.readDataToEndOfFile() } } }
+        let errorBytes = process.standardError.map { errors in
+            Task { try await onOwnThread { errors.readDataToEndOfFile() } }
+        }
         let outputBytes = try await onOwnThread { self.process.standardOutput?.readDataToEndOfFile() ?? Data() }
         let status = try await onOwnThread { self.process.waitUntilExit() }
-        return Finished(status: status, output: String(decoding: outputBytes, as: UTF8.self),
-                        errors: String(decoding: try await errorBytes?.value ?? Data(), as: UTF8.self))
+        return Finished(
+            status: status,
+            output: String(decoding: outputBytes, as: UTF8.self),
+            errors: String(decoding: try await errorBytes?.value ?? Data(), as: UTF8.self)
+        )
     }
 }

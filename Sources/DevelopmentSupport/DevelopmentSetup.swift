@@ -22,10 +22,25 @@ package enum DevelopmentSetup {
 
     /// The client certificates of the development PKI.
     package static let clients: [DevelopmentPKI.Subject] = [
-        .init(fileName: "duo", commonName: "DUO batch sender", organisation: "Dienst Uitvoering Onderwijs (test)", oin: duo),
+        .init(
+            fileName: "duo",
+            commonName: "DUO batch sender",
+            organisation: "Dienst Uitvoering Onderwijs (test)",
+            oin: duo
+        ),
         .init(fileName: "uwv", commonName: "UWV batch sender", organisation: "UWV (test)", oin: uwv),
-        .init(fileName: "region-utrecht", commonName: "RMC Utrecht", organisation: "Gemeente Utrecht (test)", oin: regionUtrecht),
-        .init(fileName: "region-amsterdam", commonName: "RMC Agglomeratie Amsterdam", organisation: "Gemeente Amsterdam (test)", oin: regionAmsterdam),
+        .init(
+            fileName: "region-utrecht",
+            commonName: "RMC Utrecht",
+            organisation: "Gemeente Utrecht (test)",
+            oin: regionUtrecht
+        ),
+        .init(
+            fileName: "region-amsterdam",
+            commonName: "RMC Agglomeratie Amsterdam",
+            organisation: "Gemeente Amsterdam (test)",
+            oin: regionAmsterdam
+        ),
         .init(fileName: "auditor", commonName: "Security officer", organisation: "Vangnet audit (test)", oin: auditor),
         .init(fileName: "monitor", commonName: "Prometheus", organisation: "Vangnet platform (test)", oin: monitor),
     ]
@@ -33,8 +48,13 @@ package enum DevelopmentSetup {
     /// Creates the PKI, keys and configuration under `directory` and returns the configuration.
     /// `extraClients` get certificates from the same CA but no place in the policy.
     @discardableResult
-    package static func create(in directory: URL, port: Int = 8443, extraClients: [DevelopmentPKI.Subject] = []) throws -> GatewayConfiguration {
-        let certs = directory.appendingPathComponent("certs"), keys = directory.appendingPathComponent("keys")
+    package static func create(
+        in directory: URL,
+        port: Int = 8443,
+        extraClients: [DevelopmentPKI.Subject] = []
+    ) throws -> GatewayConfiguration {
+        let certs = directory.appendingPathComponent("certs")
+        let keys = directory.appendingPathComponent("keys")
         try DevelopmentPKI.create(in: certs, gatewayOIN: gatewayOIN, clients: clients + extraClients)
         try GatewayKeys.create(in: keys)
         let duoKey = try GatewayKeys.createSigningKey(named: "duo", in: keys)
@@ -69,16 +89,35 @@ package enum DevelopmentSetup {
         return PolicyDocument(
             regions: regions,
             organisations: [
-                .init(oin: duo, name: "DUO", role: .source, datasets: ["duo.onderwijsdeelname"], signingKeys: [Data(duoKey.bytes).base64EncodedString()]),
-                .init(oin: uwv, name: "UWV", role: .source, datasets: ["uwv.inkomstenverhoudingen"], signingKeys: [Data(uwvKey.bytes).base64EncodedString()]),
+                .init(
+                    oin: duo,
+                    name: "DUO",
+                    role: .source,
+                    datasets: ["duo.onderwijsdeelname"],
+                    signingKeys: [Data(duoKey.bytes).base64EncodedString()]
+                ),
+                .init(
+                    oin: uwv,
+                    name: "UWV",
+                    role: .source,
+                    datasets: ["uwv.inkomstenverhoudingen"],
+                    signingKeys: [Data(uwvKey.bytes).base64EncodedString()]
+                ),
                 .init(oin: regionUtrecht, name: "Gemeente Utrecht (RMC-regio 19 Utrecht)", role: .consumer),
-                .init(oin: regionAmsterdam, name: "Gemeente Amsterdam (RMC-regio 21 Agglomeratie Amsterdam)", role: .consumer),
+                .init(
+                    oin: regionAmsterdam,
+                    name: "Gemeente Amsterdam (RMC-regio 21 Agglomeratie Amsterdam)",
+                    role: .consumer
+                ),
                 .init(oin: auditor, name: "Security officer", role: .auditor),
                 .init(oin: monitor, name: "Prometheus (platform team)", role: .monitor),
             ],
             purposes: PolicyDocument.Purpose.defaults,
             grants: [
-                .init(consumer: regionUtrecht, purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]),
+                .init(
+                    consumer: regionUtrecht,
+                    purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]
+                ),
                 .init(consumer: regionAmsterdam, purposes: ["vsv-opvolging", "vsv-een-jaar-later"]),
             ]
         )

@@ -10,7 +10,12 @@ package final class ServeProcess: @unchecked Sendable {
     package init(executable: URL, config: URL) async throws {
         // As operations.md advises for every gateway process (``ProcessMemory``), unless set.
         let environment = ProcessInfo.processInfo.environment.merging(ProcessMemory.environment) { set, _ in set }
-        process = try Spawned(executable.path, ["serve", "--config", config.path], environment: environment, errors: .discard)
+        process = try Spawned(
+            executable.path,
+            ["serve", "--config", config.path],
+            environment: environment,
+            errors: .discard
+        )
         let out = process.standardOutput!
         let port = try await onOwnThread {
             var seen = ""
@@ -37,7 +42,9 @@ package final class ServeProcess: @unchecked Sendable {
     /// Peak resident memory of the process so far (`VmHWM`), in KiB; 0 if unknown.
     package var peakResidentKiB: Int {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
-        return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap {
+            Int($0.split(separator: " ").dropFirst().first ?? "")
+        } ?? 0
     }
 
     /// Peak resident memory since the previous call, in KiB (0 if unknown); the peak starts again

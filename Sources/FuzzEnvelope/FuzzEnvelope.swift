@@ -37,7 +37,7 @@ enum EnvelopeHarness {
             _ = try reader.finish()
             return true
         } catch is EnvelopeError {
-            return false // refused with a reason: what hostile input should get
+            return false  // refused with a reason: what hostile input should get
         } catch {
             fatalError("the envelope reader threw something other than an EnvelopeError: \(type(of: error))")
         }
@@ -45,13 +45,25 @@ enum EnvelopeHarness {
 
     /// Valid envelopes under the fixed keys, each behind a chunking byte.
     static func seeds() throws -> [(String, [UInt8])] {
-        let sealer = EnvelopeSealer(source: OIN("00000099000000000101")!, signingKey: signer, recipient: recipient.publicKey, chunkSize: 64)
+        let sealer = EnvelopeSealer(
+            source: OIN("00000099000000000101")!,
+            signingKey: signer,
+            recipient: recipient.publicKey,
+            chunkSize: 64
+        )
         var synth = SyntheticRecords(seed: 3)
         let lines = synth.people(2, in: [MunicipalityCode("GM0344")!]).map { synth.duoLine(for: $0, earlyLeaver: true) }
         var out: [(String, [UInt8])] = []
-        for (i, payload) in ["", lines[0] + "\n", lines.joined(separator: "\n") + "\n", String(repeating: lines[1] + "\n", count: 5)].enumerated() {
-            let envelope = try sealer.seal(payload: Array(payload.utf8), batchId: BatchID(), dataset: "duo.onderwijsdeelname",
-                                           createdAt: Date(timeIntervalSince1970: 1_795_435_200), recordCount: payload.split(separator: "\n").count)
+        for (i, payload) in [
+            "", lines[0] + "\n", lines.joined(separator: "\n") + "\n", String(repeating: lines[1] + "\n", count: 5),
+        ].enumerated() {
+            let envelope = try sealer.seal(
+                payload: Array(payload.utf8),
+                batchId: BatchID(),
+                dataset: "duo.onderwijsdeelname",
+                createdAt: Date(timeIntervalSince1970: 1_795_435_200),
+                recordCount: payload.split(separator: "\n").count
+            )
             for chunking: UInt8 in [0, 3, 255] { out.append(("valid-\(i)-\(chunking)", [chunking] + envelope)) }
         }
         return out

@@ -9,7 +9,9 @@ import VangnetCore
 ///
 /// Built with `scripts/fuzz.sh`; without `FUZZING` a replay tool like `FuzzEnvelope`.
 enum RecordHarness {
-    static let validators = [RecordValidator(schema: .duoOnderwijsdeelname), RecordValidator(schema: .uwvInkomstenverhoudingen)]
+    static let validators = [
+        RecordValidator(schema: .duoOnderwijsdeelname), RecordValidator(schema: .uwvInkomstenverhoudingen),
+    ]
 
     /// Whether every line was a valid record of one of the schemas.
     @discardableResult
@@ -19,11 +21,16 @@ enum RecordHarness {
         let step = Int(first) + 1
         var splitter = LineSplitter(maxLineBytes: 4096)
         func validate(_ line: LineSplitter.Line) {
-            guard case .line(let bytes, let number) = line else { allValid = false; return }
+            guard case .line(let bytes, let number) = line else {
+                allValid = false
+                return
+            }
             var valid = false
             for validator in validators {
                 switch validator.validate(line: bytes, number: number) {
-                case .success(let record): precondition(record.line == number); valid = true
+                case .success(let record):
+                    precondition(record.line == number)
+                    valid = true
                 case .failure(let rejection): precondition(rejection.line == number)
                 }
             }
@@ -44,7 +51,9 @@ enum RecordHarness {
         let people = synth.people(6, in: [MunicipalityCode("GM0344")!, MunicipalityCode("GM0363")!])
         let duo = people.enumerated().map { synth.duoLine(for: $1, earlyLeaver: $0 % 2 == 0) }
         let uwv = people.map { synth.uwvLine(for: $0) }
-        return [("duo", duo), ("uwv", uwv), ("mixed", [duo[0], uwv[1], "{}", "not json", #"{"bsn":"#])].flatMap { name, lines in
+        return [("duo", duo), ("uwv", uwv), ("mixed", [duo[0], uwv[1], "{}", "not json", #"{"bsn":"#])].flatMap {
+            name,
+            lines in
             [UInt8(0), 7, 255].map { ("\(name)-\($0)", [$0] + Array((lines.joined(separator: "\n") + "\n").utf8)) }
         }
     }

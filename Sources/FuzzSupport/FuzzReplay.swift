@@ -4,7 +4,11 @@ import Foundation
 /// harness once each, or writes its seed corpus.
 package enum FuzzReplay {
     /// `name FILE|DIR...` replays every file (`run` says whether the input was accepted whole); `name --make-seeds DIR` writes the seeds.
-    package static func main(name: String, run: (UnsafeRawBufferPointer) -> Bool, seeds: () throws -> [(String, [UInt8])]) throws {
+    package static func main(
+        name: String,
+        run: (UnsafeRawBufferPointer) -> Bool,
+        seeds: () throws -> [(String, [UInt8])]
+    ) throws {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "--make-seeds", arguments.count == 2 {
             let directory = URL(fileURLWithPath: arguments[1])
@@ -22,9 +26,14 @@ package enum FuzzReplay {
         for argument in arguments {
             let url = URL(fileURLWithPath: argument)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { throw ReplayError("\(argument): no such file") }
-            files += isDirectory.boolValue
-                ? try FileManager.default.contentsOfDirectory(at: url, includingPropertiesForKeys: nil).sorted { $0.path < $1.path }
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                throw ReplayError("\(argument): no such file")
+            }
+            files +=
+                isDirectory.boolValue
+                ? try FileManager.default.contentsOfDirectory(at: url, includingPropertiesForKeys: nil).sorted {
+                    $0.path < $1.path
+                }
                 : [url]
         }
         var accepted = 0
@@ -41,8 +50,11 @@ package enum FuzzReplay {
 #if FUZZING
 /// libFuzzer's entry for a program with its own `main` (SwiftPM gives every executable one).
 @_silgen_name("LLVMFuzzerRunDriver")
-private func runDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                       _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+private func runDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
 
 /// Hands the process to libFuzzer, which calls `callback` with each input.
 package enum FuzzDriver {

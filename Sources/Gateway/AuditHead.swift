@@ -20,7 +20,9 @@ package enum AuditHead {
         package let rewritten: Bool
         package var description: String {
             "the audit log does not hold the chain this gateway last signed (entry \(head.sequence), signed at \(head.time) ms): "
-                + (rewritten ? "entry \(head.sequence) has another hash (rewritten)" : "the chain ends at entry \(chainEnd) (cut short)")
+                + (rewritten
+                    ? "entry \(head.sequence) has another hash (rewritten)"
+                    : "the chain ends at entry \(chainEnd) (cut short)")
                 + ". The gateway does not start on it. Compare with the auditors' held checkpoints and the backups; once decided, "
                 + "`vangnet audit accept-head --config FILE --reason TEXT` records the decision in the audit log and lets the gateway start."
         }
@@ -34,7 +36,9 @@ package enum AuditHead {
     static func read(_ file: URL, key: SigningPublicKey) throws -> AuditCheckpoint? {
         guard FileManager.default.fileExists(atPath: file.path) else { return nil }
         let head = try JSONDecoder().decode(AuditCheckpoint.self, from: Data(contentsOf: file))
-        guard head.isSigned(by: key) else { throw ConfigurationError("\(file.path): the audit head is not signed by the audit key \(key.keyID)") }
+        guard head.isSigned(by: key) else {
+            throw ConfigurationError("\(file.path): the audit head is not signed by the audit key \(key.keyID)")
+        }
         return head
     }
 
@@ -45,7 +49,9 @@ package enum AuditHead {
         try KeyFile.writeText(String(decoding: try encoder.encode(checkpoint), as: UTF8.self) + "\n", to: temporary)
         // Renamed into place: a crash leaves the old head or the new one, never half of one.
         guard rename(temporary.path, file.path) == 0 else {
-            throw ConfigurationError("\(file.path): the audit head cannot be written (\(String(cString: strerror(errno))))")
+            throw ConfigurationError(
+                "\(file.path): the audit head cannot be written (\(String(cString: strerror(errno))))"
+            )
         }
     }
 
@@ -62,21 +68,35 @@ package enum AuditHead {
     /// with the head it no longer reaches, and removes the head file; the next start signs a new
     /// one. Returns the mismatch that was accepted (`nil`: the chain reached the head).
     @discardableResult
-    package static func accept(configuration: GatewayConfiguration, reason: String, at time: Date) async throws -> Mismatch? {
+    package static func accept(
+        configuration: GatewayConfiguration,
+        reason: String,
+        at time: Date
+    ) async throws -> Mismatch? {
         let keys = try GatewayKeys.load(from: configuration.resolve(configuration.gateway.keyDirectory))
         let file = Self.file(configuration)
         return try await configuration.withOperatorStore { store in
             var accepted: Mismatch?
-            do { try await check(file, store: store, key: keys.audit.publicKey) } catch let mismatch as Mismatch { accepted = mismatch }
+            do { try await check(file, store: store, key: keys.audit.publicKey) } catch let mismatch as Mismatch {
+                accepted = mismatch
+            }
             guard let accepted else { return nil }
             // The checkpoints beyond the chain's end are the cut's evidence: their head goes into
             // the decision's entry (and stays with the auditors who hold it) before they are removed,
             // so the chain that continues from here verifies.
             try await store.discardAuditCheckpoints(after: Int64(accepted.chainEnd))
-            try await store.appendAudit(AuditEvent(time: time, actor: configuration.gateway.oin, role: nil, action: .operatorCommand,
-                                                   object: "cli:audit accept-head:head=\(accepted.head.hash):\(String(reason.prefix(200)))", outcome: .success,
-                                                   reason: accepted.rewritten ? "audit_head_rewritten" : "audit_head_cut_short",
-                                                   counts: ["signedHead": Int(accepted.head.sequence), "chainEnd": accepted.chainEnd]))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: time,
+                    actor: configuration.gateway.oin,
+                    role: nil,
+                    action: .operatorCommand,
+                    object: "cli:audit accept-head:head=\(accepted.head.hash):\(String(reason.prefix(200)))",
+                    outcome: .success,
+                    reason: accepted.rewritten ? "audit_head_rewritten" : "audit_head_cut_short",
+                    counts: ["signedHead": Int(accepted.head.sequence), "chainEnd": accepted.chainEnd]
+                )
+            )
             try FileManager.default.removeItem(at: file)
             return accepted
         }

@@ -18,7 +18,8 @@ package enum CallerIdentity {
             switch self {
             case .noCertificate: "the connection carries no verified client certificate"
             case .noOIN: "the client certificate has no 20-digit OIN in its subject serialNumber"
-            case .severalOINs: "the client certificate's subject has more than one serialNumber: exactly one OIN is required"
+            case .severalOINs:
+                "the client certificate's subject has more than one serialNumber: exactly one OIN is required"
             }
         }
     }
@@ -28,7 +29,9 @@ package enum CallerIdentity {
 
     /// The verified peer certificate on `channel`.
     static func certificate(on channel: any Channel) async throws -> Certificate {
-        let tlsChannel = (try? await channel.pipeline.handler(type: NIOSSLHandler.self).get()) != nil ? channel : (channel.parent ?? channel)
+        let tlsChannel =
+            (try? await channel.pipeline.handler(type: NIOSSLHandler.self).get()) != nil
+            ? channel : (channel.parent ?? channel)
         guard let peer = try await tlsChannel.nioSSL_peerCertificate().get() else { throw Failure.noCertificate }
         return try Certificate(derEncoded: try peer.toDERBytes())
     }
@@ -39,7 +42,9 @@ package enum CallerIdentity {
     static func oin(in certificate: Certificate) throws -> OIN {
         let serialNumbers = certificate.subject.flatMap { rdn in rdn.filter { $0.type == Self.serialNumberOID } }
         guard serialNumbers.count <= 1 else { throw Failure.severalOINs }
-        guard let text = serialNumbers.first.flatMap({ String($0.value) }), let oin = OIN(text) else { throw Failure.noOIN }
+        guard let text = serialNumbers.first.flatMap({ String($0.value) }), let oin = OIN(text) else {
+            throw Failure.noOIN
+        }
         return oin
     }
 }

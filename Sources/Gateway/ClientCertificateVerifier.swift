@@ -36,7 +36,9 @@ struct ClientCertificateVerifier: Sendable {
     init(clientCA: URL, revocation: Revocation, refusals: RefusalSummary, clock: any WallClock) throws {
         let certificates = try PEMDocument.parseMultiple(pemString: String(contentsOf: clientCA, encoding: .utf8))
             .filter { $0.discriminator == "CERTIFICATE" }.map { try Certificate(derEncoded: $0.derBytes) }
-        guard !certificates.isEmpty else { throw ConfigurationError("gateway.tls.clientCA: \(clientCA.path) holds no certificate") }
+        guard !certificates.isEmpty else {
+            throw ConfigurationError("gateway.tls.clientCA: \(clientCA.path) holds no certificate")
+        }
         roots = CertificateStore(certificates)
         self.revocation = revocation
         self.refusals = refusals
@@ -56,7 +58,9 @@ struct ClientCertificateVerifier: Sendable {
 
     /// The decision for a presented chain (`nil`: a certificate that does not parse).
     func decide(_ presented: [Certificate?]) async -> Verdict {
-        guard let first = presented.first, let leaf = first else { return .refused(reason: "tls_untrusted_certificate", actor: nil) }
+        guard let first = presented.first, let leaf = first else {
+            return .refused(reason: "tls_untrusted_certificate", actor: nil)
+        }
         let intermediates = presented.dropFirst().compactMap { $0 }
         var verifier = Verifier(rootCertificates: roots) {
             RFC5280Policy()
@@ -64,7 +68,9 @@ struct ClientCertificateVerifier: Sendable {
         }
         // Certificate validity is judged by the real time, as BoringSSL did; the CRL by the gateway's clock.
         // A chain that does not validate names nobody: its OIN is not attested, so none is recorded.
-        guard case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates)) else {
+        guard
+            case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates))
+        else {
             let now = Date()
             if leaf.notValidBefore > now { return .refused(reason: "tls_certificate_not_yet_valid", actor: nil) }
             if leaf.notValidAfter < now { return .refused(reason: "tls_certificate_expired", actor: nil) }
@@ -81,7 +87,9 @@ struct ClientCertificateVerifier: Sendable {
 /// RFC 5280 policy leaves out: the leaf is not a CA and, where the extensions are present, allows
 /// `digitalSignature` and the `clientAuth` purpose; every CA certificate above it `keyCertSign`.
 struct ClientKeyUsagePolicy: VerifierPolicy {
-    let verifyingCriticalExtensions: [ASN1ObjectIdentifier] = [.X509ExtensionID.keyUsage, .X509ExtensionID.extendedKeyUsage]
+    let verifyingCriticalExtensions: [ASN1ObjectIdentifier] = [
+        .X509ExtensionID.keyUsage, .X509ExtensionID.extendedKeyUsage,
+    ]
 
     func chainMeetsPolicyRequirements(chain: UnverifiedCertificateChain) async -> PolicyEvaluationResult {
         do {
@@ -92,12 +100,18 @@ struct ClientKeyUsagePolicy: VerifierPolicy {
             if let usage = try leaf.extensions.keyUsage, !usage.digitalSignature {
                 return .failsToMeetPolicy(reason: "the client certificate's key usage does not allow digitalSignature")
             }
-            if let purposes = try leaf.extensions.extendedKeyUsage, !purposes.contains(.clientAuth), !purposes.contains(.any) {
-                return .failsToMeetPolicy(reason: "the client certificate's extended key usage does not allow clientAuth")
+            if let purposes = try leaf.extensions.extendedKeyUsage, !purposes.contains(.clientAuth),
+                !purposes.contains(.any)
+            {
+                return .failsToMeetPolicy(
+                    reason: "the client certificate's extended key usage does not allow clientAuth"
+                )
             }
             for issuer in chain.dropFirst() {
                 if let usage = try issuer.extensions.keyUsage, !usage.keyCertSign {
-                    return .failsToMeetPolicy(reason: "CA certificate \(issuer.subject) may not sign certificates (keyCertSign)")
+                    return .failsToMeetPolicy(
+                        reason: "CA certificate \(issuer.subject) may not sign certificates (keyCertSign)"
+                    )
                 }
             }
             return .meetsPolicy

@@ -13,13 +13,15 @@ extension DeliveryPage {
     /// Written into one buffer of the body's exact size: a page of 10,000 is some 2 MB, and a
     /// string grown line by line and then copied into the response cost two more copies of it.
     package func ndjson() -> ByteBuffer {
-        let upsert = #"{"change":"upsert","#, withdraw = (#"{"change":"withdraw","id":""#, "\"}\n")
+        let upsert = #"{"change":"upsert","#
+        let withdraw = (#"{"change":"withdraw","id":""#, "\"}\n")
         var size = 0
         for row in rows {
             switch (view, rows.lineCount(row)) {
             case (.current, let count?): size += count + 1
             case (.changes, let count?): size += upsert.utf8.count + count
-            case (_, nil): size += withdraw.0.utf8.count + 4 + 2 * rows.item(row).count + withdraw.1.utf8.count // vr1.<hex>
+            // vr1.<hex>
+            case (_, nil): size += withdraw.0.utf8.count + 4 + 2 * rows.item(row).count + withdraw.1.utf8.count
             }
         }
         var out = ByteBuffer()

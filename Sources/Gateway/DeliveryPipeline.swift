@@ -33,17 +33,24 @@ package struct DeliveryCursor: Sendable, Equatable {
         return .changes
     }
 
-    static func context(_ stream: DeliveryStream) -> String { "vangnet/cursor/v1:region=\(stream.region.value);purpose=\(stream.purpose.value)" }
+    static func context(_ stream: DeliveryStream) -> String {
+        "vangnet/cursor/v1:region=\(stream.region.value);purpose=\(stream.purpose.value)"
+    }
 
     /// The cursor's text for `stream`: `vc1.e<epoch>.<base64url>`.
     func sealed(for stream: DeliveryStream, by pseudonymiser: Pseudonymiser) -> String {
         var payload: [UInt8] = []
-        func append(_ n: Int64) { payload += (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: n) >> (56 - 8 * UInt64($0))) } }
+        func append(_ n: Int64) {
+            payload += (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: n) >> (56 - 8 * UInt64($0))) }
+        }
         switch position {
         case .picture(let snapshot, let after):
-            payload.append(1); append(snapshot); payload += after ?? []
+            payload.append(1)
+            append(snapshot)
+            payload += after ?? []
         case .changes(let after):
-            payload.append(2); append(after)
+            payload.append(2)
+            append(after)
         }
         return "vc1." + pseudonymiser.sealToken(payload, context: Self.context(stream))
     }
@@ -51,8 +58,10 @@ package struct DeliveryCursor: Sendable, Equatable {
     /// Reads a cursor given for `stream`; `nil` for anything else (another region's or purpose's
     /// cursor, a forged, truncated or old-format one, or one sealed under a destroyed epoch).
     init?(_ text: String, for stream: DeliveryStream, by pseudonymiser: Pseudonymiser) {
-        guard text.hasPrefix("vc1."), let payload = pseudonymiser.openToken(text.dropFirst(4), context: Self.context(stream)),
-              payload.count >= 9 else { return nil }
+        guard text.hasPrefix("vc1."),
+            let payload = pseudonymiser.openToken(text.dropFirst(4), context: Self.context(stream)),
+            payload.count >= 9
+        else { return nil }
         let n = Int64(bitPattern: payload[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
         switch (payload[0], payload.count) {
         case (1, 9): position = .picture(snapshot: n, after: nil)
@@ -95,7 +104,9 @@ package struct DeliveryPage: Sendable {
 
     /// The page's records and withdrawals, each as a value of its own.
     package var lines: [DeliveredLine] {
-        rows.map { DeliveredLine(record: rows.line($0).map { String(decoding: $0, as: UTF8.self) }, item: Array(rows.item($0))) }
+        rows.map {
+            DeliveredLine(record: rows.line($0).map { String(decoding: $0, as: UTF8.self) }, item: Array(rows.item($0)))
+        }
     }
 }
 
@@ -115,20 +126,46 @@ package struct DeliveryPipeline: Sendable {
 
     /// A page of `view` for `purpose` from `cursor` (`nil`: from the start), or the refusal
     /// (already audited).
-    package func pull(caller: PolicyDocument.Organisation, purpose: PurposeID, view requested: DeliveryView?, cursor text: String?, limit: Int) async throws -> DeliveryPage {
+    package func pull(
+        caller: PolicyDocument.Organisation,
+        purpose: PurposeID,
+        view requested: DeliveryView?,
+        cursor text: String?,
+        limit: Int
+    ) async throws -> DeliveryPage {
         let now = clock.now()
         let active = state.current
         let (policy, pseudonymiser) = (active.policy, active.pseudonymiser)
-        func refuse(_ code: GatewayRefusal.Code, _ message: String, region: RegionNumber?, known: Bool) async throws -> Never {
-            try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
-                                                   object: "purpose:\(known ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)", outcome: .refused,
-                                                   reason: code.rawValue, region: region, purpose: known ? purpose : nil))
+        func refuse(
+            _ code: GatewayRefusal.Code,
+            _ message: String,
+            region: RegionNumber?,
+            known: Bool
+        ) async throws -> Never {
+            try await store.appendAudit(
+                AuditEvent(
+                    time: now,
+                    actor: caller.oin,
+                    role: caller.role,
+                    action: .pull,
+                    object: "purpose:\(known ? purpose.value : "(unknown)")/policy:\(policy.fingerprint)",
+                    outcome: .refused,
+                    reason: code.rawValue,
+                    region: region,
+                    purpose: known ? purpose : nil
+                )
+            )
             throw GatewayRefusal(code, message)
         }
         let scope: DeliveryScope
         switch policy.mayPull(consumer: caller, purpose: purpose) {
         case .deny(let denial):
-            try await refuse(GatewayRefusal.Code(denial.code), denial.reason, region: caller.region, known: policy.purpose(purpose) != nil)
+            try await refuse(
+                GatewayRefusal.Code(denial.code),
+                denial.reason,
+                region: caller.region,
+                known: policy.purpose(purpose) != nil
+            )
         case .permit(let permitted):
             scope = permitted
         }
@@ -136,12 +173,20 @@ package struct DeliveryPipeline: Sendable {
         var position: DeliveryCursor.Position
         if let text {
             guard let cursor = DeliveryCursor(text, for: stream, by: pseudonymiser) else {
-                try await refuse(.invalidCursor, "the cursor was not given for this region and purpose by this gateway (or its key epoch was destroyed)",
-                                 region: scope.region, known: true)
+                try await refuse(
+                    .invalidCursor,
+                    "the cursor was not given for this region and purpose by this gateway (or its key epoch was destroyed)",
+                    region: scope.region,
+                    known: true
+                )
             }
             if let requested, requested != cursor.view {
-                try await refuse(.invalidCursor, "this cursor continues a pull of \(cursor.view.rawValue), not of \(requested.rawValue)",
-                                 region: scope.region, known: true)
+                try await refuse(
+                    .invalidCursor,
+                    "this cursor continues a pull of \(cursor.view.rawValue), not of \(requested.rawValue)",
+                    region: scope.region,
+                    known: true
+                )
             }
             position = cursor.position
         } else {
@@ -151,7 +196,8 @@ package struct DeliveryPipeline: Sendable {
         let size = min(max(limit, 1), maxPageSize)
         let read: DeliveryRead
         switch position {
-        case .picture(let snapshot, let after): read = .picture(stream, snapshot: snapshot < 0 ? nil : snapshot, after: after, limit: size + 1)
+        case .picture(let snapshot, let after):
+            read = .picture(stream, snapshot: snapshot < 0 ? nil : snapshot, after: after, limit: size + 1)
         case .changes(let after): read = .changes(stream, after: after, limit: size)
         }
         let result = try await store.readDeliveries(read)
@@ -162,19 +208,35 @@ package struct DeliveryPipeline: Sendable {
         case .picture(var snapshot, _):
             if snapshot < 0 { snapshot = result.head }
             if snapshot < result.snapshotHorizon {
-                try await refuse(.snapshotExpired, "this snapshot is too old to continue; start the current picture again",
-                                 region: scope.region, known: true)
+                try await refuse(
+                    .snapshotExpired,
+                    "this snapshot is too old to continue; start the current picture again",
+                    region: scope.region,
+                    known: true
+                )
             }
             complete = rows.count <= size
             rows.keepFirst(size)
-            next = complete ? .changes(after: snapshot) : .picture(snapshot: snapshot, after: rows.last.map { Array(rows.item($0)) })
+            next =
+                complete
+                ? .changes(after: snapshot)
+                : .picture(snapshot: snapshot, after: rows.last.map { Array(rows.item($0)) })
         case .changes(let after):
             if after < result.cursorHorizon {
-                try await refuse(.cursorExpired, "changes this old are no longer kept; pull the current picture again",
-                                 region: scope.region, known: true)
+                try await refuse(
+                    .cursorExpired,
+                    "changes this old are no longer kept; pull the current picture again",
+                    region: scope.region,
+                    known: true
+                )
             }
             if after > result.head {
-                try await refuse(.invalidCursor, "the cursor is ahead of this gateway's index", region: scope.region, known: true)
+                try await refuse(
+                    .invalidCursor,
+                    "the cursor is ahead of this gateway's index",
+                    region: scope.region,
+                    known: true
+                )
             }
             next = .changes(after: rows.last?.seq ?? max(after, result.head))
             // One version per item in a page, so their order does not matter: by identifier, as
@@ -183,14 +245,34 @@ package struct DeliveryPipeline: Sendable {
         }
         let withdrawn = rows.count(where: { rows.lineCount($0) == nil })
         let counts = ["records": rows.count - withdrawn, "withdrawn": withdrawn]
-        try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .pull,
-                                               object: "purpose:\(purpose)/region:\(scope.region)/view:\(DeliveryCursor(position).view.rawValue)/policy:\(policy.fingerprint)",
-                                               outcome: .success, counts: counts, region: scope.region, purpose: purpose))
+        try await store.appendAudit(
+            AuditEvent(
+                time: now,
+                actor: caller.oin,
+                role: caller.role,
+                action: .pull,
+                object:
+                    "purpose:\(purpose)/region:\(scope.region)/view:\(DeliveryCursor(position).view.rawValue)/policy:\(policy.fingerprint)",
+                outcome: .success,
+                counts: counts,
+                region: scope.region,
+                purpose: purpose
+            )
+        )
         metrics.pull(region: scope.region, purpose: purpose, records: rows.count)
-        let columns = scope.datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        return DeliveryPage(purpose: purpose, region: scope.region, view: DeliveryCursor(position).view, rows: rows,
-                            nextCursor: DeliveryCursor(next).sealed(for: stream, by: pseudonymiser), complete: complete,
-                            policyVersion: policy.fingerprint, columns: columns)
+        let columns = scope.datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }
+        return DeliveryPage(
+            purpose: purpose,
+            region: scope.region,
+            view: DeliveryCursor(position).view,
+            rows: rows,
+            nextCursor: DeliveryCursor(next).sealed(for: stream, by: pseudonymiser),
+            complete: complete,
+            policyVersion: policy.fingerprint,
+            columns: columns
+        )
     }
 }
 
@@ -215,7 +297,8 @@ final class DeliveryKeeper: Sendable {
 
     @discardableResult
     func bringUpToDate(store: any RecordStore, active: ActivePolicy, now: Date) async throws -> DeliveryMaintenance? {
-        let day = CalendarDate.inAmsterdam(now), rules = rules(for: active)
+        let day = CalendarDate.inAmsterdam(now)
+        let rules = rules(for: active)
         if let done = done.withLock({ $0 }), done.day >= day, done.rules == rules.version { return nil }
         return try await gate.run {
             if let done = self.done.withLock({ $0 }), done.day >= day, done.rules == rules.version { return nil }
@@ -246,5 +329,7 @@ final class AsyncGate: Sendable {
 
 extension CalendarDate {
     /// The calendar day in the Netherlands at `instant`.
-    package static func inAmsterdam(_ instant: Date) -> CalendarDate { inAmsterdam(secondsSince1970: instant.timeIntervalSince1970) }
+    package static func inAmsterdam(_ instant: Date) -> CalendarDate {
+        inAmsterdam(secondsSince1970: instant.timeIntervalSince1970)
+    }
 }

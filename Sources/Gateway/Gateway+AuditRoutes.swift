@@ -18,14 +18,34 @@ extension Gateway {
             try await respond("/v1/audit/verify") {
                 let caller = try await requireAuditor(context, action: .auditVerify, object: "audit")
                 let verdict = try await store.verifyAudit(key: keys.audit.publicKey)
-                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditVerify,
-                                                 object: "audit", outcome: .success))
-                struct Result: Encodable { let intact: Bool; let entries: Int?; let checkpoints: Int?; let brokenAt: Int64?; let reason: String? }
+                try await store.appendAudit(
+                    AuditEvent(
+                        time: clock.now(),
+                        actor: caller.oin,
+                        role: caller.role,
+                        action: .auditVerify,
+                        object: "audit",
+                        outcome: .success
+                    )
+                )
+                struct Result: Encodable {
+                    let intact: Bool
+                    let entries: Int?
+                    let checkpoints: Int?
+                    let brokenAt: Int64?
+                    let reason: String?
+                }
                 switch verdict {
                 case .intact(let count, _, let checkpoints):
-                    return try json(Result(intact: true, entries: count, checkpoints: checkpoints, brokenAt: nil, reason: nil), status: .ok)
+                    return try json(
+                        Result(intact: true, entries: count, checkpoints: checkpoints, brokenAt: nil, reason: nil),
+                        status: .ok
+                    )
                 case .broken(let seq, let reason):
-                    return try json(Result(intact: false, entries: nil, checkpoints: nil, brokenAt: seq, reason: reason), status: .ok)
+                    return try json(
+                        Result(intact: false, entries: nil, checkpoints: nil, brokenAt: seq, reason: reason),
+                        status: .ok
+                    )
                 }
             }
         }
@@ -41,10 +61,28 @@ extension Gateway {
                     throw GatewayRefusal(.invalidQuery, "limit must be a whole number from 1 to 1000")
                 }
                 let entries = try await store.auditEntries(filter, after: after, limit: limit)
-                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
-                                                 object: "audit:entries", outcome: .success, counts: ["entries": entries.count]))
-                struct Page: Encodable { let entries: [AuditEntryJSON]; let next: Int64? }
-                return try json(Page(entries: entries.map(AuditEntryJSON.init), next: entries.count == limit ? entries.last?.sequence : nil), status: .ok)
+                try await store.appendAudit(
+                    AuditEvent(
+                        time: clock.now(),
+                        actor: caller.oin,
+                        role: caller.role,
+                        action: .auditRead,
+                        object: "audit:entries",
+                        outcome: .success,
+                        counts: ["entries": entries.count]
+                    )
+                )
+                struct Page: Encodable {
+                    let entries: [AuditEntryJSON]
+                    let next: Int64?
+                }
+                return try json(
+                    Page(
+                        entries: entries.map(AuditEntryJSON.init),
+                        next: entries.count == limit ? entries.last?.sequence : nil
+                    ),
+                    status: .ok
+                )
             }
         }
 
@@ -52,11 +90,30 @@ extension Gateway {
             try await respond("/v1/audit/checkpoints") {
                 let caller = try await requireAuditor(context, action: .auditRead, object: "audit:checkpoints")
                 let checkpoints = try await store.auditCheckpoints()
-                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
-                                                 object: "audit:checkpoints", outcome: .success, counts: ["checkpoints": checkpoints.count]))
-                struct Answer: Encodable { let auditKey: String; let keyId: String; let checkpoints: [AuditCheckpoint] }
-                return try json(Answer(auditKey: Data(keys.audit.publicKey.bytes).base64EncodedString(), keyId: keys.audit.publicKey.keyID,
-                                       checkpoints: checkpoints), status: .ok)
+                try await store.appendAudit(
+                    AuditEvent(
+                        time: clock.now(),
+                        actor: caller.oin,
+                        role: caller.role,
+                        action: .auditRead,
+                        object: "audit:checkpoints",
+                        outcome: .success,
+                        counts: ["checkpoints": checkpoints.count]
+                    )
+                )
+                struct Answer: Encodable {
+                    let auditKey: String
+                    let keyId: String
+                    let checkpoints: [AuditCheckpoint]
+                }
+                return try json(
+                    Answer(
+                        auditKey: Data(keys.audit.publicKey.bytes).base64EncodedString(),
+                        keyId: keys.audit.publicKey.keyID,
+                        checkpoints: checkpoints
+                    ),
+                    status: .ok
+                )
             }
         }
 
@@ -67,29 +124,61 @@ extension Gateway {
                 let filter = try Self.auditFilter(query)
                 let before = try Self.integer(query, "before")
                 let page = ReviewPage(
-                    gatewayOIN: configuration.gateway.oin, policy: policy, now: clock.now(),
-                    verdict: try await store.verifyAudit(key: keys.audit.publicKey), auditKeyID: keys.audit.publicKey.keyID,
-                    lastCheckpoint: try await store.auditCheckpoints().last, overview: try await store.pullOverview(),
-                    filter: filter, query: query.map { (String($0.key), String($0.value)) },
+                    gatewayOIN: configuration.gateway.oin,
+                    policy: policy,
+                    now: clock.now(),
+                    verdict: try await store.verifyAudit(key: keys.audit.publicKey),
+                    auditKeyID: keys.audit.publicKey.keyID,
+                    lastCheckpoint: try await store.auditCheckpoints().last,
+                    overview: try await store.pullOverview(),
+                    filter: filter,
+                    query: query.map { (String($0.key), String($0.value)) },
                     entries: try await store.auditEntries(filter, before: before, limit: ReviewPage.pageSize)
                 )
-                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .auditRead,
-                                                 object: "audit:review", outcome: .success, counts: ["entries": page.entries.count]))
+                try await store.appendAudit(
+                    AuditEvent(
+                        time: clock.now(),
+                        actor: caller.oin,
+                        role: caller.role,
+                        action: .auditRead,
+                        object: "audit:review",
+                        outcome: .success,
+                        counts: ["entries": page.entries.count]
+                    )
+                )
                 var buffer = ByteBuffer()
                 buffer.writeString(page.html)
-                return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8",
-                                                       .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"],
-                                body: .init(byteBuffer: buffer))
+                return Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: "text/html; charset=utf-8",
+                        .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+                    ],
+                    body: .init(byteBuffer: buffer)
+                )
             }
         }
     }
 
     /// The caller if it is an auditor; otherwise the refusal, audited.
-    func requireAuditor(_ context: GatewayRequestContext, action: AuditEvent.Action, object: String) async throws -> PolicyDocument.Organisation {
+    func requireAuditor(
+        _ context: GatewayRequestContext,
+        action: AuditEvent.Action,
+        object: String
+    ) async throws -> PolicyDocument.Organisation {
         let caller = try await identify(context)
         guard caller.role == .auditor else {
-            try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: action,
-                                             object: object, outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: clock.now(),
+                    actor: caller.oin,
+                    role: caller.role,
+                    action: action,
+                    object: object,
+                    outcome: .refused,
+                    reason: Denial.Code.wrongRole.rawValue
+                )
+            )
             throw GatewayRefusal(.wrongRole, "only the auditor role may read the audit log")
         }
         return caller
@@ -97,10 +186,11 @@ extension Gateway {
 
     static func integer(_ query: Parameters, _ name: String) throws -> Int64? {
         guard let text = query.get(name), !text.isEmpty else { return nil }
-        guard let value = Int64(text), value >= 0 else { throw GatewayRefusal(.invalidQuery, "\(name) must be a whole number") }
+        guard let value = Int64(text), value >= 0 else {
+            throw GatewayRefusal(.invalidQuery, "\(name) must be a whole number")
+        }
         return value
     }
-
 
     /// The filter in a query: `from`, `to` (ISO 8601 time, or a day `YYYY-MM-DD`; `to` excludes),
     /// `actor` (OIN), `action`, `region` (1-40), `outcome`. Empty parameters are ignored.
@@ -126,16 +216,26 @@ extension Gateway {
         var filter = AuditFilter()
         filter.from = try time("from", endOfDay: false)
         filter.to = try time("to", endOfDay: true)
-        if let text = value("actor") { guard let oin = OIN(text) else { throw refuse("actor", "an OIN (20 digits)") }; filter.actor = oin }
+        if let text = value("actor") {
+            guard let oin = OIN(text) else { throw refuse("actor", "an OIN (20 digits)") }
+            filter.actor = oin
+        }
         if let text = value("action") {
             guard let action = AuditEvent.Action(rawValue: text) else {
                 throw refuse("action", "one of " + AuditEvent.Action.allCases.map(\.rawValue).joined(separator: ", "))
             }
             filter.action = action
         }
-        if let text = value("region") { guard let region = Int(text).flatMap({ RegionNumber($0) }) else { throw refuse("region", "a region number 1-40") }; filter.region = region }
+        if let text = value("region") {
+            guard let region = Int(text).flatMap({ RegionNumber($0) }) else {
+                throw refuse("region", "a region number 1-40")
+            }
+            filter.region = region
+        }
         if let text = value("outcome") {
-            guard let outcome = AuditEvent.Outcome(rawValue: text) else { throw refuse("outcome", "success, refused or failed") }
+            guard let outcome = AuditEvent.Outcome(rawValue: text) else {
+                throw refuse("outcome", "success, refused or failed")
+            }
             filter.outcome = outcome
         }
         return filter

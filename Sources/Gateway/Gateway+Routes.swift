@@ -25,17 +25,27 @@ extension Gateway {
     /// | `GET /readyz` | anyone with a certificate | readiness: the store answers, a policy is in force |
     /// | `GET /metrics` | monitor, auditor | Prometheus metrics |
     func addRoutes(to router: Router<GatewayRequestContext>) {
-        router.get("/healthz") { _, _ in Response(status: .ok, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+        router.get("/healthz") { _, _ in
+            Response(status: .ok, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
 
         router.get("/readyz") { _, _ in
             // Ready when the store answers and a checked policy is in force.
             do {
                 _ = try await store.auditHead()
                 _ = policy.fingerprint
-                return Response(status: .ok, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+                return Response(
+                    status: .ok,
+                    headers: Self.plainText,
+                    body: .init(byteBuffer: ByteBuffer(string: "ready\n"))
+                )
             } catch {
                 logger.error("not ready: the store does not answer", metadata: ["error.type": "\(type(of: error))"])
-                return Response(status: .serviceUnavailable, headers: Self.plainText, body: .init(byteBuffer: ByteBuffer(string: "not ready: store unavailable\n")))
+                return Response(
+                    status: .serviceUnavailable,
+                    headers: Self.plainText,
+                    body: .init(byteBuffer: ByteBuffer(string: "not ready: store unavailable\n"))
+                )
             }
         }
 
@@ -45,8 +55,11 @@ extension Gateway {
                 guard caller.role == .monitor || caller.role == .auditor else {
                     throw GatewayRefusal(.wrongRole, "only the monitor and auditor roles may read metrics")
                 }
-                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                                body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(string: metrics.exposition()))
+                )
             }
         }
 
@@ -79,7 +92,13 @@ extension Gateway {
                 guard format == "ndjson" || format == "csv" else {
                     throw GatewayRefusal(.invalidQuery, "format must be ndjson or csv")
                 }
-                let page = try await delivery.pull(caller: caller, purpose: purpose, view: view, cursor: query.get("cursor"), limit: limit)
+                let page = try await delivery.pull(
+                    caller: caller,
+                    purpose: purpose,
+                    view: view,
+                    cursor: query.get("cursor"),
+                    limit: limit
+                )
                 let body = format == "csv" ? page.csv() : page.ndjson()
                 var headers: HTTPFields = [:]
                 headers[HTTPField.Name("Vangnet-Next-Cursor")!] = page.nextCursor
@@ -97,15 +116,32 @@ extension Gateway {
                 let caller = try await identify(context)
                 let policy = self.policy
                 struct Me: Encodable {
-                    let oin: OIN; let name: String; let role: Role; let region: RegionNumber?; let purposes: [PurposeID]; let datasets: [DatasetID]
+                    let oin: OIN
+                    let name: String
+                    let role: Role
+                    let region: RegionNumber?
+                    let purposes: [PurposeID]
+                    let datasets: [DatasetID]
                     let policyVersion: String
                     /// For a consumer: every purpose of the policy, granted or not, and why.
                     let explanations: [Explanation]
                 }
-                let explanations = caller.role == .consumer ? policy.purposeIDs.map { policy.explain(consumer: caller.oin, purpose: $0) } : []
-                return try json(Me(oin: caller.oin, name: caller.name, role: caller.role, region: caller.region,
-                                   purposes: policy.grantedPurposes(of: caller.oin), datasets: caller.datasets ?? [],
-                                   policyVersion: policy.fingerprint, explanations: explanations), status: .ok)
+                let explanations =
+                    caller.role == .consumer
+                    ? policy.purposeIDs.map { policy.explain(consumer: caller.oin, purpose: $0) } : []
+                return try json(
+                    Me(
+                        oin: caller.oin,
+                        name: caller.name,
+                        role: caller.role,
+                        region: caller.region,
+                        purposes: policy.grantedPurposes(of: caller.oin),
+                        datasets: caller.datasets ?? [],
+                        policyVersion: policy.fingerprint,
+                        explanations: explanations
+                    ),
+                    status: .ok
+                )
             }
         }
 
@@ -115,9 +151,21 @@ extension Gateway {
                 let query = request.uri.queryParameters
                 let purpose = PurposeID(query.get("purpose") ?? "")
                 guard caller.role == .auditor else {
-                    try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
-                                                     object: "policy:explain", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
-                    throw GatewayRefusal(.wrongRole, "only the auditor role may ask about other consumers; use GET /v1/me")
+                    try await store.appendAudit(
+                        AuditEvent(
+                            time: clock.now(),
+                            actor: caller.oin,
+                            role: caller.role,
+                            action: .policyExplain,
+                            object: "policy:explain",
+                            outcome: .refused,
+                            reason: Denial.Code.wrongRole.rawValue
+                        )
+                    )
+                    throw GatewayRefusal(
+                        .wrongRole,
+                        "only the auditor role may ask about other consumers; use GET /v1/me"
+                    )
                 }
                 guard let consumer = OIN(query.get("consumer") ?? "") else {
                     throw GatewayRefusal(.invalidQuery, "consumer must be an OIN (20 digits)")
@@ -128,8 +176,16 @@ extension Gateway {
                 let explanation = policy.explain(consumer: consumer, purpose: purpose)
                 // Only names the gateway knows reach the audit log (a query string is input).
                 let named = policy.purpose(purpose) != nil ? purpose.value : "(unknown)"
-                try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .policyExplain,
-                                                 object: "policy:explain/consumer:\(consumer)/purpose:\(named)", outcome: .success))
+                try await store.appendAudit(
+                    AuditEvent(
+                        time: clock.now(),
+                        actor: caller.oin,
+                        role: caller.role,
+                        action: .policyExplain,
+                        object: "policy:explain/consumer:\(consumer)/purpose:\(named)",
+                        outcome: .success
+                    )
+                )
                 return try json(explanation, status: .ok)
             }
         }
@@ -144,7 +200,8 @@ extension Gateway {
     static let routes: [(path: String, methods: [HTTPRequest.Method])] = [
         ("/healthz", [.get]), ("/readyz", [.get]), ("/metrics", [.get]), ("/v1/batches", [.post]),
         ("/v1/purposes/:purpose/records", [.get]), ("/v1/me", [.get]), ("/v1/policy/explain", [.get]),
-        ("/v1/audit/verify", [.get]), ("/v1/audit/entries", [.get]), ("/v1/audit/checkpoints", [.get]), ("/review", [.get]),
+        ("/v1/audit/verify", [.get]), ("/v1/audit/entries", [.get]), ("/v1/audit/checkpoints", [.get]),
+        ("/review", [.get]),
     ]
 
     func addMethodNotAllowed(to router: Router<GatewayRequestContext>) {
@@ -160,34 +217,79 @@ extension Gateway {
             // A connection opened before its certificate was revoked ends its service here.
             switch revocation.refusal(for: certificate, at: clock.now()) {
             case .revoked:
-                try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
-                                                       outcome: .refused, reason: "certificate_revoked"))
-                throw GatewayRefusal(.certificateRevoked, "the client certificate is on the client CA's revocation list")
+                try await store.appendAudit(
+                    AuditEvent(
+                        time: clock.now(),
+                        actor: oin,
+                        role: nil,
+                        action: .identity,
+                        object: "connection",
+                        outcome: .refused,
+                        reason: "certificate_revoked"
+                    )
+                )
+                throw GatewayRefusal(
+                    .certificateRevoked,
+                    "the client certificate is on the client CA's revocation list"
+                )
             case .listExpired:
-                try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
-                                                       outcome: .refused, reason: "crl_expired"))
-                throw GatewayRefusal(.crlExpired, "the client CA's revocation list is past its nextUpdate; the gateway refuses every client until a current one is in place")
+                try await store.appendAudit(
+                    AuditEvent(
+                        time: clock.now(),
+                        actor: oin,
+                        role: nil,
+                        action: .identity,
+                        object: "connection",
+                        outcome: .refused,
+                        reason: "crl_expired"
+                    )
+                )
+                throw GatewayRefusal(
+                    .crlExpired,
+                    "the client CA's revocation list is past its nextUpdate; the gateway refuses every client until a current one is in place"
+                )
             case nil:
                 break
             }
         } catch let refusal as GatewayRefusal {
             throw refusal
         } catch {
-            try await store.appendAudit(AuditEvent(time: clock.now(), actor: nil, role: nil, action: .identity, object: "connection",
-                                             outcome: .refused, reason: "no_oin"))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: clock.now(),
+                    actor: nil,
+                    role: nil,
+                    action: .identity,
+                    object: "connection",
+                    outcome: .refused,
+                    reason: "no_oin"
+                )
+            )
             throw GatewayRefusal(.noOIN, String(describing: error))
         }
         switch policy.identify(oin) {
         case .permit(let organisation):
             if let wait = rateLimiter.admit(oin) {
                 refusals.rateLimited(oin)
-                throw GatewayRefusal(.rateLimited, "more than \(configuration.gateway.limits.requestsPerMinute) requests a minute; try again in \(wait) s",
-                                     retryAfter: wait)
+                throw GatewayRefusal(
+                    .rateLimited,
+                    "more than \(configuration.gateway.limits.requestsPerMinute) requests a minute; try again in \(wait) s",
+                    retryAfter: wait
+                )
             }
             return organisation
         case .deny(let denial):
-            try await store.appendAudit(AuditEvent(time: clock.now(), actor: oin, role: nil, action: .identity, object: "connection",
-                                             outcome: .refused, reason: denial.code.rawValue))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: clock.now(),
+                    actor: oin,
+                    role: nil,
+                    action: .identity,
+                    object: "connection",
+                    outcome: .refused,
+                    reason: denial.code.rawValue
+                )
+            )
             throw GatewayRefusal(denial)
         }
     }
@@ -200,14 +302,20 @@ extension Gateway {
         do {
             response = try await body()
         } catch let refusal as GatewayRefusal {
-            logger.info("request refused", metadata: ["route": "\(route)", "code": "\(refusal.code.rawValue)", "status": "\(refusal.status.code)"])
+            logger.info(
+                "request refused",
+                metadata: ["route": "\(route)", "code": "\(refusal.code.rawValue)", "status": "\(refusal.status.code)"]
+            )
             metrics.refusal(refusal.code.rawValue)
             response = refusal.response()
         } catch {
             // The error is logged by type only: an unexpected error could carry input.
             logger.error("request failed", metadata: ["route": "\(route)", "error.type": "\(type(of: error))"])
             metrics.refusal("internal_error")
-            response = GatewayRefusal(.internalError, "the gateway could not complete the request; nothing was committed").response()
+            response = GatewayRefusal(
+                .internalError,
+                "the gateway could not complete the request; nothing was committed"
+            ).response()
         }
         metrics.request(route, status: response.status.code, duration: ContinuousClock.now - started)
         return response

@@ -41,13 +41,27 @@ package struct GatewayConfiguration: Sendable, Codable {
             audit = try c.decodeIfPresent(Audit.self, forKey: .audit) ?? Audit()
             purgeEverySeconds = try c.decodeIfPresent(Int.self, forKey: .purgeEverySeconds) ?? 3600
             guard purgeEverySeconds > 0 else {
-                throw DecodingError.dataCorruptedError(forKey: .purgeEverySeconds, in: c, debugDescription: "must be at least 1")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .purgeEverySeconds,
+                    in: c,
+                    debugDescription: "must be at least 1"
+                )
             }
             delivery = try c.decodeIfPresent(Delivery.self, forKey: .delivery) ?? Delivery()
         }
 
-        package init(oin: OIN, listen: Listen, tls: TLSFiles, keyDirectory: String, database: String, pseudonymEpoch: UInt32 = 1,
-                    limits: Limits = Limits(), audit: Audit = Audit(), purgeEverySeconds: Int = 3600, delivery: Delivery = Delivery()) {
+        package init(
+            oin: OIN,
+            listen: Listen,
+            tls: TLSFiles,
+            keyDirectory: String,
+            database: String,
+            pseudonymEpoch: UInt32 = 1,
+            limits: Limits = Limits(),
+            audit: Audit = Audit(),
+            purgeEverySeconds: Int = 3600,
+            delivery: Delivery = Delivery()
+        ) {
             self.audit = audit
             self.delivery = delivery
             self.purgeEverySeconds = purgeEverySeconds
@@ -79,13 +93,28 @@ package struct GatewayConfiguration: Sendable, Codable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             snapshotHours = try c.decodeIfPresent(Int.self, forKey: .snapshotHours) ?? 24
             changesDays = try c.decodeIfPresent(Int.self, forKey: .changesDays) ?? 400
-            guard snapshotHours > 0 else { throw DecodingError.dataCorruptedError(forKey: .snapshotHours, in: c, debugDescription: "must be at least 1") }
-            guard changesDays > 0 else { throw DecodingError.dataCorruptedError(forKey: .changesDays, in: c, debugDescription: "must be at least 1") }
+            guard snapshotHours > 0 else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .snapshotHours,
+                    in: c,
+                    debugDescription: "must be at least 1"
+                )
+            }
+            guard changesDays > 0 else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .changesDays,
+                    in: c,
+                    debugDescription: "must be at least 1"
+                )
+            }
         }
 
         /// As the stores take them.
         package var lifetimes: DeliveryLifetimes {
-            DeliveryLifetimes(snapshotSeconds: Double(snapshotHours) * 3600, cursorSeconds: Double(changesDays) * 86_400)
+            DeliveryLifetimes(
+                snapshotSeconds: Double(snapshotHours) * 3600,
+                cursorSeconds: Double(changesDays) * 86_400
+            )
         }
     }
 
@@ -115,7 +144,14 @@ package struct GatewayConfiguration: Sendable, Codable {
         /// `crl_expired` and goes on with it; `true` refuses every client until a current list is
         /// in place (fail closed, as PKIoverheid practice expects).
         package var crlFailClosed: Bool?
-        package init(certificate: String, privateKey: String, clientCA: String, crl: String? = nil, crlCheckSeconds: Int? = nil, crlFailClosed: Bool? = nil) {
+        package init(
+            certificate: String,
+            privateKey: String,
+            clientCA: String,
+            crl: String? = nil,
+            crlCheckSeconds: Int? = nil,
+            crlFailClosed: Bool? = nil
+        ) {
             self.crlFailClosed = crlFailClosed
             self.certificate = certificate
             self.privateKey = privateKey
@@ -143,7 +179,12 @@ package struct GatewayConfiguration: Sendable, Codable {
             checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
             checkpointSeconds = try c.decodeIfPresent(Int.self, forKey: .checkpointSeconds) ?? d.checkpointSeconds
             guard checkpointEvery > 0, checkpointSeconds > 0 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "checkpointEvery and checkpointSeconds must be at least 1"))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: decoder.codingPath,
+                        debugDescription: "checkpointEvery and checkpointSeconds must be at least 1"
+                    )
+                )
             }
         }
     }
@@ -181,10 +222,22 @@ package struct GatewayConfiguration: Sendable, Codable {
         /// Requests per minute one caller (OIN) may make on average; bursts up to a tenth of it.
         package var requestsPerMinute: Int
 
-        package init(maxEnvelopeBytes: Int = 1 << 30, maxRecords: Int = 2_000_000, maxRecordBytes: Int = 16 * 1024,
-                    creationWindowSeconds: Int = 7 * 86400, maxPageSize: Int = 10_000,
-                    maxUploadSeconds: Int = 3600, idleTimeoutSeconds: Int = 60, headerTimeoutSeconds: Int = 10, maxHeaderBytes: Int = 16 * 1024,
-                    handshakeTimeoutSeconds: Int = 3, maxHandshakes: Int = 250, maxConnections: Int = 1000, maxConnectionsPerAddress: Int = 100, requestsPerMinute: Int = 3000) {
+        package init(
+            maxEnvelopeBytes: Int = 1 << 30,
+            maxRecords: Int = 2_000_000,
+            maxRecordBytes: Int = 16 * 1024,
+            creationWindowSeconds: Int = 7 * 86400,
+            maxPageSize: Int = 10_000,
+            maxUploadSeconds: Int = 3600,
+            idleTimeoutSeconds: Int = 60,
+            headerTimeoutSeconds: Int = 10,
+            maxHeaderBytes: Int = 16 * 1024,
+            handshakeTimeoutSeconds: Int = 3,
+            maxHandshakes: Int = 250,
+            maxConnections: Int = 1000,
+            maxConnectionsPerAddress: Int = 100,
+            requestsPerMinute: Int = 3000
+        ) {
             self.maxEnvelopeBytes = maxEnvelopeBytes
             self.maxRecords = maxRecords
             self.maxRecordBytes = maxRecordBytes
@@ -208,16 +261,20 @@ package struct GatewayConfiguration: Sendable, Codable {
             maxEnvelopeBytes = try c.decodeIfPresent(Int.self, forKey: .maxEnvelopeBytes) ?? d.maxEnvelopeBytes
             maxRecords = try c.decodeIfPresent(Int.self, forKey: .maxRecords) ?? d.maxRecords
             maxRecordBytes = try c.decodeIfPresent(Int.self, forKey: .maxRecordBytes) ?? d.maxRecordBytes
-            creationWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .creationWindowSeconds) ?? d.creationWindowSeconds
+            creationWindowSeconds =
+                try c.decodeIfPresent(Int.self, forKey: .creationWindowSeconds) ?? d.creationWindowSeconds
             maxPageSize = try c.decodeIfPresent(Int.self, forKey: .maxPageSize) ?? d.maxPageSize
             maxUploadSeconds = try c.decodeIfPresent(Int.self, forKey: .maxUploadSeconds) ?? d.maxUploadSeconds
             idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
-            headerTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .headerTimeoutSeconds) ?? d.headerTimeoutSeconds
+            headerTimeoutSeconds =
+                try c.decodeIfPresent(Int.self, forKey: .headerTimeoutSeconds) ?? d.headerTimeoutSeconds
             maxHeaderBytes = try c.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? d.maxHeaderBytes
-            handshakeTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .handshakeTimeoutSeconds) ?? d.handshakeTimeoutSeconds
+            handshakeTimeoutSeconds =
+                try c.decodeIfPresent(Int.self, forKey: .handshakeTimeoutSeconds) ?? d.handshakeTimeoutSeconds
             maxHandshakes = try c.decodeIfPresent(Int.self, forKey: .maxHandshakes) ?? d.maxHandshakes
             maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
-            maxConnectionsPerAddress = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? d.maxConnectionsPerAddress
+            maxConnectionsPerAddress =
+                try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerAddress) ?? d.maxConnectionsPerAddress
             requestsPerMinute = try c.decodeIfPresent(Int.self, forKey: .requestsPerMinute) ?? d.requestsPerMinute
         }
     }
@@ -239,7 +296,9 @@ package struct GatewayConfiguration: Sendable, Codable {
     /// - Throws: ``ConfigurationError`` with the place (path, line and column) and reason of the first problem.
     package static func load(from url: URL) throws -> GatewayConfiguration {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)")
+        }
         func place(_ keys: [any CodingKey]) -> String {
             let path = JSONPath(keys.map { $0.intValue.map(JSONPath.Component.index) ?? .key($0.stringValue) })
             let at = path.location(in: Array(data)).map { ":\($0.line):\($0.column)" } ?? ""
@@ -283,7 +342,9 @@ package struct GatewayConfiguration: Sendable, Codable {
     /// An absolute path for a path from the file.
     package func resolve(_ path: String) -> URL {
         if path.hasPrefix("/") { return URL(fileURLWithPath: path) }
-        return (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).appendingPathComponent(path)
+        return (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).appendingPathComponent(
+            path
+        )
     }
 
 }

@@ -21,7 +21,8 @@ package struct GatewayKeys: Sendable {
     /// The pseudonym root secret of every epoch whose key file is present.
     package let pseudonymRoots: [UInt32: SecretBytes]
 
-    package init(signing: SigningKeyPair, box: BoxKeyPair, audit: SigningKeyPair, pseudonymRoots: [UInt32: SecretBytes]) {
+    package init(signing: SigningKeyPair, box: BoxKeyPair, audit: SigningKeyPair, pseudonymRoots: [UInt32: SecretBytes])
+    {
         self.signing = signing
         self.box = box
         self.audit = audit
@@ -33,7 +34,9 @@ package struct GatewayKeys: Sendable {
     /// Loads the keys from `directory`, checking permissions.
     package static func load(from directory: URL) throws -> GatewayKeys {
         GatewayKeys(
-            signing: try SigningKeyPair(seed: KeyFile.readSecret(directory.appendingPathComponent("gateway-signing.key"))),
+            signing: try SigningKeyPair(
+                seed: KeyFile.readSecret(directory.appendingPathComponent("gateway-signing.key"))
+            ),
             box: try BoxKeyPair(secretKey: KeyFile.readSecret(directory.appendingPathComponent("gateway-box.key"))),
             audit: try SigningKeyPair(seed: KeyFile.readSecret(directory.appendingPathComponent("audit-signing.key"))),
             pseudonymRoots: try loadPseudonymRoots(from: directory)
@@ -61,10 +64,15 @@ package struct GatewayKeys: Sendable {
     /// - Throws: ``KeyFile/Failure`` if the current epoch has no root key.
     package func pseudonymiser(currentEpoch: UInt32, directory: URL) throws -> Pseudonymiser {
         guard let root = pseudonymRoots[currentEpoch] else {
-            throw KeyFile.Failure(path: directory.appendingPathComponent(Self.pseudonymRootFile(epoch: currentEpoch)).path,
-                                  reason: "missing: pseudonymEpoch is \(currentEpoch) but there is no root key for it (vangnet keys rotate makes one)")
+            throw KeyFile.Failure(
+                path: directory.appendingPathComponent(Self.pseudonymRootFile(epoch: currentEpoch)).path,
+                reason:
+                    "missing: pseudonymEpoch is \(currentEpoch) but there is no root key for it (vangnet keys rotate makes one)"
+            )
         }
-        let earlier = try pseudonymRoots.filter { $0.key != currentEpoch }.map { try PseudonymKeys(root: $0.value, epoch: $0.key) }
+        let earlier = try pseudonymRoots.filter { $0.key != currentEpoch }.map {
+            try PseudonymKeys(root: $0.value, epoch: $0.key)
+        }
         return Pseudonymiser(current: try PseudonymKeys(root: root, epoch: currentEpoch), earlier: earlier)
     }
 
@@ -80,7 +88,10 @@ package struct GatewayKeys: Sendable {
         let root = SecretBytes.random(count: KeyDerivation.rootKeyLength)
         let keys = GatewayKeys(signing: .generate(), box: .generate(), audit: .generate(), pseudonymRoots: [1: root])
         try KeyFile.writeSecret(keys.signing.seed, to: existing)
-        try KeyFile.writePublic(keys.signing.publicKey.bytes, to: directory.appendingPathComponent("gateway-signing.pub"))
+        try KeyFile.writePublic(
+            keys.signing.publicKey.bytes,
+            to: directory.appendingPathComponent("gateway-signing.pub")
+        )
         try KeyFile.writeSecret(keys.box.secretKey, to: directory.appendingPathComponent("gateway-box.key"))
         try KeyFile.writePublic(keys.box.publicKey.bytes, to: directory.appendingPathComponent("gateway-box.pub"))
         try KeyFile.writeSecret(keys.audit.seed, to: directory.appendingPathComponent("audit-signing.key"))
@@ -94,7 +105,9 @@ package struct GatewayKeys: Sendable {
     package static func rotatePseudonymRoot(in directory: URL) throws -> UInt32 {
         let next = (try pseudonymEpochs(in: directory).last ?? 0) + 1
         let file = directory.appendingPathComponent(pseudonymRootFile(epoch: next))
-        guard !FileManager.default.fileExists(atPath: file.path) else { throw KeyFile.Failure(path: file.path, reason: "exists") }
+        guard !FileManager.default.fileExists(atPath: file.path) else {
+            throw KeyFile.Failure(path: file.path, reason: "exists")
+        }
         try KeyFile.writeSecret(.random(count: KeyDerivation.rootKeyLength), to: file)
         return next
     }

@@ -26,7 +26,9 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
     /// An envelope the reader refused. An unknown signing key is refused by the policy before the
     /// reader could find it, so it answers as the policy does.
     package init(_ error: EnvelopeError) {
-        let code = error.code == .unknownSigningKey ? .unknownSigningKey : Code(rawValue: error.code.description) ?? .envelopeMalformed
+        let code =
+            error.code == .unknownSigningKey
+            ? .unknownSigningKey : Code(rawValue: error.code.description) ?? .envelopeMalformed
         self.init(code, error.reason)
     }
 
@@ -56,34 +58,55 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
     /// equal). Codes are stable across versions; messages may change.
     package enum Code: String, CaseIterable, Sendable {
         // Identity and roles, on every route.
-        case noOIN = "no_oin", unknownOrganisation = "unknown_organisation", wrongRole = "wrong_role"
-        case certificateRevoked = "certificate_revoked", crlExpired = "crl_expired", rateLimited = "rate_limited"
+        case noOIN = "no_oin"
+        case unknownOrganisation = "unknown_organisation"
+        case wrongRole = "wrong_role"
+        case certificateRevoked = "certificate_revoked"
+        case crlExpired = "crl_expired"
+        case rateLimited = "rate_limited"
         // Pushing a batch.
         case bodyMalformed = "body_malformed"
-        case envelopeMalformed = "envelope_malformed", envelopeUnsupportedVersion = "envelope_unsupported_version"
-        case envelopeWrongRecipient = "envelope_wrong_recipient", envelopePayloadKeyUnreadable = "envelope_payload_key_unreadable"
-        case envelopeDecryptionFailed = "envelope_decryption_failed", envelopeTruncated = "envelope_truncated"
-        case envelopeTrailingData = "envelope_trailing_data", envelopeBadSignature = "envelope_bad_signature"
-        case envelopeTooLarge = "envelope_too_large", tooManyRecords = "too_many_records"
-        case sourceMismatch = "source_mismatch", datasetNotAllowed = "dataset_not_allowed", unknownSigningKey = "unknown_signing_key"
-        case uploadTooSlow = "upload_too_slow", batchIdConflict = "batch_id_conflict"
-        case batchOutsideTimeWindow = "batch_outside_time_window", unsupportedSchemaVersion = "unsupported_schema_version"
+        case envelopeMalformed = "envelope_malformed"
+        case envelopeUnsupportedVersion = "envelope_unsupported_version"
+        case envelopeWrongRecipient = "envelope_wrong_recipient"
+        case envelopePayloadKeyUnreadable = "envelope_payload_key_unreadable"
+        case envelopeDecryptionFailed = "envelope_decryption_failed"
+        case envelopeTruncated = "envelope_truncated"
+        case envelopeTrailingData = "envelope_trailing_data"
+        case envelopeBadSignature = "envelope_bad_signature"
+        case envelopeTooLarge = "envelope_too_large"
+        case tooManyRecords = "too_many_records"
+        case sourceMismatch = "source_mismatch"
+        case datasetNotAllowed = "dataset_not_allowed"
+        case unknownSigningKey = "unknown_signing_key"
+        case uploadTooSlow = "upload_too_slow"
+        case batchIdConflict = "batch_id_conflict"
+        case batchOutsideTimeWindow = "batch_outside_time_window"
+        case unsupportedSchemaVersion = "unsupported_schema_version"
         case recordCountMismatch = "record_count_mismatch"
         // Pulling, and the queries of every route.
-        case invalidQuery = "invalid_query", invalidCursor = "invalid_cursor"
-        case snapshotExpired = "snapshot_expired", cursorExpired = "cursor_expired"
-        case unknownPurpose = "unknown_purpose", noGrant = "no_grant", noRegion = "no_region"
+        case invalidQuery = "invalid_query"
+        case invalidCursor = "invalid_cursor"
+        case snapshotExpired = "snapshot_expired"
+        case cursorExpired = "cursor_expired"
+        case unknownPurpose = "unknown_purpose"
+        case noGrant = "no_grant"
+        case noRegion = "no_region"
         // Any path.
-        case notFound = "not_found", methodNotAllowed = "method_not_allowed"
+        case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
         case internalError = "internal_error"
 
         package var status: HTTPResponse.Status {
             switch self {
-            case .bodyMalformed, .envelopeMalformed, .envelopeUnsupportedVersion, .envelopeWrongRecipient, .envelopePayloadKeyUnreadable,
-                 .envelopeDecryptionFailed, .envelopeTruncated, .envelopeTrailingData, .envelopeBadSignature, .invalidQuery, .invalidCursor:
+            case .bodyMalformed, .envelopeMalformed, .envelopeUnsupportedVersion, .envelopeWrongRecipient,
+                .envelopePayloadKeyUnreadable,
+                .envelopeDecryptionFailed, .envelopeTruncated, .envelopeTrailingData, .envelopeBadSignature,
+                .invalidQuery, .invalidCursor:
                 .badRequest
-            case .noOIN, .unknownOrganisation, .wrongRole, .certificateRevoked, .sourceMismatch, .datasetNotAllowed, .unknownSigningKey,
-                 .unknownPurpose, .noGrant, .noRegion:
+            case .noOIN, .unknownOrganisation, .wrongRole, .certificateRevoked, .sourceMismatch, .datasetNotAllowed,
+                .unknownSigningKey,
+                .unknownPurpose, .noGrant, .noRegion:
                 .forbidden
             case .notFound: .notFound
             case .methodNotAllowed: .methodNotAllowed

@@ -49,13 +49,27 @@ package struct IngestPipeline: Sendable {
         // The role first: a consumer's or the auditor's push is refused whatever its body holds.
         guard caller.role == .source else {
             metrics.batch("refused", dataset: nil)
-            try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
-                                                   object: "batch:unread", outcome: .refused, reason: Denial.Code.wrongRole.rawValue))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: clock.now(),
+                    actor: caller.oin,
+                    role: caller.role,
+                    action: .batchPush,
+                    object: "batch:unread",
+                    outcome: .refused,
+                    reason: Denial.Code.wrongRole.rawValue
+                )
+            )
             throw GatewayRefusal(.wrongRole, "only a source organisation may push batches")
         }
         // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
         let active = state.current
-        var batch = BatchInProgress(limits: limits, policy: active.policy, pseudonymiser: active.pseudonymiser, reference: reference)
+        var batch = BatchInProgress(
+            limits: limits,
+            policy: active.policy,
+            pseudonymiser: active.pseudonymiser,
+            reference: reference
+        )
         var stage: StagingID?
         let deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
         do {
@@ -90,8 +104,13 @@ package struct IngestPipeline: Sendable {
                         let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
                         earlierCommit = try await store.committedBatch(source: header.source, batchId: header.batchId)
                         if earlierCommit == nil {
-                            stage = try await store.beginStaging(source: header.source, batchId: header.batchId, dataset: header.dataset,
-                                                                 epoch: active.pseudonymiser.epoch, at: clock.now())
+                            stage = try await store.beginStaging(
+                                source: header.source,
+                                batchId: header.batchId,
+                                dataset: header.dataset,
+                                epoch: active.pseudonymiser.epoch,
+                                at: clock.now()
+                            )
                         }
                         batch.start(schema: schema, mode: header.batchMode, keepRecords: earlierCommit == nil)
                         try reader.open(with: keys.box, signingKey: signingKey) { event in
@@ -103,8 +122,10 @@ package struct IngestPipeline: Sendable {
                 let opened = try reader.finish()
                 try batch.finish()
                 guard batch.lineCount == opened.header.recordCount else {
-                    throw GatewayRefusal(.recordCountMismatch,
-                                         "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)")
+                    throw GatewayRefusal(
+                        .recordCountMismatch,
+                        "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)"
+                    )
                 }
                 if let earlierCommit { return .retry(of: earlierCommit, opened) }
                 guard let stage else { preconditionFailure("a verified batch without a staging area") }
@@ -113,8 +134,10 @@ package struct IngestPipeline: Sendable {
                 return .staged(opened, stage)
             }
             switch read {
-            case .retry(let earlier, let opened): return try await retry(of: earlier, opened: opened, batch: batch, caller: caller)
-            case .staged(let opened, let stage): return try await commit(opened, stage: stage, batch: batch, caller: caller)
+            case .retry(let earlier, let opened):
+                return try await retry(of: earlier, opened: opened, batch: batch, caller: caller)
+            case .staged(let opened, let stage):
+                return try await commit(opened, stage: stage, batch: batch, caller: caller)
             }
         } catch {
             if let stage { try? await store.discard(stage) }
@@ -124,13 +147,33 @@ package struct IngestPipeline: Sendable {
             case let e as EnvelopeError: refusal = GatewayRefusal(e)
             default:
                 metrics.batch("failed", dataset: batch.dataset)
-                try? await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
-                                                  object: batch.object, outcome: .failed, reason: "internal_error", dataset: batch.dataset))
+                try? await store.appendAudit(
+                    AuditEvent(
+                        time: clock.now(),
+                        actor: caller.oin,
+                        role: caller.role,
+                        action: .batchPush,
+                        object: batch.object,
+                        outcome: .failed,
+                        reason: "internal_error",
+                        dataset: batch.dataset
+                    )
+                )
                 throw error
             }
             metrics.batch("refused", dataset: batch.dataset)
-            try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchPush,
-                                             object: batch.object, outcome: .refused, reason: refusal.code.rawValue, dataset: batch.dataset))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: clock.now(),
+                    actor: caller.oin,
+                    role: caller.role,
+                    action: .batchPush,
+                    object: batch.object,
+                    outcome: .refused,
+                    reason: refusal.code.rawValue,
+                    dataset: batch.dataset
+                )
+            )
             throw refusal
         }
     }
@@ -143,7 +186,8 @@ package struct IngestPipeline: Sendable {
 
     /// The body's next bytes. An error here is the request's HTTP framing (a broken chunked
     /// encoding, for example): the client's fault, refused as such.
-    private static func next<Bytes: AsyncIteratorProtocol>(_ bytes: inout Bytes) async throws -> ByteBuffer? where Bytes.Element == ByteBuffer {
+    private static func next<Bytes: AsyncIteratorProtocol>(_ bytes: inout Bytes) async throws -> ByteBuffer?
+    where Bytes.Element == ByteBuffer {
         do {
             return try await bytes.next()
         } catch {
@@ -153,50 +197,92 @@ package struct IngestPipeline: Sendable {
 
     /// A push of a batch id this source committed before: the same bytes get the first receipt,
     /// other bytes are a conflict. Nothing is staged or committed either way.
-    private func retry(of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON), opened: OpenedBatch,
-                       batch: BatchInProgress, caller: PolicyDocument.Organisation) async throws -> Outcome {
+    private func retry(
+        of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON),
+        opened: OpenedBatch,
+        batch: BatchInProgress,
+        caller: PolicyDocument.Organisation
+    ) async throws -> Outcome {
         guard earlier.envelopeHash == opened.envelopeHash else { throw Self.conflict(opened.header) }
         metrics.batch("duplicate", dataset: opened.header.dataset)
-        try await store.appendAudit(AuditEvent(time: clock.now(), actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
+        try await store.appendAudit(
+            AuditEvent(
+                time: clock.now(),
+                actor: caller.oin,
+                role: caller.role,
+                action: .batchRetry,
+                object: batch.object,
+                outcome: .success,
+                dataset: batch.dataset
+            )
+        )
         return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(earlier.receipt.utf8)))
     }
 
     static func conflict(_ header: EnvelopeHeader) -> GatewayRefusal {
-        GatewayRefusal(.batchIdConflict,
-                       "batch \(header.batchId) was already committed with different contents; use a new batch id")
+        GatewayRefusal(
+            .batchIdConflict,
+            "batch \(header.batchId) was already committed with different contents; use a new batch id"
+        )
     }
 
     /// Checks the claims of an (as yet unverified) header before any decryption.
-    private func admit(_ header: EnvelopeHeader, caller: PolicyDocument.Organisation, policy: Policy) throws -> (SigningPublicKey, DatasetSchema) {
+    private func admit(
+        _ header: EnvelopeHeader,
+        caller: PolicyDocument.Organisation,
+        policy: Policy
+    ) throws -> (SigningPublicKey, DatasetSchema) {
         guard header.source == caller.oin else {
-            throw GatewayRefusal(.sourceMismatch,
-                                 "the envelope names source \(header.source), the client certificate \(caller.oin)")
+            throw GatewayRefusal(
+                .sourceMismatch,
+                "the envelope names source \(header.source), the client certificate \(caller.oin)"
+            )
         }
-        let key: SigningPublicKey, schema: DatasetSchema
+        let key: SigningPublicKey
+        let schema: DatasetSchema
         switch policy.mayPush(source: caller, dataset: header.dataset, keyID: header.signingKeyId) {
         case .deny(let denial): throw GatewayRefusal(denial)
         case .permit(let permit): (key, schema) = permit
         }
         guard header.schemaVersion == schema.version else {
-            throw GatewayRefusal(.unsupportedSchemaVersion, "\(schema.id) is at version \(schema.version), the batch uses \(header.schemaVersion)")
+            throw GatewayRefusal(
+                .unsupportedSchemaVersion,
+                "\(schema.id) is at version \(schema.version), the batch uses \(header.schemaVersion)"
+            )
         }
         let skew = abs(header.createdAt.timeIntervalSince(clock.now()))
         guard skew <= Double(limits.creationWindowSeconds) else {
-            throw GatewayRefusal(.batchOutsideTimeWindow,
-                                 "the batch was created \(Int(skew)) s from the gateway's clock; the window is \(limits.creationWindowSeconds) s")
+            throw GatewayRefusal(
+                .batchOutsideTimeWindow,
+                "the batch was created \(Int(skew)) s from the gateway's clock; the window is \(limits.creationWindowSeconds) s"
+            )
         }
         guard header.recordCount <= limits.maxRecords else {
-            throw GatewayRefusal(.tooManyRecords, "the batch announces \(header.recordCount) records; the limit is \(limits.maxRecords)")
+            throw GatewayRefusal(
+                .tooManyRecords,
+                "the batch announces \(header.recordCount) records; the limit is \(limits.maxRecords)"
+            )
         }
         return (key, schema)
     }
 
-    private func commit(_ opened: OpenedBatch, stage: StagingID, batch: BatchInProgress, caller: PolicyDocument.Organisation) async throws -> Outcome {
+    private func commit(
+        _ opened: OpenedBatch,
+        stage: StagingID,
+        batch: BatchInProgress,
+        caller: PolicyDocument.Organisation
+    ) async throws -> Outcome {
         let header = opened.header
         let now = clock.now()
         let body = ReceiptBody(
-            batchId: header.batchId, source: header.source, dataset: header.dataset, envelopeHash: Hex.encode(opened.envelopeHash),
-            receivedAt: now, accepted: batch.acceptedCount, rejected: batch.rejections.count, rejections: batch.rejections,
+            batchId: header.batchId,
+            source: header.source,
+            dataset: header.dataset,
+            envelopeHash: Hex.encode(opened.envelopeHash),
+            receivedAt: now,
+            accepted: batch.acceptedCount,
+            rejected: batch.rejections.count,
+            rejections: batch.rejections,
             gatewayKeyId: keys.signing.publicKey.keyID
         )
         let receipt = try SignedReceipt(body: body, signingKey: keys.signing)
@@ -207,18 +293,34 @@ package struct IngestPipeline: Sendable {
         let active = state.current
         // A commit of a large batch leaves its allocations free in glibc's heaps; give them back.
         defer { ProcessMemory.releaseFreed() }
-        switch try await store.commit(stage: stage, batch: opened, accepted: batch.acceptedCount, rejected: batch.rejections.count,
-                                      receipt: receiptJSON, complete: header.batchMode == .full ? batch.keys : nil,
-                                      rules: keeper.rules(for: active), day: CalendarDate.inAmsterdam(now), audit: { summary in
-            var counts = base
-            counts["added"] = summary.added
-            counts["changed"] = summary.changed
-            counts["unchanged"] = summary.unchanged
-            counts["withdrawn"] = summary.withdrawn
-            if summary.withdrawnUnknown > 0 { counts["withdrawn.unknown"] = summary.withdrawnUnknown }
-            return AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchPush, object: object,
-                              outcome: .success, counts: counts, dataset: dataset)
-        }) {
+        switch try await store.commit(
+            stage: stage,
+            batch: opened,
+            accepted: batch.acceptedCount,
+            rejected: batch.rejections.count,
+            receipt: receiptJSON,
+            complete: header.batchMode == .full ? batch.keys : nil,
+            rules: keeper.rules(for: active),
+            day: CalendarDate.inAmsterdam(now),
+            audit: { summary in
+                var counts = base
+                counts["added"] = summary.added
+                counts["changed"] = summary.changed
+                counts["unchanged"] = summary.unchanged
+                counts["withdrawn"] = summary.withdrawn
+                if summary.withdrawnUnknown > 0 { counts["withdrawn.unknown"] = summary.withdrawnUnknown }
+                return AuditEvent(
+                    time: now,
+                    actor: caller.oin,
+                    role: caller.role,
+                    action: .batchPush,
+                    object: object,
+                    outcome: .success,
+                    counts: counts,
+                    dataset: dataset
+                )
+            }
+        ) {
         case .committed:
             metrics.batch("committed", dataset: header.dataset)
             var rejected: [String: Int] = [:]
@@ -228,7 +330,17 @@ package struct IngestPipeline: Sendable {
         case .duplicate(let first):
             metrics.batch("duplicate", dataset: header.dataset)
             // A concurrent push of the same batch committed first.
-            try await store.appendAudit(AuditEvent(time: now, actor: caller.oin, role: caller.role, action: .batchRetry, object: batch.object, outcome: .success, dataset: batch.dataset))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: now,
+                    actor: caller.oin,
+                    role: caller.role,
+                    action: .batchRetry,
+                    object: batch.object,
+                    outcome: .success,
+                    dataset: batch.dataset
+                )
+            )
             return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(first.utf8)))
         case .conflict:
             throw Self.conflict(header)
@@ -311,17 +423,24 @@ struct BatchInProgress {
         case .oversized(let number):
             rejections.append(RecordRejection(line: number, reason: .recordTooLarge))
         case .line(let bytes, let number):
-            let validated: Result<ValidatedLine, RecordRejection> = switch mode {
-            case .full: validator.validate(line: bytes, number: number).map(ValidatedLine.record)
-            case .changes: validator.validateChange(line: bytes, number: number)
-            }
+            let validated: Result<ValidatedLine, RecordRejection> =
+                switch mode {
+                case .full: validator.validate(line: bytes, number: number).map(ValidatedLine.record)
+                case .changes: validator.validateChange(line: bytes, number: number)
+                }
             let line: StagedLine
             switch validated {
             case .success(.record(let record)):
                 // The validator checked the municipality against the CBS list, and the policy
                 // checks put every municipality of that list in exactly one region.
                 guard let region = policy.region(of: record.municipality) else {
-                    rejections.append(RecordRejection(line: record.line, reason: .unknownMunicipality, field: validator.schema.municipalityField))
+                    rejections.append(
+                        RecordRejection(
+                            line: record.line,
+                            reason: .unknownMunicipality,
+                            field: validator.schema.municipalityField
+                        )
+                    )
                     return
                 }
                 line = .record(RoutedRecord(record: pseudonymiser.pseudonymise(record), region: region))
@@ -331,10 +450,11 @@ struct BatchInProgress {
                 rejections.append(rejection)
                 return
             }
-            let key: RecordKey = switch line {
-            case .record(let r): r.record.key
-            case .withdrawal(let w): w.key
-            }
+            let key: RecordKey =
+                switch line {
+                case .record(let r): r.record.key
+                case .withdrawal(let w): w.key
+                }
             guard keys.insert(key).inserted else {
                 rejections.append(RecordRejection(line: number, reason: .duplicateRecord))
                 return

@@ -54,7 +54,11 @@ package enum KeyFile {
     /// Refuses a file that anyone but its owner may read or write, or that another user owns.
     package static func checkPermissions(_ url: URL) throws {
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw Failure(path: url.path, reason: "missing (vangnet keys init makes the gateway's keys; vangnet keys rotate a new pseudonym epoch)")
+            throw Failure(
+                path: url.path,
+                reason:
+                    "missing (vangnet keys init makes the gateway's keys; vangnet keys rotate a new pseudonym epoch)"
+            )
         }
         let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
         let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
@@ -63,7 +67,11 @@ package enum KeyFile {
         }
         let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value
         guard owner == geteuid() else {
-            throw Failure(path: url.path, reason: "owned by user \(owner.map(String.init) ?? "?"), not by the gateway's user (\(geteuid())); run chown")
+            throw Failure(
+                path: url.path,
+                reason:
+                    "owned by user \(owner.map(String.init) ?? "?"), not by the gateway's user (\(geteuid())); run chown"
+            )
         }
     }
 }

@@ -9,7 +9,11 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let routes: [(path: String, methods: [HTTPRequest.Method])]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
@@ -26,7 +30,8 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
 
     /// Whether `path` fits the template (`:name` matches one segment).
     static func matches(_ template: String, _ path: String) -> Bool {
-        let t = template.split(separator: "/"), p = path.split(separator: "/")
+        let t = template.split(separator: "/")
+        let p = path.split(separator: "/")
         return t.count == p.count && zip(t, p).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
     }
 }

@@ -43,10 +43,16 @@ package struct PolicyDeliveryRules: DeliveryRules {
             var names = Set(purpose.fields.keys)
             names.insert(purpose.populationDataset.value)
             datasets = names.sorted().map { name in
-                let dataset = DatasetID(name), isPopulation = dataset == purpose.populationDataset
+                let dataset = DatasetID(name)
+                let isPopulation = dataset == purpose.populationDataset
                 let conditions = purpose.conditions(for: dataset)
-                return DatasetPlan(dataset: dataset, fields: purpose.fields[name], isPopulation: isPopulation, conditions: conditions,
-                                   dated: isPopulation ? purpose.population + conditions : conditions)
+                return DatasetPlan(
+                    dataset: dataset,
+                    fields: purpose.fields[name],
+                    isPopulation: isPopulation,
+                    conditions: conditions,
+                    dated: isPopulation ? purpose.population + conditions : conditions
+                )
             }
         }
 
@@ -65,7 +71,10 @@ package struct PolicyDeliveryRules: DeliveryRules {
         version = Hex.encode(GenericHash.hash(input, outputLength: 16))
     }
 
-    package func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?) {
+    package func deliveries(
+        of records: [CurrentRecord],
+        on day: CalendarDate
+    ) -> (items: [DeliveryItem], recheck: CalendarDate?) {
         var items: [DeliveryItem] = []
         var recheck: CalendarDate?
         func soonest(_ date: CalendarDate?) {
@@ -83,7 +92,8 @@ package struct PolicyDeliveryRules: DeliveryRules {
                 guard change != nil else { return nil }
                 switch purpose.referenceDay {
                 case .today: return change
-                case .annual: return CalendarDate.clamped(year: reference.year + 1, month: reference.month, day: reference.day)
+                case .annual:
+                    return CalendarDate.clamped(year: reference.year + 1, month: reference.month, day: reference.day)
                 }
             }
             // Per record the purpose reads and that is within its retention: its dataset's plan,
@@ -95,9 +105,15 @@ package struct PolicyDeliveryRules: DeliveryRules {
                 guard let datasetPlan = plan.plan(for: record.dataset) else { continue }
                 let end = Self.retentionEnd(confirmedAt: record.confirmedAt, days: purpose.retentionDays)
                 soonest(end)
-                soonest(referenceMoves(datasetPlan.dated.compactMap { $0.nextChange(for: record.fields, after: reference) }.min()))
+                soonest(
+                    referenceMoves(
+                        datasetPlan.dated.compactMap { $0.nextChange(for: record.fields, after: reference) }.min()
+                    )
+                )
                 guard day < end else { continue }
-                let placed = datasetPlan.isPopulation && purpose.population.allSatisfy { $0.holds(for: record.fields, on: reference) }
+                let placed =
+                    datasetPlan.isPopulation
+                    && purpose.population.allSatisfy { $0.holds(for: record.fields, on: reference) }
                 kept.append((record, datasetPlan, placed))
                 if placed && !regions.contains(record.region) { regions.append(record.region) }
             }
@@ -111,19 +127,38 @@ package struct PolicyDeliveryRules: DeliveryRules {
                         guard record.region == region, placed else { continue }
                     }
                     guard datasetPlan.conditions.allSatisfy({ $0.holds(for: record.fields, on: reference) }),
-                          let digest = pseudonymiser.deliveryRecordDigest(record.key, region: region, purpose: purpose.id, epoch: record.person.epoch) else { continue }
+                        let digest = pseudonymiser.deliveryRecordDigest(
+                            record.key,
+                            region: region,
+                            purpose: purpose.id,
+                            epoch: record.person.epoch
+                        )
+                    else { continue }
                     let epoch = record.person.epoch
                     let pseudonym: DeliveryPseudonym?
                     if let known = pseudonyms.first(where: { $0.epoch == epoch }) {
                         pseudonym = known.pseudonym
                     } else {
-                        pseudonym = pseudonymiser.deliveryPseudonym(for: record.person, region: region, purpose: purpose.id)
+                        pseudonym = pseudonymiser.deliveryPseudonym(
+                            for: record.person,
+                            region: region,
+                            purpose: purpose.id
+                        )
                         pseudonyms.append((epoch, pseudonym))
                     }
                     guard let pseudonym else { continue }
-                    items.append(DeliveryItem(stream: stream, item: digest,
-                                              line: Self.line(id: Pseudonymiser.deliveryRecordID(digest: digest), pseudonym: pseudonym,
-                                                              dataset: record.dataset, fields: fields.map { ($0, record.fields[$0]) })))
+                    items.append(
+                        DeliveryItem(
+                            stream: stream,
+                            item: digest,
+                            line: Self.line(
+                                id: Pseudonymiser.deliveryRecordID(digest: digest),
+                                pseudonym: pseudonym,
+                                dataset: record.dataset,
+                                fields: fields.map { ($0, record.fields[$0]) }
+                            )
+                        )
+                    )
                 }
             }
         }
@@ -138,7 +173,12 @@ package struct PolicyDeliveryRules: DeliveryRules {
 
     /// One delivered record as a JSON object: `id`, `pseudonym`, `dataset`, then the purpose's
     /// fields in the policy's order (absent values as `null`).
-    static func line(id: String, pseudonym: DeliveryPseudonym, dataset: DatasetID, fields: [(String, FieldValue?)]) -> String {
+    static func line(
+        id: String,
+        pseudonym: DeliveryPseudonym,
+        dataset: DatasetID,
+        fields: [(String, FieldValue?)]
+    ) -> String {
         var out: [UInt8] = Array("{\"id\":\"\(id)\",\"pseudonym\":\"\(pseudonym.text)\",\"dataset\":".utf8)
         JSONText.appendString(dataset.value, to: &out)
         for (name, value) in fields {

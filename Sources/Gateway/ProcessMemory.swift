@@ -20,13 +20,17 @@ package enum ProcessMemory {
 
     /// The same settings as environment variables (glibc reads them before the first
     /// allocation), as operations.md advises for every gateway process.
-    package static let environment = ["MALLOC_ARENA_MAX": String(arenas), "MALLOC_MMAP_THRESHOLD_": String(mappingThreshold)]
+    package static let environment = [
+        "MALLOC_ARENA_MAX": String(arenas), "MALLOC_MMAP_THRESHOLD_": String(mappingThreshold),
+    ]
 
     /// Asks glibc for these settings; call first thing in the process.
     package static func configure() {
         #if canImport(Glibc)
-        _ = mallopt(-8 /* M_ARENA_MAX, malloc.h */, arenas)
-        _ = mallopt(-3 /* M_MMAP_THRESHOLD */, mappingThreshold)
+        let arenaMax: Int32 = -8
+        let mmapThreshold: Int32 = -3  // M_ARENA_MAX, M_MMAP_THRESHOLD (malloc.h)
+        _ = mallopt(arenaMax, arenas)
+        _ = mallopt(mmapThreshold, mappingThreshold)
         #endif
     }
 

@@ -49,11 +49,24 @@ package final class RefusalSummary: Sendable {
 
     /// Writes what was refused since the last flush.
     func flush(to store: any RecordStore, at time: Date) async throws {
-        let counts = pending.withLock { pending in defer { pending = [:] }; return pending }
+        let counts = pending.withLock { pending in
+            defer { pending = [:] }
+            return pending
+        }
         let order = { (key: Key) in (key.action.rawValue, key.reason, key.actor?.value ?? "") }
         for (key, count) in counts.sorted(by: { order($0.key) < order($1.key) }) {
-            try await store.appendAudit(AuditEvent(time: time, actor: key.actor, role: nil, action: key.action, object: "connection",
-                                                   outcome: .refused, reason: key.reason, counts: ["refusals": count]))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: time,
+                    actor: key.actor,
+                    role: nil,
+                    action: key.action,
+                    object: "connection",
+                    outcome: .refused,
+                    reason: key.reason,
+                    counts: ["refusals": count]
+                )
+            )
         }
     }
 }
@@ -89,7 +102,9 @@ package final class ConnectionTable: Sendable {
                 removeHandshake(id, from: address)
             } else if let known = authenticated.removeValue(forKey: id) {
                 address = known
-            } else { return }
+            } else {
+                return
+            }
             perAddress[address, default: 1] -= 1
             if perAddress[address] == 0 { perAddress[address] = nil }
         }
@@ -114,12 +129,15 @@ package final class ConnectionTable: Sendable {
     /// Counts a new connection from `address` as a handshake, or says which limit refuses it.
     func admit(_ address: String, channel: any Channel) -> Admission {
         state.withLock { state in
-            if state.perAddress[address, default: 0] >= maximumPerAddress { return .refused(reason: "too_many_connections_from_address") }
+            if state.perAddress[address, default: 0] >= maximumPerAddress {
+                return .refused(reason: "too_many_connections_from_address")
+            }
             var evicted: (any Channel)?
             if state.handshaking.count >= maximumHandshakes {
                 let own = state.handshakesFrom[address]?.count ?? 0
                 guard let (heaviest, ids) = state.handshakesFrom.max(by: { $0.value.count < $1.value.count }),
-                      own + 1 <= ids.count, heaviest != address, let oldest = ids.first else {
+                    own + 1 <= ids.count, heaviest != address, let oldest = ids.first
+                else {
                     return .refused(reason: "too_many_handshakes")
                 }
                 evicted = state.handshaking[oldest]?.channel
@@ -175,7 +193,12 @@ package final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandl
     private var phase = Phase.new
     private var deadline: Scheduled<Void>?
 
-    package init(connections: ConnectionTable, refusals: RefusalSummary, handshakeTimeout: TimeAmount, headerTimeout: TimeAmount) {
+    package init(
+        connections: ConnectionTable,
+        refusals: RefusalSummary,
+        handshakeTimeout: TimeAmount,
+        headerTimeout: TimeAmount
+    ) {
         self.connections = connections
         self.refusals = refusals
         self.handshakeTimeout = handshakeTimeout
@@ -255,7 +278,8 @@ package final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandl
 
     private func arm(_ context: ChannelHandlerContext, after timeout: TimeAmount, reason: String) {
         deadline?.cancel()
-        let channel = context.channel, refusals = self.refusals
+        let channel = context.channel
+        let refusals = self.refusals
         deadline = context.eventLoop.scheduleTask(in: timeout) {
             refusals.limit(reason)
             channel.close(promise: nil)
@@ -286,7 +310,11 @@ package final class RequestRateLimiter: Sendable {
         buckets.withLock { buckets in
             var bucket = buckets[caller] ?? Bucket(tokens: burst, updated: now)
             let elapsed = now - bucket.updated
-            bucket.tokens = min(burst, bucket.tokens + perSecond * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+            bucket.tokens = min(
+                burst,
+                bucket.tokens + perSecond
+                    * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            )
             bucket.updated = now
             defer { buckets[caller] = bucket }
             guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / perSecond).rounded(.up))) }

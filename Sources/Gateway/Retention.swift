@@ -1,8 +1,8 @@
 import AccessPolicy
 import AuditLog
 import Foundation
-import ServiceLifecycle
 import Records
+import ServiceLifecycle
 import Storage
 import VangnetCore
 
@@ -14,14 +14,32 @@ package enum Retention {
     /// Purges what `policy` no longer allows to be kept at `now`; the purge and its audit entry
     /// (`retention.purge`, with counts per dataset) are one transaction.
     @discardableResult
-    package static func purge(store: any RecordStore, active: ActivePolicy, now: Date, actor: OIN?, trigger: String) async throws -> PurgeResult {
+    package static func purge(
+        store: any RecordStore,
+        active: ActivePolicy,
+        now: Date,
+        actor: OIN?,
+        trigger: String
+    ) async throws -> PurgeResult {
         let policy = active.policy
         let rules = PolicyDeliveryRules(policy: policy, pseudonymiser: active.pseudonymiser)
-        return try await store.purge(before: policy.retentionCutoffs(now: now), rules: rules, day: CalendarDate.inAmsterdam(now), now: now) { result in
+        return try await store.purge(
+            before: policy.retentionCutoffs(now: now),
+            rules: rules,
+            day: CalendarDate.inAmsterdam(now),
+            now: now
+        ) { result in
             var counts = ["batches": result.batches.values.reduce(0, +), "records": result.records.values.reduce(0, +)]
             for (dataset, n) in result.records { counts["records.\(dataset)"] = n }
-            return AuditEvent(time: now, actor: actor, role: nil, action: .retentionPurge, object: "retention:\(trigger)/policy:\(policy.fingerprint)",
-                              outcome: .success, counts: counts)
+            return AuditEvent(
+                time: now,
+                actor: actor,
+                role: nil,
+                action: .retentionPurge,
+                object: "retention:\(trigger)/policy:\(policy.fingerprint)",
+                outcome: .success,
+                counts: counts
+            )
         }
     }
 }
@@ -30,7 +48,13 @@ extension Gateway {
     /// Purges records past retention under the policy in force.
     @discardableResult
     package func purgeExpiredRecords() async throws -> PurgeResult {
-        try await Retention.purge(store: store, active: state.current, now: clock.now(), actor: configuration.gateway.oin, trigger: "scheduled")
+        try await Retention.purge(
+            store: store,
+            active: state.current,
+            now: clock.now(),
+            actor: configuration.gateway.oin,
+            trigger: "scheduled"
+        )
     }
 }
 

@@ -49,23 +49,26 @@ struct ReviewPage {
     }
 
     var statusSection: String {
-        let checkpoint = lastCheckpoint.map { "last signed checkpoint: entry \($0.sequence) at \(e(Self.time(Date(timeIntervalSince1970: Double($0.time) / 1000))))" }
+        let checkpoint =
+            lastCheckpoint.map {
+                "last signed checkpoint: entry \($0.sequence) at \(e(Self.time(Date(timeIntervalSince1970: Double($0.time) / 1000))))"
+            }
             ?? "no signed checkpoint yet"
         switch verdict {
         case .intact(let count, let head, let checkpoints):
             return """
-            <section class="status ok" id="chain-status">
-              <h2>Audit chain intact</h2>
-              <p>\(count) entries recomputed; \(checkpoints) signed checkpoint(s) match the chain and verify with audit key <code>\(e(auditKeyID))</code>; head <code>\(Hex.encode(head.prefix(8)))</code>. \(e(checkpoint)).</p>
-            </section>
-            """
+                <section class="status ok" id="chain-status">
+                  <h2>Audit chain intact</h2>
+                  <p>\(count) entries recomputed; \(checkpoints) signed checkpoint(s) match the chain and verify with audit key <code>\(e(auditKeyID))</code>; head <code>\(Hex.encode(head.prefix(8)))</code>. \(e(checkpoint)).</p>
+                </section>
+                """
         case .broken(let sequence, let reason):
             return """
-            <section class="status broken" id="chain-status">
-              <h2>Audit chain BROKEN at entry \(sequence)</h2>
-              <p>\(e(reason)). Entries from there on cannot be trusted; \(e(checkpoint)).</p>
-            </section>
-            """
+                <section class="status broken" id="chain-status">
+                  <h2>Audit chain BROKEN at entry \(sequence)</h2>
+                  <p>\(e(reason)). Entries from there on cannot be trusted; \(e(checkpoint)).</p>
+                </section>
+                """
         }
     }
 
@@ -77,68 +80,82 @@ struct ReviewPage {
             let pulls = overview.pulls.filter { $0.region == region }
             let refused = overview.refusals[region] ?? 0
             if pulls.isEmpty {
-                rows += "<tr><td>\(region.value) \(e(name))</td><td colspan=\"4\" class=\"muted\">no pulls</td><td class=\"\(refused > 0 ? "refused" : "")\">\(refused)</td></tr>\n"
+                rows +=
+                    "<tr><td>\(region.value) \(e(name))</td><td colspan=\"4\" class=\"muted\">no pulls</td><td class=\"\(refused > 0 ? "refused" : "")\">\(refused)</td></tr>\n"
             }
             for (i, pull) in pulls.enumerated() {
                 let consumer = consumerName(pull.consumer)
-                rows += "<tr><td>\(i == 0 ? "\(region.value) \(e(name))" : "")</td><td>\(e(consumer))</td><td>\(e(pull.purpose?.value ?? "-"))</td>"
-                rows += "<td class=\"num\">\(pull.pulls) · last \(e(Self.time(pull.last)))</td><td class=\"num\">\(pull.records)</td>"
-                rows += "<td class=\"num \(i == 0 && refused > 0 ? "refused" : "")\">\(i == 0 ? String(refused) : "")</td></tr>\n"
+                rows +=
+                    "<tr><td>\(i == 0 ? "\(region.value) \(e(name))" : "")</td><td>\(e(consumer))</td><td>\(e(pull.purpose?.value ?? "-"))</td>"
+                rows +=
+                    "<td class=\"num\">\(pull.pulls) · last \(e(Self.time(pull.last)))</td><td class=\"num\">\(pull.records)</td>"
+                rows +=
+                    "<td class=\"num \(i == 0 && refused > 0 ? "refused" : "")\">\(i == 0 ? String(refused) : "")</td></tr>\n"
             }
         }
         let unplaced = overview.refusals[nil] ?? 0
         return """
-        <section id="overview">
-          <h2>Pulls per region</h2>
-          <table>
-            <thead><tr><th>Region</th><th>Consumer</th><th>Purpose</th><th>Pulls</th><th>Records received</th><th>Refusals</th></tr></thead>
-            <tbody>
-        \(rows.isEmpty ? "<tr><td colspan=\"6\" class=\"muted\">No pulls recorded.</td></tr>" : rows)    </tbody>
-          </table>
-          <p class="muted">Refusals not tied to a region (TLS, identity, pushes): <span class="\(unplaced > 0 ? "refused" : "")">\(unplaced)</span>.</p>
-        </section>
-        """
+            <section id="overview">
+              <h2>Pulls per region</h2>
+              <table>
+                <thead><tr><th>Region</th><th>Consumer</th><th>Purpose</th><th>Pulls</th><th>Records received</th><th>Refusals</th></tr></thead>
+                <tbody>
+            \(rows.isEmpty ? "<tr><td colspan=\"6\" class=\"muted\">No pulls recorded.</td></tr>" : rows)    </tbody>
+              </table>
+              <p class="muted">Refusals not tied to a region (TLS, identity, pushes): <span class="\(unplaced > 0 ? "refused" : "")">\(unplaced)</span>.</p>
+            </section>
+            """
     }
 
     var timelineSection: String {
         func selected(_ a: String?, _ b: String) -> String { a == b ? " selected" : "" }
-        let actions = AuditEvent.Action.allCases.map { "<option\(selected(filter.action?.rawValue, $0.rawValue))>\(e($0.rawValue))</option>" }.joined()
-        let outcomes = ["success", "refused", "failed"].map { "<option\(selected(filter.outcome?.rawValue, $0))>\($0)</option>" }.joined()
+        let actions = AuditEvent.Action.allCases.map {
+            "<option\(selected(filter.action?.rawValue, $0.rawValue))>\(e($0.rawValue))</option>"
+        }.joined()
+        let outcomes = ["success", "refused", "failed"].map {
+            "<option\(selected(filter.outcome?.rawValue, $0))>\($0)</option>"
+        }.joined()
         let value = { (name: String) in e(query.first { $0.0 == name }?.1 ?? "") }
         var rows = ""
         for entry in entries {
             let ev = entry.event
             let flagged = ev.outcome != .success
-            rows += "<tr class=\"\(flagged ? "refused" : "")\"><td class=\"num\">\(entry.sequence)</td><td class=\"nowrap\">\(e(Self.time(ev.time)))</td>"
-            rows += "<td>\(e(ev.actor.map(consumerName) ?? "-"))</td><td class=\"nowrap\">\(e(ev.action.rawValue))</td><td class=\"wrap\">\(breakable(ev.object))</td>"
+            rows +=
+                "<tr class=\"\(flagged ? "refused" : "")\"><td class=\"num\">\(entry.sequence)</td><td class=\"nowrap\">\(e(Self.time(ev.time)))</td>"
+            rows +=
+                "<td>\(e(ev.actor.map(consumerName) ?? "-"))</td><td class=\"nowrap\">\(e(ev.action.rawValue))</td><td class=\"wrap\">\(breakable(ev.object))</td>"
             rows += "<td>\(e(ev.outcome.rawValue))\(ev.reason.map { " <code>\(e($0))</code>" } ?? "")</td>"
-            rows += "<td class=\"wrap\">\(e(ev.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))</td></tr>\n"
+            rows +=
+                "<td class=\"wrap\">\(e(ev.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))</td></tr>\n"
         }
         var more = ""
         if entries.count == Self.pageSize, let last = entries.last {
-            let kept = query.filter { $0.0 != "before" }.map { "\(Self.urlEncode($0.0))=\(Self.urlEncode($0.1))" } + ["before=\(last.sequence)"]
+            let kept =
+                query.filter { $0.0 != "before" }.map { "\(Self.urlEncode($0.0))=\(Self.urlEncode($0.1))" } + [
+                    "before=\(last.sequence)"
+                ]
             more = "<p><a href=\"/review?\(e(kept.joined(separator: "&")))\">Older entries</a></p>"
         }
         return """
-        <section id="timeline">
-          <h2>Timeline</h2>
-          <form method="get" action="/review">
-            <label>From <input name="from" value="\(value("from"))" placeholder="2026-11-01"></label>
-            <label>To <input name="to" value="\(value("to"))" placeholder="2026-11-30"></label>
-            <label>Actor (OIN) <input name="actor" value="\(value("actor"))" size="22"></label>
-            <label>Action <select name="action"><option value="">any</option>\(actions)</select></label>
-            <label>Region <input name="region" value="\(value("region"))" size="3"></label>
-            <label>Outcome <select name="outcome"><option value="">any</option>\(outcomes)</select></label>
-            <button type="submit">Filter</button>
-          </form>
-          <div class="scroll"><table>
-            <thead><tr><th>#</th><th>Time (UTC)</th><th>Actor</th><th>Action</th><th>Object</th><th>Outcome</th><th>Counts</th></tr></thead>
-            <tbody>
-        \(rows.isEmpty ? "<tr><td colspan=\"7\" class=\"muted\">No entries match.</td></tr>" : rows)    </tbody>
-          </table></div>
-          \(more)
-        </section>
-        """
+            <section id="timeline">
+              <h2>Timeline</h2>
+              <form method="get" action="/review">
+                <label>From <input name="from" value="\(value("from"))" placeholder="2026-11-01"></label>
+                <label>To <input name="to" value="\(value("to"))" placeholder="2026-11-30"></label>
+                <label>Actor (OIN) <input name="actor" value="\(value("actor"))" size="22"></label>
+                <label>Action <select name="action"><option value="">any</option>\(actions)</select></label>
+                <label>Region <input name="region" value="\(value("region"))" size="3"></label>
+                <label>Outcome <select name="outcome"><option value="">any</option>\(outcomes)</select></label>
+                <button type="submit">Filter</button>
+              </form>
+              <div class="scroll"><table>
+                <thead><tr><th>#</th><th>Time (UTC)</th><th>Actor</th><th>Action</th><th>Object</th><th>Outcome</th><th>Counts</th></tr></thead>
+                <tbody>
+            \(rows.isEmpty ? "<tr><td colspan=\"7\" class=\"muted\">No entries match.</td></tr>" : rows)    </tbody>
+              </table></div>
+              \(more)
+            </section>
+            """
     }
 
     func consumerName(_ oin: OIN) -> String {
@@ -178,33 +195,34 @@ struct ReviewPage {
     }()
 
     static func urlEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+            ?? ""
     }
 
     static let css = """
-    :root { color-scheme: light; font-family: system-ui, sans-serif; color: #1b1b1b; }
-    body { margin: 0; background: #f4f5f7; }
-    header { background: #154273; color: #fff; padding: 1rem 2rem; }
-    header h1 { margin: 0 0 .25rem; font-size: 1.5rem; }
-    header p { margin: 0; opacity: .85; }
-    main { padding: 1rem 2rem 3rem; max-width: 1200px; box-sizing: border-box; }
-    section { background: #fff; border-radius: 6px; padding: 1rem 1.25rem; margin: 1rem 0; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
-    h2 { font-size: 1.15rem; margin: 0 0 .75rem; }
-    .status.ok { border-left: 6px solid #2e7d32; }
-    .status.broken { border-left: 6px solid #c62828; background: #fdecea; }
-    table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-    th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e3e5e8; vertical-align: top; overflow-wrap: break-word; }
-    td.nowrap { white-space: nowrap; }
-    td.wrap { word-break: break-all; min-width: 8rem; }
-    .scroll { overflow-x: auto; }
-    th { background: #eef1f5; }
-    td.num { text-align: right; white-space: nowrap; }
-    tr.refused td, td.refused, span.refused { background: #fdecea; color: #8e1b1b; font-weight: 600; }
-    .muted { color: #6b7280; }
-    code { font-family: ui-monospace, monospace; font-size: .85em; }
-    form { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin-bottom: .75rem; align-items: end; }
-    label { display: flex; flex-direction: column; font-size: .8rem; color: #374151; }
-    input, select, button { font: inherit; padding: .25rem .4rem; }
-    button { background: #154273; color: #fff; border: 0; border-radius: 4px; padding: .35rem .9rem; }
-    """
+        :root { color-scheme: light; font-family: system-ui, sans-serif; color: #1b1b1b; }
+        body { margin: 0; background: #f4f5f7; }
+        header { background: #154273; color: #fff; padding: 1rem 2rem; }
+        header h1 { margin: 0 0 .25rem; font-size: 1.5rem; }
+        header p { margin: 0; opacity: .85; }
+        main { padding: 1rem 2rem 3rem; max-width: 1200px; box-sizing: border-box; }
+        section { background: #fff; border-radius: 6px; padding: 1rem 1.25rem; margin: 1rem 0; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+        h2 { font-size: 1.15rem; margin: 0 0 .75rem; }
+        .status.ok { border-left: 6px solid #2e7d32; }
+        .status.broken { border-left: 6px solid #c62828; background: #fdecea; }
+        table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+        th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e3e5e8; vertical-align: top; overflow-wrap: break-word; }
+        td.nowrap { white-space: nowrap; }
+        td.wrap { word-break: break-all; min-width: 8rem; }
+        .scroll { overflow-x: auto; }
+        th { background: #eef1f5; }
+        td.num { text-align: right; white-space: nowrap; }
+        tr.refused td, td.refused, span.refused { background: #fdecea; color: #8e1b1b; font-weight: 600; }
+        .muted { color: #6b7280; }
+        code { font-family: ui-monospace, monospace; font-size: .85em; }
+        form { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin-bottom: .75rem; align-items: end; }
+        label { display: flex; flex-direction: column; font-size: .8rem; color: #374151; }
+        input, select, button { font: inherit; padding: .25rem .4rem; }
+        button { background: #154273; color: #fff; border: 0; border-radius: 4px; padding: .35rem .9rem; }
+        """
 }

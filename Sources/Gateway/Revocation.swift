@@ -4,10 +4,10 @@ import Foundation
 import Logging
 import NIOSSL
 import ServiceLifecycle
+import SwiftASN1
 import Synchronization
 import VangnetCore
 import VangnetCrypto
-import SwiftASN1
 import X509
 
 /// The client CA's revocation list in force, read again when its file changes.
@@ -47,7 +47,10 @@ package final class Revocation: Sendable {
     /// Reads the configured CRL, checked against the first certificate of `clientCA`.
     package static func load(file: URL, clientCA: URL, failClosed: Bool = false) throws -> Revocation {
         let pem = try String(contentsOf: clientCA, encoding: .utf8)
-        guard let first = try PEMDocument.parseMultiple(pemString: pem).first(where: { $0.discriminator == "CERTIFICATE" }) else {
+        guard
+            let first = try PEMDocument.parseMultiple(pemString: pem).first(where: { $0.discriminator == "CERTIFICATE" }
+            )
+        else {
             throw RevocationList.Failure("\(clientCA.path) holds no certificate")
         }
         let issuer = try Certificate(derEncoded: first.derBytes)
@@ -78,19 +81,28 @@ package final class Revocation: Sendable {
     /// `true` once for each list that is found past its nextUpdate (so it is audited once).
     func reportExpiry(at now: Date) -> Bool {
         guard isExpired(at: now) else { return false }
-        return expiryReported.withLock { reported in defer { reported = true }; return !reported }
+        return expiryReported.withLock { reported in
+            defer { reported = true }
+            return !reported
+        }
     }
 
     private static func read(_ file: URL, issuer: Certificate) throws -> (RevocationList, FileStamp) {
         let bytes = Array(try Data(contentsOf: file))
         let list = try RevocationList(bytes: bytes, issuer: issuer)
         let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
-        return (list, FileStamp(modified: attributes[.modificationDate] as? Date ?? .distantPast, size: bytes.count, digest: Array(SHA256.hash(data: bytes))))
+        return (
+            list,
+            FileStamp(
+                modified: attributes[.modificationDate] as? Date ?? .distantPast,
+                size: bytes.count,
+                digest: Array(SHA256.hash(data: bytes))
+            )
+        )
     }
 
     /// The list in force (`nil`: no CRL configured).
     package var list: RevocationList? { current.withLock { $0.list } }
-
 
     /// What a check of the file found.
     package enum Change: Equatable, Sendable {
@@ -106,7 +118,8 @@ package final class Revocation: Sendable {
     package func reloadIfChanged() -> Change {
         guard let file, let issuer else { return .unchanged }
         let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
-        let modified = attributes?[.modificationDate] as? Date, size = (attributes?[.size] as? NSNumber)?.intValue
+        let modified = attributes?[.modificationDate] as? Date
+        let size = (attributes?[.size] as? NSNumber)?.intValue
         let known = current.withLock { $0.stamp }
         if let known, known.modified == modified, known.size == size { return .unchanged }
         do {
@@ -119,7 +132,10 @@ package final class Revocation: Sendable {
             // would un-revoke what the newer one revoked.
             if let inForce = self.list, list.isOlder(than: inForce) {
                 current.withLock { $0.stamp = stamp }
-                return .refused(code: "crl_rollback", reason: "the list is older than the one in force (CRL number or thisUpdate)")
+                return .refused(
+                    code: "crl_rollback",
+                    reason: "the list is older than the one in force (CRL number or thisUpdate)"
+                )
             }
             current.withLock { $0 = Current(list: list, stamp: stamp) }
             expiryReported.withLock { $0 = false }
@@ -145,23 +161,55 @@ extension Gateway {
         case .unchanged:
             return
         case .loaded(let digest, let revoked):
-            try await store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
-                                                   object: "crl:\(digest)", outcome: .success, counts: ["revokedCertificates": revoked]))
+            try await store.appendAudit(
+                AuditEvent(
+                    time: clock.now(),
+                    actor: configuration.gateway.oin,
+                    role: nil,
+                    action: .configLoad,
+                    object: "crl:\(digest)",
+                    outcome: .success,
+                    counts: ["revokedCertificates": revoked]
+                )
+            )
             logger.info("revocation list loaded", metadata: ["crl": "\(digest)", "revoked": "\(revoked)"])
         case .refused(let code, let reason):
-            try await store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad,
-                                                   object: "crl", outcome: .refused, reason: code))
-            logger.error("revocation list refused; the list in force stays", metadata: ["code": "\(code)", "reason": "\(reason)"])
+            try await store.appendAudit(
+                AuditEvent(
+                    time: clock.now(),
+                    actor: configuration.gateway.oin,
+                    role: nil,
+                    action: .configLoad,
+                    object: "crl",
+                    outcome: .refused,
+                    reason: code
+                )
+            )
+            logger.error(
+                "revocation list refused; the list in force stays",
+                metadata: ["code": "\(code)", "reason": "\(reason)"]
+            )
         }
     }
 
     /// Audits (once per list) and logs a list in force that is past its nextUpdate.
     func auditExpiredRevocationList() async throws {
         guard revocation.reportExpiry(at: clock.now()) else { return }
-        try await store.appendAudit(AuditEvent(time: clock.now(), actor: configuration.gateway.oin, role: nil, action: .configLoad, object: "crl",
-                                               outcome: .failed, reason: "crl_expired",
-                                               counts: ["failClosed": revocation.failClosed ? 1 : 0]))
-        logger.warning("the revocation list in force is past its nextUpdate: publish a current one",
-                       metadata: ["failClosed": "\(revocation.failClosed)"])
+        try await store.appendAudit(
+            AuditEvent(
+                time: clock.now(),
+                actor: configuration.gateway.oin,
+                role: nil,
+                action: .configLoad,
+                object: "crl",
+                outcome: .failed,
+                reason: "crl_expired",
+                counts: ["failClosed": revocation.failClosed ? 1 : 0]
+            )
+        )
+        logger.warning(
+            "the revocation list in force is past its nextUpdate: publish a current one",
+            metadata: ["failClosed": "\(revocation.failClosed)"]
+        )
     }
 }

@@ -18,7 +18,8 @@ package struct RevocationList: Sendable, Equatable {
     /// thisUpdate): taking it into use would roll revocations back.
     package func isOlder(than other: RevocationList) -> Bool {
         if let number, let otherNumber = other.number, number != otherNumber {
-            return number.count != otherNumber.count ? number.count < otherNumber.count : number.lexicographicallyPrecedes(otherNumber)
+            return number.count != otherNumber.count
+                ? number.count < otherNumber.count : number.lexicographicallyPrecedes(otherNumber)
         }
         return thisUpdate < other.thisUpdate
     }
@@ -30,7 +31,9 @@ package struct RevocationList: Sendable, Equatable {
     }
 
     /// Whether `certificate` is on the list.
-    package func revokes(_ certificate: Certificate) -> Bool { revokedSerials.contains(Array(certificate.serialNumber.bytes)) }
+    package func revokes(_ certificate: Certificate) -> Bool {
+        revokedSerials.contains(Array(certificate.serialNumber.bytes))
+    }
 
     /// Parses `bytes` (DER, or PEM "X509 CRL") and checks that `issuer` signed it.
     package init(bytes: [UInt8], issuer: Certificate) throws {
@@ -42,12 +45,20 @@ package struct RevocationList: Sendable, Equatable {
         do { root = try DER.parse(der) } catch { throw Failure("not a DER or PEM certificate revocation list") }
         guard case .constructed(let outer) = root.content else { throw Failure("not a certificate revocation list") }
         var parts = outer.makeIterator()
-        guard let tbs = parts.next(), let algorithm = parts.next(), let signatureNode = parts.next(), parts.next() == nil else {
+        guard let tbs = parts.next(), let algorithm = parts.next(), let signatureNode = parts.next(),
+            parts.next() == nil
+        else {
             throw Failure("a CRL has three parts: the list, the signature algorithm and the signature")
         }
         let signature = try ASN1BitString(derEncoded: signatureNode)
         let signatureAlgorithm = try Self.signatureAlgorithm(algorithm)
-        guard issuer.publicKey.isValidSignature(Array(signature.bytes), for: tbs.encodedBytes, signatureAlgorithm: signatureAlgorithm) else {
+        guard
+            issuer.publicKey.isValidSignature(
+                Array(signature.bytes),
+                for: tbs.encodedBytes,
+                signatureAlgorithm: signatureAlgorithm
+            )
+        else {
             throw Failure("the CRL is not signed by the client CA (\(issuer.subject))")
         }
         (revokedSerials, thisUpdate, nextUpdate, number) = try Self.parseList(tbs, issuer: issuer)
@@ -59,10 +70,14 @@ package struct RevocationList: Sendable, Equatable {
     }
 
     private static func signatureAlgorithm(_ node: ASN1Node) throws -> Certificate.SignatureAlgorithm {
-        guard case .constructed(let parts) = node.content, let first = parts.first(where: { _ in true }) else { throw Failure("malformed signature algorithm") }
+        guard case .constructed(let parts) = node.content, let first = parts.first(where: { _ in true }) else {
+            throw Failure("malformed signature algorithm")
+        }
         let known: [ASN1ObjectIdentifier: Certificate.SignatureAlgorithm] = [
-            [1, 2, 840, 10045, 4, 3, 2]: .ecdsaWithSHA256, [1, 2, 840, 10045, 4, 3, 3]: .ecdsaWithSHA384, [1, 2, 840, 10045, 4, 3, 4]: .ecdsaWithSHA512,
-            [1, 2, 840, 113549, 1, 1, 11]: .sha256WithRSAEncryption, [1, 2, 840, 113549, 1, 1, 12]: .sha384WithRSAEncryption,
+            [1, 2, 840, 10045, 4, 3, 2]: .ecdsaWithSHA256, [1, 2, 840, 10045, 4, 3, 3]: .ecdsaWithSHA384,
+            [1, 2, 840, 10045, 4, 3, 4]: .ecdsaWithSHA512,
+            [1, 2, 840, 113549, 1, 1, 11]: .sha256WithRSAEncryption,
+            [1, 2, 840, 113549, 1, 1, 12]: .sha384WithRSAEncryption,
             [1, 2, 840, 113549, 1, 1, 13]: .sha512WithRSAEncryption, [1, 3, 101, 112]: .ed25519,
         ]
         let oid = try ASN1ObjectIdentifier(derEncoded: first)
@@ -71,12 +86,13 @@ package struct RevocationList: Sendable, Equatable {
     }
 
     /// TBSCertList: version?, signature, issuer, thisUpdate, nextUpdate?, revokedCertificates?, [0] extensions?
-    private static func parseList(_ node: ASN1Node, issuer: Certificate) throws -> (Set<[UInt8]>, Date, Date?, [UInt8]?) {
+    private static func parseList(_ node: ASN1Node, issuer: Certificate) throws -> (Set<[UInt8]>, Date, Date?, [UInt8]?)
+    {
         guard case .constructed(let children) = node.content else { throw Failure("malformed CRL") }
         var fields = Array(children)[...]
-        if fields.first?.identifier == .integer { fields = fields.dropFirst() } // version v2
+        if fields.first?.identifier == .integer { fields = fields.dropFirst() }  // version v2
         guard fields.count >= 3 else { throw Failure("malformed CRL: too few fields") }
-        fields = fields.dropFirst() // the signature algorithm again
+        fields = fields.dropFirst()  // the signature algorithm again
         let name = try DistinguishedName(derEncoded: fields.removeFirst())
         guard name == issuer.subject else { throw Failure("the CRL's issuer is \(name), not the client CA") }
         let thisUpdate = try date(fields.removeFirst())
@@ -88,7 +104,8 @@ package struct RevocationList: Sendable, Equatable {
         var serials = Set<[UInt8]>()
         if let list = fields.first, list.identifier == .sequence, case .constructed(let entries) = list.content {
             for entry in entries {
-                guard case .constructed(let parts) = entry.content, let serial = parts.first(where: { _ in true }) else { throw Failure("malformed CRL entry") }
+                guard case .constructed(let parts) = entry.content, let serial = parts.first(where: { _ in true })
+                else { throw Failure("malformed CRL entry") }
                 serials.insert(Array(try ArraySlice<UInt8>(derEncoded: serial)))
             }
             fields = fields.dropFirst()
@@ -100,12 +117,16 @@ package struct RevocationList: Sendable, Equatable {
 
     /// The CRL number in `[0] EXPLICIT Extensions`, if there is one.
     private static func crlNumber(_ node: ASN1Node) throws -> [UInt8]? {
-        guard node.identifier == ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific), case .constructed(let wrapped) = node.content,
-              let extensions = wrapped.first(where: { _ in true }), case .constructed(let list) = extensions.content else { return nil }
+        guard node.identifier == ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific),
+            case .constructed(let wrapped) = node.content,
+            let extensions = wrapped.first(where: { _ in true }), case .constructed(let list) = extensions.content
+        else { return nil }
         for item in list {
             guard case .constructed(let parts) = item.content else { throw Failure("malformed CRL extension") }
             let members = Array(parts)
-            guard let first = members.first, try ASN1ObjectIdentifier(derEncoded: first) == crlNumberOID, let value = members.last else { continue }
+            guard let first = members.first, try ASN1ObjectIdentifier(derEncoded: first) == crlNumberOID,
+                let value = members.last
+            else { continue }
             let octets = try ASN1OctetString(derEncoded: value)
             let integer = try ArraySlice<UInt8>(derEncoded: Array(octets.bytes)[...])
             return Array(integer.drop { $0 == 0 })
@@ -124,25 +145,50 @@ package struct RevocationList: Sendable, Equatable {
         }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = .gmt
-        guard let date = calendar.date(from: DateComponents(year: c.year, month: c.month, day: c.day, hour: c.hours, minute: c.minutes, second: c.seconds)) else {
+        guard
+            let date = calendar.date(
+                from: DateComponents(
+                    year: c.year,
+                    month: c.month,
+                    day: c.day,
+                    hour: c.hours,
+                    minute: c.minutes,
+                    second: c.seconds
+                )
+            )
+        else {
             throw Failure("malformed CRL time")
         }
         return date
     }
 
     /// A CRL signed by `caKey` for the CA `ca`, revoking `serials` (for the development PKI and tests).
-    package static func issue(revoking serials: [Certificate.SerialNumber], ca: Certificate, caKey: Certificate.PrivateKey,
-                             now: Date = Date(), validity: TimeInterval = 7 * 86_400, number: Int = 1) throws -> [UInt8] {
+    package static func issue(
+        revoking serials: [Certificate.SerialNumber],
+        ca: Certificate,
+        caKey: Certificate.PrivateKey,
+        now: Date = Date(),
+        validity: TimeInterval = 7 * 86_400,
+        number: Int = 1
+    ) throws -> [UInt8] {
         func utc(_ date: Date) throws -> UTCTime {
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = .gmt
             let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-            return try UTCTime(year: c.year!, month: c.month!, day: c.day!, hours: c.hour!, minutes: c.minute!, seconds: c.second!)
+            return try UTCTime(
+                year: c.year!,
+                month: c.month!,
+                day: c.day!,
+                hours: c.hour!,
+                minutes: c.minute!,
+                seconds: c.second!
+            )
         }
-        let algorithm: ASN1ObjectIdentifier = [1, 2, 840, 10045, 4, 3, 2] // ecdsa-with-SHA256 (the development CA is P-256)
+        // ecdsa-with-SHA256 (the development CA is P-256)
+        let algorithm: ASN1ObjectIdentifier = [1, 2, 840, 10045, 4, 3, 2]
         var tbs = DER.Serializer()
         try tbs.appendConstructedNode(identifier: .sequence) { list in
-            try list.serialize(1) // v2
+            try list.serialize(1)  // v2
             try list.appendConstructedNode(identifier: .sequence) { try $0.serialize(algorithm) }
             try list.serialize(ca.subject)
             try list.serialize(try utc(now))
@@ -158,7 +204,8 @@ package struct RevocationList: Sendable, Equatable {
                 }
             }
             // [0] EXPLICIT Extensions: the CRL number.
-            try list.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) { wrapper in
+            try list.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) {
+                wrapper in
                 try wrapper.appendConstructedNode(identifier: .sequence) { extensions in
                     try extensions.appendConstructedNode(identifier: .sequence) { item in
                         try item.serialize(crlNumberOID)

@@ -19,7 +19,9 @@ package final class RunningGateway: Sendable {
     /// Starts `gateway` and returns once it listens.
     package static func start(_ gateway: Gateway) async throws -> RunningGateway {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let group = ServiceGroup(configuration: .init(services: try gateway.services { continuation.yield($0) }, logger: gateway.logger))
+        let group = ServiceGroup(
+            configuration: .init(services: try gateway.services { continuation.yield($0) }, logger: gateway.logger)
+        )
         let task = Task {
             defer { continuation.finish() }
             try await group.run()

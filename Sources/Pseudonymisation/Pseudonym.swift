@@ -65,7 +65,9 @@ package struct RecordKey: Sendable, Hashable, Comparable, CustomStringConvertibl
     }
 
     /// The 16 bytes, big-endian words: the order of `<` is the order of the bytes.
-    package var bytes: [UInt8] { (0..<16).map { k in UInt8(truncatingIfNeeded: (k < 8 ? high : low) >> (56 - 8 * UInt64(k % 8))) } }
+    package var bytes: [UInt8] {
+        (0..<16).map { k in UInt8(truncatingIfNeeded: (k < 8 ? high : low) >> (56 - 8 * UInt64(k % 8))) }
+    }
 
     package static func < (a: Self, b: Self) -> Bool { (a.high, a.low) < (b.high, b.low) }
     package var description: String { "RecordKey(redacted)" }

@@ -83,8 +83,12 @@ package struct Pseudonymiser: Sendable {
     /// The validated withdrawal with its BSN replaced by the internal pseudonym.
     package func pseudonymise(_ withdrawal: ValidatedWithdrawal) -> PseudonymisedWithdrawal {
         let person = internalPseudonym(of: withdrawal.bsn)
-        return PseudonymisedWithdrawal(dataset: withdrawal.dataset, line: withdrawal.line, person: person,
-                                       key: RecordKey(person: person, dataset: withdrawal.dataset, identity: withdrawal.identity))
+        return PseudonymisedWithdrawal(
+            dataset: withdrawal.dataset,
+            line: withdrawal.line,
+            person: person,
+            key: RecordKey(person: person, dataset: withdrawal.dataset, identity: withdrawal.identity)
+        )
     }
 
     /// Seals `payload` for `context` under the current epoch's cursor key: opaque to whoever holds
@@ -98,8 +102,10 @@ package struct Pseudonymiser: Sendable {
     /// gateway for `context` under a held epoch.
     package func openToken(_ token: some StringProtocol, context: String) -> [UInt8]? {
         let parts = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].first == "e", let epoch = UInt32(parts[0].dropFirst()), let keys = epochs[epoch],
-              let box = Self.base64urlDecode(parts[1]) else { return nil }
+        guard parts.count == 2, parts[0].first == "e", let epoch = UInt32(parts[0].dropFirst()),
+            let keys = epochs[epoch],
+            let box = Self.base64urlDecode(parts[1])
+        else { return nil }
         return AEAD.open(box, associated: Array(context.utf8), key: keys.cursorKey)
     }
 
@@ -108,7 +114,9 @@ package struct Pseudonymiser: Sendable {
     }
 
     static func base64urlDecode(_ text: some StringProtocol) -> [UInt8]? {
-        guard text.count <= 512, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
+        guard text.count <= 512,
+            text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        else { return nil }
         var s = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
         while s.count % 4 != 0 { s += "=" }
         return Data(base64Encoded: s).map { Array($0) }
@@ -118,7 +126,12 @@ package struct Pseudonymiser: Sendable {
     /// as long as the record exists, unlinkable across regions, purposes and epochs (like the
     /// delivery pseudonym); `nil` if the epoch's keys are no longer held. Its text is
     /// `vr1.<32 hex digits>` (``deliveryRecordID(digest:)``) of ``deliveryRecordDigest(_:region:purpose:epoch:)``.
-    package func deliveryRecordID(for key: RecordKey, epoch: UInt32, region: RegionNumber, purpose: PurposeID) -> String? {
+    package func deliveryRecordID(
+        for key: RecordKey,
+        epoch: UInt32,
+        region: RegionNumber,
+        purpose: PurposeID
+    ) -> String? {
         deliveryRecordDigest(key, region: region, purpose: purpose, epoch: epoch).map(Self.deliveryRecordID(digest:))
     }
 
@@ -126,16 +139,27 @@ package struct Pseudonymiser: Sendable {
     package static func deliveryRecordID(digest: [UInt8]) -> String { "vr1." + Hex.encode(digest) }
 
     /// The 16 bytes of ``deliveryRecordID(for:epoch:region:purpose:)``.
-    package func deliveryRecordDigest(_ key: RecordKey, region: RegionNumber, purpose: PurposeID, epoch: UInt32) -> [UInt8]? {
+    package func deliveryRecordDigest(
+        _ key: RecordKey,
+        region: RegionNumber,
+        purpose: PurposeID,
+        epoch: UInt32
+    ) -> [UInt8]? {
         guard let keys = epochs[epoch] else { return nil }
-        var input: [UInt8] = Array("vangnet/delivery-record/v1:region=\(region.value);purpose=\(purpose.value);record=".utf8)
+        var input: [UInt8] = Array(
+            "vangnet/delivery-record/v1:region=\(region.value);purpose=\(purpose.value);record=".utf8
+        )
         input.append(contentsOf: key.bytes)
         return GenericHash.keyedHash(input, key: keys.deliveryKey, outputLength: 16)
     }
 
     /// The pseudonym that `region` receives for `person` under `purpose`, in the person's epoch;
     /// `nil` if that epoch's keys are no longer held (its records cannot be delivered).
-    package func deliveryPseudonym(for person: InternalPseudonym, region: RegionNumber, purpose: PurposeID) -> DeliveryPseudonym? {
+    package func deliveryPseudonym(
+        for person: InternalPseudonym,
+        region: RegionNumber,
+        purpose: PurposeID
+    ) -> DeliveryPseudonym? {
         guard let keys = epochs[person.epoch] else { return nil }
         var input: [UInt8] = Array("vangnet/delivery/v1:region=\(region.value);purpose=\(purpose.value);person=".utf8)
         input.append(contentsOf: person.bytes)

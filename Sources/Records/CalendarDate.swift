@@ -5,7 +5,9 @@ package struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConvert
     package let day: Int
 
     package init?(year: Int, month: Int, day: Int) {
-        guard (1900...2200).contains(year), (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year) else { return nil }
+        guard (1900...2200).contains(year), (1...12).contains(month), day >= 1,
+            day <= Self.daysIn(month: month, year: year)
+        else { return nil }
         self.year = year
         self.month = month
         self.day = day
@@ -43,7 +45,9 @@ package struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConvert
     package static func < (a: Self, b: Self) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
 
     package var description: String {
-        func pad(_ n: Int, _ w: Int) -> String { String(repeating: "0", count: max(0, w - String(n).count)) + String(n) }
+        func pad(_ n: Int, _ w: Int) -> String {
+            String(repeating: "0", count: max(0, w - String(n).count)) + String(n)
+        }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
 
@@ -91,9 +95,10 @@ extension CalendarDate {
         let utc = CalendarDate(dayNumber: utcDay)!
         func lastSunday(of month: Int) -> Int {
             let last = CalendarDate(year: utc.year, month: month, day: 31)!.dayNumber
-            return last - ((last + 4) % 7 + 7) % 7 // 1970-01-01 was a Thursday
+            return last - ((last + 4) % 7 + 7) % 7  // 1970-01-01 was a Thursday
         }
-        let summerStart = Double(lastSunday(of: 3)) * 86_400 + 3600, summerEnd = Double(lastSunday(of: 10)) * 86_400 + 3600
+        let summerStart = Double(lastSunday(of: 3)) * 86_400 + 3600
+        let summerEnd = Double(lastSunday(of: 10)) * 86_400 + 3600
         let offset: Double = t >= summerStart && t < summerEnd ? 7200 : 3600
         return CalendarDate(dayNumber: Int(((t + offset) / 86_400).rounded(.down)))!
     }

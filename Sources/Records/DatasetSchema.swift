@@ -1,7 +1,8 @@
+import VangnetCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import VangnetCore
 
 /// The type of a record field and what values it admits.
 package enum FieldType: Sendable, Hashable {
@@ -69,10 +70,15 @@ package struct DatasetSchema: Sendable {
     private let nameBytes: [[UInt8]]
 
     package init(id: DatasetID, version: Int, fields: [FieldSpec], key keyFields: [String]) {
-        guard let bsn = fields.first(where: { $0.type == .bsn }), let municipality = fields.first(where: { $0.type == .municipality }) else {
+        guard let bsn = fields.first(where: { $0.type == .bsn }),
+            let municipality = fields.first(where: { $0.type == .municipality })
+        else {
             preconditionFailure("a dataset schema needs a BSN field and a municipality field")
         }
-        precondition(fields.count <= 64, "a dataset schema has at most 64 fields (the validator keeps them in a bit set)")
+        precondition(
+            fields.count <= 64,
+            "a dataset schema has at most 64 fields (the validator keeps them in a bit set)"
+        )
         self.id = id
         self.version = version
         self.fields = fields
@@ -80,7 +86,8 @@ package struct DatasetSchema: Sendable {
         self.municipalityField = municipality.name
         self.keyFields = keyFields
         self.keyPositions = keyFields.map { name in
-            guard let k = fields.firstIndex(where: { $0.name == name }), fields[k].required, fields[k].type != .bsn else {
+            guard let k = fields.firstIndex(where: { $0.name == name }), fields[k].required, fields[k].type != .bsn
+            else {
                 preconditionFailure("a key field is a required field of the schema other than the BSN")
             }
             return k
@@ -91,7 +98,8 @@ package struct DatasetSchema: Sendable {
     /// The index of the field whose name is `key` (UTF-8 bytes), comparing bytes: no string is made.
     package func position(ofKeyBytes key: UnsafeRawBufferPointer, startingAt start: Int = 0) -> Int? {
         func matches(_ k: Int) -> Bool {
-            nameBytes[k].count == key.count && nameBytes[k].withUnsafeBytes { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
+            nameBytes[k].count == key.count
+                && nameBytes[k].withUnsafeBytes { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
         }
         let n = nameBytes.count
         for offset in 0..<n {

@@ -35,7 +35,11 @@ package enum FlatJSON {
             var escaped = false
             while i < n, bytes[i] != 0x22 {
                 if bytes[i] < 0x20 { throw fail() }
-                if bytes[i] == 0x5C { escaped = true; i += 2; continue }
+                if bytes[i] == 0x5C {
+                    escaped = true
+                    i += 2
+                    continue
+                }
                 i += 1
             }
             guard i < n else { throw fail() }
@@ -43,7 +47,8 @@ package enum FlatJSON {
             return (start..<(i - 1), escaped)
         }
         func literal(_ word: StaticString) throws(ParseError) -> Range<Int> {
-            let length = word.utf8CodeUnitCount, start = i
+            let length = word.utf8CodeUnitCount
+            let start = i
             guard i + length <= n else { throw fail() }
             for k in 0..<length where bytes[i + k] != word.utf8Start[k] { throw fail() }
             i += length
@@ -76,12 +81,18 @@ package enum FlatJSON {
                     let start = i
                     if bytes[i] == 0x2D { i += 1 }
                     var digits = 0
-                    while i < n, (0x30...0x39).contains(bytes[i]) { i += 1; digits += 1 }
+                    while i < n, (0x30...0x39).contains(bytes[i]) {
+                        i += 1
+                        digits += 1
+                    }
                     guard digits > 0 else { throw fail() }
                     if i < n, bytes[i] == 0x2E {
                         i += 1
                         var fraction = 0
-                        while i < n, (0x30...0x39).contains(bytes[i]) { i += 1; fraction += 1 }
+                        while i < n, (0x30...0x39).contains(bytes[i]) {
+                            i += 1
+                            fraction += 1
+                        }
                         guard fraction > 0 else { throw fail() }
                     }
                     pairs.append(RawPair(key: key, kind: .number, value: start..<i))
@@ -90,8 +101,14 @@ package enum FlatJSON {
                 }
                 skipSpace()
                 guard i < n else { throw fail() }
-                if bytes[i] == 0x2C { i += 1; continue }
-                if bytes[i] == 0x7D { i += 1; break }
+                if bytes[i] == 0x2C {
+                    i += 1
+                    continue
+                }
+                if bytes[i] == 0x7D {
+                    i += 1
+                    break
+                }
                 throw fail()
             }
         }

@@ -49,12 +49,20 @@ package struct LineSplitter: Sendable {
     package mutating func finish(_ body: (Line) throws -> Void) rethrows {
         guard !partial.isEmpty || partialOversized else { return }
         lineNumber += 1
-        if partialOversized { try body(.oversized(number: lineNumber)) } else { try partial.withUnsafeBytes { try emit($0, body) } }
+        if partialOversized {
+            try body(.oversized(number: lineNumber))
+        } else {
+            try partial.withUnsafeBytes { try emit($0, body) }
+        }
         partial.removeAll()
         partialOversized = false
     }
 
     private func emit(_ slice: UnsafeRawBufferPointer, _ body: (Line) throws -> Void) rethrows {
-        if slice.count > maxLineBytes { try body(.oversized(number: lineNumber)) } else { try body(.line(slice, number: lineNumber)) }
+        if slice.count > maxLineBytes {
+            try body(.oversized(number: lineNumber))
+        } else {
+            try body(.line(slice, number: lineNumber))
+        }
     }
 }

@@ -22,21 +22,30 @@ package struct RecordValidator: Sendable {
     package func validate(line bytes: UnsafeRawBufferPointer, number: Int) -> Result<ValidatedRecord, RecordRejection> {
         switch check(line: bytes, number: number, withdrawals: false) {
         case .success(.record(let record)): .success(record)
-        case .success(.withdrawal): .failure(RecordRejection(line: number, reason: .withdrawalNotAllowed, field: "withdrawn"))
+        case .success(.withdrawal):
+            .failure(RecordRejection(line: number, reason: .withdrawalNotAllowed, field: "withdrawn"))
         case .failure(let rejection): .failure(rejection)
         }
     }
 
     /// Validates one line of a batch of changes: a record (added or changed) or a withdrawal
     /// (`"withdrawn": true` with the BSN and the key fields, nothing else).
-    package func validateChange(line bytes: UnsafeRawBufferPointer, number: Int) -> Result<ValidatedLine, RecordRejection> {
+    package func validateChange(
+        line bytes: UnsafeRawBufferPointer,
+        number: Int
+    ) -> Result<ValidatedLine, RecordRejection> {
         check(line: bytes, number: number, withdrawals: true)
     }
 
     private static let withdrawnKey = Array("withdrawn".utf8)
 
-    private func check(line bytes: UnsafeRawBufferPointer, number: Int, withdrawals: Bool) -> Result<ValidatedLine, RecordRejection> {
-        func reject(_ reason: RecordRejection.Reason, _ field: String? = nil) -> Result<ValidatedLine, RecordRejection> {
+    private func check(
+        line bytes: UnsafeRawBufferPointer,
+        number: Int,
+        withdrawals: Bool
+    ) -> Result<ValidatedLine, RecordRejection> {
+        func reject(_ reason: RecordRejection.Reason, _ field: String? = nil) -> Result<ValidatedLine, RecordRejection>
+        {
             .failure(RecordRejection(line: number, reason: reason, field: field))
         }
         guard bytes.count <= maxRecordBytes else { return reject(.recordTooLarge) }
@@ -46,10 +55,10 @@ package struct RecordValidator: Sendable {
 
         var bsn: BSN?
         var municipality: MunicipalityCode?
-        var present: UInt64 = 0 // bit k: field k was given (a schema has at most 64 fields)
+        var present: UInt64 = 0  // bit k: field k was given (a schema has at most 64 fields)
         var stored: [UInt8] = [0x7B]
         stored.reserveCapacity(bytes.count)
-        var next = 0 // keys usually come in schema order: look there first
+        var next = 0  // keys usually come in schema order: look there first
         var withdrawn = false
         var keyValues = [Range<Int>](repeating: 0..<0, count: schema.keyPositions.count)
         for pair in pairs {
@@ -64,7 +73,7 @@ package struct RecordValidator: Sendable {
             if let k = schema.keyPositions.firstIndex(of: position) { keyValues[k] = pair.value }
             next = position + 1
             let spec = schema.fields[position]
-            guard present & (1 << position) == 0 else { return reject(.invalidJSON) } // a key given twice
+            guard present & (1 << position) == 0 else { return reject(.invalidJSON) }  // a key given twice
             if pair.kind == .null {
                 if spec.required { return reject(.missingField, spec.name) }
                 continue
@@ -75,11 +84,17 @@ package struct RecordValidator: Sendable {
             case (.bsn, .string):
                 guard let parsed = BSN(utf8: Array(raw)) else { return reject(.invalidBSN, spec.name) }
                 bsn = parsed
-                continue // the BSN is never part of the stored record
+                continue  // the BSN is never part of the stored record
             case (.municipality, .string):
-                guard let code = Self.municipalityNumber(raw) else { return reject(.invalidMunicipalityCode, spec.name) }
-                guard reference.region(ofMunicipalityNumber: code) != nil else { return reject(.unknownMunicipality, spec.name) }
-                if spec.name == schema.municipalityField { municipality = MunicipalityCode(String(decoding: raw, as: UTF8.self)) }
+                guard let code = Self.municipalityNumber(raw) else {
+                    return reject(.invalidMunicipalityCode, spec.name)
+                }
+                guard reference.region(ofMunicipalityNumber: code) != nil else {
+                    return reject(.unknownMunicipality, spec.name)
+                }
+                if spec.name == schema.municipalityField {
+                    municipality = MunicipalityCode(String(decoding: raw, as: UTF8.self))
+                }
             case (.date, .string):
                 guard CalendarDate(ascii: raw) != nil else { return reject(.invalidDate, spec.name) }
             case (.month, .string):
@@ -89,7 +104,9 @@ package struct RecordValidator: Sendable {
                     return reject(.invalidValue, spec.name)
                 }
             case (.code(let lengths), .string):
-                guard lengths.contains(raw.count), raw.allSatisfy(Self.isAlphanumeric) else { return reject(.invalidValue, spec.name) }
+                guard lengths.contains(raw.count), raw.allSatisfy(Self.isAlphanumeric) else {
+                    return reject(.invalidValue, spec.name)
+                }
             case (.boolean, .true), (.boolean, .false):
                 break
             case (.integer(let range), .number):
@@ -114,22 +131,36 @@ package struct RecordValidator: Sendable {
         if withdrawn {
             guard withdrawals else { return reject(.withdrawalNotAllowed, "withdrawn") }
             // The BSN and the key fields name the record; any other field is a mistake.
-            for position in schema.keyPositions where present & (1 << position) == 0 { return reject(.missingField, schema.fields[position].name) }
+            for position in schema.keyPositions where present & (1 << position) == 0 {
+                return reject(.missingField, schema.fields[position].name)
+            }
             guard let bsn else { return reject(.missingField, schema.bsnField) }
             let bsnPosition = schema.fields.firstIndex { $0.name == schema.bsnField }!
             let keyBits = schema.keyPositions.reduce(UInt64(1) << bsnPosition) { $0 | 1 << $1 }
             if let extra = schema.fields.indices.first(where: { present & ~keyBits & (1 << $0) != 0 }) {
                 return reject(.withdrawalWithFields, schema.fields[extra].name)
             }
-            return .success(.withdrawal(ValidatedWithdrawal(dataset: schema.id, line: number, bsn: bsn, identity: identity)))
+            return .success(
+                .withdrawal(ValidatedWithdrawal(dataset: schema.id, line: number, bsn: bsn, identity: identity))
+            )
         }
         for (position, spec) in schema.fields.enumerated() where spec.required && present & (1 << position) == 0 {
             return reject(.missingField, spec.name)
         }
         guard let bsn, let municipality else { return reject(.missingField, schema.bsnField) }
         stored.append(0x7D)
-        return .success(.record(ValidatedRecord(dataset: schema.id, line: number, bsn: bsn, municipality: municipality,
-                                                storedFields: String(decoding: stored, as: UTF8.self), identity: identity)))
+        return .success(
+            .record(
+                ValidatedRecord(
+                    dataset: schema.id,
+                    line: number,
+                    bsn: bsn,
+                    municipality: municipality,
+                    storedFields: String(decoding: stored, as: UTF8.self),
+                    identity: identity
+                )
+            )
+        )
     }
 
     /// Convenience for tests and tools: validates a line given as a string.
@@ -146,7 +177,12 @@ package struct RecordValidator: Sendable {
 
     /// Appends `,"key":value` (or without the comma first) to the stored object. The bytes were
     /// checked to be plain ASCII without quotes or backslashes, so they are copied as they are.
-    private static func keep(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, quoted: Bool, into stored: inout [UInt8]) {
+    private static func keep(
+        key: UnsafeRawBufferPointer,
+        value: UnsafeRawBufferPointer,
+        quoted: Bool,
+        into stored: inout [UInt8]
+    ) {
         if stored.count > 1 { stored.append(0x2C) }
         stored.append(0x22)
         stored.append(contentsOf: key)
@@ -177,8 +213,12 @@ package struct RecordValidator: Sendable {
 
     /// A JSON number that is an integer within `Int`'s range.
     private static func integer(_ raw: UnsafeRawBufferPointer) -> Int? {
-        var k = 0, negative = false
-        if raw.first == 0x2D { negative = true; k = 1 }
+        var k = 0
+        var negative = false
+        if raw.first == 0x2D {
+            negative = true
+            k = 1
+        }
         guard k < raw.count else { return nil }
         var value = 0
         while k < raw.count {

@@ -11,7 +11,11 @@ package struct SyntheticRecords {
     /// the 9 months up to it.
     package let today: CalendarDate
 
-    package init(seed: UInt64, reference: ReferenceData = .embedded, today: CalendarDate = CalendarDate(year: 2026, month: 11, day: 23)!) {
+    package init(
+        seed: UInt64,
+        reference: ReferenceData = .embedded,
+        today: CalendarDate = CalendarDate(year: 2026, month: 11, day: 23)!
+    ) {
         self.rng = SplitMix64(seed: seed)
         self.reference = reference
         self.today = today
@@ -41,8 +45,15 @@ package struct SyntheticRecords {
     package mutating func people(_ count: Int, in municipalities: [MunicipalityCode] = []) -> [Person] {
         let all = municipalities.isEmpty ? reference.municipalities.keys.sorted() : municipalities
         return (0..<count).map { _ in
-            Person(bsn: bsn(), municipality: all[Int(rng.next() % UInt64(all.count))],
-                   birthDate: CalendarDate(year: 1998 + Int(rng.next() % 15), month: 1 + Int(rng.next() % 12), day: 1 + Int(rng.next() % 28))!)
+            Person(
+                bsn: bsn(),
+                municipality: all[Int(rng.next() % UInt64(all.count))],
+                birthDate: CalendarDate(
+                    year: 1998 + Int(rng.next() % 15),
+                    month: 1 + Int(rng.next() % 12),
+                    day: 1 + Int(rng.next() % 28)
+                )!
+            )
         }
     }
 
@@ -64,21 +75,28 @@ package struct SyntheticRecords {
     package mutating func duoLine(for person: Person, earlyLeaver: Bool) -> String {
         let sort = ["vo", "mbo", "mbo", "pro", "vso"][Int(rng.next() % 5)]
         let level = ["entree", "1", "2", "3", "4"][Int(rng.next() % 5)]
-        var line = "{\"bsn\":\"\(person.bsn)\",\"geboortedatum\":\"\(person.birthDate)\",\"gemeentecode\":\"\(person.municipality)\""
+        var line =
+            "{\"bsn\":\"\(person.bsn)\",\"geboortedatum\":\"\(person.birthDate)\",\"gemeentecode\":\"\(person.municipality)\""
         line += ",\"brin\":\"\(10 + rng.next() % 90)\(letter())\(letter())\",\"onderwijssoort\":\"\(sort)\""
-        if sort == "mbo" { line += ",\"crebo\":\"\(25000 + rng.next() % 999)\",\"niveau\":\"\(level)\",\"leerweg\":\"\(rng.next() % 2 == 0 ? "BOL" : "BBL")\"" }
+        if sort == "mbo" {
+            line +=
+                ",\"crebo\":\"\(25000 + rng.next() % 999)\",\"niveau\":\"\(level)\",\"leerweg\":\"\(rng.next() % 2 == 0 ? "BOL" : "BBL")\""
+        }
         line += ",\"inschrijvingsdatum\":\"\(2022 + rng.next() % 3)-08-\(10 + rng.next() % 20)\""
         if earlyLeaver { line += ",\"uitschrijvingsdatum\":\"\(month(6 + Int(rng.next() % 17)))-1\(rng.next() % 10)\"" }
-        line += ",\"diploma\":false,\"startkwalificatie\":\(earlyLeaver ? "false" : (rng.next() % 2 == 0 ? "true" : "false")),\"vsv\":\(earlyLeaver)}"
+        line +=
+            ",\"diploma\":false,\"startkwalificatie\":\(earlyLeaver ? "false" : (rng.next() % 2 == 0 ? "true" : "false")),\"vsv\":\(earlyLeaver)}"
         return line
     }
 
     /// A UWV inkomstenverhouding line for `person`.
     package mutating func uwvLine(for person: Person) -> String {
         let kind = ["dienstverband", "dienstverband", "WW", "Wajong", "ZW"][Int(rng.next() % 5)]
-        var line = "{\"bsn\":\"\(person.bsn)\",\"gemeentecode\":\"\(person.municipality)\",\"periode\":\"\(month(Int(rng.next() % 9)))\",\"soort\":\"\(kind)\""
+        var line =
+            "{\"bsn\":\"\(person.bsn)\",\"gemeentecode\":\"\(person.municipality)\",\"periode\":\"\(month(Int(rng.next() % 9)))\",\"soort\":\"\(kind)\""
         if kind == "dienstverband" {
-            line += ",\"sector\":\(1 + rng.next() % 68),\"uren_per_week\":\(8 + rng.next() % 32),\"loonklasse\":\"\(["0-1000", "1000-2000", "2000-3000"][Int(rng.next() % 3)])\""
+            line +=
+                ",\"sector\":\(1 + rng.next() % 68),\"uren_per_week\":\(8 + rng.next() % 32),\"loonklasse\":\"\(["0-1000", "1000-2000", "2000-3000"][Int(rng.next() % 3)])\""
         }
         line += ",\"startdatum\":\"\(month(9 + Int(rng.next() % 3)))-01\"}"
         return line

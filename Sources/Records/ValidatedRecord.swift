@@ -28,7 +28,14 @@ package struct ValidatedRecord: Sendable {
     /// The fields as values (decoded from ``storedFields``; for tests and tools, not the hot path).
     package var fields: [String: FieldValue] { FlatJSON.decodeFields(storedFields) }
 
-    init(dataset: DatasetID, line: Int, bsn: BSN, municipality: MunicipalityCode, storedFields: String, identity: [UInt8]) {
+    init(
+        dataset: DatasetID,
+        line: Int,
+        bsn: BSN,
+        municipality: MunicipalityCode,
+        storedFields: String,
+        identity: [UInt8]
+    ) {
         self.dataset = dataset
         self.line = line
         self.bsn = bsn

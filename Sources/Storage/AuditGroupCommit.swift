@@ -12,7 +12,9 @@ import Synchronization
 package final class AuditGroupCommit: Sendable {
     private let write: @Sendable ([AuditEvent]) async throws -> Void
     /// Events waiting for the next group, and whether a group is being written.
-    private let queue = Mutex<(pending: [(AuditEvent, CheckedContinuation<Void, any Error>)], writing: Bool)>(([], false))
+    private let queue = Mutex<(pending: [(AuditEvent, CheckedContinuation<Void, any Error>)], writing: Bool)>(
+        ([], false)
+    )
 
     /// `write` appends the events in order, all or none.
     package init(write: @escaping @Sendable ([AuditEvent]) async throws -> Void) {

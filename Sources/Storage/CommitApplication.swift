@@ -21,23 +21,41 @@ struct CommitApplication {
 
     /// Applies a line (`fields` nil: a withdrawal) to `records`, the person's records of every
     /// source, and counts it. A source's lines act on its own records only.
-    mutating func line(key: RecordKey, region: Int?, fields: String?, to records: inout [SQLiteDeliveryIndex.StoredCurrent]) -> Effect {
+    mutating func line(
+        key: RecordKey,
+        region: Int?,
+        fields: String?,
+        to records: inout [SQLiteDeliveryIndex.StoredCurrent]
+    ) -> Effect {
         let held = records.firstIndex { $0.key == key }
         guard let fields, let region else {
-            guard let held, records[held].source == source else { summary.withdrawnUnknown += 1; return .none }
+            guard let held, records[held].source == source else {
+                summary.withdrawnUnknown += 1
+                return .none
+            }
             records.remove(at: held)
             summary.withdrawn += 1
             return .delete
         }
-        let record = SQLiteDeliveryIndex.StoredCurrent(key: key, epoch: epoch, source: source, dataset: dataset, region: region,
-                                                       fields: fields, changedAt: changedAt)
+        let record = SQLiteDeliveryIndex.StoredCurrent(
+            key: key,
+            epoch: epoch,
+            source: source,
+            dataset: dataset,
+            region: region,
+            fields: fields,
+            changedAt: changedAt
+        )
         guard let held else {
             records.append(record)
             summary.added += 1
             return .write(record)
         }
         let old = records[held]
-        guard old.source == source, old.region != region || old.fields != fields else { summary.unchanged += 1; return .none }
+        guard old.source == source, old.region != region || old.fields != fields else {
+            summary.unchanged += 1
+            return .none
+        }
         records[held] = record
         summary.changed += 1
         return .write(record)

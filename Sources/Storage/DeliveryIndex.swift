@@ -40,8 +40,17 @@ package struct CurrentRecord: Sendable {
     /// complete picture of its dataset (which held it, or it would have been withdrawn).
     package let confirmedAt: Date
 
-    package init(key: RecordKey, dataset: DatasetID, person: InternalPseudonym, region: RegionNumber, fields: [String: FieldValue], confirmedAt: Date) {
-        (self.key, self.dataset, self.person, self.region, self.fields, self.confirmedAt) = (key, dataset, person, region, fields, confirmedAt)
+    package init(
+        key: RecordKey,
+        dataset: DatasetID,
+        person: InternalPseudonym,
+        region: RegionNumber,
+        fields: [String: FieldValue],
+        confirmedAt: Date
+    ) {
+        (self.key, self.dataset, self.person, self.region, self.fields, self.confirmedAt) = (
+            key, dataset, person, region, fields, confirmedAt
+        )
     }
 }
 
@@ -50,7 +59,9 @@ package struct DeliveryStream: Sendable, Hashable, Comparable, CustomStringConve
     package let region: RegionNumber
     package let purpose: PurposeID
     package init(region: RegionNumber, purpose: PurposeID) { (self.region, self.purpose) = (region, purpose) }
-    package static func < (a: Self, b: Self) -> Bool { (a.region.value, a.purpose.value) < (b.region.value, b.purpose.value) }
+    package static func < (a: Self, b: Self) -> Bool {
+        (a.region.value, a.purpose.value) < (b.region.value, b.purpose.value)
+    }
     package var description: String { "region \(region)/\(purpose)" }
 }
 
@@ -61,7 +72,9 @@ package struct DeliveryItem: Sendable, Equatable {
     package let item: [UInt8]
     /// The record as delivered: one JSON object (identifier, pseudonym, dataset, the purpose's fields).
     package let line: String
-    package init(stream: DeliveryStream, item: [UInt8], line: String) { (self.stream, self.item, self.line) = (stream, item, line) }
+    package init(stream: DeliveryStream, item: [UInt8], line: String) {
+        (self.stream, self.item, self.line) = (stream, item, line)
+    }
 }
 
 /// The policy's part of delivery, handed to the store so that its index follows the policy: for
@@ -73,7 +86,10 @@ package protocol DeliveryRules: Sendable {
     /// Every item delivered for a person with these current records (all of one person) on
     /// `day`, and the first later day on which the answer could change with no new records (an
     /// age or a month count rolling over, retention ending); `nil` if none.
-    func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?)
+    func deliveries(
+        of records: [CurrentRecord],
+        on day: CalendarDate
+    ) -> (items: [DeliveryItem], recheck: CalendarDate?)
 }
 
 /// The newest version of an item, as the index holds it.
@@ -85,7 +101,9 @@ package struct LiveDelivery: Sendable, Equatable {
     package let seq: Int64?
     /// The digest of the version's line (``DeliveryIndex/digest(of:)``); `nil`: the item was withdrawn.
     package let digest: [UInt8]?
-    package init(stream: Int64, item: [UInt8], seq: Int64?, digest: [UInt8]?) { (self.stream, self.item, self.seq, self.digest) = (stream, item, seq, digest) }
+    package init(stream: Int64, item: [UInt8], seq: Int64?, digest: [UInt8]?) {
+        (self.stream, self.item, self.seq, self.digest) = (stream, item, seq, digest)
+    }
     package var slot: DeliverySlot { DeliverySlot(stream: stream, item: item) }
 }
 
@@ -102,7 +120,9 @@ package struct DesiredDelivery: Sendable, Equatable {
     package let item: [UInt8]
     package let line: String
     package let digest: [UInt8]
-    package init(stream: Int64, item: [UInt8], line: String, digest: [UInt8]) { (self.stream, self.item, self.line, self.digest) = (stream, item, line, digest) }
+    package init(stream: Int64, item: [UInt8], line: String, digest: [UInt8]) {
+        (self.stream, self.item, self.line, self.digest) = (stream, item, line, digest)
+    }
 }
 
 /// A new version of an item: its line, or (`nil`) its withdrawal; superseding the live version
@@ -162,7 +182,14 @@ package struct DeliveryRows: Sendable, RandomAccessCollection {
 
         /// `line` `nil`: a withdrawal.
         package mutating func append(seq: Int64, item: UnsafeRawBufferPointer, line: UnsafeRawBufferPointer?) {
-            entries.append(Entry(seq: seq, start: bytes.count, itemCount: Int32(item.count), lineCount: line.map { Int32($0.count) } ?? -1))
+            entries.append(
+                Entry(
+                    seq: seq,
+                    start: bytes.count,
+                    itemCount: Int32(item.count),
+                    lineCount: line.map { Int32($0.count) } ?? -1
+                )
+            )
             bytes.append(contentsOf: item)
             if let line { bytes.append(contentsOf: line) }
         }
@@ -177,7 +204,9 @@ package struct DeliveryRows: Sendable, RandomAccessCollection {
     package subscript(position: Int) -> Entry { entries[position] }
 
     /// The 16 bytes of an identifier.
-    package func item(_ entry: Entry) -> ArraySlice<UInt8> { storage.bytes[entry.start..<entry.start + Int(entry.itemCount)] }
+    package func item(_ entry: Entry) -> ArraySlice<UInt8> {
+        storage.bytes[entry.start..<entry.start + Int(entry.itemCount)]
+    }
 
     /// The record's line (a JSON object), or `nil` for a withdrawal.
     package func line(_ entry: Entry) -> ArraySlice<UInt8>? {
@@ -196,14 +225,20 @@ package struct DeliveryRows: Sendable, RandomAccessCollection {
     package mutating func sortByItem() {
         let bytes = storage.bytes
         entries.sort { a, b in
-            bytes[a.start..<a.start + Int(a.itemCount)].lexicographicallyPrecedes(bytes[b.start..<b.start + Int(b.itemCount)])
+            bytes[a.start..<a.start + Int(a.itemCount)].lexicographicallyPrecedes(
+                bytes[b.start..<b.start + Int(b.itemCount)]
+            )
         }
     }
 
     /// Each row as a value of its own.
     package var rows: [DeliveryRow] {
         entries.map { entry in
-            DeliveryRow(seq: entry.seq, item: Array(item(entry)), line: line(entry).map { String(decoding: $0, as: UTF8.self) })
+            DeliveryRow(
+                seq: entry.seq,
+                item: Array(item(entry)),
+                line: line(entry).map { String(decoding: $0, as: UTF8.self) }
+            )
         }
     }
 }
@@ -220,7 +255,9 @@ package struct DeliveryReadResult: Sendable {
     /// A changes cursor older than this may have missed withdrawals.
     package let cursorHorizon: Int64
     package init(found: DeliveryRows, head: Int64, snapshotHorizon: Int64, cursorHorizon: Int64) {
-        (self.found, self.head, self.snapshotHorizon, self.cursorHorizon) = (found, head, snapshotHorizon, cursorHorizon)
+        (self.found, self.head, self.snapshotHorizon, self.cursorHorizon) = (
+            found, head, snapshotHorizon, cursorHorizon
+        )
     }
 }
 
@@ -273,13 +310,19 @@ package enum DeliveryIndex {
         for row in live { current[row.slot] = row }
         var out: [DeliveryWrite] = []
         var wanted = Set<DeliverySlot>()
-        for d in desired.sorted(by: { $0.stream != $1.stream ? $0.stream < $1.stream : $0.item.lexicographicallyPrecedes($1.item) }) {
+        for d in desired.sorted(by: {
+            $0.stream != $1.stream ? $0.stream < $1.stream : $0.item.lexicographicallyPrecedes($1.item)
+        }) {
             let slot = DeliverySlot(stream: d.stream, item: d.item)
             guard wanted.insert(slot).inserted else { continue }
             let old = current[slot]
-            if old?.digest != d.digest { out.append(DeliveryWrite(stream: d.stream, item: d.item, line: d.line, digest: d.digest, replaces: old)) }
+            if old?.digest != d.digest {
+                out.append(DeliveryWrite(stream: d.stream, item: d.item, line: d.line, digest: d.digest, replaces: old))
+            }
         }
-        for row in live.sorted(by: { $0.stream != $1.stream ? $0.stream < $1.stream : $0.item.lexicographicallyPrecedes($1.item) })
+        for row in live.sorted(by: {
+            $0.stream != $1.stream ? $0.stream < $1.stream : $0.item.lexicographicallyPrecedes($1.item)
+        })
         where row.digest != nil && !wanted.contains(row.slot) {
             out.append(DeliveryWrite(stream: row.stream, item: row.item, line: nil, digest: nil, replaces: row))
         }

@@ -22,22 +22,44 @@ package protocol RecordStore: BatchStore, DeliveryStore, AuditStore, StoreInspec
 
 /// Batches: staged while they arrive, committed whole or not at all, and removed by retention.
 package protocol BatchStore: Sendable {
-    func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID
+    func beginStaging(
+        source: OIN,
+        batchId: BatchID,
+        dataset: DatasetID,
+        epoch: UInt32,
+        at time: Date
+    ) async throws -> StagingID
     func stage(_ lines: [StagedLine], into stage: StagingID) async throws
     func discard(_ stage: StagingID) async throws
     /// Commits a staged batch (``SQLiteStore/commit(stage:batch:accepted:rejected:receipt:complete:rules:day:audit:)``).
-    func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
-                complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
-                audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome
+    func commit(
+        stage: StagingID,
+        batch: OpenedBatch,
+        accepted: Int,
+        rejected: Int,
+        receipt: SignedReceiptJSON,
+        complete: Set<RecordKey>?,
+        rules: any DeliveryRules,
+        day: CalendarDate,
+        audit: @Sendable (CommitSummary) -> AuditEvent
+    ) async throws -> BatchCommitOutcome
     /// The receipt and envelope hash of a committed batch, if there is one.
-    func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
+    func committedBatch(
+        source: OIN,
+        batchId: BatchID
+    ) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
     /// Drops the staging areas of batches interrupted by a stopped process (never those of a
     /// gateway instance still running); returns how many.
     func discardInterruptedBatches() async throws -> Int
     /// Removes the current records of each dataset last confirmed before its cutoff and brings the
     /// index up to date; the purge and (if anything was removed) its audit entry are one transaction.
-    func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
-               audit: @escaping @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult
+    func purge(
+        before cutoffs: [DatasetID: Date],
+        rules: any DeliveryRules,
+        day: CalendarDate,
+        now: Date,
+        audit: @escaping @Sendable (PurgeResult) -> AuditEvent
+    ) async throws -> PurgeResult
 }
 
 /// The delivery index (``DeliveryIndex``): kept up to date, read by pulls.
@@ -67,7 +89,13 @@ package protocol AuditStore: Sendable {
     func discardAuditCheckpoints(after sequence: Int64) async throws
     /// Audit entries matching `filter`: after entry `after` in order, or with `newestFirst` before
     /// entry `before`, newest first; at most `limit`.
-    func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry]
+    func auditEntries(
+        _ filter: AuditFilter,
+        after: Int64,
+        before: Int64?,
+        newestFirst: Bool,
+        limit: Int
+    ) async throws -> [StoredAuditEntry]
     /// The audit log, checkpoints first, as lines of `format` (``AuditExport``), handed to
     /// `write` one by one as they are read.
     func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws
@@ -111,53 +139,113 @@ package struct SQLiteRecordStore: RecordStore, StoreTampering {
         }
     }
 
-    package func beginStaging(source: OIN, batchId: BatchID, dataset: DatasetID, epoch: UInt32, at time: Date) async throws -> StagingID {
+    package func beginStaging(
+        source: OIN,
+        batchId: BatchID,
+        dataset: DatasetID,
+        epoch: UInt32,
+        at time: Date
+    ) async throws -> StagingID {
         try await store.beginStaging(source: source, batchId: batchId, dataset: dataset, epoch: epoch, at: time)
     }
-    package func stage(_ lines: [StagedLine], into stage: StagingID) async throws { try await store.stage(lines, into: stage) }
-    package func discard(_ stage: StagingID) async throws { try await store.discard(stage) }
-    package func commit(stage: StagingID, batch: OpenedBatch, accepted: Int, rejected: Int, receipt: SignedReceiptJSON,
-                       complete: Set<RecordKey>?, rules: any DeliveryRules, day: CalendarDate,
-                       audit: @Sendable (CommitSummary) -> AuditEvent) async throws -> BatchCommitOutcome {
-        try await store.commit(stage: stage, batch: batch, accepted: accepted, rejected: rejected, receipt: receipt,
-                               complete: complete, rules: rules, day: day, audit: audit)
+    package func stage(_ lines: [StagedLine], into stage: StagingID) async throws {
+        try await store.stage(lines, into: stage)
     }
-    package func committedBatch(source: OIN, batchId: BatchID) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
+    package func discard(_ stage: StagingID) async throws { try await store.discard(stage) }
+    package func commit(
+        stage: StagingID,
+        batch: OpenedBatch,
+        accepted: Int,
+        rejected: Int,
+        receipt: SignedReceiptJSON,
+        complete: Set<RecordKey>?,
+        rules: any DeliveryRules,
+        day: CalendarDate,
+        audit: @Sendable (CommitSummary) -> AuditEvent
+    ) async throws -> BatchCommitOutcome {
+        try await store.commit(
+            stage: stage,
+            batch: batch,
+            accepted: accepted,
+            rejected: rejected,
+            receipt: receipt,
+            complete: complete,
+            rules: rules,
+            day: day,
+            audit: audit
+        )
+    }
+    package func committedBatch(
+        source: OIN,
+        batchId: BatchID
+    ) async throws -> (envelopeHash: [UInt8], receipt: SignedReceiptJSON)? {
         try await blocking { try $0.committedBatch(source: source, batchId: batchId) }
     }
     /// SQLite has one gateway process: every staging area at its start was interrupted.
-    package func discardInterruptedBatches() async throws -> Int { try await blocking { try $0.discardInterruptedBatches() } }
+    package func discardInterruptedBatches() async throws -> Int {
+        try await blocking { try $0.discardInterruptedBatches() }
+    }
     package func counts() async throws -> (batches: Int, records: Int) { try await blocking { try $0.counts() } }
     package func storedRecordRows() async throws -> Int { try await blocking { try $0.storedRecordRows() } }
     package func currentRecords(dataset: DatasetID, region: RegionNumber) async throws -> [CurrentRecord] {
         try await blocking { try $0.currentRecords(dataset: dataset, region: region) }
     }
-    package func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
+    package func maintainDeliveries(
+        rules: any DeliveryRules,
+        day: CalendarDate,
+        now: Date
+    ) async throws -> DeliveryMaintenance {
         try await store.maintainDeliveries(rules: rules, day: day, now: now)
     }
-    package func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult { try await store.readDeliveries(read) }
+    package func readDeliveries(_ read: DeliveryRead) async throws -> DeliveryReadResult {
+        try await store.readDeliveries(read)
+    }
     /// Group-committed with concurrent appends (``SQLiteStore/appendAuditGrouped(_:)``).
     package func appendAudit(_ event: AuditEvent) async throws { try await store.appendAuditGrouped(event) }
     package func verifyAudit(held: [AuditCheckpoint], key: SigningPublicKey?) async throws -> AuditVerdict {
         try await blocking { try $0.verifyAudit(held: held, key: key) }
     }
-    package func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? { try await blocking { try $0.checkpointAudit(at: time) } }
-    package func auditCheckpoints() async throws -> [AuditCheckpoint] { try await blocking { try $0.auditCheckpoints() } }
+    package func checkpointAudit(at time: Date) async throws -> AuditCheckpoint? {
+        try await blocking { try $0.checkpointAudit(at: time) }
+    }
+    package func auditCheckpoints() async throws -> [AuditCheckpoint] {
+        try await blocking { try $0.auditCheckpoints() }
+    }
     package func auditHead() async throws -> Int64 { try await blocking { try $0.auditHead() } }
-    package func auditHash(at sequence: Int64) async throws -> [UInt8]? { try await blocking { try $0.auditHash(at: sequence) } }
-    package func discardAuditCheckpoints(after sequence: Int64) async throws { try await blocking { try $0.discardAuditCheckpoints(after: sequence) } }
-    package func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) { try await blocking { try $0.pullOverview() } }
-    package func purge(before cutoffs: [DatasetID: Date], rules: any DeliveryRules, day: CalendarDate, now: Date,
-                      audit: @escaping @Sendable (PurgeResult) -> AuditEvent) async throws -> PurgeResult {
+    package func auditHash(at sequence: Int64) async throws -> [UInt8]? {
+        try await blocking { try $0.auditHash(at: sequence) }
+    }
+    package func discardAuditCheckpoints(after sequence: Int64) async throws {
+        try await blocking { try $0.discardAuditCheckpoints(after: sequence) }
+    }
+    package func pullOverview() async throws -> (pulls: [PullSummary], refusals: [RegionNumber?: Int]) {
+        try await blocking { try $0.pullOverview() }
+    }
+    package func purge(
+        before cutoffs: [DatasetID: Date],
+        rules: any DeliveryRules,
+        day: CalendarDate,
+        now: Date,
+        audit: @escaping @Sendable (PurgeResult) -> AuditEvent
+    ) async throws -> PurgeResult {
         try await blocking { try $0.purge(before: cutoffs, rules: rules, day: day, now: now, audit: audit) }
     }
-    package func auditEntries(_ filter: AuditFilter, after: Int64, before: Int64?, newestFirst: Bool, limit: Int) async throws -> [StoredAuditEntry] {
-        try await blocking { try $0.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit) }
+    package func auditEntries(
+        _ filter: AuditFilter,
+        after: Int64,
+        before: Int64?,
+        newestFirst: Bool,
+        limit: Int
+    ) async throws -> [StoredAuditEntry] {
+        try await blocking {
+            try $0.auditEntries(filter, after: after, before: before, newestFirst: newestFirst, limit: limit)
+        }
     }
     /// Read on ``queue`` and handed over in chunks of 1,000 lines, at most four ahead of `write`.
     package func exportAudit(_ format: AuditExport.Format, to write: (String) throws -> Void) async throws {
         let (chunks, sink) = AsyncThrowingStream<[String], any Error>.makeStream()
-        let credits = DispatchSemaphore(value: 4), stopped = StopFlag()
+        let credits = DispatchSemaphore(value: 4)
+        let stopped = StopFlag()
         let store = self.store
         Self.queue.async {
             var chunk: [String] = []
@@ -207,10 +295,16 @@ extension RecordStore {
     package func verifyAudit() async throws -> AuditVerdict { try await verifyAudit(held: [], key: nil) }
 
     /// Recomputes the chain with its stored checkpoints and checks their signatures with `key`.
-    package func verifyAudit(key: SigningPublicKey) async throws -> AuditVerdict { try await verifyAudit(held: [], key: key) }
+    package func verifyAudit(key: SigningPublicKey) async throws -> AuditVerdict {
+        try await verifyAudit(held: [], key: key)
+    }
 
     /// Entries matching `filter` after entry `after`, oldest first.
-    package func auditEntries(_ filter: AuditFilter, after: Int64 = 0, limit: Int = 100) async throws -> [StoredAuditEntry] {
+    package func auditEntries(
+        _ filter: AuditFilter,
+        after: Int64 = 0,
+        limit: Int = 100
+    ) async throws -> [StoredAuditEntry] {
         try await auditEntries(filter, after: after, before: nil, newestFirst: false, limit: limit)
     }
 

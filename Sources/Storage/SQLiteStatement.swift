@@ -26,21 +26,31 @@ struct SQLiteStatement {
             case .int(let n): sqlite3_bind_int64(s, k, n)
             case .double(let d): sqlite3_bind_double(s, k, d)
             case .null: sqlite3_bind_null(s, k)
-            case .blob(let b): b.withUnsafeBytes { _ = sqlite3_bind_blob(s, k, $0.baseAddress, Int32($0.count), Self.transient) }
+            case .blob(let b):
+                b.withUnsafeBytes { _ = sqlite3_bind_blob(s, k, $0.baseAddress, Int32($0.count), Self.transient) }
             case .text(let t): _ = sqlite3_bind_text(s, k, t, -1, Self.transient)
             }
         }
     }
 
     enum Value {
-        case int(Int64), double(Double), null, blob([UInt8]), text(String)
+        case int(Int64)
+        case double(Double)
+        case null
+        case blob([UInt8])
+        case text(String)
     }
 
     /// The next row (`true`), or the end (`false`).
     func step() throws -> Bool {
         let status = sqlite3_step(s)
         if status == SQLITE_ROW { return true }
-        guard status == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))) }
+        guard status == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: status),
+                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))
+            )
+        }
         return false
     }
 

@@ -10,9 +10,21 @@ extension SQLiteStore {
     /// changed, otherwise the people whose deliveries the calendar changes by `day` recomputed; and
     /// versions past their lifetime compacted. Cheap when there is nothing to do.
     @discardableResult
-    package func maintainDeliveries(rules: any DeliveryRules, day: CalendarDate, now: Date) async throws -> DeliveryMaintenance {
+    package func maintainDeliveries(
+        rules: any DeliveryRules,
+        day: CalendarDate,
+        now: Date
+    ) async throws -> DeliveryMaintenance {
         let done = try await pool.write { db in
-            var index = try SQLiteDeliveryIndex(db: db, rules: rules, day: day, now: now, lifetimes: self.lifetimes, scratch: self.scratchDirectory, sortMemory: self.sortMemory)
+            var index = try SQLiteDeliveryIndex(
+                db: db,
+                rules: rules,
+                day: day,
+                now: now,
+                lifetimes: self.lifetimes,
+                scratch: self.scratchDirectory,
+                sortMemory: self.sortMemory
+            )
             return try index.bringUpToDate()
         }
         // Once a day the log file is cut back, where that does not make a commit wait.
@@ -30,37 +42,63 @@ extension SQLiteStore {
             case .picture(let s, _, _, _), .changes(let s, _, _): stream = s
             }
             var rows = DeliveryRows.Builder()
-            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM streams WHERE region = ? AND purpose = ?", arguments: [stream.region.value, stream.purpose.value]) {
+            if let id = try Int64.fetchOne(
+                db,
+                sql: "SELECT id FROM streams WHERE region = ? AND purpose = ?",
+                arguments: [stream.region.value, stream.purpose.value]
+            ) {
                 let statement: Statement
                 switch read {
                 case .picture(_, let snapshot, let after, let limit):
                     let at = snapshot ?? head
-                    statement = try db.cachedStatement(sql: """
-                        SELECT seq, item, line FROM deliveries
-                        WHERE stream = ? AND item > ? AND seq <= ? AND line IS NOT NULL AND (superseded IS NULL OR superseded > ?)
-                        ORDER BY item LIMIT ?
-                        """)
+                    statement = try db.cachedStatement(
+                        sql: """
+                            SELECT seq, item, line FROM deliveries
+                            WHERE stream = ? AND item > ? AND seq <= ? AND line IS NOT NULL AND (superseded IS NULL OR superseded > ?)
+                            ORDER BY item LIMIT ?
+                            """
+                    )
                     statement.setUncheckedArguments([id, Data(after ?? []), at, at, limit])
                 case .changes(_, let after, let limit):
-                    statement = try db.cachedStatement(sql: """
-                        SELECT seq, item, line FROM deliveries INDEXED BY deliveries_changes
-                        WHERE stream = ? AND seq > ? AND superseded IS NULL ORDER BY seq LIMIT ?
-                        """)
+                    statement = try db.cachedStatement(
+                        sql: """
+                            SELECT seq, item, line FROM deliveries INDEXED BY deliveries_changes
+                            WHERE stream = ? AND seq > ? AND superseded IS NULL ORDER BY seq LIMIT ?
+                            """
+                    )
                     statement.setUncheckedArguments([id, after, limit])
                 }
                 let s = statement.sqliteStatement
                 while true {
                     let status = sqlite3_step(s)
                     if status == SQLITE_DONE { break }
-                    guard status == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "reading deliveries failed") }
-                    let item = UnsafeRawBufferPointer(start: sqlite3_column_blob(s, 1), count: Int(sqlite3_column_bytes(s, 1)))
-                    let line = sqlite3_column_type(s, 2) == SQLITE_NULL ? nil
-                        : UnsafeRawBufferPointer(start: sqlite3_column_text(s, 2), count: Int(sqlite3_column_bytes(s, 2)))
+                    guard status == SQLITE_ROW else {
+                        throw DatabaseError(
+                            resultCode: ResultCode(rawValue: status),
+                            message: "reading deliveries failed"
+                        )
+                    }
+                    let item = UnsafeRawBufferPointer(
+                        start: sqlite3_column_blob(s, 1),
+                        count: Int(sqlite3_column_bytes(s, 1))
+                    )
+                    let line =
+                        sqlite3_column_type(s, 2) == SQLITE_NULL
+                        ? nil
+                        : UnsafeRawBufferPointer(
+                            start: sqlite3_column_text(s, 2),
+                            count: Int(sqlite3_column_bytes(s, 2))
+                        )
                     rows.append(seq: sqlite3_column_int64(s, 0), item: item, line: line)
                 }
                 sqlite3_reset(s)
             }
-            return DeliveryReadResult(found: rows.finish(), head: head, snapshotHorizon: state["snapshot_horizon"], cursorHorizon: state["cursor_horizon"])
+            return DeliveryReadResult(
+                found: rows.finish(),
+                head: head,
+                snapshotHorizon: state["snapshot_horizon"],
+                cursorHorizon: state["cursor_horizon"]
+            )
         }
     }
 
@@ -91,29 +129,53 @@ struct SQLiteDeliveryIndex {
     private var pending: SortedRuns
 
     /// A commit's versions beyond `sortMemory` bytes wait in sorted runs of a scratch file in `scratch`.
-    init(db: Database, rules: any DeliveryRules, day: CalendarDate, now: Date, lifetimes: DeliveryLifetimes, scratch: String, sortMemory: Int) throws {
+    init(
+        db: Database,
+        rules: any DeliveryRules,
+        day: CalendarDate,
+        now: Date,
+        lifetimes: DeliveryLifetimes,
+        scratch: String,
+        sortMemory: Int
+    ) throws {
         (self.db, self.rules, self.day, self.now, self.lifetimes) = (db, rules, day, now, lifetimes)
         current = try CurrentTable(db)
         seq = try Int64.fetchOne(db, sql: "SELECT seq FROM delivery_state") ?? 0
         pending = SortedRuns(directory: scratch, memoryLimit: sortMemory)
-        try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty")
+        try db.execute(
+            sql: "CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty"
+        )
         for row in try Row.fetchAll(db, sql: "SELECT id, region, purpose FROM streams") {
-            streams[DeliveryStream(region: RegionNumber(row["region"] as Int)!, purpose: PurposeID(row["purpose"] as String))] = row["id"]
+            streams[
+                DeliveryStream(
+                    region: RegionNumber(row["region"] as Int)!,
+                    purpose: PurposeID(row["purpose"] as String)
+                )
+            ] = row["id"]
         }
     }
 
     static func completeTimes(_ db: Database) throws -> [String: Date] {
         var out: [String: Date] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT source, dataset, complete_at FROM pictures") {
-            out[(row["source"] as String) + "\u{0}" + (row["dataset"] as String)] = Date(timeIntervalSince1970: row["complete_at"])
+            out[(row["source"] as String) + "\u{0}" + (row["dataset"] as String)] = Date(
+                timeIntervalSince1970: row["complete_at"]
+            )
         }
         return out
     }
 
     static func currentRecord(_ row: Row, completeAt: [String: Date]) -> CurrentRecord {
-        StoredCurrent(key: RecordKey(storedBytes: Array(row["key"] as Data)), epoch: UInt32(row["epoch"] as Int64), source: row["source"],
-                      dataset: row["dataset"], region: row["region"], fields: row["fields"], changedAt: row["changed_at"])
-            .record(of: Array(row["person"] as Data), completeAt: completeAt)
+        StoredCurrent(
+            key: RecordKey(storedBytes: Array(row["key"] as Data)),
+            epoch: UInt32(row["epoch"] as Int64),
+            source: row["source"],
+            dataset: row["dataset"],
+            region: row["region"],
+            fields: row["fields"],
+            changedAt: row["changed_at"]
+        )
+        .record(of: Array(row["person"] as Data), completeAt: completeAt)
     }
 
     /// Rebuilds the index if the rules changed, or moves it to `day`; compacts on a new day.
@@ -126,21 +188,28 @@ struct SQLiteDeliveryIndex {
             completeAt = try Self.completeTimes(db)
             let people = try SQLiteStatement(db, "SELECT person FROM current GROUP BY person")
             people.bind()
-            try recompute { try people.step() ? people.blob(0) : nil }
+            try recomputePeople { try people.step() ? people.blob(0) : nil }
             // People with live versions and no records any more.
-            let orphans = try Data.fetchAll(db, sql: """
-                SELECT person FROM people p WHERE live IS NOT NULL AND NOT \(CurrentTable.hasRecords("p.person"))
-                """)
+            let orphans = try Data.fetchAll(
+                db,
+                sql: """
+                    SELECT person FROM people p WHERE live IS NOT NULL AND NOT \(CurrentTable.hasRecords("p.person"))
+                    """
+            )
             var next = orphans.makeIterator()
-            try recompute { next.next().map(Array.init) }
+            try recomputePeople { next.next().map(Array.init) }
         } else if stateDay.map({ $0 < dayNumber }) ?? true {
             maintenance.newDay = true
             completeAt = try Self.completeTimes(db)
             while true {
-                let due = try Data.fetchAll(db, sql: "SELECT person FROM people WHERE recheck <= ? ORDER BY recheck LIMIT 1000", arguments: [dayNumber])
+                let due = try Data.fetchAll(
+                    db,
+                    sql: "SELECT person FROM people WHERE recheck <= ? ORDER BY recheck LIMIT 1000",
+                    arguments: [dayNumber]
+                )
                 if due.isEmpty { break }
                 var next = due.makeIterator()
-                try recompute { next.next().map(Array.init) }
+                try recomputePeople { next.next().map(Array.init) }
             }
             try flush()
             try compact()
@@ -148,7 +217,10 @@ struct SQLiteDeliveryIndex {
             return maintenance
         }
         try flush()
-        try db.execute(sql: "UPDATE delivery_state SET seq = ?, day = ?, rules = ?", arguments: [seq, max(dayNumber, stateDay ?? 0), rules.version])
+        try db.execute(
+            sql: "UPDATE delivery_state SET seq = ?, day = ?, rules = ?",
+            arguments: [seq, max(dayNumber, stateDay ?? 0), rules.version]
+        )
         return maintenance
     }
 
@@ -172,7 +244,7 @@ struct SQLiteDeliveryIndex {
         completeAt = try Self.completeTimes(db)
         let dirty = try SQLiteStatement(db, "SELECT person FROM temp.dirty")
         dirty.bind()
-        try recompute { try dirty.step() ? dirty.blob(0) : nil }
+        try recomputePeople { try dirty.step() ? dirty.blob(0) : nil }
         try db.execute(sql: "DELETE FROM temp.dirty")
         try flush()
         try db.execute(sql: "UPDATE delivery_state SET seq = ?", arguments: [seq])
@@ -180,14 +252,17 @@ struct SQLiteDeliveryIndex {
 
     private mutating func streamID(_ stream: DeliveryStream) throws -> Int64 {
         if let id = streams[stream] { return id }
-        try db.execute(sql: "INSERT INTO streams (region, purpose) VALUES (?, ?)", arguments: [stream.region.value, stream.purpose.value])
+        try db.execute(
+            sql: "INSERT INTO streams (region, purpose) VALUES (?, ?)",
+            arguments: [stream.region.value, stream.purpose.value]
+        )
         let id = db.lastInsertedRowID
         streams[stream] = id
         return id
     }
 
     /// Recomputes the deliveries of every person `next` names (each once), from their records as stored.
-    private mutating func recompute(_ next: () throws -> [UInt8]?) throws {
+    private mutating func recomputePeople(_ next: () throws -> [UInt8]?) throws {
         let (db, current) = (self.db, self.current)
         try recompute(rows: { try next().map { try Self.rows(of: $0, records: current.records(of: $0), in: db) } })
     }
@@ -222,14 +297,21 @@ struct SQLiteDeliveryIndex {
     }
 
     struct StoredCurrent: Sendable {
-        let key: RecordKey, epoch: UInt32, source: String, dataset: String, region: Int, fields: String, changedAt: Double
+        let key: RecordKey, epoch: UInt32, source: String, dataset: String, region: Int, fields: String,
+            changedAt: Double
 
         /// The record, confirmed by its version's commit or a later complete picture of its dataset.
         func record(of person: [UInt8], completeAt: [String: Date]) -> CurrentRecord {
             let changed = Date(timeIntervalSince1970: changedAt)
             let picture = completeAt[source + "\u{0}" + dataset]
-            return CurrentRecord(key: key, dataset: DatasetID(dataset), person: InternalPseudonym(storedBytes: person, epoch: epoch),
-                                 region: RegionNumber(region)!, fields: FlatJSON.decodeFields(fields), confirmedAt: max(changed, picture ?? changed))
+            return CurrentRecord(
+                key: key,
+                dataset: DatasetID(dataset),
+                person: InternalPseudonym(storedBytes: person, epoch: epoch),
+                region: RegionNumber(region)!,
+                fields: FlatJSON.decodeFields(fields),
+                confirmedAt: max(changed, picture ?? changed)
+            )
         }
     }
 
@@ -253,7 +335,11 @@ struct SQLiteDeliveryIndex {
                     guard !rows.records.isEmpty else { return Outcome(rows: rows, items: [], recheck: nil) }
                     let records = rows.records.map { $0.record(of: rows.person, completeAt: completeAt) }
                     let (items, recheck) = rules.deliveries(of: records, on: day)
-                    return Outcome(rows: rows, items: items.map { ($0, DeliveryIndex.digest(of: $0.line)) }, recheck: recheck)
+                    return Outcome(
+                        rows: rows,
+                        items: items.map { ($0, DeliveryIndex.digest(of: $0.line)) },
+                        recheck: recheck
+                    )
                 }
                 self.done.signal()
             }
@@ -285,18 +371,26 @@ struct SQLiteDeliveryIndex {
             maintenance.people += 1
             var desired: [DesiredDelivery] = []
             for (item, digest) in outcome.items {
-                desired.append(DesiredDelivery(stream: try streamID(item.stream), item: item.item, line: item.line, digest: digest))
+                desired.append(
+                    DesiredDelivery(stream: try streamID(item.stream), item: item.item, line: item.line, digest: digest)
+                )
             }
             let writes = DeliveryIndex.writes(live: outcome.rows.live, desired: desired)
             for write in writes { try pending.append(write, of: person) }
             maintenance.versions += writes.count
             let live = DeliveryIndex.live(outcome.rows.live, after: writes)
             // A recheck is always a later day, so the daily step ends.
-            let next = outcome.rows.records.isEmpty ? nil : outcome.recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) }
+            let next =
+                outcome.rows.records.isEmpty
+                ? nil : outcome.recheck.map { max(DeliveryIndex.dayNumber($0), DeliveryIndex.dayNumber(day) + 1) }
             if next == nil && live.isEmpty {
                 if outcome.rows.known { try forget.run(.blob(person)) }
             } else {
-                try remember.run(.blob(person), next.map { .int($0) } ?? .null, live.isEmpty ? .null : .blob(LivePacking.pack(live)))
+                try remember.run(
+                    .blob(person),
+                    next.map { .int($0) } ?? .null,
+                    live.isEmpty ? .null : .blob(LivePacking.pack(live))
+                )
             }
         }
     }
@@ -312,8 +406,14 @@ struct SQLiteDeliveryIndex {
     private mutating func flush() throws {
         guard pending.count > 0 else { return }
         let at = now.timeIntervalSince1970
-        let end = try SQLiteStatement(db, "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND superseded IS NULL")
-        let insert = try SQLiteStatement(db, "INSERT INTO deliveries (stream, item, seq, line, person, at) VALUES (?, ?, ?, ?, ?, ?)").s
+        let end = try SQLiteStatement(
+            db,
+            "UPDATE deliveries SET superseded = ?, superseded_at = ? WHERE stream = ? AND item = ? AND superseded IS NULL"
+        )
+        let insert = try SQLiteStatement(
+            db,
+            "INSERT INTO deliveries (stream, item, seq, line, person, at) VALUES (?, ?, ?, ?, ?, ?)"
+        ).s
         var versions = try pending.merged()
         pending = SortedRuns(directory: pending.directory, memoryLimit: pending.memoryLimit)
         while try versions.next() {
@@ -328,7 +428,10 @@ struct SQLiteDeliveryIndex {
                 sqlite3_bind_int64(insert, 3, seq)
                 if let line = v.line {
                     // A line is never empty; an empty text would still be bound as text.
-                    _ = line.baseAddress.map { sqlite3_bind_text(insert, 4, $0.assumingMemoryBound(to: CChar.self), Int32(line.count), nil) }
+                    _ =
+                        line.baseAddress.map {
+                            sqlite3_bind_text(insert, 4, $0.assumingMemoryBound(to: CChar.self), Int32(line.count), nil)
+                        }
                         ?? sqlite3_bind_text(insert, 4, "", 0, nil)
                 } else {
                     sqlite3_bind_null(insert, 4)
@@ -338,7 +441,12 @@ struct SQLiteDeliveryIndex {
                 defer { sqlite3_reset(insert) }
                 return sqlite3_step(insert)
             }
-            guard status == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: status), message: "writing the delivery index failed") }
+            guard status == SQLITE_DONE else {
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: status),
+                    message: "writing the delivery index failed"
+                )
+            }
         }
     }
 
@@ -347,8 +455,12 @@ struct SQLiteDeliveryIndex {
     private mutating func compact() throws {
         let at = now.timeIntervalSince1970
         // Superseded versions: only snapshots older than their successor need them.
-        try compact(where: "superseded IS NOT NULL AND superseded_at < ?", before: at - lifetimes.snapshotSeconds,
-                    horizon: "superseded", raising: "snapshot_horizon")
+        try compact(
+            where: "superseded IS NOT NULL AND superseded_at < ?",
+            before: at - lifetimes.snapshotSeconds,
+            horizon: "superseded",
+            raising: "snapshot_horizon"
+        )
         // Withdrawals: only changes cursors older than them need them (and their people's rows
         // hold them as live until then).
         let withdrawals = "line IS NULL AND superseded IS NULL AND at < ?"
@@ -356,8 +468,19 @@ struct SQLiteDeliveryIndex {
         try compact(where: withdrawals, before: at - lifetimes.cursorSeconds, horizon: "seq", raising: "cursor_horizon")
     }
 
-    private mutating func compact(where condition: String, before cutoff: Double, horizon column: String, raising state: String) throws {
-        guard let horizon = try Int64.fetchOne(db, sql: "SELECT MAX(\(column)) FROM deliveries WHERE \(condition)", arguments: [cutoff]) else { return }
+    private mutating func compact(
+        where condition: String,
+        before cutoff: Double,
+        horizon column: String,
+        raising state: String
+    ) throws {
+        guard
+            let horizon = try Int64.fetchOne(
+                db,
+                sql: "SELECT MAX(\(column)) FROM deliveries WHERE \(condition)",
+                arguments: [cutoff]
+            )
+        else { return }
         try db.execute(sql: "DELETE FROM deliveries WHERE \(condition)", arguments: [cutoff])
         maintenance.compacted += db.changesCount
         try db.execute(sql: "UPDATE delivery_state SET \(state) = MAX(\(state), ?)", arguments: [horizon])
@@ -370,14 +493,21 @@ struct SQLiteDeliveryIndex {
         var gone: [[UInt8]: Set<DeliverySlot>] = [:]
         let rows = try SQLiteStatement(db, "SELECT person, stream, item FROM deliveries WHERE \(condition)")
         rows.bind(.double(cutoff))
-        while try rows.step() { gone[rows.blob(0), default: []].insert(DeliverySlot(stream: rows.int(1), item: rows.blob(2))) }
-        let held = try SQLiteStatement(db, "SELECT live, recheck, \(CurrentTable.hasRecords("?1")) FROM people WHERE person = ?1")
+        while try rows.step() {
+            gone[rows.blob(0), default: []].insert(DeliverySlot(stream: rows.int(1), item: rows.blob(2)))
+        }
+        let held = try SQLiteStatement(
+            db,
+            "SELECT live, recheck, \(CurrentTable.hasRecords("?1")) FROM people WHERE person = ?1"
+        )
         let update = try SQLiteStatement(db, "UPDATE people SET live = ? WHERE person = ?")
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
         for (person, slots) in gone {
             held.bind(.blob(person))
             guard try held.step() else { continue }
-            let live = try (held.isNull(0) ? [] : held.withBlob(0) { try LivePacking.unpack($0) }).filter { $0.digest != nil || !slots.contains($0.slot) }
+            let live = try (held.isNull(0) ? [] : held.withBlob(0) { try LivePacking.unpack($0) }).filter {
+                $0.digest != nil || !slots.contains($0.slot)
+            }
             if live.isEmpty && held.isNull(1) && held.int(2) == 0 {
                 try forget.run(.blob(person))
             } else {
@@ -409,7 +539,9 @@ enum LivePacking {
         var out: [LiveDelivery] = []
         var at = 0
         func take(_ n: Int) throws -> UnsafeRawBufferPointer {
-            guard n <= bytes.count - at else { throw StoreError("a person's live versions are damaged (\(bytes.count) bytes)") }
+            guard n <= bytes.count - at else {
+                throw StoreError("a person's live versions are damaged (\(bytes.count) bytes)")
+            }
             defer { at += n }
             return UnsafeRawBufferPointer(rebasing: bytes[at..<at + n])
         }
@@ -440,25 +572,30 @@ private struct PendingVersion {
         replaces = payload[0] == 1
         let personLength = Int(payload[1])
         person = UnsafeRawBufferPointer(rebasing: payload[2..<2 + personLength])
-        line = payload.count > 2 + personLength ? UnsafeRawBufferPointer(rebasing: payload[(2 + personLength + 1)...]) : nil
+        line =
+            payload.count > 2 + personLength
+            ? UnsafeRawBufferPointer(rebasing: payload[(2 + personLength + 1)...]) : nil
     }
 }
 
 extension SortedRuns {
     /// Adds a version of `person`'s for the index (``PendingVersion``).
     fileprivate func append(_ write: DeliveryWrite, of person: [UInt8]) throws {
-        try append(key: { out in
-            withUnsafeBytes(of: write.stream.bigEndian) { out.append(contentsOf: $0) }
-            out.append(contentsOf: write.item)
-        }, payload: { out in
-            out.append(write.replaces == nil ? 0 : 1)
-            out.append(UInt8(person.count))
-            out.append(contentsOf: person)
-            if let line = write.line {
-                // A marker byte, so that an empty line is still told from a withdrawal.
-                out.append(1)
-                out.append(contentsOf: line.utf8)
+        try append(
+            key: { out in
+                withUnsafeBytes(of: write.stream.bigEndian) { out.append(contentsOf: $0) }
+                out.append(contentsOf: write.item)
+            },
+            payload: { out in
+                out.append(write.replaces == nil ? 0 : 1)
+                out.append(UInt8(person.count))
+                out.append(contentsOf: person)
+                if let line = write.line {
+                    // A marker byte, so that an empty line is still told from a withdrawal.
+                    out.append(1)
+                    out.append(contentsOf: line.utf8)
+                }
             }
-        })
+        )
     }
 }

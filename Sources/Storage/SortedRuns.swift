@@ -33,7 +33,11 @@ final class SortedRuns {
     /// Entries taken in all.
     private(set) var count = 0
 
-    struct Run { let offset: Int64; let blocks: Int; let firstBlock: UInt64 }
+    struct Run {
+        let offset: Int64
+        let blocks: Int
+        let firstBlock: UInt64
+    }
 
     init(directory: String, memoryLimit: Int) {
         (self.directory, self.memoryLimit) = (directory, memoryLimit)
@@ -51,7 +55,9 @@ final class SortedRuns {
         let payloadLength = pending.count - start - 6 - keyLength
         precondition(keyLength <= Int(UInt16.max), "a sort key of \(keyLength) bytes")
         withUnsafeBytes(of: UInt16(keyLength).littleEndian) { pending.replaceSubrange(start..<start + 2, with: $0) }
-        withUnsafeBytes(of: UInt32(payloadLength).littleEndian) { pending.replaceSubrange(start + 2..<start + 6, with: $0) }
+        withUnsafeBytes(of: UInt32(payloadLength).littleEndian) {
+            pending.replaceSubrange(start + 2..<start + 6, with: $0)
+        }
         starts.append(start)
         count += 1
         if pending.count >= memoryLimit { try seal() }
@@ -64,10 +70,13 @@ final class SortedRuns {
         if file < 0 { file = try Self.scratchFile(in: directory) }
         let run = Run(offset: fileEnd, blocks: 0, firstBlock: nextBlock)
         var blocks = 0
-        var plain: [UInt8] = [], out: [UInt8] = []
+        var plain: [UInt8] = []
+        var out: [UInt8] = []
         plain.reserveCapacity(Self.blockBytes * 2)
         func sealBlock() {
-            withUnsafeBytes(of: UInt32(plain.count + ScratchCipher.overhead).littleEndian) { out.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt32(plain.count + ScratchCipher.overhead).littleEndian) {
+                out.append(contentsOf: $0)
+            }
             plain.withUnsafeBytes { cipher.seal($0, number: nextBlock, appendingTo: &out) }
             nextBlock += 1
             blocks += 1
@@ -103,7 +112,9 @@ final class SortedRuns {
     private func write(_ out: inout [UInt8]) throws {
         var done = 0
         while done < out.count {
-            let n = out.withUnsafeBytes { pwrite(file, $0.baseAddress! + done, $0.count - done, off_t(fileEnd) + off_t(done)) }
+            let n = out.withUnsafeBytes {
+                pwrite(file, $0.baseAddress! + done, $0.count - done, off_t(fileEnd) + off_t(done))
+            }
             guard n > 0 else { throw StoreError("writing a scratch file failed (errno \(errno))") }
             done += n
         }
@@ -117,13 +128,20 @@ final class SortedRuns {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw StoreError("cannot make a scratch file in \(directory) (errno \(errno))") }
         let unlinked = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
-        guard unlinked == 0 else { close(fd); throw StoreError("cannot unlink a scratch file in \(directory) (errno \(errno))") }
+        guard unlinked == 0 else {
+            close(fd)
+            throw StoreError("cannot unlink a scratch file in \(directory) (errno \(errno))")
+        }
         return fd
     }
 
-    static func keyLength(_ bytes: [UInt8], _ start: Int) -> UInt16 { UInt16(bytes[start]) | UInt16(bytes[start + 1]) << 8 }
+    static func keyLength(_ bytes: [UInt8], _ start: Int) -> UInt16 {
+        UInt16(bytes[start]) | UInt16(bytes[start + 1]) << 8
+    }
     static func payloadLength(_ bytes: [UInt8], _ start: Int) -> UInt32 {
-        UInt32(bytes[start + 2]) | UInt32(bytes[start + 3]) << 8 | UInt32(bytes[start + 4]) << 16 | UInt32(bytes[start + 5]) << 24
+        UInt32(bytes[start + 2]) | UInt32(bytes[start + 3]) << 8 | UInt32(bytes[start + 4]) << 16 | UInt32(
+            bytes[start + 5]
+        ) << 24
     }
 
     static func key(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> UnsafeRawBufferPointer {
@@ -180,12 +198,14 @@ final class SortedRuns {
                 try read(into: &sealed, count: 4)
                 sealed.withUnsafeBytes { length = UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
                 try read(into: &sealed, count: Int(length))
-                guard sealed.withUnsafeBytes({ cipher.open($0, number: blockNumber, into: &bytes) }), !bytes.isEmpty else {
+                guard sealed.withUnsafeBytes({ cipher.open($0, number: blockNumber, into: &bytes) }), !bytes.isEmpty
+                else {
                     throw StoreError("a scratch file's block \(blockNumber) does not open: it was altered or cut")
                 }
                 (blockNumber, blocksLeft, current) = (blockNumber + 1, blocksLeft - 1, 0)
             }
-            next = current + 6 + Int(SortedRuns.keyLength(bytes, current)) + Int(SortedRuns.payloadLength(bytes, current))
+            next =
+                current + 6 + Int(SortedRuns.keyLength(bytes, current)) + Int(SortedRuns.payloadLength(bytes, current))
             return true
         }
 
@@ -194,24 +214,34 @@ final class SortedRuns {
             buffer.append(contentsOf: repeatElement(0, count: count))
             var done = 0
             while done < count {
-                let n = buffer.withUnsafeMutableBytes { pread(file, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+                let n = buffer.withUnsafeMutableBytes {
+                    pread(file, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                }
                 guard n > 0 else { throw StoreError("reading a scratch file failed (errno \(errno))") }
                 done += n
             }
             offset += Int64(count)
         }
 
-        func withEntry<R>(_ body: (_ key: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        func withEntry<R>(
+            _ body: (_ key: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) throws -> R
+        ) rethrows -> R {
             try bytes.withUnsafeBytes { all in
                 let key = SortedRuns.key(all, current)
                 let payloadStart = current + 6 + key.count
-                let payload = UnsafeRawBufferPointer(rebasing: all[payloadStart..<payloadStart + Int(SortedRuns.payloadLength(bytes, current))])
+                let payload = UnsafeRawBufferPointer(
+                    rebasing: all[payloadStart..<payloadStart + Int(SortedRuns.payloadLength(bytes, current))]
+                )
                 return try body(key, payload)
             }
         }
 
         func compareKey(with other: Source) -> Int32 {
-            bytes.withUnsafeBytes { a in other.bytes.withUnsafeBytes { b in SortedRuns.compare(SortedRuns.key(a, current), SortedRuns.key(b, other.current)) } }
+            bytes.withUnsafeBytes { a in
+                other.bytes.withUnsafeBytes { b in
+                    SortedRuns.compare(SortedRuns.key(a, current), SortedRuns.key(b, other.current))
+                }
+            }
         }
     }
 
@@ -244,7 +274,9 @@ final class SortedRuns {
         }
 
         /// The current entry's key and payload (valid inside `body` only).
-        func withEntry<R>(_ body: (_ key: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        func withEntry<R>(
+            _ body: (_ key: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) throws -> R
+        ) rethrows -> R {
             try heap[0].withEntry(body)
         }
 

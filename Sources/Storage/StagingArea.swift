@@ -27,19 +27,29 @@ final class StagingArea: Sendable {
             for staged in lines {
                 let (line, person, key, region, fields): (Int, InternalPseudonym, RecordKey, Int?, String?)
                 switch staged {
-                case .record(let routed): (line, person, key, region, fields) = (routed.record.line, routed.record.person, routed.record.key, routed.region.value, routed.record.storedFields)
+                case .record(let routed):
+                    (line, person, key, region, fields) = (
+                        routed.record.line, routed.record.person, routed.record.key, routed.region.value,
+                        routed.record.storedFields
+                    )
                 case .withdrawal(let w): (line, person, key, region, fields) = (w.line, w.person, w.key, nil, nil)
                 }
-                try runs.append(key: { out in
-                    out.append(contentsOf: person.bytes)
-                    out.append(contentsOf: key.bytes)
-                    withUnsafeBytes(of: UInt64(line).bigEndian) { out.append(contentsOf: $0) }
-                }, payload: { out in
-                    guard let region, let fields else { out.append(0); return }
-                    out.append(1)
-                    withUnsafeBytes(of: Int64(region).littleEndian) { out.append(contentsOf: $0) }
-                    out.append(contentsOf: fields.utf8)
-                })
+                try runs.append(
+                    key: { out in
+                        out.append(contentsOf: person.bytes)
+                        out.append(contentsOf: key.bytes)
+                        withUnsafeBytes(of: UInt64(line).bigEndian) { out.append(contentsOf: $0) }
+                    },
+                    payload: { out in
+                        guard let region, let fields else {
+                            out.append(0)
+                            return
+                        }
+                        out.append(1)
+                        withUnsafeBytes(of: Int64(region).littleEndian) { out.append(contentsOf: $0) }
+                        out.append(contentsOf: fields.utf8)
+                    }
+                )
             }
             try runs.seal()
         }
@@ -66,7 +76,9 @@ final class StagingArea: Sendable {
             return merge.withEntry { key, payload in
                 let personLength = key.count - 24
                 let person = Array(key.prefix(personLength))
-                let recordKey = RecordKey(storedBytes: UnsafeRawBufferPointer(rebasing: key[personLength..<personLength + 16]))
+                let recordKey = RecordKey(
+                    storedBytes: UnsafeRawBufferPointer(rebasing: key[personLength..<personLength + 16])
+                )
                 guard payload.first == 1 else { return Line(person: person, key: recordKey, region: nil, fields: nil) }
                 let region = Int(Int64(littleEndian: payload.loadUnaligned(fromByteOffset: 1, as: Int64.self)))
                 let fields = String(decoding: UnsafeRawBufferPointer(rebasing: payload[9...]), as: UTF8.self)

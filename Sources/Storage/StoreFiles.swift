@@ -19,11 +19,17 @@ enum StoreFiles {
         let fm = FileManager.default
         let directory = (path as NSString).deletingLastPathComponent
         if create, !directory.isEmpty, !fm.fileExists(atPath: directory) {
-            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try fm.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         }
         if create, !fm.fileExists(atPath: path) {
             let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw StoreFileError(path: path, reason: "cannot be created (\(String(cString: strerror(errno))))") }
+            guard descriptor >= 0 else {
+                throw StoreFileError(path: path, reason: "cannot be created (\(String(cString: strerror(errno))))")
+            }
             close(descriptor)
         }
         for suffix in companions {
@@ -31,7 +37,11 @@ enum StoreFiles {
             guard let attributes = try? fm.attributesOfItem(atPath: file) else { continue }
             let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
             guard mode & 0o077 == 0 else {
-                throw StoreFileError(path: file, reason: "readable by others (mode \(String(mode, radix: 8))); it holds pseudonymised records: run chmod 600")
+                throw StoreFileError(
+                    path: file,
+                    reason:
+                        "readable by others (mode \(String(mode, radix: 8))); it holds pseudonymised records: run chmod 600"
+                )
             }
         }
     }

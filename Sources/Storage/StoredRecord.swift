@@ -62,7 +62,14 @@ package struct AuditFilter: Sendable, Equatable {
     package var action: AuditEvent.Action?
     package var region: RegionNumber?
     package var outcome: AuditEvent.Outcome?
-    package init(from: Date? = nil, to: Date? = nil, actor: OIN? = nil, action: AuditEvent.Action? = nil, region: RegionNumber? = nil, outcome: AuditEvent.Outcome? = nil) {
+    package init(
+        from: Date? = nil,
+        to: Date? = nil,
+        actor: OIN? = nil,
+        action: AuditEvent.Action? = nil,
+        region: RegionNumber? = nil,
+        outcome: AuditEvent.Outcome? = nil
+    ) {
         self.from = from
         self.to = to
         self.actor = actor
@@ -94,7 +101,9 @@ package struct PullSummary: Sendable, Equatable {
     package let last: Date
 
     package init(region: RegionNumber, purpose: PurposeID?, consumer: OIN, pulls: Int, records: Int, last: Date) {
-        (self.region, self.purpose, self.consumer, self.pulls, self.records, self.last) = (region, purpose, consumer, pulls, records, last)
+        (self.region, self.purpose, self.consumer, self.pulls, self.records, self.last) = (
+            region, purpose, consumer, pulls, records, last
+        )
     }
 }
 
@@ -124,18 +133,31 @@ package struct AuditAppend: Sendable {
     package static let emptyHead: (sequence: Int64, hash: [UInt8]) = (0, AuditChain.genesis)
 
     /// The entries that append `events`, in order, after the chain's `head`.
-    package static func chain(_ events: [AuditEvent], after head: (sequence: Int64, hash: [UInt8]), signing: AuditSigning?) -> [AuditAppend] {
+    package static func chain(
+        _ events: [AuditEvent],
+        after head: (sequence: Int64, hash: [UInt8]),
+        signing: AuditSigning?
+    ) -> [AuditAppend] {
         var last = head
         return events.enumerated().map { index, event in
-            let sequence = last.sequence + 1, canonical = AuditChain.canonicalBytes(event)
+            let sequence = last.sequence + 1
+            let canonical = AuditChain.canonicalBytes(event)
             let hash = AuditChain.hash(canonical, sequence: sequence, previous: last.hash)
             let signature = index == events.count - 1 ? signing.map { AuditChain.sign(hash: hash, key: $0.key) } : nil
             let checkpoint = signing.flatMap { signing in
-                sequence % Int64(signing.every) == 0 ? AuditCheckpoint(sequence: sequence, hash: hash, time: event.time, key: signing.key) : nil
+                sequence % Int64(signing.every) == 0
+                    ? AuditCheckpoint(sequence: sequence, hash: hash, time: event.time, key: signing.key) : nil
             }
             defer { last = (sequence, hash) }
-            return AuditAppend(sequence: sequence, event: event, canonical: canonical, previousHash: last.hash, hash: hash,
-                               signature: signature, checkpoint: checkpoint)
+            return AuditAppend(
+                sequence: sequence,
+                event: event,
+                canonical: canonical,
+                previousHash: last.hash,
+                hash: hash,
+                signature: signature,
+                checkpoint: checkpoint
+            )
         }
     }
 }

@@ -25,15 +25,20 @@ final class WALCheckpointer: Sendable {
     /// process's life (a few bytes per store opened): a connection may outlive any owner.
     func install(on db: Database) {
         let context = Unmanaged.passRetained(self).toOpaque()
-        sqlite3_wal_hook(db.sqliteConnection, { context, _, _, pages in
-            let checkpointer = Unmanaged<WALCheckpointer>.fromOpaque(context!).takeUnretainedValue()
-            if pages > checkpointer.pages { checkpointer.schedule() }
-            return SQLITE_OK
-        }, context)
+        sqlite3_wal_hook(
+            db.sqliteConnection,
+            { context, _, _, pages in
+                let checkpointer = Unmanaged<WALCheckpointer>.fromOpaque(context!).takeUnretainedValue()
+                if pages > checkpointer.pages { checkpointer.schedule() }
+                return SQLITE_OK
+            },
+            context
+        )
     }
 
     private func schedule() {
-        guard scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        guard scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
         Self.queue.async {
             self.scheduled.store(false, ordering: .releasing)
             self.checkpoint()
@@ -59,8 +64,11 @@ final class WALCheckpointer: Sendable {
         sqlite3_busy_timeout(db, 1_000)
         // A connection finds the log when it first reads the database.
         guard sqlite3_exec(db, "SELECT 1 FROM sqlite_schema LIMIT 1", nil, nil, nil) == SQLITE_OK else { return }
-        var log: Int32 = 0, copied: Int32 = 0
-        guard sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK, truncate, log == copied else { return }
+        var log: Int32 = 0
+        var copied: Int32 = 0
+        guard sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK, truncate,
+            log == copied
+        else { return }
         sqlite3_busy_timeout(db, 100)
         _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
     }

@@ -17,7 +17,10 @@ package final class GatewayClient: Sendable {
         /// The refusal this answer describes, if it is not a success.
         package var refusal: Refusal? {
             guard status >= 300 else { return nil }
-            struct ErrorBody: Decodable { let error: String; let message: String }
+            struct ErrorBody: Decodable {
+                let error: String
+                let message: String
+            }
             let parsed = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8))
             return Refusal(status: status, code: parsed?.error ?? "http_\(status)", message: parsed?.message ?? body)
         }
@@ -40,7 +43,13 @@ package final class GatewayClient: Sendable {
     ///   - certificate, privateKey: the caller's PEM client certificate and key (`nil`: none, for tests of refusal).
     ///   - trustedCA: the PEM CA that signed the gateway's server certificate.
     ///   - connectTimeout: how long to keep trying to connect (with backoff) before a request fails.
-    package init(baseURL: String, certificate: URL?, privateKey: URL?, trustedCA: URL, connectTimeout: Duration = .seconds(10)) throws {
+    package init(
+        baseURL: String,
+        certificate: URL?,
+        privateKey: URL?,
+        trustedCA: URL,
+        connectTimeout: Duration = .seconds(10)
+    ) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         tls.trustRoots = .file(trustedCA.path)
@@ -50,7 +59,10 @@ package final class GatewayClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         let (seconds, attoseconds) = connectTimeout.components
-        configuration.timeout = .init(connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), read: .seconds(300))
+        configuration.timeout = .init(
+            connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000),
+            read: .seconds(300)
+        )
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     }
@@ -91,7 +103,13 @@ package final class GatewayClient: Sendable {
 
     /// Pulls one page of a purpose's records: `view` to start (`current` or `changes`), or
     /// `cursor` to continue (from `Vangnet-Next-Cursor`).
-    package func pull(purpose: String, view: String? = nil, cursor: String? = nil, limit: Int = 1000, format: String = "ndjson") async throws -> Answer {
+    package func pull(
+        purpose: String,
+        view: String? = nil,
+        cursor: String? = nil,
+        limit: Int = 1000,
+        format: String = "ndjson"
+    ) async throws -> Answer {
         var query = "limit=\(limit)&format=\(format)"
         if let view { query += "&view=\(view)" }
         if let cursor { query += "&cursor=\(cursor)" }
@@ -101,18 +119,34 @@ package final class GatewayClient: Sendable {
     /// Follows a pull to its end: a current picture until its snapshot is complete, changes until
     /// a page is empty. `page` gets each page's answer; returns the cursor to continue with (a
     /// changes cursor) or the refusal's answer.
-    package func pullAll(purpose: String, view: String? = nil, cursor: String? = nil, limit: Int = 1000, format: String = "ndjson",
-                        page: (Answer) async throws -> Void) async throws -> Result<String, PullFailure> {
+    package func pullAll(
+        purpose: String,
+        view: String? = nil,
+        cursor: String? = nil,
+        limit: Int = 1000,
+        format: String = "ndjson",
+        page: (Answer) async throws -> Void
+    ) async throws -> Result<String, PullFailure> {
         var cursor = cursor
         var first = true
         while true {
-            let answer = try await pull(purpose: purpose, view: first ? view : nil, cursor: cursor, limit: limit, format: format)
+            let answer = try await pull(
+                purpose: purpose,
+                view: first ? view : nil,
+                cursor: cursor,
+                limit: limit,
+                format: format
+            )
             first = false
-            guard answer.status == 200, let next = answer.headers["vangnet-next-cursor"] else { return .failure(PullFailure(answer: answer)) }
+            guard answer.status == 200, let next = answer.headers["vangnet-next-cursor"] else {
+                return .failure(PullFailure(answer: answer))
+            }
             try await page(answer)
             cursor = next
             let empty = answer.body.isEmpty || (format == "csv" && answer.body.split(separator: "\n").count <= 1)
-            if answer.headers["vangnet-view"] == "changes" ? empty : answer.headers["vangnet-complete"] == "true" { return .success(next) }
+            if answer.headers["vangnet-view"] == "changes" ? empty : answer.headers["vangnet-complete"] == "true" {
+                return .success(next)
+            }
         }
     }
 
@@ -132,7 +166,10 @@ package final class GatewayClient: Sendable {
         let response = try await http.execute(request, timeout: .seconds(300))
         let body = try await response.body.collect(upTo: 512 * 1024 * 1024)
         var headers: [String: String] = [:]
-        for header in response.headers where header.name.lowercased().hasPrefix("vangnet-") || ["content-type", "retry-after"].contains(header.name.lowercased()) {
+        for header in response.headers
+        where header.name.lowercased().hasPrefix("vangnet-")
+            || ["content-type", "retry-after"].contains(header.name.lowercased())
+        {
             headers[header.name.lowercased()] = header.value
         }
         return Answer(status: Int(response.status.code), body: String(buffer: body), headers: headers)

@@ -13,7 +13,9 @@ package struct BatchID: Sendable, Hashable, Codable, CustomStringConvertible {
     package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = BatchID(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a batch id is a UUID"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "a batch id is a UUID")
+            )
         }
         self = id
     }
@@ -34,7 +36,9 @@ package enum BatchMode: String, Sendable, Codable, CaseIterable {
 }
 
 /// A name given in configuration: a dataset id or a purpose id. `Kind` keeps the two apart.
-package struct Name<Kind>: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral, RawRepresentable {
+package struct Name<Kind>: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral,
+    RawRepresentable
+{
     package let value: String
     package init(_ value: String) { self.value = value }
     package init(stringLiteral value: String) { self.value = value }

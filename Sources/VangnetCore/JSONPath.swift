@@ -19,7 +19,11 @@ package struct JSONPath: Sendable, Hashable, CustomStringConvertible {
             switch component {
             case .index(let i):
                 text += "[\(i)]"
-            case .key(let k) where !k.isEmpty && k.utf8.allSatisfy({ $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }):
+            case .key(let k)
+            where !k.isEmpty
+                && k.utf8.allSatisfy({
+                    $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+                }):
                 text += text.isEmpty ? k : ".\(k)"
             case .key(let k):
                 text += "[\"\(k)\"]"
@@ -33,9 +37,15 @@ package struct JSONPath: Sendable, Hashable, CustomStringConvertible {
     package func location(in json: [UInt8]) -> (line: Int, column: Int)? {
         var scanner = JSONLocator(bytes: json)
         guard let offset = scanner.find(components[...]) else { return nil }
-        var line = 1, column = 1
+        var line = 1
+        var column = 1
         for byte in json[..<offset] {
-            if byte == 0x0A { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
         }
         return (line, column)
     }
@@ -110,11 +120,16 @@ private struct JSONLocator {
             var depth = 0
             while i < bytes.count {
                 switch bytes[i] {
-                case 0x22: guard readString() != nil else { return false }; continue
+                case 0x22:
+                    guard readString() != nil else { return false }
+                    continue
                 case 0x7B, 0x5B: depth += 1
                 case 0x7D, 0x5D:
                     depth -= 1
-                    if depth == 0 { i += 1; return true }
+                    if depth == 0 {
+                        i += 1
+                        return true
+                    }
                 default: break
                 }
                 i += 1

@@ -5,7 +5,9 @@ package struct MunicipalityCode: Sendable, Hashable, Codable, Comparable, Custom
     /// `nil` unless `value` has the form `GMdddd`. Existence is checked against ``ReferenceData``.
     package init?(_ value: String) {
         let u = Array(value.utf8)
-        guard u.count == 6, u[0] == 0x47, u[1] == 0x4D, u[2...].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard u.count == 6, u[0] == 0x47, u[1] == 0x4D, u[2...].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            return nil
+        }
         self.value = value
     }
 

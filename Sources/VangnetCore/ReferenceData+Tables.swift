@@ -4,738 +4,738 @@
 extension ReferenceData {
     /// `config/reference/gemeenten_2023_cbs.csv`, verbatim.
     static let municipalitiesCSV = #"""
-gemeentecode;gemeentenaam;veiligheidsregio
-GM1680;Aa en Hunze;VR03
-GM0358;Aalsmeer;VR13
-GM0197;Aalten;VR06
-GM0059;Achtkarspelen;VR02
-GM0482;Alblasserdam;VR18
-GM0613;Albrandswaard;VR17
-GM0361;Alkmaar;VR10
-GM0141;Almelo;VR05
-GM0034;Almere;VR25
-GM0484;Alphen aan den Rijn;VR16
-GM1723;Alphen-Chaam;VR20
-GM1959;Altena;VR20
-GM0060;Ameland;VR02
-GM0307;Amersfoort;VR09
-GM0362;Amstelveen;VR13
-GM0363;Amsterdam;VR13
-GM0200;Apeldoorn;VR06
-GM0202;Arnhem;VR07
-GM0106;Assen;VR03
-GM0743;Asten;VR22
-GM0744;Baarle-Nassau;VR20
-GM0308;Baarn;VR09
-GM0489;Barendrecht;VR17
-GM0203;Barneveld;VR07
-GM0888;Beek (L.);VR24
-GM1954;Beekdaelen;VR24
-GM0889;Beesel;VR23
-GM1945;Berg en Dal;VR08
-GM1724;Bergeijk;VR22
-GM0893;Bergen (L.);VR23
-GM0373;Bergen (NH.);VR10
-GM0748;Bergen op Zoom;VR20
-GM1859;Berkelland;VR06
-GM1721;Bernheze;VR21
-GM0753;Best;VR22
-GM0209;Beuningen;VR08
-GM0375;Beverwijk;VR12
-GM0310;De Bilt;VR09
-GM1728;Bladel;VR22
-GM0376;Blaricum;VR14
-GM0377;Bloemendaal;VR12
-GM1901;Bodegraven-Reeuwijk;VR16
-GM0755;Boekel;VR21
-GM1681;Borger-Odoorn;VR03
-GM0147;Borne;VR05
-GM0654;Borsele;VR19
-GM0757;Boxtel;VR21
-GM0758;Breda;VR20
-GM1876;Bronckhorst;VR06
-GM0213;Brummen;VR06
-GM0899;Brunssum;VR24
-GM0312;Bunnik;VR09
-GM0313;Bunschoten;VR09
-GM0214;Buren;VR08
-GM0502;Capelle aan den IJssel;VR17
-GM0383;Castricum;VR10
-GM0109;Coevorden;VR03
-GM1706;Cranendonck;VR22
-GM0216;Culemborg;VR08
-GM0148;Dalfsen;VR04
-GM1891;Dantumadiel;VR02
-GM0503;Delft;VR15
-GM0762;Deurne;VR22
-GM0150;Deventer;VR04
-GM0384;Diemen;VR13
-GM1774;Dinkelland;VR05
-GM1980;Dijk en Waard;VR10
-GM0221;Doesburg;VR07
-GM0222;Doetinchem;VR06
-GM0766;Dongen;VR20
-GM0505;Dordrecht;VR18
-GM0498;Drechterland;VR10
-GM1719;Drimmelen;VR20
-GM0303;Dronten;VR25
-GM0225;Druten;VR08
-GM0226;Duiven;VR07
-GM1711;Echt-Susteren;VR23
-GM0385;Edam-Volendam;VR11
-GM0228;Ede;VR07
-GM0317;Eemnes;VR09
-GM1979;Eemsdelta;VR01
-GM0770;Eersel;VR22
-GM1903;Eijsden-Margraten;VR24
-GM0772;Eindhoven;VR22
-GM0230;Elburg;VR06
-GM0114;Emmen;VR03
-GM0388;Enkhuizen;VR10
-GM0153;Enschede;VR05
-GM0232;Epe;VR06
-GM0233;Ermelo;VR06
-GM0777;Etten-Leur;VR20
-GM1940;De Fryske Marren;VR02
-GM0779;Geertruidenberg;VR20
-GM1771;Geldrop-Mierlo;VR22
-GM1652;Gemert-Bakel;VR22
-GM0907;Gennep;VR23
-GM0784;Gilze en Rijen;VR20
-GM1924;Goeree-Overflakkee;VR17
-GM0664;Goes;VR19
-GM0785;Goirle;VR20
-GM1942;Gooise Meren;VR14
-GM0512;Gorinchem;VR18
-GM0513;Gouda;VR16
-GM0518;'s-Gravenhage;VR15
-GM0014;Groningen;VR01
-GM1729;Gulpen-Wittem;VR24
-GM0158;Haaksbergen;VR05
-GM0392;Haarlem;VR12
-GM0394;Haarlemmermeer;VR12
-GM1655;Halderberge;VR20
-GM0160;Hardenberg;VR04
-GM0243;Harderwijk;VR06
-GM0523;Hardinxveld-Giessendam;VR18
-GM0072;Harlingen;VR02
-GM0244;Hattem;VR06
-GM0396;Heemskerk;VR12
-GM0397;Heemstede;VR12
-GM0246;Heerde;VR06
-GM0074;Heerenveen;VR02
-GM0917;Heerlen;VR24
-GM1658;Heeze-Leende;VR22
-GM0399;Heiloo;VR10
-GM0400;Den Helder;VR10
-GM0163;Hellendoorn;VR05
-GM0794;Helmond;VR22
-GM0531;Hendrik-Ido-Ambacht;VR18
-GM0164;Hengelo (O.);VR05
-GM0796;'s-Hertogenbosch;VR21
-GM0252;Heumen;VR08
-GM0797;Heusden;VR21
-GM0534;Hillegom;VR16
-GM0798;Hilvarenbeek;VR20
-GM0402;Hilversum;VR14
-GM1963;Hoeksche Waard;VR18
-GM1735;Hof van Twente;VR05
-GM1966;Het Hogeland;VR01
-GM1911;Hollands Kroon;VR10
-GM0118;Hoogeveen;VR03
-GM0405;Hoorn;VR10
-GM1507;Horst aan de Maas;VR23
-GM0321;Houten;VR09
-GM0406;Huizen;VR14
-GM0677;Hulst;VR19
-GM0353;IJsselstein;VR09
-GM1884;Kaag en Braassem;VR16
-GM0166;Kampen;VR04
-GM0678;Kapelle;VR19
-GM0537;Katwijk;VR16
-GM0928;Kerkrade;VR24
-GM1598;Koggenland;VR10
-GM0542;Krimpen aan den IJssel;VR17
-GM1931;Krimpenerwaard;VR16
-GM1659;Laarbeek;VR22
-GM0882;Landgraaf;VR24
-GM0415;Landsmeer;VR11
-GM1982;Land van Cuijk;VR21
-GM1621;Lansingerland;VR17
-GM0417;Laren (NH.);VR14
-GM0080;Leeuwarden;VR02
-GM0546;Leiden;VR16
-GM0547;Leiderdorp;VR16
-GM1916;Leidschendam-Voorburg;VR15
-GM0995;Lelystad;VR25
-GM1640;Leudal;VR23
-GM0327;Leusden;VR09
-GM1705;Lingewaard;VR07
-GM0553;Lisse;VR16
-GM0262;Lochem;VR06
-GM0809;Loon op Zand;VR20
-GM0331;Lopik;VR09
-GM0168;Losser;VR05
-GM0263;Maasdriel;VR08
-GM1641;Maasgouw;VR23
-GM1991;Maashorst;VR21
-GM0556;Maassluis;VR17
-GM0935;Maastricht;VR24
-GM0420;Medemblik;VR10
-GM0938;Meerssen;VR24
-GM1948;Meierijstad;VR21
-GM0119;Meppel;VR03
-GM0687;Middelburg (Z.);VR19
-GM1842;Midden-Delfland;VR15
-GM1731;Midden-Drenthe;VR03
-GM1952;Midden-Groningen;VR01
-GM1709;Moerdijk;VR20
-GM1978;Molenlanden;VR18
-GM1955;Montferland;VR06
-GM0335;Montfoort;VR09
-GM0944;Mook en Middelaar;VR23
-GM1740;Neder-Betuwe;VR08
-GM0946;Nederweert;VR23
-GM0356;Nieuwegein;VR09
-GM0569;Nieuwkoop;VR16
-GM0267;Nijkerk;VR07
-GM0268;Nijmegen;VR08
-GM1930;Nissewaard;VR17
-GM1970;Noardeast-Fryslân;VR02
-GM1695;Noord-Beveland;VR19
-GM1699;Noordenveld;VR03
-GM0171;Noordoostpolder;VR25
-GM0575;Noordwijk;VR16
-GM0820;Nuenen, Gerwen en Nederwetten;VR22
-GM0302;Nunspeet;VR06
-GM0579;Oegstgeest;VR16
-GM0823;Oirschot;VR22
-GM0824;Oisterwijk;VR20
-GM1895;Oldambt;VR01
-GM0269;Oldebroek;VR06
-GM0173;Oldenzaal;VR05
-GM1773;Olst-Wijhe;VR04
-GM0175;Ommen;VR04
-GM1586;Oost Gelre;VR06
-GM0826;Oosterhout;VR20
-GM0085;Ooststellingwerf;VR02
-GM0431;Oostzaan;VR11
-GM0432;Opmeer;VR10
-GM0086;Opsterland;VR02
-GM0828;Oss;VR21
-GM1509;Oude IJsselstreek;VR06
-GM0437;Ouder-Amstel;VR13
-GM0589;Oudewater;VR09
-GM1734;Overbetuwe;VR07
-GM0590;Papendrecht;VR18
-GM1894;Peel en Maas;VR23
-GM0765;Pekela;VR01
-GM1926;Pijnacker-Nootdorp;VR15
-GM0439;Purmerend;VR11
-GM0273;Putten;VR06
-GM0177;Raalte;VR04
-GM0703;Reimerswaal;VR19
-GM0274;Renkum;VR07
-GM0339;Renswoude;VR09
-GM1667;Reusel-De Mierden;VR22
-GM0275;Rheden;VR07
-GM0340;Rhenen;VR09
-GM0597;Ridderkerk;VR17
-GM1742;Rijssen-Holten;VR05
-GM0603;Rijswijk (ZH.);VR15
-GM1669;Roerdalen;VR23
-GM0957;Roermond;VR23
-GM0736;De Ronde Venen;VR09
-GM1674;Roosendaal;VR20
-GM0599;Rotterdam;VR17
-GM0277;Rozendaal;VR07
-GM0840;Rucphen;VR20
-GM0441;Schagen;VR10
-GM0279;Scherpenzeel;VR07
-GM0606;Schiedam;VR17
-GM0088;Schiermonnikoog;VR02
-GM1676;Schouwen-Duiveland;VR19
-GM0965;Simpelveld;VR24
-GM0845;Sint-Michielsgestel;VR21
-GM1883;Sittard-Geleen;VR24
-GM0610;Sliedrecht;VR18
-GM1714;Sluis;VR19
-GM0090;Smallingerland;VR02
-GM0342;Soest;VR09
-GM0847;Someren;VR22
-GM0848;Son en Breugel;VR22
-GM0037;Stadskanaal;VR01
-GM0180;Staphorst;VR04
-GM0532;Stede Broec;VR10
-GM0851;Steenbergen;VR20
-GM1708;Steenwijkerland;VR04
-GM0971;Stein (L.);VR24
-GM1904;Stichtse Vecht;VR09
-GM1900;Súdwest-Fryslân;VR02
-GM0715;Terneuzen;VR19
-GM0093;Terschelling;VR02
-GM0448;Texel;VR10
-GM1525;Teylingen;VR16
-GM0716;Tholen;VR19
-GM0281;Tiel;VR08
-GM0855;Tilburg;VR20
-GM0183;Tubbergen;VR05
-GM1700;Twenterand;VR05
-GM1730;Tynaarlo;VR03
-GM0737;Tytsjerksteradiel;VR02
-GM0450;Uitgeest;VR12
-GM0451;Uithoorn;VR13
-GM0184;Urk;VR25
-GM0344;Utrecht;VR09
-GM1581;Utrechtse Heuvelrug;VR09
-GM0981;Vaals;VR24
-GM0994;Valkenburg aan de Geul;VR24
-GM0858;Valkenswaard;VR22
-GM0047;Veendam;VR01
-GM0345;Veenendaal;VR09
-GM0717;Veere;VR19
-GM0861;Veldhoven;VR22
-GM0453;Velsen;VR12
-GM0983;Venlo;VR23
-GM0984;Venray;VR23
-GM1961;Vijfheerenlanden;VR09
-GM0622;Vlaardingen;VR17
-GM0096;Vlieland;VR02
-GM0718;Vlissingen;VR19
-GM0986;Voerendaal;VR24
-GM0626;Voorschoten;VR16
-GM0285;Voorst;VR06
-GM0865;Vught;VR21
-GM1949;Waadhoeke;VR02
-GM0866;Waalre;VR22
-GM0867;Waalwijk;VR20
-GM0627;Waddinxveen;VR16
-GM0289;Wageningen;VR07
-GM0629;Wassenaar;VR15
-GM0852;Waterland;VR11
-GM0988;Weert;VR23
-GM1960;West Betuwe;VR08
-GM0668;West Maas en Waal;VR08
-GM1969;Westerkwartier;VR01
-GM1701;Westerveld;VR03
-GM0293;Westervoort;VR07
-GM1950;Westerwolde;VR01
-GM1783;Westland;VR15
-GM0098;Weststellingwerf;VR02
-GM1992;Voorne aan Zee;VR17
-GM0189;Wierden;VR05
-GM0296;Wijchen;VR08
-GM1696;Wijdemeren;VR14
-GM0352;Wijk bij Duurstede;VR09
-GM0294;Winterswijk;VR06
-GM0873;Woensdrecht;VR20
-GM0632;Woerden;VR09
-GM1690;De Wolden;VR03
-GM0880;Wormerland;VR11
-GM0351;Woudenberg;VR09
-GM0479;Zaanstad;VR11
-GM0297;Zaltbommel;VR08
-GM0473;Zandvoort;VR12
-GM0050;Zeewolde;VR25
-GM0355;Zeist;VR09
-GM0299;Zevenaar;VR07
-GM0637;Zoetermeer;VR15
-GM0638;Zoeterwoude;VR16
-GM1892;Zuidplas;VR16
-GM0879;Zundert;VR20
-GM0301;Zutphen;VR06
-GM1896;Zwartewaterland;VR04
-GM0642;Zwijndrecht;VR18
-GM0193;Zwolle;VR04
-"""#
+        gemeentecode;gemeentenaam;veiligheidsregio
+        GM1680;Aa en Hunze;VR03
+        GM0358;Aalsmeer;VR13
+        GM0197;Aalten;VR06
+        GM0059;Achtkarspelen;VR02
+        GM0482;Alblasserdam;VR18
+        GM0613;Albrandswaard;VR17
+        GM0361;Alkmaar;VR10
+        GM0141;Almelo;VR05
+        GM0034;Almere;VR25
+        GM0484;Alphen aan den Rijn;VR16
+        GM1723;Alphen-Chaam;VR20
+        GM1959;Altena;VR20
+        GM0060;Ameland;VR02
+        GM0307;Amersfoort;VR09
+        GM0362;Amstelveen;VR13
+        GM0363;Amsterdam;VR13
+        GM0200;Apeldoorn;VR06
+        GM0202;Arnhem;VR07
+        GM0106;Assen;VR03
+        GM0743;Asten;VR22
+        GM0744;Baarle-Nassau;VR20
+        GM0308;Baarn;VR09
+        GM0489;Barendrecht;VR17
+        GM0203;Barneveld;VR07
+        GM0888;Beek (L.);VR24
+        GM1954;Beekdaelen;VR24
+        GM0889;Beesel;VR23
+        GM1945;Berg en Dal;VR08
+        GM1724;Bergeijk;VR22
+        GM0893;Bergen (L.);VR23
+        GM0373;Bergen (NH.);VR10
+        GM0748;Bergen op Zoom;VR20
+        GM1859;Berkelland;VR06
+        GM1721;Bernheze;VR21
+        GM0753;Best;VR22
+        GM0209;Beuningen;VR08
+        GM0375;Beverwijk;VR12
+        GM0310;De Bilt;VR09
+        GM1728;Bladel;VR22
+        GM0376;Blaricum;VR14
+        GM0377;Bloemendaal;VR12
+        GM1901;Bodegraven-Reeuwijk;VR16
+        GM0755;Boekel;VR21
+        GM1681;Borger-Odoorn;VR03
+        GM0147;Borne;VR05
+        GM0654;Borsele;VR19
+        GM0757;Boxtel;VR21
+        GM0758;Breda;VR20
+        GM1876;Bronckhorst;VR06
+        GM0213;Brummen;VR06
+        GM0899;Brunssum;VR24
+        GM0312;Bunnik;VR09
+        GM0313;Bunschoten;VR09
+        GM0214;Buren;VR08
+        GM0502;Capelle aan den IJssel;VR17
+        GM0383;Castricum;VR10
+        GM0109;Coevorden;VR03
+        GM1706;Cranendonck;VR22
+        GM0216;Culemborg;VR08
+        GM0148;Dalfsen;VR04
+        GM1891;Dantumadiel;VR02
+        GM0503;Delft;VR15
+        GM0762;Deurne;VR22
+        GM0150;Deventer;VR04
+        GM0384;Diemen;VR13
+        GM1774;Dinkelland;VR05
+        GM1980;Dijk en Waard;VR10
+        GM0221;Doesburg;VR07
+        GM0222;Doetinchem;VR06
+        GM0766;Dongen;VR20
+        GM0505;Dordrecht;VR18
+        GM0498;Drechterland;VR10
+        GM1719;Drimmelen;VR20
+        GM0303;Dronten;VR25
+        GM0225;Druten;VR08
+        GM0226;Duiven;VR07
+        GM1711;Echt-Susteren;VR23
+        GM0385;Edam-Volendam;VR11
+        GM0228;Ede;VR07
+        GM0317;Eemnes;VR09
+        GM1979;Eemsdelta;VR01
+        GM0770;Eersel;VR22
+        GM1903;Eijsden-Margraten;VR24
+        GM0772;Eindhoven;VR22
+        GM0230;Elburg;VR06
+        GM0114;Emmen;VR03
+        GM0388;Enkhuizen;VR10
+        GM0153;Enschede;VR05
+        GM0232;Epe;VR06
+        GM0233;Ermelo;VR06
+        GM0777;Etten-Leur;VR20
+        GM1940;De Fryske Marren;VR02
+        GM0779;Geertruidenberg;VR20
+        GM1771;Geldrop-Mierlo;VR22
+        GM1652;Gemert-Bakel;VR22
+        GM0907;Gennep;VR23
+        GM0784;Gilze en Rijen;VR20
+        GM1924;Goeree-Overflakkee;VR17
+        GM0664;Goes;VR19
+        GM0785;Goirle;VR20
+        GM1942;Gooise Meren;VR14
+        GM0512;Gorinchem;VR18
+        GM0513;Gouda;VR16
+        GM0518;'s-Gravenhage;VR15
+        GM0014;Groningen;VR01
+        GM1729;Gulpen-Wittem;VR24
+        GM0158;Haaksbergen;VR05
+        GM0392;Haarlem;VR12
+        GM0394;Haarlemmermeer;VR12
+        GM1655;Halderberge;VR20
+        GM0160;Hardenberg;VR04
+        GM0243;Harderwijk;VR06
+        GM0523;Hardinxveld-Giessendam;VR18
+        GM0072;Harlingen;VR02
+        GM0244;Hattem;VR06
+        GM0396;Heemskerk;VR12
+        GM0397;Heemstede;VR12
+        GM0246;Heerde;VR06
+        GM0074;Heerenveen;VR02
+        GM0917;Heerlen;VR24
+        GM1658;Heeze-Leende;VR22
+        GM0399;Heiloo;VR10
+        GM0400;Den Helder;VR10
+        GM0163;Hellendoorn;VR05
+        GM0794;Helmond;VR22
+        GM0531;Hendrik-Ido-Ambacht;VR18
+        GM0164;Hengelo (O.);VR05
+        GM0796;'s-Hertogenbosch;VR21
+        GM0252;Heumen;VR08
+        GM0797;Heusden;VR21
+        GM0534;Hillegom;VR16
+        GM0798;Hilvarenbeek;VR20
+        GM0402;Hilversum;VR14
+        GM1963;Hoeksche Waard;VR18
+        GM1735;Hof van Twente;VR05
+        GM1966;Het Hogeland;VR01
+        GM1911;Hollands Kroon;VR10
+        GM0118;Hoogeveen;VR03
+        GM0405;Hoorn;VR10
+        GM1507;Horst aan de Maas;VR23
+        GM0321;Houten;VR09
+        GM0406;Huizen;VR14
+        GM0677;Hulst;VR19
+        GM0353;IJsselstein;VR09
+        GM1884;Kaag en Braassem;VR16
+        GM0166;Kampen;VR04
+        GM0678;Kapelle;VR19
+        GM0537;Katwijk;VR16
+        GM0928;Kerkrade;VR24
+        GM1598;Koggenland;VR10
+        GM0542;Krimpen aan den IJssel;VR17
+        GM1931;Krimpenerwaard;VR16
+        GM1659;Laarbeek;VR22
+        GM0882;Landgraaf;VR24
+        GM0415;Landsmeer;VR11
+        GM1982;Land van Cuijk;VR21
+        GM1621;Lansingerland;VR17
+        GM0417;Laren (NH.);VR14
+        GM0080;Leeuwarden;VR02
+        GM0546;Leiden;VR16
+        GM0547;Leiderdorp;VR16
+        GM1916;Leidschendam-Voorburg;VR15
+        GM0995;Lelystad;VR25
+        GM1640;Leudal;VR23
+        GM0327;Leusden;VR09
+        GM1705;Lingewaard;VR07
+        GM0553;Lisse;VR16
+        GM0262;Lochem;VR06
+        GM0809;Loon op Zand;VR20
+        GM0331;Lopik;VR09
+        GM0168;Losser;VR05
+        GM0263;Maasdriel;VR08
+        GM1641;Maasgouw;VR23
+        GM1991;Maashorst;VR21
+        GM0556;Maassluis;VR17
+        GM0935;Maastricht;VR24
+        GM0420;Medemblik;VR10
+        GM0938;Meerssen;VR24
+        GM1948;Meierijstad;VR21
+        GM0119;Meppel;VR03
+        GM0687;Middelburg (Z.);VR19
+        GM1842;Midden-Delfland;VR15
+        GM1731;Midden-Drenthe;VR03
+        GM1952;Midden-Groningen;VR01
+        GM1709;Moerdijk;VR20
+        GM1978;Molenlanden;VR18
+        GM1955;Montferland;VR06
+        GM0335;Montfoort;VR09
+        GM0944;Mook en Middelaar;VR23
+        GM1740;Neder-Betuwe;VR08
+        GM0946;Nederweert;VR23
+        GM0356;Nieuwegein;VR09
+        GM0569;Nieuwkoop;VR16
+        GM0267;Nijkerk;VR07
+        GM0268;Nijmegen;VR08
+        GM1930;Nissewaard;VR17
+        GM1970;Noardeast-Fryslân;VR02
+        GM1695;Noord-Beveland;VR19
+        GM1699;Noordenveld;VR03
+        GM0171;Noordoostpolder;VR25
+        GM0575;Noordwijk;VR16
+        GM0820;Nuenen, Gerwen en Nederwetten;VR22
+        GM0302;Nunspeet;VR06
+        GM0579;Oegstgeest;VR16
+        GM0823;Oirschot;VR22
+        GM0824;Oisterwijk;VR20
+        GM1895;Oldambt;VR01
+        GM0269;Oldebroek;VR06
+        GM0173;Oldenzaal;VR05
+        GM1773;Olst-Wijhe;VR04
+        GM0175;Ommen;VR04
+        GM1586;Oost Gelre;VR06
+        GM0826;Oosterhout;VR20
+        GM0085;Ooststellingwerf;VR02
+        GM0431;Oostzaan;VR11
+        GM0432;Opmeer;VR10
+        GM0086;Opsterland;VR02
+        GM0828;Oss;VR21
+        GM1509;Oude IJsselstreek;VR06
+        GM0437;Ouder-Amstel;VR13
+        GM0589;Oudewater;VR09
+        GM1734;Overbetuwe;VR07
+        GM0590;Papendrecht;VR18
+        GM1894;Peel en Maas;VR23
+        GM0765;Pekela;VR01
+        GM1926;Pijnacker-Nootdorp;VR15
+        GM0439;Purmerend;VR11
+        GM0273;Putten;VR06
+        GM0177;Raalte;VR04
+        GM0703;Reimerswaal;VR19
+        GM0274;Renkum;VR07
+        GM0339;Renswoude;VR09
+        GM1667;Reusel-De Mierden;VR22
+        GM0275;Rheden;VR07
+        GM0340;Rhenen;VR09
+        GM0597;Ridderkerk;VR17
+        GM1742;Rijssen-Holten;VR05
+        GM0603;Rijswijk (ZH.);VR15
+        GM1669;Roerdalen;VR23
+        GM0957;Roermond;VR23
+        GM0736;De Ronde Venen;VR09
+        GM1674;Roosendaal;VR20
+        GM0599;Rotterdam;VR17
+        GM0277;Rozendaal;VR07
+        GM0840;Rucphen;VR20
+        GM0441;Schagen;VR10
+        GM0279;Scherpenzeel;VR07
+        GM0606;Schiedam;VR17
+        GM0088;Schiermonnikoog;VR02
+        GM1676;Schouwen-Duiveland;VR19
+        GM0965;Simpelveld;VR24
+        GM0845;Sint-Michielsgestel;VR21
+        GM1883;Sittard-Geleen;VR24
+        GM0610;Sliedrecht;VR18
+        GM1714;Sluis;VR19
+        GM0090;Smallingerland;VR02
+        GM0342;Soest;VR09
+        GM0847;Someren;VR22
+        GM0848;Son en Breugel;VR22
+        GM0037;Stadskanaal;VR01
+        GM0180;Staphorst;VR04
+        GM0532;Stede Broec;VR10
+        GM0851;Steenbergen;VR20
+        GM1708;Steenwijkerland;VR04
+        GM0971;Stein (L.);VR24
+        GM1904;Stichtse Vecht;VR09
+        GM1900;Súdwest-Fryslân;VR02
+        GM0715;Terneuzen;VR19
+        GM0093;Terschelling;VR02
+        GM0448;Texel;VR10
+        GM1525;Teylingen;VR16
+        GM0716;Tholen;VR19
+        GM0281;Tiel;VR08
+        GM0855;Tilburg;VR20
+        GM0183;Tubbergen;VR05
+        GM1700;Twenterand;VR05
+        GM1730;Tynaarlo;VR03
+        GM0737;Tytsjerksteradiel;VR02
+        GM0450;Uitgeest;VR12
+        GM0451;Uithoorn;VR13
+        GM0184;Urk;VR25
+        GM0344;Utrecht;VR09
+        GM1581;Utrechtse Heuvelrug;VR09
+        GM0981;Vaals;VR24
+        GM0994;Valkenburg aan de Geul;VR24
+        GM0858;Valkenswaard;VR22
+        GM0047;Veendam;VR01
+        GM0345;Veenendaal;VR09
+        GM0717;Veere;VR19
+        GM0861;Veldhoven;VR22
+        GM0453;Velsen;VR12
+        GM0983;Venlo;VR23
+        GM0984;Venray;VR23
+        GM1961;Vijfheerenlanden;VR09
+        GM0622;Vlaardingen;VR17
+        GM0096;Vlieland;VR02
+        GM0718;Vlissingen;VR19
+        GM0986;Voerendaal;VR24
+        GM0626;Voorschoten;VR16
+        GM0285;Voorst;VR06
+        GM0865;Vught;VR21
+        GM1949;Waadhoeke;VR02
+        GM0866;Waalre;VR22
+        GM0867;Waalwijk;VR20
+        GM0627;Waddinxveen;VR16
+        GM0289;Wageningen;VR07
+        GM0629;Wassenaar;VR15
+        GM0852;Waterland;VR11
+        GM0988;Weert;VR23
+        GM1960;West Betuwe;VR08
+        GM0668;West Maas en Waal;VR08
+        GM1969;Westerkwartier;VR01
+        GM1701;Westerveld;VR03
+        GM0293;Westervoort;VR07
+        GM1950;Westerwolde;VR01
+        GM1783;Westland;VR15
+        GM0098;Weststellingwerf;VR02
+        GM1992;Voorne aan Zee;VR17
+        GM0189;Wierden;VR05
+        GM0296;Wijchen;VR08
+        GM1696;Wijdemeren;VR14
+        GM0352;Wijk bij Duurstede;VR09
+        GM0294;Winterswijk;VR06
+        GM0873;Woensdrecht;VR20
+        GM0632;Woerden;VR09
+        GM1690;De Wolden;VR03
+        GM0880;Wormerland;VR11
+        GM0351;Woudenberg;VR09
+        GM0479;Zaanstad;VR11
+        GM0297;Zaltbommel;VR08
+        GM0473;Zandvoort;VR12
+        GM0050;Zeewolde;VR25
+        GM0355;Zeist;VR09
+        GM0299;Zevenaar;VR07
+        GM0637;Zoetermeer;VR15
+        GM0638;Zoeterwoude;VR16
+        GM1892;Zuidplas;VR16
+        GM0879;Zundert;VR20
+        GM0301;Zutphen;VR06
+        GM1896;Zwartewaterland;VR04
+        GM0642;Zwijndrecht;VR18
+        GM0193;Zwolle;VR04
+        """#
     /// `config/reference/rmc_regio_gemeente_2023_derived.csv`, verbatim.
     static let routingCSV = #"""
-gemeentecode;gemeentenaam;rmc_regio_nr;rmc_regio_naam;basis
-GM0014;Groningen;3;Centraal en Westelijk Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0034;Almere;18;Flevoland;derived: 2012 Bijlage C, name unchanged
-GM0037;Stadskanaal;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0047;Veendam;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0050;Zeewolde;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0059;Achtkarspelen;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0060;Ameland;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0072;Harlingen;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0074;Heerenveen;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0080;Leeuwarden;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0085;Ooststellingwerf;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0086;Opsterland;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0088;Schiermonnikoog;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0090;Smallingerland;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0093;Terschelling;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0096;Vlieland;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0098;Weststellingwerf;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0106;Assen;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0109;Coevorden;8;Zuid-Oost Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0114;Emmen;8;Zuid-Oost Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0118;Hoogeveen;9;Zuid-West Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0119;Meppel;9;Zuid-West Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0141;Almelo;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0147;Borne;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0148;Dalfsen;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0150;Deventer;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0153;Enschede;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0158;Haaksbergen;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0160;Hardenberg;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0163;Hellendoorn;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0164;Hengelo (O.);12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0166;Kampen;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0168;Losser;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0171;Noordoostpolder;18;Flevoland;derived: 2012 Bijlage C, name unchanged
-GM0173;Oldenzaal;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0175;Ommen;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0177;Raalte;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0180;Staphorst;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0183;Tubbergen;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0184;Urk;18;Flevoland;derived: 2012 Bijlage C, name unchanged
-GM0189;Wierden;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0193;Zwolle;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0197;Aalten;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0200;Apeldoorn;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0202;Arnhem;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM0203;Barneveld;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0209;Beuningen;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
-GM0213;Brummen;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0214;Buren;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0216;Culemborg;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0221;Doesburg;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0222;Doetinchem;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0225;Druten;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
-GM0226;Duiven;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM0228;Ede;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0230;Elburg;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0232;Epe;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0233;Ermelo;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0243;Harderwijk;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0244;Hattem;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0246;Heerde;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0252;Heumen;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
-GM0262;Lochem;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0263;Maasdriel;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0267;Nijkerk;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0268;Nijmegen;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
-GM0269;Oldebroek;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0273;Putten;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0274;Renkum;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM0275;Rheden;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM0277;Rozendaal;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM0279;Scherpenzeel;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0281;Tiel;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0285;Voorst;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0289;Wageningen;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0293;Westervoort;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM0294;Winterswijk;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0296;Wijchen;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
-GM0297;Zaltbommel;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0299;Zevenaar;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM0301;Zutphen;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0302;Nunspeet;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0303;Dronten;18;Flevoland;derived: 2012 Bijlage C, name unchanged
-GM0307;Amersfoort;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0308;Baarn;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0310;De Bilt;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0312;Bunnik;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0313;Bunschoten;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0317;Eemnes;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
-GM0321;Houten;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0327;Leusden;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0331;Lopik;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0335;Montfoort;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0339;Renswoude;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0340;Rhenen;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0342;Soest;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0344;Utrecht;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0345;Veenendaal;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0351;Woudenberg;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0352;Wijk bij Duurstede;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0353;IJsselstein;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0355;Zeist;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0356;Nieuwegein;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0358;Aalsmeer;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0361;Alkmaar;24;Noord-Kennemerland;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0362;Amstelveen;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0363;Amsterdam;21;Agglomeratie Amsterdam;"derived, MEDIUM: Amsterdam (21) absorbed Weesp (2012: region 20) on 2022-03-24; whole municipality assumed region 21"
-GM0373;Bergen (NH.);24;Noord-Kennemerland;derived: 2012 Bijlage C, name unchanged
-GM0375;Beverwijk;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
-GM0376;Blaricum;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
-GM0377;Bloemendaal;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
-GM0383;Castricum;24;Noord-Kennemerland;derived: 2012 Bijlage C, name unchanged
-GM0384;Diemen;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0385;Edam-Volendam;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0388;Enkhuizen;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
-GM0392;Haarlem;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
-GM0394;Haarlemmermeer;21;Agglomeratie Amsterdam;"derived, MEDIUM: Haarlemmermeer (21) absorbed Haarlemmerliede c.a. (2012: region 25) on 2019-01-01; assumed region 21"
-GM0396;Heemskerk;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
-GM0397;Heemstede;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
-GM0399;Heiloo;24;Noord-Kennemerland;derived: 2012 Bijlage C, name unchanged
-GM0400;Den Helder;23;Kop van Noord-Holland;derived: 2012 Bijlage C, name unchanged
-GM0402;Hilversum;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
-GM0405;Hoorn;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
-GM0406;Huizen;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
-GM0415;Landsmeer;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0417;Laren (NH.);20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
-GM0420;Medemblik;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
-GM0431;Oostzaan;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0432;Opmeer;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
-GM0437;Ouder-Amstel;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0439;Purmerend;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0441;Schagen;23;Kop van Noord-Holland;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0448;Texel;23;Kop van Noord-Holland;derived: 2012 Bijlage C, name unchanged
-GM0450;Uitgeest;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
-GM0451;Uithoorn;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0453;Velsen;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
-GM0473;Zandvoort;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
-GM0479;Zaanstad;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0482;Alblasserdam;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
-GM0484;Alphen aan den Rijn;27;Zuid-Holland-Oost;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0489;Barendrecht;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0498;Drechterland;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
-GM0502;Capelle aan den IJssel;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0503;Delft;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM0505;Dordrecht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
-GM0512;Gorinchem;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
-GM0513;Gouda;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
-GM0518;'s-Gravenhage;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM0523;Hardinxveld-Giessendam;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
-GM0531;Hendrik-Ido-Ambacht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
-GM0532;Stede Broec;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
-GM0534;Hillegom;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM0537;Katwijk;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM0542;Krimpen aan den IJssel;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0546;Leiden;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM0547;Leiderdorp;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM0553;Lisse;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM0556;Maassluis;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0569;Nieuwkoop;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
-GM0575;Noordwijk;26;Zuid-Holland-Noord;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0579;Oegstgeest;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM0589;Oudewater;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0590;Papendrecht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
-GM0597;Ridderkerk;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0599;Rotterdam;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0603;Rijswijk (ZH.);28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM0606;Schiedam;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0610;Sliedrecht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
-GM0613;Albrandswaard;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0622;Vlaardingen;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM0626;Voorschoten;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM0627;Waddinxveen;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
-GM0629;Wassenaar;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM0632;Woerden;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0637;Zoetermeer;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM0638;Zoeterwoude;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM0642;Zwijndrecht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
-GM0654;Borsele;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
-GM0664;Goes;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
-GM0668;West Maas en Waal;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0677;Hulst;33;Zeeuws-Vlaanderen;derived: 2012 Bijlage C, name unchanged
-GM0678;Kapelle;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
-GM0687;Middelburg (Z.);32;Walcheren;derived: 2012 Bijlage C, name unchanged
-GM0703;Reimerswaal;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
-GM0715;Terneuzen;33;Zeeuws-Vlaanderen;derived: 2012 Bijlage C, name unchanged
-GM0716;Tholen;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
-GM0717;Veere;32;Walcheren;derived: 2012 Bijlage C, name unchanged
-GM0718;Vlissingen;32;Walcheren;derived: 2012 Bijlage C, name unchanged
-GM0736;De Ronde Venen;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM0737;Tytsjerksteradiel;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0743;Asten;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0744;Baarle-Nassau;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0748;Bergen op Zoom;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0753;Best;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0755;Boekel;36;Noord-Oost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0757;Boxtel;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0758;Breda;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0762;Deurne;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0765;Pekela;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM0766;Dongen;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0770;Eersel;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0772;Eindhoven;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0777;Etten-Leur;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0779;Geertruidenberg;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0784;Gilze en Rijen;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0785;Goirle;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0794;Helmond;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0796;'s-Hertogenbosch;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0797;Heusden;36;Noord-Oost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0798;Hilvarenbeek;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0809;Loon op Zand;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0820;Nuenen, Gerwen en Nederwetten;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0823;Oirschot;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0824;Oisterwijk;35;Midden-Brabant;"derived: 2012 Bijlage C (region 35); in 2021 gained part of former Haaren (2012: region 36); whole municipality assumed region 35"
-GM0826;Oosterhout;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0828;Oss;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0840;Rucphen;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0845;Sint-Michielsgestel;36;Noord-Oost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0847;Someren;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0848;Son en Breugel;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0851;Steenbergen;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0852;Waterland;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0855;Tilburg;35;Midden-Brabant;"derived: 2012 Bijlage C (region 35); in 2021 gained part of former Haaren (2012: region 36); whole municipality assumed region 35"
-GM0858;Valkenswaard;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0861;Veldhoven;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0865;Vught;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM0866;Waalre;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0867;Waalwijk;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0873;Woensdrecht;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0879;Zundert;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM0880;Wormerland;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
-GM0882;Landgraaf;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0888;Beek (L.);39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0889;Beesel;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM0893;Bergen (L.);38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM0899;Brunssum;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0907;Gennep;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM0917;Heerlen;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0928;Kerkrade;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0935;Maastricht;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0938;Meerssen;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0944;Mook en Middelaar;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
-GM0946;Nederweert;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM0957;Roermond;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM0965;Simpelveld;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0971;Stein (L.);39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0981;Vaals;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0983;Venlo;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM0984;Venray;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM0986;Voerendaal;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0988;Weert;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM0994;Valkenburg aan de Geul;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM0995;Lelystad;18;Flevoland;derived: 2012 Bijlage C, name unchanged
-GM1507;Horst aan de Maas;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM1509;Oude IJsselstreek;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1525;Teylingen;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM1581;Utrechtse Heuvelrug;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM1586;Oost Gelre;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1598;Koggenland;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
-GM1621;Lansingerland;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
-GM1640;Leudal;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM1641;Maasgouw;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM1652;Gemert-Bakel;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1655;Halderberge;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1658;Heeze-Leende;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1659;Laarbeek;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1667;Reusel-De Mierden;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1669;Roerdalen;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM1674;Roosendaal;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1676;Schouwen-Duiveland;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
-GM1680;Aa en Hunze;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1681;Borger-Odoorn;8;Zuid-Oost Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1690;De Wolden;9;Zuid-West Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1695;Noord-Beveland;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
-GM1696;Wijdemeren;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
-GM1699;Noordenveld;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1700;Twenterand;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1701;Westerveld;9;Zuid-West Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1705;Lingewaard;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM1706;Cranendonck;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1708;Steenwijkerland;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1709;Moerdijk;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1711;Echt-Susteren;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM1714;Sluis;33;Zeeuws-Vlaanderen;derived: 2012 Bijlage C, name unchanged
-GM1719;Drimmelen;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1721;Bernheze;36;Noord-Oost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1723;Alphen-Chaam;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1724;Bergeijk;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1728;Bladel;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1729;Gulpen-Wittem;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM1730;Tynaarlo;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1731;Midden-Drenthe;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1734;Overbetuwe;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
-GM1735;Hof van Twente;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1740;Neder-Betuwe;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1742;Rijssen-Holten;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1771;Geldrop-Mierlo;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
-GM1773;Olst-Wijhe;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1774;Dinkelland;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1783;Westland;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM1842;Midden-Delfland;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM1859;Berkelland;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1876;Bronckhorst;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1883;Sittard-Geleen;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM1884;Kaag en Braassem;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
-GM1891;Dantumadiel;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1892;Zuidplas;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
-GM1894;Peel en Maas;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
-GM1895;Oldambt;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1896;Zwartewaterland;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1900;Súdwest-Fryslân;5;Zuid-West Friesland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1901;Bodegraven-Reeuwijk;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
-GM1903;Eijsden-Margraten;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
-GM1904;Stichtse Vecht;19;Utrecht;derived: 2012 Bijlage C, name unchanged
-GM1911;Hollands Kroon;23;Kop van Noord-Holland;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1916;Leidschendam-Voorburg;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM1924;Goeree-Overflakkee;29;Rijnmond;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1926;Pijnacker-Nootdorp;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
-GM1930;Nissewaard;29;Rijnmond;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1931;Krimpenerwaard;27;Zuid-Holland-Oost;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1940;De Fryske Marren;5;Zuid-West Friesland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1942;Gooise Meren;20;Gooi en Vechtstreek;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1945;Berg en Dal;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
-GM1948;Meierijstad;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1949;Waadhoeke;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1950;Westerwolde;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1952;Midden-Groningen;3;Centraal en Westelijk Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1954;Beekdaelen;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1955;Montferland;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1959;Altena;34;West-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1960;West Betuwe;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1961;Vijfheerenlanden;19;Utrecht;sourced: schoolwerkt.nl news 'Gemeente Vijfheerenlanden bij RMC regio 19' (https://www.schoolwerkt.nl/nieuws/gemeente-vijfheerenlanden-bij-rmc-regio-19/): from 2019-01-01 Vijfheerenlanden (Leerdam+Vianen+Zederik) joins RMC regio Utrecht, subregio Zuid/Lekstroom
-GM1963;Hoeksche Waard;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1966;Het Hogeland;2;Noord-Groningen-Eemsmond;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1969;Westerkwartier;3;Centraal en Westelijk Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1970;Noardeast-Fryslân;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
-GM1978;Molenlanden;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1979;Eemsdelta;2;Noord-Groningen-Eemsmond;"derived: 2020 Bijlage 2 lists Appingedam, Delfzijl, Loppersum in region 2; merged into Eemsdelta 2021-01-01"
-GM1980;Dijk en Waard;24;Noord-Kennemerland;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1982;Land van Cuijk;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1991;Maashorst;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-GM1992;Voorne aan Zee;29;Rijnmond;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
-"""#
+        gemeentecode;gemeentenaam;rmc_regio_nr;rmc_regio_naam;basis
+        GM0014;Groningen;3;Centraal en Westelijk Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0034;Almere;18;Flevoland;derived: 2012 Bijlage C, name unchanged
+        GM0037;Stadskanaal;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0047;Veendam;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0050;Zeewolde;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0059;Achtkarspelen;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0060;Ameland;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0072;Harlingen;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0074;Heerenveen;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0080;Leeuwarden;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0085;Ooststellingwerf;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0086;Opsterland;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0088;Schiermonnikoog;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0090;Smallingerland;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0093;Terschelling;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0096;Vlieland;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0098;Weststellingwerf;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0106;Assen;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0109;Coevorden;8;Zuid-Oost Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0114;Emmen;8;Zuid-Oost Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0118;Hoogeveen;9;Zuid-West Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0119;Meppel;9;Zuid-West Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0141;Almelo;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0147;Borne;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0148;Dalfsen;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0150;Deventer;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0153;Enschede;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0158;Haaksbergen;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0160;Hardenberg;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0163;Hellendoorn;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0164;Hengelo (O.);12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0166;Kampen;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0168;Losser;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0171;Noordoostpolder;18;Flevoland;derived: 2012 Bijlage C, name unchanged
+        GM0173;Oldenzaal;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0175;Ommen;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0177;Raalte;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0180;Staphorst;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0183;Tubbergen;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0184;Urk;18;Flevoland;derived: 2012 Bijlage C, name unchanged
+        GM0189;Wierden;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0193;Zwolle;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0197;Aalten;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0200;Apeldoorn;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0202;Arnhem;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM0203;Barneveld;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0209;Beuningen;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
+        GM0213;Brummen;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0214;Buren;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0216;Culemborg;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0221;Doesburg;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0222;Doetinchem;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0225;Druten;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
+        GM0226;Duiven;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM0228;Ede;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0230;Elburg;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0232;Epe;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0233;Ermelo;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0243;Harderwijk;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0244;Hattem;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0246;Heerde;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0252;Heumen;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
+        GM0262;Lochem;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0263;Maasdriel;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0267;Nijkerk;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0268;Nijmegen;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
+        GM0269;Oldebroek;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0273;Putten;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0274;Renkum;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM0275;Rheden;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM0277;Rozendaal;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM0279;Scherpenzeel;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0281;Tiel;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0285;Voorst;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0289;Wageningen;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0293;Westervoort;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM0294;Winterswijk;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0296;Wijchen;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
+        GM0297;Zaltbommel;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0299;Zevenaar;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM0301;Zutphen;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0302;Nunspeet;17;Noordwest-Veluwe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0303;Dronten;18;Flevoland;derived: 2012 Bijlage C, name unchanged
+        GM0307;Amersfoort;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0308;Baarn;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0310;De Bilt;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0312;Bunnik;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0313;Bunschoten;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0317;Eemnes;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
+        GM0321;Houten;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0327;Leusden;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0331;Lopik;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0335;Montfoort;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0339;Renswoude;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0340;Rhenen;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0342;Soest;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0344;Utrecht;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0345;Veenendaal;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0351;Woudenberg;16;Eem en Vallei;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0352;Wijk bij Duurstede;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0353;IJsselstein;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0355;Zeist;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0356;Nieuwegein;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0358;Aalsmeer;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0361;Alkmaar;24;Noord-Kennemerland;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0362;Amstelveen;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0363;Amsterdam;21;Agglomeratie Amsterdam;"derived, MEDIUM: Amsterdam (21) absorbed Weesp (2012: region 20) on 2022-03-24; whole municipality assumed region 21"
+        GM0373;Bergen (NH.);24;Noord-Kennemerland;derived: 2012 Bijlage C, name unchanged
+        GM0375;Beverwijk;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
+        GM0376;Blaricum;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
+        GM0377;Bloemendaal;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
+        GM0383;Castricum;24;Noord-Kennemerland;derived: 2012 Bijlage C, name unchanged
+        GM0384;Diemen;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0385;Edam-Volendam;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0388;Enkhuizen;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
+        GM0392;Haarlem;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
+        GM0394;Haarlemmermeer;21;Agglomeratie Amsterdam;"derived, MEDIUM: Haarlemmermeer (21) absorbed Haarlemmerliede c.a. (2012: region 25) on 2019-01-01; assumed region 21"
+        GM0396;Heemskerk;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
+        GM0397;Heemstede;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
+        GM0399;Heiloo;24;Noord-Kennemerland;derived: 2012 Bijlage C, name unchanged
+        GM0400;Den Helder;23;Kop van Noord-Holland;derived: 2012 Bijlage C, name unchanged
+        GM0402;Hilversum;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
+        GM0405;Hoorn;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
+        GM0406;Huizen;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
+        GM0415;Landsmeer;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0417;Laren (NH.);20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
+        GM0420;Medemblik;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
+        GM0431;Oostzaan;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0432;Opmeer;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
+        GM0437;Ouder-Amstel;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0439;Purmerend;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0441;Schagen;23;Kop van Noord-Holland;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0448;Texel;23;Kop van Noord-Holland;derived: 2012 Bijlage C, name unchanged
+        GM0450;Uitgeest;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
+        GM0451;Uithoorn;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0453;Velsen;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
+        GM0473;Zandvoort;25;Zuid-Kennemerland en IJmond;derived: 2012 Bijlage C, name unchanged
+        GM0479;Zaanstad;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0482;Alblasserdam;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
+        GM0484;Alphen aan den Rijn;27;Zuid-Holland-Oost;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0489;Barendrecht;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0498;Drechterland;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
+        GM0502;Capelle aan den IJssel;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0503;Delft;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM0505;Dordrecht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
+        GM0512;Gorinchem;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
+        GM0513;Gouda;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
+        GM0518;'s-Gravenhage;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM0523;Hardinxveld-Giessendam;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
+        GM0531;Hendrik-Ido-Ambacht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
+        GM0532;Stede Broec;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
+        GM0534;Hillegom;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0537;Katwijk;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0542;Krimpen aan den IJssel;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0546;Leiden;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0547;Leiderdorp;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0553;Lisse;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0556;Maassluis;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0569;Nieuwkoop;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
+        GM0575;Noordwijk;26;Zuid-Holland-Noord;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0579;Oegstgeest;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0589;Oudewater;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0590;Papendrecht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
+        GM0597;Ridderkerk;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0599;Rotterdam;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0603;Rijswijk (ZH.);28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM0606;Schiedam;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0610;Sliedrecht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
+        GM0613;Albrandswaard;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0622;Vlaardingen;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM0626;Voorschoten;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0627;Waddinxveen;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
+        GM0629;Wassenaar;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM0632;Woerden;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0637;Zoetermeer;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM0638;Zoeterwoude;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0642;Zwijndrecht;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C, name unchanged
+        GM0654;Borsele;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
+        GM0664;Goes;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
+        GM0668;West Maas en Waal;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0677;Hulst;33;Zeeuws-Vlaanderen;derived: 2012 Bijlage C, name unchanged
+        GM0678;Kapelle;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
+        GM0687;Middelburg (Z.);32;Walcheren;derived: 2012 Bijlage C, name unchanged
+        GM0703;Reimerswaal;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
+        GM0715;Terneuzen;33;Zeeuws-Vlaanderen;derived: 2012 Bijlage C, name unchanged
+        GM0716;Tholen;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
+        GM0717;Veere;32;Walcheren;derived: 2012 Bijlage C, name unchanged
+        GM0718;Vlissingen;32;Walcheren;derived: 2012 Bijlage C, name unchanged
+        GM0736;De Ronde Venen;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM0737;Tytsjerksteradiel;6;Friesland-Oost ('de Friese Wouden');verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0743;Asten;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0744;Baarle-Nassau;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0748;Bergen op Zoom;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0753;Best;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0755;Boekel;36;Noord-Oost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0757;Boxtel;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0758;Breda;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0762;Deurne;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0765;Pekela;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM0766;Dongen;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0770;Eersel;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0772;Eindhoven;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0777;Etten-Leur;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0779;Geertruidenberg;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0784;Gilze en Rijen;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0785;Goirle;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0794;Helmond;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0796;'s-Hertogenbosch;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0797;Heusden;36;Noord-Oost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0798;Hilvarenbeek;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0809;Loon op Zand;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0820;Nuenen, Gerwen en Nederwetten;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0823;Oirschot;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0824;Oisterwijk;35;Midden-Brabant;"derived: 2012 Bijlage C (region 35); in 2021 gained part of former Haaren (2012: region 36); whole municipality assumed region 35"
+        GM0826;Oosterhout;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0828;Oss;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0840;Rucphen;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0845;Sint-Michielsgestel;36;Noord-Oost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0847;Someren;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0848;Son en Breugel;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0851;Steenbergen;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0852;Waterland;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0855;Tilburg;35;Midden-Brabant;"derived: 2012 Bijlage C (region 35); in 2021 gained part of former Haaren (2012: region 36); whole municipality assumed region 35"
+        GM0858;Valkenswaard;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0861;Veldhoven;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0865;Vught;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM0866;Waalre;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0867;Waalwijk;35;Midden-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0873;Woensdrecht;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0879;Zundert;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM0880;Wormerland;21;Agglomeratie Amsterdam;derived: 2012 Bijlage C, name unchanged
+        GM0882;Landgraaf;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0888;Beek (L.);39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0889;Beesel;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0893;Bergen (L.);38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0899;Brunssum;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0907;Gennep;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0917;Heerlen;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0928;Kerkrade;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0935;Maastricht;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0938;Meerssen;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0944;Mook en Middelaar;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
+        GM0946;Nederweert;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0957;Roermond;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0965;Simpelveld;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0971;Stein (L.);39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0981;Vaals;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0983;Venlo;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0984;Venray;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0986;Voerendaal;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0988;Weert;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM0994;Valkenburg aan de Geul;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM0995;Lelystad;18;Flevoland;derived: 2012 Bijlage C, name unchanged
+        GM1507;Horst aan de Maas;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM1509;Oude IJsselstreek;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1525;Teylingen;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM1581;Utrechtse Heuvelrug;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM1586;Oost Gelre;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1598;Koggenland;22;West-Friesland;derived: 2012 Bijlage C, name unchanged
+        GM1621;Lansingerland;29;Rijnmond;derived: 2012 Bijlage C, name unchanged
+        GM1640;Leudal;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM1641;Maasgouw;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM1652;Gemert-Bakel;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1655;Halderberge;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1658;Heeze-Leende;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1659;Laarbeek;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1667;Reusel-De Mierden;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1669;Roerdalen;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM1674;Roosendaal;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1676;Schouwen-Duiveland;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
+        GM1680;Aa en Hunze;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1681;Borger-Odoorn;8;Zuid-Oost Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1690;De Wolden;9;Zuid-West Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1695;Noord-Beveland;31;Oosterschelde Regio;derived: 2012 Bijlage C, name unchanged
+        GM1696;Wijdemeren;20;Gooi en Vechtstreek;derived: 2012 Bijlage C, name unchanged
+        GM1699;Noordenveld;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1700;Twenterand;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1701;Westerveld;9;Zuid-West Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1705;Lingewaard;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM1706;Cranendonck;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1708;Steenwijkerland;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1709;Moerdijk;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1711;Echt-Susteren;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM1714;Sluis;33;Zeeuws-Vlaanderen;derived: 2012 Bijlage C, name unchanged
+        GM1719;Drimmelen;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1721;Bernheze;36;Noord-Oost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1723;Alphen-Chaam;34;West-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1724;Bergeijk;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1728;Bladel;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1729;Gulpen-Wittem;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM1730;Tynaarlo;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1731;Midden-Drenthe;7;Noord- en Midden Drenthe;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1734;Overbetuwe;14;Arnhem;verified: stcrt-2020-20218 Bijlage 2 (region 14 'Arnhem', after split of Arnhem/Nijmegen)
+        GM1735;Hof van Twente;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1740;Neder-Betuwe;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1742;Rijssen-Holten;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1771;Geldrop-Mierlo;37;Zuidoost-Brabant;derived: 2012 Bijlage C, name unchanged
+        GM1773;Olst-Wijhe;11;Stedendriehoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1774;Dinkelland;12;Twente;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1783;Westland;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM1842;Midden-Delfland;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM1859;Berkelland;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1876;Bronckhorst;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1883;Sittard-Geleen;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM1884;Kaag en Braassem;26;Zuid-Holland-Noord;derived: 2012 Bijlage C, name unchanged
+        GM1891;Dantumadiel;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1892;Zuidplas;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
+        GM1894;Peel en Maas;38;Gewest Limburg-Noord;derived: 2012 Bijlage C, name unchanged
+        GM1895;Oldambt;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1896;Zwartewaterland;10;IJssel-Vecht;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1900;Súdwest-Fryslân;5;Zuid-West Friesland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1901;Bodegraven-Reeuwijk;27;Zuid-Holland-Oost;derived: 2012 Bijlage C, name unchanged
+        GM1903;Eijsden-Margraten;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C, name unchanged
+        GM1904;Stichtse Vecht;19;Utrecht;derived: 2012 Bijlage C, name unchanged
+        GM1911;Hollands Kroon;23;Kop van Noord-Holland;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1916;Leidschendam-Voorburg;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM1924;Goeree-Overflakkee;29;Rijnmond;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1926;Pijnacker-Nootdorp;28;Haaglanden-Westland;derived: 2012 Bijlage C, name unchanged
+        GM1930;Nissewaard;29;Rijnmond;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1931;Krimpenerwaard;27;Zuid-Holland-Oost;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1940;De Fryske Marren;5;Zuid-West Friesland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1942;Gooise Meren;20;Gooi en Vechtstreek;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1945;Berg en Dal;40;Rijk van Nijmegen;"derived: complement of 2012 region 14 'Arnhem/Nijmegen' minus 2020 region 14 'Arnhem'; region 40 'Rijk van Nijmegen' name per ocwincijfers.nl/regioatlas.nl"
+        GM1948;Meierijstad;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1949;Waadhoeke;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1950;Westerwolde;1;Oost-Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1952;Midden-Groningen;3;Centraal en Westelijk Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1954;Beekdaelen;39;Gewest Zuid-Limburg;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1955;Montferland;13;Achterhoek;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1959;Altena;34;West-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1960;West Betuwe;15;Rivierenland;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1961;Vijfheerenlanden;19;Utrecht;sourced: schoolwerkt.nl news 'Gemeente Vijfheerenlanden bij RMC regio 19' (https://www.schoolwerkt.nl/nieuws/gemeente-vijfheerenlanden-bij-rmc-regio-19/): from 2019-01-01 Vijfheerenlanden (Leerdam+Vianen+Zederik) joins RMC regio Utrecht, subregio Zuid/Lekstroom
+        GM1963;Hoeksche Waard;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1966;Het Hogeland;2;Noord-Groningen-Eemsmond;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1969;Westerkwartier;3;Centraal en Westelijk Groningen;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1970;Noardeast-Fryslân;4;Friesland Noord;verified: stcrt-2020-20218 Bijlage 2 (2020 text, regions 1-17)
+        GM1978;Molenlanden;30;Zuid-Holland-Zuid;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1979;Eemsdelta;2;Noord-Groningen-Eemsmond;"derived: 2020 Bijlage 2 lists Appingedam, Delfzijl, Loppersum in region 2; merged into Eemsdelta 2021-01-01"
+        GM1980;Dijk en Waard;24;Noord-Kennemerland;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1982;Land van Cuijk;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1991;Maashorst;36;Noord-Oost-Brabant;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        GM1992;Voorne aan Zee;29;Rijnmond;derived: 2012 Bijlage C + herindelingen (all predecessors in same region)
+        """#
     /// `config/reference/rmc_regios_40.csv`, verbatim.
     static let regionsCSV = #"""
-rmc_regio_nr;rmc_regio_naam;n_gemeenten_in_derived_mapping;contactgemeente
-1;Oost-Groningen;5;
-2;Noord-Groningen-Eemsmond;2;
-3;Centraal en Westelijk Groningen;3;
-4;Friesland Noord;9;
-5;Zuid-West Friesland;2;
-6;Friesland-Oost ('de Friese Wouden');7;
-7;Noord- en Midden Drenthe;5;
-8;Zuid-Oost Drenthe;3;
-9;Zuid-West Drenthe;4;
-10;IJssel-Vecht;11;
-11;Stedendriehoek;8;
-12;Twente;14;
-13;Achterhoek;9;
-14;Arnhem;9;
-15;Rivierenland;8;
-16;Eem en Vallei;14;
-17;Noordwest-Veluwe;7;
-18;Flevoland;5;
-19;Utrecht;16;
-20;Gooi en Vechtstreek;7;
-21;Agglomeratie Amsterdam;14;
-22;West-Friesland;7;
-23;Kop van Noord-Holland;4;
-24;Noord-Kennemerland;5;
-25;Zuid-Kennemerland en IJmond;8;
-26;Zuid-Holland-Noord;11;
-27;Zuid-Holland-Oost;7;
-28;Haaglanden-Westland;9;
-29;Rijnmond;13;
-30;Zuid-Holland-Zuid;10;
-31;Oosterschelde Regio;7;
-32;Walcheren;3;
-33;Zeeuws-Vlaanderen;3;
-34;West-Brabant;16;
-35;Midden-Brabant;8;
-36;Noord-Oost-Brabant;11;
-37;Zuidoost-Brabant;21;
-38;Gewest Limburg-Noord;13;
-39;Gewest Zuid-Limburg;17;
-40;Rijk van Nijmegen;7;
-"""#
+        rmc_regio_nr;rmc_regio_naam;n_gemeenten_in_derived_mapping;contactgemeente
+        1;Oost-Groningen;5;
+        2;Noord-Groningen-Eemsmond;2;
+        3;Centraal en Westelijk Groningen;3;
+        4;Friesland Noord;9;
+        5;Zuid-West Friesland;2;
+        6;Friesland-Oost ('de Friese Wouden');7;
+        7;Noord- en Midden Drenthe;5;
+        8;Zuid-Oost Drenthe;3;
+        9;Zuid-West Drenthe;4;
+        10;IJssel-Vecht;11;
+        11;Stedendriehoek;8;
+        12;Twente;14;
+        13;Achterhoek;9;
+        14;Arnhem;9;
+        15;Rivierenland;8;
+        16;Eem en Vallei;14;
+        17;Noordwest-Veluwe;7;
+        18;Flevoland;5;
+        19;Utrecht;16;
+        20;Gooi en Vechtstreek;7;
+        21;Agglomeratie Amsterdam;14;
+        22;West-Friesland;7;
+        23;Kop van Noord-Holland;4;
+        24;Noord-Kennemerland;5;
+        25;Zuid-Kennemerland en IJmond;8;
+        26;Zuid-Holland-Noord;11;
+        27;Zuid-Holland-Oost;7;
+        28;Haaglanden-Westland;9;
+        29;Rijnmond;13;
+        30;Zuid-Holland-Zuid;10;
+        31;Oosterschelde Regio;7;
+        32;Walcheren;3;
+        33;Zeeuws-Vlaanderen;3;
+        34;West-Brabant;16;
+        35;Midden-Brabant;8;
+        36;Noord-Oost-Brabant;11;
+        37;Zuidoost-Brabant;21;
+        38;Gewest Limburg-Noord;13;
+        39;Gewest Zuid-Limburg;17;
+        40;Rijk van Nijmegen;7;
+        """#
 }

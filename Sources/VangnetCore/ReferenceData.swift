@@ -14,8 +14,13 @@ package struct ReferenceData: Sendable {
 
     /// The embedded tables, parsed once.
     package static let embedded: ReferenceData = {
-        do { return try ReferenceData(municipalitiesCSV: municipalitiesCSV, routingCSV: routingCSV, regionsCSV: regionsCSV) }
-        catch { preconditionFailure("embedded reference data is invalid: \(error)") }
+        do {
+            return try ReferenceData(
+                municipalitiesCSV: municipalitiesCSV,
+                routingCSV: routingCSV,
+                regionsCSV: regionsCSV
+            )
+        } catch { preconditionFailure("embedded reference data is invalid: \(error)") }
     }()
 
     /// The region a municipality belongs to, or `nil` for an unknown code.
@@ -30,22 +35,31 @@ package struct ReferenceData: Sendable {
     package init(municipalitiesCSV: String, routingCSV: String, regionsCSV: String) throws {
         var municipalities: [MunicipalityCode: Municipality] = [:]
         for row in Self.rows(municipalitiesCSV) {
-            guard row.count >= 2, let code = MunicipalityCode(row[0]) else { throw ReferenceDataError(reason: "bad municipality row") }
+            guard row.count >= 2, let code = MunicipalityCode(row[0]) else {
+                throw ReferenceDataError(reason: "bad municipality row")
+            }
             municipalities[code] = Municipality(code: code, name: row[1])
         }
         var names: [RegionNumber: String] = [:]
         for row in Self.rows(regionsCSV) {
-            guard row.count >= 2, let n = Int(row[0]).flatMap({ RegionNumber($0) }) else { throw ReferenceDataError(reason: "bad region row") }
+            guard row.count >= 2, let n = Int(row[0]).flatMap({ RegionNumber($0) }) else {
+                throw ReferenceDataError(reason: "bad region row")
+            }
             names[n] = row[1]
         }
         var members: [RegionNumber: Set<MunicipalityCode>] = [:]
         var regionOf: [MunicipalityCode: RegionNumber] = [:]
         for row in Self.rows(routingCSV) {
-            guard row.count >= 3, let code = MunicipalityCode(row[0]), let n = Int(row[2]).flatMap({ RegionNumber($0) }) else {
+            guard row.count >= 3, let code = MunicipalityCode(row[0]), let n = Int(row[2]).flatMap({ RegionNumber($0) })
+            else {
                 throw ReferenceDataError(reason: "bad routing row")
             }
-            guard municipalities[code] != nil else { throw ReferenceDataError(reason: "routing names unknown municipality \(code)") }
-            guard regionOf.updateValue(n, forKey: code) == nil else { throw ReferenceDataError(reason: "\(code) routed twice") }
+            guard municipalities[code] != nil else {
+                throw ReferenceDataError(reason: "routing names unknown municipality \(code)")
+            }
+            guard regionOf.updateValue(n, forKey: code) == nil else {
+                throw ReferenceDataError(reason: "\(code) routed twice")
+            }
             members[n, default: []].insert(code)
         }
         guard regionOf.count == municipalities.count else {
@@ -65,7 +79,9 @@ package struct ReferenceData: Sendable {
 
     /// Data rows (header skipped) split on `;`.
     private static func rows(_ csv: String) -> [[String]] {
-        csv.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ";", omittingEmptySubsequences: false).map(String.init) }
+        csv.split(whereSeparator: \.isNewline).dropFirst().map {
+            $0.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 }
 

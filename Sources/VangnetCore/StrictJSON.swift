@@ -58,7 +58,10 @@ package struct StrictJSON: Sendable {
             var members: [(name: String, value: ArraySlice<UInt8>)] = []
             var names = Set<String>()
             skipWhitespace()
-            if peek == UInt8(ascii: "}") { index += 1; return members }
+            if peek == UInt8(ascii: "}") {
+                index += 1
+                return members
+            }
             while true {
                 skipWhitespace()
                 let name = try string()
@@ -71,7 +74,10 @@ package struct StrictJSON: Sendable {
                 try value(depth: depth + 1)
                 if keep { members.append((name, bytes[start..<index])) }
                 skipWhitespace()
-                if peek == UInt8(ascii: ",") { index += 1; continue }
+                if peek == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
                 try expect(UInt8(ascii: "}"), ", or }")
                 return members
             }
@@ -93,12 +99,18 @@ package struct StrictJSON: Sendable {
             guard depth < 32 else { throw failure("nested too deeply") }
             try expect(UInt8(ascii: "["), "[")
             skipWhitespace()
-            if peek == UInt8(ascii: "]") { index += 1; return }
+            if peek == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
             while true {
                 skipWhitespace()
                 try value(depth: depth + 1)
                 skipWhitespace()
-                if peek == UInt8(ascii: ",") { index += 1; continue }
+                if peek == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
                 try expect(UInt8(ascii: "]"), ", or ]")
                 return
             }
@@ -121,7 +133,9 @@ package struct StrictJSON: Sendable {
             if peek == UInt8(ascii: "0") {
                 index += 1
                 if let byte = peek, byte >= 0x30 && byte <= 0x39 { throw failure("a number with a leading zero") }
-            } else if digits() == 0 { throw failure("not a JSON value") }
+            } else if digits() == 0 {
+                throw failure("not a JSON value")
+            }
             if peek == UInt8(ascii: ".") {
                 index += 1
                 guard digits() > 0 else { throw failure("a fraction without digits") }
@@ -140,7 +154,9 @@ package struct StrictJSON: Sendable {
             var run = index
             func flush(_ end: Int) throws {
                 guard run < end else { return }
-                guard let text = String(validating: bytes[run..<end], as: UTF8.self) else { throw failure("invalid UTF-8 in a string") }
+                guard let text = String(validating: bytes[run..<end], as: UTF8.self) else {
+                    throw failure("invalid UTF-8 in a string")
+                }
                 scalars.append(contentsOf: text.unicodeScalars)
             }
             while let byte = peek {
@@ -178,7 +194,8 @@ package struct StrictJSON: Sendable {
             case UInt8(ascii: "u"):
                 let high = try hex4()
                 if (0xD800..<0xDC00).contains(high) {
-                    guard peek == UInt8(ascii: "\\"), index + 1 < bytes.endIndex, bytes[index + 1] == UInt8(ascii: "u") else {
+                    guard peek == UInt8(ascii: "\\"), index + 1 < bytes.endIndex, bytes[index + 1] == UInt8(ascii: "u")
+                    else {
                         throw failure("a lone surrogate escape")
                     }
                     index += 2

@@ -16,8 +16,17 @@ package enum AEAD {
         var out = [UInt8](repeating: 0, count: message.count + tagLength)
         var written: UInt64 = 0
         key.withUnsafeBytes { k in
-            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&out, &written, message, UInt64(message.count), associated, UInt64(associated.count),
-                                                           nil, nonce, k.bytes)
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                &out,
+                &written,
+                message,
+                UInt64(message.count),
+                associated,
+                UInt64(associated.count),
+                nil,
+                nonce,
+                k.bytes
+            )
         }
         return nonce + out
     }
@@ -26,12 +35,22 @@ package enum AEAD {
     package static func open(_ box: [UInt8], associated: [UInt8], key: SecretBytes) -> [UInt8]? {
         Sodium.ensureInitialized()
         guard key.count == keyLength, box.count >= nonceLength + tagLength else { return nil }
-        let nonce = Array(box.prefix(nonceLength)), sealed = Array(box.dropFirst(nonceLength))
+        let nonce = Array(box.prefix(nonceLength))
+        let sealed = Array(box.dropFirst(nonceLength))
         var out = [UInt8](repeating: 0, count: sealed.count - tagLength)
         var written: UInt64 = 0
         let status = key.withUnsafeBytes { k in
-            crypto_aead_xchacha20poly1305_ietf_decrypt(&out, &written, nil, sealed, UInt64(sealed.count), associated, UInt64(associated.count),
-                                                       nonce, k.bytes)
+            crypto_aead_xchacha20poly1305_ietf_decrypt(
+                &out,
+                &written,
+                nil,
+                sealed,
+                UInt64(sealed.count),
+                associated,
+                UInt64(associated.count),
+                nonce,
+                k.bytes
+            )
         }
         return status == 0 ? Array(out.prefix(Int(written))) : nil
     }

@@ -11,14 +11,18 @@ package enum GenericHash {
     }
 
     /// The keyed BLAKE2b digest of `input` (a MAC / PRF).
-    package static func keyedHash(_ input: UnsafeRawBufferPointer, key: SecretBytes, outputLength: Int = 32) -> [UInt8] {
+    package static func keyedHash(_ input: UnsafeRawBufferPointer, key: SecretBytes, outputLength: Int = 32) -> [UInt8]
+    {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: outputLength)
         key.withUnsafeBytes { k in
             _ = crypto_generichash(
-                &out, outputLength,
-                input.bytes, UInt64(input.count),
-                k.bytes, k.count
+                &out,
+                outputLength,
+                input.bytes,
+                UInt64(input.count),
+                k.bytes,
+                k.count
             )
         }
         return out

@@ -10,7 +10,12 @@ package enum KeyDerivation {
 
     /// Derives a subkey of `length` bytes (16 to 64).
     /// - Precondition: `context` is exactly 8 ASCII characters.
-    package static func derive(from root: SecretBytes, context: String, id: UInt64, length: Int = 32) throws -> SecretBytes {
+    package static func derive(
+        from root: SecretBytes,
+        context: String,
+        id: UInt64,
+        length: Int = 32
+    ) throws -> SecretBytes {
         Sodium.ensureInitialized()
         let label = Array(context.utf8)
         precondition(label.count == Int(crypto_kdf_contextbytes()), "a KDF context label has 8 characters")

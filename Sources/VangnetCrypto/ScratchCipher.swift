@@ -23,8 +23,17 @@ package struct ScratchCipher: Sendable {
         Self.nonce(number) { nonce in
             key.withUnsafeBytes { k in
                 out.withUnsafeMutableBytes { o in
-                    _ = crypto_aead_xchacha20poly1305_ietf_encrypt(o.mutableBytes + start, &written, plain.bytes, UInt64(plain.count),
-                                                                   nil, 0, nil, nonce, k.bytes)
+                    _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                        o.mutableBytes + start,
+                        &written,
+                        plain.bytes,
+                        UInt64(plain.count),
+                        nil,
+                        0,
+                        nil,
+                        nonce,
+                        k.bytes
+                    )
                 }
             }
         }
@@ -40,8 +49,17 @@ package struct ScratchCipher: Sendable {
         let status = Self.nonce(number) { nonce in
             key.withUnsafeBytes { k in
                 out.withUnsafeMutableBytes { o in
-                    crypto_aead_xchacha20poly1305_ietf_decrypt(o.mutableBytes, &written, nil, sealed.bytes, UInt64(sealed.count),
-                                                               nil, 0, nonce, k.bytes)
+                    crypto_aead_xchacha20poly1305_ietf_decrypt(
+                        o.mutableBytes,
+                        &written,
+                        nil,
+                        sealed.bytes,
+                        UInt64(sealed.count),
+                        nil,
+                        0,
+                        nonce,
+                        k.bytes
+                    )
                 }
             }
         }

@@ -28,7 +28,7 @@ package final class SecretBytes: @unchecked Sendable, CustomStringConvertible, C
     }
 
     deinit {
-        sodium_free(storage.baseAddress) // zeroes, unlocks and unmaps
+        sodium_free(storage.baseAddress)  // zeroes, unlocks and unmaps
     }
 
     /// Number of secret bytes.

@@ -36,9 +36,13 @@ package final class SecretStreamEncryptor {
     package func encrypt(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: plaintext.count + SecretStream.overhead)
         _ = crypto_secretstream_xchacha20poly1305_push(
-            &state, &out, nil,
-            plaintext.bytes, UInt64(plaintext.count),
-            nil, 0,
+            &state,
+            &out,
+            nil,
+            plaintext.bytes,
+            UInt64(plaintext.count),
+            nil,
+            0,
             isFinal ? SecretStream.tagFinal : SecretStream.tagMessage
         )
         return out
@@ -79,8 +83,14 @@ package final class SecretStreamDecryptor {
         var tag: UInt8 = 0
         let status = output.withUnsafeMutableBytes { out in
             crypto_secretstream_xchacha20poly1305_pull(
-                &state, out.mutableBytes, nil, &tag,
-                ciphertext.bytes, UInt64(ciphertext.count), nil, 0
+                &state,
+                out.mutableBytes,
+                nil,
+                &tag,
+                ciphertext.bytes,
+                UInt64(ciphertext.count),
+                nil,
+                0
             )
         }
         guard status == 0 else { throw CryptoError(.decryptionFailed, "chunk failed authentication") }

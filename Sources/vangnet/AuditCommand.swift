@@ -16,7 +16,8 @@ struct AuditCommand: AsyncParsableCommand {
     struct Source: ParsableArguments {
         @Option(help: "Gateway configuration file (the database and audit key are found from it).") var config: String?
         @Option(help: "SQLite database file or postgres:// URL (instead of --config).") var database: String?
-        @Option(help: "The gateway's audit public key (audit-signing.pub); found from --config if not given.") var auditKey: String?
+        @Option(help: "The gateway's audit public key (audit-signing.pub); found from --config if not given.")
+        var auditKey: String?
 
         func configuration() throws -> GatewayConfiguration? {
             try config.map { try GatewayConfiguration.load(from: URL(fileURLWithPath: $0)) }
@@ -31,7 +32,9 @@ struct AuditCommand: AsyncParsableCommand {
         func key() throws -> SigningPublicKey? {
             if let auditKey { return try SigningPublicKey(bytes: KeyFile.readPublic(URL(fileURLWithPath: auditKey))) }
             guard let configuration = try configuration() else { return nil }
-            let file = configuration.resolve(configuration.gateway.keyDirectory).appendingPathComponent("audit-signing.pub")
+            let file = configuration.resolve(configuration.gateway.keyDirectory).appendingPathComponent(
+                "audit-signing.pub"
+            )
             return try SigningPublicKey(bytes: KeyFile.readPublic(file))
         }
 
@@ -43,7 +46,16 @@ struct AuditCommand: AsyncParsableCommand {
                 return try await GatewayConfiguration.withStore(try databaseLocation(), readOnly: true, body)
             }
             return try await configuration.withOperatorStore { store in
-                try await store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand, object: "cli:\(command)", outcome: .success))
+                try await store.appendAudit(
+                    AuditEvent(
+                        time: Date(),
+                        actor: nil,
+                        role: nil,
+                        action: .operatorCommand,
+                        object: "cli:\(command)",
+                        outcome: .success
+                    )
+                )
                 return try await body(store)
             }
         }
@@ -51,7 +63,8 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute the audit hash chain and check its signed checkpoints; exit non-zero if anything was changed, removed, inserted, reordered or cut short.",
+            abstract:
+                "Recompute the audit hash chain and check its signed checkpoints; exit non-zero if anything was changed, removed, inserted, reordered or cut short.",
             discussion: """
                 Verifies the gateway's database (--config or --database) or an exported copy (--export FILE, \
                 NDJSON or CSV from `vangnet audit export`). Give every checkpoint you kept earlier with \
@@ -71,7 +84,11 @@ struct AuditCommand: AsyncParsableCommand {
             let key = try source.key()
             let verdict: AuditVerdict
             if let export {
-                verdict = try AuditExport.verify(String(contentsOf: URL(fileURLWithPath: export), encoding: .utf8), held: held, key: key)
+                verdict = try AuditExport.verify(
+                    String(contentsOf: URL(fileURLWithPath: export), encoding: .utf8),
+                    held: held,
+                    key: key
+                )
             } else {
                 // Verifying evidence must not change it: the store is opened read-only and nothing
                 // is appended (the copy being checked may not be the live store).
@@ -81,9 +98,13 @@ struct AuditCommand: AsyncParsableCommand {
             }
             switch verdict {
             case .intact(let count, let head, let checkpoints):
-                let signatures = key == nil ? " (SIGNATURES NOT CHECKED: no audit key given; a recomputed chain would pass)"
+                let signatures =
+                    key == nil
+                    ? " (SIGNATURES NOT CHECKED: no audit key given; a recomputed chain would pass)"
                     : ", every entry covered by the audit key's signature"
-                print("audit chain intact: \(count) entries, \(checkpoints) signed checkpoint(s) matched\(signatures), head \(Hex.encode(head))")
+                print(
+                    "audit chain intact: \(count) entries, \(checkpoints) signed checkpoint(s) matched\(signatures), head \(Hex.encode(head))"
+                )
             case .broken(let sequence, let reason):
                 throw CommandFailure("audit chain BROKEN at entry \(sequence): \(reason)")
             }
@@ -92,8 +113,10 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the audit log with its signed checkpoints as NDJSON or CSV, for offline verification and review.",
-            discussion: "The copy verifies with `vangnet audit verify --export FILE --audit-key audit-signing.pub`. The export itself is recorded in the audit log (operator.command)."
+            abstract:
+                "Write the audit log with its signed checkpoints as NDJSON or CSV, for offline verification and review.",
+            discussion:
+                "The copy verifies with `vangnet audit verify --export FILE --audit-key audit-signing.pub`. The export itself is recorded in the audit log (operator.command)."
         )
 
         @OptionGroup var source: Source
@@ -101,7 +124,9 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Output file (default: standard output).") var output: String?
 
         func run() async throws {
-            guard let format = AuditExport.Format(rawValue: format) else { throw ValidationError("--format must be ndjson or csv") }
+            guard let format = AuditExport.Format(rawValue: format) else {
+                throw ValidationError("--format must be ndjson or csv")
+            }
             var handle = FileHandle.standardOutput
             if let output {
                 FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600])
@@ -112,7 +137,10 @@ struct AuditCommand: AsyncParsableCommand {
             try await source.withStore(recording: "audit export") { store in
                 try await store.exportAudit(format) { line in
                     buffer += line + "\n"
-                    if buffer.utf8.count > 1 << 20 { try handle.write(contentsOf: Data(buffer.utf8)); buffer = "" }
+                    if buffer.utf8.count > 1 << 20 {
+                        try handle.write(contentsOf: Data(buffer.utf8))
+                        buffer = ""
+                    }
                 }
             }
             try handle.write(contentsOf: Data(buffer.utf8))
@@ -122,7 +150,8 @@ struct AuditCommand: AsyncParsableCommand {
     struct AcceptHead: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "accept-head",
-            abstract: "Accept an audit log that no longer reaches the head the gateway last signed, after investigating it.",
+            abstract:
+                "Accept an audit log that no longer reaches the head the gateway last signed, after investigating it.",
             discussion: """
                 The gateway refuses to start when its store's audit chain is shorter than, or differs from, the \
                 checkpoint it last signed (kept in the key directory as audit-head.json). After comparing with the \
@@ -136,11 +165,14 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
-            guard let accepted = try await AuditHead.accept(configuration: configuration, reason: reason, at: Date()) else {
+            guard let accepted = try await AuditHead.accept(configuration: configuration, reason: reason, at: Date())
+            else {
                 print("the audit log reaches the signed head: nothing to accept")
                 return
             }
-            print("accepted and recorded: \(accepted.rewritten ? "a rewritten" : "a cut-short") chain (signed head entry \(accepted.head.sequence), chain ends at \(accepted.chainEnd))")
+            print(
+                "accepted and recorded: \(accepted.rewritten ? "a rewritten" : "a cut-short") chain (signed head entry \(accepted.head.sequence), chain ends at \(accepted.chainEnd))"
+            )
         }
     }
 }

@@ -20,7 +20,8 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Ingest throughput and gateway memory: push over mTLS until committed, against the bound and the status quo.",
+            abstract:
+                "Ingest throughput and gateway memory: push over mTLS until committed, against the bound and the status quo.",
             discussion: """
                 pipeline:    `vangnet serve` in its own process; one envelope pushed over mTLS until the signed receipt \
                 (decrypt, parse, validate, pseudonymise, stage, commit, keep the delivery index): a complete picture of \
@@ -37,12 +38,17 @@ struct BenchCommand: AsyncParsableCommand {
         )
 
         @Option(help: "Number of records.") var records = 1_000_000
-        @Option(help: "Keep the work files here (default: a temporary directory, removed afterwards).") var workDir: String?
+        @Option(help: "Keep the work files here (default: a temporary directory, removed afterwards).") var workDir:
+            String?
         @Flag(help: "Skip the GPG + Python status quo.") var skipStatusQuo = false
 
         func run() async throws {
             let keep = workDir != nil
-            let dir = workDir.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-bench-\(UUID().uuidString.prefix(8))")
+            let dir =
+                workDir.map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "vangnet-bench-\(UUID().uuidString.prefix(8))"
+                )
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { if !keep { try? FileManager.default.removeItem(at: dir) } }
             let bench = IngestBenchmark(directory: dir, records: records)
@@ -74,15 +80,19 @@ struct IngestBenchmark {
 
         // Synthetic records, written once; every contender reads the same ones. The next month's
         // picture holds the same lines but every 50th.
-        let ndjson = directory.appendingPathComponent("batch.ndjson"), nextMonth = directory.appendingPathComponent("next-month.ndjson")
+        let ndjson = directory.appendingPathComponent("batch.ndjson")
+        let nextMonth = directory.appendingPathComponent("next-month.ndjson")
         var synth = SyntheticRecords(seed: 1)
-        var bsns: [String] = [], regions: [Int] = []
+        var bsns: [String] = []
+        var regions: [Int] = []
         bsns.reserveCapacity(records)
         regions.reserveCapacity(records)
         FileManager.default.createFile(atPath: ndjson.path, contents: nil)
         FileManager.default.createFile(atPath: nextMonth.path, contents: nil)
-        let out = try FileHandle(forWritingTo: ndjson), next = try FileHandle(forWritingTo: nextMonth)
-        var pending = "", pendingNext = ""
+        let out = try FileHandle(forWritingTo: ndjson)
+        let next = try FileHandle(forWritingTo: nextMonth)
+        var pending = ""
+        var pendingNext = ""
         for (i, person) in synth.people(records).enumerated() {
             bsns.append(person.bsn)
             regions.append(ReferenceData.embedded.region(of: person.municipality)!.value)
@@ -101,30 +111,67 @@ struct IngestBenchmark {
         try next.close()
         let payloadBytes = try FileManager.default.attributesOfItem(atPath: ndjson.path)[.size] as? Int ?? 0
 
-        let keys = directory.appendingPathComponent("gateway/keys"), certs = directory.appendingPathComponent("gateway/certs")
-        let sealer = EnvelopeSealer(source: DevelopmentSetup.duo,
-                                    signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("duo-signing.key"))),
-                                    recipient: try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub"))))
-        let envelope = directory.appendingPathComponent("batch.vgb"), nextEnvelope = directory.appendingPathComponent("next-month.vgb")
+        let keys = directory.appendingPathComponent("gateway/keys")
+        let certs = directory.appendingPathComponent("gateway/certs")
+        let sealer = EnvelopeSealer(
+            source: DevelopmentSetup.duo,
+            signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("duo-signing.key"))),
+            recipient: try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub")))
+        )
+        let envelope = directory.appendingPathComponent("batch.vgb")
+        let nextEnvelope = directory.appendingPathComponent("next-month.vgb")
         let sealTime = try await time {
-            _ = try sealer.sealFile(ndjson, to: envelope, batchId: BatchID(), dataset: "duo.onderwijsdeelname", createdAt: Date(), mode: .full)
-            _ = try sealer.sealFile(nextMonth, to: nextEnvelope, batchId: BatchID(), dataset: "duo.onderwijsdeelname", createdAt: Date(), mode: .full)
+            _ = try sealer.sealFile(
+                ndjson,
+                to: envelope,
+                batchId: BatchID(),
+                dataset: "duo.onderwijsdeelname",
+                createdAt: Date(),
+                mode: .full
+            )
+            _ = try sealer.sealFile(
+                nextMonth,
+                to: nextEnvelope,
+                batchId: BatchID(),
+                dataset: "duo.onderwijsdeelname",
+                createdAt: Date(),
+                mode: .full
+            )
         }
         let envelopeBytes = try FileManager.default.attributesOfItem(atPath: envelope.path)[.size] as? Int ?? 0
-        print(String(format: "  records: %d, payload %.1f MiB, envelope %.1f MiB; sealing both months took %.2f s (not counted below)",
-                     records, Double(payloadBytes) / 1_048_576, Double(envelopeBytes) / 1_048_576, sealTime))
+        print(
+            String(
+                format:
+                    "  records: %d, payload %.1f MiB, envelope %.1f MiB; sealing both months took %.2f s (not counted below)",
+                records,
+                Double(payloadBytes) / 1_048_576,
+                Double(envelopeBytes) / 1_048_576,
+                sealTime
+            )
+        )
 
-        let (times, peakRSS) = try await pipeline(config: configFile, certs: certs, envelopes: [envelope, nextEnvelope])
+        let (times, peakRSS) = try await pipeline(
+            config: configFile,
+            certs: certs,
+            envelopes: [envelope, nextEnvelope]
+        )
         let (pipelineTime, nextMonthTime) = (times[0], times[1])
         let boundTime = try await bound(payload: ndjson, bsns: bsns, regions: regions)
-        var rows: [(String, Double)] = [("pipeline (push over mTLS until committed)", pipelineTime),
-                                        ("next month's picture, 98% unchanged", nextMonthTime),
-                                        ("bound (decrypt + keyed hash + SQLite insert)", boundTime)]
-        if statusQuo, let statusQuoTime = try await runStatusQuo(ndjson: ndjson) { rows.append(("status quo (gpg --decrypt + Python HMAC + SQLite)", statusQuoTime)) }
+        var rows: [(String, Double)] = [
+            ("pipeline (push over mTLS until committed)", pipelineTime),
+            ("next month's picture, 98% unchanged", nextMonthTime),
+            ("bound (decrypt + keyed hash + SQLite insert)", boundTime),
+        ]
+        if statusQuo, let statusQuoTime = try await runStatusQuo(ndjson: ndjson) {
+            rows.append(("status quo (gpg --decrypt + Python HMAC + SQLite)", statusQuoTime))
+        }
 
         print("")
         for (name, t) in rows {
-            print("  " + name.padding(toLength: 52, withPad: " ", startingAt: 0) + String(format: "%7.2f s  %10.0f records/s", t, Double(records) / t))
+            print(
+                "  " + name.padding(toLength: 52, withPad: " ", startingAt: 0)
+                    + String(format: "%7.2f s  %10.0f records/s", t, Double(records) / t)
+            )
         }
         print(String(format: "  gateway peak RSS during the push: %.0f MiB", Double(peakRSS) / 1024))
         print(String(format: "  pipeline / bound: %.0f%% of the bound's rate", 100 * boundTime / pipelineTime))
@@ -135,16 +182,25 @@ struct IngestBenchmark {
     /// Starts `vangnet serve`, pushes the envelopes one after the other, returns the time of each
     /// to its receipt and the server's peak RSS (KiB).
     func pipeline(config: URL, certs: URL, envelopes: [URL]) async throws -> ([Double], Int) {
-        let server = try await ServeProcess(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), config: config)
-        let client = try GatewayClient(baseURL: "https://127.0.0.1:\(server.port)", certificate: certs.appendingPathComponent("duo.pem"),
-                                       privateKey: certs.appendingPathComponent("duo.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+        let server = try await ServeProcess(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
+            config: config
+        )
+        let client = try GatewayClient(
+            baseURL: "https://127.0.0.1:\(server.port)",
+            certificate: certs.appendingPathComponent("duo.pem"),
+            privateKey: certs.appendingPathComponent("duo.key"),
+            trustedCA: certs.appendingPathComponent("ca.pem")
+        )
         var times: [Double] = []
         for envelope in envelopes {
             var answer: GatewayClient.Answer?
             times.append(try await time { answer = try await client.push(envelopeFile: envelope) })
             guard answer?.status == 201 else {
                 try? await client.shutdown()
-                throw CommandFailure("push \(times.count) was not committed: \(answer?.refusal?.description ?? "no answer")")
+                throw CommandFailure(
+                    "push \(times.count) was not committed: \(answer?.refusal?.description ?? "no answer")"
+                )
             }
             print(String(format: "  push %d: %.2f s", times.count, times.last!))
         }
@@ -170,11 +226,15 @@ struct IngestBenchmark {
         }
         let hashKey = SecretBytes.random(count: 32)
         let digits = bsns.map { Array($0.utf8) }
-        let fields = #"{"brin":"12AB","gemeentecode":"GM0344","geboortedatum":"2008-01-01","inschrijvingsdatum":"2024-08-20","onderwijssoort":"mbo","startkwalificatie":false,"vsv":true}"#
+        let fields =
+            #"{"brin":"12AB","gemeentecode":"GM0344","geboortedatum":"2008-01-01","inschrijvingsdatum":"2024-08-20","onderwijssoort":"mbo","startkwalificatie":false,"vsv":true}"#
         let db = try DatabaseQueue(path: directory.appendingPathComponent("bound.sqlite").path)
         try await db.write { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "CREATE TABLE records (batch INTEGER, region INTEGER, line INTEGER, person BLOB, fields TEXT, PRIMARY KEY (batch, region, line)) WITHOUT ROWID")
+            try db.execute(
+                sql:
+                    "CREATE TABLE records (batch INTEGER, region INTEGER, line INTEGER, person BLOB, fields TEXT, PRIMARY KEY (batch, region, line)) WITHOUT ROWID"
+            )
         }
         let elapsed = try await time {
             let decryptor = try SecretStreamDecryptor(key: key, header: encryptor.header)
@@ -182,7 +242,9 @@ struct IngestBenchmark {
             for frame in frames { try frame.withUnsafeBytes { try decryptor.decrypt($0, into: &out) } }
             try await db.write { db in
                 // Bound with the C API, as the gateway's store does.
-                let insert = try db.makeStatement(sql: "INSERT INTO records (batch, region, line, person, fields) VALUES (1, ?, ?, ?, ?)")
+                let insert = try db.makeStatement(
+                    sql: "INSERT INTO records (batch, region, line, person, fields) VALUES (1, ?, ?, ?, ?)"
+                )
                 let statement = insert.sqliteStatement
                 var text = fields
                 try text.withUTF8 { f in
@@ -192,7 +254,13 @@ struct IngestBenchmark {
                             sqlite3_bind_int64(statement, 1, Int64(regions[line]))
                             sqlite3_bind_int64(statement, 2, Int64(line + 1))
                             sqlite3_bind_blob(statement, 3, p.baseAddress, Int32(p.count), nil)
-                            sqlite3_bind_text(statement, 4, UnsafeRawPointer(f.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(f.count), nil)
+                            sqlite3_bind_text(
+                                statement,
+                                4,
+                                UnsafeRawPointer(f.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                Int32(f.count),
+                                nil
+                            )
                             defer { sqlite3_reset(statement) }
                             return sqlite3_step(statement)
                         }
@@ -212,18 +280,44 @@ struct IngestBenchmark {
             return nil
         }
         let home = directory.appendingPathComponent("gnupg")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: home,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
         let env = ["GNUPGHOME": home.path]
-        try await shell(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "bench@vangnet.test", "ed25519", "sign,cert", "never"], env: env)
-        let fingerprint = try await shell(["gpg", "--batch", "--with-colons", "--list-keys", "bench@vangnet.test"], env: env)
-            .split(separator: "\n").first { $0.hasPrefix("fpr:") }.map { String($0.split(separator: ":", omittingEmptySubsequences: false)[9]) } ?? ""
-        try await shell(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-add-key", fingerprint, "cv25519", "encr", "never"], env: env)
+        try await shell(
+            [
+                "gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
+                "bench@vangnet.test", "ed25519", "sign,cert", "never",
+            ],
+            env: env
+        )
+        let fingerprint =
+            try await shell(["gpg", "--batch", "--with-colons", "--list-keys", "bench@vangnet.test"], env: env)
+            .split(separator: "\n").first { $0.hasPrefix("fpr:") }.map {
+                String($0.split(separator: ":", omittingEmptySubsequences: false)[9])
+            } ?? ""
+        try await shell(
+            [
+                "gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-add-key", fingerprint,
+                "cv25519", "encr", "never",
+            ],
+            env: env
+        )
         let sealed = directory.appendingPathComponent("batch.ndjson.gpg")
-        try await shell(["gpg", "--batch", "--yes", "--trust-model", "always", "-r", "bench@vangnet.test", "-u", "bench@vangnet.test",
-                   "--encrypt", "--sign", "-o", sealed.path, ndjson.path], env: env)
+        try await shell(
+            [
+                "gpg", "--batch", "--yes", "--trust-model", "always", "-r", "bench@vangnet.test", "-u",
+                "bench@vangnet.test",
+                "--encrypt", "--sign", "-o", sealed.path, ndjson.path,
+            ],
+            env: env
+        )
         let script = directory.appendingPathComponent("statusquo.py")
         try Self.statusQuoScript.write(to: script, atomically: true, encoding: .utf8)
-        let decrypted = directory.appendingPathComponent("statusquo.ndjson"), db = directory.appendingPathComponent("statusquo.sqlite")
+        let decrypted = directory.appendingPathComponent("statusquo.ndjson")
+        let db = directory.appendingPathComponent("statusquo.sqlite")
         let elapsed = try await time {
             try await shell(["gpg", "--batch", "--yes", "--decrypt", "-o", decrypted.path, sealed.path], env: env)
             try await shell(["python3", script.path, decrypted.path, db.path])
@@ -235,25 +329,30 @@ struct IngestBenchmark {
     /// Runs a tool through /usr/bin/env; its output, or a failure naming it.
     @discardableResult
     func shell(_ arguments: [String], env: [String: String] = [:]) async throws -> String {
-        let finished = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), arguments, environment: env, discardErrors: true)
+        let finished = try await ChildProcess.run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            arguments,
+            environment: env,
+            discardErrors: true
+        )
         guard finished.status == 0 else { throw CommandFailure("\(arguments.prefix(2).joined(separator: " ")) failed") }
         return finished.output
     }
 
     static let statusQuoScript = #"""
-    # The status quo: parse each NDJSON line, HMAC the BSN, insert into SQLite in one transaction.
-    import hashlib, hmac, json, os, sqlite3, sys
-    key = os.urandom(32)
-    db = sqlite3.connect(sys.argv[2])
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, person BLOB, municipality TEXT, fields TEXT)")
-    def rows():
-        with open(sys.argv[1], "rb") as f:
-            for line in f:
-                record = json.loads(line)
-                bsn = record.pop("bsn")
-                yield (hmac.new(key, bsn.encode(), hashlib.sha256).digest(), record["gemeentecode"], json.dumps(record))
-    with db:
-        db.executemany("INSERT INTO records (person, municipality, fields) VALUES (?, ?, ?)", rows())
-    """#
+        # The status quo: parse each NDJSON line, HMAC the BSN, insert into SQLite in one transaction.
+        import hashlib, hmac, json, os, sqlite3, sys
+        key = os.urandom(32)
+        db = sqlite3.connect(sys.argv[2])
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, person BLOB, municipality TEXT, fields TEXT)")
+        def rows():
+            with open(sys.argv[1], "rb") as f:
+                for line in f:
+                    record = json.loads(line)
+                    bsn = record.pop("bsn")
+                    yield (hmac.new(key, bsn.encode(), hashlib.sha256).digest(), record["gemeentecode"], json.dumps(record))
+        with db:
+            db.executemany("INSERT INTO records (person, municipality, fields) VALUES (?, ?, ?)", rows())
+        """#
 }

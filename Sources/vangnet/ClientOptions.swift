@@ -21,8 +21,13 @@ struct ClientOptions: ParsableArguments {
     var connectTimeout = 10.0
 
     func client() throws -> GatewayClient {
-        try GatewayClient(baseURL: gateway, certificate: URL(fileURLWithPath: cert), privateKey: URL(fileURLWithPath: key),
-                          trustedCA: URL(fileURLWithPath: ca), connectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
+        try GatewayClient(
+            baseURL: gateway,
+            certificate: URL(fileURLWithPath: cert),
+            privateKey: URL(fileURLWithPath: key),
+            trustedCA: URL(fileURLWithPath: ca),
+            connectTimeout: .milliseconds(Int64(connectTimeout * 1000))
+        )
     }
 }
 

@@ -14,8 +14,10 @@ struct ConfigCommand: ParsableCommand {
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a complete development setup in one directory: PKI (certs/), keys (keys/) and vangnet.json.",
-            discussion: "The policy names test organisations (OIN prefix 00000099): DUO, UWV, the contactgemeenten of regions 19 (Utrecht) and 21 (Agglomeratie Amsterdam), and an auditor."
+            abstract:
+                "Make a complete development setup in one directory: PKI (certs/), keys (keys/) and vangnet.json.",
+            discussion:
+                "The policy names test organisations (OIN prefix 00000099): DUO, UWV, the contactgemeenten of regions 19 (Utrecht) and 21 (Agglomeratie Amsterdam), and an auditor."
         )
 
         @Option(help: "Directory to create.") var dir = "dev"
@@ -27,13 +29,16 @@ struct ConfigCommand: ParsableCommand {
                 throw CommandFailure("\(directory.path) already holds a configuration")
             }
             try DevelopmentSetup.create(in: directory, port: port)
-            print("wrote \(directory.path)/vangnet.json with certs/ and keys/; start with: vangnet serve --config \(directory.path)/vangnet.json")
+            print(
+                "wrote \(directory.path)/vangnet.json with certs/ and keys/; start with: vangnet serve --config \(directory.path)/vangnet.json"
+            )
         }
     }
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a configuration file: its policy (as vangnet policy check), its key files and TLS files.",
+            abstract:
+                "Validate a configuration file: its policy (as vangnet policy check), its key files and TLS files.",
             discussion: "Prints every problem with its place; exit status 1 if the gateway would refuse to start."
         )
 
@@ -54,14 +59,22 @@ struct ConfigCommand: ParsableCommand {
             let keyDirectory = configuration.resolve(configuration.gateway.keyDirectory)
             do {
                 let keys = try GatewayKeys.load(from: keyDirectory)
-                let pseudonymiser = try keys.pseudonymiser(currentEpoch: configuration.gateway.pseudonymEpoch, directory: keyDirectory)
-                print("keys: \(keyDirectory.path): pseudonym epoch \(pseudonymiser.epoch) (held: \(pseudonymiser.heldEpochs.map(String.init).joined(separator: ", ")))")
+                let pseudonymiser = try keys.pseudonymiser(
+                    currentEpoch: configuration.gateway.pseudonymEpoch,
+                    directory: keyDirectory
+                )
+                print(
+                    "keys: \(keyDirectory.path): pseudonym epoch \(pseudonymiser.epoch) (held: \(pseudonymiser.heldEpochs.map(String.init).joined(separator: ", ")))"
+                )
             } catch {
                 print("error: keys: \(error)")
                 failed = true
             }
             let tls = configuration.gateway.tls
-            for (name, path) in [("tls.certificate", tls.certificate), ("tls.privateKey", tls.privateKey), ("tls.clientCA", tls.clientCA)]
+            for (name, path) in [
+                ("tls.certificate", tls.certificate), ("tls.privateKey", tls.privateKey),
+                ("tls.clientCA", tls.clientCA),
+            ]
             where !FileManager.default.isReadableFile(atPath: configuration.resolve(path).path) {
                 print("error: gateway.\(name): cannot read \(configuration.resolve(path).path)")
                 failed = true
@@ -71,8 +84,14 @@ struct ConfigCommand: ParsableCommand {
                 failed = true
             }
             guard !failed, let policy else { throw ExitCode(1) }
-            print("database: " + (configuration.usesPostgres ? "PostgreSQL (not contacted by this check)" : configuration.databaseLocation))
-            print("configuration valid: \(policy.document.organisations.count) organisations, \(policy.document.purposes.count) purposes, \(policy.document.grants.count) grants; policy \(policy.fingerprint)")
+            print(
+                "database: "
+                    + (configuration.usesPostgres
+                        ? "PostgreSQL (not contacted by this check)" : configuration.databaseLocation)
+            )
+            print(
+                "configuration valid: \(policy.document.organisations.count) organisations, \(policy.document.purposes.count) purposes, \(policy.document.grants.count) grants; policy \(policy.fingerprint)"
+            )
         }
 
         /// What is wrong with `gateway.database` as far as can be seen without connecting.
@@ -84,7 +103,8 @@ struct ConfigCommand: ParsableCommand {
             do { _ = try PostgresStore.configuration(url: configuration.gateway.database) } catch { return "\(error)" }
             let url = URLComponents(string: configuration.gateway.database)
             if url?.password == nil && ProcessInfo.processInfo.environment["VANGNET_DATABASE_PASSWORD"] == nil {
-                return "no password: set VANGNET_DATABASE_PASSWORD (or trust authentication must be configured on the server)"
+                return
+                    "no password: set VANGNET_DATABASE_PASSWORD (or trust authentication must be configured on the server)"
             }
             return nil
         }

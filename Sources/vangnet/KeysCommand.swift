@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import AuditLog
+import Foundation
 import Gateway
 import Storage
 
@@ -13,8 +13,10 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make the gateway's keys (receipt signing, payload sealing, pseudonym root) and, optionally, source signing keys.",
-            discussion: "Secret key files are written with mode 0600; the gateway refuses to start on looser ones. Existing gateway keys are never overwritten."
+            abstract:
+                "Make the gateway's keys (receipt signing, payload sealing, pseudonym root) and, optionally, source signing keys.",
+            discussion:
+                "Secret key files are written with mode 0600; the gateway refuses to start on looser ones. Existing gateway keys are never overwritten."
         )
 
         @Option(help: "Directory to write the keys to.")
@@ -30,11 +32,15 @@ struct KeysCommand: AsyncParsableCommand {
             let directory = URL(fileURLWithPath: dir)
             if !sourcesOnly {
                 let keys = try GatewayKeys.create(in: directory)
-                print("gateway keys in \(directory.path): signing \(keys.signing.publicKey.keyID), sealing \(keys.box.publicKey.keyID)")
+                print(
+                    "gateway keys in \(directory.path): signing \(keys.signing.publicKey.keyID), sealing \(keys.box.publicKey.keyID)"
+                )
             }
             for name in sources.split(separator: ",").map(String.init) where !name.isEmpty {
                 let pair = try GatewayKeys.createSigningKey(named: name, in: directory)
-                print("\(name)-signing.key: key id \(pair.publicKey.keyID), public key (for the policy) \(Data(pair.publicKey.bytes).base64EncodedString())")
+                print(
+                    "\(name)-signing.key: key id \(pair.publicKey.keyID), public key (for the policy) \(Data(pair.publicKey.bytes).base64EncodedString())"
+                )
             }
         }
     }
@@ -63,11 +69,22 @@ struct KeysCommand: AsyncParsableCommand {
             try configuration.write(to: url)
             if configuration.usesPostgres || FileManager.default.fileExists(atPath: configuration.databaseLocation) {
                 try await configuration.withOperatorStore { store in
-                    try await store.appendAudit(AuditEvent(time: Date(), actor: nil, role: nil, action: .operatorCommand,
-                                                           object: "cli:keys rotate", outcome: .success, counts: ["pseudonymEpoch": Int(epoch)]))
+                    try await store.appendAudit(
+                        AuditEvent(
+                            time: Date(),
+                            actor: nil,
+                            role: nil,
+                            action: .operatorCommand,
+                            object: "cli:keys rotate",
+                            outcome: .success,
+                            counts: ["pseudonymEpoch": Int(epoch)]
+                        )
+                    )
                 }
             }
-            print("pseudonym epoch \(epoch): key \(directory.appendingPathComponent("pseudonym-root.e\(epoch).key").path); \(url.path) now names epoch \(epoch). Reload a running gateway: kill -HUP <pid>")
+            print(
+                "pseudonym epoch \(epoch): key \(directory.appendingPathComponent("pseudonym-root.e\(epoch).key").path); \(url.path) now names epoch \(epoch). Reload a running gateway: kill -HUP <pid>"
+            )
         }
     }
 }

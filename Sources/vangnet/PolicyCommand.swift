@@ -8,7 +8,8 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Check and explain the access policy (for security officers).",
-        discussion: "A running gateway takes a changed policy into use on SIGHUP (kill -HUP <pid>), after the same checks; see docs/operations.md.",
+        discussion:
+            "A running gateway takes a changed policy into use on SIGHUP (kill -HUP <pid>), after the same checks; see docs/operations.md.",
         subcommands: [Check.self, Explain.self]
     )
 
@@ -31,8 +32,10 @@ struct PolicyCommand: ParsableCommand {
                 let policy = try Policy(document: configuration.policy)
                 for line in configuration.describe(policy.warnings) { print(line) }
                 let d = policy.document
-                print("policy \(policy.fingerprint): valid; \(d.regions.count) regions, \(d.organisations.count) organisations, "
-                      + "\(d.purposes.count) purposes, \(d.grants.count) grants, \(policy.warnings.count) warning(s)")
+                print(
+                    "policy \(policy.fingerprint): valid; \(d.regions.count) regions, \(d.organisations.count) organisations, "
+                        + "\(d.purposes.count) purposes, \(d.grants.count) grants, \(policy.warnings.count) warning(s)"
+                )
             } catch let error as PolicyError {
                 for line in configuration.describe(error.problems) { print(line) }
                 print("policy: \(error.errors.count) error(s) to fix")
@@ -43,8 +46,10 @@ struct PolicyCommand: ParsableCommand {
 
     struct Explain: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "What a consumer receives for a purpose, and for every field and record it does not receive, why.",
-            discussion: "Without --purpose: every purpose of the policy. --json prints the same value GET /v1/policy/explain returns."
+            abstract:
+                "What a consumer receives for a purpose, and for every field and record it does not receive, why.",
+            discussion:
+                "Without --purpose: every purpose of the policy. --json prints the same value GET /v1/policy/explain returns."
         )
 
         @Option(help: "Configuration file.") var config: String
@@ -61,9 +66,19 @@ struct PolicyCommand: ParsableCommand {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(purpose == nil ? AnyEncodable(explanations) : AnyEncodable(explanations[0])), as: UTF8.self))
+                print(
+                    String(
+                        decoding: try encoder.encode(
+                            purpose == nil ? AnyEncodable(explanations) : AnyEncodable(explanations[0])
+                        ),
+                        as: UTF8.self
+                    )
+                )
             } else {
-                print(explanations.map(\.text).joined(separator: "\n" + String(repeating: "-", count: 72) + "\n\n"), terminator: "")
+                print(
+                    explanations.map(\.text).joined(separator: "\n" + String(repeating: "-", count: 72) + "\n\n"),
+                    terminator: ""
+                )
             }
         }
     }

@@ -20,7 +20,8 @@ extension BenchCommand {
     struct Pull: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "pull",
-            abstract: "Regions pulling their pictures from a store holding months of national deliveries: rate, page latency, memory.",
+            abstract:
+                "Regions pulling their pictures from a store holding months of national deliveries: rate, page latency, memory.",
             discussion: """
                 A `vangnet serve` process (SQLite, or PostgreSQL with --postgres) receives --months monthly DUO complete pictures of --records enrolments \
                 (98% unchanged month to month) and as many monthly UWV deliveries (half about people in no population), \
@@ -40,25 +41,48 @@ extension BenchCommand {
         @Option(help: "Months of deliveries.") var months = 3
         @Option(help: "Regions pulling at once.") var clients = 32
         @Option(help: "Pages each client pulls in the concurrent run.") var pages = 20
-        @Option(help: "Times the largest picture is pulled (and read directly) for the stream rate.") var streamRepeats = 9
-        @Option(help: ArgumentHelp("Run on this PostgreSQL database instead of SQLite (a schema of its own, dropped afterwards).",
-                                   valueName: "postgres://user@host/database")) var postgres: String?
+        @Option(help: "Times the largest picture is pulled (and read directly) for the stream rate.")
+        var streamRepeats = 9
+        @Option(
+            help: ArgumentHelp(
+                "Run on this PostgreSQL database instead of SQLite (a schema of its own, dropped afterwards).",
+                valueName: "postgres://user@host/database"
+            )
+        ) var postgres: String?
 
         func run() async throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-bench-pull-\(UUID().uuidString.prefix(8))")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "vangnet-bench-pull-\(UUID().uuidString.prefix(8))"
+            )
             defer { try? FileManager.default.removeItem(at: directory) }
-            print("vangnet bench pull --records \(records) --months \(months) --clients \(clients)   (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
+            print(
+                "vangnet bench pull --records \(records) --months \(months) --clients \(clients)   (\(ProcessInfo.processInfo.activeProcessorCount) cores)"
+            )
             let consumers = Self.consumers(clients)
-            var configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: consumers.map(\.subject))
+            var configuration = try DevelopmentSetup.create(
+                in: directory,
+                port: 0,
+                extraClients: consumers.map(\.subject)
+            )
             configuration.gateway.limits.requestsPerMinute = 10_000_000
             configuration.gateway.limits.maxRecords = records + 1
             configuration.gateway.limits.maxEnvelopeBytes = 1 << 40
             configuration.gateway.limits.maxPageSize = 10_000
             for consumer in consumers {
                 let k = configuration.policy.regions.firstIndex { $0.number == consumer.region }!
-                configuration.policy.regions[k].contactgemeente = .init(name: consumer.subject.organisation, oin: consumer.subject.oin)
-                configuration.policy.organisations.append(.init(oin: consumer.subject.oin, name: consumer.subject.organisation, role: .consumer))
-                configuration.policy.grants.append(.init(consumer: consumer.subject.oin, purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]))
+                configuration.policy.regions[k].contactgemeente = .init(
+                    name: consumer.subject.organisation,
+                    oin: consumer.subject.oin
+                )
+                configuration.policy.organisations.append(
+                    .init(oin: consumer.subject.oin, name: consumer.subject.organisation, role: .consumer)
+                )
+                configuration.policy.grants.append(
+                    .init(
+                        consumer: consumer.subject.oin,
+                        purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]
+                    )
+                )
             }
             let database: BenchDatabase
             if let postgres {
@@ -71,7 +95,10 @@ extension BenchCommand {
             let configFile = directory.appendingPathComponent("vangnet.json")
             try configuration.write(to: configFile)
             do {
-                let server = try await ServeProcess(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), config: configFile)
+                let server = try await ServeProcess(
+                    executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
+                    config: configFile
+                )
                 do {
                     try await measure(server: server, directory: directory, database: database, consumers: consumers)
                     try await server.stop()
@@ -97,8 +124,16 @@ extension BenchCommand {
             let purposes = ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]
             return (1...40).filter { ![19, 21].contains($0) }.prefix(n).enumerated().map { k, number in
                 let oin = OIN("00000099000000000" + String(format: "%03d", 300 + number))!
-                return Consumer(subject: .init(fileName: "region-\(number)", commonName: "RMC \(number)", organisation: "Contactgemeente regio \(number) (bench)", oin: oin),
-                                region: RegionNumber(number)!, purpose: purposes[k % purposes.count])
+                return Consumer(
+                    subject: .init(
+                        fileName: "region-\(number)",
+                        commonName: "RMC \(number)",
+                        organisation: "Contactgemeente regio \(number) (bench)",
+                        oin: oin
+                    ),
+                    region: RegionNumber(number)!,
+                    purpose: purposes[k % purposes.count]
+                )
             }
         }
 
@@ -106,11 +141,16 @@ extension BenchCommand {
 
         func client(_ name: String, port: Int, directory: URL) throws -> GatewayClient {
             let certs = directory.appendingPathComponent("certs")
-            return try GatewayClient(baseURL: "https://127.0.0.1:\(port)", certificate: certs.appendingPathComponent("\(name).pem"),
-                                     privateKey: certs.appendingPathComponent("\(name).key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+            return try GatewayClient(
+                baseURL: "https://127.0.0.1:\(port)",
+                certificate: certs.appendingPathComponent("\(name).pem"),
+                privateKey: certs.appendingPathComponent("\(name).key"),
+                trustedCA: certs.appendingPathComponent("ca.pem")
+            )
         }
 
-        func measure(server: ServeProcess, directory: URL, database: BenchDatabase, consumers: [Consumer]) async throws {
+        func measure(server: ServeProcess, directory: URL, database: BenchDatabase, consumers: [Consumer]) async throws
+        {
             let keys = directory.appendingPathComponent("keys")
             let box = try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub")))
             var synth = SyntheticRecords(seed: 12)
@@ -126,28 +166,66 @@ extension BenchCommand {
             for month in 1...months {
                 if month > 1 {
                     // 2% of enrolments change from one month to the next.
-                    for k in stride(from: month, to: duo.count, by: 50) { duo[k] = synth.duoLine(for: people[k], earlyLeaver: true) }
+                    for k in stride(from: month, to: duo.count, by: 50) {
+                        duo[k] = synth.duoLine(for: people[k], earlyLeaver: true)
+                    }
                 }
-                let period = String(CalendarDate.inAmsterdam(Date()).adding(days: -31 * (months - month)).description.prefix(7))
+                let period = String(
+                    CalendarDate.inAmsterdam(Date()).adding(days: -31 * (months - month)).description.prefix(7)
+                )
                 let uwv = (people.prefix(records / 2) + outsiders.prefix(records - records / 2)).map { person in
                     #"{"bsn":"\#(person.bsn)","gemeentecode":"\#(person.municipality)","periode":"\#(period)","soort":"dienstverband","uren_per_week":24,"startdatum":"2025-06-01"}"#
                 }
                 for (source, lines, mode) in [("duo", duo, BatchMode.full), ("uwv", uwv, BatchMode.changes)] {
-                    let sealer = EnvelopeSealer(source: source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv,
-                                                signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(source)-signing.key"))), recipient: box)
-                    let envelope = try sealer.seal(payload: Array((lines.joined(separator: "\n") + "\n").utf8), batchId: BatchID(),
-                                                   dataset: source == "duo" ? "duo.onderwijsdeelname" : "uwv.inkomstenverhoudingen",
-                                                   createdAt: Date(), recordCount: lines.count, mode: mode)
+                    let sealer = EnvelopeSealer(
+                        source: source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv,
+                        signingKey: try SigningKeyPair(
+                            seed: KeyFile.readSecret(keys.appendingPathComponent("\(source)-signing.key"))
+                        ),
+                        recipient: box
+                    )
+                    let envelope = try sealer.seal(
+                        payload: Array((lines.joined(separator: "\n") + "\n").utf8),
+                        batchId: BatchID(),
+                        dataset: source == "duo" ? "duo.onderwijsdeelname" : "uwv.inkomstenverhoudingen",
+                        createdAt: Date(),
+                        recordCount: lines.count,
+                        mode: mode
+                    )
                     let start = ContinuousClock.now
-                    let answer = try await client(source, port: server.port, directory: directory).shuttingDown { try await $0.push(envelope: envelope) }
-                    guard answer.status == 201 else { throw CommandFailure("month \(month) \(source): \(answer.refusal?.description ?? "status \(answer.status)")") }
+                    let answer = try await client(source, port: server.port, directory: directory).shuttingDown {
+                        try await $0.push(envelope: envelope)
+                    }
+                    guard answer.status == 201 else {
+                        throw CommandFailure(
+                            "month \(month) \(source): \(answer.refusal?.description ?? "status \(answer.status)")"
+                        )
+                    }
                     let took = seconds(ContinuousClock.now - start)
                     phase("month \(month) \(source.uppercased())")
-                    print(String(format: "  month %d: %@ %@ batch of %d records committed in %.2f s (gateway peak RSS %.0f MiB)", month, source.uppercased(),
-                                 mode.rawValue, lines.count, took, Double(peaks.last!.kib) / 1024))
+                    print(
+                        String(
+                            format:
+                                "  month %d: %@ %@ batch of %d records committed in %.2f s (gateway peak RSS %.0f MiB)",
+                            month,
+                            source.uppercased(),
+                            mode.rawValue,
+                            lines.count,
+                            took,
+                            Double(peaks.last!.kib) / 1024
+                        )
+                    )
                 }
                 if month == 1 && months > 1 {
-                    growth.append(try await restingPageLatency(probe, server: server, directory: directory, database: database, after: "month 1"))
+                    growth.append(
+                        try await restingPageLatency(
+                            probe,
+                            server: server,
+                            directory: directory,
+                            database: database,
+                            after: "month 1"
+                        )
+                    )
                     phase("page latency after month 1")
                 }
             }
@@ -156,40 +234,98 @@ extension BenchCommand {
 
             // pages: many regions at once, right after the last batch (its log still being copied
             // into the database in the background); again below once the log is copied.
-            try await regionsAtOnce(consumers, server: server, directory: directory, moment: database.hasLog ? "after the last batch" : "once", phase: phase)
-            growth.append(try await restingPageLatency(probe, server: server, directory: directory, database: database, after: "month \(months)"))
+            try await regionsAtOnce(
+                consumers,
+                server: server,
+                directory: directory,
+                moment: database.hasLog ? "after the last batch" : "once",
+                phase: phase
+            )
+            growth.append(
+                try await restingPageLatency(
+                    probe,
+                    server: server,
+                    directory: directory,
+                    database: database,
+                    after: "month \(months)"
+                )
+            )
             phase("page latency after month \(months)")
 
             // stream: the largest picture, over HTTP, against the database's own client on the same rows.
             // Each pull over HTTP is followed by the direct read, in turn, and the medians compared:
             // one pull of this picture takes tens of milliseconds, too short to time once.
             let (largest, rows) = try await database.largestStream(consumers)
-            var overHTTP: [Double] = [], direct: [Double] = [], streamed = 0
+            var overHTTP: [Double] = []
+            var direct: [Double] = []
+            var streamed = 0
             for _ in 0..<streamRepeats {
                 let http = try await streamRate(largest, port: server.port, directory: directory)
                 let read = try await database.directRead(stream: rows.stream)
                 guard http.records == read.records else {
-                    throw CommandFailure("the pull gave \(http.records) records, the database holds \(read.records) for the stream")
+                    throw CommandFailure(
+                        "the pull gave \(http.records) records, the database holds \(read.records) for the stream"
+                    )
                 }
                 overHTTP.append(http.seconds)
                 direct.append(read.seconds)
                 streamed = http.records
             }
             phase("stream")
-            let (httpRate, directRate) = (Double(streamed) / overHTTP.sorted()[streamRepeats / 2], Double(streamed) / direct.sorted()[streamRepeats / 2])
-            print(String(format: "  stream: region %d %@, %d records: %.0f records/s over mTLS (pages of 10,000), %.0f records/s read with %@; %.0f%% of it (medians of %d)",
-                         largest.region.value, largest.purpose, streamed, httpRate, directRate, database.directClient, 100 * httpRate / directRate, streamRepeats))
+            let (httpRate, directRate) = (
+                Double(streamed) / overHTTP.sorted()[streamRepeats / 2],
+                Double(streamed) / direct.sorted()[streamRepeats / 2]
+            )
+            print(
+                String(
+                    format:
+                        "  stream: region %d %@, %d records: %.0f records/s over mTLS (pages of 10,000), %.0f records/s read with %@; %.0f%% of it (medians of %d)",
+                    largest.region.value,
+                    largest.purpose,
+                    streamed,
+                    httpRate,
+                    directRate,
+                    database.directClient,
+                    100 * httpRate / directRate,
+                    streamRepeats
+                )
+            )
 
             // (PostgreSQL has no such log: there the second run is a second sample.)
-            try await regionsAtOnce(consumers, server: server, directory: directory, moment: database.hasLog ? "with the log copied" : "again", phase: phase)
+            try await regionsAtOnce(
+                consumers,
+                server: server,
+                directory: directory,
+                moment: database.hasLog ? "with the log copied" : "again",
+                phase: phase
+            )
             if growth.count == 2 {
-                print(String(format: "  growth: region %d's page of 1,000 took %.2f ms after month 1 and %.2f ms after month %d (%.2fx; medians of %d pages%@)",
-                             probe.region.value, growth[0] * 1000, growth[1] * 1000, months, growth[1] / growth[0], Self.growthSamples,
-                             database.hasLog ? ", the log copied" : ""))
+                print(
+                    String(
+                        format:
+                            "  growth: region %d's page of 1,000 took %.2f ms after month 1 and %.2f ms after month %d (%.2fx; medians of %d pages%@)",
+                        probe.region.value,
+                        growth[0] * 1000,
+                        growth[1] * 1000,
+                        months,
+                        growth[1] / growth[0],
+                        Self.growthSamples,
+                        database.hasLog ? ", the log copied" : ""
+                    )
+                )
             }
             let peak = peaks.max { $0.kib < $1.kib }!
-            print(String(format: "  gateway peak RSS over the run: %.0f MiB, during %@", Double(peak.kib) / 1024, peak.phase))
-            print("  gateway peak RSS per phase (MiB): " + peaks.map { "\($0.phase) \($0.kib / 1024)" }.joined(separator: ", "))
+            print(
+                String(
+                    format: "  gateway peak RSS over the run: %.0f MiB, during %@",
+                    Double(peak.kib) / 1024,
+                    peak.phase
+                )
+            )
+            print(
+                "  gateway peak RSS per phase (MiB): "
+                    + peaks.map { "\($0.phase) \($0.kib / 1024)" }.joined(separator: ", ")
+            )
         }
 
         /// Pages in one region's growth figure, each time.
@@ -200,14 +336,40 @@ extension BenchCommand {
         /// also pays for the copy and the writeback running beside it, whose fsyncs its audit
         /// append waits behind; the figures of 32 regions at once show that moment), then the
         /// median of ``growthSamples`` pages.
-        func restingPageLatency(_ probe: Consumer, server: ServeProcess, directory: URL, database: BenchDatabase, after: String) async throws -> Double {
+        func restingPageLatency(
+            _ probe: Consumer,
+            server: ServeProcess,
+            directory: URL,
+            database: BenchDatabase,
+            after: String
+        ) async throws -> Double {
             try await waitForLog(database)
             let syncing = ContinuousClock.now
             sync()
-            print(String(format: "  (the system's dirty pages were written in %.1f s)", seconds(ContinuousClock.now - syncing)))
-            let latency = try await pageLatency(probe, port: server.port, directory: directory, samples: Self.growthSamples)
-            print(String(format: "  region %d's page of 1,000 after %@: median %.2f ms, p99 %.2f ms (%d pages); its first page, with the TLS handshake, %.2f ms",
-                         probe.region.value, after, latency.median * 1000, latency.p99 * 1000, Self.growthSamples, latency.first * 1000))
+            print(
+                String(
+                    format: "  (the system's dirty pages were written in %.1f s)",
+                    seconds(ContinuousClock.now - syncing)
+                )
+            )
+            let latency = try await pageLatency(
+                probe,
+                port: server.port,
+                directory: directory,
+                samples: Self.growthSamples
+            )
+            print(
+                String(
+                    format:
+                        "  region %d's page of 1,000 after %@: median %.2f ms, p99 %.2f ms (%d pages); its first page, with the TLS handshake, %.2f ms",
+                    probe.region.value,
+                    after,
+                    latency.median * 1000,
+                    latency.p99 * 1000,
+                    Self.growthSamples,
+                    latency.first * 1000
+                )
+            )
             return latency.median
         }
 
@@ -215,21 +377,46 @@ extension BenchCommand {
             guard database.hasLog else { return }
             let waited = ContinuousClock.now
             let copied = try await database.waitForLogCopied()
-            print(String(format: copied ? "  (the log was copied into the database %.1f s later)" : "  (the log was still not copied after %.0f s)",
-                         seconds(ContinuousClock.now - waited)))
+            print(
+                String(
+                    format: copied
+                        ? "  (the log was copied into the database %.1f s later)"
+                        : "  (the log was still not copied after %.0f s)",
+                    seconds(ContinuousClock.now - waited)
+                )
+            )
         }
 
-        func regionsAtOnce(_ consumers: [Consumer], server: ServeProcess, directory: URL, moment: String, phase: (String) -> Void) async throws {
+        func regionsAtOnce(
+            _ consumers: [Consumer],
+            server: ServeProcess,
+            directory: URL,
+            moment: String,
+            phase: (String) -> Void
+        ) async throws {
             let all = try await concurrentPages(consumers, port: server.port, directory: directory)
             phase("\(consumers.count) regions at once, \(moment)")
-            print(String(format: "  %d regions at once, %@, pages of 1,000: first page p50 %.1f ms, p99 %.1f ms; every page p50 %.1f ms, p99 %.1f ms (%d pages)",
-                         consumers.count, moment, all.first.p50 * 1000, all.first.p99 * 1000, all.every.p50 * 1000, all.every.p99 * 1000, all.count))
+            print(
+                String(
+                    format:
+                        "  %d regions at once, %@, pages of 1,000: first page p50 %.1f ms, p99 %.1f ms; every page p50 %.1f ms, p99 %.1f ms (%d pages)",
+                    consumers.count,
+                    moment,
+                    all.first.p50 * 1000,
+                    all.first.p99 * 1000,
+                    all.every.p50 * 1000,
+                    all.every.p99 * 1000,
+                    all.count
+                )
+            )
         }
 
-        func streamRate(_ consumer: Consumer, port: Int, directory: URL) async throws -> (records: Int, seconds: Double) {
+        func streamRate(_ consumer: Consumer, port: Int, directory: URL) async throws -> (records: Int, seconds: Double)
+        {
             let counted = Mutex(0)
             let start = ContinuousClock.now
-            let result = try await client(consumer.subject.fileName, port: port, directory: directory).shuttingDown { client in
+            let result = try await client(consumer.subject.fileName, port: port, directory: directory).shuttingDown {
+                client in
                 try await client.pullAll(purpose: consumer.purpose, view: "current", limit: 10_000) { answer in
                     // What a region's client does with the bytes is its own; the count is kept cheap
                     // here (a loop over the bytes, not over a string's view) as it shares the cores.
@@ -244,39 +431,69 @@ extension BenchCommand {
 
         /// A region's pages in order: the first (a new connection's TLS handshake and a new snapshot),
         /// and the median and p99 of all.
-        struct Latencies { var first: Double; var median: Double; var p99: Double }
+        struct Latencies {
+            var first: Double
+            var median: Double
+            var p99: Double
+        }
 
         func pageLatency(_ consumer: Consumer, port: Int, directory: URL, samples: Int) async throws -> Latencies {
             try await client(consumer.subject.fileName, port: port, directory: directory).shuttingDown { client in
-                var times: [Double] = [], cursor: String?
+                var times: [Double] = []
+                var cursor: String?
                 for _ in 0..<samples {
                     let start = ContinuousClock.now
-                    let answer = try await client.pull(purpose: consumer.purpose, view: cursor == nil ? "current" : nil, cursor: cursor, limit: 1000)
+                    let answer = try await client.pull(
+                        purpose: consumer.purpose,
+                        view: cursor == nil ? "current" : nil,
+                        cursor: cursor,
+                        limit: 1000
+                    )
                     times.append(seconds(ContinuousClock.now - start))
                     guard answer.status == 200 else { throw CommandFailure("page refused: \(answer.status)") }
                     cursor = answer.headers["vangnet-complete"] == "true" ? nil : answer.headers["vangnet-next-cursor"]
                 }
                 let first = times[0]
                 times.sort()
-                return Latencies(first: first, median: times[times.count / 2], p99: times[min(times.count - 1, Int(Double(times.count) * 0.99))])
+                return Latencies(
+                    first: first,
+                    median: times[times.count / 2],
+                    p99: times[min(times.count - 1, Int(Double(times.count) * 0.99))]
+                )
             }
         }
 
-        func concurrentPages(_ consumers: [Consumer], port: Int, directory: URL) async throws -> (first: (p50: Double, p99: Double), every: (p50: Double, p99: Double), count: Int) {
+        func concurrentPages(
+            _ consumers: [Consumer],
+            port: Int,
+            directory: URL
+        ) async throws -> (first: (p50: Double, p99: Double), every: (p50: Double, p99: Double), count: Int) {
             let pages = self.pages
             let results = try await withThrowingTaskGroup(of: [Double].self) { group in
                 for consumer in consumers {
                     let c = try client(consumer.subject.fileName, port: port, directory: directory)
                     group.addTask {
                         try await c.shuttingDown { client in
-                            var times: [Double] = [], cursor: String?
+                            var times: [Double] = []
+                            var cursor: String?
                             for _ in 0..<pages {
                                 let start = ContinuousClock.now
-                                let answer = try await client.pull(purpose: consumer.purpose, view: cursor == nil ? "current" : nil, cursor: cursor, limit: 1000)
+                                let answer = try await client.pull(
+                                    purpose: consumer.purpose,
+                                    view: cursor == nil ? "current" : nil,
+                                    cursor: cursor,
+                                    limit: 1000
+                                )
                                 let elapsed = ContinuousClock.now - start
-                                guard answer.status == 200 else { throw CommandFailure("page refused: \(answer.status)") }
-                                times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-                                cursor = answer.headers["vangnet-complete"] == "true" ? nil : answer.headers["vangnet-next-cursor"]
+                                guard answer.status == 200 else {
+                                    throw CommandFailure("page refused: \(answer.status)")
+                                }
+                                times.append(
+                                    Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                                )
+                                cursor =
+                                    answer.headers["vangnet-complete"] == "true"
+                                    ? nil : answer.headers["vangnet-next-cursor"]
                             }
                             return times
                         }
@@ -288,7 +505,10 @@ extension BenchCommand {
                 let s = xs.sorted()
                 return (s[s.count / 2], s[min(s.count - 1, Int(Double(s.count) * 0.99))])
             }
-            return (percentiles(results.map { $0[0] }), percentiles(results.flatMap { $0 }), results.reduce(0) { $0 + $1.count })
+            return (
+                percentiles(results.map { $0[0] }), percentiles(results.flatMap { $0 }),
+                results.reduce(0) { $0 + $1.count }
+            )
         }
     }
 }
@@ -299,17 +519,31 @@ enum BenchDatabase {
     case sqlite(URL)
     case postgres(PostgresClient, runner: Task<Void, Never>, schema: String)
 
-    static let pictureRows = "SELECT line FROM deliveries WHERE stream = $1 AND line IS NOT NULL AND superseded IS NULL ORDER BY item"
-    static let liveCount = "SELECT COUNT(*) FROM deliveries WHERE stream = $1 AND superseded IS NULL AND line IS NOT NULL"
+    static let pictureRows =
+        "SELECT line FROM deliveries WHERE stream = $1 AND line IS NOT NULL AND superseded IS NULL ORDER BY item"
+    static let liveCount =
+        "SELECT COUNT(*) FROM deliveries WHERE stream = $1 AND superseded IS NULL AND line IS NOT NULL"
 
     static func postgres(url: String, schema: String) async throws -> BenchDatabase {
         var configuration = try PostgresStore.configuration(url: url)
-        let direct = PostgresConnection.Configuration(host: configuration.host ?? "localhost", port: configuration.port ?? 5432,
-                                                      username: configuration.username, password: configuration.password,
-                                                      database: configuration.database, tls: .disable)
-        let admin = try await PostgresConnection.connect(configuration: direct, id: 1, logger: Logger(label: "vangnet.bench"))
+        let direct = PostgresConnection.Configuration(
+            host: configuration.host ?? "localhost",
+            port: configuration.port ?? 5432,
+            username: configuration.username,
+            password: configuration.password,
+            database: configuration.database,
+            tls: .disable
+        )
+        let admin = try await PostgresConnection.connect(
+            configuration: direct,
+            id: 1,
+            logger: Logger(label: "vangnet.bench")
+        )
         do {
-            try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: Logger(label: "vangnet.bench"))
+            try await admin.query(
+                PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"),
+                logger: Logger(label: "vangnet.bench")
+            )
             try await admin.close()
         } catch {
             try? await admin.close()
@@ -343,17 +577,23 @@ enum BenchDatabase {
         switch self {
         case .sqlite(let file): return try SQLiteStore(path: file.path, readOnly: true).counts()
         case .postgres(let client, _, _):
-            for try await (b, r) in try await client.query("SELECT (SELECT COUNT(*) FROM batches WHERE state = 'committed'), (SELECT COUNT(*) FROM current)")
-                .decode((Int64, Int64).self) { return (Int(b), Int(r)) }
+            for try await (b, r) in try await client.query(
+                "SELECT (SELECT COUNT(*) FROM batches WHERE state = 'committed'), (SELECT COUNT(*) FROM current)"
+            )
+            .decode((Int64, Int64).self) { return (Int(b), Int(r)) }
             return (0, 0)
         }
     }
 
     /// The (region, purpose) with the most current records among the consumers', and its store number.
-    func largestStream(_ consumers: [BenchCommand.Pull.Consumer]) async throws -> (BenchCommand.Pull.Consumer, (stream: Int64, count: Int)) {
+    func largestStream(
+        _ consumers: [BenchCommand.Pull.Consumer]
+    ) async throws -> (BenchCommand.Pull.Consumer, (stream: Int64, count: Int)) {
         var best: (BenchCommand.Pull.Consumer, (stream: Int64, count: Int))?
         for consumer in consumers {
-            guard let (id, n) = try await streamSize(region: consumer.region.value, purpose: consumer.purpose) else { continue }
+            guard let (id, n) = try await streamSize(region: consumer.region.value, purpose: consumer.purpose) else {
+                continue
+            }
             if n > (best?.1.count ?? -1) { best = (consumer, (id, n)) }
         }
         guard let best else { throw CommandFailure("no region received anything") }
@@ -363,15 +603,43 @@ enum BenchDatabase {
     private func streamSize(region: Int, purpose: String) async throws -> (Int64, Int)? {
         switch self {
         case .sqlite(let file):
-            let db = try DatabaseQueue(path: file.path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+            let db = try DatabaseQueue(
+                path: file.path,
+                configuration: {
+                    var c = Configuration()
+                    c.readonly = true
+                    return c
+                }()
+            )
             return try await db.read { db in
-                guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM streams WHERE region = ? AND purpose = ?", arguments: [region, purpose]) else { return nil }
-                return (id, try Int.fetchOne(db, sql: Self.liveCount.replacingOccurrences(of: "$1", with: "?"), arguments: [id]) ?? 0)
+                guard
+                    let id = try Int64.fetchOne(
+                        db,
+                        sql: "SELECT id FROM streams WHERE region = ? AND purpose = ?",
+                        arguments: [region, purpose]
+                    )
+                else { return nil }
+                return (
+                    id,
+                    try Int.fetchOne(db, sql: Self.liveCount.replacingOccurrences(of: "$1", with: "?"), arguments: [id])
+                        ?? 0
+                )
             }
         case .postgres(let client, _, _):
-            for try await id in try await client.query("SELECT id FROM streams WHERE region = \(Int64(region)) AND purpose = \(purpose)").decode(Int64.self) {
-                for try await n in try await client.query(PostgresQuery(unsafeSQL: Self.liveCount, binds: { var b = PostgresBindings(); b.append(id); return b }()))
-                    .decode(Int64.self) { return (id, Int(n)) }
+            for try await id in try await client.query(
+                "SELECT id FROM streams WHERE region = \(Int64(region)) AND purpose = \(purpose)"
+            ).decode(Int64.self) {
+                for try await n in try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: Self.liveCount,
+                        binds: {
+                            var b = PostgresBindings()
+                            b.append(id)
+                            return b
+                        }()
+                    )
+                )
+                .decode(Int64.self) { return (id, Int(n)) }
             }
             return nil
         }
@@ -380,7 +648,9 @@ enum BenchDatabase {
     /// The sizes of the database file and its log (SQLite), for the disk an operator plans.
     func fileSizes() -> String {
         guard case .sqlite(let file) = self else { return "" }
-        func gib(_ path: String) -> Double { Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / Double(1 << 30) }
+        func gib(_ path: String) -> Double {
+            Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / Double(1 << 30)
+        }
         return String(format: " (database file %.2f GiB, its log %.2f GiB)", gib(file.path), gib(file.path + "-wal"))
     }
 
@@ -390,12 +660,18 @@ enum BenchDatabase {
     func waitForLogCopied() async throws -> Bool {
         guard case .sqlite(let file) = self else { return true }
         var db: OpaquePointer?
-        guard sqlite3_open_v2(file.path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { throw CommandFailure("cannot open the store") }
+        guard sqlite3_open_v2(file.path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else {
+            throw CommandFailure("cannot open the store")
+        }
         defer { sqlite3_close(db) }
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
-            var log: Int32 = 0, copied: Int32 = 0
-            if sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK, log == copied { return true }
+            var log: Int32 = 0
+            var copied: Int32 = 0
+            if sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK, log == copied
+            {
+                return true
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         return false
@@ -404,11 +680,14 @@ enum BenchDatabase {
     /// The same rows read straight from the database: the picture's lines of one stream, in order.
     func directRead(stream: Int64) async throws -> (records: Int, seconds: Double) {
         let start = ContinuousClock.now
-        var n = 0, bytes = 0
+        var n = 0
+        var bytes = 0
         switch self {
         case .sqlite(let file):
             var db: OpaquePointer?
-            guard sqlite3_open_v2(file.path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw CommandFailure("cannot open the store") }
+            guard sqlite3_open_v2(file.path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else {
+                throw CommandFailure("cannot open the store")
+            }
             defer { sqlite3_close(db) }
             var statement: OpaquePointer?
             sqlite3_prepare_v2(db, Self.pictureRows.replacingOccurrences(of: "$1", with: "?"), -1, &statement, nil)
@@ -422,7 +701,9 @@ enum BenchDatabase {
         case .postgres(let client, _, _):
             var binds = PostgresBindings()
             binds.append(stream)
-            for try await line in try await client.query(PostgresQuery(unsafeSQL: Self.pictureRows, binds: binds)).decode(ByteBuffer.self) {
+            for try await line in try await client.query(PostgresQuery(unsafeSQL: Self.pictureRows, binds: binds))
+                .decode(ByteBuffer.self)
+            {
                 bytes += line.readableBytes
                 n += 1
             }

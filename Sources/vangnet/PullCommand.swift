@@ -31,7 +31,9 @@ struct PullCommand: AsyncParsableCommand {
     func validate() throws {
         if current && changes { throw ValidationError("--current and --changes exclude each other") }
         if mirror != nil && (format != "ndjson" || output != nil || cursor != nil) {
-            throw ValidationError("--mirror keeps its own cursor and writes no file: leave out --format, --output and --cursor")
+            throw ValidationError(
+                "--mirror keeps its own cursor and writes no file: leave out --format, --output and --cursor"
+            )
         }
     }
 
@@ -52,7 +54,9 @@ struct PullCommand: AsyncParsableCommand {
         var sink: FileHandle = .standardOutput
         if let output {
             FileManager.default.createFile(atPath: output, contents: nil)
-            guard let file = FileHandle(forWritingAtPath: output) else { throw CommandFailure("cannot write \(output)") }
+            guard let file = FileHandle(forWritingAtPath: output) else {
+                throw CommandFailure("cannot write \(output)")
+            }
             try file.truncate(atOffset: 0)
             sink = file
         }
@@ -71,9 +75,19 @@ struct PullCommand: AsyncParsableCommand {
         }
         let next: String
         if all {
-            switch try await http.pullAll(purpose: purpose, view: view, cursor: cursor, limit: limit, format: format, page: { try write($0) }) {
+            switch try await http.pullAll(
+                purpose: purpose,
+                view: view,
+                cursor: cursor,
+                limit: limit,
+                format: format,
+                page: { try write($0) }
+            ) {
             case .success(let cursor): next = cursor
-            case .failure(let failure): throw CommandFailure("refused: \(failure.answer.refusal.map(String.init(describing:)) ?? "HTTP \(failure.answer.status)")")
+            case .failure(let failure):
+                throw CommandFailure(
+                    "refused: \(failure.answer.refusal.map(String.init(describing:)) ?? "HTTP \(failure.answer.status)")"
+                )
             }
         } else {
             let answer = try await http.pull(purpose: purpose, view: view, cursor: cursor, limit: limit, format: format)
@@ -94,28 +108,45 @@ struct PullCommand: AsyncParsableCommand {
         let progress = Progress(purpose: purpose)
         var totals = RegionMirror.Applied()
         while true {
-            let answer = try await http.pull(purpose: purpose, view: cursor == nil ? "current" : nil, cursor: cursor, limit: limit)
+            let answer = try await http.pull(
+                purpose: purpose,
+                view: cursor == nil ? "current" : nil,
+                cursor: cursor,
+                limit: limit
+            )
             if answer.status == 410 {
                 // Too old to continue: the current picture again.
                 (cursor, restart) = (nil, true)
                 continue
             }
             if let refusal = answer.refusal { throw CommandFailure("refused: \(refusal)") }
-            guard let next = answer.headers["vangnet-next-cursor"], let nextView = answer.headers["vangnet-complete"] == "true" ? "changes" : answer.headers["vangnet-view"] else {
+            guard let next = answer.headers["vangnet-next-cursor"],
+                let nextView = answer.headers["vangnet-complete"] == "true" ? "changes" : answer.headers["vangnet-view"]
+            else {
                 throw CommandFailure("the answer has no cursor")
             }
-            let applied = try mirror.apply(purpose: purpose, ndjson: answer.body, next: next, nextView: nextView, restart: restart)
+            let applied = try mirror.apply(
+                purpose: purpose,
+                ndjson: answer.body,
+                next: next,
+                nextView: nextView,
+                restart: restart
+            )
             totals.upserted += applied.upserted
             totals.withdrawn += applied.withdrawn
             progress.add(applied.upserted + applied.withdrawn)
             restart = false
             cursor = next
-            let done = answer.headers["vangnet-view"] == "changes" ? answer.body.isEmpty : answer.headers["vangnet-complete"] == "true"
+            let done =
+                answer.headers["vangnet-view"] == "changes"
+                ? answer.body.isEmpty : answer.headers["vangnet-complete"] == "true"
             if done { break }
         }
         progress.finish()
         let held = try mirror.records(purpose: purpose).count
-        print("mirror \(path): \(purpose): \(totals.upserted) upserted, \(totals.withdrawn) withdrawn, \(held) records held")
+        print(
+            "mirror \(path): \(purpose): \(totals.upserted) upserted, \(totals.withdrawn) withdrawn, \(held) records held"
+        )
     }
 }
 

@@ -56,7 +56,9 @@ struct PushCommand: AsyncParsableCommand {
     private func wait(attempt: inout Int, because reason: String) async throws {
         let delay = backoff * pow(2, Double(attempt)) * Double.random(in: 0.8...1.2)
         attempt += 1
-        FileHandle.standardError.write(Data("push: \(reason); retry \(attempt) of \(retries) in \(String(format: "%.1f", delay)) s\n".utf8))
+        FileHandle.standardError.write(
+            Data("push: \(reason); retry \(attempt) of \(retries) in \(String(format: "%.1f", delay)) s\n".utf8)
+        )
         try await Task.sleep(for: .seconds(delay))
     }
 }
@@ -81,11 +83,20 @@ final class ProgressLine: Sendable {
             return true
         }
         guard due, total > 0 else { return }
-        let elapsed = max(Double((now - start).components.seconds) + Double((now - start).components.attoseconds) / 1e18, 0.001)
+        let elapsed = max(
+            Double((now - start).components.seconds) + Double((now - start).components.attoseconds) / 1e18,
+            0.001
+        )
         let fraction = Double(sent) / Double(total)
         let rate = Double(records) * fraction / elapsed
         let left = fraction > 0 ? elapsed / fraction - elapsed : 0
-        let line = String(format: "\r%6.1f%%  %8.1f MiB  %9.0f records/s  %5.0f s left ", fraction * 100, Double(sent) / 1_048_576, rate, left)
+        let line = String(
+            format: "\r%6.1f%%  %8.1f MiB  %9.0f records/s  %5.0f s left ",
+            fraction * 100,
+            Double(sent) / 1_048_576,
+            rate,
+            left
+        )
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -13,8 +13,10 @@ struct RetentionCommand: AsyncParsableCommand {
 
     struct Purge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remove the records no purpose may keep any longer (the gateway also does this every purgeEverySeconds).",
-            discussion: "A record is kept for the longest retentionDays of the purposes that deliver its dataset, counted from when its source last stated it (the commit of its version, or of a later complete picture that held it). The purge is audited (retention.purge), and the regions see the records leave their pictures as withdrawals."
+            abstract:
+                "Remove the records no purpose may keep any longer (the gateway also does this every purgeEverySeconds).",
+            discussion:
+                "A record is kept for the longest retentionDays of the purposes that deliver its dataset, counted from when its source last stated it (the commit of its version, or of a later complete picture that held it). The purge is audited (retention.purge), and the regions see the records leave their pictures as withdrawals."
         )
 
         @Option(help: "Gateway configuration file.") var config: String
@@ -26,8 +28,15 @@ struct RetentionCommand: AsyncParsableCommand {
                 try await Retention.purge(store: store, active: active, now: Date(), actor: nil, trigger: "cli")
             }
             let total = result.records.values.reduce(0, +)
-            print("retention purge: \(total) records removed from \(result.batches.values.reduce(0, +)) batches"
-                  + (result.records.isEmpty ? "" : " (" + result.records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
+            print(
+                "retention purge: \(total) records removed from \(result.batches.values.reduce(0, +)) batches"
+                    + (result.records.isEmpty
+                        ? ""
+                        : " ("
+                            + result.records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                                separator: ", "
+                            ) + ")")
+            )
         }
     }
 }

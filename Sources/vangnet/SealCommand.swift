@@ -19,7 +19,10 @@ struct SealCommand: ParsableCommand {
     @Option(help: "The source's Ed25519 signing key file (base64 seed, mode 0600).") var signingKey: String
     @Option(help: "The gateway's X25519 public key file (gateway-box.pub).") var gatewayKey: String
     @Option(help: "Batch id (UUID); default: a new one.") var batchId: String?
-    @Option(help: "full: the file is your complete current picture of the dataset (your records missing from it are withdrawn); changes: records added or changed, and withdrawals.")
+    @Option(
+        help:
+            "full: the file is your complete current picture of the dataset (your records missing from it are withdrawn); changes: records added or changed, and withdrawals."
+    )
     var mode: BatchMode = .changes
 
     func run() throws {
@@ -30,9 +33,17 @@ struct SealCommand: ParsableCommand {
             signingKey: try SigningKeyPair(seed: KeyFile.readSecret(URL(fileURLWithPath: signingKey))),
             recipient: try BoxPublicKey(bytes: KeyFile.readPublic(URL(fileURLWithPath: gatewayKey)))
         )
-        let header = try sealer.sealFile(URL(fileURLWithPath: input), to: URL(fileURLWithPath: output), batchId: batch,
-                                         dataset: DatasetID(dataset), createdAt: Date(), mode: mode)
-        print("sealed \(header.recordCount) records of \(header.dataset) (\(mode.rawValue)) as batch \(header.batchId) into \(output)")
+        let header = try sealer.sealFile(
+            URL(fileURLWithPath: input),
+            to: URL(fileURLWithPath: output),
+            batchId: batch,
+            dataset: DatasetID(dataset),
+            createdAt: Date(),
+            mode: mode
+        )
+        print(
+            "sealed \(header.recordCount) records of \(header.dataset) (\(mode.rawValue)) as batch \(header.batchId) into \(output)"
+        )
     }
 }
 

@@ -7,7 +7,8 @@ struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Generate synthetic NDJSON records (BSNs that pass the elfproef, real municipality codes).",
-        discussion: "The same --seed gives the same people, so a DUO and a UWV file made with one seed describe the same young people."
+        discussion:
+            "The same --seed gives the same people, so a DUO and a UWV file made with one seed describe the same young people."
     )
 
     @Option(help: "duo.onderwijsdeelname or uwv.inkomstenverhoudingen.")
@@ -38,6 +39,10 @@ struct SynthCommand: ParsableCommand {
             }
         }
         let text = lines.joined(separator: "\n") + "\n"
-        if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
+        if let output {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } else {
+            print(text, terminator: "")
+        }
     }
 }

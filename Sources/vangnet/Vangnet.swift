@@ -8,8 +8,10 @@ struct Vangnet: AsyncParsableCommand {
         commandName: "vangnet",
         abstract: "Privacy-preserving data-exchange gateway between DUO, UWV and the RMC / Doorstroompunt regions.",
         subcommands: [
-            DemoCommand.self, ServeCommand.self, ConfigCommand.self, PolicyCommand.self, RetentionCommand.self, PKICommand.self, KeysCommand.self, SynthCommand.self,
-            SealCommand.self, PushCommand.self, PullCommand.self, AuditCommand.self, ReceiptCommand.self, BenchCommand.self,
+            DemoCommand.self, ServeCommand.self, ConfigCommand.self, PolicyCommand.self, RetentionCommand.self,
+            PKICommand.self, KeysCommand.self, SynthCommand.self,
+            SealCommand.self, PushCommand.self, PullCommand.self, AuditCommand.self, ReceiptCommand.self,
+            BenchCommand.self,
         ]
     )
 

@@ -21,7 +21,13 @@ enum Fixture {
             regions: regions,
             organisations: [
                 .init(oin: duo, name: "DUO", role: .source, datasets: ["duo.onderwijsdeelname"], signingKeys: [key]),
-                .init(oin: uwv, name: "UWV", role: .source, datasets: ["uwv.inkomstenverhoudingen"], signingKeys: [key]),
+                .init(
+                    oin: uwv,
+                    name: "UWV",
+                    role: .source,
+                    datasets: ["uwv.inkomstenverhoudingen"],
+                    signingKeys: [key]
+                ),
                 .init(oin: utrecht, name: "Gemeente Utrecht", role: .consumer),
                 .init(oin: amsterdam, name: "Gemeente Amsterdam", role: .consumer),
                 .init(oin: auditor, name: "Security officer", role: .auditor),
@@ -52,7 +58,12 @@ enum Fixture {
     }
 
     /// Expects exactly one error, at `path`, whose message contains `words`.
-    func expectOne(_ change: (inout PolicyDocument) -> Void, at path: String, saying words: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectOne(
+        _ change: (inout PolicyDocument) -> Void,
+        at path: String,
+        saying words: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let found = problems(change)
         #expect(found.count == 1, "\(found)", sourceLocation: sourceLocation)
         #expect(found.first?.path.description == path, "\(found)", sourceLocation: sourceLocation)
@@ -64,85 +75,180 @@ enum Fixture {
         for (code, _) in ReferenceData.embedded.municipalities {
             #expect(policy.region(of: code) == ReferenceData.embedded.region(of: code))
         }
-        do { let holds = policy.warnings.contains { $0.message.contains("38 region(s) name no contactgemeente") }; #expect(holds) }
-        guard case .permit(let utrecht) = policy.identify(Fixture.utrecht) else { Issue.record("Utrecht unknown"); return }
+        do {
+            let holds = policy.warnings.contains { $0.message.contains("38 region(s) name no contactgemeente") }
+            #expect(holds)
+        }
+        guard case .permit(let utrecht) = policy.identify(Fixture.utrecht) else {
+            Issue.record("Utrecht unknown")
+            return
+        }
         #expect(utrecht.region == RegionNumber(19), "a consumer's region follows from the contactgemeente it is")
     }
 
     @Test func aMunicipalityInTwoRegionsIsAnError() {
-        expectOne({ $0.regions[39].municipalities.append(MunicipalityCode("GM0344")!) },
-                  at: "regions[39].municipalities[7]", saying: "exactly one region")
+        expectOne(
+            { $0.regions[39].municipalities.append(MunicipalityCode("GM0344")!) },
+            at: "regions[39].municipalities[7]",
+            saying: "exactly one region"
+        )
     }
 
     @Test func aMunicipalityInNoRegionIsAnError() {
-        expectOne({ $0.regions[18].municipalities.removeAll { $0.value == "GM0344" } }, at: "regions", saying: "GM0344 (Utrecht)")
+        expectOne(
+            { $0.regions[18].municipalities.removeAll { $0.value == "GM0344" } },
+            at: "regions",
+            saying: "GM0344 (Utrecht)"
+        )
     }
 
     @Test func anUnknownMunicipalityIsAnError() {
-        expectOne({ $0.regions[3].municipalities.append(MunicipalityCode("GM9999")!) }, at: "regions[3].municipalities[9]", saying: "not a municipality in the CBS list")
+        expectOne(
+            { $0.regions[3].municipalities.append(MunicipalityCode("GM9999")!) },
+            at: "regions[3].municipalities[9]",
+            saying: "not a municipality in the CBS list"
+        )
     }
 
     @Test func anUnknownOrMissingRegionIsAnError() {
         let missing = problems { $0.regions.removeLast() }
         #expect(missing.map(\.message).contains("region 40 (Rijk van Nijmegen) is missing"))
-        do { let holds = missing.contains { $0.message.contains("7 municipalities are in no region") }; #expect(holds) }
-        let twice = problems { $0.regions.append(PolicyDocument.Region(number: RegionNumber(3)!, name: "again", municipalities: [])) }
+        do {
+            let holds = missing.contains { $0.message.contains("7 municipalities are in no region") }
+            #expect(holds)
+        }
+        let twice = problems {
+            $0.regions.append(PolicyDocument.Region(number: RegionNumber(3)!, name: "again", municipalities: []))
+        }
         #expect(twice.map(\.path.description) == ["regions[40].number", "regions[40].municipalities"])
         #expect(twice.first?.message.contains("listed twice") == true)
         #expect(throws: DecodingError.self, "a region number outside 1-40 does not even decode") {
-            try JSONDecoder().decode(PolicyDocument.Region.self, from: Data(#"{"number":41,"name":"x","municipalities":[]}"#.utf8))
+            try JSONDecoder().decode(
+                PolicyDocument.Region.self,
+                from: Data(#"{"number":41,"name":"x","municipalities":[]}"#.utf8)
+            )
         }
     }
 
     @Test func unknownFieldsDatasetsAndTheBSNAreErrors() {
-        expectOne({ $0.purposes[0].fields["duo.onderwijsdeelname"]!.append("adres") },
-                  at: #"purposes[0].fields["duo.onderwijsdeelname"][5]"#, saying: "unknown field adres")
-        expectOne({ $0.purposes[0].fields["duo.onderwijsdeelname"]!.append("bsn") },
-                  at: #"purposes[0].fields["duo.onderwijsdeelname"][5]"#, saying: "the BSN is never delivered")
-        expectOne({ $0.purposes[1].fields["cbs.huishoudens"] = ["x"] }, at: #"purposes[1].fields["cbs.huishoudens"]"#, saying: "unknown dataset")
-        expectOne({ $0.purposes[2].populationDataset = "duo.examens" }, at: "purposes[2].populationDataset", saying: "unknown dataset duo.examens")
+        expectOne(
+            { $0.purposes[0].fields["duo.onderwijsdeelname"]!.append("adres") },
+            at: #"purposes[0].fields["duo.onderwijsdeelname"][5]"#,
+            saying: "unknown field adres"
+        )
+        expectOne(
+            { $0.purposes[0].fields["duo.onderwijsdeelname"]!.append("bsn") },
+            at: #"purposes[0].fields["duo.onderwijsdeelname"][5]"#,
+            saying: "the BSN is never delivered"
+        )
+        expectOne(
+            { $0.purposes[1].fields["cbs.huishoudens"] = ["x"] },
+            at: #"purposes[1].fields["cbs.huishoudens"]"#,
+            saying: "unknown dataset"
+        )
+        expectOne(
+            { $0.purposes[2].populationDataset = "duo.examens" },
+            at: "purposes[2].populationDataset",
+            saying: "unknown dataset duo.examens"
+        )
     }
 
     @Test func conditionsMustFitTheirFields() {
-        expectOne({ $0.purposes[0].population.append(.oneOf(field: "onderwijssoort", values: ["havo"])) },
-                  at: "purposes[0].population[3].oneOf[0]", saying: "\"havo\" is not a value of onderwijssoort")
-        expectOne({ $0.purposes[0].population.append(.age(field: "onderwijssoort", atLeast: 12, atMost: nil)) },
-                  at: "purposes[0].population[3].field", saying: "an age is taken from a date field")
-        expectOne({ $0.purposes[0].population.append(.age(field: "geboortedatum", atLeast: 27, atMost: 12)) },
-                  at: "purposes[0].population[3]", saying: "no record can meet it")
-        expectOne({ $0.purposes[0].population.append(.equals(field: "bsn", value: .text("x"))) },
-                  at: "purposes[0].population[3].field", saying: "no condition may read the BSN")
-        expectOne({ $0.purposes[0].population.append(.equals(field: "vsv", value: .text("ja"))) },
-                  at: "purposes[0].population[3].equals", saying: "does not fit vsv")
-        expectOne({ $0.purposes[2].conditions["uwv.inkomstenverhoudingen"] = [.monthsAgo(field: "soort", atLeast: 0, atMost: 1)] },
-                  at: #"purposes[2].conditions["uwv.inkomstenverhoudingen"][0].field"#, saying: "months are counted from a date or month field")
-        expectOne({ $0.purposes[0].conditions["uwv.inkomstenverhoudingen"] = [.equals(field: "soort", value: .text("WW"))] },
-                  at: #"purposes[0].conditions["uwv.inkomstenverhoudingen"]"#, saying: "which the purpose does not deliver")
+        expectOne(
+            { $0.purposes[0].population.append(.oneOf(field: "onderwijssoort", values: ["havo"])) },
+            at: "purposes[0].population[3].oneOf[0]",
+            saying: "\"havo\" is not a value of onderwijssoort"
+        )
+        expectOne(
+            { $0.purposes[0].population.append(.age(field: "onderwijssoort", atLeast: 12, atMost: nil)) },
+            at: "purposes[0].population[3].field",
+            saying: "an age is taken from a date field"
+        )
+        expectOne(
+            { $0.purposes[0].population.append(.age(field: "geboortedatum", atLeast: 27, atMost: 12)) },
+            at: "purposes[0].population[3]",
+            saying: "no record can meet it"
+        )
+        expectOne(
+            { $0.purposes[0].population.append(.equals(field: "bsn", value: .text("x"))) },
+            at: "purposes[0].population[3].field",
+            saying: "no condition may read the BSN"
+        )
+        expectOne(
+            { $0.purposes[0].population.append(.equals(field: "vsv", value: .text("ja"))) },
+            at: "purposes[0].population[3].equals",
+            saying: "does not fit vsv"
+        )
+        expectOne(
+            {
+                $0.purposes[2].conditions["uwv.inkomstenverhoudingen"] = [
+                    .monthsAgo(field: "soort", atLeast: 0, atMost: 1)
+                ]
+            },
+            at: #"purposes[2].conditions["uwv.inkomstenverhoudingen"][0].field"#,
+            saying: "months are counted from a date or month field"
+        )
+        expectOne(
+            { $0.purposes[0].conditions["uwv.inkomstenverhoudingen"] = [.equals(field: "soort", value: .text("WW"))] },
+            at: #"purposes[0].conditions["uwv.inkomstenverhoudingen"]"#,
+            saying: "which the purpose does not deliver"
+        )
         expectOne({ $0.purposes[0].population = [] }, at: "purposes[0].population", saying: "at least one condition")
     }
 
     @Test func grantsMustNameKnownConsumersAndPurposes() {
-        expectOne({ $0.grants[1].purposes.append("alles") }, at: "grants[1].purposes[1]", saying: "unknown purpose alles")
+        expectOne(
+            { $0.grants[1].purposes.append("alles") },
+            at: "grants[1].purposes[1]",
+            saying: "unknown purpose alles"
+        )
         expectOne({ $0.grants[1].purposes = [] }, at: "grants[1].purposes", saying: "names no purpose")
-        expectOne({ $0.grants.append(.init(consumer: OIN("00000099000000000777")!, purposes: ["vsv-opvolging"])) },
-                  at: "grants[2].consumer", saying: "unknown OIN")
-        expectOne({ $0.grants.append(.init(consumer: Fixture.duo, purposes: ["vsv-opvolging"])) },
-                  at: "grants[2].consumer", saying: "only consumers receive grants")
+        expectOne(
+            { $0.grants.append(.init(consumer: OIN("00000099000000000777")!, purposes: ["vsv-opvolging"])) },
+            at: "grants[2].consumer",
+            saying: "unknown OIN"
+        )
+        expectOne(
+            { $0.grants.append(.init(consumer: Fixture.duo, purposes: ["vsv-opvolging"])) },
+            at: "grants[2].consumer",
+            saying: "only consumers receive grants"
+        )
     }
 
     @Test func consumersAndContactgemeentenMustAgree() {
-        expectOne({ $0.organisations.append(.init(oin: OIN("00000099000000000203")!, name: "Groningen", role: .consumer)) },
-                  at: "organisations[5]", saying: "the contactgemeente of no region")
-        expectOne({ $0.organisations[2].region = RegionNumber(21) }, at: "organisations[2].region", saying: "contactgemeente of region 19")
-        expectOne({ $0.regions[0].contactgemeente = .init(name: "Gemeente Stadskanaal", oin: OIN("00000099000000000201")!) },
-                  at: "regions[0].contactgemeente.oin", saying: "unknown OIN")
-        expectOne({ $0.regions[0].contactgemeente = .init(name: "Gemeente Utrecht", oin: Fixture.utrecht) },
-                  at: "regions[18].contactgemeente.oin", saying: "already the contactgemeente of region 1")
+        expectOne(
+            { $0.organisations.append(.init(oin: OIN("00000099000000000203")!, name: "Groningen", role: .consumer)) },
+            at: "organisations[5]",
+            saying: "the contactgemeente of no region"
+        )
+        expectOne(
+            { $0.organisations[2].region = RegionNumber(21) },
+            at: "organisations[2].region",
+            saying: "contactgemeente of region 19"
+        )
+        expectOne(
+            { $0.regions[0].contactgemeente = .init(name: "Gemeente Stadskanaal", oin: OIN("00000099000000000201")!) },
+            at: "regions[0].contactgemeente.oin",
+            saying: "unknown OIN"
+        )
+        expectOne(
+            { $0.regions[0].contactgemeente = .init(name: "Gemeente Utrecht", oin: Fixture.utrecht) },
+            at: "regions[18].contactgemeente.oin",
+            saying: "already the contactgemeente of region 1"
+        )
     }
 
     @Test func sourcesNeedDatasetsAndKeys() {
-        expectOne({ $0.organisations[0].signingKeys = ["bm90IGEga2V5"] }, at: "organisations[0].signingKeys[0]", saying: "not a base64 Ed25519 public key")
-        expectOne({ $0.organisations[0].datasets = ["duo.examens"] }, at: "organisations[0].datasets[0]", saying: "unknown dataset duo.examens")
+        expectOne(
+            { $0.organisations[0].signingKeys = ["bm90IGEga2V5"] },
+            at: "organisations[0].signingKeys[0]",
+            saying: "not a base64 Ed25519 public key"
+        )
+        expectOne(
+            { $0.organisations[0].datasets = ["duo.examens"] },
+            at: "organisations[0].datasets[0]",
+            saying: "unknown dataset duo.examens"
+        )
     }
 
     @Test func everyProblemIsReportedNotJustTheFirst() {
@@ -158,11 +264,17 @@ enum Fixture {
         var document = Fixture.document
         document.grants[0].purposes.removeAll { $0 == "kwetsbare-jongeren" }
         let policy = try Policy(document: document)
-        do { let holds = policy.warnings.contains { $0.path.description == "purposes[1]" && $0.message.contains("granted to no consumer") }; #expect(holds) }
+        do {
+            let holds = policy.warnings.contains {
+                $0.path.description == "purposes[1]" && $0.message.contains("granted to no consumer")
+            }
+            #expect(holds)
+        }
     }
 
     @Test func pathsPointToLinesInTheFile() throws {
-        let json = Array("""
+        let json = Array(
+            """
             {
               "policy": {
                 "purposes": [
@@ -171,8 +283,11 @@ enum Fixture {
                 ]
               }
             }
-            """.utf8)
-        let path = JSONPath([.key("policy"), .key("purposes"), .index(1), .key("fields"), .key("duo.onderwijsdeelname"), .index(1)])
+            """.utf8
+        )
+        let path = JSONPath([
+            .key("policy"), .key("purposes"), .index(1), .key("fields"), .key("duo.onderwijsdeelname"), .index(1),
+        ])
         let location = try #require(path.location(in: json))
         #expect(location.line == 5 && location.column == 63)
         #expect(path.description == #"policy.purposes[1].fields["duo.onderwijsdeelname"][1]"#)
@@ -194,8 +309,14 @@ enum Fixture {
                 #expect(Set(view.delivered).union(view.withheld.map(\.field)) == Set(schema.fields.map(\.name)))
                 #expect(Set(view.delivered).isDisjoint(with: view.withheld.map(\.field)))
                 #expect(view.delivered == (policy.purpose(purpose)!.fields[view.dataset.value] ?? []))
-                do { let holds = view.withheld.allSatisfy { !$0.reason.isEmpty }; #expect(holds) }
-                do { let actual = view.withheld.first { $0.field == "bsn" }?.reason.contains("never leaves the gateway"); #expect(actual == true) }
+                do {
+                    let holds = view.withheld.allSatisfy { !$0.reason.isEmpty }
+                    #expect(holds)
+                }
+                do {
+                    let actual = view.withheld.first { $0.field == "bsn" }?.reason.contains("never leaves the gateway")
+                    #expect(actual == true)
+                }
             }
         }
     }
@@ -215,13 +336,24 @@ enum Fixture {
         let explanation = policy.explain(consumer: Fixture.amsterdam, purpose: "kwetsbare-jongeren")
         #expect(!explanation.permitted)
         #expect(explanation.refusal?.code == "no_grant")
-        do { let holds = explanation.datasets.allSatisfy { $0.delivered.isEmpty }; #expect(holds) }
-        do { let holds = explanation.datasets.flatMap(\.withheld).filter { $0.field != "bsn" }.allSatisfy { $0.reason.contains("holds no grant") }; #expect(holds) }
+        do {
+            let holds = explanation.datasets.allSatisfy { $0.delivered.isEmpty }
+            #expect(holds)
+        }
+        do {
+            let holds = explanation.datasets.flatMap(\.withheld).filter { $0.field != "bsn" }.allSatisfy {
+                $0.reason.contains("holds no grant")
+            }
+            #expect(holds)
+        }
         #expect(explanation.text.contains("DENIED (no_grant)"))
     }
 
     @Test func unknownConsumersPurposesAndRolesAreDenied() {
-        #expect(policy.explain(consumer: OIN("00000099000000000777")!, purpose: "vsv-opvolging").refusal?.code == "unknown_organisation")
+        #expect(
+            policy.explain(consumer: OIN("00000099000000000777")!, purpose: "vsv-opvolging").refusal?.code
+                == "unknown_organisation"
+        )
         #expect(policy.explain(consumer: Fixture.utrecht, purpose: "alles").refusal?.code == "unknown_purpose")
         #expect(policy.explain(consumer: Fixture.duo, purpose: "vsv-opvolging").refusal?.code == "wrong_role")
     }

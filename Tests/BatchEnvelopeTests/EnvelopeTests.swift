@@ -9,11 +9,23 @@ import VangnetCrypto
     let source = OIN("00000099000000000101")!
     let signer = SigningKeyPair.generate()
     let gateway = BoxKeyPair.generate()
-    let payload = Array((1...500).map { #"{"line":\#($0),"text":"some record content"}"# }.joined(separator: "\n").utf8) + [0x0A]
+    let payload =
+        Array((1...500).map { #"{"line":\#($0),"text":"some record content"}"# }.joined(separator: "\n").utf8) + [0x0A]
 
     func seal(chunkSize: Int = 1000, signer: SigningKeyPair? = nil, recipient: BoxPublicKey? = nil) throws -> [UInt8] {
-        try EnvelopeSealer(source: source, signingKey: signer ?? self.signer, recipient: recipient ?? gateway.publicKey, chunkSize: chunkSize)
-            .seal(payload: payload, batchId: BatchID(), dataset: "duo.onderwijsdeelname", createdAt: Date(timeIntervalSince1970: 1_790_000_000), recordCount: 500)
+        try EnvelopeSealer(
+            source: source,
+            signingKey: signer ?? self.signer,
+            recipient: recipient ?? gateway.publicKey,
+            chunkSize: chunkSize
+        )
+        .seal(
+            payload: payload,
+            batchId: BatchID(),
+            dataset: "duo.onderwijsdeelname",
+            createdAt: Date(timeIntervalSince1970: 1_790_000_000),
+            recordCount: 500
+        )
     }
 
     /// Reads `envelope` in pieces of `piece` bytes, as a network would deliver it.
@@ -33,7 +45,9 @@ import VangnetCrypto
                 }
             }
             if header != nil {
-                try reader.open(with: gateway, signingKey: key ?? signer.publicKey) { if case .payload(let p) = $0 { plaintext += p } }
+                try reader.open(with: gateway, signingKey: key ?? signer.publicKey) {
+                    if case .payload(let p) = $0 { plaintext += p }
+                }
             }
             start = end
         }
@@ -41,7 +55,10 @@ import VangnetCrypto
     }
 
     func refusal(_ envelope: [UInt8], key: SigningPublicKey? = nil) -> EnvelopeError.Code? {
-        do { _ = try open(envelope, key: key); return nil } catch let e as EnvelopeError { return e.code } catch { return nil }
+        do {
+            _ = try open(envelope, key: key)
+            return nil
+        } catch let e as EnvelopeError { return e.code } catch { return nil }
     }
 
     @Test(arguments: [1, 13, 777, 1 << 20])
@@ -71,7 +88,7 @@ import VangnetCrypto
         let needle = Array("\"recordCount\":500".utf8)
         let found = (0...(envelope.count - needle.count)).first { Array(envelope[$0..<$0 + needle.count]) == needle }
         let start = try #require(found)
-        envelope[start + needle.count - 1] = UInt8(ascii: "1") // 500 -> 501
+        envelope[start + needle.count - 1] = UInt8(ascii: "1")  // 500 -> 501
         #expect(refusal(envelope) == .badSignature)
     }
 
@@ -93,7 +110,8 @@ import VangnetCrypto
         // Remove the second frame (chunk size 1000 -> frames of 4 + 1017 bytes after the header).
         let envelope = try seal()
         let headerLength = Int(envelope[8]) << 24 | Int(envelope[9]) << 16 | Int(envelope[10]) << 8 | Int(envelope[11])
-        let firstFrame = 12 + headerLength, frame = 4 + 1000 + SecretStream.overhead
+        let firstFrame = 12 + headerLength
+        let frame = 4 + 1000 + SecretStream.overhead
         let spliced = Array(envelope[..<(firstFrame + frame)] + envelope[(firstFrame + 2 * frame)...])
         #expect(refusal(spliced) == .decryptionFailed)
     }
@@ -131,9 +149,17 @@ import VangnetCrypto
 @Suite struct ReceiptTests {
     let key = SigningKeyPair.generate()
     var body: ReceiptBody {
-        ReceiptBody(batchId: BatchID(), source: OIN("00000099000000000101")!, dataset: "duo.onderwijsdeelname", envelopeHash: "ab",
-                    receivedAt: Date(timeIntervalSince1970: 1_790_000_000), accepted: 9, rejected: 1,
-                    rejections: [.init(line: 4, reason: .invalidBSN, field: "bsn")], gatewayKeyId: key.publicKey.keyID)
+        ReceiptBody(
+            batchId: BatchID(),
+            source: OIN("00000099000000000101")!,
+            dataset: "duo.onderwijsdeelname",
+            envelopeHash: "ab",
+            receivedAt: Date(timeIntervalSince1970: 1_790_000_000),
+            accepted: 9,
+            rejected: 1,
+            rejections: [.init(line: 4, reason: .invalidBSN, field: "bsn")],
+            gatewayKeyId: key.publicKey.keyID
+        )
     }
 
     @Test func signedReceiptVerifies() throws {
@@ -144,13 +170,18 @@ import VangnetCrypto
     @Test func alteredReceiptIsRejected() throws {
         let signed = try SignedReceipt(body: body, signingKey: key)
         let json = try JSONEncoder().encode(signed)
-        let altered = String(decoding: json, as: UTF8.self).replacingOccurrences(of: "accepted\\\":9", with: "accepted\\\":10")
+        let altered = String(decoding: json, as: UTF8.self).replacingOccurrences(
+            of: "accepted\\\":9",
+            with: "accepted\\\":10"
+        )
         #expect(altered != String(decoding: json, as: UTF8.self))
         let decoded = try JSONDecoder().decode(SignedReceipt.self, from: Data(altered.utf8))
         #expect(throws: EnvelopeError.self) { try decoded.verified(with: key.publicKey) }
     }
 
     @Test func receiptFromAnotherKeyIsRejected() throws {
-        #expect(throws: EnvelopeError.self) { try SignedReceipt(body: body, signingKey: key).verified(with: SigningKeyPair.generate().publicKey) }
+        #expect(throws: EnvelopeError.self) {
+            try SignedReceipt(body: body, signingKey: key).verified(with: SigningKeyPair.generate().publicKey)
+        }
     }
 }

@@ -14,8 +14,13 @@ import VangnetCrypto
 
     func sealed() throws -> [UInt8] {
         try EnvelopeSealer(source: source, signingKey: signer, recipient: gateway.publicKey, chunkSize: 1000)
-            .seal(payload: Array("{\"a\":1}\n".utf8), batchId: BatchID(), dataset: "duo.onderwijsdeelname",
-                  createdAt: Date(timeIntervalSince1970: 1_790_000_000), recordCount: 1)
+            .seal(
+                payload: Array("{\"a\":1}\n".utf8),
+                batchId: BatchID(),
+                dataset: "duo.onderwijsdeelname",
+                createdAt: Date(timeIntervalSince1970: 1_790_000_000),
+                recordCount: 1
+            )
     }
 
     /// `envelope` with its header replaced by `edit(header)`, signed again by the source's key:
@@ -25,7 +30,9 @@ import VangnetCrypto
         let header = edit(Array(envelope[12..<(12 + length)]))
         let frames = envelope[(12 + length)..<(envelope.count - 64)]
         let n = UInt32(header.count)
-        let body = Array(envelope[0..<8]) + [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + header + frames
+        let body =
+            Array(envelope[0..<8]) + [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)]
+            + header + frames
         let digest = StreamingHash(outputLength: 64)
         digest.update(body)
         return body + signer.sign(EnvelopeFormat.signedMessage(digest: digest.finalize()))
@@ -52,7 +59,10 @@ import VangnetCrypto
     func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
     @Test func theResignedOriginalOpens() throws {
-        do { let actual = refusal(resigned(try sealed()) { $0 }); #expect(actual == nil) }
+        do {
+            let actual = refusal(resigned(try sealed()) { $0 })
+            #expect(actual == nil)
+        }
     }
 
     @Test(arguments: [
@@ -69,15 +79,21 @@ import VangnetCrypto
         let envelope = resigned(try sealed()) { header in
             let json = text(header)
             switch fault {
-            case "a duplicate source": return Array(json.dropLast().utf8) + Array(#","source":"00000099000000000102"}"#.utf8)
+            case "a duplicate source":
+                return Array(json.dropLast().utf8) + Array(#","source":"00000099000000000102"}"#.utf8)
             case "a byte order mark": return [0xEF, 0xBB, 0xBF] + header
-            case "invalid UTF-8 in a string": return Array(json.replacingOccurrences(of: #""dataset":"duo"#, with: #""dataset":"d\#u{FFFD}uo"#).utf8)
-                .replacing([0xEF, 0xBF, 0xBD], with: [0xC3, 0x28])
-            case "version written as 1.0": return Array(json.replacingOccurrences(of: #""version":1"#, with: #""version":1.0"#).utf8)
-            case "recordCount written as 1.0": return Array(json.replacingOccurrences(of: #""recordCount":1"#, with: #""recordCount":1.0"#).utf8)
-            case "recordCount written as 1e0": return Array(json.replacingOccurrences(of: #""recordCount":1"#, with: #""recordCount":1e0"#).utf8)
+            case "invalid UTF-8 in a string":
+                return Array(json.replacingOccurrences(of: #""dataset":"duo"#, with: #""dataset":"d\#u{FFFD}uo"#).utf8)
+                    .replacing([0xEF, 0xBF, 0xBD], with: [0xC3, 0x28])
+            case "version written as 1.0":
+                return Array(json.replacingOccurrences(of: #""version":1"#, with: #""version":1.0"#).utf8)
+            case "recordCount written as 1.0":
+                return Array(json.replacingOccurrences(of: #""recordCount":1"#, with: #""recordCount":1.0"#).utf8)
+            case "recordCount written as 1e0":
+                return Array(json.replacingOccurrences(of: #""recordCount":1"#, with: #""recordCount":1e0"#).utf8)
             case "a trailing comma": return Array((json.dropLast() + ",}").utf8)
-            default: return Array(json.replacingOccurrences(of: #""schemaVersion":1"#, with: #""schemaVersion":01"#).utf8)
+            default:
+                return Array(json.replacingOccurrences(of: #""schemaVersion":1"#, with: #""schemaVersion":01"#).utf8)
             }
         }
         let refused = refusal(envelope)
@@ -89,8 +105,10 @@ import VangnetCrypto
     @Test func strictJSONKeepsWhatRFC8259AllowsAndRefusesTheRest() throws {
         let accepted = [#"{}"#, #" {"a":[1,-0.5e+3,true,null,{"b":"\u00e9\ud83d\ude00"}]} "#, #"{"a":"\"\\\/"}"#]
         for json in accepted { #expect((try? StrictJSON(Array(json.utf8))) != nil, "\(json)") }
-        let refused = [#"{"a":1,"a":2}"#, #"{"a":{"b":1,"b":2}}"#, #"{"a":"\ud800"}"#, #"{"a":NaN}"#, #"{"a":1}x"#, #"{"a":"\x"}"#,
-                       "{\"a\":\"tab\there\"}", #"[1]"#, #"{"a":+1}"#, #"{"a":.5}"#, #"{"a":1.}"#, #"{"\u0061":1,"a":2}"#]
+        let refused = [
+            #"{"a":1,"a":2}"#, #"{"a":{"b":1,"b":2}}"#, #"{"a":"\ud800"}"#, #"{"a":NaN}"#, #"{"a":1}x"#, #"{"a":"\x"}"#,
+            "{\"a\":\"tab\there\"}", #"[1]"#, #"{"a":+1}"#, #"{"a":.5}"#, #"{"a":1.}"#, #"{"\u0061":1,"a":2}"#,
+        ]
         for json in refused { #expect((try? StrictJSON(Array(json.utf8))) == nil, "\(json)") }
     }
 }

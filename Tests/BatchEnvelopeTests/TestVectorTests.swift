@@ -14,9 +14,20 @@ import VangnetCrypto
             let gatewayBoxSecretKey, gatewayBoxPublicKey, gatewayBoxKeyId: String
             let gatewaySigningSeed, gatewaySigningPublicKey: String
         }
-        struct Expected: Decodable { let frames: Int; let digestBLAKE2b512: String; let envelopeHashBLAKE2b256: String }
-        struct Variant: Decodable { let name: String; let envelope: String; let expectedError: String }
-        struct Receipt: Decodable { let body: String; let signature: String }
+        struct Expected: Decodable {
+            let frames: Int
+            let digestBLAKE2b512: String
+            let envelopeHashBLAKE2b256: String
+        }
+        struct Variant: Decodable {
+            let name: String
+            let envelope: String
+            let expectedError: String
+        }
+        struct Receipt: Decodable {
+            let body: String
+            let signature: String
+        }
         let keys: Keys
         let payload: String
         let envelope: String
@@ -26,7 +37,9 @@ import VangnetCrypto
     }
 
     static let vectors: Vectors = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/test-vectors/envelope-v1.json")
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../docs/test-vectors/envelope-v1.json"
+        )
         return try! JSONDecoder().decode(Vectors.self, from: Data(contentsOf: url))
     }()
 
@@ -37,10 +50,17 @@ import VangnetCrypto
     func open(_ base64: String) throws -> (OpenedBatch, [UInt8], Int) {
         let bytes = Array(Data(base64Encoded: base64)!)
         var reader = EnvelopeReader(maxEnvelopeBytes: 1 << 20)
-        var payload: [UInt8] = [], frames = 0, header: EnvelopeHeader?
+        var payload: [UInt8] = []
+        var frames = 0
+        var header: EnvelopeHeader?
         try bytes.withUnsafeBytes { try reader.feed($0) { if case .header(let h) = $0 { header = h } } }
         guard header != nil else { throw EnvelopeError(.truncated, "no header") }
-        try reader.open(with: gatewayBox, signingKey: sourceKey) { if case .payload(let p) = $0 { payload += p; frames += 1 } }
+        try reader.open(with: gatewayBox, signingKey: sourceKey) {
+            if case .payload(let p) = $0 {
+                payload += p
+                frames += 1
+            }
+        }
         return (try reader.finish(), payload, frames)
     }
 
@@ -60,7 +80,9 @@ import VangnetCrypto
         #expect(opened.header.recordCount == 3)
         #expect(opened.header.mode == .full && opened.header.batchMode == .full, "the vector is a complete picture")
         let bytes = Array(Data(base64Encoded: v.envelope)!)
-        #expect(Hex.encode(GenericHash.hash(Array(bytes.dropLast(64)), outputLength: 64)) == v.expected.digestBLAKE2b512)
+        #expect(
+            Hex.encode(GenericHash.hash(Array(bytes.dropLast(64)), outputLength: 64)) == v.expected.digestBLAKE2b512
+        )
     }
 
     @Test func everyVariantIsRefusedWithItsCode() {
@@ -80,10 +102,16 @@ import VangnetCrypto
     @Test func receiptVectorVerifies() throws {
         let gateway = try SigningKeyPair(seed: SecretBytes(Hex.decode(v.keys.gatewaySigningSeed)!))
         #expect(Hex.encode(gateway.publicKey.bytes) == v.keys.gatewaySigningPublicKey)
-        let receipt = try JSONDecoder().decode(SignedReceipt.self, from: JSONEncoder().encode(["body": v.receipt.body, "signature": v.receipt.signature]))
+        let receipt = try JSONDecoder().decode(
+            SignedReceipt.self,
+            from: JSONEncoder().encode(["body": v.receipt.body, "signature": v.receipt.signature])
+        )
         let body = try receipt.verified(with: gateway.publicKey)
         #expect(body.accepted == 3)
         // Ed25519 is deterministic: the Swift side signs the same body to the same bytes.
-        #expect(Data(gateway.sign(SignedReceipt.domain + Array(v.receipt.body.utf8))).base64EncodedString() == v.receipt.signature)
+        #expect(
+            Data(gateway.sign(SignedReceipt.domain + Array(v.receipt.body.utf8))).base64EncodedString()
+                == v.receipt.signature
+        )
     }
 }

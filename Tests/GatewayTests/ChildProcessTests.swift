@@ -16,14 +16,18 @@ import Testing
     }
 
     @Test func theEnvironmentIsThisProcesssWithTheAdditions() async throws {
-        let finished = try await ChildProcess.run(Self.shell, ["-c", "echo \"$VANGNET_CHILD_TEST|$PATH\""], environment: ["VANGNET_CHILD_TEST": "set"])
+        let finished = try await ChildProcess.run(
+            Self.shell,
+            ["-c", "echo \"$VANGNET_CHILD_TEST|$PATH\""],
+            environment: ["VANGNET_CHILD_TEST": "set"]
+        )
         #expect(finished.output == "set|\(ProcessInfo.processInfo.environment["PATH"] ?? "")\n")
     }
 
     /// Only the standard streams: no socket, database or other child's pipe of this process leaks
     /// into a child (a leaked pipe end keeps another child's output open forever).
     @Test func theChildInheritsOnlyItsStandardStreams() async throws {
-        let held = Pipe() // a descriptor of this process that is not close-on-exec
+        let held = Pipe()  // a descriptor of this process that is not close-on-exec
         defer { try? held.fileHandleForWriting.close() }
         let finished = try await ChildProcess.run(Self.shell, ["-c", "cd /proc/self/fd && ls"])
         let descriptors = Set(finished.output.split(separator: "\n").compactMap { Int($0) })
@@ -44,7 +48,7 @@ import Testing
     }
 
     @Test func aChildEndedBySignalReportsItAsAShellWould() async throws {
-        let child = try ChildProcess(Self.shell, ["-c", "exec sleep 30"]) // exec: no grandchild holding the pipes open
+        let child = try ChildProcess(Self.shell, ["-c", "exec sleep 30"])  // exec: no grandchild holding the pipes open
         #expect(child.process.isRunning)
         #expect(child.process.terminationStatus == nil)
         child.process.send(SIGKILL)
@@ -52,7 +56,7 @@ import Testing
         #expect(finished.status == 128 + SIGKILL)
         #expect(!child.process.isRunning)
         #expect(child.process.terminationStatus == 128 + SIGKILL)
-        child.process.send(SIGKILL) // reaped already: nothing is sent, nothing fails
+        child.process.send(SIGKILL)  // reaped already: nothing is sent, nothing fails
     }
 
     @Test func aMissingExecutableIsAClearError() async throws {
@@ -71,7 +75,9 @@ import Testing
         let before = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
         var failures = 0
         for _ in 0..<500 {
-            do { _ = try ChildProcess(URL(fileURLWithPath: "/nonexistent/vangnet-tool"), []) } catch is SpawnError { failures += 1 }
+            do { _ = try ChildProcess(URL(fileURLWithPath: "/nonexistent/vangnet-tool"), []) } catch is SpawnError {
+                failures += 1
+            }
         }
         let after = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
         #expect(failures == 500)
@@ -92,6 +98,9 @@ import Testing
             return try await group.reduce(into: [Int32]()) { $0.append($1) }
         }
         #expect(statuses.count == count)
-        do { let expected = (0..<count).map { Int32($0 % 3) }.sorted(); #expect(statuses.sorted() == expected) }
+        do {
+            let expected = (0..<count).map { Int32($0 % 3) }.sorted()
+            #expect(statuses.sorted() == expected)
+        }
     }
 }

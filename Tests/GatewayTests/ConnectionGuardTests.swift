@@ -18,27 +18,44 @@ import Testing
         var isOpen: Bool { channel.isActive }
 
         init(_ table: ConnectionTable, _ refusals: RefusalSummary, from address: String = "192.0.2.1") throws {
-            channel = EmbeddedChannel(handler: ConnectionGuard(connections: table, refusals: refusals,
-                                                               handshakeTimeout: ConnectionGuardTests.handshakeTimeout,
-                                                               headerTimeout: ConnectionGuardTests.headerTimeout))
+            channel = EmbeddedChannel(
+                handler: ConnectionGuard(
+                    connections: table,
+                    refusals: refusals,
+                    handshakeTimeout: ConnectionGuardTests.handshakeTimeout,
+                    headerTimeout: ConnectionGuardTests.headerTimeout
+                )
+            )
             // An embedded channel's peer is the address it connects to.
             try channel.connect(to: try SocketAddress(ipAddress: address, port: 50_000)).wait()
         }
 
-        func handshakeCompletes() { channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil)) }
+        func handshakeCompletes() {
+            channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
+        }
         func advance(_ time: TimeAmount) { channel.embeddedEventLoop.advanceTime(by: time) }
-        func requestHead() throws { try channel.writeInbound(HTTPRequestPart.head(HTTPRequest(method: .get, scheme: "https", authority: "gw", path: "/v1/me"))) }
+        func requestHead() throws {
+            try channel.writeInbound(
+                HTTPRequestPart.head(HTTPRequest(method: .get, scheme: "https", authority: "gw", path: "/v1/me"))
+            )
+        }
         func responseEnds() throws { try channel.writeOutbound(HTTPResponsePart.end(nil)) }
     }
 
     static func table(handshakes: Int = 10, authenticated: Int = 10, perAddress: Int = 10) -> ConnectionTable {
-        ConnectionTable(maximumHandshakes: handshakes, maximumAuthenticated: authenticated, maximumPerAddress: perAddress)
+        ConnectionTable(
+            maximumHandshakes: handshakes,
+            maximumAuthenticated: authenticated,
+            maximumPerAddress: perAddress
+        )
     }
 
     /// How many refusals of `reason` the metrics counted.
     static func refused(_ metrics: GatewayMetrics, _ reason: String) -> Int {
         let prefix = #"vangnet_refusals_total{code="\#(reason)"} "#
-        return metrics.exposition().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+        return metrics.exposition().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap {
+            Int($0.dropFirst(prefix.count))
+        } ?? 0
     }
 
     @Test func aHandshakeIsClosedExactlyAtItsDeadline() throws {
@@ -67,12 +84,18 @@ import Testing
         #expect(connection.isOpen)
         connection.advance(.milliseconds(1))
         #expect(!connection.isOpen, "the next request's headers did not come within 10 s of the response")
-        #expect(Self.refused(metrics, "request_headers_too_slow") == 1 && Self.refused(metrics, "tls_handshake_too_slow") == 0)
+        #expect(
+            Self.refused(metrics, "request_headers_too_slow") == 1
+                && Self.refused(metrics, "tls_handshake_too_slow") == 0
+        )
     }
 
     @Test func anAddressOverItsLimitIsRefusedAndAClosedConnectionGivesItsPlaceBack() throws {
-        let metrics = GatewayMetrics(), refusals = RefusalSummary(metrics: metrics), table = Self.table(perAddress: 2)
-        let first = try Connection(table, refusals), second = try Connection(table, refusals)
+        let metrics = GatewayMetrics()
+        let refusals = RefusalSummary(metrics: metrics)
+        let table = Self.table(perAddress: 2)
+        let first = try Connection(table, refusals)
+        let second = try Connection(table, refusals)
         let third = try Connection(table, refusals)
         #expect(first.isOpen && second.isOpen && !third.isOpen)
         #expect(Self.refused(metrics, "too_many_connections_from_address") == 1)
@@ -84,7 +107,9 @@ import Testing
     }
 
     @Test func aFullHandshakeTableEvictsTheHeaviestAddressesOldestHandshake() throws {
-        let metrics = GatewayMetrics(), refusals = RefusalSummary(metrics: metrics), table = Self.table(handshakes: 3)
+        let metrics = GatewayMetrics()
+        let refusals = RefusalSummary(metrics: metrics)
+        let table = Self.table(handshakes: 3)
         let flood = try (0..<3).map { _ in try Connection(table, refusals, from: "203.0.113.9") }
         let caller = try Connection(table, refusals, from: "192.0.2.1")
         let states = flood.map(\.isOpen)
@@ -98,8 +123,11 @@ import Testing
     }
 
     @Test func theAuthenticatedTableIsSeparateAndFullMeansClosedAfterTheHandshake() throws {
-        let metrics = GatewayMetrics(), refusals = RefusalSummary(metrics: metrics), table = Self.table(authenticated: 1)
-        let first = try Connection(table, refusals), second = try Connection(table, refusals, from: "198.51.100.7")
+        let metrics = GatewayMetrics()
+        let refusals = RefusalSummary(metrics: metrics)
+        let table = Self.table(authenticated: 1)
+        let first = try Connection(table, refusals)
+        let second = try Connection(table, refusals, from: "198.51.100.7")
         first.handshakeCompletes()
         #expect(first.isOpen)
         second.handshakeCompletes()
@@ -112,6 +140,8 @@ import Testing
         connection.handshakeCompletes()
         connection.channel.pipeline.fireErrorCaught(HTTPParserError.headerOverflow)
         connection.channel.pipeline.fireErrorCaught(HTTPParserError.invalidChunkSize)
-        #expect(Self.refused(metrics, "request_headers_too_large") == 1 && Self.refused(metrics, "malformed_request") == 1)
+        #expect(
+            Self.refused(metrics, "request_headers_too_large") == 1 && Self.refused(metrics, "malformed_request") == 1
+        )
     }
 }

@@ -30,11 +30,14 @@ import VangnetCrypto
 
     @Test func killedGatewayLeavesEveryBatchWholeOrAbsent() async throws {
         let executable = try #require(Self.executable, "the vangnet executable is built with the tests")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-crash-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-crash-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         try DevelopmentSetup.create(in: directory, port: 0)
         let config = directory.appendingPathComponent("vangnet.json")
-        let certs = directory.appendingPathComponent("certs"), keys = directory.appendingPathComponent("keys")
+        let certs = directory.appendingPathComponent("certs")
+        let keys = directory.appendingPathComponent("keys")
         let sealer = EnvelopeSealer(
             source: DevelopmentSetup.duo,
             signingKey: try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("duo-signing.key"))),
@@ -46,11 +49,21 @@ import VangnetCrypto
         func envelope() throws -> [UInt8] {
             let people = synth.people(Self.recordsPerBatch)
             let payload = Array(people.map { synth.duoLine(for: $0, earlyLeaver: true) }.joined(separator: "\n").utf8)
-            return try sealer.seal(payload: payload, batchId: BatchID(), dataset: "duo.onderwijsdeelname", createdAt: Date(), recordCount: people.count)
+            return try sealer.seal(
+                payload: payload,
+                batchId: BatchID(),
+                dataset: "duo.onderwijsdeelname",
+                createdAt: Date(),
+                recordCount: people.count
+            )
         }
         func push(_ envelope: [UInt8], port: Int) async throws -> Int {
-            let client = try GatewayClient(baseURL: "https://127.0.0.1:\(port)", certificate: certs.appendingPathComponent("duo.pem"),
-                                           privateKey: certs.appendingPathComponent("duo.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+            let client = try GatewayClient(
+                baseURL: "https://127.0.0.1:\(port)",
+                certificate: certs.appendingPathComponent("duo.pem"),
+                privateKey: certs.appendingPathComponent("duo.key"),
+                trustedCA: certs.appendingPathComponent("ca.pem")
+            )
             defer { Task { try? await client.shutdown() } }
             return try await client.push(envelope: envelope).status
         }
@@ -74,10 +87,19 @@ import VangnetCrypto
             server = try await ServeProcess(executable: executable, config: config)
             let store = try SQLiteStore(path: directory.appendingPathComponent("vangnet.sqlite").path)
             for committed in try store.committedBatches() {
-                #expect(committed.records == committed.accepted, "kill point \(point): batch \(committed.batchId) is partly present")
+                #expect(
+                    committed.records == committed.accepted,
+                    "kill point \(point): batch \(committed.batchId) is partly present"
+                )
             }
-            #expect(try store.storedRecordRows() == store.counts().records, "kill point \(point): staged records survived a restart")
-            guard case .intact = try store.verifyAudit() else { Issue.record("kill point \(point): audit chain broken"); break }
+            #expect(
+                try store.storedRecordRows() == store.counts().records,
+                "kill point \(point): staged records survived a restart"
+            )
+            guard case .intact = try store.verifyAudit() else {
+                Issue.record("kill point \(point): audit chain broken")
+                break
+            }
 
             // The source retries: exactly one commit, whatever the kill interrupted.
             let before = try store.counts().batches
@@ -90,6 +112,9 @@ import VangnetCrypto
         let store = try SQLiteStore(path: directory.appendingPathComponent("vangnet.sqlite").path)
         #expect(try store.counts() == (batches: Self.points + 1, records: (Self.points + 1) * Self.recordsPerBatch))
         #expect(killedDuringPush > 0, "at least one kill hit a push in flight")
-        guard case .intact = try store.verifyAudit() else { Issue.record("audit chain broken at the end"); return }
+        guard case .intact = try store.verifyAudit() else {
+            Issue.record("audit chain broken at the end")
+            return
+        }
     }
 }

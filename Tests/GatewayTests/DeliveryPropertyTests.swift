@@ -31,7 +31,9 @@ final class SteppingClock: WallClock {
 /// configured. `VANGNET_PROPERTY_STEPS` and `VANGNET_PROPERTY_SEEDS` make the run longer.
 @Suite struct DeliveryPropertyTests {
     static let steps = Int(ProcessInfo.processInfo.environment["VANGNET_PROPERTY_STEPS"] ?? "") ?? 14
-    static let seeds = (1...(UInt64(ProcessInfo.processInfo.environment["VANGNET_PROPERTY_SEEDS"] ?? "") ?? 2)).map { $0 }
+    static let seeds = (1...(UInt64(ProcessInfo.processInfo.environment["VANGNET_PROPERTY_SEEDS"] ?? "") ?? 2)).map {
+        $0
+    }
 
     enum Store: String, CaseIterable, CustomTestStringConvertible {
         case sqlite, postgres
@@ -40,13 +42,23 @@ final class SteppingClock: WallClock {
 
     /// PostgreSQL's cases where a server is configured (or required).
     static var cases: [(Store, UInt64)] {
-        Store.allCases.filter { $0 != .postgres || SharedPostgresTests.configured }.flatMap { store in seeds.map { (store, $0) } }
+        Store.allCases.filter { $0 != .postgres || SharedPostgresTests.configured }.flatMap { store in
+            seeds.map { (store, $0) }
+        }
     }
 
     /// Reported as skipped without a server, so a run on SQLite alone never looks like a run on both.
-    @Test(.disabled(if: !SharedPostgresTests.configured, "no PostgreSQL server (VANGNET_POSTGRES_URL is not set): the property ran on SQLite only"))
+    @Test(
+        .disabled(
+            if: !SharedPostgresTests.configured,
+            "no PostgreSQL server (VANGNET_POSTGRES_URL is not set): the property ran on SQLite only"
+        )
+    )
     func thePropertyRunsOnPostgreSQLToo() {
-        do { let holds = Self.cases.contains { $0.0 == .postgres }; #expect(holds) }
+        do {
+            let holds = Self.cases.contains { $0.0 == .postgres }
+            #expect(holds)
+        }
     }
 
     @Test(arguments: cases)
@@ -56,7 +68,9 @@ final class SteppingClock: WallClock {
             guard let url = try await SharedPostgresTests.database() else { return }
             database = url
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-property-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-property-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = try DevelopmentSetup.create(in: directory, port: 0)
         if let database { configuration.gateway.database = database }
@@ -66,20 +80,36 @@ final class SteppingClock: WallClock {
         var world = World(seed: seed)
         let keys = directory.appendingPathComponent("keys")
         let box = try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub")))
-        func signer(_ name: String) throws -> SigningKeyPair { try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(name)-signing.key"))) }
+        func signer(_ name: String) throws -> SigningKeyPair {
+            try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(name)-signing.key")))
+        }
         func organisation(_ oin: OIN) throws -> PolicyDocument.Organisation {
-            guard case .permit(let org) = gateway.policy.identify(oin) else { throw ConfigurationError("\(oin) unknown") }
+            guard case .permit(let org) = gateway.policy.identify(oin) else {
+                throw ConfigurationError("\(oin) unknown")
+            }
             return org
         }
-        let consumers = [(DevelopmentSetup.regionUtrecht, ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]),
-                         (DevelopmentSetup.regionAmsterdam, ["vsv-opvolging", "vsv-een-jaar-later"])]
+        let consumers = [
+            (DevelopmentSetup.regionUtrecht, ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]),
+            (DevelopmentSetup.regionAmsterdam, ["vsv-opvolging", "vsv-een-jaar-later"]),
+        ]
         var mirrors: [String: (cursor: String, records: [String: String])] = [:]
 
         /// The current picture, pulled fresh in pages of 5.
-        func picture(_ consumer: PolicyDocument.Organisation, _ purpose: PurposeID) async throws -> (records: [String: String], cursor: String) {
-            var records: [String: String] = [:], cursor: String?
+        func picture(
+            _ consumer: PolicyDocument.Organisation,
+            _ purpose: PurposeID
+        ) async throws -> (records: [String: String], cursor: String) {
+            var records: [String: String] = [:]
+            var cursor: String?
             while true {
-                let page = try await gateway.delivery.pull(caller: consumer, purpose: purpose, view: cursor == nil ? .current : nil, cursor: cursor, limit: 5)
+                let page = try await gateway.delivery.pull(
+                    caller: consumer,
+                    purpose: purpose,
+                    view: cursor == nil ? .current : nil,
+                    cursor: cursor,
+                    limit: 5
+                )
                 for line in page.lines {
                     #expect(records[line.id] == nil, "an identifier twice in one snapshot")
                     records[line.id] = line.record
@@ -90,9 +120,19 @@ final class SteppingClock: WallClock {
         }
 
         /// Applies the changes since the mirror's cursor, in pages of 7.
-        func follow(_ consumer: PolicyDocument.Organisation, _ purpose: PurposeID, _ mirror: inout (cursor: String, records: [String: String])) async throws {
+        func follow(
+            _ consumer: PolicyDocument.Organisation,
+            _ purpose: PurposeID,
+            _ mirror: inout (cursor: String, records: [String: String])
+        ) async throws {
             while true {
-                let page = try await gateway.delivery.pull(caller: consumer, purpose: purpose, view: .changes, cursor: mirror.cursor, limit: 7)
+                let page = try await gateway.delivery.pull(
+                    caller: consumer,
+                    purpose: purpose,
+                    view: .changes,
+                    cursor: mirror.cursor,
+                    limit: 7
+                )
                 for line in page.lines { mirror.records[line.id] = line.record }
                 mirror.cursor = page.nextCursor
                 if page.lines.isEmpty { return }
@@ -105,13 +145,32 @@ final class SteppingClock: WallClock {
             case .duoFull, .duoChanges, .uwvFull, .uwvChanges:
                 let (source, lines, mode) = world.batch(action, today: CalendarDate.inAmsterdam(clock.now()))
                 let dataset: DatasetID = source == "duo" ? "duo.onderwijsdeelname" : "uwv.inkomstenverhoudingen"
-                let envelope = try EnvelopeSealer(source: source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv, signingKey: signer(source), recipient: box)
-                    .seal(payload: Array((lines.joined(separator: "\n") + "\n").utf8), batchId: BatchID(), dataset: dataset,
-                          createdAt: clock.now(), recordCount: lines.count, mode: mode)
-                let outcome = try await gateway.ingest.ingest(SlowBody(parts: [envelope], pause: .zero),
-                                                              caller: organisation(source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv))
-                guard case .committed(let receipt) = outcome else { Issue.record("step \(step): not committed"); return }
-                let body = try receipt.verified(with: SigningPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-signing.pub"))))
+                let envelope = try EnvelopeSealer(
+                    source: source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv,
+                    signingKey: signer(source),
+                    recipient: box
+                )
+                .seal(
+                    payload: Array((lines.joined(separator: "\n") + "\n").utf8),
+                    batchId: BatchID(),
+                    dataset: dataset,
+                    createdAt: clock.now(),
+                    recordCount: lines.count,
+                    mode: mode
+                )
+                let outcome = try await gateway.ingest.ingest(
+                    SlowBody(parts: [envelope], pause: .zero),
+                    caller: organisation(source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv)
+                )
+                guard case .committed(let receipt) = outcome else {
+                    Issue.record("step \(step): not committed")
+                    return
+                }
+                let body = try receipt.verified(
+                    with: SigningPublicKey(
+                        bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-signing.pub"))
+                    )
+                )
                 let reasons = body.rejections.map(\.reason.rawValue)
                 #expect(body.rejected == 0, "step \(step): \(reasons)")
             case .days(let n):
@@ -124,8 +183,15 @@ final class SteppingClock: WallClock {
             let today = CalendarDate.inAmsterdam(clock.now())
             // (First to today, as the next pull would; then from scratch.)
             _ = try await gateway.store.maintainDeliveries(rules: rules, day: today, now: clock.now())
-            let rebuilt = try await gateway.store.maintainDeliveries(rules: Renamed(inner: rules), day: today, now: clock.now())
-            #expect(rebuilt.rebuilt && rebuilt.versions == 0, "seed \(seed) step \(step) (\(action)): a rebuild wrote \(rebuilt.versions) versions")
+            let rebuilt = try await gateway.store.maintainDeliveries(
+                rules: Renamed(inner: rules),
+                day: today,
+                now: clock.now()
+            )
+            #expect(
+                rebuilt.rebuilt && rebuilt.versions == 0,
+                "seed \(seed) step \(step) (\(action)): a rebuild wrote \(rebuilt.versions) versions"
+            )
             _ = try await gateway.store.maintainDeliveries(rules: rules, day: today, now: clock.now())
             if rebuilt.versions != 0 { return }
             for (oin, purposes) in consumers {
@@ -143,19 +209,27 @@ final class SteppingClock: WallClock {
                     mirrors[key] = mirror
                     let now = try await picture(consumer, purpose).records
                     let same = now == mirror.records
-                    #expect(same, "seed \(seed) step \(step) (\(action)) \(key): mirror \(mirror.records.count) records, picture \(now.count)")
+                    #expect(
+                        same,
+                        "seed \(seed) step \(step) (\(action)) \(key): mirror \(mirror.records.count) records, picture \(now.count)"
+                    )
                     if !same { return }
                 }
             }
         }
         // The walk reached people in populations: the property was not vacuous.
-        do { let holds = mirrors.values.contains { !$0.records.isEmpty }; #expect(holds) }
+        do {
+            let holds = mirrors.values.contains { !$0.records.isEmpty }
+            #expect(holds)
+        }
     }
 
     /// The sources' side of the random walk: who exists, where they live, what DUO and UWV last said.
     struct World {
         enum Action: CustomStringConvertible {
-            case duoFull, duoChanges, uwvFull, uwvChanges, days(Int), purge
+            case duoFull, duoChanges, uwvFull, uwvChanges
+            case days(Int)
+            case purge
             var description: String {
                 switch self {
                 case .duoFull: "DUO complete picture"
@@ -181,7 +255,11 @@ final class SteppingClock: WallClock {
             // Born 14 to 27 years before the test day: some age out of the programme as days pass.
             people = (0..<24).map { i in
                 let birth = CalendarDate(year: 1999 + i % 14, month: 1 + i % 12, day: 1 + (i * 7) % 28)!
-                return SyntheticRecords.Person(bsn: synth.bsn(), municipality: MunicipalityCode(Self.municipalities[i % 5])!, birthDate: birth)
+                return SyntheticRecords.Person(
+                    bsn: synth.bsn(),
+                    municipality: MunicipalityCode(Self.municipalities[i % 5])!,
+                    birthDate: birth
+                )
             }
         }
 
@@ -204,7 +282,8 @@ final class SteppingClock: WallClock {
             let left = today.adding(days: -Int(rng.next() % 700))
             let sort = pick(["mbo", "vo", "pro", "vso"])
             let municipality = pick(Self.municipalities)
-            var line = #"{"bsn":"\#(p.bsn)","geboortedatum":"\#(p.birthDate)","gemeentecode":"\#(municipality)","brin":"25LP","onderwijssoort":"\#(sort)""#
+            var line =
+                #"{"bsn":"\#(p.bsn)","geboortedatum":"\#(p.birthDate)","gemeentecode":"\#(municipality)","brin":"25LP","onderwijssoort":"\#(sort)""#
             if sort == "mbo" { line += #","niveau":"\#(pick(["entree", "2", "4"]))""# }
             line += #","inschrijvingsdatum":"\#(enrolled)""#
             if leaver { line += #","uitschrijvingsdatum":"\#(left)""# }
@@ -216,7 +295,8 @@ final class SteppingClock: WallClock {
             let month = today.adding(days: -30 * Int(rng.next() % 5))
             let periode = String(month.description.prefix(7))
             let kind = pick(["dienstverband", "WW"])
-            let line = #"{"bsn":"\#(p.bsn)","gemeentecode":"\#(pick(Self.municipalities))","periode":"\#(periode)","soort":"\#(kind)","startdatum":"2025-06-01"}"#
+            let line =
+                #"{"bsn":"\#(p.bsn)","gemeentecode":"\#(pick(Self.municipalities))","periode":"\#(periode)","soort":"\#(kind)","startdatum":"2025-06-01"}"#
             return ("\(p.bsn)/\(periode)/\(kind)", line)
         }
 
@@ -228,7 +308,8 @@ final class SteppingClock: WallClock {
         }
 
         /// A batch for `action`, with the source's records updated to what it states.
-        mutating func batch(_ action: Action, today: CalendarDate) -> (source: String, lines: [String], mode: BatchMode) {
+        mutating func batch(_ action: Action, today: CalendarDate) -> (source: String, lines: [String], mode: BatchMode)
+        {
             switch action {
             case .duoFull, .uwvFull:
                 let isDUO = if case .duoFull = action { true } else { false }
@@ -244,7 +325,8 @@ final class SteppingClock: WallClock {
             case .duoChanges, .uwvChanges:
                 let isDUO = if case .duoChanges = action { true } else { false }
                 var held = isDUO ? duo : uwv
-                var lines: [String] = [], touched = Set<String>()
+                var lines: [String] = []
+                var touched = Set<String>()
                 for key in held.keys.sorted() where rng.next() % 4 == 0 {
                     lines.append(Self.withdrawal(key, source: isDUO ? "duo" : "uwv"))
                     held[key] = nil
@@ -274,7 +356,10 @@ final class SteppingClock: WallClock {
 struct Renamed: DeliveryRules {
     let inner: PolicyDeliveryRules
     var version: String { inner.version + "/rebuild-check" }
-    func deliveries(of records: [CurrentRecord], on day: CalendarDate) -> (items: [DeliveryItem], recheck: CalendarDate?) {
+    func deliveries(
+        of records: [CurrentRecord],
+        on day: CalendarDate
+    ) -> (items: [DeliveryItem], recheck: CalendarDate?) {
         inner.deliveries(of: records, on: day)
     }
 }

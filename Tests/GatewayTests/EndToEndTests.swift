@@ -17,8 +17,10 @@ import VangnetCore
         let uwv = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.uwvLines, as: "uwv")) }
         #expect(duo.status == 201 && uwv.status == 201, "pushes: \(duo.status) \(uwv.status)")
         let key = try gw.gatewaySigningKey
-        return (try JSONDecoder().decode(SignedReceipt.self, from: Data(duo.body.utf8)).verified(with: key),
-                try JSONDecoder().decode(SignedReceipt.self, from: Data(uwv.body.utf8)).verified(with: key))
+        return (
+            try JSONDecoder().decode(SignedReceipt.self, from: Data(duo.body.utf8)).verified(with: key),
+            try JSONDecoder().decode(SignedReceipt.self, from: Data(uwv.body.utf8)).verified(with: key)
+        )
     }
 
     /// All records of `purpose` for the region of certificate `name`, following the cursor in small pages.
@@ -26,7 +28,9 @@ import VangnetCore
         try await gw.using(name) { client in
             var records: [[String: Any]] = []
             let pulled = try await client.pullAll(purpose: purpose, view: "current", limit: 4) { answer in
-                records += answer.body.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+                records += answer.body.split(separator: "\n").map {
+                    try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+                }
             }
             let succeeded = if case .success = pulled { true } else { false }
             #expect(succeeded)
@@ -51,13 +55,18 @@ import VangnetCore
         try await TestGateway.with { gw in
             _ = try await pushBoth(gw)
             let records = try await pullAll(gw, "region-utrecht", "vsv-een-jaar-later")
-            let duo = Self.pseudonyms(records, "duo.onderwijsdeelname"), uwv = Self.pseudonyms(records, "uwv.inkomstenverhoudingen")
+            let duo = Self.pseudonyms(records, "duo.onderwijsdeelname")
+            let uwv = Self.pseudonyms(records, "uwv.inkomstenverhoudingen")
             #expect(duo.count == 10, "the 10 Utrecht early school leavers, not the 4 others, not Amsterdam's")
             #expect(uwv.count == 6, "5 leavers living in Utrecht, 1 whose UWV record names Amsterdam")
             let utrecht = ReferenceData.embedded.regions[RegionNumber(19)!]!.municipalities.map(\.value)
             for record in records where record["dataset"] as? String == "duo.onderwijsdeelname" {
                 #expect(utrecht.contains(record["gemeentecode"] as! String))
-                #expect(Set(record.keys) == ["id", "pseudonym", "dataset", "gemeentecode", "onderwijssoort", "niveau", "uitschrijvingsdatum"])
+                #expect(
+                    Set(record.keys) == [
+                        "id", "pseudonym", "dataset", "gemeentecode", "onderwijssoort", "niveau", "uitschrijvingsdatum",
+                    ]
+                )
             }
             for record in records where record["dataset"] as? String == "uwv.inkomstenverhoudingen" {
                 #expect(Set(record.keys) == ["id", "pseudonym", "dataset", "periode", "soort"])
@@ -69,11 +78,15 @@ import VangnetCore
         try await TestGateway.with { gw in
             _ = try await pushBoth(gw)
             let records = try await pullAll(gw, "region-utrecht", "vsv-een-jaar-later")
-            let duo = Set(Self.pseudonyms(records, "duo.onderwijsdeelname")), uwv = Self.pseudonyms(records, "uwv.inkomstenverhoudingen")
+            let duo = Set(Self.pseudonyms(records, "duo.onderwijsdeelname"))
+            let uwv = Self.pseudonyms(records, "uwv.inkomstenverhoudingen")
             #expect(duo.count == 10, "one pseudonym per young person")
             #expect(Set(uwv).count == 6)
             #expect(Set(uwv).isSubset(of: duo), "each UWV record links to its person's DUO record")
-            do { let holds = duo.allSatisfy { $0.hasPrefix("vp1.e1.") }; #expect(holds) }
+            do {
+                let holds = duo.allSatisfy { $0.hasPrefix("vp1.e1.") }
+                #expect(holds)
+            }
         }
     }
 
@@ -82,7 +95,10 @@ import VangnetCore
             _ = try await pushBoth(gw)
             let first = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
             // A second enrolment of the same young person (another day of enrolment: another record).
-            let enrolment = Population.duo(population.utrechtLeavers[0], leaver: true).replacingOccurrences(of: "2024-08-20", with: "2025-01-06")
+            let enrolment = Population.duo(population.utrechtLeavers[0], leaver: true).replacingOccurrences(
+                of: "2024-08-20",
+                with: "2025-01-06"
+            )
             let later = try await gw.using("duo") { try await $0.push(envelope: try gw.seal([enrolment], as: "duo")) }
             #expect(later.status == 201)
             let second = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
@@ -97,8 +113,12 @@ import VangnetCore
     @Test func pseudonymsDifferAcrossPurposes() async throws {
         try await TestGateway.with { gw in
             _ = try await pushBoth(gw)
-            let opvolging = Set(Self.pseudonyms(try await pullAll(gw, "region-utrecht", "vsv-opvolging"), "duo.onderwijsdeelname"))
-            let jaarLater = Set(Self.pseudonyms(try await pullAll(gw, "region-utrecht", "vsv-een-jaar-later"), "duo.onderwijsdeelname"))
+            let opvolging = Set(
+                Self.pseudonyms(try await pullAll(gw, "region-utrecht", "vsv-opvolging"), "duo.onderwijsdeelname")
+            )
+            let jaarLater = Set(
+                Self.pseudonyms(try await pullAll(gw, "region-utrecht", "vsv-een-jaar-later"), "duo.onderwijsdeelname")
+            )
             #expect(opvolging.count == 10 && jaarLater.count == 10, "the same ten young people in both purposes")
             #expect(opvolging.isDisjoint(with: jaarLater), "one person, two purposes: two unlinkable pseudonyms")
         }
@@ -111,21 +131,37 @@ import VangnetCore
             #expect(answer.status == 200)
             let explanation = try JSONDecoder().decode(Explanation.self, from: Data(answer.body.utf8))
             #expect(explanation.refusal?.code == "no_grant" && explanation.consumer == DevelopmentSetup.regionAmsterdam)
-            #expect(explanation == gw.gateway.policy.explain(consumer: DevelopmentSetup.regionAmsterdam, purpose: "kwetsbare-jongeren"))
+            #expect(
+                explanation
+                    == gw.gateway.policy.explain(
+                        consumer: DevelopmentSetup.regionAmsterdam,
+                        purpose: "kwetsbare-jongeren"
+                    )
+            )
             let region = try await gw.using("region-utrecht") { try await $0.get(path) }
             #expect(region.refusal?.status == 403 && region.refusal?.code == "wrong_role")
-            let bad = try await gw.using("auditor") { try await $0.get("/v1/policy/explain?consumer=123456782&purpose=x") }
+            let bad = try await gw.using("auditor") {
+                try await $0.get("/v1/policy/explain?consumer=123456782&purpose=x")
+            }
             #expect(bad.refusal?.code == "invalid_query")
             // Both parameters are required; the role is checked first.
-            for query in ["consumer=\(DevelopmentSetup.regionAmsterdam)", "consumer=\(DevelopmentSetup.regionAmsterdam)&purpose=", ""] {
+            for query in [
+                "consumer=\(DevelopmentSetup.regionAmsterdam)", "consumer=\(DevelopmentSetup.regionAmsterdam)&purpose=",
+                "",
+            ] {
                 let answer = try await gw.using("auditor") { try await $0.get("/v1/policy/explain?\(query)") }
                 #expect(answer.refusal?.status == 400 && answer.refusal?.code == "invalid_query", "?\(query)")
             }
-            let regionWithoutPurpose = try await gw.using("region-utrecht") { try await $0.get("/v1/policy/explain?consumer=\(DevelopmentSetup.regionAmsterdam)") }
+            let regionWithoutPurpose = try await gw.using("region-utrecht") {
+                try await $0.get("/v1/policy/explain?consumer=\(DevelopmentSetup.regionAmsterdam)")
+            }
             #expect(regionWithoutPurpose.refusal?.code == "wrong_role")
             let events = try await gw.store.auditEvents().filter { $0.action == .policyExplain }
             #expect(events.map(\.outcome) == [.success, .refused, .refused])
-            #expect(events.first?.object == "policy:explain/consumer:\(DevelopmentSetup.regionAmsterdam)/purpose:kwetsbare-jongeren")
+            #expect(
+                events.first?.object
+                    == "policy:explain/consumer:\(DevelopmentSetup.regionAmsterdam)/purpose:kwetsbare-jongeren"
+            )
         }
     }
 
@@ -135,21 +171,34 @@ import VangnetCore
             let utrecht = try await pullAll(gw, "region-utrecht", "vsv-een-jaar-later")
             let amsterdam = try await pullAll(gw, "region-amsterdam", "vsv-een-jaar-later")
             #expect(Self.pseudonyms(amsterdam, "duo.onderwijsdeelname").count == 8)
-            #expect(Self.pseudonyms(amsterdam, "uwv.inkomstenverhoudingen").count == 3,
-                    "not the UWV record of the Utrecht leaver that names an Amsterdam municipality")
-            let utrechtIDs = Set(utrecht.map { $0["id"] as! String }), amsterdamIDs = Set(amsterdam.map { $0["id"] as! String })
+            #expect(
+                Self.pseudonyms(amsterdam, "uwv.inkomstenverhoudingen").count == 3,
+                "not the UWV record of the Utrecht leaver that names an Amsterdam municipality"
+            )
+            let utrechtIDs = Set(utrecht.map { $0["id"] as! String })
+            let amsterdamIDs = Set(amsterdam.map { $0["id"] as! String })
             #expect(utrechtIDs.isDisjoint(with: amsterdamIDs), "no identifier links the two regions' deliveries")
-            do { let holds = Set(amsterdam.map { $0["pseudonym"] as! String }).isDisjoint(with: utrecht.map { $0["pseudonym"] as! String }); #expect(holds) }
+            do {
+                let holds = Set(amsterdam.map { $0["pseudonym"] as! String }).isDisjoint(
+                    with: utrecht.map { $0["pseudonym"] as! String }
+                )
+                #expect(holds)
+            }
         }
     }
 
     @Test func csvIsDeliveredOnRequest() async throws {
         try await TestGateway.with { gw in
             _ = try await pushBoth(gw)
-            let answer = try await gw.using("region-utrecht") { try await $0.pull(purpose: "kwetsbare-jongeren", format: "csv") }
+            let answer = try await gw.using("region-utrecht") {
+                try await $0.pull(purpose: "kwetsbare-jongeren", format: "csv")
+            }
             let lines = answer.body.split(separator: "\n")
             #expect(answer.headers["content-type"]?.hasPrefix("text/csv") == true)
-            #expect(lines.first == "id,pseudonym,dataset,gemeentecode,brin,onderwijssoort,niveau,inschrijvingsdatum,uitschrijvingsdatum,diploma")
+            #expect(
+                lines.first
+                    == "id,pseudonym,dataset,gemeentecode,brin,onderwijssoort,niveau,inschrijvingsdatum,uitschrijvingsdatum,diploma"
+            )
             #expect(lines.count == 1 + 2, "the two Utrecht pupils in pro")
         }
     }
@@ -157,7 +206,9 @@ import VangnetCore
     @Test func identicalRetryReturnsTheFirstReceiptAndCommitsOnce() async throws {
         try await TestGateway.with { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
-            let (first, second) = try await gw.using("duo") { client in (try await client.push(envelope: envelope), try await client.push(envelope: envelope)) }
+            let (first, second) = try await gw.using("duo") { client in
+                (try await client.push(envelope: envelope), try await client.push(envelope: envelope))
+            }
             #expect(first.status == 201)
             #expect(second.status == 200)
             #expect(first.body == second.body)
@@ -169,7 +220,9 @@ import VangnetCore
         try await TestGateway.with { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<4 { group.addTask { try await gw.using("duo") { try await $0.push(envelope: envelope) }.status } }
+                for _ in 0..<4 {
+                    group.addTask { try await gw.using("duo") { try await $0.push(envelope: envelope) }.status }
+                }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
             #expect(statuses.sorted() == [200, 200, 200, 201])
@@ -181,8 +234,12 @@ import VangnetCore
     @Test func sameBatchIdWithOtherContentsIsAConflict() async throws {
         try await TestGateway.with { gw in
             let id = BatchID()
-            let first = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", batchId: id)) }
-            let second = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(Array(population.duoLines.prefix(3)), as: "duo", batchId: id)) }
+            let first = try await gw.using("duo") {
+                try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", batchId: id))
+            }
+            let second = try await gw.using("duo") {
+                try await $0.push(envelope: try gw.seal(Array(population.duoLines.prefix(3)), as: "duo", batchId: id))
+            }
             #expect(first.status == 201)
             #expect(second.refusal?.status == 409)
             #expect(second.refusal?.code == "batch_id_conflict")
@@ -193,13 +250,25 @@ import VangnetCore
     @Test func invalidRecordsAreReportedByLineWithoutTheirValues() async throws {
         try await TestGateway.with { gw in
             var lines = Array(population.duoLines.prefix(3))
-            lines.append(#"{"bsn":"123456789","geboortedatum":"2008-01-01","gemeentecode":"GM0344","brin":"12AB","onderwijssoort":"vo","inschrijvingsdatum":"2024-08-20","startkwalificatie":false,"vsv":true}"#)
+            lines.append(
+                #"{"bsn":"123456789","geboortedatum":"2008-01-01","gemeentecode":"GM0344","brin":"12AB","onderwijssoort":"vo","inschrijvingsdatum":"2024-08-20","startkwalificatie":false,"vsv":true}"#
+            )
             lines.append(Population.duo(population.utrechtLeavers[9], leaver: true, municipality: "GM9999"))
             let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(lines, as: "duo")) }
-            let receipt = try JSONDecoder().decode(SignedReceipt.self, from: Data(answer.body.utf8)).verified(with: try gw.gatewaySigningKey)
+            let receipt = try JSONDecoder().decode(SignedReceipt.self, from: Data(answer.body.utf8)).verified(
+                with: try gw.gatewaySigningKey
+            )
             #expect(receipt.accepted == 3)
-            #expect(receipt.rejections == [.init(line: 4, reason: .invalidBSN, field: "bsn"), .init(line: 5, reason: .unknownMunicipality, field: "gemeentecode")])
-            #expect(!answer.body.contains("123456789") && !answer.body.contains(population.utrechtLeavers[9].bsn) && !answer.body.contains("GM9999"))
+            #expect(
+                receipt.rejections == [
+                    .init(line: 4, reason: .invalidBSN, field: "bsn"),
+                    .init(line: 5, reason: .unknownMunicipality, field: "gemeentecode"),
+                ]
+            )
+            #expect(
+                !answer.body.contains("123456789") && !answer.body.contains(population.utrechtLeavers[9].bsn)
+                    && !answer.body.contains("GM9999")
+            )
         }
     }
 
@@ -207,13 +276,21 @@ import VangnetCore
         try await TestGateway.with { gw in
             let me = try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }
             #expect(me.status == 200)
-            struct Me: Decodable { let purposes: [String]; let region: Int; let policyVersion: String; let explanations: [Explanation] }
+            struct Me: Decodable {
+                let purposes: [String]
+                let region: Int
+                let policyVersion: String
+                let explanations: [Explanation]
+            }
             let answer = try JSONDecoder().decode(Me.self, from: Data(me.body.utf8))
             #expect(answer.purposes == ["vsv-een-jaar-later", "vsv-opvolging"])
             #expect(answer.region == 21)
             #expect(answer.policyVersion == gw.gateway.policy.fingerprint)
             let why = Dictionary(uniqueKeysWithValues: answer.explanations.map { ($0.purpose.value, $0) })
-            #expect(why["kwetsbare-jongeren"]?.refusal?.code == "no_grant", "a purpose it does not hold, with the reason")
+            #expect(
+                why["kwetsbare-jongeren"]?.refusal?.code == "no_grant",
+                "a purpose it does not hold, with the reason"
+            )
             #expect(why["vsv-opvolging"]?.permitted == true)
             do {
                 let actual = why["vsv-opvolging"]?.datasets.first { $0.dataset == "duo.onderwijsdeelname" }?.delivered
@@ -227,8 +304,16 @@ import VangnetCore
             _ = try await pushBoth(gw)
             _ = try await pullAll(gw, "region-utrecht", "vsv-opvolging")
             let events = try await gw.store.auditEvents()
-            do { let actual = events.filter { $0.action == .batchPush && $0.outcome == .success }.count; #expect(actual == 2) }
-            do { let actual = events.filter { $0.action == .pull && $0.outcome == .success && $0.actor == DevelopmentSetup.regionUtrecht }.count; #expect(actual >= 2) }
+            do {
+                let actual = events.filter { $0.action == .batchPush && $0.outcome == .success }.count
+                #expect(actual == 2)
+            }
+            do {
+                let actual = events.filter {
+                    $0.action == .pull && $0.outcome == .success && $0.actor == DevelopmentSetup.regionUtrecht
+                }.count
+                #expect(actual >= 2)
+            }
             let verdict = try await gw.using("auditor") { try await $0.get("/v1/audit/verify") }
             #expect(verdict.status == 200 && verdict.body.contains("\"intact\":true"))
             let denied = try await gw.using("region-utrecht") { try await $0.get("/v1/audit/verify") }

@@ -10,18 +10,28 @@ import Testing
 /// docs/api.md that the gateway does not answer, or with another status.
 @Suite struct ErrorCodeTests {
     static func document(_ name: String) throws -> String {
-        try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/\(name)"), encoding: .utf8)
+        try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+                "../../docs/\(name)"
+            ),
+            encoding: .utf8
+        )
     }
 
     /// The rows of a document's tables that begin with a status: the status and every
     /// backticked word with an underscore or none in the row's first cells (a code's shape).
     static func statusRows(_ text: String, codeColumnOnly: Bool) -> [(status: Int, codes: [String])] {
         text.split(separator: "\n").compactMap { line in
-            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             guard cells.count >= 3, cells[1].count == 3, let status = Int(cells[1]) else { return nil }
             let text = codeColumnOnly ? cells[2] : cells[2...].joined(separator: " ")
             let codes = text.split(separator: "`", omittingEmptySubsequences: false).enumerated()
-                .filter { $0.offset % 2 == 1 && $0.element.contains("_") && $0.element.allSatisfy { $0.isLowercase || $0 == "_" } }
+                .filter {
+                    $0.offset % 2 == 1 && $0.element.contains("_")
+                        && $0.element.allSatisfy { $0.isLowercase || $0 == "_" }
+                }
                 .map { String($0.element) }
             return (status, codes)
         }
@@ -35,7 +45,10 @@ import Testing
             for code in row.codes { documented[code, default: []].insert(row.status) }
         }
         for code in GatewayRefusal.Code.allCases {
-            #expect(documented[code.rawValue] == [Int(code.status.code)], "\(code.rawValue): answered with \(code.status.code), documented with \(documented[code.rawValue] ?? [])")
+            #expect(
+                documented[code.rawValue] == [Int(code.status.code)],
+                "\(code.rawValue): answered with \(code.status.code), documented with \(documented[code.rawValue] ?? [])"
+            )
         }
         let unknown = Set(documented.keys).subtracting(GatewayRefusal.Code.allCases.map(\.rawValue))
         #expect(unknown.isEmpty, "documented but never answered: \(unknown.sorted())")
@@ -48,21 +61,34 @@ import Testing
             for code in row.codes {
                 let known = GatewayRefusal.Code(rawValue: code)
                 #expect(known != nil, "api.md names \(code), which the gateway never answers")
-                if let known { #expect(Int(known.status.code) == row.status, "api.md: \(code) under \(row.status), answered with \(known.status.code)") }
+                if let known {
+                    #expect(
+                        Int(known.status.code) == row.status,
+                        "api.md: \(code) under \(row.status), answered with \(known.status.code)"
+                    )
+                }
             }
         }
     }
 
     @Test func aPolicyDenialAndAnEnvelopeErrorAnswerWithTheirOwnCodes() {
-        let denials: [Denial.Code] = [.unknownOrganisation, .wrongRole, .unknownPurpose, .noGrant, .noRegion, .datasetNotAllowed, .unknownSigningKey, .sourceMismatch]
+        let denials: [Denial.Code] = [
+            .unknownOrganisation, .wrongRole, .unknownPurpose, .noGrant, .noRegion, .datasetNotAllowed,
+            .unknownSigningKey, .sourceMismatch,
+        ]
         for denial in denials {
             let refusal = GatewayRefusal(Denial(denial, "why"))
-            #expect(refusal.code.rawValue == denial.rawValue && refusal.status == .forbidden && refusal.message == "why")
+            #expect(
+                refusal.code.rawValue == denial.rawValue && refusal.status == .forbidden && refusal.message == "why"
+            )
         }
         let envelope: [(EnvelopeError.Code, GatewayRefusal.Code)] = [
-            (.malformed, .envelopeMalformed), (.unsupportedVersion, .envelopeUnsupportedVersion), (.wrongRecipient, .envelopeWrongRecipient),
-            (.payloadKeyUnreadable, .envelopePayloadKeyUnreadable), (.decryptionFailed, .envelopeDecryptionFailed), (.truncated, .envelopeTruncated),
-            (.trailingData, .envelopeTrailingData), (.badSignature, .envelopeBadSignature), (.tooLarge, .envelopeTooLarge),
+            (.malformed, .envelopeMalformed), (.unsupportedVersion, .envelopeUnsupportedVersion),
+            (.wrongRecipient, .envelopeWrongRecipient),
+            (.payloadKeyUnreadable, .envelopePayloadKeyUnreadable), (.decryptionFailed, .envelopeDecryptionFailed),
+            (.truncated, .envelopeTruncated),
+            (.trailingData, .envelopeTrailingData), (.badSignature, .envelopeBadSignature),
+            (.tooLarge, .envelopeTooLarge),
             // The policy refuses an unregistered key first; the reader's finding answers the same.
             (.unknownSigningKey, .unknownSigningKey),
         ]
@@ -76,7 +102,9 @@ import Testing
         let response = GatewayRefusal(.rateLimited, #"a "quoted" \ line"#, retryAfter: 7).response()
         #expect(response.status.code == 429)
         #expect(response.headers[.retryAfter] == "7" && response.headers[.contentType] == "application/json")
-        let body = try JSONSerialization.jsonObject(with: Data(GatewayRefusal(.rateLimited, #"a "quoted" \ line"#).body)) as? [String: String]
+        let body =
+            try JSONSerialization.jsonObject(with: Data(GatewayRefusal(.rateLimited, #"a "quoted" \ line"#).body))
+            as? [String: String]
         #expect(body == ["error": "rate_limited", "message": #"a "quoted" \ line"#])
     }
 }

@@ -25,11 +25,16 @@ import VangnetCrypto
         try await TestGateway.with { gw in
             _ = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             let first = try await pseudonyms(gw, "vsv-een-jaar-later", dataset: "duo.onderwijsdeelname")
-            do { let holds = first.count == 10 && first.allSatisfy { $0.hasPrefix("vp1.e1.") }; #expect(holds) }
+            do {
+                let holds = first.count == 10 && first.allSatisfy { $0.hasPrefix("vp1.e1.") }
+                #expect(holds)
+            }
 
             let epoch = try GatewayKeys.rotatePseudonymRoot(in: gw.keys)
             #expect(epoch == 2)
-            let attributes = try FileManager.default.attributesOfItem(atPath: gw.keys.appendingPathComponent("pseudonym-root.e2.key").path)
+            let attributes = try FileManager.default.attributesOfItem(
+                atPath: gw.keys.appendingPathComponent("pseudonym-root.e2.key").path
+            )
             #expect((attributes[.posixPermissions] as! NSNumber).intValue == 0o600)
             try PolicyReloadTests.rewrite(gw.configurationFile) { $0.gateway.pseudonymEpoch = 2 }
             try await gw.gateway.reload()
@@ -41,10 +46,14 @@ import VangnetCrypto
             _ = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.uwvLines, as: "uwv")) }
             let duo = try await pseudonyms(gw, "vsv-een-jaar-later", dataset: "duo.onderwijsdeelname")
             let uwv = try await pseudonyms(gw, "vsv-een-jaar-later", dataset: "uwv.inkomstenverhoudingen")
-            let old = duo.filter { $0.hasPrefix("vp1.e1.") }, new = Set(duo.filter { $0.hasPrefix("vp1.e2.") })
+            let old = duo.filter { $0.hasPrefix("vp1.e1.") }
+            let new = Set(duo.filter { $0.hasPrefix("vp1.e2.") })
             #expect(Set(old) == Set(first), "earlier records keep their pseudonyms while the epoch's key exists")
             #expect(new.count == 10)
-            do { let holds = Set(new.map { $0.suffix(32) }).isDisjoint(with: first.map { $0.suffix(32) }); #expect(holds, "no link between epochs") }
+            do {
+                let holds = Set(new.map { $0.suffix(32) }).isDisjoint(with: first.map { $0.suffix(32) })
+                #expect(holds, "no link between epochs")
+            }
             #expect(uwv.count == 6 && Set(uwv).isSubset(of: new), "within the new epoch DUO and UWV records still meet")
 
             // Destroying the old epoch's key makes its records undeliverable (crypto-shredding).
@@ -56,7 +65,9 @@ import VangnetCrypto
     }
 
     @Test func theGatewayRefusesToStartWithoutTheCurrentEpochsKey() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-epoch-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-epoch-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = try DevelopmentSetup.create(in: directory, port: 0)
         configuration.gateway.pseudonymEpoch = 3
@@ -65,8 +76,10 @@ import VangnetCrypto
     }
 
     @Test func aRootKeyOwnedByAnotherUserIsRefused() throws {
-        guard geteuid() == 0 else { return } // only root can give a file away
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-owner-\(UUID().uuidString.prefix(8))")
+        guard geteuid() == 0 else { return }  // only root can give a file away
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-owner-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         try GatewayKeys.create(in: directory)
         let root = directory.appendingPathComponent("pseudonym-root.e1.key")

@@ -10,7 +10,9 @@ import Testing
 
     @Test func envelopeLargerThanTheLimitIsRefusedWithNothingCommitted() async throws {
         try await TestGateway.with(limits: .init(maxEnvelopeBytes: 4096)) { gw in
-            let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
+            let answer = try await gw.using("duo") {
+                try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo"))
+            }
             #expect(answer.refusal?.status == 413)
             #expect(answer.refusal?.code == "envelope_too_large")
             #expect(try await gw.store.storedRecordRows() == 0)
@@ -19,7 +21,9 @@ import Testing
 
     @Test func batchAnnouncingTooManyRecordsIsRefused() async throws {
         try await TestGateway.with(limits: .init(maxRecords: 10)) { gw in
-            let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
+            let answer = try await gw.using("duo") {
+                try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo"))
+            }
             #expect(answer.refusal?.status == 413)
             #expect(answer.refusal?.code == "too_many_records")
             #expect(try await gw.store.storedRecordRows() == 0)
@@ -29,7 +33,9 @@ import Testing
     @Test func payloadHoldingMoreRecordsThanTheLimitIsRefused() async throws {
         try await TestGateway.with(limits: .init(maxRecords: 10)) { gw in
             // The header understates the count; the limit holds while streaming all the same.
-            let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", recordCount: 5)) }
+            let answer = try await gw.using("duo") {
+                try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", recordCount: 5))
+            }
             #expect(answer.refusal?.code == "too_many_records")
             #expect(try await gw.store.storedRecordRows() == 0)
         }
@@ -51,8 +57,13 @@ import Testing
             let envelope = try gw.seal(population.duoLines, as: "duo")
             // The pause starts when the client has sent the first part, so connection set-up time
             // on a busy machine cannot hide it.
-            let body = SlowBody(parts: [Array(envelope[..<1000]), Array(envelope[1000...])], pause: .milliseconds(3000))
-            let answer = try await gw.using("duo") { try await $0.push(body: .stream(body, length: .known(Int64(envelope.count)))) }
+            let body = SlowBody(
+                parts: [Array(envelope[..<1000]), Array(envelope[1000...])],
+                pause: .milliseconds(3000)
+            )
+            let answer = try await gw.using("duo") {
+                try await $0.push(body: .stream(body, length: .known(Int64(envelope.count))))
+            }
             #expect(answer.refusal?.status == 408)
             #expect(answer.refusal?.code == "upload_too_slow")
             #expect(try await gw.store.storedRecordRows() == 0)

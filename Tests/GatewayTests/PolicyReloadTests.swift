@@ -38,11 +38,17 @@ import VangnetCore
             let after = try await gw.using("region-amsterdam") { try await $0.pull(purpose: "vsv-opvolging") }
             #expect(after.refusal?.status == 403 && after.refusal?.code == "no_grant")
             let utrecht = try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging") }
-            #expect(utrecht.headers["vangnet-policy-version"] == active.policy.fingerprint, "every delivery names the policy it was made under")
+            #expect(
+                utrecht.headers["vangnet-policy-version"] == active.policy.fingerprint,
+                "every delivery names the policy it was made under"
+            )
 
             let loads = try await gw.store.auditEvents().filter { $0.action == .configLoad }
             #expect(loads.map(\.object) == ["policy:\(oldVersion)", "policy:\(active.policy.fingerprint)"])
-            do { let holds = loads.allSatisfy { $0.outcome == .success }; #expect(holds) }
+            do {
+                let holds = loads.allSatisfy { $0.outcome == .success }
+                #expect(holds)
+            }
             let pulls = try await gw.store.auditEvents().filter { $0.action == .pull }
             #expect(pulls.last?.object.hasSuffix("/policy:\(active.policy.fingerprint)") == true)
         }
@@ -57,7 +63,10 @@ import VangnetCore
             }
             let error = try await #require(throws: ConfigurationError.self) { try await gw.gateway.reload() }
             #expect(error.description.contains("unknown field adres"))
-            #expect(error.description.contains("vangnet.json:"), "the message points into the file: \(error.description)")
+            #expect(
+                error.description.contains("vangnet.json:"),
+                "the message points into the file: \(error.description)"
+            )
             #expect(gw.gateway.policy.fingerprint == version)
             let answer = try await gw.using("region-amsterdam") { try await $0.pull(purpose: "vsv-opvolging") }
             #expect(answer.status == 200, "the revocation in the refused file did not take effect")
@@ -69,13 +78,20 @@ import VangnetCore
 
     @Test func aRunningProcessReloadsOnSIGHUP() async throws {
         let executable = try #require(CrashTests.executable, "the vangnet executable is built with the tests")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-hup-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-hup-\(UUID().uuidString.prefix(8))"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         try DevelopmentSetup.create(in: directory, port: 0)
-        let config = directory.appendingPathComponent("vangnet.json"), certs = directory.appendingPathComponent("certs")
+        let config = directory.appendingPathComponent("vangnet.json")
+        let certs = directory.appendingPathComponent("certs")
         let server = try await ServeProcess(executable: executable, config: config)
-        let client = try GatewayClient(baseURL: "https://127.0.0.1:\(server.port)", certificate: certs.appendingPathComponent("region-amsterdam.pem"),
-                                       privateKey: certs.appendingPathComponent("region-amsterdam.key"), trustedCA: certs.appendingPathComponent("ca.pem"))
+        let client = try GatewayClient(
+            baseURL: "https://127.0.0.1:\(server.port)",
+            certificate: certs.appendingPathComponent("region-amsterdam.pem"),
+            privateKey: certs.appendingPathComponent("region-amsterdam.key"),
+            trustedCA: certs.appendingPathComponent("ca.pem")
+        )
         #expect(try await client.pull(purpose: "vsv-opvolging").status == 200)
 
         try Self.rewrite(config, Self.revokeAmsterdam)

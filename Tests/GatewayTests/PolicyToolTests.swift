@@ -15,7 +15,9 @@ import VangnetCore
     }
 
     static func developmentSetup() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-tool-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-tool-\(UUID().uuidString.prefix(8))"
+        )
         try DevelopmentSetup.create(in: directory, port: 0)
         return directory
     }
@@ -23,7 +25,9 @@ import VangnetCore
     @Test func policyCheckPassesTheDevelopmentPolicyWithItsWarning() async throws {
         let directory = try Self.developmentSetup()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (status, output) = try await Self.vangnet(["policy", "check", "--config", directory.appendingPathComponent("vangnet.json").path])
+        let (status, output) = try await Self.vangnet([
+            "policy", "check", "--config", directory.appendingPathComponent("vangnet.json").path,
+        ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("valid; 40 regions, 6 organisations, 3 purposes"))
         #expect(output.contains("warning: policy.regions: 38 region(s) name no contactgemeente"))
@@ -35,7 +39,12 @@ import VangnetCore
         let file = directory.appendingPathComponent("vangnet.json")
         var text = try String(contentsOf: file, encoding: .utf8)
         // A typo in a field name and a municipality put in a second region, as an editor would make them.
-        text = text.replacingOccurrences(of: #""uitschrijvingsdatum"\#n"#, with: #""uitschrijfdatum"\#n"#, options: [], range: text.range(of: #""uitschrijvingsdatum"\#n"#))
+        text = text.replacingOccurrences(
+            of: #""uitschrijvingsdatum"\#n"#,
+            with: #""uitschrijfdatum"\#n"#,
+            options: [],
+            range: text.range(of: #""uitschrijvingsdatum"\#n"#)
+        )
         text = text.replacingOccurrences(of: #""GM0014""#, with: #""GM0344""#)
         try text.write(to: file, atomically: true, encoding: .utf8)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -57,14 +66,20 @@ import VangnetCore
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("vangnet.json").path
         let amsterdam = DevelopmentSetup.regionAmsterdam.value
-        let denied = try await Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "kwetsbare-jongeren"])
+        let denied = try await Self.vangnet([
+            "policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "kwetsbare-jongeren",
+        ])
         #expect(denied.status == 0 && denied.output.contains("DENIED (no_grant)"))
-        let permitted = try await Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging"])
+        let permitted = try await Self.vangnet([
+            "policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging",
+        ])
         #expect(permitted.output.contains("decision: PERMITTED"))
         #expect(permitted.output.contains("delivered: gemeentecode, brin, onderwijssoort, niveau, uitschrijvingsdatum"))
         #expect(permitted.output.contains("- geboortedatum: not needed for vsv-opvolging"))
         #expect(permitted.output.contains("- vsv = true"))
-        let json = try await Self.vangnet(["policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging", "--json"])
+        let json = try await Self.vangnet([
+            "policy", "explain", "--config", config, "--consumer", amsterdam, "--purpose", "vsv-opvolging", "--json",
+        ])
         #expect(json.output.contains("\"decision\" : \"permit\""))
     }
 
@@ -74,7 +89,9 @@ import VangnetCore
         let config = directory.appendingPathComponent("vangnet.json")
         let (status, output) = try await Self.vangnet(["keys", "rotate", "--config", config.path])
         #expect(status == 0, "\(output)")
-        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("keys/pseudonym-root.e2.key").path))
+        #expect(
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent("keys/pseudonym-root.e2.key").path)
+        )
         #expect(try GatewayConfiguration.load(from: config).gateway.pseudonymEpoch == 2)
         let check = try await Self.vangnet(["config", "check", "--config", config.path])
         #expect(check.status == 0 && check.output.contains("pseudonym epoch 2 (held: 1, 2)"), "\(check.output)")
@@ -89,33 +106,53 @@ import VangnetCore
         let config = directory.appendingPathComponent("vangnet.json")
         // A gateway's life: start (config.load), a checkpoint signed at shutdown.
         let gateway = try await Gateway(configuration: try GatewayConfiguration.load(from: config))
-        for _ in 0..<3 { try await gateway.store.checkpointAudit(at: Date()); _ = try await gateway.reload() }
+        for _ in 0..<3 {
+            try await gateway.store.checkpointAudit(at: Date())
+            _ = try await gateway.reload()
+        }
         let held = try #require(try await gateway.store.auditCheckpoints().last)
         let heldFile = directory.appendingPathComponent("held.json")
         try JSONEncoder().encode(held).write(to: heldFile)
 
         for format in ["ndjson", "csv"] {
             let export = directory.appendingPathComponent("audit.\(format)")
-            let exported = try await PolicyToolTests.vangnet(["audit", "export", "--config", config.path, "--format", format, "--output", export.path])
+            let exported = try await PolicyToolTests.vangnet([
+                "audit", "export", "--config", config.path, "--format", format, "--output", export.path,
+            ])
             #expect(exported.status == 0, "\(exported.output)")
             let key = directory.appendingPathComponent("keys/audit-signing.pub").path
-            let verified = try await PolicyToolTests.vangnet(["audit", "verify", "--export", export.path, "--audit-key", key, "--checkpoint", heldFile.path])
-            #expect(verified.status == 0 && verified.output.contains("audit chain intact"), "\(format): \(verified.output)")
+            let verified = try await PolicyToolTests.vangnet([
+                "audit", "verify", "--export", export.path, "--audit-key", key, "--checkpoint", heldFile.path,
+            ])
+            #expect(
+                verified.status == 0 && verified.output.contains("audit chain intact"),
+                "\(format): \(verified.output)"
+            )
             // Cut the copy short before the held checkpoint.
             let lines = try String(contentsOf: export, encoding: .utf8).split(separator: "\n")
-            let kept = lines.filter { !$0.contains("\"seq\":\(held.sequence)") && !$0.hasPrefix("entry,\(held.sequence),") && !$0.contains("\"seq\":\(held.sequence + 1)") && !$0.hasPrefix("entry,\(held.sequence + 1),") }
+            let kept = lines.filter {
+                !$0.contains("\"seq\":\(held.sequence)") && !$0.hasPrefix("entry,\(held.sequence),")
+                    && !$0.contains("\"seq\":\(held.sequence + 1)") && !$0.hasPrefix("entry,\(held.sequence + 1),")
+            }
             let cut = directory.appendingPathComponent("cut.\(format)")
             try (kept.joined(separator: "\n") + "\n").write(to: cut, atomically: true, encoding: .utf8)
-            let refused = try await PolicyToolTests.vangnet(["audit", "verify", "--export", cut.path, "--audit-key", key, "--checkpoint", heldFile.path])
+            let refused = try await PolicyToolTests.vangnet([
+                "audit", "verify", "--export", cut.path, "--audit-key", key, "--checkpoint", heldFile.path,
+            ])
             #expect(refused.status != 0 && refused.output.contains("BROKEN"), "\(format): \(refused.output)")
         }
         let entriesBefore = try await gateway.store.auditHead()
-        let live = try await PolicyToolTests.vangnet(["audit", "verify", "--config", config.path, "--checkpoint", heldFile.path])
+        let live = try await PolicyToolTests.vangnet([
+            "audit", "verify", "--config", config.path, "--checkpoint", heldFile.path,
+        ])
         #expect(live.status == 0 && live.output.contains("signed checkpoint(s) matched"), "\(live.output)")
         let events = try await gateway.store.auditEvents().filter { $0.action == .operatorCommand }.map(\.object)
         #expect(events.contains("cli:audit export"), "operator commands are audited")
         let entriesAfter = try await gateway.store.auditHead()
-        #expect(!events.contains("cli:audit verify") && entriesAfter == entriesBefore, "verifying evidence does not change it")
+        #expect(
+            !events.contains("cli:audit verify") && entriesAfter == entriesBefore,
+            "verifying evidence does not change it"
+        )
         let purge = try await PolicyToolTests.vangnet(["retention", "purge", "--config", config.path])
         #expect(purge.status == 0 && purge.output.contains("0 records removed"), "\(purge.output)")
     }

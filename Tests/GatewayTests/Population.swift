@@ -4,15 +4,19 @@ import VangnetCore
 /// The young people of the end-to-end tests. Synthetic BSNs (elfproef-valid), real municipality
 /// codes; everyone is 18 on the test clock, so age bounds never decide.
 struct Population {
-    let utrechtLeavers: [SyntheticRecords.Person]   // region 19, early school leavers: the population
-    let utrechtOthers: [SyntheticRecords.Person]    // region 19, not early leavers: outside the population
-    let amsterdamLeavers: [SyntheticRecords.Person] // region 21, early school leavers
+    let utrechtLeavers: [SyntheticRecords.Person]  // region 19, early school leavers: the population
+    let utrechtOthers: [SyntheticRecords.Person]  // region 19, not early leavers: outside the population
+    let amsterdamLeavers: [SyntheticRecords.Person]  // region 21, early school leavers
 
     init() {
         var synth = SyntheticRecords(seed: 42)
         func people(_ n: Int, _ codes: [String]) -> [SyntheticRecords.Person] {
             (0..<n).map { i in
-                SyntheticRecords.Person(bsn: synth.bsn(), municipality: MunicipalityCode(codes[i % codes.count])!, birthDate: CalendarDate("2008-05-01")!)
+                SyntheticRecords.Person(
+                    bsn: synth.bsn(),
+                    municipality: MunicipalityCode(codes[i % codes.count])!,
+                    birthDate: CalendarDate("2008-05-01")!
+                )
             }
         }
         utrechtLeavers = people(10, ["GM0344", "GM0355"])
@@ -22,7 +26,12 @@ struct Population {
 
     var everyone: [SyntheticRecords.Person] { utrechtLeavers + utrechtOthers + amsterdamLeavers }
 
-    static func duo(_ p: SyntheticRecords.Person, leaver: Bool, sort: String = "mbo", municipality: String? = nil) -> String {
+    static func duo(
+        _ p: SyntheticRecords.Person,
+        leaver: Bool,
+        sort: String = "mbo",
+        municipality: String? = nil
+    ) -> String {
         #"{"bsn":"\#(p.bsn)","geboortedatum":"\#(p.birthDate)","gemeentecode":"\#(municipality ?? p.municipality.value)","brin":"25LP","onderwijssoort":"\#(sort)","niveau":"2","leerweg":"BOL","inschrijvingsdatum":"2024-08-20","uitschrijvingsdatum":"2025-03-01","diploma":false,"startkwalificatie":\#(!leaver),"vsv":\#(leaver)}"#
     }
 

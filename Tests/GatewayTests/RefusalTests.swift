@@ -15,15 +15,23 @@ import VangnetCore
         #expect(try await gw.store.counts() == (batches: 0, records: 0))
         #expect(try await gw.store.storedRecordRows() == 0, "no staged record is left behind")
         if let reason {
-            do { let holds = try await gw.store.auditEvents().contains { $0.outcome == .refused && $0.reason == reason }; #expect(holds, "refusal \(reason) audited") }
+            do {
+                let holds = try await gw.store.auditEvents().contains { $0.outcome == .refused && $0.reason == reason }
+                #expect(holds, "refusal \(reason) audited")
+            }
         }
-        guard case .intact = try await gw.store.verifyAudit() else { Issue.record("audit chain broken"); return }
+        guard case .intact = try await gw.store.verifyAudit() else {
+            Issue.record("audit chain broken")
+            return
+        }
     }
 
     @Test func clientWithoutCertificateIsRefusedAtTheHandshake() async throws {
         try await TestGateway.with { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
-            let error = await #expect(throws: (any Error).self) { try await gw.using(nil) { try await $0.push(envelope: envelope) } }
+            let error = await #expect(throws: (any Error).self) {
+                try await gw.using(nil) { try await $0.push(envelope: envelope) }
+            }
             #expect(String(describing: error).contains("CERTIFICATE_REQUIRED"), "the TLS alert says why")
             try await assertNothingCommitted(gw)
         }
@@ -32,10 +40,19 @@ import VangnetCore
     @Test func certificateFromAnotherCAIsRefusedAtTheHandshake() async throws {
         try await TestGateway.with { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
-            let error = await #expect(throws: (any Error).self) { try await gw.using("duo", pki: "rogue") { try await $0.push(envelope: envelope) } }
+            let error = await #expect(throws: (any Error).self) {
+                try await gw.using("duo", pki: "rogue") { try await $0.push(envelope: envelope) }
+            }
             // swift-nio-ssl lets a custom verifier send only certificate_unknown; the audit log says why.
-            #expect(String(describing: error).contains("CERTIFICATE_UNKNOWN"), "refused with a TLS alert at the handshake")
-            let audited = try await eventually { try await gw.store.auditEvents().contains { $0.reason == "tls_untrusted_certificate" && $0.actor == nil } }
+            #expect(
+                String(describing: error).contains("CERTIFICATE_UNKNOWN"),
+                "refused with a TLS alert at the handshake"
+            )
+            let audited = try await eventually {
+                try await gw.store.auditEvents().contains {
+                    $0.reason == "tls_untrusted_certificate" && $0.actor == nil
+                }
+            }
             #expect(audited, "audited with its reason, and without the unverified certificate's OIN")
             try await assertNothingCommitted(gw)
         }
@@ -43,21 +60,30 @@ import VangnetCore
 
     @Test func unknownOINIsRefusedAndAudited() async throws {
         try await TestGateway.with { gw in
-            let push = try await gw.using("stranger") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
+            let push = try await gw.using("stranger") {
+                try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo"))
+            }
             let pull = try await gw.using("stranger") { try await $0.pull(purpose: "vsv-opvolging") }
             for answer in [push, pull] {
                 #expect(answer.refusal?.status == 403)
                 #expect(answer.refusal?.code == "unknown_organisation")
             }
             try await assertNothingCommitted(gw, audited: "unknown_organisation")
-            do { let holds = try await gw.store.auditEvents().contains { $0.action == .identity && $0.actor == TestGateway.stranger }; #expect(holds) }
+            do {
+                let holds = try await gw.store.auditEvents().contains {
+                    $0.action == .identity && $0.actor == TestGateway.stranger
+                }
+                #expect(holds)
+            }
         }
     }
 
     @Test func batchSignedWithAnotherOrganisationsKeyIsRefused() async throws {
         try await TestGateway.with { gw in
             // DUO's certificate, DUO named as source, but signed with UWV's registered key.
-            let answer = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", signedBy: "uwv")) }
+            let answer = try await gw.using("duo") {
+                try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo", signedBy: "uwv"))
+            }
             #expect(answer.refusal?.status == 403)
             #expect(answer.refusal?.code == "unknown_signing_key")
             try await assertNothingCommitted(gw, audited: "unknown_signing_key")
@@ -66,7 +92,9 @@ import VangnetCore
 
     @Test func envelopeNamingAnotherSourceThanTheCertificateIsRefused() async throws {
         try await TestGateway.with { gw in
-            let answer = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
+            let answer = try await gw.using("uwv") {
+                try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo"))
+            }
             #expect(answer.refusal?.code == "source_mismatch")
             try await assertNothingCommitted(gw, audited: "source_mismatch")
         }
@@ -75,9 +103,18 @@ import VangnetCore
     @Test func sourcePushingAnotherDatasetIsRefused() async throws {
         try await TestGateway.with { gw in
             // UWV's own key and OIN, but the DUO dataset.
-            let envelope = try EnvelopeSealer(source: DevelopmentSetup.uwv, signingKey: gw.signingKey("uwv"), recipient: gw.gatewayBoxKey)
-                .seal(payload: Array(population.duoLines.joined(separator: "\n").utf8), batchId: BatchID(), dataset: "duo.onderwijsdeelname",
-                      createdAt: TestGateway.now, recordCount: population.duoLines.count)
+            let envelope = try EnvelopeSealer(
+                source: DevelopmentSetup.uwv,
+                signingKey: gw.signingKey("uwv"),
+                recipient: gw.gatewayBoxKey
+            )
+            .seal(
+                payload: Array(population.duoLines.joined(separator: "\n").utf8),
+                batchId: BatchID(),
+                dataset: "duo.onderwijsdeelname",
+                createdAt: TestGateway.now,
+                recordCount: population.duoLines.count
+            )
             let answer = try await gw.using("uwv") { try await $0.push(envelope: envelope) }
             #expect(answer.refusal?.code == "dataset_not_allowed")
             try await assertNothingCommitted(gw, audited: "dataset_not_allowed")
@@ -117,7 +154,11 @@ import VangnetCore
 
     @Test func batchCreatedOutsideTheTimeWindowIsRefused() async throws {
         try await TestGateway.with { gw in
-            let stale = try gw.seal(population.duoLines, as: "duo", createdAt: TestGateway.now.addingTimeInterval(-30 * 86400))
+            let stale = try gw.seal(
+                population.duoLines,
+                as: "duo",
+                createdAt: TestGateway.now.addingTimeInterval(-30 * 86400)
+            )
             let answer = try await gw.using("duo") { try await $0.push(envelope: stale) }
             #expect(answer.refusal?.status == 422)
             #expect(answer.refusal?.code == "batch_outside_time_window")
@@ -136,7 +177,9 @@ import VangnetCore
 
     @Test func notAnEnvelopeIsRefused() async throws {
         try await TestGateway.with { gw in
-            let answer = try await gw.using("duo") { try await $0.push(envelope: Array(population.duoLines.joined(separator: "\n").utf8)) }
+            let answer = try await gw.using("duo") {
+                try await $0.push(envelope: Array(population.duoLines.joined(separator: "\n").utf8))
+            }
             #expect(answer.refusal?.code == "envelope_malformed")
             #expect(!answer.body.contains(population.utrechtLeavers[0].bsn))
             try await assertNothingCommitted(gw, audited: "envelope_malformed")
@@ -148,7 +191,12 @@ import VangnetCore
             let answer = try await gw.using("region-amsterdam") { try await $0.pull(purpose: "kwetsbare-jongeren") }
             #expect(answer.refusal?.status == 403)
             #expect(answer.refusal?.code == "no_grant")
-            do { let holds = try await gw.store.auditEvents().contains { $0.action == .pull && $0.outcome == .refused && $0.reason == "no_grant" }; #expect(holds) }
+            do {
+                let holds = try await gw.store.auditEvents().contains {
+                    $0.action == .pull && $0.outcome == .refused && $0.reason == "no_grant"
+                }
+                #expect(holds)
+            }
         }
     }
 
@@ -159,11 +207,15 @@ import VangnetCore
         }
     }
 
-    @Test(arguments: [("duo", "pull"), ("auditor", "pull"), ("region-utrecht", "push"), ("auditor", "push"), ("monitor", "push")])
+    @Test(arguments: [
+        ("duo", "pull"), ("auditor", "pull"), ("region-utrecht", "push"), ("auditor", "push"), ("monitor", "push"),
+    ])
     func callerWithTheWrongRoleIsRefused(name: String, action: String) async throws {
         try await TestGateway.with { gw in
             let answer = try await gw.using(name) { client in
-                action == "pull" ? try await client.pull(purpose: "vsv-opvolging") : try await client.push(envelope: try gw.seal(population.duoLines, as: "duo"))
+                action == "pull"
+                    ? try await client.pull(purpose: "vsv-opvolging")
+                    : try await client.push(envelope: try gw.seal(population.duoLines, as: "duo"))
             }
             #expect(answer.refusal?.status == 403)
             #expect(answer.refusal?.code == "wrong_role")
@@ -176,16 +228,26 @@ import VangnetCore
     @Test func aPushByAnyoneButASourceIsWrongRoleWhateverItsBody() async throws {
         try await TestGateway.with { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
-            let bodies: [(String, [UInt8])] = [("garbage", Array("not an envelope".utf8)), ("empty", []),
-                                               ("truncated", Array(envelope.prefix(40))), ("tampered", envelope.map { $0 ^ 0x01 })]
+            let bodies: [(String, [UInt8])] = [
+                ("garbage", Array("not an envelope".utf8)), ("empty", []),
+                ("truncated", Array(envelope.prefix(40))), ("tampered", envelope.map { $0 ^ 0x01 }),
+            ]
             for name in ["region-utrecht", "auditor"] {
                 for (label, body) in bodies {
                     let answer = try await gw.using(name) { try await $0.push(envelope: body) }
-                    #expect(answer.refusal?.status == 403 && answer.refusal?.code == "wrong_role", "\(name), \(label) body")
+                    #expect(
+                        answer.refusal?.status == 403 && answer.refusal?.code == "wrong_role",
+                        "\(name), \(label) body"
+                    )
                 }
             }
             let refused = try await gw.store.auditEvents().filter { $0.action == .batchPush && $0.outcome == .refused }
-            do { let holds = refused.count == 8 && refused.allSatisfy { $0.reason == "wrong_role" && $0.object == "batch:unread" }; #expect(holds) }
+            do {
+                let holds =
+                    refused.count == 8
+                    && refused.allSatisfy { $0.reason == "wrong_role" && $0.object == "batch:unread" }
+                #expect(holds)
+            }
             try await assertNothingCommitted(gw)
         }
     }
@@ -196,9 +258,13 @@ import VangnetCore
             let envelope = try gw.seal(population.duoLines, as: "duo")
             let connection = try await TLSOnlyConnection(port: gw.port, certificate: "duo", in: gw.certs)
             try await connection.handshakeCompleted()
-            let head = "POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/vnd.vangnet.envelope.v1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            let head =
+                "POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/vnd.vangnet.envelope.v1\r\nTransfer-Encoding: chunked\r\n\r\n"
             let chunk = Array(envelope.prefix(64))
-            try await connection.send(Array(head.utf8) + Array(String(chunk.count, radix: 16).utf8) + [13, 10] + chunk + Array("\r\nzz-not-a-size\r\n".utf8))
+            try await connection.send(
+                Array(head.utf8) + Array(String(chunk.count, radix: 16).utf8) + [13, 10] + chunk
+                    + Array("\r\nzz-not-a-size\r\n".utf8)
+            )
             let answer = await connection.response(within: .seconds(10))
             await connection.close()
             #expect(answer.hasPrefix("HTTP/1.1 400"), "answered 400, not 500")
@@ -218,11 +284,16 @@ import VangnetCore
     }
 
     @Test func secretKeyFileReadableByOthersIsRefused() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-keys-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-keys-\(UUID().uuidString)"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         try GatewayKeys.create(in: directory)
         _ = try GatewayKeys.load(from: directory)
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: directory.appendingPathComponent("pseudonym-root.e1.key").path)
+        try FileManager.default.setAttributes(
+            [.posixPermissions: 0o644],
+            ofItemAtPath: directory.appendingPathComponent("pseudonym-root.e1.key").path
+        )
         #expect(throws: KeyFile.Failure.self) { try GatewayKeys.load(from: directory) }
         try FileManager.default.removeItem(at: directory.appendingPathComponent("audit-signing.key"))
         let missing = try #require(throws: KeyFile.Failure.self) { try GatewayKeys.load(from: directory) }

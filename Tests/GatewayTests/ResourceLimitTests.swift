@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Testing
 import VangnetCore
+
 #if canImport(Glibc)
 import Glibc
 import VangnetClient
@@ -22,7 +23,9 @@ import VangnetClient
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             guard connected == 0 else { throw ConfigurationError("connect failed") }
             var timeout = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)
@@ -37,13 +40,15 @@ import VangnetClient
     }
 
     func limitEntries(_ gw: TestGateway, _ reason: String) async throws -> Int {
-        try await gw.store.auditEvents().filter { $0.action == .limit && $0.reason == reason }.reduce(0) { $0 + ($1.counts["refusals"] ?? 0) }
+        try await gw.store.auditEvents().filter { $0.action == .limit && $0.reason == reason }.reduce(0) {
+            $0 + ($1.counts["refusals"] ?? 0)
+        }
     }
-
 
     @Test func theBucketHoldsATenthOfAMinuteAndRefillsAtTheRate() throws {
         let limiter = RequestRateLimiter(requestsPerMinute: 60)  // a burst of 6, one a second
-        let utrecht = try #require(OIN("00000099000000000219")), amsterdam = try #require(OIN("00000099000000000220"))
+        let utrecht = try #require(OIN("00000099000000000219"))
+        let amsterdam = try #require(OIN("00000099000000000220"))
         let start = ContinuousClock.now
         let burst = (0..<7).map { _ in limiter.admit(utrecht, now: start) }
         let admittedAtOnce = burst.prefix(6).filter { $0 == nil }.count
@@ -84,7 +89,10 @@ import VangnetClient
                 let actual = try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }.status
                 #expect(actual == 200, "another caller has its own allowance")
             }
-            do { let holds = try await eventually { try await limitEntries(gw, "rate_limited") == refused.count }; #expect(holds, "the refusals are audited") }
+            do {
+                let holds = try await eventually { try await limitEntries(gw, "rate_limited") == refused.count }
+                #expect(holds, "the refusals are audited")
+            }
             let utrecht = try await gw.store.auditEvents().first { $0.action == .limit }
             #expect(utrecht?.actor?.value == "00000099000000000219")
             let metrics = try await gw.using("monitor") { try await $0.get("/metrics") }
@@ -97,17 +105,29 @@ import VangnetClient
             // Three callers whose kept-alive connections the gateway has counted (each answered).
             let held = try ["region-utrecht", "region-amsterdam", "auditor"].map { try gw.client($0) }
             for client in held { #expect(try await client.get("/v1/me").status == 200) }
-            #expect(try RawConnection(port: gw.port).closedByServer(), "a fourth connection from the address is closed at once")
+            #expect(
+                try RawConnection(port: gw.port).closedByServer(),
+                "a fourth connection from the address is closed at once"
+            )
             let refused = try? await gw.using("duo") { try await $0.get("/v1/me") }
             #expect(refused == nil, "so is a real client's, while three are held")
             try await held[0].shutdown()
             do {
-                let holds = try await eventually { (try? await gw.using("duo") { try await $0.get("/v1/me") })?.status == 200 }
-                #expect(holds,
-                        "the limit counts open connections: a closed one makes room")
+                let holds = try await eventually {
+                    (try? await gw.using("duo") { try await $0.get("/v1/me") })?.status == 200
+                }
+                #expect(
+                    holds,
+                    "the limit counts open connections: a closed one makes room"
+                )
             }
             for client in held.dropFirst() { try await client.shutdown() }
-            do { let holds = try await eventually { try await limitEntries(gw, "too_many_connections_from_address") >= 2 }; #expect(holds) }
+            do {
+                let holds = try await eventually {
+                    try await limitEntries(gw, "too_many_connections_from_address") >= 2
+                }
+                #expect(holds)
+            }
         }
     }
 
@@ -117,20 +137,33 @@ import VangnetClient
             let silent = try await TLSOnlyConnection(port: gw.port, certificate: "region-utrecht", in: gw.certs)
             try await silent.handshakeCompleted()
             let started = ContinuousClock.now
-            #expect(await silent.closedByServer(within: .seconds(4)), "closed by the header deadline, long before the idle timeout")
+            #expect(
+                await silent.closedByServer(within: .seconds(4)),
+                "closed by the header deadline, long before the idle timeout"
+            )
             #expect(ContinuousClock.now - started < .seconds(4))
-            do { let holds = try await eventually { try await limitEntries(gw, "request_headers_too_slow") == 1 }; #expect(holds) }
+            do {
+                let holds = try await eventually { try await limitEntries(gw, "request_headers_too_slow") == 1 }
+                #expect(holds)
+            }
             // A client that sends its request in time is served as before.
-            do { let actual = try await gw.using("region-utrecht") { try await $0.get("/v1/me") }.status; #expect(actual == 200) }
+            do {
+                let actual = try await gw.using("region-utrecht") { try await $0.get("/v1/me") }.status
+                #expect(actual == 200)
+            }
         }
     }
 
     @Test func requestHeadersOverTheLimitAreRefused() async throws {
         try await TestGateway.with(limits: .init(maxHeaderBytes: 4096)) { gw in
-            let padding = [("X-Padding", String(repeating: "a", count: 8000))], small = [("X-Padding", "small")]
+            let padding = [("X-Padding", String(repeating: "a", count: 8000))]
+            let small = [("X-Padding", "small")]
             let big = try? await gw.using("region-utrecht") { try await $0.get("/v1/me", headers: padding) }
             #expect(big == nil || big?.status == 431 || big?.status == 400, "\(big?.status ?? 0)")
-            do { let holds = try await eventually { try await limitEntries(gw, "request_headers_too_large") == 1 }; #expect(holds) }
+            do {
+                let holds = try await eventually { try await limitEntries(gw, "request_headers_too_large") == 1 }
+                #expect(holds)
+            }
             let normal = try await gw.using("region-utrecht") { try await $0.get("/v1/me", headers: small) }
             #expect(normal.status == 200)
         }

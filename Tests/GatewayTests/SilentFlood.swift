@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,10 +66,15 @@ final class SilentFlood: Sendable {
             address.sin_addr.s_addr = inet_addr(host)
             return address
         }
-        var local = address(source, 0), remote = address("127.0.0.1", port)
+        var local = address(source, 0)
+        var remote = address("127.0.0.1", port)
         let size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, size) } }
-        let connected = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, size) } }
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, size) }
+        }
+        let connected = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, size) }
+        }
         guard bound == 0, connected == 0 || errno == EINPROGRESS else {
             close(socket)
             return -1

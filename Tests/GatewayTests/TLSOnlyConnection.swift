@@ -22,7 +22,9 @@ final class TLSOnlyConnection: Sendable {
         let inbox = self.inbox
         channel = try await ClientBootstrap(group: group).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                try channel.pipeline.syncOperations.addHandler(
+                    NIOSSLClientHandler(context: context, serverHostname: nil)
+                )
                 try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: promise, inbox: inbox))
             }
         }.connect(host: "127.0.0.1", port: port).get()
@@ -34,8 +36,12 @@ final class TLSOnlyConnection: Sendable {
         tls.minimumTLSVersion = .tlsv13
         tls.trustRoots = .file(directory.appendingPathComponent("ca.pem").path)
         if let name {
-            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(directory.appendingPathComponent("\(name).pem").path).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: directory.appendingPathComponent("\(name).key").path, format: .pem))
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(
+                directory.appendingPathComponent("\(name).pem").path
+            ).map { .certificate($0) }
+            tls.privateKey = .privateKey(
+                try NIOSSLPrivateKey(file: directory.appendingPathComponent("\(name).key").path, format: .pem)
+            )
         }
         return tls
     }

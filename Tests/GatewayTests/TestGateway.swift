@@ -14,7 +14,7 @@ import VangnetCrypto
 /// A real gateway for a test: its own development PKI, keys and SQLite database in a temporary
 /// directory, serving mTLS on a free loopback port, with a fixed clock and captured logs.
 final class TestGateway: Sendable {
-    static let now = Date(timeIntervalSince1970: 1_795_435_200) // 2026-11-23T12:00:00Z
+    static let now = Date(timeIntervalSince1970: 1_795_435_200)  // 2026-11-23T12:00:00Z
     static let stranger = OIN("00000099000000000999")!
     /// Has a certificate from the test CA; a test may make it the contactgemeente of region 29 (Rijnmond).
     static let rijnmond = OIN("00000099000000000229")!
@@ -42,14 +42,34 @@ final class TestGateway: Sendable {
     /// `policy` may change the development policy before the gateway starts (the file is rewritten).
     /// `database` replaces the SQLite file (a `postgres://` URL: several instances may share it).
     /// `settings` may change any other setting, given the test's directory (after the PKI exists).
-    static func with<R>(limits: GatewayConfiguration.Limits = .init(), policy: ((inout PolicyDocument) -> Void)? = nil, database: String? = nil,
-                        settings: ((inout GatewayConfiguration.Settings, URL) throws -> Void)? = nil,
-                        _ body: (TestGateway) async throws -> R) async throws -> R {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-test-\(UUID().uuidString.prefix(8))")
-        var configuration = try DevelopmentSetup.create(in: directory, port: 0, extraClients: [
-            .init(fileName: "stranger", commonName: "Unknown party", organisation: "Not in the policy (test)", oin: stranger),
-            .init(fileName: "region-rijnmond", commonName: "RMC Rijnmond", organisation: "Gemeente Rotterdam (test)", oin: rijnmond),
-        ])
+    static func with<R>(
+        limits: GatewayConfiguration.Limits = .init(),
+        policy: ((inout PolicyDocument) -> Void)? = nil,
+        database: String? = nil,
+        settings: ((inout GatewayConfiguration.Settings, URL) throws -> Void)? = nil,
+        _ body: (TestGateway) async throws -> R
+    ) async throws -> R {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-test-\(UUID().uuidString.prefix(8))"
+        )
+        var configuration = try DevelopmentSetup.create(
+            in: directory,
+            port: 0,
+            extraClients: [
+                .init(
+                    fileName: "stranger",
+                    commonName: "Unknown party",
+                    organisation: "Not in the policy (test)",
+                    oin: stranger
+                ),
+                .init(
+                    fileName: "region-rijnmond",
+                    commonName: "RMC Rijnmond",
+                    organisation: "Gemeente Rotterdam (test)",
+                    oin: rijnmond
+                ),
+            ]
+        )
         if let policy {
             policy(&configuration.policy)
             let file = directory.appendingPathComponent("vangnet.json")
@@ -57,9 +77,19 @@ final class TestGateway: Sendable {
             configuration = try GatewayConfiguration.load(from: file)
         }
         // A second, unrelated CA issuing a certificate with DUO's OIN: must be refused at the handshake.
-        try DevelopmentPKI.create(in: directory.appendingPathComponent("rogue"), gatewayOIN: DevelopmentSetup.gatewayOIN, clients: [
-            .init(fileName: "duo", commonName: "DUO impostor", organisation: "Rogue CA (test)", oin: DevelopmentSetup.duo),
-        ], caName: "Rogue CA")
+        try DevelopmentPKI.create(
+            in: directory.appendingPathComponent("rogue"),
+            gatewayOIN: DevelopmentSetup.gatewayOIN,
+            clients: [
+                .init(
+                    fileName: "duo",
+                    commonName: "DUO impostor",
+                    organisation: "Rogue CA (test)",
+                    oin: DevelopmentSetup.duo
+                )
+            ],
+            caName: "Rogue CA"
+        )
         configuration.gateway.limits = limits
         if let database { configuration.gateway.database = database }
         try settings?(&configuration.gateway, directory)
@@ -68,7 +98,12 @@ final class TestGateway: Sendable {
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
         logger.logLevel = .trace
         let gateway = try await Gateway(configuration: configuration, clock: FixedClock(now), logger: logger)
-        let test = TestGateway(directory: directory, gateway: gateway, logs: logs, server: try await RunningGateway.start(gateway))
+        let test = TestGateway(
+            directory: directory,
+            gateway: gateway,
+            logs: logs,
+            server: try await RunningGateway.start(gateway)
+        )
         do {
             let result = try await body(test)
             await test.stop()
@@ -83,8 +118,13 @@ final class TestGateway: Sendable {
     /// database), serving on its own port; stopped with ``RunningGateway/stop()``.
     func anotherInstance() async throws -> RunningGateway {
         let configuration = try GatewayConfiguration.load(from: configurationFile)
-        return try await RunningGateway.start(try await Gateway(configuration: configuration, clock: FixedClock(Self.now),
-                                                                 logger: Logger(label: "vangnet-test-2") { [logs] _ in CapturingLogHandler(capture: logs) }))
+        return try await RunningGateway.start(
+            try await Gateway(
+                configuration: configuration,
+                clock: FixedClock(Self.now),
+                logger: Logger(label: "vangnet-test-2") { [logs] _ in CapturingLogHandler(capture: logs) }
+            )
+        )
     }
 
     func stop() async {
@@ -95,10 +135,12 @@ final class TestGateway: Sendable {
     /// An mTLS client holding the certificate `<name>.pem` (`nil`: no certificate) of `pki`.
     func client(_ name: String?, pki: String = "certs", port: Int? = nil) throws -> GatewayClient {
         let dir = directory.appendingPathComponent(pki)
-        return try GatewayClient(baseURL: "https://127.0.0.1:\(port ?? self.port)",
-                                 certificate: name.map { dir.appendingPathComponent("\($0).pem") },
-                                 privateKey: name.map { dir.appendingPathComponent("\($0).key") },
-                                 trustedCA: certs.appendingPathComponent("ca.pem"))
+        return try GatewayClient(
+            baseURL: "https://127.0.0.1:\(port ?? self.port)",
+            certificate: name.map { dir.appendingPathComponent("\($0).pem") },
+            privateKey: name.map { dir.appendingPathComponent("\($0).key") },
+            trustedCA: certs.appendingPathComponent("ca.pem")
+        )
     }
 
     /// Calls `body` with a client and shuts it down afterwards.
@@ -111,23 +153,48 @@ final class TestGateway: Sendable {
         try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(name)-signing.key")))
     }
 
-    var gatewayBoxKey: BoxPublicKey { get throws { try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub"))) } }
-    var gatewaySigningKey: SigningPublicKey { get throws { try SigningPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-signing.pub"))) } }
+    var gatewayBoxKey: BoxPublicKey {
+        get throws { try BoxPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-box.pub"))) }
+    }
+    var gatewaySigningKey: SigningPublicKey {
+        get throws {
+            try SigningPublicKey(bytes: KeyFile.readPublic(keys.appendingPathComponent("gateway-signing.pub")))
+        }
+    }
 
     /// Seals NDJSON `lines` as a batch of `source` (`duo` or `uwv`).
-    func seal(_ lines: [String], as source: String, signedBy signer: String? = nil, sourceOIN: OIN? = nil,
-              batchId: BatchID = BatchID(), createdAt: Date = now, recordCount: Int? = nil) throws -> [UInt8] {
+    func seal(
+        _ lines: [String],
+        as source: String,
+        signedBy signer: String? = nil,
+        sourceOIN: OIN? = nil,
+        batchId: BatchID = BatchID(),
+        createdAt: Date = now,
+        recordCount: Int? = nil
+    ) throws -> [UInt8] {
         let oin = sourceOIN ?? (source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv)
         let dataset: DatasetID = source == "duo" ? "duo.onderwijsdeelname" : "uwv.inkomstenverhoudingen"
-        return try EnvelopeSealer(source: oin, signingKey: signingKey(signer ?? source), recipient: gatewayBoxKey, chunkSize: 4096)
-            .seal(payload: Array((lines.joined(separator: "\n") + "\n").utf8), batchId: batchId, dataset: dataset,
-                  createdAt: createdAt, recordCount: recordCount ?? lines.count)
+        return try EnvelopeSealer(
+            source: oin,
+            signingKey: signingKey(signer ?? source),
+            recipient: gatewayBoxKey,
+            chunkSize: 4096
+        )
+        .seal(
+            payload: Array((lines.joined(separator: "\n") + "\n").utf8),
+            batchId: batchId,
+            dataset: dataset,
+            createdAt: createdAt,
+            recordCount: recordCount ?? lines.count
+        )
     }
 
     /// The bytes of the SQLite database, its WAL and shared-memory files.
     func databaseFiles() throws -> [(String, Data)] {
         let base = directory.appendingPathComponent("vangnet.sqlite").path
-        return try [base, base + "-wal", base + "-shm"].filter { FileManager.default.fileExists(atPath: $0) }.map { ($0, try Data(contentsOf: URL(fileURLWithPath: $0))) }
+        return try [base, base + "-wal", base + "-shm"].filter { FileManager.default.fileExists(atPath: $0) }.map {
+            ($0, try Data(contentsOf: URL(fileURLWithPath: $0)))
+        }
     }
 }
 
@@ -157,7 +224,15 @@ struct CapturingLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    func log(
+        level: Logger.Level,
+        message: Logger.Message,
+        metadata explicit: Logger.Metadata?,
+        source: String,
+        file: String,
+        function: String,
+        line: UInt
+    ) {
         capture.append("\(level) \(message) \(self.metadata.merging(explicit ?? [:]) { $1 })")
     }
 }
@@ -166,7 +241,9 @@ extension RecordStore {
     /// Raw SQL on the store under test, past its invariants (``StoreTampering``, which both stores
     /// have and the gateway never sees).
     func tamper(_ sql: String) async throws {
-        guard let store = self as? any StoreTampering else { throw StoreError("\(type(of: self)) cannot be tampered with") }
+        guard let store = self as? any StoreTampering else {
+            throw StoreError("\(type(of: self)) cannot be tampered with")
+        }
         try await store.uncheckedExecute(sql)
     }
 }

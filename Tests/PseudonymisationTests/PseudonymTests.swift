@@ -21,13 +21,19 @@ import VangnetCrypto
         let p = try pseudonymiser()
         #expect(p.internalPseudonym(of: bsn) == p.internalPseudonym(of: BSN("123456782")!))
         #expect(p.internalPseudonym(of: bsn) != p.internalPseudonym(of: BSN("111222333")!))
-        #expect(try pseudonymiser(root: .random(count: 32)).internalPseudonym(of: bsn).bytes != p.internalPseudonym(of: bsn).bytes,
-                "another root key gives another pseudonym: there is no unkeyed path")
+        #expect(
+            try pseudonymiser(root: .random(count: 32)).internalPseudonym(of: bsn).bytes
+                != p.internalPseudonym(of: bsn).bytes,
+            "another root key gives another pseudonym: there is no unkeyed path"
+        )
     }
 
     @Test func deliveryPseudonymIsStableWithinRegionPurposeAndEpoch() throws {
         let p = try pseudonymiser()
-        #expect(delivered(p, region: utrecht, purpose: "vsv-opvolging") == delivered(p, region: utrecht, purpose: "vsv-opvolging"))
+        #expect(
+            delivered(p, region: utrecht, purpose: "vsv-opvolging")
+                == delivered(p, region: utrecht, purpose: "vsv-opvolging")
+        )
     }
 
     @Test func deliveryPseudonymsAreUnlinkableAcrossRegionsPurposesEpochsAndRoots() throws {
@@ -35,8 +41,13 @@ import VangnetCrypto
         let base = delivered(p, region: utrecht, purpose: "vsv-opvolging")
         #expect(delivered(p, region: amsterdam, purpose: "vsv-opvolging") != base)
         #expect(delivered(p, region: utrecht, purpose: "kwetsbare-jongeren") != base)
-        #expect(delivered(try pseudonymiser(epoch: 2), region: utrecht, purpose: "vsv-opvolging").suffix(32) != base.suffix(32))
-        #expect(delivered(try pseudonymiser(root: .random(count: 32)), region: utrecht, purpose: "vsv-opvolging") != base)
+        #expect(
+            delivered(try pseudonymiser(epoch: 2), region: utrecht, purpose: "vsv-opvolging").suffix(32)
+                != base.suffix(32)
+        )
+        #expect(
+            delivered(try pseudonymiser(root: .random(count: 32)), region: utrecht, purpose: "vsv-opvolging") != base
+        )
     }
 
     @Test func deliveryPseudonymNamesSchemeAndEpoch() throws {
@@ -46,7 +57,8 @@ import VangnetCrypto
     }
 
     @Test func pseudonymisedRecordCarriesNoBSN() throws {
-        let line = #"{"bsn":"123456782","gemeentecode":"GM0344","periode":"2026-01","soort":"WW","startdatum":"2025-11-01"}"#
+        let line =
+            #"{"bsn":"123456782","gemeentecode":"GM0344","periode":"2026-01","soort":"WW","startdatum":"2025-11-01"}"#
         let record = try RecordValidator(schema: .uwvInkomstenverhoudingen).validate(line: line, number: 1).get()
         let out = try pseudonymiser().pseudonymise(record)
         #expect(!String(describing: out).contains("123456782"))

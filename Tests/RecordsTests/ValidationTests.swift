@@ -10,10 +10,13 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
     var fields: [String: String] = [
         "bsn": "\"\(validBSN)\"", "geboortedatum": "\"2008-03-14\"", "gemeentecode": "\"GM0344\"", "brin": "\"12AB\"",
         "onderwijssoort": "\"mbo\"", "crebo": "\"25180\"", "niveau": "\"2\"", "leerweg": "\"BOL\"",
-        "inschrijvingsdatum": "\"2024-08-20\"", "uitschrijvingsdatum": "\"2025-03-01\"", "startkwalificatie": "false", "vsv": "true",
+        "inschrijvingsdatum": "\"2024-08-20\"", "uitschrijvingsdatum": "\"2025-03-01\"", "startkwalificatie": "false",
+        "vsv": "true",
     ]
     for (k, v) in overrides { fields[k] = v }
-    return "{" + fields.filter { !removing.contains($0.key) }.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
+    return "{"
+        + fields.filter { !removing.contains($0.key) }.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+        .joined(separator: ",") + "}"
 }
 
 @Suite struct BSNTests {
@@ -30,7 +33,8 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
     @Test func bsnNeverPrints() {
         let bsn = BSN(validBSN)!
         // Computed apart, so that a failure does not print the description it checks.
-        let printed = String(describing: bsn).contains(validBSN), reflected = String(reflecting: bsn).contains(validBSN)
+        let printed = String(describing: bsn).contains(validBSN)
+        let reflected = String(reflecting: bsn).contains(validBSN)
         #expect(!printed && !reflected, "the BSN's description shows its digits")
     }
 }
@@ -51,7 +55,10 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
     }
 
     @Test func optionalFieldsMayBeAbsentOrNull() throws {
-        _ = try validator.validate(line: duoLine(["crebo": "null"], removing: ["niveau", "leerweg", "uitschrijvingsdatum"]), number: 1).get()
+        _ = try validator.validate(
+            line: duoLine(["crebo": "null"], removing: ["niveau", "leerweg", "uitschrijvingsdatum"]),
+            number: 1
+        ).get()
     }
 
     @Test(arguments: [
@@ -76,14 +83,21 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         #expect(r == RecordRejection(line: 7, reason: reason, field: field))
     }
 
-    @Test(arguments: ["", "{", "[1,2]", "{\"bsn\":{\"nested\":1}}", "{\"bsn\":\"123456782\",\"bsn\":\"123456782\"}", "{\"a\":1} trailing", "not json"])
+    @Test(arguments: [
+        "", "{", "[1,2]", "{\"bsn\":{\"nested\":1}}", "{\"bsn\":\"123456782\",\"bsn\":\"123456782\"}",
+        "{\"a\":1} trailing", "not json",
+    ])
     func malformedLineIsRejectedAsInvalidJSON(_ line: String) {
         #expect(rejection(line)?.reason == .invalidJSON)
     }
 
     @Test func oversizedRecordIsRejected() {
         let small = RecordValidator(schema: .duoOnderwijsdeelname, maxRecordBytes: 64)
-        if case .failure(let r) = small.validate(line: duoLine(), number: 3) { #expect(r.reason == .recordTooLarge) } else { Issue.record("accepted") }
+        if case .failure(let r) = small.validate(line: duoLine(), number: 3) {
+            #expect(r.reason == .recordTooLarge)
+        } else {
+            Issue.record("accepted")
+        }
     }
 
     @Test func rejectionNeverQuotesTheValue() {
@@ -96,7 +110,7 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         // A BSN given as a key must not come back in the receipt.
         let r = rejection(#"{"123456782":"x"}"#)
         #expect(r?.reason == .unknownField)
-        let named = String(describing: r!).contains("123456782") // computed apart: a failure must not print it
+        let named = String(describing: r!).contains("123456782")  // computed apart: a failure must not print it
         #expect(!named, "the rejection names the unknown key")
     }
 }
@@ -133,7 +147,8 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
     }
 
     @Test(arguments: ["2024-02-29", "2000-02-29"]) func leapDaysExist(_ s: String) { #expect(CalendarDate(s) != nil) }
-    @Test(arguments: ["2023-02-29", "1900-02-29", "2024-13-01", "2024-00-10", "2024-1-10"]) func impossibleDatesAreRefused(_ s: String) { #expect(CalendarDate(s) == nil) }
+    @Test(arguments: ["2023-02-29", "1900-02-29", "2024-13-01", "2024-00-10", "2024-1-10"])
+    func impossibleDatesAreRefused(_ s: String) { #expect(CalendarDate(s) == nil) }
 }
 
 @Suite struct ReferenceDataTests {
@@ -141,7 +156,10 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         let reference = ReferenceData.embedded
         #expect(reference.municipalities.count == 342)
         #expect(reference.regions.count == 40)
-        do { let actual = reference.regions.values.reduce(0) { $0 + $1.municipalities.count }; #expect(actual == 342) }
+        do {
+            let actual = reference.regions.values.reduce(0) { $0 + $1.municipalities.count }
+            #expect(actual == 342)
+        }
         #expect(reference.region(of: MunicipalityCode("GM0344")!) == RegionNumber(19))
         #expect(reference.region(of: MunicipalityCode("GM0363")!) == RegionNumber(21))
     }
@@ -151,10 +169,13 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
     @Test func syntheticRecordsAreValidAndBSNsPassTheElfproef() {
         var synth = SyntheticRecords(seed: 7)
         let people = synth.people(200)
-        let duo = RecordValidator(schema: .duoOnderwijsdeelname), uwv = RecordValidator(schema: .uwvInkomstenverhoudingen)
+        let duo = RecordValidator(schema: .duoOnderwijsdeelname)
+        let uwv = RecordValidator(schema: .uwvInkomstenverhoudingen)
         for (i, person) in people.enumerated() {
             #expect(BSN(person.bsn) != nil)
-            #expect((try? duo.validate(line: synth.duoLine(for: person, earlyLeaver: i % 2 == 0), number: i).get()) != nil)
+            #expect(
+                (try? duo.validate(line: synth.duoLine(for: person, earlyLeaver: i % 2 == 0), number: i).get()) != nil
+            )
             #expect((try? uwv.validate(line: synth.uwvLine(for: person), number: i).get()) != nil)
         }
     }
@@ -168,10 +189,14 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
 
     @Test func theKeyFieldsInSchemaOrderAreTheIdentityWhateverTheOrderOfTheLine() throws {
         let a = try identity(duoLine())
-        let reordered = #"{"vsv":true,"startkwalificatie":false,"inschrijvingsdatum":"2024-08-20","brin":"12AB","onderwijssoort":"mbo","gemeentecode":"GM0344","geboortedatum":"2008-03-14","bsn":"123456782"}"#
+        let reordered =
+            #"{"vsv":true,"startkwalificatie":false,"inschrijvingsdatum":"2024-08-20","brin":"12AB","onderwijssoort":"mbo","gemeentecode":"GM0344","geboortedatum":"2008-03-14","bsn":"123456782"}"#
         #expect(try identity(reordered) == a)
         #expect(a == Array("12AB\u{0}2024-08-20\u{0}".utf8))
-        #expect(try identity(duoLine(["niveau": "\"4\"", "vsv": "false"])) == a, "other fields change the record, not its identity")
+        #expect(
+            try identity(duoLine(["niveau": "\"4\"", "vsv": "false"])) == a,
+            "other fields change the record, not its identity"
+        )
         #expect(try identity(duoLine(["inschrijvingsdatum": "\"2024-08-21\""])) != a)
         // The same bytes from the stored fields (what a migration or a rebuild uses).
         let stored = try validator.validate(line: duoLine(), number: 1).get()
@@ -183,28 +208,44 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
     @Test func aWithdrawalNamesTheRecordByItsKeyAndCarriesNothingElse() throws {
         let line = #"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#
         guard case .success(.withdrawal(let withdrawal)) = validator.validateChange(line: line, number: 3) else {
-            Issue.record("a withdrawal was not accepted"); return
+            Issue.record("a withdrawal was not accepted")
+            return
         }
         #expect(withdrawal.identity == (try identity(duoLine())) && withdrawal.line == 3)
         // In a batch of changes a record line is a record.
-        guard case .success(.record) = validator.validateChange(line: duoLine(), number: 1) else { Issue.record("a record was refused"); return }
+        guard case .success(.record) = validator.validateChange(line: duoLine(), number: 1) else {
+            Issue.record("a record was refused")
+            return
+        }
     }
 
     @Test(arguments: [
-        (#"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","vsv":true,"withdrawn":true}"#, RecordRejection.Reason.withdrawalWithFields, "vsv"),
+        (
+            #"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","vsv":true,"withdrawn":true}"#,
+            RecordRejection.Reason.withdrawalWithFields, "vsv"
+        ),
         (#"{"bsn":"123456782","brin":"12AB","withdrawn":true}"#, .missingField, "inschrijvingsdatum"),
         (#"{"brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#, .missingField, "bsn"),
-        (#"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":false}"#, .invalidValue, "withdrawn"),
+        (
+            #"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":false}"#, .invalidValue,
+            "withdrawn"
+        ),
         (#"{"bsn":"123456789","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#, .invalidBSN, "bsn"),
     ])
     func aWithdrawalThatIsNotExactlyOneIsRejected(line: String, reason: RecordRejection.Reason, field: String) {
-        guard case .failure(let rejection) = validator.validateChange(line: line, number: 1) else { Issue.record("accepted"); return }
+        guard case .failure(let rejection) = validator.validateChange(line: line, number: 1) else {
+            Issue.record("accepted")
+            return
+        }
         #expect(rejection.reason == reason && rejection.field == field)
     }
 
     @Test func aCompletePictureHoldsNoWithdrawal() {
         let line = #"{"bsn":"123456782","brin":"12AB","inschrijvingsdatum":"2024-08-20","withdrawn":true}"#
-        guard case .failure(let rejection) = validator.validate(line: line, number: 1) else { Issue.record("accepted"); return }
+        guard case .failure(let rejection) = validator.validate(line: line, number: 1) else {
+            Issue.record("accepted")
+            return
+        }
         #expect(rejection.reason == .withdrawalNotAllowed && rejection.field == "withdrawn")
     }
 }
@@ -217,7 +258,10 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         for n in stride(from: -25_000, through: 80_000, by: 37) {
             let date = try #require(CalendarDate(dayNumber: n))
             #expect(date.dayNumber == n)
-            let c = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(n) * 86_400))
+            let c = calendar.dateComponents(
+                [.year, .month, .day],
+                from: Date(timeIntervalSince1970: Double(n) * 86_400)
+            )
             #expect((date.year, date.month, date.day) == (c.year!, c.month!, c.day!))
         }
         #expect(CalendarDate("2024-02-28")!.adding(days: 1) == CalendarDate("2024-02-29")!)
@@ -233,7 +277,11 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
             for (month, day) in [(3, 31), (10, 31)] {
                 let last = CalendarDate(year: year, month: month, day: day)!.dayNumber
                 let sunday = last - ((last + 4) % 7 + 7) % 7
-                instants += stride(from: Double(sunday) * 86_400 - 6 * 3600, through: Double(sunday) * 86_400 + 30 * 3600, by: 1200).map { $0 }
+                instants += stride(
+                    from: Double(sunday) * 86_400 - 6 * 3600,
+                    through: Double(sunday) * 86_400 + 30 * 3600,
+                    by: 1200
+                ).map { $0 }
             }
         }
         instants += stride(from: 852_076_800.0, through: 1_800_000_000, by: 25_200).map { $0 }

@@ -8,7 +8,14 @@ import Testing
 /// its groups.
 @Suite struct AuditGroupCommitTests {
     func event(_ i: Int) -> AuditEvent {
-        AuditEvent(time: Date(timeIntervalSince1970: 1_795_435_200), actor: nil, role: nil, action: .pull, object: "e\(i)", outcome: .success)
+        AuditEvent(
+            time: Date(timeIntervalSince1970: 1_795_435_200),
+            actor: nil,
+            role: nil,
+            action: .pull,
+            object: "e\(i)",
+            outcome: .success
+        )
     }
 
     @Test func appendsThatArriveWhileAGroupIsWrittenAreWrittenTogether() async throws {
@@ -24,7 +31,10 @@ import Testing
         }
         let written = groups.withLock { $0 }
         let objects = written.flatMap { $0 }
-        do { let expected = (0..<50).map { "e\($0)" }.sorted(); #expect(objects.sorted() == expected, "every event written once") }
+        do {
+            let expected = (0..<50).map { "e\($0)" }.sorted()
+            #expect(objects.sorted() == expected, "every event written once")
+        }
         #expect(written.count < 10, "50 appends at once took \(written.count) writes")
     }
 
@@ -40,14 +50,23 @@ import Testing
         let failed = try await withThrowingTaskGroup(of: String?.self) { group in
             for i in 0..<12 {
                 group.addTask {
-                    do { try await commit.append(self.event(i)); return nil } catch { return "e\(i)" }
+                    do {
+                        try await commit.append(self.event(i))
+                        return nil
+                    } catch { return "e\(i)" }
                 }
             }
             return try await group.reduce(into: Set<String>()) { if let f = $1 { $0.insert(f) } }
         }
         let poisoned = Set(groups.withLock { $0 }.first { $0.contains("e3") } ?? [])
-        #expect(!poisoned.isEmpty && failed == poisoned, "failed: \(failed.sorted()), the group that failed to write: \(poisoned.sorted())")
+        #expect(
+            !poisoned.isEmpty && failed == poisoned,
+            "failed: \(failed.sorted()), the group that failed to write: \(poisoned.sorted())"
+        )
         try await commit.append(event(12))
-        do { let actual = groups.withLock { $0 }.last; #expect(actual == ["e12"]) }
+        do {
+            let actual = groups.withLock { $0 }.last
+            #expect(actual == ["e12"])
+        }
     }
 }

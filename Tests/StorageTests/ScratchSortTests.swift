@@ -11,9 +11,21 @@ extension StoreBehaviourTests {
     static let procFileDescriptors = FileManager.default.fileExists(atPath: "/proc/self/fd")
 
     /// Stages `records` as one batch in groups of `group` (each group one run on disk) and commits it.
-    func commitInGroups(_ store: any RecordStore, _ records: [RoutedRecord], group: Int, complete: Set<RecordKey>? = nil, at i: Int) async throws {
+    func commitInGroups(
+        _ store: any RecordStore,
+        _ records: [RoutedRecord],
+        group: Int,
+        complete: Set<RecordKey>? = nil,
+        at i: Int
+    ) async throws {
         let id = BatchID()
-        let staged = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        let staged = try await store.beginStaging(
+            source: source,
+            batchId: id,
+            dataset: "uwv.inkomstenverhoudingen",
+            epoch: 1,
+            at: Date()
+        )
         for start in stride(from: 0, to: records.count, by: group) {
             try await store.stage(Array(records[start..<min(start + group, records.count)]), into: staged)
         }
@@ -22,7 +34,9 @@ extension StoreBehaviourTests {
     }
 
     func temporaryDirectory(_ name: String) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-\(name)-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-\(name)-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
@@ -35,7 +49,9 @@ extension StoreBehaviourTests {
         let directory = try temporaryDirectory("scratch-sort")
         defer { try? FileManager.default.removeItem(at: directory) }
         let inMemory = SQLiteRecordStore(try SQLiteStore(path: directory.appendingPathComponent("memory.sqlite").path))
-        let onDisk = SQLiteRecordStore(try SQLiteStore(path: directory.appendingPathComponent("disk.sqlite").path, sortMemory: 512))
+        let onDisk = SQLiteRecordStore(
+            try SQLiteStore(path: directory.appendingPathComponent("disk.sqlite").path, sortMemory: 512)
+        )
         let first = try records(300, seed: 1)
         let next = Array(first.prefix(100)) + (try records(60, seed: 2, firstLine: 101))
         for (store, group) in [(inMemory, 1_000), (onDisk, 7)] {
@@ -46,7 +62,10 @@ extension StoreBehaviourTests {
         #expect(memoryPicture.count == 160)
         #expect(diskPicture == memoryPicture)
         let (memoryChanges, diskChanges) = (try await changes(inMemory, after: 0), try await changes(onDisk, after: 0))
-        do { let actual = memoryChanges.filter { $0.line == nil }.count; #expect(actual == 200) }
+        do {
+            let actual = memoryChanges.filter { $0.line == nil }.count
+            #expect(actual == 200)
+        }
         #expect(diskChanges == memoryChanges)
     }
 
@@ -56,7 +75,8 @@ extension StoreBehaviourTests {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap { fd in
             let path = "/proc/self/fd/\(fd)"
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path),
-                  target.hasPrefix(directory.resolvingSymlinksInPath().path + "/.vangnet-scratch-") || target.hasPrefix(directory.path + "/.vangnet-scratch-")
+                target.hasPrefix(directory.resolvingSymlinksInPath().path + "/.vangnet-scratch-")
+                    || target.hasPrefix(directory.path + "/.vangnet-scratch-")
             else { return nil }
             return target.hasSuffix("(deleted)") ? path : "named: \(target)"
         }
@@ -70,19 +90,40 @@ extension StoreBehaviourTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = SQLiteRecordStore(try SQLiteStore(path: directory.appendingPathComponent("store.sqlite").path))
         let staged = try records(40, seed: 5)
-        let stage = try await store.beginStaging(source: source, batchId: BatchID(), dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        let stage = try await store.beginStaging(
+            source: source,
+            batchId: BatchID(),
+            dataset: "uwv.inkomstenverhoudingen",
+            epoch: 1,
+            at: Date()
+        )
         try await store.stage(staged, into: stage)
 
         let files = try openScratchFiles(in: directory)
-        do { let holds = files.count == 1 && files.allSatisfy { $0.hasPrefix("/proc/") }; #expect(holds, "\(files)") }
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("scratch") }
+        do {
+            let holds = files.count == 1 && files.allSatisfy { $0.hasPrefix("/proc/") }
+            #expect(holds, "\(files)")
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.contains("scratch")
+        }
         #expect(names.isEmpty)
-        let bytes = try files.filter { $0.hasPrefix("/proc/") }.map { Array(try Data(contentsOf: URL(fileURLWithPath: $0))) }
-        do { let holds = bytes.allSatisfy { $0.count > 40 * 50 }; #expect(holds, "the file holds the lines") }
+        let bytes = try files.filter { $0.hasPrefix("/proc/") }.map {
+            Array(try Data(contentsOf: URL(fileURLWithPath: $0)))
+        }
+        do {
+            let holds = bytes.allSatisfy { $0.count > 40 * 50 }
+            #expect(holds, "the file holds the lines")
+        }
         var found: [String] = []
         for (i, routed) in staged.enumerated() {
-            let needles = [("fields", Array(routed.record.storedFields.utf8.prefix(24))), ("pseudonym", routed.record.person.bytes), ("key", routed.record.key.bytes)]
-            for (what, needle) in needles where bytes.contains(where: { Self.contains($0, needle) }) { found.append("line \(i + 1): \(what)") }
+            let needles = [
+                ("fields", Array(routed.record.storedFields.utf8.prefix(24))),
+                ("pseudonym", routed.record.person.bytes), ("key", routed.record.key.bytes),
+            ]
+            for (what, needle) in needles where bytes.contains(where: { Self.contains($0, needle) }) {
+                found.append("line \(i + 1): \(what)")
+            }
         }
         #expect(found.isEmpty, "in the clear: \(found.prefix(5))")
 
@@ -103,7 +144,13 @@ extension StoreBehaviourTests {
         let before = try await all(store)
 
         let id = BatchID()
-        let stage = try await store.beginStaging(source: source, batchId: id, dataset: "uwv.inkomstenverhoudingen", epoch: 1, at: Date())
+        let stage = try await store.beginStaging(
+            source: source,
+            batchId: id,
+            dataset: "uwv.inkomstenverhoudingen",
+            epoch: 1,
+            at: Date()
+        )
         try await store.stage(try records(30, seed: 7), into: stage)
         let file = try #require(try openScratchFiles(in: directory).first)
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: file))

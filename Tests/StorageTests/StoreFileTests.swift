@@ -6,7 +6,9 @@ import Testing
 /// whatever the umask, and a store that others can read is refused.
 @Suite struct StoreFileTests {
     func temporaryDirectory() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("vangnet-store-files-\(UUID().uuidString.prefix(8))")
+        FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-store-files-\(UUID().uuidString.prefix(8))"
+        )
     }
 
     func mode(_ path: String) throws -> Int {
@@ -34,7 +36,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("vangnet.sqlite").path
-        let open = try SQLiteStore(path: path) // kept open: its WAL file exists while it is
+        let open = try SQLiteStore(path: path)  // kept open: its WAL file exists while it is
         _ = try open.auditHead()
         for file in [path, path + "-wal"] {
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)

@@ -33,9 +33,11 @@ import VangnetCrypto
         return (stream.header, frames)
     }
 
-    func decrypt(_ frames: [[UInt8]], header: [UInt8], key: SecretBytes) throws -> (plaintext: [UInt8], finished: Bool) {
+    func decrypt(_ frames: [[UInt8]], header: [UInt8], key: SecretBytes) throws -> (plaintext: [UInt8], finished: Bool)
+    {
         let stream = try SecretStreamDecryptor(key: key, header: header)
-        var out: [UInt8] = [], chunk: [UInt8] = []
+        var out: [UInt8] = []
+        var chunk: [UInt8] = []
         for frame in frames {
             try frame.withUnsafeBytes { try stream.decrypt($0, into: &chunk) }
             out += chunk
@@ -72,7 +74,9 @@ import VangnetCrypto
 
     @Test func wrongKeyIsRejected() throws {
         let (header, frames) = try encrypt(chunks, key: key)
-        #expect(throws: CryptoError.self) { try decrypt(frames, header: header, key: .random(count: SecretStream.keyLength)) }
+        #expect(throws: CryptoError.self) {
+            try decrypt(frames, header: header, key: .random(count: SecretStream.keyLength))
+        }
     }
 }
 
@@ -86,6 +90,8 @@ import VangnetCrypto
     }
 
     @Test func shortRootKeyIsRefused() {
-        #expect(throws: CryptoError.self) { try KeyDerivation.derive(from: SecretBytes([1, 2, 3]), context: "VNGTINTL", id: 1) }
+        #expect(throws: CryptoError.self) {
+            try KeyDerivation.derive(from: SecretBytes([1, 2, 3]), context: "VNGTINTL", id: 1)
+        }
     }
 }

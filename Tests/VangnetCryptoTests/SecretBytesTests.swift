@@ -13,7 +13,9 @@ import VangnetCrypto
         var inside = false
         for line in smaps.split(separator: "\n") {
             if let dash = line.firstIndex(of: "-"), let space = line.firstIndex(of: " "), dash < space,
-               let start = UInt(line[..<dash], radix: 16), let end = UInt(line[line.index(after: dash)..<space], radix: 16) {
+                let start = UInt(line[..<dash], radix: 16),
+                let end = UInt(line[line.index(after: dash)..<space], radix: 16)
+            {
                 inside = (start..<end).contains(address)
             } else if inside, line.hasPrefix("Locked:") {
                 return Int(line.split(separator: " ")[1])
