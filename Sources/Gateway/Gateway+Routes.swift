@@ -196,16 +196,10 @@ extension Gateway {
 
     static let plainText: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
 
-    /// Every path the API has, with the methods it takes; any other method gets 405 with `Allow`.
-    static let routes: [(path: String, methods: [HTTPRequest.Method])] = [
-        ("/healthz", [.get]), ("/readyz", [.get]), ("/metrics", [.get]), ("/v1/batches", [.post]),
-        ("/v1/purposes/:purpose/records", [.get]), ("/v1/me", [.get]), ("/v1/policy/explain", [.get]),
-        ("/v1/audit/verify", [.get]), ("/v1/audit/entries", [.get]), ("/v1/audit/checkpoints", [.get]),
-        ("/review", [.get]),
-    ]
-
+    /// Answers 404 and 405 for what the router does not take, from the routes it holds once every
+    /// route is added (so no table of paths is kept by hand beside the registrations).
     func addMethodNotAllowed(to router: Router<GatewayRequestContext>) {
-        router.middlewares.add(MethodNotAllowedMiddleware(routes: Self.routes))
+        router.middlewares.add(MethodNotAllowedMiddleware(routes: router.routes))
     }
 
     /// The organisation behind the verified client certificate; an unknown OIN is refused and audited.

@@ -7,7 +7,13 @@ import NIOCore
 /// with the JSON error body of every other refusal (the router alone answers an empty 404).
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
-    let routes: [(path: String, methods: [HTTPRequest.Method])]
+    /// Every path the API has (its segments, a capture as `{name}`) and the methods it takes.
+    let routes: [(path: [String], methods: [HTTPRequest.Method])]
+
+    init(routes: [Router<Context>.RouteDescription]) {
+        let byPath = Dictionary(grouping: routes) { $0.path.components.map(\.description) }
+        self.routes = byPath.map { (path: $0.key, methods: $0.value.map(\.method)) }
+    }
 
     func handle(
         _ request: Request,
@@ -28,10 +34,9 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         }
     }
 
-    /// Whether `path` fits the template (`:name` matches one segment).
-    static func matches(_ template: String, _ path: String) -> Bool {
-        let t = template.split(separator: "/")
-        let p = path.split(separator: "/")
-        return t.count == p.count && zip(t, p).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+    /// Whether `path` fits the template's segments (a capture `{name}` matches any one segment).
+    static func matches(_ template: [String], _ path: String) -> Bool {
+        let segments = path.split(separator: "/")
+        return template.count == segments.count && zip(template, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
     }
 }

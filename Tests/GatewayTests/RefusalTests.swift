@@ -280,6 +280,20 @@ import VangnetCore
             #expect(missing.headers["content-type"] == "application/json")
             let wrongMethod = try await gw.using("region-utrecht") { try await $0.get("/v1/batches") }
             #expect(wrongMethod.status == 405 && wrongMethod.refusal?.code == "method_not_allowed")
+            // A path with a capture: another method is 405 with the route's methods, one more segment is 404.
+            let beyond = try await gw.using("region-utrecht") {
+                try await $0.get("/v1/purposes/vsv-opvolging/records/more")
+            }
+            #expect(beyond.status == 404 && beyond.refusal?.code == "not_found")
+            let connection = try await TLSOnlyConnection(port: gw.port, certificate: "region-utrecht", in: gw.certs)
+            try await connection.handshakeCompleted()
+            try await connection.send(
+                Array("DELETE /v1/purposes/vsv-opvolging/records HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+            )
+            let answer = await connection.response(within: .seconds(10)).lowercased()
+            await connection.close()
+            #expect(answer.hasPrefix("http/1.1 405"))
+            #expect(answer.contains("\r\nallow: get\r\n") && answer.contains(#""error":"method_not_allowed""#))
         }
     }
 
