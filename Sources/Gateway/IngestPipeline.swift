@@ -46,22 +46,6 @@ package struct IngestPipeline: Sendable {
     /// - Throws: ``GatewayRefusal`` for anything refused (already audited).
     package func ingest<Body: AsyncSequence>(_ body: Body, caller: PolicyDocument.Organisation) async throws -> Outcome
     where Body.Element == ByteBuffer {
-        // The role first: a consumer's or the auditor's push is refused whatever its body holds.
-        guard caller.role == .source else {
-            metrics.batch("refused", dataset: nil)
-            try await store.appendAudit(
-                AuditEvent(
-                    time: clock.now(),
-                    actor: caller.oin,
-                    role: caller.role,
-                    action: .batchPush,
-                    object: "batch:unread",
-                    outcome: .refused,
-                    reason: Denial.Code.wrongRole.rawValue
-                )
-            )
-            throw GatewayRefusal(.wrongRole, "only a source organisation may push batches")
-        }
         // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
         let active = state.current
         var batch = BatchInProgress(
@@ -73,6 +57,11 @@ package struct IngestPipeline: Sendable {
         var stage: StagingID?
         let deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
         do {
+            // The role first: a consumer's or the auditor's push is refused (and audited below, as
+            // `batch:unread`) whatever its body holds.
+            guard caller.role == .source else {
+                throw GatewayRefusal(.wrongRole, "only a source organisation may push batches")
+            }
             // At most one staging write runs while the next records are parsed: a child task of
             // this group, so none outlives the push (a refusal waits for it before discarding).
             let read = try await withThrowingTaskGroup(of: Void.self, returning: Read.self) { staging in
