@@ -15,7 +15,6 @@ package struct Denial: Sendable, Equatable, Error, CustomStringConvertible {
         case wrongRole = "wrong_role"
         case unknownPurpose = "unknown_purpose"
         case noGrant = "no_grant"
-        case noRegion = "no_region"
         case datasetNotAllowed = "dataset_not_allowed"
         case unknownSigningKey = "unknown_signing_key"
         case sourceMismatch = "source_mismatch"

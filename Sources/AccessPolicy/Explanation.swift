@@ -53,13 +53,16 @@ package struct Explanation: Sendable, Codable, Equatable {
 extension Policy {
     /// What `consumer` receives for `purpose` under this policy, and why not the rest.
     package func explain(consumer oin: OIN, purpose id: PurposeID) -> Explanation {
-        let organisation = organisations[oin]
         let purpose = purposes[id]
-        let region = organisation?.region
+        var region: RegionNumber?
         let denial: Denial?
-        if let organisation {
-            if case .deny(let d) = mayPull(consumer: organisation, purpose: id) { denial = d } else { denial = nil }
-        } else {
+        switch callers[oin] {
+        case .consumer(let consumer):
+            region = consumer.region
+            if case .deny(let d) = mayPull(consumer: consumer, purpose: id) { denial = d } else { denial = nil }
+        case let other?:
+            denial = Denial(.wrongRole, "\(other.name) is not a consumer organisation")
+        case nil:
             denial = Denial(.unknownOrganisation, "OIN \(oin) is not a known organisation")
         }
         let bsnReason =
@@ -104,7 +107,7 @@ extension Policy {
         }
         return Explanation(
             consumer: oin,
-            consumerName: organisation?.name,
+            consumerName: callers[oin]?.name,
             region: region,
             regionName: region.flatMap { regions[$0]?.name },
             purpose: id,

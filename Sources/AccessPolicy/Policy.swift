@@ -13,11 +13,12 @@ package struct Policy: Sendable {
     /// regions without a contactgemeente).
     package let warnings: [PolicyProblem]
     let organisations: [OIN: PolicyDocument.Organisation]
+    /// Every organisation as its role's caller type.
+    let callers: [OIN: Caller]
     let regions: [RegionNumber: PolicyDocument.Region]
     let routing: [MunicipalityCode: RegionNumber]
     let purposes: [PurposeID: PolicyDocument.Purpose]
     let grants: [OIN: Set<PurposeID>]
-    let signingKeys: [OIN: [SigningPublicKey]]
     let schemas: [DatasetID: DatasetSchema]
 
     /// Checks the document against the reference data and the dataset schemas.
@@ -38,21 +39,20 @@ package struct Policy: Sendable {
         )
         self.warnings = check.warnings
         self.organisations = check.organisations
+        self.callers = check.organisations.compactMapValues { Caller($0, signingKeys: check.signingKeys[$0.oin] ?? []) }
         self.regions = check.regions
         self.routing = check.routing
         self.purposes = check.purposes
         self.grants = check.grants
-        self.signingKeys = check.signingKeys
         self.schemas = schemas
     }
 
-    /// The organisation behind a verified certificate's OIN, or a denial. A consumer comes back
-    /// with its region filled in.
-    package func identify(_ oin: OIN) -> AccessDecision<PolicyDocument.Organisation> {
-        guard let org = organisations[oin] else {
+    /// The caller behind a verified certificate's OIN, narrowed to its role, or a denial.
+    package func identify(_ oin: OIN) -> AccessDecision<Caller> {
+        guard let caller = callers[oin] else {
             return .deny(Denial(.unknownOrganisation, "OIN \(oin) is not a known organisation"))
         }
-        return .permit(org)
+        return .permit(caller)
     }
 
     /// The region a record with this municipality of residence is routed to.
@@ -69,36 +69,28 @@ package struct Policy: Sendable {
 
     /// Whether `source` may push `dataset`, signed by the key with `keyID`.
     package func mayPush(
-        source: PolicyDocument.Organisation,
+        source: Caller.Source,
         dataset: DatasetID,
         keyID: String
     ) -> AccessDecision<(SigningPublicKey, DatasetSchema)> {
-        guard source.role == .source else {
-            return .deny(Denial(.wrongRole, "\(source.name) is not a source organisation"))
-        }
-        guard (source.datasets ?? []).contains(dataset), let schema = schemas[dataset] else {
+        guard source.datasets.contains(dataset), let schema = schemas[dataset] else {
             // The dataset id comes from the envelope: named only if it is one the gateway knows.
             let named = schemas[dataset] != nil ? "dataset \(dataset)" : "this dataset (unknown to the gateway)"
             return .deny(Denial(.datasetNotAllowed, "\(source.name) may not push \(named)"))
         }
-        guard let key = signingKeys[source.oin]?.first(where: { $0.keyID == keyID }) else {
+        guard let key = source.signingKeys.first(where: { $0.keyID == keyID }) else {
             return .deny(Denial(.unknownSigningKey, "signing key \(keyID) is not registered for \(source.name)"))
         }
         return .permit((key, schema))
     }
 
     /// Whether `consumer` may pull `purpose`; a permit says what it receives.
-    package func mayPull(consumer: PolicyDocument.Organisation, purpose id: PurposeID) -> AccessDecision<DeliveryScope>
-    {
-        guard consumer.role == .consumer else {
-            return .deny(Denial(.wrongRole, "\(consumer.name) is not a consumer organisation"))
-        }
+    package func mayPull(consumer: Caller.Consumer, purpose id: PurposeID) -> AccessDecision<DeliveryScope> {
         guard let purpose = purposes[id] else { return .deny(Denial(.unknownPurpose, "purpose \(id) does not exist")) }
         guard grants[consumer.oin]?.contains(id) == true else {
             return .deny(Denial(.noGrant, "\(consumer.name) holds no grant for purpose \(id)"))
         }
-        guard let region = consumer.region else { return .deny(Denial(.noRegion, "\(consumer.name) has no region")) }
-        return .permit(DeliveryScope(purpose: purpose, region: region, schemas: schemas))
+        return .permit(DeliveryScope(purpose: purpose, region: consumer.region, schemas: schemas))
     }
 
     /// Per dataset the gateway knows, the moment before which its records are past retention:

@@ -10,11 +10,11 @@ import X509
 /// without a certificate; this only reads the subject.
 package enum CallerIdentity {
     /// Why no OIN could be read.
-    enum Failure: Error, CustomStringConvertible {
+    package enum Failure: Error, CustomStringConvertible {
         case noCertificate
         case noOIN
         case severalOINs
-        var description: String {
+        package var description: String {
             switch self {
             case .noCertificate: "the connection carries no verified client certificate"
             case .noOIN: "the client certificate has no 20-digit OIN in its subject serialNumber"
@@ -26,6 +26,11 @@ package enum CallerIdentity {
 
     /// The X.520 `serialNumber` attribute (2.5.4.5), which carries the OIN in PKIoverheid certificates.
     package static let serialNumberOID: ASN1ObjectIdentifier = [2, 5, 4, 5]
+
+    /// The verified client certificate of the TLS connection `context`'s request arrived on.
+    package static let verifiedPeerCertificate: PeerCertificate = { _, context in
+        try await certificate(on: context.channel)
+    }
 
     /// The verified peer certificate on `channel`.
     static func certificate(on channel: any Channel) async throws -> Certificate {

@@ -127,7 +127,7 @@ package struct DeliveryPipeline: Sendable {
     /// A page of `view` for `purpose` from `cursor` (`nil`: from the start), or the refusal
     /// (already audited).
     package func pull(
-        caller: PolicyDocument.Organisation,
+        caller: Caller.Consumer,
         purpose: PurposeID,
         view requested: DeliveryView?,
         cursor text: String?,

@@ -10,178 +10,146 @@ import VangnetCore
 import VangnetCrypto
 
 extension Gateway {
-    /// The security officer's side of the API: verification, entries, checkpoints and the review
-    /// page. Auditor role only; every use is itself audited (`audit.read`, `audit.verify`), and a
-    /// refusal too.
-    func addAuditRoutes(to router: Router<GatewayRequestContext>) {
-        router.get("/v1/audit/verify") { _, context in
-            try await respond("/v1/audit/verify") {
-                let caller = try await requireAuditor(context, action: .auditVerify, object: "audit")
-                let verdict = try await store.verifyAudit(key: keys.audit.publicKey)
-                try await store.appendAudit(
-                    AuditEvent(
-                        time: clock.now(),
-                        actor: caller.oin,
-                        role: caller.role,
-                        action: .auditVerify,
-                        object: "audit",
-                        outcome: .success
-                    )
-                )
-                struct Result: Encodable {
-                    let intact: Bool
-                    let entries: Int?
-                    let checkpoints: Int?
-                    let brokenAt: Int64?
-                    let reason: String?
-                }
-                switch verdict {
-                case .intact(let count, _, let checkpoints):
-                    return try json(
-                        Result(intact: true, entries: count, checkpoints: checkpoints, brokenAt: nil, reason: nil),
-                        status: .ok
-                    )
-                case .broken(let seq, let reason):
-                    return try json(
-                        Result(intact: false, entries: nil, checkpoints: nil, brokenAt: seq, reason: reason),
-                        status: .ok
-                    )
-                }
+    /// The security officer's side of the API: the policy explained for any consumer, the audit
+    /// log's verification, entries, checkpoints and the review page. Auditor role only (another
+    /// role is refused and audited at the edge); every use is itself audited (`policy.explain`,
+    /// `audit.read`, `audit.verify`).
+    func addAuditRoutes(to auditors: RouterGroup<AuditorContext>) {
+        auditors.get("/v1/policy/explain") { request, context in
+            let caller = context.caller
+            let query = request.uri.queryParameters
+            guard let consumer = OIN(query.get("consumer") ?? "") else {
+                throw GatewayRefusal(.invalidQuery, "consumer must be an OIN (20 digits)")
             }
+            let purpose = PurposeID(query.get("purpose") ?? "")
+            guard !purpose.value.isEmpty else {
+                throw GatewayRefusal(.invalidQuery, "purpose must name a purpose")
+            }
+            let explanation = policy.explain(consumer: consumer, purpose: purpose)
+            // Only names the gateway knows reach the audit log (a query string is input).
+            let named = policy.purpose(purpose) != nil ? purpose.value : "(unknown)"
+            try await audit(caller, .policyExplain, "policy:explain/consumer:\(consumer)/purpose:\(named)")
+            return try json(explanation, status: .ok)
         }
 
-        router.get("/v1/audit/entries") { request, context in
-            try await respond("/v1/audit/entries") {
-                let caller = try await requireAuditor(context, action: .auditRead, object: "audit:entries")
-                let query = request.uri.queryParameters
-                let filter = try Self.auditFilter(query)
-                let after = try Self.integer(query, "after") ?? 0
-                let limit = Int(try Self.integer(query, "limit") ?? 100)
-                guard (1...1000).contains(limit) else {
-                    throw GatewayRefusal(.invalidQuery, "limit must be a whole number from 1 to 1000")
-                }
-                let entries = try await store.auditEntries(filter, after: after, limit: limit)
-                try await store.appendAudit(
-                    AuditEvent(
-                        time: clock.now(),
-                        actor: caller.oin,
-                        role: caller.role,
-                        action: .auditRead,
-                        object: "audit:entries",
-                        outcome: .success,
-                        counts: ["entries": entries.count]
-                    )
-                )
-                struct Page: Encodable {
-                    let entries: [AuditEntryJSON]
-                    let next: Int64?
-                }
+        auditors.get("/v1/audit/verify") { _, context in
+            let caller = context.caller
+            let verdict = try await store.verifyAudit(key: keys.audit.publicKey)
+            try await audit(caller, .auditVerify, "audit")
+            struct Result: Encodable {
+                let intact: Bool
+                let entries: Int?
+                let checkpoints: Int?
+                let brokenAt: Int64?
+                let reason: String?
+            }
+            switch verdict {
+            case .intact(let count, _, let checkpoints):
                 return try json(
-                    Page(
-                        entries: entries.map(AuditEntryJSON.init),
-                        next: entries.count == limit ? entries.last?.sequence : nil
-                    ),
+                    Result(intact: true, entries: count, checkpoints: checkpoints, brokenAt: nil, reason: nil),
+                    status: .ok
+                )
+            case .broken(let seq, let reason):
+                return try json(
+                    Result(intact: false, entries: nil, checkpoints: nil, brokenAt: seq, reason: reason),
                     status: .ok
                 )
             }
         }
 
-        router.get("/v1/audit/checkpoints") { _, context in
-            try await respond("/v1/audit/checkpoints") {
-                let caller = try await requireAuditor(context, action: .auditRead, object: "audit:checkpoints")
-                let checkpoints = try await store.auditCheckpoints()
-                try await store.appendAudit(
-                    AuditEvent(
-                        time: clock.now(),
-                        actor: caller.oin,
-                        role: caller.role,
-                        action: .auditRead,
-                        object: "audit:checkpoints",
-                        outcome: .success,
-                        counts: ["checkpoints": checkpoints.count]
-                    )
-                )
-                struct Answer: Encodable {
-                    let auditKey: String
-                    let keyId: String
-                    let checkpoints: [AuditCheckpoint]
-                }
-                return try json(
-                    Answer(
-                        auditKey: Data(keys.audit.publicKey.bytes).base64EncodedString(),
-                        keyId: keys.audit.publicKey.keyID,
-                        checkpoints: checkpoints
-                    ),
-                    status: .ok
-                )
+        auditors.get("/v1/audit/entries") { request, context in
+            let caller = context.caller
+            let query = request.uri.queryParameters
+            let filter = try Self.auditFilter(query)
+            let after = try Self.integer(query, "after") ?? 0
+            let limit = Int(try Self.integer(query, "limit") ?? 100)
+            guard (1...1000).contains(limit) else {
+                throw GatewayRefusal(.invalidQuery, "limit must be a whole number from 1 to 1000")
             }
+            let entries = try await store.auditEntries(filter, after: after, limit: limit)
+            try await audit(caller, .auditRead, "audit:entries", counts: ["entries": entries.count])
+            struct Page: Encodable {
+                let entries: [AuditEntryJSON]
+                let next: Int64?
+            }
+            return try json(
+                Page(
+                    entries: entries.map(AuditEntryJSON.init),
+                    next: entries.count == limit ? entries.last?.sequence : nil
+                ),
+                status: .ok
+            )
         }
 
-        router.get("/review") { request, context in
-            try await respond("/review") {
-                let caller = try await requireAuditor(context, action: .auditRead, object: "audit:review")
-                let query = request.uri.queryParameters
-                let filter = try Self.auditFilter(query)
-                let before = try Self.integer(query, "before")
-                let page = ReviewPage(
-                    gatewayOIN: configuration.gateway.oin,
-                    policy: policy,
-                    now: clock.now(),
-                    verdict: try await store.verifyAudit(key: keys.audit.publicKey),
-                    auditKeyID: keys.audit.publicKey.keyID,
-                    lastCheckpoint: try await store.auditCheckpoints().last,
-                    overview: try await store.pullOverview(),
-                    filter: filter,
-                    query: query.map { (String($0.key), String($0.value)) },
-                    entries: try await store.auditEntries(filter, before: before, limit: ReviewPage.pageSize)
-                )
-                try await store.appendAudit(
-                    AuditEvent(
-                        time: clock.now(),
-                        actor: caller.oin,
-                        role: caller.role,
-                        action: .auditRead,
-                        object: "audit:review",
-                        outcome: .success,
-                        counts: ["entries": page.entries.count]
-                    )
-                )
-                var buffer = ByteBuffer()
-                buffer.writeString(page.html)
-                return Response(
-                    status: .ok,
-                    headers: [
-                        .contentType: "text/html; charset=utf-8",
-                        .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-                    ],
-                    body: .init(byteBuffer: buffer)
-                )
+        auditors.get("/v1/audit/checkpoints") { _, context in
+            let caller = context.caller
+            let checkpoints = try await store.auditCheckpoints()
+            try await audit(caller, .auditRead, "audit:checkpoints", counts: ["checkpoints": checkpoints.count])
+            struct Answer: Encodable {
+                let auditKey: String
+                let keyId: String
+                let checkpoints: [AuditCheckpoint]
             }
+            return try json(
+                Answer(
+                    auditKey: Data(keys.audit.publicKey.bytes).base64EncodedString(),
+                    keyId: keys.audit.publicKey.keyID,
+                    checkpoints: checkpoints
+                ),
+                status: .ok
+            )
+        }
+
+        auditors.get("/review") { request, context in
+            let caller = context.caller
+            let query = request.uri.queryParameters
+            let filter = try Self.auditFilter(query)
+            let before = try Self.integer(query, "before")
+            let page = ReviewPage(
+                gatewayOIN: configuration.gateway.oin,
+                policy: policy,
+                now: clock.now(),
+                verdict: try await store.verifyAudit(key: keys.audit.publicKey),
+                auditKeyID: keys.audit.publicKey.keyID,
+                lastCheckpoint: try await store.auditCheckpoints().last,
+                overview: try await store.pullOverview(),
+                filter: filter,
+                query: query.map { (String($0.key), String($0.value)) },
+                entries: try await store.auditEntries(filter, before: before, limit: ReviewPage.pageSize)
+            )
+            try await audit(caller, .auditRead, "audit:review", counts: ["entries": page.entries.count])
+            var buffer = ByteBuffer()
+            buffer.writeString(page.html)
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/html; charset=utf-8",
+                    .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+                ],
+                body: .init(byteBuffer: buffer)
+            )
         }
     }
 
-    /// The caller if it is an auditor; otherwise the refusal, audited.
-    func requireAuditor(
-        _ context: GatewayRequestContext,
-        action: AuditEvent.Action,
-        object: String
-    ) async throws -> PolicyDocument.Organisation {
-        let caller = try await identify(context)
-        guard caller.role == .auditor else {
-            try await store.appendAudit(
-                AuditEvent(
-                    time: clock.now(),
-                    actor: caller.oin,
-                    role: caller.role,
-                    action: action,
-                    object: object,
-                    outcome: .refused,
-                    reason: Denial.Code.wrongRole.rawValue
-                )
+    /// Appends the auditor's use of the log or the policy to the chain (before answering: a
+    /// failed write fails the request).
+    func audit(
+        _ auditor: Caller.Auditor,
+        _ action: AuditEvent.Action,
+        _ object: String,
+        counts: [String: Int] = [:]
+    ) async throws {
+        try await store.appendAudit(
+            AuditEvent(
+                time: clock.now(),
+                actor: auditor.oin,
+                role: auditor.role,
+                action: action,
+                object: object,
+                outcome: .success,
+                counts: counts
             )
-            throw GatewayRefusal(.wrongRole, "only the auditor role may read the audit log")
-        }
-        return caller
+        )
     }
 
     static func integer(_ query: Parameters, _ name: String) throws -> Int64? {

@@ -31,7 +31,7 @@ package struct Gateway: Sendable {
     let rateLimiter: RequestRateLimiter
     let refusals: RefusalSummary
     let clock: any WallClock
-    let logger: Logger
+    package let logger: Logger
 
     /// The policy in force now.
     package var policy: Policy { state.current.policy }
@@ -243,8 +243,6 @@ package struct Gateway: Sendable {
     package func application(
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let router = Router(context: GatewayRequestContext.self)
-        addRoutes(to: router)
         let listen = configuration.gateway.listen
         let limits = configuration.gateway.limits
         let verifier = try ClientCertificateVerifier(
@@ -254,7 +252,7 @@ package struct Gateway: Sendable {
             clock: clock
         )
         return Application(
-            router: router,
+            router: router(),
             server: try .tls(
                 .http1(
                     configuration: .init(
@@ -307,6 +305,12 @@ package struct Gateway: Sendable {
     /// group stops them in reverse order: the application before the last audit checkpoint, the
     /// store last.
     func services(onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> [any Service] {
+        services(serving: try application(onServerRunning: onServerRunning))
+    }
+
+    /// The services with `application` in its place, or without one (`nil`): the gateway's
+    /// periodic work alone, for a caller that drives ``router(peerCertificate:)`` itself.
+    package func services(serving application: (any Service)?) -> [any Service] {
         [
             StoreService(store: store),
             // Signs a checkpoint of the chain's head every checkpointSeconds (the store also signs one
@@ -319,7 +323,7 @@ package struct Gateway: Sendable {
                 work: { try await checkpointAudit() }
             ),
             // After the checkpoints in the list, so stopped before them: the last checkpoint covers the last request.
-            try application(onServerRunning: onServerRunning),
+        ] + (application.map { [$0] } ?? []) + [
             PeriodicService(
                 name: "refusal summary audit",
                 interval: .seconds(1),

@@ -91,7 +91,6 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case cursorExpired = "cursor_expired"
         case unknownPurpose = "unknown_purpose"
         case noGrant = "no_grant"
-        case noRegion = "no_region"
         // Any path.
         case notFound = "not_found"
         case methodNotAllowed = "method_not_allowed"
@@ -106,7 +105,7 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
                 .badRequest
             case .noOIN, .unknownOrganisation, .wrongRole, .certificateRevoked, .sourceMismatch, .datasetNotAllowed,
                 .unknownSigningKey,
-                .unknownPurpose, .noGrant, .noRegion:
+                .unknownPurpose, .noGrant:
                 .forbidden
             case .notFound: .notFound
             case .methodNotAllowed: .methodNotAllowed
@@ -128,7 +127,6 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
             case .wrongRole: self = .wrongRole
             case .unknownPurpose: self = .unknownPurpose
             case .noGrant: self = .noGrant
-            case .noRegion: self = .noRegion
             case .datasetNotAllowed: self = .datasetNotAllowed
             case .unknownSigningKey: self = .unknownSigningKey
             case .sourceMismatch: self = .sourceMismatch

@@ -44,7 +44,7 @@ package struct IngestPipeline: Sendable {
     /// Records are staged in the store while the bytes stream in, so memory stays bounded by one
     /// frame and one staging buffer, whatever the batch size.
     /// - Throws: ``GatewayRefusal`` for anything refused (already audited).
-    package func ingest<Body: AsyncSequence>(_ body: Body, caller: PolicyDocument.Organisation) async throws -> Outcome
+    package func ingest<Body: AsyncSequence>(_ body: Body, caller: Caller.Source) async throws -> Outcome
     where Body.Element == ByteBuffer {
         // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
         let active = state.current
@@ -57,11 +57,6 @@ package struct IngestPipeline: Sendable {
         var stage: StagingID?
         let deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
         do {
-            // The role first: a consumer's or the auditor's push is refused (and audited below, as
-            // `batch:unread`) whatever its body holds.
-            guard caller.role == .source else {
-                throw GatewayRefusal(.wrongRole, "only a source organisation may push batches")
-            }
             // At most one staging write runs while the next records are parsed: a child task of
             // this group, so none outlives the push (a refusal waits for it before discarding).
             let read = try await withThrowingTaskGroup(of: Void.self, returning: Read.self) { staging in
@@ -190,7 +185,7 @@ package struct IngestPipeline: Sendable {
         of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON),
         opened: OpenedBatch,
         batch: BatchInProgress,
-        caller: PolicyDocument.Organisation
+        caller: Caller.Source
     ) async throws -> Outcome {
         guard earlier.envelopeHash == opened.envelopeHash else { throw Self.conflict(opened.header) }
         metrics.batch("duplicate", dataset: opened.header.dataset)
@@ -218,7 +213,7 @@ package struct IngestPipeline: Sendable {
     /// Checks the claims of an (as yet unverified) header before any decryption.
     private func admit(
         _ header: EnvelopeHeader,
-        caller: PolicyDocument.Organisation,
+        caller: Caller.Source,
         policy: Policy
     ) throws -> (SigningPublicKey, DatasetSchema) {
         guard header.source == caller.oin else {
@@ -259,7 +254,7 @@ package struct IngestPipeline: Sendable {
         _ opened: OpenedBatch,
         stage: StagingID,
         batch: BatchInProgress,
-        caller: PolicyDocument.Organisation
+        caller: Caller.Source
     ) async throws -> Outcome {
         let header = opened.header
         let now = clock.now()

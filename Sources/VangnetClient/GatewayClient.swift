@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BatchEnvelope
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 
 /// An mTLS client of the gateway, for sources (push) and regions (pull).
@@ -13,6 +14,17 @@ package final class GatewayClient: Sendable {
         package let status: Int
         package let body: String
         package let headers: [String: String]
+
+        package init(status: Int, body: String, headers: [String: String]) {
+            (self.status, self.body, self.headers) = (status, body, headers)
+        }
+
+        /// Whether an answer keeps a response header (by its name in any case): the gateway's
+        /// own (`Vangnet-*`), `Content-Type` and `Retry-After`.
+        package static func keeps(_ name: String) -> Bool {
+            let name = name.lowercased()
+            return name.hasPrefix("vangnet-") || name == "content-type" || name == "retry-after"
+        }
 
         /// The refusal this answer describes, if it is not a success.
         package var refusal: Refusal? {
@@ -35,39 +47,37 @@ package final class GatewayClient: Sendable {
         package var description: String { "\(status) \(code): \(message)" }
     }
 
-    private let http: HTTPClient
-    private let baseURL: String
+    private let transport: any GatewayTransport
+
+    /// A client over `transport` (the gateway's mTLS API by ``init(baseURL:certificate:privateKey:trustedCA:connectTimeout:)``).
+    package init(transport: any GatewayTransport) {
+        self.transport = transport
+    }
 
     /// - Parameters:
     ///   - baseURL: for example `https://127.0.0.1:8443`.
     ///   - certificate, privateKey: the caller's PEM client certificate and key (`nil`: none, for tests of refusal).
     ///   - trustedCA: the PEM CA that signed the gateway's server certificate.
     ///   - connectTimeout: how long to keep trying to connect (with backoff) before a request fails.
-    package init(
+    package convenience init(
         baseURL: String,
         certificate: URL?,
         privateKey: URL?,
         trustedCA: URL,
         connectTimeout: Duration = .seconds(10)
     ) throws {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv13
-        tls.trustRoots = .file(trustedCA.path)
-        if let certificate, let privateKey {
-            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate.path).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKey.path, format: .pem))
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        let (seconds, attoseconds) = connectTimeout.components
-        configuration.timeout = .init(
-            connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000),
-            read: .seconds(300)
+        self.init(
+            transport: try MutualTLSTransport(
+                baseURL: baseURL,
+                certificate: certificate,
+                privateKey: privateKey,
+                trustedCA: trustedCA,
+                connectTimeout: connectTimeout
+            )
         )
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     }
 
-    package func shutdown() async throws { try await http.shutdown() }
+    package func shutdown() async throws { try await transport.shutdown() }
 
     /// Runs `body` with this client and shuts the client down afterwards, whatever `body` does.
     package func shuttingDown<T>(after body: (GatewayClient) async throws -> T) async throws -> T {
@@ -94,11 +104,12 @@ package final class GatewayClient: Sendable {
 
     /// Pushes an envelope given as any request body (for example a stream).
     package func push(body: HTTPClientRequest.Body) async throws -> Answer {
-        var request = HTTPClientRequest(url: baseURL + "/v1/batches")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/vnd.vangnet.envelope.v1")
-        request.body = body
-        return try await execute(request)
+        try await transport.send(
+            .POST,
+            "/v1/batches",
+            headers: [("Content-Type", "application/vnd.vangnet.envelope.v1")],
+            body: body
+        )
     }
 
     /// Pulls one page of a purpose's records: `view` to start (`current` or `changes`), or
@@ -157,22 +168,73 @@ package final class GatewayClient: Sendable {
 
     /// A GET of any path, with extra `headers`.
     package func get(_ path: String, headers: [(String, String)] = []) async throws -> Answer {
-        var request = HTTPClientRequest(url: baseURL + path)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        return try await execute(request)
+        try await transport.send(.GET, path, headers: headers, body: nil)
+    }
+}
+
+/// How a ``GatewayClient`` reaches the gateway: one request, its whole answer.
+package protocol GatewayTransport: Sendable {
+    func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        headers: [(String, String)],
+        body: HTTPClientRequest.Body?
+    ) async throws -> GatewayClient.Answer
+    func shutdown() async throws
+}
+
+/// The gateway's API over TLS 1.3 with a client certificate (AsyncHTTPClient).
+package struct MutualTLSTransport: GatewayTransport {
+    private let http: HTTPClient
+    private let baseURL: String
+
+    package init(
+        baseURL: String,
+        certificate: URL?,
+        privateKey: URL?,
+        trustedCA: URL,
+        connectTimeout: Duration = .seconds(10)
+    ) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv13
+        tls.trustRoots = .file(trustedCA.path)
+        if let certificate, let privateKey {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate.path).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKey.path, format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        let (seconds, attoseconds) = connectTimeout.components
+        configuration.timeout = .init(
+            connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000),
+            read: .seconds(300)
+        )
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     }
 
-    private func execute(_ request: HTTPClientRequest) async throws -> Answer {
+    package func shutdown() async throws { try await http.shutdown() }
+
+    package func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        headers: [(String, String)],
+        body: HTTPClientRequest.Body?
+    ) async throws -> GatewayClient.Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = body }
         let response = try await http.execute(request, timeout: .seconds(300))
-        let body = try await response.body.collect(upTo: 512 * 1024 * 1024)
-        var headers: [String: String] = [:]
-        for header in response.headers
-        where header.name.lowercased().hasPrefix("vangnet-")
-            || ["content-type", "retry-after"].contains(header.name.lowercased())
-        {
-            headers[header.name.lowercased()] = header.value
+        let collected = try await response.body.collect(upTo: 512 * 1024 * 1024)
+        var answerHeaders: [String: String] = [:]
+        for header in response.headers where GatewayClient.Answer.keeps(header.name) {
+            answerHeaders[header.name.lowercased()] = header.value
         }
-        return Answer(status: Int(response.status.code), body: String(buffer: body), headers: headers)
+        return GatewayClient.Answer(
+            status: Int(response.status.code),
+            body: String(buffer: collected),
+            headers: answerHeaders
+        )
     }
 }
 

@@ -79,7 +79,7 @@ enum Fixture {
             let holds = policy.warnings.contains { $0.message.contains("38 region(s) name no contactgemeente") }
             #expect(holds)
         }
-        guard case .permit(let utrecht) = policy.identify(Fixture.utrecht) else {
+        guard case .permit(.consumer(let utrecht)) = policy.identify(Fixture.utrecht) else {
             Issue.record("Utrecht unknown")
             return
         }

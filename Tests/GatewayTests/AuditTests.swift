@@ -60,7 +60,7 @@ import VangnetCrypto
     }
 
     @Test func refusedTLSHandshakesAreAudited() async throws {
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             _ = try? await gw.using(nil) { try await $0.get("/healthz") }
             _ = try? await gw.using("duo", pki: "rogue") { try await $0.get("/healthz") }
             // The handshake is refused on the server's event loop; give it a moment to write.
@@ -151,7 +151,8 @@ import VangnetCrypto
             let events = try await gw.store.auditEvents()
             do {
                 let holds = events.contains {
-                    $0.action == .auditRead && $0.outcome == .refused && $0.actor == DevelopmentSetup.regionUtrecht
+                    $0.action == .identity && $0.object == "route:GET /v1/audit/entries" && $0.outcome == .refused
+                        && $0.reason == "wrong_role" && $0.actor == DevelopmentSetup.regionUtrecht
                 }
                 #expect(holds)
             }

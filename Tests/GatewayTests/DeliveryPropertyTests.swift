@@ -83,9 +83,15 @@ final class SteppingClock: WallClock {
         func signer(_ name: String) throws -> SigningKeyPair {
             try SigningKeyPair(seed: KeyFile.readSecret(keys.appendingPathComponent("\(name)-signing.key")))
         }
-        func organisation(_ oin: OIN) throws -> PolicyDocument.Organisation {
-            guard case .permit(let org) = gateway.policy.identify(oin) else {
-                throw ConfigurationError("\(oin) unknown")
+        func organisation(_ oin: OIN) throws -> Caller.Consumer {
+            guard case .permit(.consumer(let org)) = gateway.policy.identify(oin) else {
+                throw ConfigurationError("\(oin) is not a known consumer")
+            }
+            return org
+        }
+        func sourceCaller(_ oin: OIN) throws -> Caller.Source {
+            guard case .permit(.source(let org)) = gateway.policy.identify(oin) else {
+                throw ConfigurationError("\(oin) is not a known source")
             }
             return org
         }
@@ -97,7 +103,7 @@ final class SteppingClock: WallClock {
 
         /// The current picture, pulled fresh in pages of 5.
         func picture(
-            _ consumer: PolicyDocument.Organisation,
+            _ consumer: Caller.Consumer,
             _ purpose: PurposeID
         ) async throws -> (records: [String: String], cursor: String) {
             var records: [String: String] = [:]
@@ -121,7 +127,7 @@ final class SteppingClock: WallClock {
 
         /// Applies the changes since the mirror's cursor, in pages of 7.
         func follow(
-            _ consumer: PolicyDocument.Organisation,
+            _ consumer: Caller.Consumer,
             _ purpose: PurposeID,
             _ mirror: inout (cursor: String, records: [String: String])
         ) async throws {
@@ -160,7 +166,7 @@ final class SteppingClock: WallClock {
                 )
                 let outcome = try await gateway.ingest.ingest(
                     SlowBody(parts: [envelope], pause: .zero),
-                    caller: organisation(source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv)
+                    caller: sourceCaller(source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv)
                 )
                 guard case .committed(let receipt) = outcome else {
                     Issue.record("step \(step): not committed")

@@ -265,10 +265,10 @@ import VangnetCrypto
                 recordCount: lines.count,
                 mode: mode
             )
-            guard case .permit(let duo) = gateway.policy.identify(DevelopmentSetup.duo) else { return }
+            guard case .permit(.source(let duo)) = gateway.policy.identify(DevelopmentSetup.duo) else { return }
             _ = try await gateway.ingest.ingest(SlowBody(parts: [envelope], pause: .zero), caller: duo)
         }
-        guard case .permit(let utrecht) = gateway.policy.identify(DevelopmentSetup.regionUtrecht) else {
+        guard case .permit(.consumer(let utrecht)) = gateway.policy.identify(DevelopmentSetup.regionUtrecht) else {
             Issue.record("Utrecht unknown")
             return
         }
@@ -393,7 +393,7 @@ import VangnetCrypto
 
     @Test func theMirrorCommandKeepsARegionsCopyEqualToItsCurrentPicture() async throws {
         let executable = try #require(CrashTests.executable, "the vangnet executable is built with the tests")
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let tests = DeliveryTests()
             _ = try await tests.push(gw, population.duoLines, as: "duo", mode: .full)
             let certs = gw.certs.path

@@ -156,8 +156,20 @@ import VangnetCore
                 try await $0.get("/v1/policy/explain?consumer=\(DevelopmentSetup.regionAmsterdam)")
             }
             #expect(regionWithoutPurpose.refusal?.code == "wrong_role")
-            let events = try await gw.store.auditEvents().filter { $0.action == .policyExplain }
-            #expect(events.map(\.outcome) == [.success, .refused, .refused])
+            let audited = try await gw.store.auditEvents()
+            let events = audited.filter { $0.action == .policyExplain }
+            #expect(events.map(\.outcome) == [.success])
+            // The two refusals, at the edge: the route's template, the caller, the reason.
+            let refused = audited.filter { $0.object == "route:GET /v1/policy/explain" }
+            do {
+                let holds =
+                    refused.count == 2
+                    && refused.allSatisfy {
+                        $0.action == .identity && $0.outcome == .refused && $0.reason == "wrong_role"
+                            && $0.actor == DevelopmentSetup.regionUtrecht && $0.role == .consumer
+                    }
+                #expect(holds)
+            }
             #expect(
                 events.first?.object
                     == "policy:explain/consumer:\(DevelopmentSetup.regionAmsterdam)/purpose:kwetsbare-jongeren"

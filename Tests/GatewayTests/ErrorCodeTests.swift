@@ -73,7 +73,7 @@ import Testing
 
     @Test func aPolicyDenialAndAnEnvelopeErrorAnswerWithTheirOwnCodes() {
         let denials: [Denial.Code] = [
-            .unknownOrganisation, .wrongRole, .unknownPurpose, .noGrant, .noRegion, .datasetNotAllowed,
+            .unknownOrganisation, .wrongRole, .unknownPurpose, .noGrant, .datasetNotAllowed,
             .unknownSigningKey, .sourceMismatch,
         ]
         for denial in denials {

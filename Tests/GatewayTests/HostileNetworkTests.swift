@@ -20,7 +20,7 @@ import X509
     func refusals(_ events: [AuditEvent]) -> Int { events.reduce(0) { $0 + ($1.counts["refusals"] ?? 0) } }
 
     @Test func aSilentConnectionIsClosedAtTheHandshakeDeadlineLongBeforeTheHeaderDeadline() async throws {
-        try await TestGateway.with(limits: .init(headerTimeoutSeconds: 10, handshakeTimeoutSeconds: 1)) { gw in
+        try await TestGateway.with(.tls, limits: .init(headerTimeoutSeconds: 10, handshakeTimeoutSeconds: 1)) { gw in
             let started = ContinuousClock.now
             let silent = try ResourceLimitTests.RawConnection(port: gw.port, receiveTimeoutSeconds: 5)
             #expect(
@@ -39,7 +39,7 @@ import X509
     }
 
     @Test func silentConnectionsDoNotTakeAnAuthenticatedCallersPlace() async throws {
-        try await TestGateway.with(limits: .init(maxHandshakes: 4, maxConnections: 4)) { gw in
+        try await TestGateway.with(.tls, limits: .init(maxHandshakes: 4, maxConnections: 4)) { gw in
             // Eight silent connections from one address: the handshake table holds four of them.
             let silent = (0..<8).map { _ in SilentFlood.connect(port: gw.port, from: "127.0.0.2") }
             defer { for socket in silent where socket >= 0 { close(socket) } }
@@ -71,7 +71,7 @@ import X509
     /// of its own, so every one of them must get its handshake through the flood.
     @Test func twoThousandSilentConnectionsFromTwentyAddressesDoNotLockCallersOut() async throws {
         let requests = Int(ProcessInfo.processInfo.environment["VANGNET_FLOOD_REQUESTS"] ?? "") ?? 100
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let flood = SilentFlood(port: gw.port, addresses: 20, perAddress: 100)
             do {
                 let holds = try await eventually { flood.opened >= 2000 }
@@ -99,7 +99,7 @@ import X509
     }
 
     @Test func refusedHandshakesAreSummarisedWithExactCountsNotWrittenOneByOne() async throws {
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let handshakes = 300
             let started = ContinuousClock.now
             var refused = 0
@@ -140,20 +140,26 @@ import X509
         "an intermediate under the second root (accepted)",
     ])
     func aChainThatBreaksAnRFC5280ConstraintIsRefusedAtTheHandshake(fault: String) async throws {
-        try await TestGateway.with(settings: { _, directory in
-            let certs = directory.appendingPathComponent("certs")
-            let root = try TestCertificates.root(named: "Vangnet Test Root 2")
-            let bundle =
-                try String(contentsOf: certs.appendingPathComponent("ca.pem"), encoding: .utf8) + "\n"
-                + root.certificate.serializeAsPEM().pemString
-            try bundle.write(to: certs.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
-            try root.certificate.serializeAsPEM().pemString.write(
-                to: certs.appendingPathComponent("root2.pem"),
-                atomically: true,
-                encoding: .utf8
-            )
-            try KeyFile.writeText(root.key.serializeAsPEM().pemString, to: certs.appendingPathComponent("root2.key"))
-        }) { gw in
+        try await TestGateway.with(
+            .tls,
+            settings: { _, directory in
+                let certs = directory.appendingPathComponent("certs")
+                let root = try TestCertificates.root(named: "Vangnet Test Root 2")
+                let bundle =
+                    try String(contentsOf: certs.appendingPathComponent("ca.pem"), encoding: .utf8) + "\n"
+                    + root.certificate.serializeAsPEM().pemString
+                try bundle.write(to: certs.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+                try root.certificate.serializeAsPEM().pemString.write(
+                    to: certs.appendingPathComponent("root2.pem"),
+                    atomically: true,
+                    encoding: .utf8
+                )
+                try KeyFile.writeText(
+                    root.key.serializeAsPEM().pemString,
+                    to: certs.appendingPathComponent("root2.key")
+                )
+            }
+        ) { gw in
             let root2 = (
                 try Certificate(
                     pemEncoded: String(contentsOf: gw.certs.appendingPathComponent("root2.pem"), encoding: .utf8)
@@ -245,13 +251,16 @@ import X509
     }
 
     @Test func aRevokedCertificateIsRefusedWithAnAlert() async throws {
-        try await TestGateway.with(settings: { settings, directory in
-            try DevelopmentPKI.writeRevocationList(
-                revoking: [directory.appendingPathComponent("certs/region-utrecht.pem")],
-                in: directory.appendingPathComponent("certs")
-            )
-            settings.tls.crl = "certs/ca.crl"
-        }) { gw in
+        try await TestGateway.with(
+            .tls,
+            settings: { settings, directory in
+                try DevelopmentPKI.writeRevocationList(
+                    revoking: [directory.appendingPathComponent("certs/region-utrecht.pem")],
+                    in: directory.appendingPathComponent("certs")
+                )
+                settings.tls.crl = "certs/ca.crl"
+            }
+        ) { gw in
             // TLS 1.3: the client's side of the handshake completes before the server has checked
             // its certificate; the refusal arrives as an alert, not as a bare close.
             let answer: Result<GatewayClient.Answer, any Error>
@@ -269,7 +278,7 @@ import X509
     }
 
     @Test func aCertificateWithTwoOINsIsRefusedAndAudited() async throws {
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             // Issued by the gateway's own client CA: Amsterdam's OIN first, Utrecht's second.
             try TestCertificates.issue(
                 in: gw.certs,

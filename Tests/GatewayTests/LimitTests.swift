@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func slowSenderIsCutOff() async throws {
-        try await TestGateway.with(limits: .init(maxUploadSeconds: 1)) { gw in
+        try await TestGateway.with(.tls, limits: .init(maxUploadSeconds: 1)) { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
             // The pause starts when the client has sent the first part, so connection set-up time
             // on a busy machine cannot hide it.

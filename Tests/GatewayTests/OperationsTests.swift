@@ -41,7 +41,7 @@ import VangnetCrypto
             #expect(has(#"vangnet_records_delivered_total{region="19",purpose="vsv-een-jaar-later"} 16"#))
             #expect(has(#"vangnet_refusals_total{code="no_grant"} 1"#))
             #expect(has(#"vangnet_requests_total{route="/v1/batches",status="201"} 2"#))
-            #expect(text.contains("vangnet_request_duration_seconds_bucket{route=\"/v1/purposes/:purpose/records\""))
+            #expect(text.contains("vangnet_request_duration_seconds_bucket{route=\"/v1/purposes/{purpose}/records\""))
             do {
                 let holds = !population.everyone.contains { text.contains($0.bsn) } && !text.contains("123456789")
                 #expect(holds)

@@ -74,7 +74,7 @@ import VangnetCore
 
     @Test func pushGivesUpAfterItsRetries() async throws {
         let executable = try #require(CrashTests.executable)
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let envelope = gw.directory.appendingPathComponent("duo.vgb")
             try Data(try gw.seal(Population().duoLines, as: "duo")).write(to: envelope)
             // Port 9 (discard) on loopback: nothing listens there.
@@ -95,7 +95,7 @@ import VangnetCore
 
     @Test func refusedPushIsNotRetried() async throws {
         let executable = try #require(CrashTests.executable)
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let envelope = gw.directory.appendingPathComponent("stale.vgb")
             try Data(
                 try gw.seal(

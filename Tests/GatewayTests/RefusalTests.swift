@@ -27,7 +27,7 @@ import VangnetCore
     }
 
     @Test func clientWithoutCertificateIsRefusedAtTheHandshake() async throws {
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
             let error = await #expect(throws: (any Error).self) {
                 try await gw.using(nil) { try await $0.push(envelope: envelope) }
@@ -38,7 +38,7 @@ import VangnetCore
     }
 
     @Test func certificateFromAnotherCAIsRefusedAtTheHandshake() async throws {
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
             let error = await #expect(throws: (any Error).self) {
                 try await gw.using("duo", pki: "rogue") { try await $0.push(envelope: envelope) }
@@ -241,11 +241,14 @@ import VangnetCore
                     )
                 }
             }
-            let refused = try await gw.store.auditEvents().filter { $0.action == .batchPush && $0.outcome == .refused }
+            // Refused at the edge, audited there with the route: no batch was begun.
+            let events = try await gw.store.auditEvents()
+            let refused = events.filter { $0.action == .identity && $0.outcome == .refused }
             do {
                 let holds =
                     refused.count == 8
-                    && refused.allSatisfy { $0.reason == "wrong_role" && $0.object == "batch:unread" }
+                    && refused.allSatisfy { $0.reason == "wrong_role" && $0.object == "route:POST /v1/batches" }
+                    && !events.contains { $0.action == .batchPush }
                 #expect(holds)
             }
             try await assertNothingCommitted(gw)
@@ -254,7 +257,7 @@ import VangnetCore
 
     /// A body whose chunked encoding breaks off is the client's error (400), audited, and leaves nothing.
     @Test func aPushWithABrokenChunkedEncodingIs400BodyMalformed() async throws {
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let envelope = try gw.seal(population.duoLines, as: "duo")
             let connection = try await TLSOnlyConnection(port: gw.port, certificate: "duo", in: gw.certs)
             try await connection.handshakeCompleted()
@@ -274,7 +277,7 @@ import VangnetCore
     }
 
     @Test func anUnknownPathIs404AndAKnownPathWithAnotherMethodIs405BothWithAJSONError() async throws {
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             let missing = try await gw.using("region-utrecht") { try await $0.get("/v1/nothing-here") }
             #expect(missing.status == 404 && missing.refusal?.code == "not_found")
             #expect(missing.headers["content-type"] == "application/json")

@@ -101,7 +101,7 @@ import VangnetClient
     }
 
     @Test func connectionsOverTheLimitAreClosed() async throws {
-        try await TestGateway.with(limits: .init(maxConnectionsPerAddress: 3)) { gw in
+        try await TestGateway.with(.tls, limits: .init(maxConnectionsPerAddress: 3)) { gw in
             // Three callers whose kept-alive connections the gateway has counted (each answered).
             let held = try ["region-utrecht", "region-amsterdam", "auditor"].map { try gw.client($0) }
             for client in held { #expect(try await client.get("/v1/me").status == 200) }
@@ -132,7 +132,7 @@ import VangnetClient
     }
 
     @Test func aConnectionThatSendsNoHeadersIsClosedAtItsDeadline() async throws {
-        try await TestGateway.with(limits: .init(idleTimeoutSeconds: 60, headerTimeoutSeconds: 1)) { gw in
+        try await TestGateway.with(.tls, limits: .init(idleTimeoutSeconds: 60, headerTimeoutSeconds: 1)) { gw in
             // A caller that completes its handshake and then sends nothing (slow-loris).
             let silent = try await TLSOnlyConnection(port: gw.port, certificate: "region-utrecht", in: gw.certs)
             try await silent.handshakeCompleted()
@@ -155,7 +155,7 @@ import VangnetClient
     }
 
     @Test func requestHeadersOverTheLimitAreRefused() async throws {
-        try await TestGateway.with(limits: .init(maxHeaderBytes: 4096)) { gw in
+        try await TestGateway.with(.tls, limits: .init(maxHeaderBytes: 4096)) { gw in
             let padding = [("X-Padding", String(repeating: "a", count: 8000))]
             let small = [("X-Padding", "small")]
             let big = try? await gw.using("region-utrecht") { try await $0.get("/v1/me", headers: padding) }

@@ -70,7 +70,8 @@ import VangnetCore
         try await TestGateway.with { gw in
             _ = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             // The same store and policy, 800 days on: past vsv-opvolging's 730 days, within kwetsbare-jongeren's 1,095.
-            guard case .permit(let utrecht) = gw.gateway.policy.identify(DevelopmentSetup.regionUtrecht) else {
+            guard case .permit(.consumer(let utrecht)) = gw.gateway.policy.identify(DevelopmentSetup.regionUtrecht)
+            else {
                 Issue.record("Utrecht unknown")
                 return
             }

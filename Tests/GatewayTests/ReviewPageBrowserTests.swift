@@ -46,7 +46,7 @@ import VangnetCore
             return
         }
         let population = Population()
-        try await TestGateway.with { gw in
+        try await TestGateway.with(.tls) { gw in
             _ = try await gw.using("duo") { try await $0.push(envelope: try gw.seal(population.duoLines, as: "duo")) }
             _ = try await gw.using("uwv") { try await $0.push(envelope: try gw.seal(population.uwvLines, as: "uwv")) }
             for (name, purpose) in [

@@ -15,6 +15,7 @@ import X509
     /// A gateway reading `certs/ca.crl` (empty at start) every second.
     func withCRL(_ body: (TestGateway) async throws -> Void) async throws {
         try await TestGateway.with(
+            .tls,
             settings: { settings, directory in
                 try DevelopmentPKI.writeRevocationList(revoking: [], in: directory.appendingPathComponent("certs"))
                 settings.tls.crl = "certs/ca.crl"
@@ -168,18 +169,21 @@ import X509
     /// A list past its nextUpdate: audited and logged; with `tls.crlFailClosed` every client is refused.
     @Test(arguments: [false, true])
     func aListPastItsNextUpdateIsAuditedAndFailsClosedWhenConfigured(failClosed: Bool) async throws {
-        try await TestGateway.with(settings: { settings, directory in
-            // Issued ten days before the gateway's clock, valid for one: expired.
-            try DevelopmentPKI.writeRevocationList(
-                revoking: [],
-                in: directory.appendingPathComponent("certs"),
-                now: TestGateway.now.addingTimeInterval(-10 * 86_400),
-                validity: 86_400
-            )
-            settings.tls.crl = "certs/ca.crl"
-            settings.tls.crlCheckSeconds = 1
-            settings.tls.crlFailClosed = failClosed
-        }) { gw in
+        try await TestGateway.with(
+            .tls,
+            settings: { settings, directory in
+                // Issued ten days before the gateway's clock, valid for one: expired.
+                try DevelopmentPKI.writeRevocationList(
+                    revoking: [],
+                    in: directory.appendingPathComponent("certs"),
+                    now: TestGateway.now.addingTimeInterval(-10 * 86_400),
+                    validity: 86_400
+                )
+                settings.tls.crl = "certs/ca.crl"
+                settings.tls.crlCheckSeconds = 1
+                settings.tls.crlFailClosed = failClosed
+            }
+        ) { gw in
             let expiryAudited = try await eventually {
                 try await gw.store.auditEvents().contains { $0.reason == "crl_expired" && $0.outcome == .failed }
             }

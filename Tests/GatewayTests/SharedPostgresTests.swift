@@ -60,7 +60,7 @@ import VangnetCore
 
     @Test func twoInstancesOnOneDatabaseCommitEachBatchOnceAndLoseNothing() async throws {
         guard let database = try await Self.database() else { return }
-        try await TestGateway.with(database: database) { gw in
+        try await TestGateway.with(.tls, database: database) { gw in
             let second = try await gw.anotherInstance()
             let ports = [gw.port, second.port]
             let batches = try Self.batches().map { batch in

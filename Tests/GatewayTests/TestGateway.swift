@@ -3,17 +3,30 @@ import BatchEnvelope
 import DevelopmentSupport
 import Foundation
 import Gateway
+import Hummingbird
 import Logging
+import NIOEmbedded
 import Records
+import ServiceLifecycle
 import Storage
 import Synchronization
 import VangnetClient
 import VangnetCore
 import VangnetCrypto
+import X509
 
 /// A real gateway for a test: its own development PKI, keys and SQLite database in a temporary
-/// directory, serving mTLS on a free loopback port, with a fixed clock and captured logs.
+/// directory, a fixed clock and captured logs, its periodic services running. Reached through its
+/// router (``Transport/router``, the default: where routing, roles or a pipeline is the subject)
+/// or over mTLS on a free loopback port (``Transport/tls``: where TLS or the connection is).
 final class TestGateway: Sendable {
+    enum Transport: Sendable {
+        /// Requests go straight into the gateway's router (``RouterTransport``); no listener.
+        case router
+        /// The gateway serves mTLS on loopback; clients connect with their certificates.
+        case tls
+    }
+
     static let now = Date(timeIntervalSince1970: 1_795_435_200)  // 2026-11-23T12:00:00Z
     static let stranger = OIN("00000099000000000999")!
     /// Has a certificate from the test CA; a test may make it the contactgemeente of region 29 (Rijnmond).
@@ -23,19 +36,31 @@ final class TestGateway: Sendable {
     let gateway: Gateway
     let port: Int
     let logs: LogCapture
-    private let server: RunningGateway
+    let transport: Transport
+    private let server: RunningGateway?
+    private let background: BackgroundServices?
+    private let responder: (any HTTPResponder<GatewayRequestContext>)?
+    private let certificates = ConnectionCertificates()
 
     var store: any RecordStore { gateway.store }
     var configurationFile: URL { directory.appendingPathComponent("vangnet.json") }
     var certs: URL { directory.appendingPathComponent("certs") }
     var keys: URL { directory.appendingPathComponent("keys") }
 
-    private init(directory: URL, gateway: Gateway, logs: LogCapture, server: RunningGateway) {
+    private init(directory: URL, gateway: Gateway, logs: LogCapture, transport: Transport) async throws {
         self.directory = directory
         self.gateway = gateway
-        self.port = server.port
         self.logs = logs
-        self.server = server
+        self.transport = transport
+        switch transport {
+        case .tls:
+            let server = try await RunningGateway.start(gateway)
+            (self.server, self.port, self.background, self.responder) = (server, server.port, nil, nil)
+        case .router:
+            (self.server, self.port) = (nil, 0)
+            self.background = await BackgroundServices(gateway.services(serving: nil), logger: gateway.logger)
+            self.responder = gateway.router(peerCertificate: certificates.peerCertificate).buildResponder()
+        }
     }
 
     /// Runs `body` against a fresh gateway and tears it down afterwards.
@@ -43,6 +68,7 @@ final class TestGateway: Sendable {
     /// `database` replaces the SQLite file (a `postgres://` URL: several instances may share it).
     /// `settings` may change any other setting, given the test's directory (after the PKI exists).
     static func with<R>(
+        _ transport: Transport = .router,
         limits: GatewayConfiguration.Limits = .init(),
         policy: ((inout PolicyDocument) -> Void)? = nil,
         database: String? = nil,
@@ -98,12 +124,7 @@ final class TestGateway: Sendable {
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
         logger.logLevel = .trace
         let gateway = try await Gateway(configuration: configuration, clock: FixedClock(now), logger: logger)
-        let test = TestGateway(
-            directory: directory,
-            gateway: gateway,
-            logs: logs,
-            server: try await RunningGateway.start(gateway)
-        )
+        let test = try await TestGateway(directory: directory, gateway: gateway, logs: logs, transport: transport)
         do {
             let result = try await body(test)
             await test.stop()
@@ -128,13 +149,28 @@ final class TestGateway: Sendable {
     }
 
     func stop() async {
-        try? await server.stop()
+        try? await server?.stop()
+        await background?.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// An mTLS client holding the certificate `<name>.pem` (`nil`: no certificate) of `pki`.
     func client(_ name: String?, pki: String = "certs", port: Int? = nil) throws -> GatewayClient {
         let dir = directory.appendingPathComponent(pki)
+        if let responder, port == nil {
+            // Only TLS verifies the chain: a certificate of another CA is a test for `.tls`.
+            guard pki == "certs" else {
+                throw TestFailure("a certificate of the \(pki) PKI needs TestGateway.with(.tls)")
+            }
+            let channel = NIOAsyncTestingChannel()
+            if let name {
+                let pem = try String(contentsOf: dir.appendingPathComponent("\(name).pem"), encoding: .utf8)
+                certificates.attach(try Certificate(pemEncoded: pem), to: channel)
+            }
+            return GatewayClient(
+                transport: RouterTransport(responder: responder, channel: channel, logger: gateway.logger)
+            )
+        }
         return try GatewayClient(
             baseURL: "https://127.0.0.1:\(port ?? self.port)",
             certificate: name.map { dir.appendingPathComponent("\($0).pem") },
@@ -196,6 +232,43 @@ final class TestGateway: Sendable {
             ($0, try Data(contentsOf: URL(fileURLWithPath: $0)))
         }
     }
+}
+
+/// The gateway's periodic services (checkpoints, refusal summaries, retention, CRL checks) running
+/// in the background of a router-level test, as they would beside the listener.
+final class BackgroundServices: Sendable {
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    /// Returns once the group runs (a shutdown triggered before would leave it running).
+    init(_ services: [any Service], logger: Logger) async {
+        let (started, running) = AsyncStream.makeStream(of: Void.self)
+        let group = ServiceGroup(
+            configuration: .init(services: services + [Running(started: running)], logger: logger)
+        )
+        self.group = group
+        self.task = Task { try await group.run() }
+        for await _ in started { break }
+    }
+
+    private struct Running: Service {
+        let started: AsyncStream<Void>.Continuation
+        func run() async throws {
+            started.finish()
+            try? await gracefulShutdown()
+        }
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+/// A test's own precondition failed (not the gateway's behaviour).
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Waits until `condition` holds, checking every 100 ms for at most 10 s; whether it came to hold.
