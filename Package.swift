@@ -127,17 +127,28 @@ let package = Package(
             dependencies: ["FuzzSupport", "Records", "VangnetCore"],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "vangnet",
+        // `vangnet bench`: the benchmarks and their baselines (plain GRDB, PostgresNIO and SQLite
+        // C API reads, the Python status quo), apart from the tool that serves.
+        .target(
+            name: "Benchmarks",
             dependencies: [
-                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "BatchEnvelope", "Records",
-                "AuditLog", "Storage", "PostgresStorage",
-                "VangnetCore", "VangnetCrypto",
+                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "AuditLog", "BatchEnvelope",
+                "Records", "Storage", "PostgresStorage", "VangnetCore", "VangnetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "vangnet",
+            dependencies: [
+                "Gateway", "VangnetClient", "DevelopmentSupport", "Benchmarks", "AccessPolicy", "BatchEnvelope",
+                "Records", "AuditLog", "Storage", "PostgresStorage", "VangnetCore", "VangnetCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Gateway
 
 /// The `vangnet` command: the gateway and every tool around it.

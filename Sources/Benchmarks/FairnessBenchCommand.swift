@@ -50,10 +50,10 @@ extension BenchCommand {
             let alone: Double
             let loaded: Double
             do { alone = try await amsterdamMedian(port: server.port, directory: directory) } catch {
-                throw CommandFailure("alone: \(error)")
+                throw BenchmarkFailure("alone: \(error)")
             }
             do { loaded = try await underLoad(port: server.port, directory: directory) } catch {
-                throw CommandFailure("beside Utrecht: \(error)")
+                throw BenchmarkFailure("beside Utrecht: \(error)")
             }
             try await server.stop()
             print(
@@ -117,7 +117,7 @@ extension BenchCommand {
             }
             try await server.stop()
             guard answer.status == 201 else {
-                throw CommandFailure(
+                throw BenchmarkFailure(
                     "the batch was not committed: \(answer.refusal?.description ?? "status \(answer.status)")"
                 )
             }
@@ -138,7 +138,7 @@ extension BenchCommand {
                     )
                     let elapsed = ContinuousClock.now - start
                     guard answer.status == 200 else {
-                        throw CommandFailure("Amsterdam's pull failed: \(answer.status)")
+                        throw BenchmarkFailure("Amsterdam's pull failed: \(answer.status)")
                     }
                     // Pages of the current picture; at its end, again from the start.
                     cursor = answer.headers["vangnet-complete"] == "true" ? nil : answer.headers["vangnet-next-cursor"]
@@ -164,7 +164,7 @@ extension BenchCommand {
                                     limit: 10_000
                                 )
                                 guard answer.status == 200 else {
-                                    throw CommandFailure("Utrecht's pull failed: \(answer.status)")
+                                    throw BenchmarkFailure("Utrecht's pull failed: \(answer.status)")
                                 }
                                 cursor =
                                     answer.headers["vangnet-complete"] == "true"

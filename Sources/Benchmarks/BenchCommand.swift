@@ -11,8 +11,9 @@ import VangnetClient
 import VangnetCore
 import VangnetCrypto
 
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct BenchCommand: AsyncParsableCommand {
+    package init() {}
+    package static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (not tests): figures as ratios against baselines measured in the same run.",
         subcommands: [Ingest.self, AuditBench.self, Fairness.self, Pull.self]
@@ -198,7 +199,7 @@ struct IngestBenchmark {
             times.append(try await time { answer = try await client.push(envelopeFile: envelope) })
             guard answer?.status == 201 else {
                 try? await client.shutdown()
-                throw CommandFailure(
+                throw BenchmarkFailure(
                     "push \(times.count) was not committed: \(answer?.refusal?.description ?? "no answer")"
                 )
             }
@@ -264,7 +265,7 @@ struct IngestBenchmark {
                             defer { sqlite3_reset(statement) }
                             return sqlite3_step(statement)
                         }
-                        guard status == SQLITE_DONE else { throw CommandFailure("bound insert failed (\(status))") }
+                        guard status == SQLITE_DONE else { throw BenchmarkFailure("bound insert failed (\(status))") }
                     }
                 }
             }
@@ -335,7 +336,9 @@ struct IngestBenchmark {
             environment: env,
             discardErrors: true
         )
-        guard finished.status == 0 else { throw CommandFailure("\(arguments.prefix(2).joined(separator: " ")) failed") }
+        guard finished.status == 0 else {
+            throw BenchmarkFailure("\(arguments.prefix(2).joined(separator: " ")) failed")
+        }
         return finished.output
     }
 
@@ -355,4 +358,10 @@ struct IngestBenchmark {
         with db:
             db.executemany("INSERT INTO records (person, municipality, fields) VALUES (?, ?, ?)", rows())
         """#
+}
+
+/// A benchmark that could not run (its setup failed, a baseline is missing): one sentence.
+struct BenchmarkFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -197,7 +197,7 @@ extension BenchCommand {
                         try await $0.push(envelope: envelope)
                     }
                     guard answer.status == 201 else {
-                        throw CommandFailure(
+                        throw BenchmarkFailure(
                             "month \(month) \(source): \(answer.refusal?.description ?? "status \(answer.status)")"
                         )
                     }
@@ -263,7 +263,7 @@ extension BenchCommand {
                 let http = try await streamRate(largest, port: server.port, directory: directory)
                 let read = try await database.directRead(stream: rows.stream)
                 guard http.records == read.records else {
-                    throw CommandFailure(
+                    throw BenchmarkFailure(
                         "the pull gave \(http.records) records, the database holds \(read.records) for the stream"
                     )
                 }
@@ -425,7 +425,7 @@ extension BenchCommand {
                     counted.withLock { $0 += n }
                 }
             }
-            guard case .success = result else { throw CommandFailure("the stream pull was refused") }
+            guard case .success = result else { throw BenchmarkFailure("the stream pull was refused") }
             return (counted.withLock { $0 }, seconds(ContinuousClock.now - start))
         }
 
@@ -450,7 +450,7 @@ extension BenchCommand {
                         limit: 1000
                     )
                     times.append(seconds(ContinuousClock.now - start))
-                    guard answer.status == 200 else { throw CommandFailure("page refused: \(answer.status)") }
+                    guard answer.status == 200 else { throw BenchmarkFailure("page refused: \(answer.status)") }
                     cursor = answer.headers["vangnet-complete"] == "true" ? nil : answer.headers["vangnet-next-cursor"]
                 }
                 let first = times[0]
@@ -486,7 +486,7 @@ extension BenchCommand {
                                 )
                                 let elapsed = ContinuousClock.now - start
                                 guard answer.status == 200 else {
-                                    throw CommandFailure("page refused: \(answer.status)")
+                                    throw BenchmarkFailure("page refused: \(answer.status)")
                                 }
                                 times.append(
                                     Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -596,7 +596,7 @@ enum BenchDatabase {
             }
             if n > (best?.1.count ?? -1) { best = (consumer, (id, n)) }
         }
-        guard let best else { throw CommandFailure("no region received anything") }
+        guard let best else { throw BenchmarkFailure("no region received anything") }
         return best
     }
 
@@ -661,7 +661,7 @@ enum BenchDatabase {
         guard case .sqlite(let file) = self else { return true }
         var db: OpaquePointer?
         guard sqlite3_open_v2(file.path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else {
-            throw CommandFailure("cannot open the store")
+            throw BenchmarkFailure("cannot open the store")
         }
         defer { sqlite3_close(db) }
         let deadline = ContinuousClock.now + .seconds(120)
@@ -686,7 +686,7 @@ enum BenchDatabase {
         case .sqlite(let file):
             var db: OpaquePointer?
             guard sqlite3_open_v2(file.path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else {
-                throw CommandFailure("cannot open the store")
+                throw BenchmarkFailure("cannot open the store")
             }
             defer { sqlite3_close(db) }
             var statement: OpaquePointer?

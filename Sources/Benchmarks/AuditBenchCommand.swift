@@ -100,7 +100,7 @@ extension BenchCommand {
             var verdict: AuditVerdict?
             let verify = try measure { verdict = try store.verifyAudit(key: key.publicKey) }
             guard case .intact(let count, _, let checkpoints) = verdict, count == entries else {
-                throw CommandFailure("the chain did not verify")
+                throw BenchmarkFailure("the chain did not verify")
             }
 
             func row(_ name: String, _ seconds: Double) {
