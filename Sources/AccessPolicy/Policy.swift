@@ -12,7 +12,6 @@ package struct Policy: Sendable {
     /// What the checks found that does not stop the policy from working (a purpose nobody holds,
     /// regions without a contactgemeente).
     package let warnings: [PolicyProblem]
-    let organisations: [OIN: PolicyDocument.Organisation]
     /// Every organisation as its role's caller type.
     let callers: [OIN: Caller]
     let regions: [RegionNumber: PolicyDocument.Region]
@@ -38,7 +37,6 @@ package struct Policy: Sendable {
             GenericHash.hash(Array(try encoder.encode(document)), outputLength: 32).prefix(16)
         )
         self.warnings = check.warnings
-        self.organisations = check.organisations
         self.callers = check.organisations.compactMapValues { Caller($0, signingKeys: check.signingKeys[$0.oin] ?? []) }
         self.regions = check.regions
         self.routing = check.routing
