@@ -2,8 +2,21 @@ import Foundation
 import VangnetCore
 import VangnetCrypto
 
-/// The gateway side of the wire format: a push-driven state machine that reads an envelope as
-/// its bytes arrive, yields decrypted payload chunks, and at the end verifies the signature.
+/// The gateway side of the wire format: a reader you feed bytes as they arrive and then pull
+/// events from, one at a time (as swift-nio's single-step decoders are driven): the header, then
+/// decrypted payload chunks; at the end ``finish()`` verifies the signature.
+///
+/// ```swift
+/// try reader.feed(bytes)
+/// while let event = try reader.next() {
+///     switch event {
+///     case .header(let header): /* check it */ try reader.open(with: box, signingKey: key)
+///     case .payload(let chunk): /* stage what it holds */
+///     }
+/// }
+/// // ... once the body has ended:
+/// let opened = try reader.finish()
+/// ```
 ///
 /// Payload bytes it yields are **unverified** until ``finish()`` returns a ``OpenedBatch``: a
 /// caller must stage what it derives from them and commit only with that value in hand.
@@ -11,21 +24,30 @@ import VangnetCrypto
 package struct EnvelopeReader: ~Copyable {
     /// What the reader produced from the bytes fed so far.
     package enum Event {
-        /// The header was read; the caller checks it (source, key, dataset, time) and then calls
-        /// ``open(with:signingKey:)`` to go on.
+        /// The header was read; the caller checks it (source, key, dataset, time) and calls
+        /// ``open(with:signingKey:)`` before it asks for the next event.
         case header(EnvelopeHeader)
         /// A decrypted, not yet verified, payload chunk.
         case payload([UInt8])
     }
 
+    /// The payload opened: what reading the frames and checking the signature needs.
+    private struct Opening {
+        let header: EnvelopeHeader
+        let signingKey: SigningPublicKey
+        let decryptor: SecretStreamDecryptor
+    }
+
+    /// Where the reader is; each state holds what the next step needs.
     private enum State {
         case magicAndLength
         case header(length: Int)
+        /// The header was handed out; waiting for ``open(with:signingKey:)``.
         case awaitingKeys(EnvelopeHeader)
-        case frameLength
-        case frame(length: Int)
-        case signature
-        case done
+        case frameLength(Opening)
+        case frame(Opening, length: Int)
+        case signature(Opening)
+        case done(Opening, signature: [UInt8])
     }
 
     private var state: State = .magicAndLength
@@ -33,25 +55,30 @@ package struct EnvelopeReader: ~Copyable {
     private var consumed = 0
     private var digest = StreamingHash(outputLength: 64)
     private var envelopeHash = StreamingHash(outputLength: 32)
-    private var decryptor: SecretStreamDecryptor?
-    private var signingKey: SigningPublicKey?
-    private var header: EnvelopeHeader?
-    private var signature: [UInt8] = []
-    private var plaintextBuffer: [UInt8] = []
+    private var plaintext: [UInt8] = []
     private let maxEnvelopeBytes: Int
     private var totalBytes = 0
 
     package init(maxEnvelopeBytes: Int) { self.maxEnvelopeBytes = maxEnvelopeBytes }
 
-    /// Supplies the keys to open the payload after the ``Event/header(_:)`` event, and goes on
-    /// reading the bytes already fed; `body` receives the payload events.
-    package mutating func open(
-        with recipient: BoxKeyPair,
-        signingKey: SigningPublicKey,
-        _ body: (Event) throws -> Void
-    ) throws {
+    /// Takes the next bytes of the envelope; ``next()`` reads them.
+    package mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(EnvelopeError) {
+        totalBytes += bytes.count
+        guard totalBytes <= maxEnvelopeBytes else {
+            throw EnvelopeError(.tooLarge, "the envelope exceeds the limit of \(maxEnvelopeBytes) bytes")
+        }
+        envelopeHash.update(bytes)
+        if consumed > 0 && consumed >= buffer.count / 2 {
+            buffer.removeFirst(consumed)
+            consumed = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Supplies the keys to open the payload, after the ``Event/header(_:)`` event.
+    package mutating func open(with recipient: BoxKeyPair, signingKey: SigningPublicKey) throws(EnvelopeError) {
         guard case .awaitingKeys(let header) = state else {
-            preconditionFailure("open(with:) only after the header event")
+            preconditionFailure("open(with:signingKey:) only after the header event")
         }
         guard header.recipientKeyId == recipient.publicKey.keyID else {
             throw EnvelopeError(
@@ -67,63 +94,21 @@ package struct EnvelopeReader: ~Copyable {
         else {
             throw EnvelopeError(.malformed, "sealedPayloadKey or streamHeader is not base64")
         }
+        let decryptor: SecretStreamDecryptor
         do {
-            let key = try recipient.open(Array(sealed))
-            decryptor = try SecretStreamDecryptor(key: key, header: Array(streamHeader))
+            decryptor = try SecretStreamDecryptor(key: try recipient.open(Array(sealed)), header: Array(streamHeader))
         } catch {
             throw EnvelopeError(.payloadKeyUnreadable, "the payload key does not open with the gateway key")
         }
-        self.signingKey = signingKey
-        state = .frameLength
-        try drain(body)
+        state = .frameLength(Opening(header: header, signingKey: signingKey, decryptor: decryptor))
     }
 
-    /// Feeds the next bytes of the envelope; `body` receives events in order.
-    package mutating func feed(_ bytes: UnsafeRawBufferPointer, _ body: (Event) throws -> Void) throws {
-        totalBytes += bytes.count
-        guard totalBytes <= maxEnvelopeBytes else {
-            throw EnvelopeError(.tooLarge, "the envelope exceeds the limit of \(maxEnvelopeBytes) bytes")
-        }
-        envelopeHash.update(bytes)
-        buffer.append(contentsOf: bytes)
-        try drain(body)
-        if consumed > 0 && consumed >= buffer.count / 2 {
-            buffer.removeFirst(consumed)
-            consumed = 0
-        }
-    }
-
-    /// Ends the stream and verifies the signature.
-    /// - Returns: proof that the whole envelope was read, decrypted and verified.
-    package consuming func finish() throws(EnvelopeError) -> OpenedBatch {
-        guard case .done = state, let header = self.header, let signingKey = self.signingKey else {
-            if case .awaitingKeys = state { preconditionFailure("finish() before open(with:)") }
-            throw EnvelopeError(.truncated, "the envelope ends before its signature")
-        }
-        let message = EnvelopeFormat.signedMessage(digest: digest.finalize())
-        guard signingKey.isValidSignature(signature, for: message) else {
-            throw EnvelopeError(
-                .badSignature,
-                "the signature does not verify with the source's key \(signingKey.keyID)"
-            )
-        }
-        return OpenedBatch(header: header, envelopeHash: envelopeHash.finalize(), byteCount: totalBytes)
-    }
-
-    private var available: Int { buffer.count - consumed }
-
-    private mutating func take(_ n: Int, hashed: Bool = true) -> ArraySlice<UInt8> {
-        let slice = buffer[consumed..<consumed + n]
-        if hashed { slice.withUnsafeBytes { digest.update($0) } }
-        consumed += n
-        return slice
-    }
-
-    private mutating func drain(_ body: (Event) throws -> Void) throws {
+    /// The next event from the bytes fed so far, or `nil` when it needs more bytes.
+    package mutating func next() throws(EnvelopeError) -> Event? {
         while true {
             switch state {
             case .magicAndLength:
-                guard available >= 12 else { return }
+                guard available >= 12 else { return nil }
                 let prefix = take(12)
                 guard Array(prefix.prefix(8)) == EnvelopeFormat.magic else {
                     throw EnvelopeError(.malformed, "not a Vangnet envelope (magic bytes differ)")
@@ -134,53 +119,123 @@ package struct EnvelopeReader: ~Copyable {
                 }
                 state = .header(length: length)
             case .header(let length):
-                guard available >= length else { return }
-                let header = try EnvelopeHeader.decode(Array(take(length)))
-                guard header.version == 1 else {
-                    throw EnvelopeError(.unsupportedVersion, "envelope version \(header.version) is not supported")
-                }
-                guard EnvelopeFormat.isKeyID(header.signingKeyId), EnvelopeFormat.isKeyID(header.recipientKeyId) else {
-                    throw EnvelopeError(.malformed, "a key id is not 16 lower-case hex digits")
-                }
-                guard header.chunkSize > 0, header.chunkSize <= EnvelopeFormat.maxChunkSize else {
-                    throw EnvelopeError(.malformed, "chunk size \(header.chunkSize) is out of bounds")
-                }
-                self.header = header
+                guard available >= length else { return nil }
+                let header = try Self.checked(Array(take(length)))
                 state = .awaitingKeys(header)
-                try body(.header(header))
-                guard case .frameLength = state else { return }
+                return .header(header)
             case .awaitingKeys:
-                return
-            case .frameLength:
-                guard available >= 4 else { return }
+                preconditionFailure("next() after the header event, before open(with:signingKey:)")
+            case .frameLength(let opening):
+                guard available >= 4 else { return nil }
                 let length = Int(take(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-                guard let header, length >= SecretStream.overhead, length <= header.chunkSize + SecretStream.overhead
+                guard length >= SecretStream.overhead, length <= opening.header.chunkSize + SecretStream.overhead
                 else {
                     throw EnvelopeError(.malformed, "frame length \(length) is out of bounds")
                 }
-                state = .frame(length: length)
-            case .frame(let length):
-                guard available >= length else { return }
+                state = .frame(opening, length: length)
+            case .frame(let opening, let length):
+                guard available >= length else { return nil }
                 let frame = take(length)
                 do {
-                    try frame.withUnsafeBytes { try decryptor!.decrypt($0, into: &plaintextBuffer) }
+                    try frame.withUnsafeBytes { try opening.decryptor.decrypt($0, into: &plaintext) }
                 } catch {
                     throw EnvelopeError(
                         .decryptionFailed,
                         "payload chunk failed authentication (altered, reordered or out of place)"
                     )
                 }
-                state = decryptor!.isFinished ? .signature : .frameLength
-                try body(.payload(plaintextBuffer))
-            case .signature:
-                guard available >= EnvelopeFormat.signatureBytes else { return }
-                signature = Array(take(EnvelopeFormat.signatureBytes, hashed: false))
-                state = .done
+                state = opening.decryptor.isFinished ? .signature(opening) : .frameLength(opening)
+                return .payload(plaintext)
+            case .signature(let opening):
+                guard available >= EnvelopeFormat.signatureBytes else { return nil }
+                state = .done(opening, signature: Array(take(EnvelopeFormat.signatureBytes, hashed: false)))
             case .done:
                 guard available == 0 else { throw EnvelopeError(.trailingData, "bytes follow the signature") }
-                return
+                return nil
             }
         }
+    }
+
+    /// Ends the stream (every event pulled) and verifies the signature.
+    /// - Returns: proof that the whole envelope was read, decrypted and verified.
+    package consuming func finish() throws(EnvelopeError) -> OpenedBatch {
+        switch state {
+        case .done(let opening, let signature):
+            guard available == 0 else { throw EnvelopeError(.trailingData, "bytes follow the signature") }
+            let message = EnvelopeFormat.signedMessage(digest: digest.finalize())
+            guard opening.signingKey.isValidSignature(signature, for: message) else {
+                throw EnvelopeError(
+                    .badSignature,
+                    "the signature does not verify with the source's key \(opening.signingKey.keyID)"
+                )
+            }
+            return OpenedBatch(header: opening.header, envelopeHash: envelopeHash.finalize(), byteCount: totalBytes)
+        case .awaitingKeys:
+            preconditionFailure("finish() before open(with:signingKey:)")
+        case .magicAndLength, .header, .frameLength, .frame, .signature:
+            throw EnvelopeError(.truncated, "the envelope ends before its signature")
+        }
+    }
+
+    /// Reads a whole envelope held in memory, fed `piece` bytes at a time as a network would
+    /// deliver it, opened with `recipient` and `signingKey` whatever the header names (the
+    /// reader then refuses a mismatch): for tools, tests and the fuzzer; the gateway streams.
+    /// - Returns: the verified batch, its payload, and how many frames carried it.
+    /// - Throws: ``EnvelopeError`` for every refusal.
+    package static func open(
+        _ envelope: [UInt8],
+        with recipient: BoxKeyPair,
+        signingKey: SigningPublicKey,
+        piece: Int = 1 << 16,
+        maxEnvelopeBytes: Int = 1 << 30
+    ) throws -> (batch: OpenedBatch, payload: [UInt8], frames: Int) {
+        var reader = EnvelopeReader(maxEnvelopeBytes: maxEnvelopeBytes)
+        var payload: [UInt8] = []
+        var frames = 0
+        var start = 0
+        while start < envelope.count {
+            let end = min(envelope.count, start + max(piece, 1))
+            try envelope[start..<end].withUnsafeBytes { try reader.feed($0) }
+            while let event = try reader.next() {
+                switch event {
+                case .header: try reader.open(with: recipient, signingKey: signingKey)
+                case .payload(let chunk):
+                    payload += chunk
+                    frames += 1
+                }
+            }
+            start = end
+        }
+        return (try reader.finish(), payload, frames)
+    }
+
+    /// The header's bytes decoded and checked: version, key ids, chunk size.
+    private static func checked(_ bytes: [UInt8]) throws(EnvelopeError) -> EnvelopeHeader {
+        let header: EnvelopeHeader
+        do { header = try EnvelopeHeader.decode(bytes) } catch let error as EnvelopeError {
+            throw error
+        } catch {
+            throw EnvelopeError(.malformed, "the header could not be read")
+        }
+        guard header.version == 1 else {
+            throw EnvelopeError(.unsupportedVersion, "envelope version \(header.version) is not supported")
+        }
+        guard EnvelopeFormat.isKeyID(header.signingKeyId), EnvelopeFormat.isKeyID(header.recipientKeyId) else {
+            throw EnvelopeError(.malformed, "a key id is not 16 lower-case hex digits")
+        }
+        guard header.chunkSize > 0, header.chunkSize <= EnvelopeFormat.maxChunkSize else {
+            throw EnvelopeError(.malformed, "chunk size \(header.chunkSize) is out of bounds")
+        }
+        return header
+    }
+
+    private var available: Int { buffer.count - consumed }
+
+    private mutating func take(_ n: Int, hashed: Bool = true) -> ArraySlice<UInt8> {
+        let slice = buffer[consumed..<consumed + n]
+        if hashed { slice.withUnsafeBytes { digest.update($0) } }
+        consumed += n
+        return slice
     }
 }
 

@@ -22,19 +22,14 @@ enum EnvelopeHarness {
     static func run(_ input: UnsafeRawBufferPointer) -> Bool {
         guard let first = input.first else { return false }
         let step = Int(first) * 16 + 1
-        var reader = EnvelopeReader(maxEnvelopeBytes: 1 << 20)
         do {
-            var offset = 1
-            while offset < input.count {
-                let end = min(offset + step, input.count)
-                var headerRead = false
-                try reader.feed(UnsafeRawBufferPointer(rebasing: input[offset..<end])) { event in
-                    if case .header = event { headerRead = true }
-                }
-                if headerRead { try reader.open(with: recipient, signingKey: signer.publicKey) { _ in } }
-                offset = end
-            }
-            _ = try reader.finish()
+            _ = try EnvelopeReader.open(
+                Array(input.dropFirst()),
+                with: recipient,
+                signingKey: signer.publicKey,
+                piece: step,
+                maxEnvelopeBytes: 1 << 20
+            )
             return true
         } catch is EnvelopeError {
             return false  // refused with a reason: what hostile input should get

@@ -74,31 +74,29 @@ package struct IngestPipeline: Sendable {
                     guard ContinuousClock.now <= deadline else {
                         throw GatewayRefusal(.uploadTooSlow, "the upload took longer than \(limits.maxUploadSeconds) s")
                     }
-                    var header: EnvelopeHeader?
-                    try buffer.withUnsafeReadableBytes { bytes in
-                        try reader.feed(bytes) { event in
-                            switch event {
-                            case .header(let h): header = h
-                            case .payload(let chunk): try batch.consume(chunk)
-                            }
-                        }
-                    }
-                    if let header {
-                        batch.name(header)
-                        let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
-                        earlierCommit = try await store.committedBatch(source: header.source, batchId: header.batchId)
-                        if earlierCommit == nil {
-                            stage = try await store.beginStaging(
+                    try buffer.withUnsafeReadableBytes { try reader.feed($0) }
+                    while let event = try reader.next() {
+                        switch event {
+                        case .header(let header):
+                            batch.name(header)
+                            let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
+                            earlierCommit = try await store.committedBatch(
                                 source: header.source,
-                                batchId: header.batchId,
-                                dataset: header.dataset,
-                                epoch: active.pseudonymiser.epoch,
-                                at: clock.now()
+                                batchId: header.batchId
                             )
-                        }
-                        batch.start(schema: schema, mode: header.batchMode, keepRecords: earlierCommit == nil)
-                        try reader.open(with: keys.box, signingKey: signingKey) { event in
-                            if case .payload(let chunk) = event { try batch.consume(chunk) }
+                            if earlierCommit == nil {
+                                stage = try await store.beginStaging(
+                                    source: header.source,
+                                    batchId: header.batchId,
+                                    dataset: header.dataset,
+                                    epoch: active.pseudonymiser.epoch,
+                                    at: clock.now()
+                                )
+                            }
+                            batch.start(schema: schema, mode: header.batchMode, keepRecords: earlierCommit == nil)
+                            try reader.open(with: keys.box, signingKey: signingKey)
+                        case .payload(let chunk):
+                            try batch.consume(chunk)
                         }
                     }
                     if batch.pending.count >= Self.stagingBatchSize, let stage { try await flush(stage) }

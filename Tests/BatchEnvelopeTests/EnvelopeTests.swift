@@ -30,28 +30,14 @@ import VangnetCrypto
 
     /// Reads `envelope` in pieces of `piece` bytes, as a network would deliver it.
     func open(_ envelope: [UInt8], piece: Int = 777, key: SigningPublicKey? = nil) throws -> (OpenedBatch, [UInt8]) {
-        var reader = EnvelopeReader(maxEnvelopeBytes: 1 << 24)
-        var plaintext: [UInt8] = []
-        var start = 0
-        while start < envelope.count {
-            let end = min(envelope.count, start + piece)
-            var header: EnvelopeHeader?
-            try envelope[start..<end].withUnsafeBytes { bytes in
-                try reader.feed(bytes) { event in
-                    switch event {
-                    case .header(let h): header = h
-                    case .payload(let p): plaintext += p
-                    }
-                }
-            }
-            if header != nil {
-                try reader.open(with: gateway, signingKey: key ?? signer.publicKey) {
-                    if case .payload(let p) = $0 { plaintext += p }
-                }
-            }
-            start = end
-        }
-        return (try reader.finish(), plaintext)
+        let read = try EnvelopeReader.open(
+            envelope,
+            with: gateway,
+            signingKey: key ?? signer.publicKey,
+            piece: piece,
+            maxEnvelopeBytes: 1 << 24
+        )
+        return (read.batch, read.payload)
     }
 
     func refusal(_ envelope: [UInt8], key: SigningPublicKey? = nil) -> EnvelopeError.Code? {
@@ -141,7 +127,7 @@ import VangnetCrypto
         var reader = EnvelopeReader(maxEnvelopeBytes: 100)
         let envelope = try seal()
         #expect(throws: EnvelopeError(.tooLarge, "the envelope exceeds the limit of 100 bytes")) {
-            try envelope.withUnsafeBytes { try reader.feed($0) { _ in } }
+            try envelope.withUnsafeBytes { try reader.feed($0) }
         }
     }
 }

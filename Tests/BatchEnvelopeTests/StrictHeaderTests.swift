@@ -40,14 +40,8 @@ import VangnetCrypto
 
     /// What the reader says of `envelope`: `nil` if it opens, else the refusal's code and message.
     func refusal(_ envelope: [UInt8]) -> (String, String)? {
-        var reader = EnvelopeReader(maxEnvelopeBytes: 1 << 20)
         do {
-            var opened = false
-            try envelope.withUnsafeBytes { bytes in
-                try reader.feed(bytes) { if case .header = $0 { opened = true } }
-            }
-            if opened { try reader.open(with: gateway, signingKey: signer.publicKey) { _ in } }
-            _ = try reader.finish()
+            _ = try EnvelopeReader.open(envelope, with: gateway, signingKey: signer.publicKey, piece: envelope.count)
             return nil
         } catch let error as EnvelopeError {
             return (error.code.description, error.reason)

@@ -49,19 +49,8 @@ import VangnetCrypto
 
     func open(_ base64: String) throws -> (OpenedBatch, [UInt8], Int) {
         let bytes = Array(Data(base64Encoded: base64)!)
-        var reader = EnvelopeReader(maxEnvelopeBytes: 1 << 20)
-        var payload: [UInt8] = []
-        var frames = 0
-        var header: EnvelopeHeader?
-        try bytes.withUnsafeBytes { try reader.feed($0) { if case .header(let h) = $0 { header = h } } }
-        guard header != nil else { throw EnvelopeError(.truncated, "no header") }
-        try reader.open(with: gatewayBox, signingKey: sourceKey) {
-            if case .payload(let p) = $0 {
-                payload += p
-                frames += 1
-            }
-        }
-        return (try reader.finish(), payload, frames)
+        let read = try EnvelopeReader.open(bytes, with: gatewayBox, signingKey: sourceKey, piece: bytes.count)
+        return (read.batch, read.payload, read.frames)
     }
 
     @Test func keysAndKeyIDsMatch() throws {

@@ -127,10 +127,7 @@ import VangnetCrypto
                 createdAt: Date(),
                 recordCount: 1
             )
-        var reader = EnvelopeReader(maxEnvelopeBytes: 1 << 20)
-        try envelope.withUnsafeBytes { try reader.feed($0) { _ in } }
-        try reader.open(with: gatewayBox, signingKey: signer.publicKey) { _ in }
-        return try reader.finish()
+        return try EnvelopeReader.open(envelope, with: gatewayBox, signingKey: signer.publicKey).batch
     }
 
     func event(_ object: String, _ i: Int = 0) -> AuditEvent {
