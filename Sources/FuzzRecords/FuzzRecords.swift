@@ -27,7 +27,7 @@ enum RecordHarness {
             }
             var valid = false
             for validator in validators {
-                switch validator.validate(line: bytes, number: number) {
+                switch bytes.withUnsafeBytes({ validator.validate(line: $0, number: number) }) {
                 case .success(let record):
                     precondition(record.line == number)
                     valid = true
@@ -39,10 +39,12 @@ enum RecordHarness {
         var offset = 1
         while offset < input.count {
             let end = min(offset + step, input.count)
-            splitter.feed(UnsafeRawBufferPointer(rebasing: input[offset..<end]), validate)
+            splitter.feed(Array(input[offset..<end]))
+            while let line = splitter.next() { validate(line) }
             offset = end
         }
-        splitter.finish(validate)
+        splitter.finish()
+        while let line = splitter.next() { validate(line) }
         return allValid
     }
 

@@ -41,140 +41,160 @@ package struct IngestPipeline: Sendable {
 
     /// Reads an envelope from `body` on behalf of `caller` and commits it or refuses it.
     ///
-    /// Records are staged in the store while the bytes stream in, so memory stays bounded by one
-    /// frame and one staging buffer, whatever the batch size.
+    /// A push moves through three states, each a function below: awaiting the header (read and
+    /// admitted before anything is decrypted), then either staging a new batch (records written
+    /// to the store, invisible, while the bytes stream in, so memory stays bounded by one frame and
+    /// one staging buffer) or replaying a batch id committed before (lines counted, nothing kept,
+    /// the envelope hash compared at the end).
     /// - Throws: ``GatewayRefusal`` for anything refused (already audited).
     package func ingest<Body: AsyncSequence>(_ body: Body, caller: Caller.Source) async throws -> Outcome
     where Body.Element == ByteBuffer {
-        // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
-        let active = state.current
-        var batch = BatchInProgress(
-            limits: limits,
-            policy: active.policy,
-            pseudonymiser: active.pseudonymiser,
-            reference: reference
-        )
-        var stage: StagingID?
-        let deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
+        var name = BatchName()
         do {
-            // At most one staging write runs while the next records are parsed: a child task of
-            // this group, so none outlives the push (a refusal waits for it before discarding).
-            let read = try await withThrowingTaskGroup(of: Void.self, returning: Read.self) { staging in
-                var reader = EnvelopeReader(maxEnvelopeBytes: limits.maxEnvelopeBytes)
-                var earlierCommit: (envelopeHash: [UInt8], receipt: SignedReceiptJSON)?
-                var writing = false
-                func flush(_ stage: StagingID) async throws {
-                    let records = batch.takePending()
-                    if writing { try await staging.next() }
-                    staging.addTask { [store] in try await store.stage(records, into: stage) }
-                    writing = true
-                }
-                var bytes = body.makeAsyncIterator()
-                while let buffer = try await Self.next(&bytes) {
-                    guard ContinuousClock.now <= deadline else {
-                        throw GatewayRefusal(.uploadTooSlow, "the upload took longer than \(limits.maxUploadSeconds) s")
-                    }
-                    try buffer.withUnsafeReadableBytes { try reader.feed($0) }
-                    while let event = try reader.next() {
-                        switch event {
-                        case .header(let header):
-                            batch.name(header)
-                            let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
-                            earlierCommit = try await store.committedBatch(
-                                source: header.source,
-                                batchId: header.batchId
-                            )
-                            if earlierCommit == nil {
-                                stage = try await store.beginStaging(
-                                    source: header.source,
-                                    batchId: header.batchId,
-                                    dataset: header.dataset,
-                                    epoch: active.pseudonymiser.epoch,
-                                    at: clock.now()
-                                )
-                            }
-                            batch.start(schema: schema, mode: header.batchMode, keepRecords: earlierCommit == nil)
-                            try reader.open(with: keys.box, signingKey: signingKey)
-                        case .payload(let chunk):
-                            try batch.consume(chunk)
-                        }
-                    }
-                    if batch.pending.count >= Self.stagingBatchSize, let stage { try await flush(stage) }
-                }
-                let opened = try reader.finish()
-                try batch.finish()
-                guard batch.lineCount == opened.header.recordCount else {
-                    throw GatewayRefusal(
-                        .recordCountMismatch,
-                        "the header announces \(opened.header.recordCount) records, the payload holds \(batch.lineCount)"
-                    )
-                }
-                if let earlierCommit { return .retry(of: earlierCommit, opened) }
-                guard let stage else { preconditionFailure("a verified batch without a staging area") }
-                try await flush(stage)
-                try await staging.waitForAll()
-                return .staged(opened, stage)
-            }
-            switch read {
-            case .retry(let earlier, let opened):
-                return try await retry(of: earlier, opened: opened, batch: batch, caller: caller)
-            case .staged(let opened, let stage):
-                return try await commit(opened, stage: stage, batch: batch, caller: caller)
-            }
+            return try await read(
+                PushBody(body.makeAsyncIterator(), limits: limits),
+                caller: caller,
+                naming: &name
+            )
+        } catch let error as GatewayRefusal {
+            try await audit(refused: error, of: name, caller: caller)
+            throw error
         } catch {
-            if let stage { try? await store.discard(stage) }
-            let refusal: GatewayRefusal
-            switch error {
-            case let r as GatewayRefusal: refusal = r
-            case let e as EnvelopeError: refusal = GatewayRefusal(e)
-            default:
-                metrics.batch("failed", dataset: batch.dataset)
-                try? await store.appendAudit(
-                    AuditEvent(
-                        time: clock.now(),
-                        actor: caller.oin,
-                        role: caller.role,
-                        action: .batchPush,
-                        object: batch.object,
-                        outcome: .failed,
-                        reason: "internal_error",
-                        dataset: batch.dataset
-                    )
-                )
-                throw error
-            }
-            metrics.batch("refused", dataset: batch.dataset)
-            try await store.appendAudit(
+            metrics.batch("failed", dataset: name.dataset)
+            try? await store.appendAudit(
                 AuditEvent(
                     time: clock.now(),
                     actor: caller.oin,
                     role: caller.role,
                     action: .batchPush,
-                    object: batch.object,
-                    outcome: .refused,
-                    reason: refusal.code.rawValue,
-                    dataset: batch.dataset
+                    object: name.object,
+                    outcome: .failed,
+                    reason: GatewayRefusal.Code.internalError.rawValue,
+                    dataset: name.dataset
                 )
             )
-            throw refusal
+            throw error
         }
     }
 
-    /// What reading a push's body ended in: a retry of a committed batch, or a batch staged whole.
-    private enum Read {
-        case retry(of: (envelopeHash: [UInt8], receipt: SignedReceiptJSON), OpenedBatch)
-        case staged(OpenedBatch, StagingID)
-    }
-
-    /// The body's next bytes. An error here is the request's HTTP framing (a broken chunked
-    /// encoding, for example): the client's fault, refused as such.
-    private static func next<Bytes: AsyncIteratorProtocol>(_ bytes: inout Bytes) async throws -> ByteBuffer?
-    where Bytes.Element == ByteBuffer {
+    /// Awaiting the header: admits it (source, dataset, key, schema version, time, size) and
+    /// goes on to stage a new batch or replay a committed one.
+    private func read<Bytes>(
+        _ body: consuming PushBody<Bytes>,
+        caller: Caller.Source,
+        naming name: inout BatchName
+    ) async throws -> Outcome {
+        // One batch is read under one policy and one key epoch, even if a reload happens meanwhile.
+        let active = state.current
+        let header = try await body.header()
+        name = BatchName(header, policy: active.policy)
+        let (signingKey, schema) = try admit(header, caller: caller, policy: active.policy)
+        let earlier = try await store.committedBatch(source: header.source, batchId: header.batchId)
+        try body.open(with: keys.box, signingKey: signingKey)
+        if let earlier {
+            return try await replay(body, of: earlier, caller: caller, name: name)
+        }
+        let stage = try await store.beginStaging(
+            source: header.source,
+            batchId: header.batchId,
+            dataset: header.dataset,
+            epoch: active.pseudonymiser.epoch,
+            at: clock.now()
+        )
         do {
-            return try await bytes.next()
+            var batch = BatchInProgress(
+                schema: schema,
+                mode: header.batchMode,
+                limits: limits,
+                policy: active.policy,
+                pseudonymiser: active.pseudonymiser,
+                reference: reference
+            )
+            let opened = try await self.stage(body, into: stage, batch: &batch)
+            return try await commit(opened, stage: stage, batch: batch, caller: caller, name: name)
         } catch {
-            throw GatewayRefusal(.bodyMalformed, "the request body could not be read: its HTTP framing is broken")
+            try? await store.discard(stage)
+            throw error
         }
+    }
+
+    /// Staging a new batch: every record validated, pseudonymised and routed as its line
+    /// completes, and written to the staging area in groups. At most one write is in flight while
+    /// the next records are read: a child task of this group, so none outlives the push.
+    private func stage<Bytes>(
+        _ body: consuming PushBody<Bytes>,
+        into stage: StagingID,
+        batch: inout BatchInProgress
+    ) async throws -> OpenedBatch {
+        try await withThrowingTaskGroup(of: Void.self) { writes in
+            func write(_ records: [StagedLine]) async throws {
+                try await writes.next()  // the write before, if one is in flight
+                writes.addTask { [store] in try await store.stage(records, into: stage) }
+            }
+            while let chunk = try await body.nextChunk() {
+                try batch.consume(chunk)
+                if batch.pending.count >= Self.stagingBatchSize { try await write(batch.takePending()) }
+            }
+            try batch.finish()
+            try await write(batch.takePending())
+            try await writes.waitForAll()
+        }
+        let opened = try body.finish()
+        try Self.check(count: batch.lineCount, of: opened)
+        return opened
+    }
+
+    /// Replaying a batch id this source committed before: its lines are counted (a retry answers
+    /// as the first push did), nothing is kept, and the end compares the envelope's hash.
+    private func replay<Bytes>(
+        _ body: consuming PushBody<Bytes>,
+        of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON),
+        caller: Caller.Source,
+        name: BatchName
+    ) async throws -> Outcome {
+        var lines = LineSplitter(maxLineBytes: limits.maxRecordBytes)
+        var count = 0
+        func countLines() throws(GatewayRefusal) {
+            while lines.next() != nil {
+                count += 1
+                guard count <= limits.maxRecords else { throw BatchInProgress.tooManyRecords(limits) }
+            }
+        }
+        while let chunk = try await body.nextChunk() {
+            lines.feed(chunk)
+            try countLines()
+        }
+        lines.finish()
+        try countLines()
+        let opened = try body.finish()
+        try Self.check(count: count, of: opened)
+        return try await retry(of: earlier, opened: opened, caller: caller, name: name)
+    }
+
+    /// The lines read must be the records the header announced.
+    private static func check(count: Int, of opened: OpenedBatch) throws(GatewayRefusal) {
+        guard count == opened.header.recordCount else {
+            throw GatewayRefusal(
+                .recordCountMismatch,
+                "the header announces \(opened.header.recordCount) records, the payload holds \(count)"
+            )
+        }
+    }
+
+    private func audit(refused refusal: GatewayRefusal, of name: BatchName, caller: Caller.Source) async throws {
+        metrics.batch("refused", dataset: name.dataset)
+        try await store.appendAudit(
+            AuditEvent(
+                time: clock.now(),
+                actor: caller.oin,
+                role: caller.role,
+                action: .batchPush,
+                object: name.object,
+                outcome: .refused,
+                reason: refusal.code.rawValue,
+                dataset: name.dataset
+            )
+        )
     }
 
     /// A push of a batch id this source committed before: the same bytes get the first receipt,
@@ -182,8 +202,8 @@ package struct IngestPipeline: Sendable {
     private func retry(
         of earlier: (envelopeHash: [UInt8], receipt: SignedReceiptJSON),
         opened: OpenedBatch,
-        batch: BatchInProgress,
-        caller: Caller.Source
+        caller: Caller.Source,
+        name: BatchName
     ) async throws -> Outcome {
         guard earlier.envelopeHash == opened.envelopeHash else { throw Self.conflict(opened.header) }
         metrics.batch("duplicate", dataset: opened.header.dataset)
@@ -193,9 +213,9 @@ package struct IngestPipeline: Sendable {
                 actor: caller.oin,
                 role: caller.role,
                 action: .batchRetry,
-                object: batch.object,
+                object: name.object,
                 outcome: .success,
-                dataset: batch.dataset
+                dataset: name.dataset
             )
         )
         return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(earlier.receipt.utf8)))
@@ -252,7 +272,8 @@ package struct IngestPipeline: Sendable {
         _ opened: OpenedBatch,
         stage: StagingID,
         batch: BatchInProgress,
-        caller: Caller.Source
+        caller: Caller.Source,
+        name: BatchName
     ) async throws -> Outcome {
         let header = opened.header
         let now = clock.now()
@@ -271,7 +292,7 @@ package struct IngestPipeline: Sendable {
         let receiptJSON = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
         var tally = ["accepted": batch.acceptedCount, "rejected": batch.rejections.count, "bytes": opened.byteCount]
         for rejection in batch.rejections { tally["rejected." + rejection.reason.rawValue, default: 0] += 1 }
-        let (object, dataset, base) = (batch.object, batch.dataset, tally)
+        let (object, dataset, base) = (name.object, name.dataset, tally)
         let active = state.current
         // A commit of a large batch leaves its allocations free in glibc's heaps; give them back.
         defer { ProcessMemory.releaseFreed() }
@@ -318,9 +339,9 @@ package struct IngestPipeline: Sendable {
                     actor: caller.oin,
                     role: caller.role,
                     action: .batchRetry,
-                    object: batch.object,
+                    object: name.object,
                     outcome: .success,
-                    dataset: batch.dataset
+                    dataset: name.dataset
                 )
             )
             return .duplicate(try JSONDecoder().decode(SignedReceipt.self, from: Data(first.utf8)))
@@ -330,37 +351,128 @@ package struct IngestPipeline: Sendable {
     }
 }
 
-/// The records of a batch being read: validated, pseudonymised and routed as lines complete, and
-/// handed in small groups to the staging area. The BSN of a line goes no further than ``take(_:_:)``.
+/// What a push is audited under: `batch:unread` until its header is read, then its source and
+/// batch id, and the dataset if the gateway knows it (an unknown id is input and not recorded).
+struct BatchName: Sendable {
+    private(set) var object = "batch:unread"
+    private(set) var dataset: DatasetID?
+
+    init() {}
+
+    init(_ header: EnvelopeHeader, policy: Policy) {
+        object = "batch:\(header.source)/\(header.batchId)"
+        dataset = policy.schema(header.dataset) != nil ? header.dataset : nil
+    }
+}
+
+/// A push's body as the envelope reader's events, bytes pulled from the request as the reader
+/// needs them, within the upload's time limit.
+struct PushBody<Bytes: AsyncIteratorProtocol>: ~Copyable where Bytes.Element == ByteBuffer {
+    private var bytes: Bytes
+    private var reader: EnvelopeReader
+    private let deadline: ContinuousClock.Instant
+    private let maxSeconds: Int
+
+    init(_ bytes: Bytes, limits: GatewayConfiguration.Limits) {
+        self.bytes = bytes
+        self.reader = EnvelopeReader(maxEnvelopeBytes: limits.maxEnvelopeBytes)
+        self.maxSeconds = limits.maxUploadSeconds
+        self.deadline = ContinuousClock.now + .seconds(limits.maxUploadSeconds)
+    }
+
+    /// The envelope's header, not yet checked by anyone but the reader.
+    mutating func header() async throws(GatewayRefusal) -> EnvelopeHeader {
+        switch try await next() {
+        case .header(let header): return header
+        case .payload: preconditionFailure("the reader yields the header first")
+        case nil: throw GatewayRefusal(EnvelopeError(.truncated, "the envelope ends before its header"))
+        }
+    }
+
+    /// Opens the payload with the keys the admitted header called for.
+    mutating func open(with recipient: BoxKeyPair, signingKey: SigningPublicKey) throws(GatewayRefusal) {
+        do { try reader.open(with: recipient, signingKey: signingKey) } catch { throw GatewayRefusal(error) }
+    }
+
+    /// The next decrypted (unverified) payload chunk, or nil once the body has ended.
+    mutating func nextChunk() async throws(GatewayRefusal) -> [UInt8]? {
+        switch try await next() {
+        case .payload(let chunk): return chunk
+        case .header: preconditionFailure("an envelope has one header")
+        case nil: return nil
+        }
+    }
+
+    /// Verifies the signature, once every chunk has been read.
+    consuming func finish() throws(GatewayRefusal) -> OpenedBatch {
+        do { return try reader.finish() } catch { throw GatewayRefusal(error) }
+    }
+
+    private mutating func next() async throws(GatewayRefusal) -> EnvelopeReader.Event? {
+        while true {
+            do {
+                if let event = try reader.next() { return event }
+            } catch {
+                throw GatewayRefusal(error)
+            }
+            let buffer: ByteBuffer?
+            do {
+                buffer = try await bytes.next()
+            } catch {
+                // The request's HTTP framing (a broken chunked encoding, for example): the client's fault.
+                throw GatewayRefusal(.bodyMalformed, "the request body could not be read: its HTTP framing is broken")
+            }
+            guard let buffer else { return nil }
+            guard ContinuousClock.now <= deadline else {
+                throw GatewayRefusal(.uploadTooSlow, "the upload took longer than \(maxSeconds) s")
+            }
+            do {
+                try buffer.withUnsafeReadableBytes { bytes throws(EnvelopeError) in try reader.feed(bytes) }
+            } catch {
+                throw GatewayRefusal(error)
+            }
+        }
+    }
+}
+
+/// The records of a new batch as its lines complete: validated, pseudonymised and routed, and
+/// handed in groups to the staging area. The BSN of a line goes no further than ``take(_:)``.
 struct BatchInProgress {
     private let limits: GatewayConfiguration.Limits
     private let policy: Policy
     private let pseudonymiser: Pseudonymiser
-    private let reference: ReferenceData
+    private let validator: RecordValidator
+    private let mode: BatchMode
     private var splitter: LineSplitter
-    private var validator: RecordValidator?
-    private var keepRecords = true
     /// Accepted lines not yet written to the staging area.
     private(set) var pending: [StagedLine] = []
     /// The keys of every accepted line: a second line for the same record is rejected, and for a
     /// complete picture they are the records it holds.
     private(set) var keys = Set<RecordKey>()
-    private var mode = BatchMode.changes
     private(set) var acceptedCount = 0
     private(set) var rejections: [RecordRejection] = []
-    private(set) var object = "batch:unread"
-    /// The header's dataset, once read, if the gateway knows it (an unknown id is input and not recorded).
-    private(set) var dataset: DatasetID?
 
-    init(limits: GatewayConfiguration.Limits, policy: Policy, pseudonymiser: Pseudonymiser, reference: ReferenceData) {
+    init(
+        schema: DatasetSchema,
+        mode: BatchMode,
+        limits: GatewayConfiguration.Limits,
+        policy: Policy,
+        pseudonymiser: Pseudonymiser,
+        reference: ReferenceData
+    ) {
         self.limits = limits
         self.policy = policy
         self.pseudonymiser = pseudonymiser
-        self.reference = reference
+        self.mode = mode
+        self.validator = RecordValidator(schema: schema, reference: reference, maxRecordBytes: limits.maxRecordBytes)
         self.splitter = LineSplitter(maxLineBytes: limits.maxRecordBytes)
     }
 
     var lineCount: Int { acceptedCount + rejections.count }
+
+    static func tooManyRecords(_ limits: GatewayConfiguration.Limits) -> GatewayRefusal {
+        GatewayRefusal(.tooManyRecords, "the payload holds more than \(limits.maxRecords) records")
+    }
 
     /// Hands over the pending records for staging.
     mutating func takePending() -> [StagedLine] {
@@ -368,48 +480,30 @@ struct BatchInProgress {
         return pending
     }
 
-    /// `keepRecords: false` validates without keeping records (a retry of a committed batch).
-    mutating func start(schema: DatasetSchema, mode: BatchMode, keepRecords: Bool) {
-        self.keepRecords = keepRecords
-        self.mode = mode
-        validator = RecordValidator(schema: schema, reference: reference, maxRecordBytes: limits.maxRecordBytes)
+    /// Takes the lines that `chunk` completes.
+    mutating func consume(_ chunk: [UInt8]) throws(GatewayRefusal) {
+        splitter.feed(chunk)
+        while let line = splitter.next() { try take(line) }
     }
 
-    mutating func name(_ header: EnvelopeHeader) {
-        object = "batch:\(header.source)/\(header.batchId)"
-        dataset = policy.schema(header.dataset) != nil ? header.dataset : nil
+    /// Takes the last line, which may have no newline.
+    mutating func finish() throws(GatewayRefusal) {
+        splitter.finish()
+        while let line = splitter.next() { try take(line) }
     }
 
-    mutating func consume(_ chunk: [UInt8]) throws {
-        guard let validator else { preconditionFailure("payload before the header was admitted") }
-        // The splitter is moved out while it calls back into `take`, which mutates self.
-        var lines = LineSplitter(maxLineBytes: 0)
-        swap(&lines, &splitter)
-        defer { swap(&lines, &splitter) }
-        try chunk.withUnsafeBytes { bytes in try lines.feed(bytes) { try take($0, validator) } }
-    }
-
-    mutating func finish() throws {
-        guard let validator else { return }
-        var lines = LineSplitter(maxLineBytes: 0)
-        swap(&lines, &splitter)
-        defer { swap(&lines, &splitter) }
-        try lines.finish { try take($0, validator) }
-    }
-
-    private mutating func take(_ line: LineSplitter.Line, _ validator: RecordValidator) throws {
-        guard lineCount < limits.maxRecords else {
-            throw GatewayRefusal(.tooManyRecords, "the payload holds more than \(limits.maxRecords) records")
-        }
+    private mutating func take(_ line: LineSplitter.Line) throws(GatewayRefusal) {
+        guard lineCount < limits.maxRecords else { throw Self.tooManyRecords(limits) }
         switch line {
         case .oversized(let number):
             rejections.append(RecordRejection(line: number, reason: .recordTooLarge))
         case .line(let bytes, let number):
-            let validated: Result<ValidatedLine, RecordRejection> =
+            let validated: Result<ValidatedLine, RecordRejection> = bytes.withUnsafeBytes { bytes in
                 switch mode {
                 case .full: validator.validate(line: bytes, number: number).map(ValidatedLine.record)
                 case .changes: validator.validateChange(line: bytes, number: number)
                 }
+            }
             let line: StagedLine
             switch validated {
             case .success(.record(let record)):
@@ -442,7 +536,7 @@ struct BatchInProgress {
                 return
             }
             acceptedCount += 1
-            if keepRecords { pending.append(line) }
+            pending.append(line)
         }
     }
 }

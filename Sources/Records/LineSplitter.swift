@@ -1,68 +1,77 @@
-/// Splits a byte stream into lines as chunks arrive, across chunk boundaries.
+/// Splits a byte stream into lines as chunks arrive, across chunk boundaries: feed it chunks and
+/// pull the lines they complete, as swift-nio's single-step decoders are driven.
 ///
-/// Holds at most one partial line (bounded by `maxLineBytes`, beyond which the line is reported
-/// as oversized rather than buffered). Empty lines are skipped but counted.
+/// ```swift
+/// splitter.feed(chunk)
+/// while let line = splitter.next() { … }
+/// splitter.finish()                       // the stream ended
+/// while let line = splitter.next() { … }  // a last line without a newline
+/// ```
+///
+/// Holds at most one partial line, bounded by `maxLineBytes`: beyond that the line is dropped as
+/// it streams and reported as oversized. Empty lines are skipped but counted.
 package struct LineSplitter: Sendable {
-    package enum Line {
-        case line(UnsafeRawBufferPointer, number: Int)
+    package enum Line: Equatable, Sendable {
+        /// A line without its newline, numbered from 1.
+        case line(ArraySlice<UInt8>, number: Int)
         case oversized(number: Int)
     }
 
-    private var partial: [UInt8] = []
-    private var partialOversized = false
-    private var lineNumber = 0
     private let maxLineBytes: Int
+    /// The bytes fed and not yet split off, from `start`.
+    private var bytes: [UInt8] = []
+    private var start = 0
+    /// How many bytes from `start` are known to hold no newline.
+    private var searched = 0
+    /// Inside a line already known to be oversized: its bytes are dropped until its newline.
+    private var dropping = false
+    private var lineNumber = 0
+    private var ended = false
 
     package init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
 
-    /// Feeds `chunk`, calling `body` for each complete line.
-    package mutating func feed(_ chunk: UnsafeRawBufferPointer, _ body: (Line) throws -> Void) rethrows {
-        var start = 0
-        while let nl = chunk[start...].firstIndex(of: 0x0A) {
-            lineNumber += 1
-            if partial.isEmpty && !partialOversized {
-                let slice = UnsafeRawBufferPointer(rebasing: chunk[start..<nl])
-                if !slice.isEmpty { try emit(slice, body) }
-            } else {
-                if partialOversized || partial.count + (nl - start) > maxLineBytes {
-                    try body(.oversized(number: lineNumber))
-                } else {
-                    partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<nl]))
-                    try partial.withUnsafeBytes { try emit($0, body) }
-                }
-                partial.removeAll(keepingCapacity: true)
-                partialOversized = false
-            }
-            start = nl + 1
-        }
-        if start < chunk.count {
-            if partial.count + (chunk.count - start) > maxLineBytes {
-                partialOversized = true
-                partial.removeAll(keepingCapacity: true)
-            } else if !partialOversized {
-                partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start...]))
-            }
+    /// Adds the stream's next bytes. Lines they complete come from ``next()``.
+    package mutating func feed(_ chunk: [UInt8]) {
+        precondition(!ended, "bytes fed after the stream ended")
+        if start == bytes.count {
+            (bytes, start, searched) = (chunk, 0, 0)
+        } else {
+            // Keep only the partial line (at most `maxLineBytes`) before the new bytes.
+            bytes.removeSubrange(0..<start)
+            start = 0
+            bytes.append(contentsOf: chunk)
         }
     }
 
     /// Ends the stream: a last line without a newline is still a line.
-    package mutating func finish(_ body: (Line) throws -> Void) rethrows {
-        guard !partial.isEmpty || partialOversized else { return }
-        lineNumber += 1
-        if partialOversized {
-            try body(.oversized(number: lineNumber))
-        } else {
-            try partial.withUnsafeBytes { try emit($0, body) }
-        }
-        partial.removeAll()
-        partialOversized = false
-    }
+    package mutating func finish() { ended = true }
 
-    private func emit(_ slice: UnsafeRawBufferPointer, _ body: (Line) throws -> Void) rethrows {
-        if slice.count > maxLineBytes {
-            try body(.oversized(number: lineNumber))
-        } else {
-            try body(.line(slice, number: lineNumber))
+    /// The next complete line, or nil until more bytes are fed (or, after ``finish()``, at the end).
+    package mutating func next() -> Line? {
+        while true {
+            if let newline = bytes[(start + searched)...].firstIndex(of: 0x0A) {
+                lineNumber += 1
+                let line = bytes[start..<newline]
+                (start, searched) = (newline + 1, 0)
+                if dropping {
+                    dropping = false
+                    return .oversized(number: lineNumber)
+                }
+                if line.isEmpty { continue }
+                return line.count > maxLineBytes ? .oversized(number: lineNumber) : .line(line, number: lineNumber)
+            }
+            let partial = bytes.count - start
+            if dropping || partial > maxLineBytes {
+                dropping = true
+                (bytes, start, searched) = ([], 0, 0)
+            } else {
+                searched = partial
+            }
+            guard ended, dropping || partial > 0 else { return nil }
+            // The stream ended inside a line: that line is the last.
+            lineNumber += 1
+            defer { (bytes, start, searched, dropping) = ([], 0, 0, false) }
+            return dropping ? .oversized(number: lineNumber) : .line(bytes[start...], number: lineNumber)
         }
     }
 }

@@ -119,14 +119,20 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
     func lines(_ chunks: [String], max: Int = 100) -> [String] {
         var splitter = LineSplitter(maxLineBytes: max)
         var out: [String] = []
-        let take: (LineSplitter.Line) -> Void = {
-            switch $0 {
-            case .line(let bytes, let n): out.append("\(n):" + String(decoding: bytes, as: UTF8.self))
-            case .oversized(let n): out.append("\(n):oversized")
+        func drain() {
+            while let line = splitter.next() {
+                switch line {
+                case .line(let bytes, let n): out.append("\(n):" + String(decoding: bytes, as: UTF8.self))
+                case .oversized(let n): out.append("\(n):oversized")
+                }
             }
         }
-        for chunk in chunks { Array(chunk.utf8).withUnsafeBytes { splitter.feed($0, take) } }
-        splitter.finish(take)
+        for chunk in chunks {
+            splitter.feed(Array(chunk.utf8))
+            drain()
+        }
+        splitter.finish()
+        drain()
         return out
     }
 
@@ -136,6 +142,28 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
 
     @Test func oversizedLineIsReportedNotBuffered() {
         #expect(lines(["aaaa", "aaaa\nb\n"], max: 5) == ["1:oversized", "2:b"])
+        #expect(lines(["aaaaaa\n", "b"], max: 5) == ["1:oversized", "2:b"], "oversized within one chunk")
+        #expect(lines(["b\naaa", "aaa", "aaa"], max: 5) == ["1:b", "2:oversized"], "oversized at the end")
+        #expect(lines(["aaaaa\n"], max: 5) == ["1:aaaaa"], "exactly the limit is a line")
+    }
+
+    @Test func aLineIsTheSameWhereverTheChunksAreCut() {
+        let text = "first\n\nsecond line\nthird\n\n\nlast"
+        let whole = lines([text])
+        #expect(whole == ["1:first", "3:second line", "4:third", "7:last"])
+        for size in 1...text.utf8.count {
+            let bytes = Array(text.utf8)
+            let chunks = stride(from: 0, to: bytes.count, by: size).map {
+                String(decoding: bytes[$0..<min($0 + size, bytes.count)], as: UTF8.self)
+            }
+            #expect(lines(chunks) == whole, "cut every \(size) bytes")
+        }
+    }
+
+    @Test func nothingAfterTheLastNewlineIsNoLine() {
+        #expect(lines(["a\n", "b\n"]) == ["1:a", "2:b"])
+        #expect(lines([]) == [])
+        #expect(lines(["\n\n"]) == [])
     }
 }
 
