@@ -73,7 +73,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "VangnetCore", "VangnetCrypto", "BatchEnvelope", "Records", "Pseudonymisation",
-                "AccessPolicy", "AuditLog", "Storage", "PostgresStorage",
+                "AccessPolicy", "AuditLog", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -88,6 +88,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The program's choice of store: SQLite or PostgreSQL from `gateway.database`, for the
+        // programs that compose a gateway (the CLI, the benchmarks, the tests).
+        .target(
+            name: "StoreSelection",
+            dependencies: [
+                "Gateway", "Storage", "PostgresStorage", "AuditLog", "VangnetCore",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -145,8 +155,8 @@ let package = Package(
         .executableTarget(
             name: "vangnet",
             dependencies: [
-                "Gateway", "VangnetClient", "DevelopmentSupport", "Benchmarks", "AccessPolicy", "BatchEnvelope",
-                "Records", "AuditLog", "Storage", "PostgresStorage", "VangnetCore", "VangnetCrypto",
+                "Gateway", "StoreSelection", "VangnetClient", "DevelopmentSupport", "Benchmarks", "AccessPolicy",
+                "BatchEnvelope", "Records", "AuditLog", "Storage", "PostgresStorage", "VangnetCore", "VangnetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -171,8 +181,8 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "Pseudonymisation", "BatchEnvelope",
-                "Records", "Storage", "PostgresStorage",
+                "Gateway", "StoreSelection", "VangnetClient", "DevelopmentSupport", "AccessPolicy", "Pseudonymisation",
+                "BatchEnvelope", "Records", "Storage", "PostgresStorage",
                 "AuditLog", "VangnetCore", "VangnetCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -66,40 +66,40 @@ package enum AuditHead {
 
     /// Records in the audit log that an operator accepts the chain as it is (after a mismatch),
     /// with the head it no longer reaches, and removes the head file; the next start signs a new
-    /// one. Returns the mismatch that was accepted (`nil`: the chain reached the head).
+    /// one. Returns the mismatch that was accepted (`nil`: the chain reached the head). `store` is
+    /// the configuration's, opened for an operator command (its entries signed with the audit key).
     @discardableResult
     package static func accept(
         configuration: GatewayConfiguration,
+        store: any RecordStore,
         reason: String,
         at time: Date
     ) async throws -> Mismatch? {
         let keys = try GatewayKeys.load(from: configuration.resolve(configuration.gateway.keyDirectory))
         let file = Self.file(configuration)
-        return try await configuration.withOperatorStore { store in
-            var accepted: Mismatch?
-            do { try await check(file, store: store, key: keys.audit.publicKey) } catch let mismatch as Mismatch {
-                accepted = mismatch
-            }
-            guard let accepted else { return nil }
-            // The checkpoints beyond the chain's end are the cut's evidence: their head goes into
-            // the decision's entry (and stays with the auditors who hold it) before they are removed,
-            // so the chain that continues from here verifies.
-            try await store.discardAuditCheckpoints(after: Int64(accepted.chainEnd))
-            try await store.appendAudit(
-                AuditEvent(
-                    time: time,
-                    actor: configuration.gateway.oin,
-                    role: nil,
-                    action: .operatorCommand,
-                    object: "cli:audit accept-head:head=\(accepted.head.hash):\(String(reason.prefix(200)))",
-                    outcome: .success,
-                    reason: accepted.rewritten ? "audit_head_rewritten" : "audit_head_cut_short",
-                    counts: ["signedHead": Int(accepted.head.sequence), "chainEnd": accepted.chainEnd]
-                )
-            )
-            try FileManager.default.removeItem(at: file)
-            return accepted
+        var accepted: Mismatch?
+        do { try await check(file, store: store, key: keys.audit.publicKey) } catch let mismatch as Mismatch {
+            accepted = mismatch
         }
+        guard let accepted else { return nil }
+        // The checkpoints beyond the chain's end are the cut's evidence: their head goes into
+        // the decision's entry (and stays with the auditors who hold it) before they are removed,
+        // so the chain that continues from here verifies.
+        try await store.discardAuditCheckpoints(after: Int64(accepted.chainEnd))
+        try await store.appendAudit(
+            AuditEvent(
+                time: time,
+                actor: configuration.gateway.oin,
+                role: nil,
+                action: .operatorCommand,
+                object: "cli:audit accept-head:head=\(accepted.head.hash):\(String(reason.prefix(200)))",
+                outcome: .success,
+                reason: accepted.rewritten ? "audit_head_rewritten" : "audit_head_cut_short",
+                counts: ["signedHead": Int(accepted.head.sequence), "chainEnd": accepted.chainEnd]
+            )
+        )
+        try FileManager.default.removeItem(at: file)
+        return accepted
     }
 }
 

@@ -36,13 +36,15 @@ package struct Gateway: Sendable {
     /// The policy in force now.
     package var policy: Policy { state.current.policy }
 
-    /// Checks the configuration, loads keys and opens the store. Fails with a message that says
-    /// what to fix; records a `config.load` audit event with the policy fingerprint.
+    /// Checks the configuration, loads keys and opens the store with `openingStore`. Fails with
+    /// a message that says what to fix; records a `config.load` audit event with the policy
+    /// fingerprint.
     ///
     /// With PostgreSQL, several instances may share the database: staging areas left by an
     /// instance that stopped are dropped, those of running instances are left alone.
     package init(
         configuration: GatewayConfiguration,
+        openingStore: StoreOpener,
         clock: any WallClock = SystemClock(),
         logger: Logger = Logger(label: "vangnet")
     ) async throws {
@@ -50,8 +52,8 @@ package struct Gateway: Sendable {
         let keys = try GatewayKeys.load(from: keyDirectory)
         let active = try Self.activate(configuration, keys: keys)
         let revocation = try Self.loadRevocation(configuration)
-        let store = try await configuration.openStore(
-            auditSigning: AuditSigning(key: keys.audit, every: configuration.gateway.audit.checkpointEvery)
+        let store = try await openingStore(
+            AuditSigning(key: keys.audit, every: configuration.gateway.audit.checkpointEvery)
         )
         let head = AuditHead.file(configuration)
         do {

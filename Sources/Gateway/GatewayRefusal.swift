@@ -1,16 +1,13 @@
 import AccessPolicy
 import BatchEnvelope
-import HTTPTypes
-import Hummingbird
-import NIOCore
 import VangnetCore
 
 /// A request the gateway refuses: a code from a closed set, a message for people, and for a
 /// refusal that passes the seconds after which to try again. Never carries a record value or a
-/// BSN. The HTTP status is the code's (``Code/status``), chosen here at the edge: the pipelines
-/// name what is wrong, not how HTTP says it. Thrown through Hummingbird, it answers the JSON
-/// error body that every refusal has: `{"error": "<code>", "message": "..."}`.
-package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertible, HTTPResponseError {
+/// BSN. The pipelines throw it and know no HTTP: the status is the code's, chosen at the edge
+/// (GatewayRefusal+HTTP.swift), where a refusal answers the JSON error body that every refusal
+/// has: `{"error": "<code>", "message": "..."}`.
+package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     package let code: Code
     package let message: String
     /// Seconds after which the caller may try again (`Retry-After`), for refusals that pass.
@@ -32,18 +29,7 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
         self.init(code, error.reason)
     }
 
-    package var status: HTTPResponse.Status { code.status }
-
-    package var description: String { "\(status.code) \(code.rawValue): \(message)" }
-
-    /// The JSON error body, with `Retry-After` where the refusal passes.
-    package func response(from request: Request, context: some RequestContext) throws -> Response { response() }
-
-    package func response() -> Response {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
+    package var description: String { "\(code.rawValue): \(message)" }
 
     /// `{"error":"<code>","message":"<message>"}` and a newline.
     package var body: [UInt8] {
@@ -95,30 +81,6 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case notFound = "not_found"
         case methodNotAllowed = "method_not_allowed"
         case internalError = "internal_error"
-
-        package var status: HTTPResponse.Status {
-            switch self {
-            case .bodyMalformed, .envelopeMalformed, .envelopeUnsupportedVersion, .envelopeWrongRecipient,
-                .envelopePayloadKeyUnreadable,
-                .envelopeDecryptionFailed, .envelopeTruncated, .envelopeTrailingData, .envelopeBadSignature,
-                .invalidQuery, .invalidCursor:
-                .badRequest
-            case .noOIN, .unknownOrganisation, .wrongRole, .certificateRevoked, .sourceMismatch, .datasetNotAllowed,
-                .unknownSigningKey,
-                .unknownPurpose, .noGrant:
-                .forbidden
-            case .notFound: .notFound
-            case .methodNotAllowed: .methodNotAllowed
-            case .uploadTooSlow: .requestTimeout
-            case .batchIdConflict: .conflict
-            case .snapshotExpired, .cursorExpired: .gone
-            case .envelopeTooLarge, .tooManyRecords: .contentTooLarge
-            case .batchOutsideTimeWindow, .unsupportedSchemaVersion, .recordCountMismatch: .unprocessableContent
-            case .rateLimited: .tooManyRequests
-            case .internalError: .internalServerError
-            case .crlExpired: .serviceUnavailable
-            }
-        }
 
         /// The code of a policy decision's denial.
         package init(_ denial: Denial.Code) {

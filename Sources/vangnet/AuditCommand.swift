@@ -3,6 +3,7 @@ import AuditLog
 import Foundation
 import Gateway
 import Storage
+import StoreSelection
 import VangnetCrypto
 
 struct AuditCommand: AsyncParsableCommand {
@@ -165,8 +166,10 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
-            guard let accepted = try await AuditHead.accept(configuration: configuration, reason: reason, at: Date())
-            else {
+            let accepted = try await configuration.withOperatorStore { store in
+                try await AuditHead.accept(configuration: configuration, store: store, reason: reason, at: Date())
+            }
+            guard let accepted else {
                 print("the audit log reaches the signed head: nothing to accept")
                 return
             }

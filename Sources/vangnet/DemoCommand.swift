@@ -7,6 +7,7 @@ import Gateway
 import Logging
 import Records
 import Storage
+import StoreSelection
 import VangnetClient
 import VangnetCore
 import VangnetCrypto

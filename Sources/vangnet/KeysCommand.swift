@@ -3,6 +3,7 @@ import AuditLog
 import Foundation
 import Gateway
 import Storage
+import StoreSelection
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Storage
+import StoreSelection
 
 struct RetentionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
+import StoreSelection
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

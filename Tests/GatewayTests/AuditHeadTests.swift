@@ -2,6 +2,7 @@ import AuditLog
 import Foundation
 import Gateway
 import Storage
+import StoreSelection
 import Testing
 import VangnetCore
 
@@ -51,11 +52,14 @@ import VangnetCore
                 "the refused start appended nothing: the lost numbers are not reused"
             )
 
-            let accepted = try await AuditHead.accept(
-                configuration: configuration,
-                reason: "restored from backup, case SEC-17",
-                at: Date()
-            )
+            let accepted = try await configuration.withOperatorStore { store in
+                try await AuditHead.accept(
+                    configuration: configuration,
+                    store: store,
+                    reason: "restored from backup, case SEC-17",
+                    at: Date()
+                )
+            }
             #expect(accepted?.head.sequence == Int64(second - 1))
             let gateway = try await Gateway(configuration: configuration)
             let events = try await gateway.store.auditEvents()

@@ -6,6 +6,7 @@ import Gateway
 import NIOCore
 import Records
 import Storage
+import StoreSelection
 import Synchronization
 import Testing
 import VangnetCore

@@ -6,6 +6,7 @@ import Foundation
 import Gateway
 import Records
 import Storage
+import StoreSelection
 import Testing
 import VangnetCore
 import VangnetCrypto

@@ -3,6 +3,7 @@ import AuditLog
 import DevelopmentSupport
 import Foundation
 import Gateway
+import StoreSelection
 import Testing
 import VangnetCore
 import VangnetCrypto

@@ -3,6 +3,7 @@ import DevelopmentSupport
 import Foundation
 import Gateway
 import Logging
+import StoreSelection
 import Testing
 import VangnetCore
 

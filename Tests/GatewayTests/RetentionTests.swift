@@ -4,6 +4,7 @@ import DevelopmentSupport
 import Foundation
 import Gateway
 import Storage
+import StoreSelection
 import Testing
 import VangnetCore
 

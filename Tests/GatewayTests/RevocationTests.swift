@@ -2,6 +2,7 @@ import AuditLog
 import DevelopmentSupport
 import Foundation
 import Gateway
+import StoreSelection
 import SwiftASN1
 import Testing
 import VangnetCore

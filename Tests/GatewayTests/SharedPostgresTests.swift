@@ -6,6 +6,7 @@ import Gateway
 import PostgresStorage
 import Records
 import Storage
+import StoreSelection
 import Synchronization
 import Testing
 import VangnetCore

@@ -9,6 +9,7 @@ import NIOEmbedded
 import Records
 import ServiceLifecycle
 import Storage
+import StoreSelection
 import Synchronization
 import VangnetClient
 import VangnetCore

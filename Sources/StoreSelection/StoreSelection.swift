@@ -1,19 +1,31 @@
 import AuditLog
 import Foundation
+import Gateway
 import Logging
 import PostgresStorage
-import ServiceLifecycle
 import Storage
+import VangnetCore
+
+// The one place that knows both stores: the program that composes a gateway (the CLI, the tests)
+// chooses SQLite or PostgreSQL here from `gateway.database`, and the gateway gets `RecordStore`.
+
+extension Gateway {
+    /// A gateway on the store its configuration names: see ``GatewayConfiguration/openStore(auditSigning:logger:)``.
+    package init(
+        configuration: GatewayConfiguration,
+        clock: any WallClock = SystemClock(),
+        logger: Logger = Logger(label: "vangnet")
+    ) async throws {
+        try await self.init(
+            configuration: configuration,
+            openingStore: { signing in try await configuration.openStore(auditSigning: signing) },
+            clock: clock,
+            logger: logger
+        )
+    }
+}
 
 extension GatewayConfiguration {
-    /// Whether `gateway.database` names a PostgreSQL database (`postgres://…`) rather than a
-    /// SQLite file.
-    package var usesPostgres: Bool { Self.isPostgres(gateway.database) }
-
-    static func isPostgres(_ database: String) -> Bool {
-        database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
-    }
-
     /// Opens the configured store: PostgreSQL for a `postgres://user@host/database?schema=s` URL
     /// (password in the URL or in `VANGNET_DATABASE_PASSWORD`), otherwise the SQLite file at the
     /// path (relative to the configuration file).
@@ -99,19 +111,5 @@ extension GatewayConfiguration {
             try await Self.openStore(databaseLocation, auditSigning: signing, existing: true),
             body
         )
-    }
-
-    /// `gateway.database` as a place to open with ``openStore(_:auditSigning:existing:logger:)``.
-    package var databaseLocation: String { usesPostgres ? gateway.database : resolve(gateway.database).path }
-}
-
-/// Keeps the store open while the gateway serves and closes it when the service group stops
-/// (listed first, so stopped last).
-struct StoreService: Service {
-    let store: any RecordStore
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await store.close()
     }
 }
