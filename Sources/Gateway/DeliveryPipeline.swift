@@ -309,21 +309,34 @@ final class DeliveryKeeper: Sendable {
     }
 }
 
-/// Runs one operation at a time, in order of arrival.
+/// Runs one operation at a time, in order of arrival. Each operation runs in its caller's task;
+/// the others wait their turn, and the one that finishes wakes the next.
 final class AsyncGate: Sendable {
-    private let tail = Mutex<Task<Void, Never>?>(nil)
+    private let turns = Mutex<(busy: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
-    func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let mine: Task<Result<T, any Error>, Never> = tail.withLock { tail in
-            let previous = tail
-            let mine = Task { () -> Result<T, any Error> in
-                await previous?.value
-                do { return .success(try await body()) } catch { return .failure(error) }
+    func run<T>(_ body: () async throws -> T) async throws -> T {
+        await withCheckedContinuation { (turn: CheckedContinuation<Void, Never>) in
+            let now = turns.withLock { turns -> Bool in
+                guard turns.busy else {
+                    turns.busy = true
+                    return true
+                }
+                turns.waiting.append(turn)
+                return false
             }
-            tail = Task { _ = await mine.value }
-            return mine
+            if now { turn.resume() }
         }
-        return try await mine.value.get()
+        defer {
+            let next = turns.withLock { turns -> CheckedContinuation<Void, Never>? in
+                guard !turns.waiting.isEmpty else {
+                    turns.busy = false
+                    return nil
+                }
+                return turns.waiting.removeFirst()
+            }
+            next?.resume()
+        }
+        return try await body()
     }
 }
 

@@ -38,6 +38,30 @@ import Testing
         #expect(written.count < 10, "50 appends at once took \(written.count) writes")
     }
 
+    @TaskLocal static var appender: String?
+
+    @Test func eachGroupIsWrittenInTheTaskOfOneOfItsOwnAppendersAndNoTaskWritesTwo() async throws {
+        let writes = Mutex<[(writer: String?, group: [String])]>([])
+        let commit = AuditGroupCommit { events in
+            writes.withLock { $0.append((Self.appender, events.map(\.object))) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                group.addTask { try await Self.$appender.withValue("e\(i)") { try await commit.append(self.event(i)) } }
+                if i % 8 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            try await group.waitForAll()
+        }
+        let written = writes.withLock { $0 }
+        let strangers = written.filter { write in !write.group.contains { $0 == write.writer } }.map(\.group)
+        #expect(strangers.isEmpty, "groups written outside their appenders' tasks: \(strangers)")
+        let writers = written.compactMap(\.writer)
+        #expect(Set(writers).count == writers.count, "a task wrote more than one group: \(writers.sorted())")
+        #expect(written.count > 1, "the appends came in several groups")
+        #expect(written.flatMap(\.group).count == 40)
+    }
+
     @Test func aFailedWriteFailsEveryEventOfItsGroupAndNoOther() async throws {
         struct SyncFailed: Error {}
         let groups = Mutex<[[String]]>([])
