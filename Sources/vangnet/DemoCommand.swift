@@ -64,15 +64,7 @@ struct DemoRun {
         var logger = Logger(label: "vangnet")
         logger.logLevel = .warning
         let gateway = try await Gateway(configuration: configuration, logger: logger)
-        let server = try await RunningGateway.start(gateway)
-        let rows: [PullRow]
-        do {
-            rows = try await exercise(gateway, url: "https://127.0.0.1:\(server.port)")
-            try await server.stop()
-        } catch {
-            try? await server.stop()
-            throw error
-        }
+        let rows = try await gateway.serving { port in try await exercise(gateway, url: "https://127.0.0.1:\(port)") }
         try await summarise(gateway, rows)
     }
 

@@ -26,9 +26,7 @@ import VangnetCore
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         // Find a free port, then leave it closed while the client starts trying.
-        let probe = try await RunningGateway.start(try await Gateway(configuration: configuration, logger: logger))
-        let port = probe.port
-        try await probe.stop()
+        let port = try await Gateway(configuration: configuration, logger: logger).serving { $0 }
 
         let input = directory.appendingPathComponent("duo.ndjson")
         let envelope = directory.appendingPathComponent("duo.vgb")
@@ -58,9 +56,7 @@ import VangnetCore
 
         configuration.gateway.listen.port = port
         let gateway = try await Gateway(configuration: configuration, logger: logger)
-        let server = try await RunningGateway.start(gateway)
-        let pushed = try await push.finished()
-        try await server.stop()
+        let pushed = try await gateway.serving { _ in try await push.finished() }
         let messages = pushed.errors
 
         #expect(pushed.status == 0)

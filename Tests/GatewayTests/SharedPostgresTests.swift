@@ -62,100 +62,102 @@ import VangnetCore
     @Test func twoInstancesOnOneDatabaseCommitEachBatchOnceAndLoseNothing() async throws {
         guard let database = try await Self.database() else { return }
         try await TestGateway.with(.tls, database: database) { gw in
-            let second = try await gw.anotherInstance()
-            let ports = [gw.port, second.port]
-            let batches = try Self.batches().map { batch in
-                (batch.source, try gw.seal(batch.lines, as: batch.source), batch.lines.count)
-            }
-
-            // Utrecht pages through the changes of vsv-opvolging on both instances in turn while the
-            // pushes run, then drains what is left; the cursor alone carries the state between instances.
-            let pushesDone = Atomic<Bool>(false)
-            let pagers = [
-                try gw.client("region-utrecht", port: ports[0]), try gw.client("region-utrecht", port: ports[1]),
-            ]
-            let pager = Task {
-                var records: [String] = []
-                var cursor: String?
-                var turn = 0
-                var drained = false
-                while !drained {
-                    let finished = pushesDone.load(ordering: .acquiring)
-                    let answer = try await pagers[turn % 2].pull(
-                        purpose: "vsv-opvolging",
-                        view: cursor == nil ? "changes" : nil,
-                        cursor: cursor,
-                        limit: 9
-                    )
-                    turn += 1
-                    guard answer.status == 200 else {
-                        throw ConfigurationError("pull answered \(answer.status): \(answer.body)")
-                    }
-                    let page = answer.body.split(separator: "\n").map(String.init)
-                    records += page
-                    cursor = answer.headers["vangnet-next-cursor"] ?? cursor
-                    drained = finished && page.isEmpty
-                    if page.isEmpty && !finished { try await Task.sleep(for: .milliseconds(5)) }
+            let (batchCount, pulls) = try await gw.withAnotherInstance { secondPort in
+                let ports = [gw.port, secondPort]
+                let batches = try Self.batches().map { batch in
+                    (batch.source, try gw.seal(batch.lines, as: batch.source), batch.lines.count)
                 }
-                return (records, turn)
-            }
 
-            // Every batch goes to both instances at the same moment: one commits it (201), the
-            // other answers with the same receipt (200).
-            let answers = try await withThrowingTaskGroup(of: (Int, Int, String).self) { group in
-                for (index, batch) in batches.enumerated() {
-                    for port in ports {
-                        group.addTask {
-                            let client = try gw.client(batch.0, port: port)
-                            let answer = try await client.push(envelope: batch.1)
-                            try await client.shutdown()
-                            return (index, answer.status, answer.body)
+                // Utrecht pages through the changes of vsv-opvolging on both instances in turn while the
+                // pushes run, then drains what is left; the cursor alone carries the state between instances.
+                let pushesDone = Atomic<Bool>(false)
+                let pagers = [
+                    try gw.client("region-utrecht", port: ports[0]), try gw.client("region-utrecht", port: ports[1]),
+                ]
+                let pager = Task {
+                    var records: [String] = []
+                    var cursor: String?
+                    var turn = 0
+                    var drained = false
+                    while !drained {
+                        let finished = pushesDone.load(ordering: .acquiring)
+                        let answer = try await pagers[turn % 2].pull(
+                            purpose: "vsv-opvolging",
+                            view: cursor == nil ? "changes" : nil,
+                            cursor: cursor,
+                            limit: 9
+                        )
+                        turn += 1
+                        guard answer.status == 200 else {
+                            throw ConfigurationError("pull answered \(answer.status): \(answer.body)")
+                        }
+                        let page = answer.body.split(separator: "\n").map(String.init)
+                        records += page
+                        cursor = answer.headers["vangnet-next-cursor"] ?? cursor
+                        drained = finished && page.isEmpty
+                        if page.isEmpty && !finished { try await Task.sleep(for: .milliseconds(5)) }
+                    }
+                    return (records, turn)
+                }
+
+                // Every batch goes to both instances at the same moment: one commits it (201), the
+                // other answers with the same receipt (200).
+                let answers = try await withThrowingTaskGroup(of: (Int, Int, String).self) { group in
+                    for (index, batch) in batches.enumerated() {
+                        for port in ports {
+                            group.addTask {
+                                let client = try gw.client(batch.0, port: port)
+                                let answer = try await client.push(envelope: batch.1)
+                                try await client.shutdown()
+                                return (index, answer.status, answer.body)
+                            }
                         }
                     }
+                    return try await group.reduce(into: [(Int, Int, String)]()) { $0.append($1) }
                 }
-                return try await group.reduce(into: [(Int, Int, String)]()) { $0.append($1) }
-            }
-            pushesDone.store(true, ordering: .releasing)
-            let pagedResult = await pager.result
-            for client in pagers { try await client.shutdown() }
-            let (paged, pulls) = try pagedResult.get()
+                pushesDone.store(true, ordering: .releasing)
+                let pagedResult = await pager.result
+                for client in pagers { try await client.shutdown() }
+                let (paged, pulls) = try pagedResult.get()
 
-            for index in batches.indices {
-                let statuses = answers.filter { $0.0 == index }.map(\.1).sorted()
-                #expect(statuses == [200, 201], "batch \(index): one commit and one retry, got \(statuses)")
-                let bodies = Set(answers.filter { $0.0 == index }.map(\.2))
-                #expect(bodies.count == 1, "batch \(index): both instances hand out the same signed receipt")
-            }
-            let expectedRecords = batches.reduce(0) { $0 + $1.2 }
-            #expect(try await gw.store.counts() == (batches: batches.count, records: expectedRecords))
-            #expect(
-                try await gw.store.storedRecordRows() == expectedRecords,
-                "no staged leftovers of the losing pushes"
-            )
+                for index in batches.indices {
+                    let statuses = answers.filter { $0.0 == index }.map(\.1).sorted()
+                    #expect(statuses == [200, 201], "batch \(index): one commit and one retry, got \(statuses)")
+                    let bodies = Set(answers.filter { $0.0 == index }.map(\.2))
+                    #expect(bodies.count == 1, "batch \(index): both instances hand out the same signed receipt")
+                }
+                let expectedRecords = batches.reduce(0) { $0 + $1.2 }
+                #expect(try await gw.store.counts() == (batches: batches.count, records: expectedRecords))
+                #expect(
+                    try await gw.store.storedRecordRows() == expectedRecords,
+                    "no staged leftovers of the losing pushes"
+                )
 
-            // What Utrecht paged together across both instances is exactly what one full pull gives:
-            // every batch only adds records, so each change is an upsert of a new record.
-            let full = try await gw.using("region-utrecht") {
-                try await $0.pull(purpose: "vsv-opvolging", limit: 10_000)
+                // What Utrecht paged together across both instances is exactly what one full pull gives:
+                // every batch only adds records, so each change is an upsert of a new record.
+                let full = try await gw.using("region-utrecht") {
+                    try await $0.pull(purpose: "vsv-opvolging", limit: 10_000)
+                }
+                let everything = full.body.split(separator: "\n").map(String.init)
+                #expect(pulls > 2)
+                #expect(Set(paged).count == paged.count, "no record delivered twice across the pages")
+                let upserted = paged.map { "{" + $0.dropFirst("{\"change\":\"upsert\",".count) }
+                do {
+                    let holds = paged.allSatisfy { $0.hasPrefix("{\"change\":\"upsert\",") }
+                    #expect(holds)
+                }
+                #expect(
+                    Set(upserted) == Set(everything),
+                    "paged on two instances: \(paged.count) records, one full pull: \(everything.count)"
+                )
+                // vsv-opvolging delivers DUO records: per batch the 8 Utrecht early school leavers.
+                #expect(everything.count == 12 * 8)
+
+                return (batches.count, pulls)
             }
-            let everything = full.body.split(separator: "\n").map(String.init)
-            #expect(pulls > 2)
-            #expect(Set(paged).count == paged.count, "no record delivered twice across the pages")
-            let upserted = paged.map { "{" + $0.dropFirst("{\"change\":\"upsert\",".count) }
-            do {
-                let holds = paged.allSatisfy { $0.hasPrefix("{\"change\":\"upsert\",") }
-                #expect(holds)
-            }
-            #expect(
-                Set(upserted) == Set(everything),
-                "paged on two instances: \(paged.count) records, one full pull: \(everything.count)"
-            )
-            // vsv-opvolging delivers DUO records: per batch the 8 Utrecht early school leavers.
-            #expect(everything.count == 12 * 8)
 
             // One audit chain, written by both instances, that verifies with the audit key and
             // holds every push and retry.
-            try await second.stop()
             guard case .intact(let entries, _, _) = try await gw.store.verifyAudit(key: gw.gateway.keys.audit.publicKey)
             else {
                 Issue.record("the shared audit chain does not verify")
@@ -165,11 +167,11 @@ import VangnetCore
             #expect(events.count == entries)
             do {
                 let actual = events.filter { $0.action == .batchPush && $0.outcome == .success }.count
-                #expect(actual == batches.count)
+                #expect(actual == batchCount)
             }
             do {
                 let actual = events.filter { $0.action == .batchRetry }.count
-                #expect(actual == batches.count)
+                #expect(actual == batchCount)
             }
             do {
                 let actual = events.filter { $0.action == .pull && $0.outcome == .success }.count

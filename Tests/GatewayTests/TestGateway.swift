@@ -38,8 +38,6 @@ final class TestGateway: Sendable {
     let port: Int
     let logs: LogCapture
     let transport: Transport
-    private let server: RunningGateway?
-    private let background: BackgroundServices?
     private let responder: (any HTTPResponder<GatewayRequestContext>)?
     private let certificates = ConnectionCertificates()
 
@@ -48,19 +46,15 @@ final class TestGateway: Sendable {
     var certs: URL { directory.appendingPathComponent("certs") }
     var keys: URL { directory.appendingPathComponent("keys") }
 
-    private init(directory: URL, gateway: Gateway, logs: LogCapture, transport: Transport) async throws {
+    private init(directory: URL, gateway: Gateway, logs: LogCapture, transport: Transport, port: Int) {
         self.directory = directory
         self.gateway = gateway
         self.logs = logs
         self.transport = transport
+        self.port = port
         switch transport {
-        case .tls:
-            let server = try await RunningGateway.start(gateway)
-            (self.server, self.port, self.background, self.responder) = (server, server.port, nil, nil)
-        case .router:
-            (self.server, self.port) = (nil, 0)
-            self.background = await BackgroundServices(gateway.services(serving: nil), logger: gateway.logger)
-            self.responder = gateway.router(peerCertificate: certificates.peerCertificate).buildResponder()
+        case .tls: self.responder = nil
+        case .router: self.responder = gateway.router(peerCertificate: certificates.peerCertificate).buildResponder()
         }
     }
 
@@ -125,34 +119,31 @@ final class TestGateway: Sendable {
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
         logger.logLevel = .trace
         let gateway = try await Gateway(configuration: configuration, clock: FixedClock(now), logger: logger)
-        let test = try await TestGateway(directory: directory, gateway: gateway, logs: logs, transport: transport)
-        do {
-            let result = try await body(test)
-            await test.stop()
-            return result
-        } catch {
-            await test.stop()
-            throw error
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func test(on port: Int) -> TestGateway {
+            TestGateway(directory: directory, gateway: gateway, logs: logs, transport: transport, port: port)
+        }
+        switch transport {
+        case .tls:
+            return try await gateway.serving { port in try await body(test(on: port)) }
+        case .router:
+            // The periodic services run beside the router as they would beside the listener.
+            return try await withServiceGroup(gateway.services(serving: nil), logger: gateway.logger) {
+                try await body(test(on: 0))
+            }
         }
     }
 
-    /// Another gateway instance from the same configuration file (same keys, policy and
-    /// database), serving on its own port; stopped with ``RunningGateway/stop()``.
-    func anotherInstance() async throws -> RunningGateway {
+    /// Runs `body` with another gateway instance from the same configuration file (same keys,
+    /// policy and database) serving on its own port, which `body` gets.
+    func withAnotherInstance<R>(_ body: (_ port: Int) async throws -> R) async throws -> R {
         let configuration = try GatewayConfiguration.load(from: configurationFile)
-        return try await RunningGateway.start(
-            try await Gateway(
-                configuration: configuration,
-                clock: FixedClock(Self.now),
-                logger: Logger(label: "vangnet-test-2") { [logs] _ in CapturingLogHandler(capture: logs) }
-            )
+        let another = try await Gateway(
+            configuration: configuration,
+            clock: FixedClock(Self.now),
+            logger: Logger(label: "vangnet-test-2") { [logs] _ in CapturingLogHandler(capture: logs) }
         )
-    }
-
-    func stop() async {
-        try? await server?.stop()
-        await background?.stop()
-        try? FileManager.default.removeItem(at: directory)
+        return try await another.serving(body)
     }
 
     /// An mTLS client holding the certificate `<name>.pem` (`nil`: no certificate) of `pki`.
@@ -232,37 +223,6 @@ final class TestGateway: Sendable {
         return try [base, base + "-wal", base + "-shm"].filter { FileManager.default.fileExists(atPath: $0) }.map {
             ($0, try Data(contentsOf: URL(fileURLWithPath: $0)))
         }
-    }
-}
-
-/// The gateway's periodic services (checkpoints, refusal summaries, retention, CRL checks) running
-/// in the background of a router-level test, as they would beside the listener.
-final class BackgroundServices: Sendable {
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
-
-    /// Returns once the group runs (a shutdown triggered before would leave it running).
-    init(_ services: [any Service], logger: Logger) async {
-        let (started, running) = AsyncStream.makeStream(of: Void.self)
-        let group = ServiceGroup(
-            configuration: .init(services: services + [Running(started: running)], logger: logger)
-        )
-        self.group = group
-        self.task = Task { try await group.run() }
-        for await _ in started { break }
-    }
-
-    private struct Running: Service {
-        let started: AsyncStream<Void>.Continuation
-        func run() async throws {
-            started.finish()
-            try? await gracefulShutdown()
-        }
-    }
-
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
     }
 }
 
