@@ -56,23 +56,12 @@ package struct IngestPipeline: Sendable {
                 caller: caller,
                 naming: &name
             )
-        } catch let error as GatewayRefusal {
-            try await audit(refused: error, of: name, caller: caller)
-            throw error
+        } catch let refusal as GatewayRefusal {
+            try await audit(.refused, refusal.code, of: name, caller: caller)
+            throw refusal
         } catch {
-            metrics.batch("failed", dataset: name.dataset)
-            try? await store.appendAudit(
-                AuditEvent(
-                    time: clock.now(),
-                    actor: caller.oin,
-                    role: caller.role,
-                    action: .batchPush,
-                    object: name.object,
-                    outcome: .failed,
-                    reason: GatewayRefusal.Code.internalError.rawValue,
-                    dataset: name.dataset
-                )
-            )
+            // The fault itself is what the caller learns of; a failed audit write must not hide it.
+            try? await audit(.failed, .internalError, of: name, caller: caller)
             throw error
         }
     }
@@ -181,8 +170,14 @@ package struct IngestPipeline: Sendable {
         }
     }
 
-    private func audit(refused refusal: GatewayRefusal, of name: BatchName, caller: Caller.Source) async throws {
-        metrics.batch("refused", dataset: name.dataset)
+    /// A push that did not commit: refused (the client's input) or failed (the gateway's fault).
+    private func audit(
+        _ outcome: AuditEvent.Outcome,
+        _ code: GatewayRefusal.Code,
+        of name: BatchName,
+        caller: Caller.Source
+    ) async throws {
+        metrics.batch(outcome == .refused ? "refused" : "failed", dataset: name.dataset)
         try await store.appendAudit(
             AuditEvent(
                 time: clock.now(),
@@ -190,8 +185,8 @@ package struct IngestPipeline: Sendable {
                 role: caller.role,
                 action: .batchPush,
                 object: name.object,
-                outcome: .refused,
-                reason: refusal.code.rawValue,
+                outcome: outcome,
+                reason: code.rawValue,
                 dataset: name.dataset
             )
         )
