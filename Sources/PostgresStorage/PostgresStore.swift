@@ -30,8 +30,11 @@ package final class PostgresStore: RecordStore, StoreTampering {
     let instance: Int32
     /// The first key of every instance's advisory lock ("VGNT").
     static let lockSpace: Int32 = 0x5647_4E54
+    /// The connection pool and the audit writer, until ``close()``.
     private let runner: Task<Void, Never>
-    private let holder: Task<Void, any Error>
+    private let auditWriter: AsyncStream<AuditGroup>.Continuation
+    /// The connection that holds this instance's advisory lock.
+    private let lock: PostgresConnection
     /// Appends of concurrent callers, committed together: one transaction and one turn of the
     /// lock on `audit` for all of them.
     private let auditGroups: AuditGroupCommit
@@ -46,43 +49,60 @@ package final class PostgresStore: RecordStore, StoreTampering {
         logger: Logger = Logger(label: "vangnet.postgres")
     ) async throws {
         self.lifetimes = lifetimes
-        try await Self.probe(configuration, logger: logger)
+        let instance = Int32.random(in: 1...Int32.max)
+        self.instance = instance
+        // First a connection of its own, which also says at once why the server cannot be
+        // reached (the pool retries forever). It holds this instance's lock: the lock is the
+        // session's, held for as long as the connection is open.
+        let lock = try await Self.connect(configuration, logger: logger)
+        do {
+            try await lock.query("SELECT pg_advisory_lock(\(Self.lockSpace), \(instance))", logger: logger)
+        } catch {
+            try? await lock.close()
+            throw StoreError(Self.reason(error))
+        }
+        self.lock = lock
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
         self.auditSigning = auditSigning
-        runner = Task { await client.run() }
-        auditGroups = AuditGroupCommit { events in
-            try await client.withTransaction(logger: logger) { c in
-                try await Self.append(events, on: c, signing: auditSigning, logger: logger)
+        // The pool, and the audit writer next to it (groups one at a time; no appender's
+        // cancellation reaches a group), run from here to `close()` in the store's one task: the
+        // store is used before any service group runs (a gateway checks its chain and records its
+        // start before it serves; operator commands have no group at all).
+        let (groups, writer) = AsyncStream.makeStream(of: AuditGroup.self)
+        self.auditWriter = writer
+        runner = Task {
+            await withDiscardingTaskGroup { tasks in
+                tasks.addTask { await client.run() }
+                for await group in groups {
+                    do {
+                        try await client.withTransaction(logger: logger) { c in
+                            try await Self.append(group.events, on: c, signing: auditSigning, logger: logger)
+                        }
+                        group.done(.success(()))
+                    } catch {
+                        group.done(.failure(error))
+                    }
+                }
+                tasks.cancelAll()
             }
         }
-        let instance = Int32.random(in: 1...Int32.max)
-        self.instance = instance
-        let (locked, signal) = AsyncStream.makeStream(of: Void.self)
-        holder = Task {
-            defer { signal.finish() }
-            try await client.withConnection { connection in
-                try await connection.query("SELECT pg_advisory_lock(\(Self.lockSpace), \(instance))", logger: logger)
-                signal.yield()
-                // Held until the store closes; closing the session would release it too.
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockSpace), \(instance))", logger: logger)
+        auditGroups = AuditGroupCommit { events, done in
+            if case .dropped = writer.yield(AuditGroup(events: events, done: done)) {
+                done(.failure(StoreError("the store is closed")))
             }
         }
         do {
             try await migrate()
-            var lock = locked.makeAsyncIterator()
-            guard await lock.next() != nil else { throw StoreError("could not take this instance's advisory lock") }
         } catch {
             shutdown()
             throw error
         }
     }
 
-    /// One direct connection before the pool starts: the pool retries a refused or rejected
-    /// connection forever, while whoever starts the gateway wants the reason now.
-    static func probe(_ configuration: PostgresClient.Configuration, logger: Logger) async throws {
+    /// A connection of its own, outside the pool, with `configuration`'s server and settings.
+    static func direct(_ configuration: PostgresClient.Configuration) -> PostgresConnection.Configuration {
         var direct = PostgresConnection.Configuration(
             host: configuration.host ?? "localhost",
             port: configuration.port ?? 5432,
@@ -93,8 +113,17 @@ package final class PostgresStore: RecordStore, StoreTampering {
         )
         direct.options.connectTimeout = .seconds(10)
         direct.options.additionalStartupParameters = configuration.options.additionalStartupParameters
+        return direct
+    }
+
+    /// A direct connection, outside the pool: it fails at once with the server's or the
+    /// network's reason, while the pool retries a refused or rejected connection forever.
+    static func connect(
+        _ configuration: PostgresClient.Configuration,
+        logger: Logger
+    ) async throws -> PostgresConnection {
         do {
-            try await PostgresConnection.connect(configuration: direct, id: 0, logger: logger).close()
+            return try await PostgresConnection.connect(configuration: direct(configuration), id: 0, logger: logger)
         } catch {
             throw StoreError(Self.reason(error))
         }
@@ -139,15 +168,32 @@ package final class PostgresStore: RecordStore, StoreTampering {
     }
 
     package func close() async {
-        holder.cancel()
-        _ = try? await holder.value
-        runner.cancel()
+        auditWriter.finish()
+        await runner.value
+        _ = try? await lock.query("SELECT pg_advisory_unlock(\(Self.lockSpace), \(instance))", logger: logger)
+        try? await lock.close()
     }
 
-    /// Closes without waiting (tests).
+    /// Closes without waiting (tests): the lock goes with its connection.
     package func shutdown() {
-        holder.cancel()
+        auditWriter.finish()
         runner.cancel()
+        Self.release(lock)
+    }
+
+    deinit { Self.release(lock) }
+
+    /// Closes `connection` in the background, keeping it until it is closed (a connection must
+    /// not go before it is).
+    private static func release(_ connection: PostgresConnection) {
+        guard !connection.isClosed else { return }
+        connection.close().whenComplete { _ in _ = connection }
+    }
+
+    /// A group of audit events for the writer, and whom to tell how its write went.
+    struct AuditGroup: Sendable {
+        let events: [AuditEvent]
+        let done: @Sendable (Result<Void, any Error>) -> Void
     }
 
     /// One version of the schema: applied once, in the transaction that records it.

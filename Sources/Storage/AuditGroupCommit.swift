@@ -2,72 +2,62 @@ import AuditLog
 import Synchronization
 
 /// Group commit of audit appends, the same for every store: an event that arrives while a group
-/// is being written waits for the next group, and each group is one call of `write` (one
-/// transaction, one sync, one turn of the chain's lock; the last entry signed, which covers the
-/// others). An append returns once its event is durable; if a group's write fails, every event of
-/// the group fails with it, so no action goes on without its entry.
+/// is being written waits for the next group, and each group is one write (one transaction, one
+/// sync, one turn of the chain's lock; the last entry signed, which covers the others). An
+/// append returns once its event is durable; if a group's write fails, every event of the group
+/// fails with it, so no action goes on without its entry.
 ///
 /// 32 regions pulling at once each append an entry before their page is answered: one at a time,
 /// they queue on the chain (SQLite's one writer, PostgreSQL's lock on `audit`).
 ///
-/// Structured: each group is written in the task of one of its own appenders, its leader (the
-/// first of the group), which hands the events that gathered meanwhile to the first of them as
-/// the next group before it returns. No task outlives an append, and none writes more than its
-/// own group.
+/// The writes run where the store writes (``Writer``: SQLite's writer queue, PostgreSQL's audit
+/// writer), not in any appender's task: an appender whose request is cancelled cannot fail the
+/// others' entries, and the moment a group is written the next one starts from there, without
+/// waiting for a task to be scheduled. An appender waits on a continuation only.
 package final class AuditGroupCommit: Sendable {
-    private typealias Waiter = (event: AuditEvent, turn: CheckedContinuation<Turn, any Error>)
+    /// Starts writing `events` (in order, all or none) and calls `done` once, when they are
+    /// durable or have failed. Writes are started one at a time: the next once `done` is called.
+    package typealias Writer =
+        @Sendable (
+            _ events: [AuditEvent], _ done: @escaping @Sendable (Result<Void, any Error>) -> Void
+        ) -> Void
 
-    /// What an append is told when its turn comes: its event was written by its group's leader,
-    /// or it leads a group (itself first) and writes it.
-    private enum Turn {
-        case written
-        case lead([Waiter])
-    }
+    private typealias Waiter = (event: AuditEvent, written: CheckedContinuation<Void, any Error>)
 
-    private let write: @Sendable ([AuditEvent]) async throws -> Void
+    private let start: Writer
     /// Events waiting for the next group, and whether a group is being written.
     private let queue = Mutex<(pending: [Waiter], writing: Bool)>(([], false))
 
-    /// `write` appends the events in order, all or none.
-    package init(write: @escaping @Sendable ([AuditEvent]) async throws -> Void) {
-        self.write = write
+    package init(writer: @escaping Writer) {
+        start = writer
     }
 
     /// Appends `event` with whatever other events wait at the same moment.
     package func append(_ event: AuditEvent) async throws {
-        let turn = try await withCheckedThrowingContinuation { (turn: CheckedContinuation<Turn, any Error>) in
-            // Nothing is pending while no group is being written, so a leader's group is itself.
-            let lead = queue.withLock { queue -> Bool in
-                guard queue.writing else {
-                    queue.writing = true
-                    return true
-                }
-                queue.pending.append((event, turn))
-                return false
+        try await withCheckedThrowingContinuation { (written: CheckedContinuation<Void, any Error>) in
+            let group = queue.withLock { queue -> [Waiter]? in
+                queue.pending.append((event, written))
+                guard !queue.writing else { return nil }
+                return Self.take(&queue)
             }
-            if lead { turn.resume(returning: .lead([(event, turn)])) }
+            if let group { write(group) }
         }
-        guard case .lead(let group) = turn else { return }
-        try await lead(group)
     }
 
-    /// Writes `group` (its first waiter is this task's own append), hands what gathered meanwhile
-    /// to the next leader, and tells the rest of the group how their write went.
-    private func lead(_ group: [Waiter]) async throws {
-        var failure: (any Error)?
-        do { try await write(group.map(\.event)) } catch { failure = error }
-        let next = queue.withLock { queue -> [Waiter]? in
-            guard !queue.pending.isEmpty else {
-                queue.writing = false
-                return nil
-            }
-            defer { queue.pending = [] }
-            return queue.pending
+    private func write(_ group: [Waiter]) {
+        start(group.map(\.event)) { result in
+            // What gathered meanwhile is written next, before this group's appenders are told.
+            if let next = self.queue.withLock({ Self.take(&$0) }) { self.write(next) }
+            for waiter in group { waiter.written.resume(with: result) }
         }
-        if let next { next[0].turn.resume(returning: .lead(next)) }
-        for waiter in group.dropFirst() {
-            if let failure { waiter.turn.resume(throwing: failure) } else { waiter.turn.resume(returning: .written) }
-        }
-        if let failure { throw failure }
+    }
+
+    /// The pending events as the next group, marking a write as started; nil (and no write) if
+    /// none are pending.
+    private static func take(_ queue: inout (pending: [Waiter], writing: Bool)) -> [Waiter]? {
+        queue.writing = !queue.pending.isEmpty
+        guard queue.writing else { return nil }
+        defer { queue.pending = [] }
+        return queue.pending
     }
 }

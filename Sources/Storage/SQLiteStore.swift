@@ -95,8 +95,18 @@ package final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        auditGroups = AuditGroupCommit { [pool] events in
-            try await pool.write { db in try Self.append(events, signing: auditSigning, in: db) }
+        auditGroups = AuditGroupCommit { [pool] events, done in
+            // On the writer's queue, after whatever it is writing; no task waits on it.
+            pool.asyncWriteWithoutTransaction { db in
+                done(
+                    Result {
+                        try db.inTransaction {
+                            try Self.append(events, signing: auditSigning, in: db)
+                            return .commit
+                        }
+                    }
+                )
+            }
         }
         if !readOnly { try Self.migrator.migrate(pool) }
     }

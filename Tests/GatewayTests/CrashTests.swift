@@ -64,8 +64,14 @@ import VangnetCrypto
                 privateKey: certs.appendingPathComponent("duo.key"),
                 trustedCA: certs.appendingPathComponent("ca.pem")
             )
-            defer { Task { try? await client.shutdown() } }
-            return try await client.push(envelope: envelope).status
+            do {
+                let status = try await client.push(envelope: envelope).status
+                try? await client.shutdown()
+                return status
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
         }
 
         // Measure one uninterrupted push, to spread the kill points over its duration.
@@ -78,10 +84,10 @@ import VangnetCrypto
         for point in 0..<Self.points {
             let batch = try envelope()
             let port = server.port
-            let inFlight = Task { try? await push(batch, port: port) }
+            async let inFlight = try? push(batch, port: port)
             try await Task.sleep(for: pushDuration * Double.random(in: 0...1.2))
             try await server.kill()
-            if await inFlight.value == nil { killedDuringPush += 1 }
+            if await inFlight == nil { killedDuringPush += 1 }
 
             // Restart: the store must be consistent before any retry.
             server = try await ServeProcess(executable: executable, config: config)

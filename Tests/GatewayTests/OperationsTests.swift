@@ -143,10 +143,10 @@ import VangnetCrypto
             privateKey: certs.appendingPathComponent("duo.key"),
             trustedCA: certs.appendingPathComponent("ca.pem")
         )
-        let push = Task { try await client.push(envelope: envelope).status }
+        async let push = client.push(envelope: envelope).status
         try await Task.sleep(for: .milliseconds(150))
         server.process.terminate()  // SIGTERM
-        let status = try? await push.value
+        let status = try? await push
         try await server.exited()
         try await client.shutdown()
         #expect(server.process.terminationStatus == 0, "a clean exit on SIGTERM")

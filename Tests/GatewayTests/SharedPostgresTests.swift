@@ -74,7 +74,7 @@ import VangnetCore
                 let pagers = [
                     try gw.client("region-utrecht", port: ports[0]), try gw.client("region-utrecht", port: ports[1]),
                 ]
-                let pager = Task {
+                func page() async throws -> (records: [String], pulls: Int) {
                     var records: [String] = []
                     var cursor: String?
                     var turn = 0
@@ -99,6 +99,7 @@ import VangnetCore
                     }
                     return (records, turn)
                 }
+                async let paging = page()
 
                 // Every batch goes to both instances at the same moment: one commits it (201), the
                 // other answers with the same receipt (200).
@@ -116,7 +117,8 @@ import VangnetCore
                     return try await group.reduce(into: [(Int, Int, String)]()) { $0.append($1) }
                 }
                 pushesDone.store(true, ordering: .releasing)
-                let pagedResult = await pager.result
+                let pagedResult: Result<(records: [String], pulls: Int), any Error>
+                do { pagedResult = .success(try await paging) } catch { pagedResult = .failure(error) }
                 for client in pagers { try await client.shutdown() }
                 let (paged, pulls) = try pagedResult.get()
 

@@ -887,6 +887,30 @@ import VangnetCrypto
         #expect(try await store.auditCheckpoints().map(\.sequence) == [8, 16, 24, 32, 40])
     }
 
+    /// A request cancelled while its entry waits (its client hung up) does not fail the entries
+    /// of the others in its group, and its own is written: the group is not written in its task.
+    @Test(arguments: Self.kinds)
+    func anAppendFromACancelledTaskFailsNoOtherAndIsWritten(kind: Kind) async throws {
+        guard let (store, _, close) = try await stores(kind) else { return }
+        defer { close() }
+        let failures = await withTaskGroup(of: String?.self) { group in
+            for i in 1...24 {
+                group.addTask {
+                    if i % 3 == 1 { withUnsafeCurrentTask { $0?.cancel() } }
+                    do {
+                        try await store.appendAudit(event("pull", i))
+                        return nil
+                    } catch { return "append \(i): \(type(of: error))" }
+                }
+            }
+            return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+        }
+        #expect(failures.isEmpty)
+        let entries = try await store.auditEntries(AuditFilter(), after: 0, limit: 100)
+        let numbers = entries.compactMap { $0.event.counts["records"] }.sorted()
+        #expect(numbers == Array(1...24))
+    }
+
     @Test(arguments: Self.kinds)
     func aPurgeRemovesOnlyExpiredRecordsAndIsAudited(kind: Kind) async throws {
         guard let (store, _, close) = try await stores(kind) else { return }
