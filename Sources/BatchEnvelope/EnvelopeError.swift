@@ -7,6 +7,7 @@ package struct EnvelopeError: Error, Equatable, Sendable, CustomStringConvertibl
             case wrongRecipient = "envelope_wrong_recipient"
             case payloadKeyUnreadable = "envelope_payload_key_unreadable"
             case decryptionFailed = "envelope_decryption_failed"
+            case chunkInvalid = "envelope_chunk_invalid"
             case truncated = "envelope_truncated"
             case trailingData = "envelope_trailing_data"
             case badSignature = "envelope_bad_signature"
@@ -19,6 +20,7 @@ package struct EnvelopeError: Error, Equatable, Sendable, CustomStringConvertibl
         package static let wrongRecipient = Code(base: .wrongRecipient)
         package static let payloadKeyUnreadable = Code(base: .payloadKeyUnreadable)
         package static let decryptionFailed = Code(base: .decryptionFailed)
+        package static let chunkInvalid = Code(base: .chunkInvalid)
         package static let truncated = Code(base: .truncated)
         package static let trailingData = Code(base: .trailingData)
         package static let badSignature = Code(base: .badSignature)

@@ -58,6 +58,8 @@ package struct EnvelopeReader: ~Copyable {
     private var plaintext: [UInt8] = []
     private let maxEnvelopeBytes: Int
     private var totalBytes = 0
+    /// Payload chunks decrypted so far.
+    private var chunks = 0
 
     package init(maxEnvelopeBytes: Int) { self.maxEnvelopeBytes = maxEnvelopeBytes }
 
@@ -108,11 +110,13 @@ package struct EnvelopeReader: ~Copyable {
         while true {
             switch state {
             case .magicAndLength:
-                guard available >= 12 else { return nil }
-                let prefix = take(12)
-                guard Array(prefix.prefix(8)) == EnvelopeFormat.magic else {
+                // Refused as soon as a byte differs, not only once 12 have come.
+                let seen = min(available, EnvelopeFormat.magic.count)
+                guard buffer[consumed..<consumed + seen].elementsEqual(EnvelopeFormat.magic.prefix(seen)) else {
                     throw EnvelopeError(.malformed, "not a Vangnet envelope (magic bytes differ)")
                 }
+                guard available >= 12 else { return nil }
+                let prefix = take(12)
                 let length = Int(prefix.dropFirst(8).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
                 guard length > 0, length <= EnvelopeFormat.maxHeaderBytes else {
                     throw EnvelopeError(.malformed, "header length \(length) is out of bounds")
@@ -125,8 +129,10 @@ package struct EnvelopeReader: ~Copyable {
                 return .header(header)
             case .awaitingKeys:
                 preconditionFailure("next() after the header event, before open(with:signingKey:)")
+            // The last 64 bytes of the body are the signature: a frame is read only once the
+            // 64 bytes after it have come, so a body that ends is never read into its signature.
             case .frameLength(let opening):
-                guard available >= 4 else { return nil }
+                guard available >= 4 + EnvelopeFormat.signatureBytes else { return nil }
                 let length = Int(take(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
                 guard length >= SecretStream.overhead, length <= opening.header.chunkSize + SecretStream.overhead
                 else {
@@ -134,20 +140,26 @@ package struct EnvelopeReader: ~Copyable {
                 }
                 state = .frame(opening, length: length)
             case .frame(let opening, let length):
-                guard available >= length else { return nil }
+                guard available >= length + EnvelopeFormat.signatureBytes else { return nil }
                 let frame = take(length)
+                let tag: SecretStream.Tag
                 do {
-                    try frame.withUnsafeBytes { try opening.decryptor.decrypt($0, into: &plaintext) }
+                    tag = try frame.withUnsafeBytes { try opening.decryptor.decrypt($0, into: &plaintext) }
                 } catch {
                     throw EnvelopeError(
                         .decryptionFailed,
                         "payload chunk failed authentication (altered, reordered or out of place)"
                     )
                 }
-                state = opening.decryptor.isFinished ? .signature(opening) : .frameLength(opening)
+                chunks += 1
+                try Self.check(tag, size: plaintext.count, chunk: chunks, of: opening.header)
+                state = tag == .final ? .signature(opening) : .frameLength(opening)
                 return .payload(plaintext)
             case .signature(let opening):
                 guard available >= EnvelopeFormat.signatureBytes else { return nil }
+                guard available == EnvelopeFormat.signatureBytes else {
+                    throw EnvelopeError(.trailingData, "bytes follow the signature")
+                }
                 state = .done(opening, signature: Array(take(EnvelopeFormat.signatureBytes, hashed: false)))
             case .done:
                 guard available == 0 else { throw EnvelopeError(.trailingData, "bytes follow the signature") }
@@ -172,8 +184,39 @@ package struct EnvelopeReader: ~Copyable {
             return OpenedBatch(header: opening.header, envelopeHash: envelopeHash.finalize(), byteCount: totalBytes)
         case .awaitingKeys:
             preconditionFailure("finish() before open(with:signingKey:)")
-        case .magicAndLength, .header, .frameLength, .frame, .signature:
-            throw EnvelopeError(.truncated, "the envelope ends before its signature")
+        case .magicAndLength where totalBytes == 0:
+            throw EnvelopeError(.malformed, "the body is empty, not an envelope")
+        case .magicAndLength, .header:
+            throw EnvelopeError(.truncated, "the envelope ends inside its header")
+        case .frameLength where available == EnvelopeFormat.signatureBytes:
+            throw EnvelopeError(.truncated, "the payload ends without its final chunk")
+        case .frameLength, .frame, .signature:
+            throw EnvelopeError(.truncated, "the envelope ends before its signature is complete")
+        }
+    }
+
+    /// The layout of chunks: every chunk but the last is a message chunk of exactly `chunkSize`
+    /// bytes; the last is tagged final (and has at most `chunkSize`, which its frame's length bound
+    /// already holds).
+    private static func check(
+        _ tag: SecretStream.Tag,
+        size: Int,
+        chunk: Int,
+        of header: EnvelopeHeader
+    ) throws(EnvelopeError) {
+        switch tag {
+        case .final: return
+        case .message where size == header.chunkSize: return
+        case .message:
+            throw EnvelopeError(
+                .chunkInvalid,
+                "chunk \(chunk) has \(size) bytes and is not the last; every chunk but the last has chunkSize (\(header.chunkSize))"
+            )
+        case .push, .rekey:
+            throw EnvelopeError(
+                .chunkInvalid,
+                "chunk \(chunk) is tagged \(tag); every chunk but the last is a message chunk, the last is final"
+            )
         }
     }
 

@@ -23,7 +23,8 @@ extension GatewayRefusal.Code {
         switch self {
         case .bodyMalformed, .envelopeMalformed, .envelopeUnsupportedVersion, .envelopeWrongRecipient,
             .envelopePayloadKeyUnreadable,
-            .envelopeDecryptionFailed, .envelopeTruncated, .envelopeTrailingData, .envelopeBadSignature,
+            .envelopeDecryptionFailed, .envelopeChunkInvalid, .envelopeTruncated, .envelopeTrailingData,
+            .envelopeBadSignature,
             .invalidQuery, .invalidCursor:
             .badRequest
         case .noOIN, .unknownOrganisation, .wrongRole, .certificateRevoked, .sourceMismatch, .datasetNotAllowed,

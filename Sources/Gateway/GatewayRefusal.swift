@@ -57,6 +57,7 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case envelopeWrongRecipient = "envelope_wrong_recipient"
         case envelopePayloadKeyUnreadable = "envelope_payload_key_unreadable"
         case envelopeDecryptionFailed = "envelope_decryption_failed"
+        case envelopeChunkInvalid = "envelope_chunk_invalid"
         case envelopeTruncated = "envelope_truncated"
         case envelopeTrailingData = "envelope_trailing_data"
         case envelopeBadSignature = "envelope_bad_signature"

@@ -8,6 +8,29 @@ package enum SecretStream {
     package static var overhead: Int { Int(crypto_secretstream_xchacha20poly1305_abytes()) }
     static var tagMessage: UInt8 { UInt8(crypto_secretstream_xchacha20poly1305_tag_message()) }
     static var tagFinal: UInt8 { UInt8(crypto_secretstream_xchacha20poly1305_tag_final()) }
+
+    /// The tag a chunk was pushed with.
+    package enum Tag: Sendable, Equatable {
+        case message, push, rekey, final
+
+        var raw: UInt8 {
+            switch self {
+            case .message: SecretStream.tagMessage
+            case .push: UInt8(crypto_secretstream_xchacha20poly1305_tag_push())
+            case .rekey: UInt8(crypto_secretstream_xchacha20poly1305_tag_rekey())
+            case .final: SecretStream.tagFinal
+            }
+        }
+
+        init(_ raw: UInt8) {
+            switch raw {
+            case SecretStream.tagFinal: self = .final
+            case UInt8(crypto_secretstream_xchacha20poly1305_tag_push()): self = .push
+            case UInt8(crypto_secretstream_xchacha20poly1305_tag_rekey()): self = .rekey
+            default: self = .message
+            }
+        }
+    }
 }
 
 /// The encrypting side of a secretstream: chunks in order, the last one marked final.
@@ -34,6 +57,11 @@ package final class SecretStreamEncryptor {
 
     /// Encrypts one chunk; `isFinal` marks the end of the stream.
     package func encrypt(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool) -> [UInt8] {
+        encrypt(plaintext, tag: isFinal ? .final : .message)
+    }
+
+    /// Encrypts one chunk with `tag` (the envelope format uses message and final only).
+    package func encrypt(_ plaintext: UnsafeRawBufferPointer, tag: SecretStream.Tag) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: plaintext.count + SecretStream.overhead)
         _ = crypto_secretstream_xchacha20poly1305_push(
             &state,
@@ -43,7 +71,7 @@ package final class SecretStreamEncryptor {
             UInt64(plaintext.count),
             nil,
             0,
-            isFinal ? SecretStream.tagFinal : SecretStream.tagMessage
+            tag.raw
         )
         return out
     }
@@ -73,8 +101,10 @@ package final class SecretStreamDecryptor {
     }
 
     /// Decrypts the next chunk into `output` (cleared first).
+    /// - Returns: the tag the chunk was pushed with.
     /// - Throws: `.decryptionFailed` if the chunk was altered or is out of order, or follows the final chunk.
-    package func decrypt(_ ciphertext: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+    @discardableResult
+    package func decrypt(_ ciphertext: UnsafeRawBufferPointer, into output: inout [UInt8]) throws -> SecretStream.Tag {
         guard !isFinished else { throw CryptoError(.decryptionFailed, "data after the final chunk") }
         guard ciphertext.count >= SecretStream.overhead else { throw CryptoError(.decryptionFailed, "chunk too short") }
         let length = ciphertext.count - SecretStream.overhead
@@ -95,5 +125,6 @@ package final class SecretStreamDecryptor {
         }
         guard status == 0 else { throw CryptoError(.decryptionFailed, "chunk failed authentication") }
         if tag == SecretStream.tagFinal { isFinished = true }
+        return SecretStream.Tag(tag)
     }
 }

@@ -123,6 +123,73 @@ import VangnetCrypto
         #expect(refusal(Array("PK\u{3}\u{4} this is a zip file, not a batch".utf8)) == .malformed)
     }
 
+    /// An envelope of exactly `chunks` (chunk size 100), each with its tag.
+    func seal(chunks: [(plaintext: [UInt8], tag: SecretStream.Tag)]) throws -> [UInt8] {
+        try EnvelopeSealer(source: source, signingKey: signer, recipient: gateway.publicKey, chunkSize: 100)
+            .seal(chunks: chunks, dataset: "duo.onderwijsdeelname", createdAt: Date(), recordCount: 0)
+    }
+
+    func reason(_ envelope: [UInt8]) -> String? {
+        do {
+            _ = try open(envelope)
+            return nil
+        } catch let e as EnvelopeError { return e.reason } catch { return "\(error)" }
+    }
+
+    let full = [UInt8](repeating: 0x41, count: 100)
+
+    @Test func fullMessageChunksThenAShortOrEmptyFinalOneAreTheLayout() throws {
+        let short = try seal(chunks: [(full, .message), (full, .message), ([0x42], .final)])
+        #expect(try open(short).1 == full + full + [0x42])
+        let empty = try seal(chunks: [(full, .message), ([], .final)])
+        #expect(try open(empty).1 == full)
+    }
+
+    @Test(arguments: [0, 1, 99])
+    func aChunkShorterThanChunkSizeThatIsNotTheLastIsRefused(size: Int) throws {
+        let envelope = try seal(chunks: [(full, .message), (Array(full.prefix(size)), .message), (full, .final)])
+        #expect(refusal(envelope) == .chunkInvalid)
+        #expect(reason(envelope)?.contains("chunk 2 has \(size) bytes") == true)
+    }
+
+    @Test(arguments: [SecretStream.Tag.push, .rekey])
+    func aChunkTaggedOtherThanMessageOrFinalIsRefused(tag: SecretStream.Tag) throws {
+        let envelope = try seal(chunks: [(full, .message), (full, tag), ([1], .final)])
+        #expect(refusal(envelope) == .chunkInvalid)
+    }
+
+    @Test func anEnvelopeWithoutAFinalChunkIsTruncatedWhateverItsSignatureBytes() throws {
+        // The same payload under many signatures (each seal has fresh keys and so other bytes).
+        for _ in 0..<20 {
+            let envelope = try seal(chunks: [(full, .message), (full, .message)])
+            #expect(refusal(envelope) == .truncated)
+            #expect(reason(envelope) == "the payload ends without its final chunk")
+        }
+    }
+
+    @Test func aBodyThatDoesNotBeginAsAnEnvelopeIsMalformedWhateverItsLength() {
+        for body in ["", "x", "hello", "VNGTENV2", "VNGTENV2 and more bytes"] {
+            let code = refusal(Array(body.utf8))
+            #expect(code == .malformed, "body \(body.debugDescription)")
+        }
+    }
+
+    @Test func aBodyThatBeginsAsAnEnvelopeAndEndsEarlyIsTruncated() throws {
+        let envelope = try seal()
+        for length in [1, 7, 8, 11, 12, 40] {
+            let code = refusal(Array(envelope.prefix(length)))
+            #expect(code == .truncated, "the first \(length) bytes")
+        }
+    }
+
+    @Test func afterTheFinalChunkExactlyTheSignatureFollows() throws {
+        let envelope = try seal()
+        #expect(refusal(Array(envelope.dropLast(1))) == .truncated)
+        #expect(refusal(Array(envelope.dropLast(63))) == .truncated)
+        #expect(refusal(envelope + [0]) == .trailingData)
+        #expect(refusal(envelope + envelope.suffix(64)) == .trailingData)
+    }
+
     @Test func oversizedEnvelopeIsRefusedWhileStreaming() throws {
         var reader = EnvelopeReader(maxEnvelopeBytes: 100)
         let envelope = try seal()

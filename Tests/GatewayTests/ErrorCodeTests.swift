@@ -1,4 +1,5 @@
 import AccessPolicy
+import AuditLog
 import BatchEnvelope
 import Foundation
 import Gateway
@@ -69,6 +70,22 @@ import Testing
                 }
             }
         }
+    }
+
+    /// The `action` filter of `GET /v1/audit/entries` lists every action an entry can have.
+    @Test func apiMdListsEveryAuditActionAsAFilterAndNoOther() throws {
+        let text = try Self.document("api.md")
+        let start = try #require(text.range(of: "`action` (")?.upperBound)
+        let end = try #require(text[start...].range(of: ")")?.lowerBound)
+        let listed = Set(
+            text[start..<end].split(separator: "`", omittingEmptySubsequences: false).enumerated()
+                .filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        )
+        let actions = Set(AuditEvent.Action.allCases.map(\.rawValue))
+        #expect(
+            listed == actions,
+            "missing: \(actions.subtracting(listed).sorted()), extra: \(listed.subtracting(actions).sorted())"
+        )
     }
 
     @Test func aPolicyDenialAndAnEnvelopeErrorAnswerWithTheirOwnCodes() {

@@ -5,6 +5,7 @@ import Foundation
 import Gateway
 import Testing
 import VangnetCore
+import VangnetCrypto
 
 /// Every way a caller is refused, each with a clear error; after each, nothing was committed.
 @Suite struct RefusalTests {
@@ -139,6 +140,44 @@ import VangnetCore
             #expect(answer.refusal?.status == 400)
             #expect(answer.refusal?.code == "envelope_truncated")
             try await assertNothingCommitted(gw, audited: "envelope_truncated")
+        }
+    }
+
+    /// Correctly encrypted and signed by the source, but the chunks break the layout: a short
+    /// chunk that is not the last, a chunk tagged push; or no chunk is final (the body ends at a
+    /// frame boundary), which is truncated whatever the signature's bytes.
+    @Test(arguments: [
+        ("short", "envelope_chunk_invalid"), ("push", "envelope_chunk_invalid"), ("no final", "envelope_truncated"),
+    ])
+    func anEnvelopeWhoseChunksBreakTheLayoutIsRefused(layout: String, code: String) async throws {
+        try await TestGateway.with { gw in
+            let payload = Array((population.duoLines.joined(separator: "\n") + "\n").utf8)
+            let size = payload.count / 3
+            let first = Array(payload[..<size])
+            let second = Array(payload[size..<2 * size])
+            let chunks: [(plaintext: [UInt8], tag: SecretStream.Tag)] =
+                switch layout {
+                case "short":
+                    [(first, .message), (Array(second.dropLast()), .message), (Array(payload[(2 * size)...]), .final)]
+                case "push": [(first, .message), (second, .push), (Array(payload[(2 * size)...]), .final)]
+                default: [(first, .message), (second, .message)]
+                }
+            let envelope = try EnvelopeSealer(
+                source: DevelopmentSetup.duo,
+                signingKey: gw.signingKey("duo"),
+                recipient: gw.gatewayBoxKey,
+                chunkSize: size
+            )
+            .seal(
+                chunks: chunks,
+                dataset: "duo.onderwijsdeelname",
+                createdAt: TestGateway.now,
+                recordCount: population.duoLines.count
+            )
+            let answer = try await gw.using("duo") { try await $0.push(envelope: envelope) }
+            #expect(answer.refusal?.status == 400)
+            #expect(answer.refusal?.code == code)
+            try await assertNothingCommitted(gw, audited: code)
         }
     }
 

@@ -13,11 +13,15 @@ import os
 import struct
 from datetime import datetime, timezone
 
-from nacl.public import PrivateKey
+from nacl import bindings as sodium
+from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 
-from vangnet_client.envelope import seal, key_id
+from vangnet_client.envelope import MAGIC, SIGNATURE_DOMAIN, TAG_FINAL, TAG_MESSAGE, Header, key_id, seal
 from vangnet_client.receipt import RECEIPT_DOMAIN
+
+
+TAG_PUSH = sodium.crypto_secretstream_xchacha20poly1305_TAG_PUSH
 
 
 def fixed(label: str) -> bytes:
@@ -36,12 +40,36 @@ payload = (
     b'{"bsn":"111222333","geboortedatum":"2009-11-02","gemeentecode":"GM0363","brin":"12AB","onderwijssoort":"pro","inschrijvingsdatum":"2023-08-21","startkwalificatie":false,"vsv":false}\n'
     b'{"bsn":"999999990","geboortedatum":"2007-01-30","gemeentecode":"GM0599","brin":"30XY","onderwijssoort":"vo","inschrijvingsdatum":"2022-08-22","startkwalificatie":true,"vsv":false}\n'
 )
-out = io.BytesIO()
-header = seal(io.BytesIO(payload), out, source="00000099000000000101", dataset="duo.onderwijsdeelname",
-              signing_key=source_key, gateway_public_key=gateway_box.public_key.encode(), record_count=3,
-              batch_id="6f1c2b4e-8d0a-4c7e-9b3f-2a1d5e6c7b80", created_at=datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc),
-              chunk_size=200, mode="full")
-envelope = out.getvalue()
+path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "test-vectors", "envelope-v1.json")
+if os.path.exists(path):
+    # The committed envelope stays: run again to add variants, not to change what clients hold.
+    envelope = base64.b64decode(json.load(open(path))["envelope"])
+else:
+    out = io.BytesIO()
+    seal(io.BytesIO(payload), out, source="00000099000000000101", dataset="duo.onderwijsdeelname",
+         signing_key=source_key, gateway_public_key=gateway_box.public_key.encode(), record_count=3,
+         batch_id="6f1c2b4e-8d0a-4c7e-9b3f-2a1d5e6c7b80", created_at=datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc),
+         chunk_size=200, mode="full")
+    envelope = out.getvalue()
+header = Header.from_json(envelope[12:12 + struct.unpack(">I", envelope[8:12])[0]])
+
+
+def with_chunks(chunks: list[tuple[bytes, int]]) -> bytes:
+    """The vector's header and source key, the payload cut into exactly `chunks` (plaintext, tag),
+    correctly encrypted and signed: only the layout is wrong."""
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    payload_key = sodium.crypto_secretstream_xchacha20poly1305_keygen()
+    stream_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(state, payload_key)
+    fields = json.loads(header.to_json())
+    fields["sealedPayloadKey"] = b64(SealedBox(gateway_box.public_key).encrypt(payload_key))
+    fields["streamHeader"] = b64(stream_header)
+    header_bytes = json.dumps(fields, separators=(",", ":")).encode()
+    body = MAGIC + struct.pack(">I", len(header_bytes)) + header_bytes
+    for chunk, tag in chunks:
+        ciphertext = sodium.crypto_secretstream_xchacha20poly1305_push(state, chunk, None, tag)
+        body += struct.pack(">I", len(ciphertext)) + ciphertext
+    return body + source_key.sign(SIGNATURE_DOMAIN + hashlib.blake2b(body, digest_size=64).digest()).signature
+
 (header_length,) = struct.unpack(">I", envelope[8:12])
 frames_start = 12 + header_length
 (first_frame,) = struct.unpack(">I", envelope[frames_start:frames_start + 4])
@@ -65,7 +93,19 @@ variants = [
     ("signature byte flipped", flipped(len(envelope) - 5), "envelope_bad_signature"),
     ("one byte appended", envelope + b"\x00", "envelope_trailing_data"),
     ("magic changed", b"VNGTENV2" + envelope[8:], "envelope_malformed"),
+    ("empty body", b"", "envelope_malformed"),
+    ("cut inside the magic", envelope[:5], "envelope_truncated"),
+    ("second chunk shorter than chunkSize and not the last",
+     with_chunks([(payload[:200], TAG_MESSAGE), (payload[200:300], TAG_MESSAGE), (payload[300:], TAG_FINAL)]),
+     "envelope_chunk_invalid"),
+    ("second chunk tagged push",
+     with_chunks([(payload[:200], TAG_MESSAGE), (payload[200:400], TAG_PUSH), (payload[400:], TAG_FINAL)]),
+     "envelope_chunk_invalid"),
+    ("no chunk tagged final",
+     with_chunks([(payload[:200], TAG_MESSAGE), (payload[200:400], TAG_MESSAGE)]),
+     "envelope_truncated"),
 ]
+assert len(payload) > 400
 
 receipt_body = json.dumps({"accepted": 3, "batchId": header.batch_id, "dataset": header.dataset,
                            "envelopeHash": hashlib.blake2b(envelope, digest_size=32).hexdigest(), "gatewayKeyId": key_id(gateway_signing.verify_key.encode()),
@@ -97,7 +137,6 @@ vectors = {
         "signature": b64(gateway_signing.sign(RECEIPT_DOMAIN + receipt_body.encode()).signature),
     },
 }
-path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "test-vectors", "envelope-v1.json")
 os.makedirs(os.path.dirname(path), exist_ok=True)
 with open(path, "w") as f:
     json.dump(vectors, f, indent=2)

@@ -191,8 +191,12 @@ def open_envelope(
 
     `signing_keys` maps key ids to the registered keys. Raises EnvelopeError with the gateway's code.
     """
-    if len(envelope) < 12 or envelope[:8] != MAGIC:
+    if not envelope:
+        raise EnvelopeError("envelope_malformed", "the body is empty, not an envelope")
+    if envelope[:8] != MAGIC[:len(envelope[:8])]:
         raise EnvelopeError("envelope_malformed", "not a Vangnet envelope (magic bytes differ)")
+    if len(envelope) < 12:
+        raise EnvelopeError("envelope_truncated", "the envelope ends inside its header")
     (length,) = struct.unpack(">I", envelope[8:12])
     if not 0 < length <= MAX_HEADER_BYTES:
         raise EnvelopeError("envelope_malformed", f"header length {length} is out of bounds")
@@ -214,27 +218,33 @@ def open_envelope(
         sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, base64.b64decode(header.stream_header), payload_key)
     except Exception as error:
         raise EnvelopeError("envelope_payload_key_unreadable", "the payload key does not open") from error
-    offset, plaintext, finished = 12 + length, io.BytesIO(), False
+    # The last 64 bytes are the signature; the frames are what lies between the header and them.
+    offset, end, plaintext, finished, chunks = 12 + length, len(envelope) - 64, io.BytesIO(), False, 0
     while not finished:
-        if offset + 4 > len(envelope):
-            raise EnvelopeError("envelope_truncated", "the envelope ends before its final chunk")
+        if offset == end:
+            raise EnvelopeError("envelope_truncated", "the payload ends without its final chunk")
+        if offset + 4 > end:
+            raise EnvelopeError("envelope_truncated", "the envelope ends before its signature is complete")
         (frame,) = struct.unpack(">I", envelope[offset:offset + 4])
         if not ABYTES <= frame <= header.chunk_size + ABYTES:
             raise EnvelopeError("envelope_malformed", f"frame length {frame} is out of bounds")
-        if offset + 4 + frame > len(envelope):
-            raise EnvelopeError("envelope_truncated", "the envelope ends inside a chunk")
+        if offset + 4 + frame > end:
+            raise EnvelopeError("envelope_truncated", "the envelope ends before its signature is complete")
         try:
             chunk, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, envelope[offset + 4:offset + 4 + frame], None)
         except Exception as error:
             raise EnvelopeError("envelope_decryption_failed", "payload chunk failed authentication") from error
         offset += 4 + frame
+        chunks += 1
         finished = tag == TAG_FINAL
+        if tag not in (TAG_MESSAGE, TAG_FINAL):
+            raise EnvelopeError("envelope_chunk_invalid", f"chunk {chunks} is not tagged message or final")
+        if not finished and len(chunk) != header.chunk_size:
+            raise EnvelopeError("envelope_chunk_invalid", f"chunk {chunks} has {len(chunk)} bytes and is not the last")
         plaintext.write(chunk)
         if on_payload:
             on_payload(chunk)
-    if len(envelope) - offset < 64:
-        raise EnvelopeError("envelope_truncated", "the envelope ends before its signature")
-    if len(envelope) - offset > 64:
+    if offset < end:
         raise EnvelopeError("envelope_trailing_data", "bytes follow the signature")
     digest = hashlib.blake2b(envelope[:offset], digest_size=64).digest()
     try:
