@@ -53,7 +53,15 @@ enum RecordHarness {
         let people = synth.people(6, in: [MunicipalityCode("GM0344")!, MunicipalityCode("GM0363")!])
         let duo = people.enumerated().map { synth.duoLine(for: $1, earlyLeaver: $0 % 2 == 0) }
         let uwv = people.map { synth.uwvLine(for: $0) }
-        return [("duo", duo), ("uwv", uwv), ("mixed", [duo[0], uwv[1], "{}", "not json", #"{"bsn":"#])].flatMap {
+        // RFC 8259 numbers at their edges, in an integer field (docs/envelope.md, Numbers).
+        let numbers = ["1e1", "10.0", "100e-1", "07", "-0", "1.", "1e+", "1e400", "0.99e2", "10.5"].map {
+            #"{"bsn":"123456782","gemeentecode":"GM0344","periode":"2026-10","soort":"WW","sector":"#
+                + $0 + #","startdatum":"2026-01-01"}"#
+        }
+        return [
+            ("duo", duo), ("uwv", uwv), ("mixed", [duo[0], uwv[1], "{}", "not json", #"{"bsn":"#]),
+            ("numbers", numbers),
+        ].flatMap {
             name,
             lines in
             [UInt8(0), 7, 255].map { ("\(name)-\($0)", [$0] + Array((lines.joined(separator: "\n") + "\n").utf8)) }

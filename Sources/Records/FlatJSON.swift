@@ -78,22 +78,29 @@ package enum FlatJSON {
                 case 0x66: pairs.append(RawPair(key: key, kind: .false, value: try literal("false")))
                 case 0x6E: pairs.append(RawPair(key: key, kind: .null, value: try literal("null")))
                 case 0x2D, 0x30...0x39:
+                    // RFC 8259: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
                     let start = i
                     if bytes[i] == 0x2D { i += 1 }
-                    var digits = 0
-                    while i < n, (0x30...0x39).contains(bytes[i]) {
-                        i += 1
-                        digits += 1
+                    func digits() -> Int {
+                        let from = i
+                        while i < n, (0x30...0x39).contains(bytes[i]) { i += 1 }
+                        return i - from
                     }
-                    guard digits > 0 else { throw fail() }
+                    guard i < n, (0x30...0x39).contains(bytes[i]) else { throw fail() }
+                    if bytes[i] == 0x30 {
+                        i += 1  // a leading zero is the whole integer part: 07 is not JSON
+                        guard i == n || !(0x30...0x39).contains(bytes[i]) else { throw fail() }
+                    } else {
+                        _ = digits()
+                    }
                     if i < n, bytes[i] == 0x2E {
                         i += 1
-                        var fraction = 0
-                        while i < n, (0x30...0x39).contains(bytes[i]) {
-                            i += 1
-                            fraction += 1
-                        }
-                        guard fraction > 0 else { throw fail() }
+                        guard digits() > 0 else { throw fail() }
+                    }
+                    if i < n, bytes[i] == 0x65 || bytes[i] == 0x45 {
+                        i += 1
+                        if i < n, bytes[i] == 0x2B || bytes[i] == 0x2D { i += 1 }
+                        guard digits() > 0 else { throw fail() }
                     }
                     pairs.append(RawPair(key: key, kind: .number, value: start..<i))
                 default:

@@ -112,7 +112,14 @@ package struct RecordValidator: Sendable {
             case (.integer(let range), .number):
                 guard let value = Self.integer(raw) else { return reject(.invalidType, spec.name) }
                 guard range.contains(value) else { return reject(.invalidValue, spec.name) }
-            case (.bsn, _):
+                if !Self.isPlainInteger(raw) {
+                    // Stored as its plain digits, whichever way the source wrote the number.
+                    Array(String(value).utf8).withUnsafeBytes {
+                        Self.keep(key: key, value: $0, quoted: false, into: &stored)
+                    }
+                    continue
+                }
+            case (.bsn, .escapedString):
                 return reject(.invalidBSN, spec.name)
             case (_, .escapedString):
                 // No field type admits a backslash; an escaped string is never a valid value.
@@ -211,25 +218,68 @@ package struct RecordValidator: Sendable {
         return day.withUnsafeBytes { CalendarDate(ascii: $0) } != nil
     }
 
-    /// A JSON number that is an integer within `Int`'s range.
-    private static func integer(_ raw: UnsafeRawBufferPointer) -> Int? {
-        var k = 0
-        var negative = false
-        if raw.first == 0x2D {
-            negative = true
-            k = 1
+    /// The value of a JSON number (RFC 8259's grammar, which ``FlatJSON`` checked) if it is a
+    /// whole number within `Int`'s range: `10`, `10.0`, `1e1` and `100E-1` are all 10; `10.5` is
+    /// none.
+    static func integer(_ raw: UnsafeRawBufferPointer) -> Int? {
+        let negative = raw.first == 0x2D
+        guard !isPlainInteger(raw) else {
+            // The usual form, without allocating.
+            var value = 0
+            for digit in raw.dropFirst(negative ? 1 : 0) {
+                let (times, o1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times.addingReportingOverflow(Int(digit - 0x30))
+                guard !o1, !o2 else { return nil }
+                value = sum
+            }
+            return negative ? -value : value
         }
-        guard k < raw.count else { return nil }
-        var value = 0
-        while k < raw.count {
-            guard (0x30...0x39).contains(raw[k]) else { return nil }
-            let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times.addingReportingOverflow(Int(raw[k] - 0x30))
-            guard !o1, !o2 else { return nil }
-            value = sum
+        var k = negative ? 1 : 0
+        var digits: [UInt8] = []  // of the integer and fraction parts, the point after `point` of them
+        var point = 0
+        while k < raw.count, (0x30...0x39).contains(raw[k]) {
+            digits.append(raw[k] - 0x30)
             k += 1
         }
+        point = digits.count
+        if k < raw.count, raw[k] == 0x2E {
+            k += 1
+            while k < raw.count, (0x30...0x39).contains(raw[k]) {
+                digits.append(raw[k] - 0x30)
+                k += 1
+            }
+        }
+        if k < raw.count, raw[k] == 0x65 || raw[k] == 0x45 {
+            k += 1
+            let negativeExponent = raw[k] == 0x2D
+            if raw[k] == 0x2D || raw[k] == 0x2B { k += 1 }
+            var exponent = 0
+            while k < raw.count {
+                // Beyond 10^40 an exponent moves every digit out of range (or makes a zero).
+                exponent = min(exponent * 10 + Int(raw[k] - 0x30), 1_000)
+                k += 1
+            }
+            point += negativeExponent ? -exponent : exponent
+        }
+        guard k == raw.count else { return nil }
+        // Digits after the point must be zeros; those before it (padded with zeros) are the value.
+        let whole = digits.prefix(max(0, point))
+        guard digits.dropFirst(max(0, point)).allSatisfy({ $0 == 0 }) else { return nil }
+        if whole.allSatisfy({ $0 == 0 }) { return 0 }
+        guard point <= 19 else { return nil }
+        var value = 0
+        for digit in whole + repeatElement(0, count: max(0, point - digits.count)) {
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int(digit))
+            guard !o1, !o2 else { return nil }
+            value = sum
+        }
         return negative ? -value : value
+    }
+
+    /// A number written as digits alone, with an optional minus (no fraction, no exponent).
+    private static func isPlainInteger(_ raw: UnsafeRawBufferPointer) -> Bool {
+        raw.dropFirst(raw.first == 0x2D ? 1 : 0).allSatisfy { (0x30...0x39).contains($0) }
     }
 
     private static func isAlphanumeric(_ c: UInt8) -> Bool {

@@ -63,7 +63,9 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
 
     @Test(arguments: [
         (duoLine(["bsn": "\"123456789\""]), RecordRejection.Reason.invalidBSN, String?("bsn")),
-        (duoLine(["bsn": "123456782"]), .invalidBSN, "bsn"),
+        (duoLine(["bsn": "123456782"]), .invalidType, "bsn"),
+        (duoLine(["bsn": "true"]), .invalidType, "bsn"),
+        (duoLine(["bsn": "\"12345678\\u0032\""]), .invalidBSN, "bsn"),
         (duoLine(["gemeentecode": "\"GM9999\""]), .unknownMunicipality, "gemeentecode"),
         (duoLine(["gemeentecode": "\"Utrecht\""]), .invalidMunicipalityCode, "gemeentecode"),
         (duoLine(["geboortedatum": "\"2008-02-30\""]), .invalidDate, "geboortedatum"),
@@ -89,6 +91,36 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
     ])
     func malformedLineIsRejectedAsInvalidJSON(_ line: String) {
         #expect(rejection(line)?.reason == .invalidJSON)
+    }
+
+    /// Numbers as RFC 8259 writes them; an integer field takes any whose value is whole, and
+    /// stores it as plain digits.
+    @Test(arguments: [
+        ("12", 12), ("1e1", 10), ("1E+1", 10), ("100e-1", 10), ("10.0", 10), ("1.2e1", 12), ("0.99e2", 99),
+    ])
+    func anIntegerFieldTakesAnyJSONNumberWhoseValueIsWhole(written: String, value: Int) throws {
+        let uwv = RecordValidator(schema: .uwvInkomstenverhoudingen)
+        let line =
+            #"{"bsn":"123456782","gemeentecode":"GM0344","periode":"2026-10","soort":"WW","sector":"#
+            + written + #","startdatum":"2026-01-01"}"#
+        let record = try uwv.validate(line: line, number: 1).get()
+        #expect(record.fields["sector"] == .integer(value))
+    }
+
+    @Test(arguments: [
+        ("10.5", RecordRejection.Reason.invalidType), ("1e400", .invalidType), ("1.5e0", .invalidType),
+        ("0e5", .invalidValue), ("-0", .invalidValue), ("100", .invalidValue), ("\"12\"", .invalidType),
+        ("07", .invalidJSON), ("-07", .invalidJSON), ("1.", .invalidJSON), (".5", .invalidJSON), ("1e", .invalidJSON),
+        ("1e+", .invalidJSON), ("+1", .invalidJSON), ("0x10", .invalidJSON), ("1_0", .invalidJSON),
+    ])
+    func aNumberThatIsNotJSONOrNotAWholeNumberInRangeIsRejected(written: String, reason: RecordRejection.Reason) {
+        let uwv = RecordValidator(schema: .uwvInkomstenverhoudingen)
+        let line =
+            #"{"bsn":"123456782","gemeentecode":"GM0344","periode":"2026-10","soort":"WW","sector":"#
+            + written + #","startdatum":"2026-01-01"}"#
+        let rejected: RecordRejection.Reason? =
+            if case .failure(let r) = uwv.validate(line: line, number: 1) { r.reason } else { nil }
+        #expect(rejected == reason)
     }
 
     @Test func oversizedRecordIsRejected() {
