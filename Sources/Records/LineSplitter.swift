@@ -9,7 +9,8 @@
 /// ```
 ///
 /// Holds at most one partial line, bounded by `maxLineBytes`: beyond that the line is dropped as
-/// it streams and reported as oversized. Empty lines are skipped but counted.
+/// it streams and reported as oversized. Blank lines (empty, or only spaces, tabs and CRs) are
+/// skipped but numbered.
 package struct LineSplitter: Sendable {
     package enum Line: Equatable, Sendable {
         /// A line without its newline, numbered from 1.
@@ -57,7 +58,7 @@ package struct LineSplitter: Sendable {
                     dropping = false
                     return .oversized(number: lineNumber)
                 }
-                if line.isEmpty { continue }
+                if Self.isBlank(line) { continue }
                 return line.count > maxLineBytes ? .oversized(number: lineNumber) : .line(line, number: lineNumber)
             }
             let partial = bytes.count - start
@@ -71,7 +72,13 @@ package struct LineSplitter: Sendable {
             // The stream ended inside a line: that line is the last.
             lineNumber += 1
             defer { (bytes, start, searched, dropping) = ([], 0, 0, false) }
-            return dropping ? .oversized(number: lineNumber) : .line(bytes[start...], number: lineNumber)
+            if dropping { return .oversized(number: lineNumber) }
+            return Self.isBlank(bytes[start...]) ? nil : .line(bytes[start...], number: lineNumber)
         }
+    }
+
+    /// Empty, or only JSON whitespace (space, tab, CR): not a record, though it has a number.
+    private static func isBlank(_ line: ArraySlice<UInt8>) -> Bool {
+        line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
     }
 }

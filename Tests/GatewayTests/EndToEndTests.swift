@@ -284,6 +284,24 @@ import VangnetCore
         }
     }
 
+    /// Blank lines (empty or whitespace, CRLF endings) are not records: a writer that does not
+    /// count them gets its batch accepted, and rejections keep the payload's line numbers.
+    @Test func blankLinesAreNotCountedAsRecordsButKeepTheLineNumbers() async throws {
+        try await TestGateway.with { gw in
+            let valid = Array(population.duoLines.prefix(3))
+            let lines = [valid[0] + "\r", "", "  \t", valid[1], "\r", valid[2], "{}"]
+            let answer = try await gw.using("duo") {
+                try await $0.push(envelope: try gw.seal(lines, as: "duo", recordCount: 4))
+            }
+            #expect(answer.status == 201)
+            let receipt = try JSONDecoder().decode(SignedReceipt.self, from: Data(answer.body.utf8)).verified(
+                with: try gw.gatewaySigningKey
+            )
+            #expect(receipt.accepted == 3)
+            #expect(receipt.rejections == [.init(line: 7, reason: .missingField, field: "bsn")])
+        }
+    }
+
     @Test func callerLearnsWhatItMayDo() async throws {
         try await TestGateway.with { gw in
             let me = try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }

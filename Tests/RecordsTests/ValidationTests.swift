@@ -123,6 +123,44 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
         #expect(rejected == reason)
     }
 
+    @Test func aLineEndingInCRIsTheSameRecord() throws {
+        let crlf = try validator.validate(line: duoLine() + "\r", number: 1).get()
+        let lf = try validator.validate(line: duoLine(), number: 1).get()
+        #expect(crlf.fields == lf.fields)
+    }
+
+    @Test func aByteOrderMarkIsNotJSON() {
+        #expect(rejection("\u{FEFF}" + duoLine())?.reason == .invalidJSON)
+    }
+
+    @Test func bytesThatAreNotUTF8AreRejectedByTheFieldTheyAreIn() {
+        var bytes = Array(duoLine(["onderwijssoort": "\"mbX\""]).utf8)
+        let at = bytes.firstIndex(of: UInt8(ascii: "X"))!
+        bytes[at] = 0xFF
+        let rejected: RecordRejection? =
+            if case .failure(let r) = bytes.withUnsafeBytes({ validator.validate(line: $0, number: 7) }) { r } else {
+                nil
+            }
+        #expect(rejected == RecordRejection(line: 7, reason: .invalidValue, field: "onderwijssoort"))
+    }
+
+    /// One reason per record: the first faulty field in the line's own order, then a missing one.
+    @Test func theFirstFaultInTheLinesOrderIsTheReason() {
+        let line =
+            #"{"vsv":"ja","bsn":"123456789","geboortedatum":"2008-03-14","gemeentecode":"GM0344","brin":"12AB","#
+            + #""onderwijssoort":"mbo","inschrijvingsdatum":"2024-08-20"}"#
+        #expect(rejection(line) == RecordRejection(line: 7, reason: .invalidType, field: "vsv"))
+        let bsnFirst = line.replacingOccurrences(of: #""vsv":"ja","#, with: "").replacingOccurrences(
+            of: "}",
+            with: #","vsv":"ja"}"#
+        )
+        #expect(rejection(bsnFirst) == RecordRejection(line: 7, reason: .invalidBSN, field: "bsn"))
+        let onlyMissing = duoLine(removing: ["vsv"])
+        #expect(rejection(onlyMissing) == RecordRejection(line: 7, reason: .missingField, field: "vsv"))
+        let missingAndFaulty = duoLine(["brin": "\"1-2\""], removing: ["vsv"])
+        #expect(rejection(missingAndFaulty) == RecordRejection(line: 7, reason: .invalidValue, field: "brin"))
+    }
+
     @Test func oversizedRecordIsRejected() {
         let small = RecordValidator(schema: .duoOnderwijsdeelname, maxRecordBytes: 64)
         if case .failure(let r) = small.validate(line: duoLine(), number: 3) {
@@ -170,6 +208,10 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
 
     @Test func linesAreReassembledAcrossChunks() {
         #expect(lines(["ab", "c\nde", "f\n\ng", "h"]) == ["1:abc", "2:def", "4:gh"])
+    }
+
+    @Test func blankLinesAreNoRecordsButKeepTheirNumbers() {
+        #expect(lines(["a\n  \n\t\r\n", "\r\nb\n \t"]) == ["1:a", "5:b"])
     }
 
     @Test func oversizedLineIsReportedNotBuffered() {

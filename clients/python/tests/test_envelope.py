@@ -61,3 +61,9 @@ def test_envelope_signed_by_another_key_is_refused():
     with pytest.raises(EnvelopeError) as refused:
         open_envelope(out.getvalue(), gateway_key=gateway, signing_keys={key_id(signer.verify_key.encode()): signer.verify_key})
     assert refused.value.code == "unknown_signing_key"
+
+
+def test_blank_lines_are_no_records_as_the_gateway_counts():
+    from vangnet_client.envelope import count_records
+    payload = b'{"a":1}\n\n  \t\r\n{"b":2}\r\n{"c":3}'
+    assert count_records(io.BytesIO(payload)) == 3

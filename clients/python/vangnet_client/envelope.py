@@ -90,8 +90,8 @@ class Header:
 
 
 def count_records(stream: BinaryIO) -> int:
-    """Non-empty lines, which is what the gateway counts as records."""
-    return sum(1 for line in stream if line.rstrip(b"\n"))
+    """Lines that are not blank (empty, or only spaces, tabs and CRs): what the gateway counts as records."""
+    return sum(1 for line in stream if line.rstrip(b"\n").strip(b" \t\r"))
 
 
 def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
