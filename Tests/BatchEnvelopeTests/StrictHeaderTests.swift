@@ -105,4 +105,48 @@ import VangnetCrypto
         ]
         for json in refused { #expect((try? StrictJSON(Array(json.utf8))) == nil, "\(json)") }
     }
+
+    @Test(arguments: [
+        ("2026-11-23T12:00:00Z", 0.0), ("2026-11-23T13:00:00+01:00", 0), ("2026-11-23T07:30:00-04:30", 0),
+        ("2026-11-23T12:00:00.5Z", 0.5), ("2026-11-23T12:00:00.123456789Z", 0.123456789),
+        ("2026-11-24T00:00:00+12:00", 0),
+    ])
+    func createdAtTakesRFC3339WithAnOffsetAndAFraction(text: String, after: Double) throws {
+        let noon = Date(timeIntervalSince1970: 1_795_435_200)  // 2026-11-23T12:00:00Z
+        let read = try #require(EnvelopeHeader.instant(text))
+        #expect(abs(read.timeIntervalSince(noon) - after) < 1e-6)
+    }
+
+    @Test(arguments: [
+        "2026-11-23 12:00:00Z", "2026-11-23", "2026-11-23T12:00:00", "2026-02-30T12:00:00Z", "2026-11-23t12:00:00z",
+        "2026-11-23T12:00:00.Z", "2026-11-23T12:00:60Z", "2026-11-23T12:00:00+0100", "2026-11-23T12:00Z",
+        "2026-11-23T12:00:00.1234567890Z", "2026-11-23T24:00:00Z", "+2026-11-23T12:00:00Z",
+    ])
+    func createdAtInAnyOtherFormIsRefused(written: String) throws {
+        #expect(EnvelopeHeader.instant(written) == nil)
+        let envelope = resigned(try sealed()) { header in
+            let json = text(header)
+            let start = try! #require(json.range(of: #""createdAt":""#)).upperBound
+            let end = json[start...].firstIndex(of: "\"")!
+            return Array((json[..<start] + written + json[end...]).utf8)
+        }
+        #expect(refusal(envelope)?.0 == "envelope_malformed")
+    }
+
+    @Test func aMemberVersion1DoesNotDefineIsRefusedWithoutRepeatingItsName() throws {
+        let envelope = resigned(try sealed()) { header in
+            Array(text(header).dropLast().utf8) + Array(#","priority123456782":"high"}"#.utf8)
+        }
+        let refused = refusal(envelope)
+        #expect(refused?.0 == "envelope_malformed")
+        #expect(refused?.1 == "the header has a member that version 1 does not define")
+    }
+
+    @Test func aBatchIdIsOneIdInUpperOrLowerCaseAndIsWrittenInLowerCase() throws {
+        let upper = try #require(BatchID("6F1C2B4E-8D0A-4C7E-9B3F-2A1D5E6C7B80"))
+        let lower = try #require(BatchID("6f1c2b4e-8d0a-4c7e-9b3f-2a1d5e6c7b80"))
+        #expect(upper == lower)
+        #expect(upper.description == "6f1c2b4e-8d0a-4c7e-9b3f-2a1d5e6c7b80")
+        #expect(BatchID("6f1c2b4e8d0a4c7e9b3f2a1d5e6c7b80") == nil, "a UUID has its hyphens")
+    }
 }

@@ -302,6 +302,56 @@ import VangnetCore
         }
     }
 
+    /// The receipt body as envelope.md describes it: sorted members without spaces, the batch id
+    /// in lower case, `receivedAt` in whole UTC seconds, `gatewayKeyId` the signing key's id.
+    @Test func aReceiptBodyIsWrittenAsTheDocumentSays() async throws {
+        try await TestGateway.with { gw in
+            let id = try #require(BatchID("6F1C2B4E-8D0A-4C7E-9B3F-2A1D5E6C7B80"))
+            let answer = try await gw.using("duo") {
+                try await $0.push(envelope: try gw.seal(Array(population.duoLines.prefix(2)), as: "duo", batchId: id))
+            }
+            let body = try JSONDecoder().decode(SignedReceipt.self, from: Data(answer.body.utf8)).body
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            let members = [
+                "accepted", "batchId", "dataset", "envelopeHash", "gatewayKeyId", "receivedAt", "rejected",
+                "rejections", "source",
+            ]
+            #expect(object.keys.sorted() == members)
+            let written = body.matches(of: /"([a-zA-Z]+)":/).map { String($0.output.1) }
+            #expect(written == members, "no rejections here, so these are the top-level members, in the order written")
+            #expect(!body.contains(" "))
+            #expect(object["batchId"] as? String == "6f1c2b4e-8d0a-4c7e-9b3f-2a1d5e6c7b80")
+            let receivedAt = try #require(object["receivedAt"] as? String)
+            #expect(
+                receivedAt.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/) != nil,
+                "receivedAt \(receivedAt)"
+            )
+            #expect(object["gatewayKeyId"] as? String == (try gw.gatewaySigningKey).keyID)
+            let hash = try #require(object["envelopeHash"] as? String)
+            #expect(hash.wholeMatch(of: /[0-9a-f]{64}/) != nil)
+        }
+    }
+
+    /// api.md's pull parameters: a limit above maxPageSize is cut to it (more follow, by the
+    /// cursor), a limit below 1 and a format in another case are invalid_query.
+    @Test func aPullsLimitIsCutAtMaxPageSizeAndItsFormatIsExact() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxPageSize = 2
+        try await TestGateway.with(limits: limits) { gw in
+            _ = try await pushBoth(gw)
+            let page = try await gw.using("region-utrecht") { try await $0.pull(purpose: "vsv-opvolging", limit: 500) }
+            #expect(page.status == 200)
+            #expect(page.body.split(separator: "\n").count == 2)
+            #expect(page.headers["vangnet-complete"] == "false", "more records follow the cut page")
+            for (limit, format) in [(0, "ndjson"), (-1, "ndjson"), (10, "CSV"), (10, "NDJSON"), (10, "json")] {
+                let answer = try await gw.using("region-utrecht") {
+                    try await $0.pull(purpose: "vsv-opvolging", limit: limit, format: format)
+                }
+                #expect(answer.refusal?.code == "invalid_query", "limit \(limit), format \(format)")
+            }
+        }
+    }
+
     @Test func callerLearnsWhatItMayDo() async throws {
         try await TestGateway.with { gw in
             let me = try await gw.using("region-amsterdam") { try await $0.get("/v1/me") }
