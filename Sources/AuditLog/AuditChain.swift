@@ -68,7 +68,7 @@ package enum AuditChain {
             string(role.rawValue)
         }
         key("time")
-        number(Int64((event.time.timeIntervalSince1970 * 1000).rounded(.down)))
+        number(milliseconds(event.time))
         out.append(0x7D)
         return out
     }
@@ -96,6 +96,27 @@ package enum AuditChain {
     }
 
     static let entryDomain: [UInt8] = Array("vangnet/audit-entry/v1\u{0}".utf8)
+
+    /// An event's time as the chain holds it: whole milliseconds since 1970, rounded down.
+    package static func milliseconds(_ time: Date) -> Int64 {
+        Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    /// The chain's time as text, `2026-11-23T12:00:00.123Z`: exactly the milliseconds the
+    /// canonical form holds (a formatter's own rounding of the fraction could differ by one), so
+    /// a client recomputes the chain from the API's entries (docs/audit.md).
+    package static func text(milliseconds ms: Int64) -> String {
+        let (seconds, fraction) = ms.quotientAndRemainder(dividingBy: 1000)
+        let whole = wholeSeconds.string(from: Date(timeIntervalSince1970: Double(seconds)))
+        return whole.dropLast() + "." + String(repeating: "0", count: 3 - String(fraction).count) + String(fraction)
+            + "Z"
+    }
+
+    nonisolated(unsafe) private static let wholeSeconds: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f
+    }()
 
     /// The audit key's signature of the entry whose chain hash is `hash`.
     package static func sign(hash: [UInt8], key: SigningKeyPair) -> [UInt8] {

@@ -69,7 +69,8 @@ package enum AuditExport {
                         + "}"
                 } ?? ""
             let row = [
-                "entry", String(sequence), event.map { ISO8601DateFormatter.vangnet.string(from: $0.time) } ?? "",
+                "entry", String(sequence),
+                event.map { AuditChain.text(milliseconds: AuditChain.milliseconds($0.time)) } ?? "",
                 event?.actor?.value ?? "", event?.role?.rawValue ?? "", event?.action.rawValue ?? "",
                 event?.object ?? "",
                 event?.region.map { String($0.value) } ?? "", event?.purpose?.value ?? "", event?.dataset?.value ?? "",

@@ -229,7 +229,7 @@ struct AuditEntryJSON: Encodable {
     init(_ entry: StoredAuditEntry) {
         let e = entry.event
         seq = entry.sequence
-        time = ISO8601DateFormatter.vangnet.string(from: e.time)
+        time = AuditChain.text(milliseconds: AuditChain.milliseconds(e.time))
         actor = e.actor
         role = e.role
         action = e.action.rawValue

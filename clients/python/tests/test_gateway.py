@@ -1,12 +1,17 @@
 """The Python client against a real gateway: what it seals, the Swift gateway opens and commits."""
 
 import base64
+import copy
+import json
 import os
+import ssl
 import subprocess
+from http.client import HTTPSConnection
 
 from nacl.signing import SigningKey
 
-from vangnet_client import push, seal_file, verify_receipt
+from vangnet_client import push, seal_file, verify_audit, verify_receipt
+from vangnet_client.audit import verify
 
 DUO = "00000099000000000101"
 
@@ -130,3 +135,52 @@ def test_a_region_keeps_its_copy_with_the_changes_after_a_second_complete_pictur
     # Nothing since: the cursor gives an empty page.
     again, _ = pull_all(**utrecht, cursor=cursor)
     assert again == []
+
+
+def auditor(gateway):
+    certs = os.path.join(gateway["dir"], "certs")
+    return dict(gateway=gateway["url"], cert=os.path.join(certs, "auditor.pem"), key=os.path.join(certs, "auditor.key"),
+                ca=os.path.join(certs, "ca.pem"))
+
+
+def test_the_audit_chain_verifies_from_the_api_alone(gateway):
+    assert push_as_duo(gateway, sealed(gateway, "audited", 20, 21)).status == 201
+    audit_key = open(os.path.join(gateway["dir"], "keys", "audit-signing.pub")).read()
+    verdict = verify_audit(**auditor(gateway), audit_key=audit_key)
+    assert verdict.intact, verdict.problem
+    assert verdict.entries >= 3 and verdict.checkpoints >= 1
+
+
+def test_a_changed_entry_or_checkpoint_or_another_key_is_found(gateway):
+    a = auditor(gateway)
+    context = ssl.create_default_context(cafile=a["ca"])
+    context.load_cert_chain(a["cert"], a["key"])
+    connection = HTTPSConnection("127.0.0.1", int(gateway["url"].rsplit(":", 1)[1]), context=context)
+    connection.request("GET", "/v1/audit/checkpoints")
+    published = json.loads(connection.getresponse().read())
+    connection.request("GET", "/v1/audit/entries?limit=1000")
+    entries = json.loads(connection.getresponse().read())["entries"]
+    connection.close()
+    key = base64.b64decode(published["auditKey"])
+    assert verify(entries, published["checkpoints"], key).intact
+    assert all(value is not None for entry in entries for value in entry.values()), "absent members are left out"
+    assert all(len(entry["time"]) == 24 and entry["time"].endswith("Z") for entry in entries)
+
+    changed = copy.deepcopy(entries)
+    changed[0]["object"] += "x"
+    assert "entry 1" in verify(changed, published["checkpoints"], key).problem
+
+    retimed = copy.deepcopy(entries)
+    retimed[-1]["time"] = retimed[-1]["time"].replace("Z", "").rsplit(".", 1)[0] + ".999Z"
+    if retimed[-1]["time"] != entries[-1]["time"]:
+        assert not verify(retimed, published["checkpoints"], key).intact
+
+    dropped = entries[:1] + entries[2:]
+    assert "entry 2 is missing" in verify(dropped, published["checkpoints"], key).problem
+
+    forged = copy.deepcopy(published["checkpoints"])
+    forged[0]["hash"] = "00" * 32
+    assert "signature" in verify(entries, forged, key).problem
+
+    stranger = bytes(SigningKey.generate().verify_key)
+    assert not verify(entries, published["checkpoints"], stranger).intact

@@ -4,6 +4,7 @@ An independent implementation of the wire format on PyNaCl (libsodium) and the s
 for agencies that integrate from Python, and as a second client that proves the specification.
 """
 
+from .audit import Verdict, verify_audit
 from .envelope import (
     EnvelopeError,
     Header,
@@ -31,5 +32,7 @@ __all__ = [
     "push",
     "seal",
     "seal_file",
+    "Verdict",
+    "verify_audit",
     "verify_receipt",
 ]

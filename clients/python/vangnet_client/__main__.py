@@ -1,4 +1,4 @@
-"""Command line: python -m vangnet_client seal|push ... (see README.md)."""
+"""Command line: python -m vangnet_client seal|push|verify-audit ... (see README.md)."""
 
 import argparse
 import base64
@@ -6,6 +6,7 @@ import sys
 
 from nacl.signing import SigningKey
 
+from .audit import verify_audit
 from .envelope import seal_file
 from .push import push
 
@@ -34,7 +35,21 @@ def main() -> int:
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--ca", required=True)
+    v = commands.add_parser("verify-audit", help="recompute the audit chain and check its signed checkpoints (auditor)")
+    v.add_argument("--gateway", default="https://127.0.0.1:8443")
+    v.add_argument("--cert", required=True)
+    v.add_argument("--key", required=True)
+    v.add_argument("--ca", required=True)
+    v.add_argument("--audit-key", help="the gateway's audit-signing.pub, got out of band")
     args = parser.parse_args()
+    if args.command == "verify-audit":
+        audit_key = open(args.audit_key).read() if args.audit_key else None
+        verdict = verify_audit(gateway=args.gateway, cert=args.cert, key=args.key, ca=args.ca, audit_key=audit_key)
+        if not verdict.intact:
+            print(f"broken: {verdict.problem}", file=sys.stderr)
+            return 1
+        print(f"intact: {verdict.entries} entries, {verdict.checkpoints} signed checkpoints reached")
+        return 0
     if args.command == "seal":
         header = seal_file(args.input, args.output, source=args.source, dataset=args.dataset,
                            signing_key=SigningKey(read_base64(args.signing_key)),
