@@ -110,9 +110,9 @@ package struct RecordValidator: Sendable {
             case (.boolean, .true), (.boolean, .false):
                 break
             case (.integer(let range), .number):
-                guard let value = Self.integer(raw) else { return reject(.invalidType, spec.name) }
+                guard let (value, plain) = Self.integer(raw) else { return reject(.invalidType, spec.name) }
                 guard range.contains(value) else { return reject(.invalidValue, spec.name) }
-                if !Self.isPlainInteger(raw) {
+                if !plain {
                     // Stored as its plain digits, whichever way the source wrote the number.
                     Array(String(value).utf8).withUnsafeBytes {
                         Self.keep(key: key, value: $0, quoted: false, into: &stored)
@@ -220,8 +220,8 @@ package struct RecordValidator: Sendable {
 
     /// The value of a JSON number (RFC 8259's grammar, which ``FlatJSON`` checked) if it is a
     /// whole number within `Int`'s range: `10`, `10.0`, `1e1` and `100E-1` are all 10; `10.5` is
-    /// none.
-    static func integer(_ raw: UnsafeRawBufferPointer) -> Int? {
+    /// none. `plain`: written as digits alone (with an optional minus), so stored as written.
+    static func integer(_ raw: UnsafeRawBufferPointer) -> (value: Int, plain: Bool)? {
         let negative = raw.first == 0x2D
         guard !isPlainInteger(raw) else {
             // The usual form, without allocating.
@@ -232,7 +232,7 @@ package struct RecordValidator: Sendable {
                 guard !o1, !o2 else { return nil }
                 value = sum
             }
-            return negative ? -value : value
+            return (negative ? -value : value, true)
         }
         var k = negative ? 1 : 0
         var digits: [UInt8] = []  // of the integer and fraction parts, the point after `point` of them
@@ -265,7 +265,7 @@ package struct RecordValidator: Sendable {
         // Digits after the point must be zeros; those before it (padded with zeros) are the value.
         let whole = digits.prefix(max(0, point))
         guard digits.dropFirst(max(0, point)).allSatisfy({ $0 == 0 }) else { return nil }
-        if whole.allSatisfy({ $0 == 0 }) { return 0 }
+        if whole.allSatisfy({ $0 == 0 }) { return (0, false) }
         guard point <= 19 else { return nil }
         var value = 0
         for digit in whole + repeatElement(0, count: max(0, point - digits.count)) {
@@ -274,7 +274,7 @@ package struct RecordValidator: Sendable {
             guard !o1, !o2 else { return nil }
             value = sum
         }
-        return negative ? -value : value
+        return (negative ? -value : value, false)
     }
 
     /// A number written as digits alone, with an optional minus (no fraction, no exponent).
