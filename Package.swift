@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "DevelopmentSupport",
             dependencies: [
-                "Gateway", "AccessPolicy", "VangnetCore", "VangnetCrypto", "CSpawn",
+                "Gateway", "AccessPolicy", "BatchEnvelope", "VangnetCore", "VangnetCrypto", "CSpawn",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -16,9 +16,9 @@ swift build --build-tests
 swift test --skip-build "$@"
 
 venv=.build/python-venv
-if [ ! -x "$venv/bin/pytest" ]; then
+if ! "$venv/bin/python" -c "import nacl, pytest, jsonschema" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pynacl pytest
+  "$venv/bin/pip" install -q pynacl pytest jsonschema
 fi
 VANGNET_BIN="$PWD/.build/debug/vangnet" "$venv/bin/pytest" -q clients/python/tests
 

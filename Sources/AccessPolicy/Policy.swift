@@ -65,6 +65,9 @@ package struct Policy: Sendable {
     /// The schema of a dataset the gateway knows.
     package func schema(_ id: DatasetID) -> DatasetSchema? { schemas[id] }
 
+    /// The datasets the gateway knows, by id.
+    package var datasets: [DatasetSchema] { schemas.values.sorted { $0.id < $1.id } }
+
     /// Whether `source` may push `dataset`, signed by the key with `keyID`.
     package func mayPush(
         source: Caller.Source,

@@ -170,6 +170,9 @@ package struct EnvelopeReader: ~Copyable {
 
     /// Ends the stream (every event pulled) and verifies the signature.
     /// - Returns: proof that the whole envelope was read, decrypted and verified.
+    /// Whether no byte has been fed: a body that ends so is empty, not a cut-off envelope.
+    package var isEmpty: Bool { totalBytes == 0 }
+
     package consuming func finish() throws(EnvelopeError) -> OpenedBatch {
         switch state {
         case .done(let opening, let signature):

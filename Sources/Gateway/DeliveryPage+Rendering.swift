@@ -70,6 +70,7 @@ extension DeliveryPage {
         switch value {
         case nil: return ""
         case .integer(let i)?: return String(i)
+        case .decimal(let d)?: return d
         case .boolean(let b)?: return b ? "true" : "false"
         case .text(let s)?:
             guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }

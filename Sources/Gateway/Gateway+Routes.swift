@@ -15,6 +15,8 @@ extension Gateway {
     /// |---|---|---|
     /// | `POST /v1/batches` | source | push an envelope; 201 + signed receipt (200 for an identical retry) |
     /// | `GET /v1/purposes/{purpose}/records` | consumer | pull a page (`view=current|changes`, `cursor`, `limit`, `format=ndjson|csv`) |
+    /// | `GET /v1/datasets` | anyone known | the datasets, each with its version and the path of its schema |
+    /// | `GET /v1/datasets/{id}/schema` | anyone known | the dataset's JSON Schema (draft 2020-12) |
     /// | `GET /v1/me` | anyone known | who the gateway takes the caller for, what it may do, and for a consumer what each purpose gives it and why |
     /// | `GET /v1/policy/explain` | auditor | the same explanation for any consumer and purpose (`consumer`, `purpose`) |
     /// | `GET /v1/audit/verify` | auditor | recompute the audit chain and check its signed checkpoints |
@@ -127,6 +129,30 @@ extension Gateway {
     }
 
     func addKnownCallerRoutes(to known: RouterGroup<KnownCallerContext>) {
+        known.get("/v1/datasets") { _, _ in
+            struct Dataset: Encodable {
+                let id: DatasetID
+                let version: Int
+                let schema: String
+            }
+            struct Datasets: Encodable { let datasets: [Dataset] }
+            let datasets = self.policy.datasets.map {
+                Dataset(id: $0.id, version: $0.version, schema: "/v1/datasets/\($0.id.value)/schema")
+            }
+            return try self.json(Datasets(datasets: datasets), status: .ok)
+        }
+        known.get("/v1/datasets/:dataset/schema") { _, context in
+            let id = DatasetID(context.parameters.get("dataset") ?? "")
+            guard let schema = self.policy.schema(id) else {
+                throw GatewayRefusal(.notFound, "the gateway has no dataset of that name (GET /v1/datasets lists them)")
+            }
+            let text = schema.jsonSchema(reference: self.ingest.reference).rendered()
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/schema+json"],
+                body: .init(byteBuffer: ByteBuffer(string: text))
+            )
+        }
         known.get("/v1/me") { _, context in
             let caller = context.caller
             let policy = self.policy

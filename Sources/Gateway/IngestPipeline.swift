@@ -94,6 +94,7 @@ package struct IngestPipeline: Sendable {
             var batch = BatchInProgress(
                 schema: schema,
                 mode: header.batchMode,
+                createdOn: CalendarDate.inAmsterdam(header.createdAt),
                 limits: limits,
                 policy: active.policy,
                 pseudonymiser: active.pseudonymiser,
@@ -380,6 +381,8 @@ struct PushBody<Bytes: AsyncIteratorProtocol>: ~Copyable where Bytes.Element == 
         switch try await next() {
         case .header(let header): return header
         case .payload: preconditionFailure("the reader yields the header first")
+        case nil where reader.isEmpty:
+            throw GatewayRefusal(EnvelopeError(.malformed, "the body is empty, not an envelope"))
         case nil: throw GatewayRefusal(EnvelopeError(.truncated, "the envelope ends before its header"))
         }
     }
@@ -450,6 +453,7 @@ struct BatchInProgress {
     init(
         schema: DatasetSchema,
         mode: BatchMode,
+        createdOn: CalendarDate,
         limits: GatewayConfiguration.Limits,
         policy: Policy,
         pseudonymiser: Pseudonymiser,
@@ -459,7 +463,12 @@ struct BatchInProgress {
         self.policy = policy
         self.pseudonymiser = pseudonymiser
         self.mode = mode
-        self.validator = RecordValidator(schema: schema, reference: reference, maxRecordBytes: limits.maxRecordBytes)
+        self.validator = RecordValidator(
+            schema: schema,
+            reference: reference,
+            maxRecordBytes: limits.maxRecordBytes,
+            createdOn: createdOn
+        )
         self.splitter = LineSplitter(maxLineBytes: limits.maxRecordBytes)
     }
 

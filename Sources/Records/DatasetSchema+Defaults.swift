@@ -10,9 +10,9 @@ extension DatasetSchema {
             FieldSpec("bsn", .bsn),
             FieldSpec("geboortedatum", .date),
             FieldSpec("gemeentecode", .municipality),
-            FieldSpec("brin", .code(4...4)),
+            FieldSpec("brin", .code("99AA")),
             FieldSpec("onderwijssoort", .enumeration(["vo", "vso", "pro", "mbo"])),
-            FieldSpec("crebo", .code(5...5), required: false),
+            FieldSpec("crebo", .code("99999"), required: false),
             FieldSpec("niveau", .enumeration(["entree", "1", "2", "3", "4"]), required: false),
             FieldSpec("leerweg", .enumeration(["BOL", "BBL"]), required: false),
             FieldSpec("inschrijvingsdatum", .date),
@@ -21,7 +21,12 @@ extension DatasetSchema {
             FieldSpec("startkwalificatie", .boolean),
             FieldSpec("vsv", .boolean),
         ],
-        key: ["brin", "inschrijvingsdatum"]
+        key: ["brin", "inschrijvingsdatum"],
+        dateRules: [
+            .notAfterCreation("geboortedatum"),
+            .notBefore("inschrijvingsdatum", earlier: "geboortedatum"),
+            .notBefore("uitschrijvingsdatum", earlier: "inschrijvingsdatum"),
+        ]
     )
 
     /// UWV inkomstenverhoudingen: employment and benefits. An income relationship is identified, per
@@ -35,7 +40,7 @@ extension DatasetSchema {
             FieldSpec("periode", .month),
             FieldSpec("soort", .enumeration(["dienstverband", "WW", "Wajong", "WIA", "ZW"])),
             FieldSpec("sector", .integer(1...99), required: false),
-            FieldSpec("uren_per_week", .integer(0...80), required: false),
+            FieldSpec("uren_per_week", .decimal(0...80, places: 2), required: false),
             FieldSpec(
                 "loonklasse",
                 .enumeration(["0-1000", "1000-2000", "2000-3000", "3000-4000", "4000+"]),
@@ -44,7 +49,8 @@ extension DatasetSchema {
             FieldSpec("startdatum", .date),
             FieldSpec("einddatum", .date, required: false),
         ],
-        key: ["periode", "soort", "startdatum"]
+        key: ["periode", "soort", "startdatum"],
+        dateRules: [.notBefore("einddatum", earlier: "startdatum")]
     )
 
     /// The schemas that ship with Vangnet, by id.

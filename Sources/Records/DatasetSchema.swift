@@ -20,8 +20,12 @@ package enum FieldType: Sendable, Hashable {
     case boolean
     /// An integer within the range.
     case integer(ClosedRange<Int>)
-    /// A string of ASCII letters and digits, of a length within the range (codes such as BRIN, crebo).
-    case code(ClosedRange<Int>)
+    /// A number within the range with at most `places` digits after the point (hours per week:
+    /// `32.5`). Stored in its shortest form: `32.50` and `3.25e1` are `32.5`, `32.0` is `32`.
+    case decimal(ClosedRange<Int>, places: Int)
+    /// A code of a fixed form, one character per position of `format`: `9` a digit, `A` a capital
+    /// letter. BRIN is `99AA`, crebo `99999`.
+    case code(String)
 }
 
 extension FieldType: CustomStringConvertible {
@@ -35,7 +39,9 @@ extension FieldType: CustomStringConvertible {
         case .enumeration(let values): "one of " + values.joined(separator: ", ")
         case .boolean: "boolean"
         case .integer(let range): "integer \(range.lowerBound)-\(range.upperBound)"
-        case .code(let lengths): "code of \(lengths.lowerBound)-\(lengths.upperBound) characters"
+        case .decimal(let range, let places):
+            "number \(range.lowerBound)-\(range.upperBound) with at most \(places) decimals"
+        case .code(let format): "code \(format) (9 a digit, A a capital letter)"
         }
     }
 }
@@ -53,6 +59,24 @@ package struct FieldSpec: Sendable, Hashable {
     }
 }
 
+/// A rule between a date field and another date, checked once every field of the record is valid.
+/// An absent optional field meets every rule.
+package enum DateRule: Sendable, Hashable {
+    /// `field` is not before `earlier` (the same day is allowed): an exit is not before its entry.
+    /// Refused as `dates_out_of_order`, naming `field`.
+    case notBefore(_ field: String, earlier: String)
+    /// `field` is not after the day the batch was made: the date in the Netherlands
+    /// (Europe/Amsterdam) of the header's `createdAt`. No one is born in the future. Refused as `date_after_creation`, naming `field`.
+    case notAfterCreation(_ field: String)
+
+    /// The field the rule is about, which a refusal names.
+    package var field: String {
+        switch self {
+        case .notBefore(let field, _), .notAfterCreation(let field): field
+        }
+    }
+}
+
 /// A named, versioned record schema: its fields, which holds the BSN and which the municipality.
 package struct DatasetSchema: Sendable {
     package let id: DatasetID
@@ -65,11 +89,19 @@ package struct DatasetSchema: Sendable {
     /// The fields that, with the BSN, identify a record: a later record of the same person with the
     /// same values of these fields replaces it, and a withdrawal names them. Required fields.
     package let keyFields: [String]
+    /// The rules between dates, in the order they are checked.
+    package let dateRules: [DateRule]
     /// The positions of ``keyFields`` in ``fields``.
     let keyPositions: [Int]
     private let nameBytes: [[UInt8]]
 
-    package init(id: DatasetID, version: Int, fields: [FieldSpec], key keyFields: [String]) {
+    package init(
+        id: DatasetID,
+        version: Int,
+        fields: [FieldSpec],
+        key keyFields: [String],
+        dateRules: [DateRule] = []
+    ) {
         guard let bsn = fields.first(where: { $0.type == .bsn }),
             let municipality = fields.first(where: { $0.type == .municipality })
         else {
@@ -93,6 +125,15 @@ package struct DatasetSchema: Sendable {
             return k
         }
         self.nameBytes = fields.map { Array($0.name.utf8) }
+        self.dateRules = dateRules
+        for rule in dateRules {
+            var names = [rule.field]
+            if case .notBefore(_, let earlier) = rule { names.append(earlier) }
+            precondition(
+                names.allSatisfy { name in fields.contains { $0.name == name && $0.type == .date } },
+                "a date rule names date fields of the schema"
+            )
+        }
     }
 
     /// The index of the field whose name is `key` (UTF-8 bytes), comparing bytes: no string is made.
@@ -121,6 +162,7 @@ package struct DatasetSchema: Sendable {
             switch fields[name] {
             case .text(let s)?: out.append(contentsOf: s.utf8)
             case .integer(let i)?: out.append(contentsOf: String(i).utf8)
+            case .decimal(let d)?: out.append(contentsOf: d.utf8)
             case .boolean(let b)?: out.append(contentsOf: (b ? "true" : "false").utf8)
             case nil: break
             }

@@ -6,6 +6,7 @@ extension FlatJSON {
         switch value {
         case .text(let s): JSONText.appendString(s, to: &out)
         case .integer(let i): out.append(contentsOf: String(i).utf8)
+        case .decimal(let d): out.append(contentsOf: d.utf8)
         case .boolean(let b): out.append(contentsOf: b ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65])
         }
     }
@@ -23,7 +24,7 @@ extension FlatJSON {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Decodes a stored flat object into field values (numbers as integers, nulls dropped).
+    /// Decodes a stored flat object into field values (whole numbers as integers, others as decimals, nulls dropped).
     /// Stored objects are written by the validator, which admits no escaped strings.
     package static func decodeFields(_ text: String) -> [String: FieldValue] {
         var copy = text
@@ -37,7 +38,9 @@ extension FlatJSON {
                 let raw = UnsafeRawBufferPointer(rebasing: bytes[pair.value])
                 switch pair.kind {
                 case .string: fields[key] = .text(String(decoding: raw, as: UTF8.self))
-                case .number: fields[key] = Int(String(decoding: raw, as: UTF8.self)).map(FieldValue.integer)
+                case .number:
+                    let text = String(decoding: raw, as: UTF8.self)
+                    fields[key] = Int(text).map(FieldValue.integer) ?? .decimal(text)
                 case .true: fields[key] = .boolean(true)
                 case .false: fields[key] = .boolean(false)
                 case .null, .escapedString: break

@@ -10,11 +10,44 @@ package struct RecordValidator: Sendable {
     package let schema: DatasetSchema
     private let reference: ReferenceData
     private let maxRecordBytes: Int
+    /// `YYYY-MM-DD` of the day the batch was made, for ``DateRule/notAfterCreation(_:)``.
+    private let createdOn: [UInt8]?
+    /// Per field position, the slot its value takes if a date rule reads it.
+    private let dateSlots: [Int?]
+    private let dateSlotCount: Int
+    /// Per date rule, the slots of its field and of the date it is compared with.
+    private let ruleSlots: [(field: Int, earlier: Int?)]
+    private let scales = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
 
-    package init(schema: DatasetSchema, reference: ReferenceData = .embedded, maxRecordBytes: Int = 16 * 1024) {
+    /// - Parameter createdOn: the day in the Netherlands of the batch's `createdAt`; without it, no date is
+    ///   checked against the day the batch was made (a tool that validates records outside a batch).
+    package init(
+        schema: DatasetSchema,
+        reference: ReferenceData = .embedded,
+        maxRecordBytes: Int = 16 * 1024,
+        createdOn: CalendarDate? = nil
+    ) {
         self.schema = schema
         self.reference = reference
         self.maxRecordBytes = maxRecordBytes
+        self.createdOn = createdOn.map { Array($0.description.utf8) }
+        var slots = [Int?](repeating: nil, count: schema.fields.count)
+        var count = 0
+        func slot(_ name: String) -> Int {
+            let position = schema.fields.firstIndex { $0.name == name }!
+            if let s = slots[position] { return s }
+            slots[position] = count
+            count += 1
+            return count - 1
+        }
+        self.ruleSlots = schema.dateRules.map { rule in
+            switch rule {
+            case .notBefore(let field, let earlier): (slot(field), slot(earlier))
+            case .notAfterCreation(let field): (slot(field), nil)
+            }
+        }
+        self.dateSlots = slots
+        self.dateSlotCount = count
     }
 
     /// Validates one line (without its newline) of a batch that holds records only (a complete
@@ -61,6 +94,7 @@ package struct RecordValidator: Sendable {
         var next = 0  // keys usually come in schema order: look there first
         var withdrawn = false
         var keyValues = [Range<Int>](repeating: 0..<0, count: schema.keyPositions.count)
+        var dates = [Range<Int>](repeating: 0..<0, count: dateSlotCount)  // the dates the rules compare
         for pair in pairs {
             let key = UnsafeRawBufferPointer(rebasing: bytes[pair.key])
             // An unknown key is not named in the rejection: it is input, and could hold a BSN.
@@ -97,16 +131,15 @@ package struct RecordValidator: Sendable {
                 }
             case (.date, .string):
                 guard CalendarDate(ascii: raw) != nil else { return reject(.invalidDate, spec.name) }
+                if let slot = dateSlots[position] { dates[slot] = pair.value }
             case (.month, .string):
                 guard raw.count == 7, Self.isMonth(raw) else { return reject(.invalidDate, spec.name) }
             case (.enumeration(let allowed), .string):
                 guard allowed.contains(where: { $0.utf8.count == raw.count && $0.utf8.elementsEqual(raw) }) else {
                     return reject(.invalidValue, spec.name)
                 }
-            case (.code(let lengths), .string):
-                guard lengths.contains(raw.count), raw.allSatisfy(Self.isAlphanumeric) else {
-                    return reject(.invalidValue, spec.name)
-                }
+            case (.code(let format), .string):
+                guard Self.matches(raw, format: format) else { return reject(.invalidValue, spec.name) }
             case (.boolean, .true), (.boolean, .false):
                 break
             case (.integer(let range), .number):
@@ -115,6 +148,19 @@ package struct RecordValidator: Sendable {
                 if !plain {
                     // Stored as its plain digits, whichever way the source wrote the number.
                     Array(String(value).utf8).withUnsafeBytes {
+                        Self.keep(key: key, value: $0, quoted: false, into: &stored)
+                    }
+                    continue
+                }
+            case (.decimal(let range, let places), .number):
+                guard let (units, plain) = Self.scaled(raw, places: places) else {
+                    return reject(.invalidValue, spec.name)  // more decimals than the field has
+                }
+                guard units >= range.lowerBound * scales[places], units <= range.upperBound * scales[places] else {
+                    return reject(.invalidValue, spec.name)
+                }
+                if !plain {
+                    Array(Self.decimalText(units: units, places: places).utf8).withUnsafeBytes {
                         Self.keep(key: key, value: $0, quoted: false, into: &stored)
                     }
                     continue
@@ -155,6 +201,25 @@ package struct RecordValidator: Sendable {
             return reject(.missingField, spec.name)
         }
         guard let bsn, let municipality else { return reject(.missingField, schema.bsnField) }
+        // Dates are `YYYY-MM-DD`, so their bytes sort as the days do.
+        func isBefore(_ a: Range<Int>, _ b: UnsafeRawBufferPointer) -> Bool {
+            UnsafeRawBufferPointer(rebasing: bytes[a]).lexicographicallyPrecedes(b)
+        }
+        for (rule, slots) in zip(schema.dateRules, ruleSlots) {
+            let value = dates[slots.field]
+            guard !value.isEmpty else { continue }  // an optional date not given
+            if let earlier = slots.earlier {
+                let other = dates[earlier]
+                if !other.isEmpty, isBefore(value, UnsafeRawBufferPointer(rebasing: bytes[other])) {
+                    return reject(.datesOutOfOrder, rule.field)
+                }
+            } else if let createdOn {
+                let after = createdOn.withUnsafeBytes { day in
+                    day.lexicographicallyPrecedes(UnsafeRawBufferPointer(rebasing: bytes[value]))
+                }
+                if after { return reject(.dateAfterCreation, rule.field) }
+            }
+        }
         stored.append(0x7D)
         return .success(
             .record(
@@ -222,26 +287,34 @@ package struct RecordValidator: Sendable {
     /// whole number within `Int`'s range: `10`, `10.0`, `1e1` and `100E-1` are all 10; `10.5` is
     /// none. `plain`: written as digits alone (with an optional minus), so stored as written.
     static func integer(_ raw: UnsafeRawBufferPointer) -> (value: Int, plain: Bool)? {
+        scaled(raw, places: 0).map { ($0.units, $0.plain) }
+    }
+
+    /// The value of a JSON number in units of 10^-`places` (`32.5` with 2 places is 3250), if it
+    /// has at most `places` digits after the point and fits `Int`. `plain`: written as digits
+    /// alone (with an optional minus, not `-0`), which is already its stored form.
+    static func scaled(_ raw: UnsafeRawBufferPointer, places: Int) -> (units: Int, plain: Bool)? {
         let negative = raw.first == 0x2D
-        guard !isPlainInteger(raw) else {
+        var value = 0
+        func push(_ digit: Int) -> Bool {
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(digit)
+            value = sum
+            return !o1 && !o2
+        }
+        if isPlainInteger(raw) {
             // The usual form, without allocating.
-            var value = 0
-            for digit in raw.dropFirst(negative ? 1 : 0) {
-                let (times, o1) = value.multipliedReportingOverflow(by: 10)
-                let (sum, o2) = times.addingReportingOverflow(Int(digit - 0x30))
-                guard !o1, !o2 else { return nil }
-                value = sum
-            }
-            return (negative ? -value : value, true)
+            for digit in raw.dropFirst(negative ? 1 : 0) { guard push(Int(digit - 0x30)) else { return nil } }
+            for _ in 0..<places { guard push(0) else { return nil } }
+            return (negative ? -value : value, !(negative && value == 0))
         }
         var k = negative ? 1 : 0
         var digits: [UInt8] = []  // of the integer and fraction parts, the point after `point` of them
-        var point = 0
         while k < raw.count, (0x30...0x39).contains(raw[k]) {
             digits.append(raw[k] - 0x30)
             k += 1
         }
-        point = digits.count
+        var point = digits.count + places
         if k < raw.count, raw[k] == 0x2E {
             k += 1
             while k < raw.count, (0x30...0x39).contains(raw[k]) {
@@ -267,14 +340,25 @@ package struct RecordValidator: Sendable {
         guard digits.dropFirst(max(0, point)).allSatisfy({ $0 == 0 }) else { return nil }
         if whole.allSatisfy({ $0 == 0 }) { return (0, false) }
         guard point <= 19 else { return nil }
-        var value = 0
         for digit in whole + repeatElement(0, count: max(0, point - digits.count)) {
-            let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times.addingReportingOverflow(Int(digit))
-            guard !o1, !o2 else { return nil }
-            value = sum
+            guard push(Int(digit)) else { return nil }
         }
         return (negative ? -value : value, false)
+    }
+
+    /// A number in units of 10^-`places` in its shortest JSON form: 3250 with 2 places is `32.5`,
+    /// 3200 is `32`.
+    package static func decimalText(units: Int, places: Int) -> String {
+        var scale = 1
+        for _ in 0..<places { scale *= 10 }
+        let magnitude = units.magnitude
+        var text = (units < 0 ? "-" : "") + String(magnitude / UInt(scale))
+        var fraction = String(magnitude % UInt(scale))
+        guard fraction != "0" else { return text }
+        fraction = String(repeating: "0", count: places - fraction.count) + fraction
+        while fraction.last == "0" { fraction.removeLast() }
+        text += "." + fraction
+        return text
     }
 
     /// A number written as digits alone, with an optional minus (no fraction, no exponent).
@@ -282,7 +366,11 @@ package struct RecordValidator: Sendable {
         raw.dropFirst(raw.first == 0x2D ? 1 : 0).allSatisfy { (0x30...0x39).contains($0) }
     }
 
-    private static func isAlphanumeric(_ c: UInt8) -> Bool {
-        (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c)
+    /// A code of the form `format`: per position `9` a digit, `A` a capital letter.
+    private static func matches(_ raw: UnsafeRawBufferPointer, format: String) -> Bool {
+        raw.count == format.utf8.count
+            && zip(raw, format.utf8).allSatisfy { c, f in
+                f == 0x39 ? (0x30...0x39).contains(c) : (0x41...0x5A).contains(c)
+            }
     }
 }

@@ -4,6 +4,8 @@ import VangnetCore
 package enum FieldValue: Sendable, Hashable {
     case text(String)
     case integer(Int)
+    /// A number with a fraction, in its shortest JSON form (`32.5`); a whole one is ``integer(_:)``.
+    case decimal(String)
     case boolean(Bool)
 }
 
@@ -80,6 +82,10 @@ package struct RecordRejection: Error, Sendable, Hashable, Codable {
         case withdrawalNotAllowed = "withdrawal_not_allowed"
         /// A withdrawal that carries fields other than the BSN and the key fields.
         case withdrawalWithFields = "withdrawal_with_fields"
+        /// A date before the date it may not precede (an exit before its entry).
+        case datesOutOfOrder = "dates_out_of_order"
+        /// A date after the day the batch was made (a birth date in the future).
+        case dateAfterCreation = "date_after_creation"
         /// A second line in one batch for the record (same person and key fields) of an earlier line.
         case duplicateRecord = "duplicate_record"
     }

@@ -4,12 +4,13 @@ import DevelopmentSupport
 import Foundation
 import Gateway
 import PostgresStorage
+import Records
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Gateway configuration.",
-        subcommands: [Init.self, Check.self]
+        subcommands: [Init.self, Check.self, Schemas.self]
     )
 
     struct Init: ParsableCommand {
@@ -22,16 +23,53 @@ struct ConfigCommand: ParsableCommand {
 
         @Option(help: "Directory to create.") var dir = "dev"
         @Option(help: "Port to listen on.") var port = 8443
+        @Option(
+            help: ArgumentHelp(
+                "Answer the envelope test vectors (docs/test-vectors/envelope-v1.json): use their test-only keys.",
+                discussion:
+                    "The gateway's box and signing keys and DUO's signing key become the vectors' keys, and the creation window reaches back to their createdAt. Never for anything real.",
+                valueName: "file"
+            )
+        )
+        var testVectors: String?
 
         func run() throws {
             let directory = URL(fileURLWithPath: dir)
             guard !FileManager.default.fileExists(atPath: directory.appendingPathComponent("vangnet.json").path) else {
                 throw CommandFailure("\(directory.path) already holds a configuration")
             }
-            try DevelopmentSetup.create(in: directory, port: port)
+            if let testVectors {
+                try DevelopmentSetup.createForTestVectors(
+                    in: directory,
+                    vectors: URL(fileURLWithPath: testVectors),
+                    port: port
+                )
+            } else {
+                try DevelopmentSetup.create(in: directory, port: port)
+            }
             print(
                 "wrote \(directory.path)/vangnet.json with certs/ and keys/; start with: vangnet serve --config \(directory.path)/vangnet.json"
             )
+        }
+    }
+
+    struct Schemas: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write each dataset's JSON Schema (draft 2020-12), as GET /v1/datasets/{id}/schema serves it.",
+            discussion:
+                "Writes DIR/<dataset>.v<version>.schema.json, made from the definition the gateway validates records with; docs/schemas/ holds the same files."
+        )
+
+        @Option(help: "Directory to write to.") var out = "."
+
+        func run() throws {
+            let directory = URL(fileURLWithPath: out)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            for schema in DatasetSchema.defaults.values.sorted(by: { $0.id < $1.id }) {
+                let file = directory.appendingPathComponent(DatasetSchema.fileName(schema))
+                try Data(schema.jsonSchema().rendered().utf8).write(to: file)
+                print("wrote \(file.path)")
+            }
         }
     }
 

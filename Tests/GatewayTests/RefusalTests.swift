@@ -143,6 +143,26 @@ import VangnetCrypto
         }
     }
 
+    /// An empty body, or one that does not begin with the magic, is not an envelope (malformed); a
+    /// body cut inside the magic is a cut-off envelope (truncated). As the vectors say.
+    @Test(arguments: [
+        ("empty", "envelope_malformed"), ("garbage", "envelope_malformed"), ("cut magic", "envelope_truncated"),
+    ])
+    func aBodyThatIsNoEnvelopeIsMalformedAndACutOneTruncated(body: String, code: String) async throws {
+        try await TestGateway.with { gw in
+            let bytes: [UInt8] =
+                switch body {
+                case "empty": []
+                case "garbage": Array("not an envelope at all".utf8)
+                default: Array(try gw.seal(population.duoLines, as: "duo").prefix(5))
+                }
+            let answer = try await gw.using("duo") { try await $0.push(envelope: bytes) }
+            #expect(answer.refusal?.status == 400)
+            #expect(answer.refusal?.code == code, "\(body)")
+            try await assertNothingCommitted(gw, audited: code)
+        }
+    }
+
     /// Correctly encrypted and signed by the source, but the chunks break the layout: a short
     /// chunk that is not the last, a chunk tagged push; or no chunk is final (the body ends at a
     /// frame boundary), which is truncated whatever the signature's bytes.

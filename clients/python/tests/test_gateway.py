@@ -184,3 +184,27 @@ def test_a_changed_entry_or_checkpoint_or_another_key_is_found(gateway):
 
     stranger = bytes(SigningKey.generate().verify_key)
     assert not verify(entries, published["checkpoints"], stranger).intact
+
+
+def test_a_gateway_set_up_for_the_test_vectors_answers_each_as_the_vectors_say(vectors_gateway):
+    vectors = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "test-vectors",
+                                          "envelope-v1.json")))
+
+    def push_bytes(name, data):
+        path = os.path.join(vectors_gateway["tmp"], name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return push_as_duo(vectors_gateway, path)
+
+    # The variants first: each is refused with its code and commits nothing, so the envelope's own
+    # batch id is still free.
+    for k, variant in enumerate(vectors["variants"]):
+        answer = push_bytes(f"variant-{k}.vgb", base64.b64decode(variant["envelope"]))
+        assert answer.error == variant["expectedError"], variant["name"]
+    answer = push_bytes("vector.vgb", base64.b64decode(vectors["envelope"]))
+    assert answer.status == 201, answer.body
+    receipt = verify_receipt(answer.body, bytes.fromhex(vectors["keys"]["gatewaySigningPublicKey"]))
+    expected = json.loads(vectors["receipt"]["body"])
+    for name in ("accepted", "rejected", "rejections", "batchId", "dataset", "envelopeHash", "gatewayKeyId", "source"):
+        assert receipt[name] == expected[name], name
+    assert push_bytes("vector-again.vgb", base64.b64decode(vectors["envelope"])).status == 200

@@ -1,4 +1,4 @@
-"""Command line: python -m vangnet_client seal|push|verify-audit ... (see README.md)."""
+"""Command line: python -m vangnet_client check|seal|push|verify-audit ... (see README.md)."""
 
 import argparse
 import base64
@@ -9,6 +9,23 @@ from nacl.signing import SigningKey
 from .audit import verify_audit
 from .envelope import seal_file
 from .push import push
+
+
+def check_lines(schema_path: str, input_path: str, mode: str, created_at: str) -> int:
+    """Prints each line the gateway would refuse, by number; returns how many."""
+    from .records import RecordCheck
+
+    check = RecordCheck.from_file(schema_path, created_at)
+    refused = 0
+    with open(input_path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip(" \t\r\n"):
+                continue  # a blank line is not a record
+            problem = check.problem(line.rstrip("\n"), mode=mode)
+            if problem:
+                refused += 1
+                print(f"line {number}: {problem}", file=sys.stderr)
+    return refused
 
 
 def read_base64(path: str) -> bytes:
@@ -29,6 +46,12 @@ def main() -> int:
     s.add_argument("--batch-id")
     s.add_argument("--mode", choices=["full", "changes"], default="changes",
                    help="full: the file is your complete current picture of the dataset; changes: records added or changed, and withdrawals")
+    s.add_argument("--schema", help="the dataset's JSON Schema: check every line first, and seal nothing if one fails")
+    c = commands.add_parser("check", help="check an NDJSON file against a dataset's JSON Schema and its x-vangnet rules")
+    c.add_argument("--schema", required=True, help="docs/schemas/<dataset>.v<n>.schema.json or GET /v1/datasets/{id}/schema")
+    c.add_argument("--input", required=True)
+    c.add_argument("--mode", choices=["full", "changes"], default="changes")
+    c.add_argument("--created-at", help="the batch's createdAt (RFC 3339); default now")
     p = commands.add_parser("push", help="push an envelope over mTLS; prints the receipt")
     p.add_argument("--envelope", required=True)
     p.add_argument("--gateway", default="https://127.0.0.1:8443")
@@ -50,7 +73,21 @@ def main() -> int:
             return 1
         print(f"intact: {verdict.entries} entries, {verdict.checkpoints} signed checkpoints reached")
         return 0
+    if args.command == "check":
+        from datetime import datetime, timezone
+
+        created_at = args.created_at or datetime.now(timezone.utc).isoformat()
+        refused = check_lines(args.schema, args.input, args.mode, created_at)
+        print(f"{refused} lines the gateway would refuse")
+        return 1 if refused else 0
     if args.command == "seal":
+        if args.schema:
+            from datetime import datetime, timezone
+
+            refused = check_lines(args.schema, args.input, args.mode, datetime.now(timezone.utc).isoformat())
+            if refused:
+                print(f"not sealed: {refused} lines the gateway would refuse", file=sys.stderr)
+                return 1
         header = seal_file(args.input, args.output, source=args.source, dataset=args.dataset,
                            signing_key=SigningKey(read_base64(args.signing_key)),
                            gateway_public_key=read_base64(args.gateway_key), batch_id=args.batch_id, mode=args.mode)
