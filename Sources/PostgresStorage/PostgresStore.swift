@@ -56,7 +56,11 @@ package final class PostgresStore: RecordStore, StoreTampering {
         // session's, held for as long as the connection is open.
         let lock = try await Self.connect(configuration, logger: logger)
         do {
+            try await Self.requireSchema(of: configuration, on: lock, logger: logger)
             try await lock.query("SELECT pg_advisory_lock(\(Self.lockSpace), \(instance))", logger: logger)
+        } catch let error as StoreError {
+            try? await lock.close()
+            throw error
         } catch {
             try? await lock.close()
             throw StoreError(Self.reason(error))
@@ -127,6 +131,25 @@ package final class PostgresStore: RecordStore, StoreTampering {
         } catch {
             throw StoreError(Self.reason(error))
         }
+    }
+
+    /// A `?schema=` that names no schema of the database stops the start with what to do: the
+    /// gateway makes its tables, never the schema (who owns it is the operator's decision).
+    static func requireSchema(
+        of configuration: PostgresClient.Configuration,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        guard let schema = configuration.options.additionalStartupParameters.first(where: { $0.0 == "search_path" })?.1
+        else { return }
+        let rows = try await connection.query(
+            "SELECT 1 FROM pg_namespace WHERE nspname = \(schema)",
+            logger: logger
+        )
+        for try await _ in rows { return }
+        throw StoreError(
+            "the schema \(schema) does not exist in database \(configuration.database ?? "?"): create it first (CREATE SCHEMA \(schema) AUTHORIZATION \(configuration.username);) or leave ?schema= out of the URL"
+        )
     }
 
     /// What went wrong, in the server's or the network's words (no query, no parameters).
@@ -270,9 +293,11 @@ package final class PostgresStore: RecordStore, StoreTampering {
     package static var knownSchemaVersion: Int { migrations.map(\.version).max() ?? 0 }
 
     /// Applies the versions the database lacks, under a lock that makes concurrent starts of
-    /// several instances take turns; refuses a database that a newer gateway migrated.
+    /// several instances take turns; refuses a database that a newer gateway migrated. On the
+    /// store's own connection, not the pool's: the pool is not leased from before its `run()` has
+    /// begun in the runner task.
     private func migrate() async throws {
-        try await client.withTransaction(logger: logger) { c in
+        try await lock.withTransaction(logger: logger) { c in
             try await c.query("SELECT pg_advisory_xact_lock(4242)", logger: logger)
             try await c.query(
                 """

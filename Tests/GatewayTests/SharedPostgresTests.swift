@@ -207,6 +207,7 @@ import VangnetCore
             #expect(offline.status == 0 && offline.output.contains("audit chain intact"), "\(offline.output)")
             let live = try await PolicyToolTests.vangnet(["audit", "verify", "--config", config])
             #expect(live.status == 0 && live.output.contains("audit chain intact"), "\(live.output)")
+            #expect(!live.output.contains("run()") && !live.output.contains("PSQLError"), "\(live.output)")
             let purge = try await PolicyToolTests.vangnet(["retention", "purge", "--config", config])
             #expect(purge.status == 0 && purge.output.contains("0 records removed"), "\(purge.output)")
             let check = try await PolicyToolTests.vangnet(["config", "check", "--config", config])
@@ -217,6 +218,28 @@ import VangnetCore
                 "the commands that change the database are in its audit log; verify changes nothing"
             )
         }
+    }
+
+    /// A `?schema=` that does not exist yet stops the start with one sentence that says what to
+    /// do, not the driver's dump of the failed statement.
+    @Test func aSchemaThatDoesNotExistStopsTheStartWithWhatToDo() async throws {
+        guard let url = ProcessInfo.processInfo.environment["VANGNET_POSTGRES_URL"] else {
+            #expect(ProcessInfo.processInfo.environment["VANGNET_REQUIRE_POSTGRES"] != "1")
+            try Test.cancel("no PostgreSQL server: VANGNET_POSTGRES_URL is not set")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vangnet-noschema-\(UUID().uuidString.prefix(8))"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try DevelopmentSetup.create(in: directory, port: 0)
+        configuration.gateway.database = url + (url.contains("?") ? "&" : "?") + "schema=not_made_yet"
+        let error = try await #require(throws: ConfigurationError.self) {
+            try await Gateway(configuration: configuration)
+        }
+        let text = error.description
+        #expect(text.contains("the schema not_made_yet does not exist"), "\(text)")
+        #expect(text.contains("CREATE SCHEMA not_made_yet AUTHORIZATION"), "\(text)")
+        #expect(!text.contains("\n") && !text.contains("PSQLError") && !text.contains("SELECT"), "\(text)")
     }
 
     @Test func aGatewayWhoseDatabaseDoesNotAnswerRefusesToStartAndSaysWhy() async throws {
