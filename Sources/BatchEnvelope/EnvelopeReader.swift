@@ -170,9 +170,6 @@ package struct EnvelopeReader: ~Copyable {
 
     /// Ends the stream (every event pulled) and verifies the signature.
     /// - Returns: proof that the whole envelope was read, decrypted and verified.
-    /// Whether no byte has been fed: a body that ends so is empty, not a cut-off envelope.
-    package var isEmpty: Bool { totalBytes == 0 }
-
     package consuming func finish() throws(EnvelopeError) -> OpenedBatch {
         switch state {
         case .done(let opening, let signature):
@@ -187,14 +184,22 @@ package struct EnvelopeReader: ~Copyable {
             return OpenedBatch(header: opening.header, envelopeHash: envelopeHash.finalize(), byteCount: totalBytes)
         case .awaitingKeys:
             preconditionFailure("finish() before open(with:signingKey:)")
-        case .magicAndLength where totalBytes == 0:
-            throw EnvelopeError(.malformed, "the body is empty, not an envelope")
-        case .magicAndLength, .header:
-            throw EnvelopeError(.truncated, "the envelope ends inside its header")
+        default:
+            throw endedTooSoon()
+        }
+    }
+
+    /// What a body that ends here, before the signature is read, is: empty (not an envelope at
+    /// all) or cut off, and where.
+    package func endedTooSoon() -> EnvelopeError {
+        switch state {
+        case .magicAndLength where totalBytes == 0: EnvelopeError(.malformed, "the body is empty, not an envelope")
+        case .magicAndLength, .header: EnvelopeError(.truncated, "the envelope ends inside its header")
         case .frameLength where available == EnvelopeFormat.signatureBytes:
-            throw EnvelopeError(.truncated, "the payload ends without its final chunk")
+            EnvelopeError(.truncated, "the payload ends without its final chunk")
         case .frameLength, .frame, .signature:
-            throw EnvelopeError(.truncated, "the envelope ends before its signature is complete")
+            EnvelopeError(.truncated, "the envelope ends before its signature is complete")
+        case .awaitingKeys, .done: preconditionFailure("the header is read and the body has not ended too soon")
         }
     }
 

@@ -381,9 +381,7 @@ struct PushBody<Bytes: AsyncIteratorProtocol>: ~Copyable where Bytes.Element == 
         switch try await next() {
         case .header(let header): return header
         case .payload: preconditionFailure("the reader yields the header first")
-        case nil where reader.isEmpty:
-            throw GatewayRefusal(EnvelopeError(.malformed, "the body is empty, not an envelope"))
-        case nil: throw GatewayRefusal(EnvelopeError(.truncated, "the envelope ends before its header"))
+        case nil: throw GatewayRefusal(reader.endedTooSoon())
         }
     }
 

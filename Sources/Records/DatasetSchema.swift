@@ -20,8 +20,8 @@ package enum FieldType: Sendable, Hashable {
     case boolean
     /// An integer within the range.
     case integer(ClosedRange<Int>)
-    /// A number within the range with at most `places` digits after the point (hours per week:
-    /// `32.5`). Stored in its shortest form: `32.50` and `3.25e1` are `32.5`, `32.0` is `32`.
+    /// A number within the range with at most `places` (0 to 6) digits after the point (hours
+    /// per week: `32.5`). Stored in its shortest form: `32.50` and `3.25e1` are `32.5`, `32.0` is `32`.
     case decimal(ClosedRange<Int>, places: Int)
     /// A code of a fixed form, one character per position of `format`: `9` a digit, `A` a capital
     /// letter. BRIN is `99AA`, crebo `99999`.
@@ -111,6 +111,11 @@ package struct DatasetSchema: Sendable {
             fields.count <= 64,
             "a dataset schema has at most 64 fields (the validator keeps them in a bit set)"
         )
+        for field in fields {
+            if case .decimal(_, let places) = field.type {
+                precondition((0...6).contains(places), "a decimal field has 0 to 6 places")
+            }
+        }
         self.id = id
         self.version = version
         self.fields = fields

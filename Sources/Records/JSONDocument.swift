@@ -2,7 +2,7 @@ import VangnetCore
 
 /// A JSON value to be written, object members in the order given: documents the gateway
 /// publishes (the dataset schemas), where the order is part of what a reader sees.
-package indirect enum JSONDocument: Sendable, Equatable {
+package indirect enum JSONDocument: Sendable {
     case object([(String, JSONDocument)])
     case array([JSONDocument])
     case string(String)
@@ -14,8 +14,6 @@ package indirect enum JSONDocument: Sendable, Equatable {
     package static func number(_ n: Int) -> JSONDocument { .number(String(n)) }
 
     package static func strings(_ values: [String]) -> JSONDocument { .array(values.map(JSONDocument.string)) }
-
-    package static func == (a: JSONDocument, b: JSONDocument) -> Bool { a.rendered() == b.rendered() }
 
     /// The document indented by two spaces, one member per line; an array of plain values on one
     /// line while it fits in 100 columns, otherwise as many to a line as fit. Ends with a newline.

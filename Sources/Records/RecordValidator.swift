@@ -17,7 +17,6 @@ package struct RecordValidator: Sendable {
     private let dateSlotCount: Int
     /// Per date rule, the slots of its field and of the date it is compared with.
     private let ruleSlots: [(field: Int, earlier: Int?)]
-    private let scales = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
 
     /// - Parameter createdOn: the day in the Netherlands of the batch's `createdAt`; without it, no date is
     ///   checked against the day the batch was made (a tool that validates records outside a batch).
@@ -156,7 +155,8 @@ package struct RecordValidator: Sendable {
                 guard let (units, plain) = Self.scaled(raw, places: places) else {
                     return reject(.invalidValue, spec.name)  // more decimals than the field has
                 }
-                guard units >= range.lowerBound * scales[places], units <= range.upperBound * scales[places] else {
+                guard units >= range.lowerBound * Self.scales[places], units <= range.upperBound * Self.scales[places]
+                else {
                     return reject(.invalidValue, spec.name)
                 }
                 if !plain {
@@ -346,11 +346,13 @@ package struct RecordValidator: Sendable {
         return (negative ? -value : value, false)
     }
 
+    /// 10^`places`, for the places a decimal field may have (``FieldType/decimal(_:places:)``).
+    static let scales = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]
+
     /// A number in units of 10^-`places` in its shortest JSON form: 3250 with 2 places is `32.5`,
     /// 3200 is `32`.
     package static func decimalText(units: Int, places: Int) -> String {
-        var scale = 1
-        for _ in 0..<places { scale *= 10 }
+        let scale = scales[places]
         let magnitude = units.magnitude
         var text = (units < 0 ? "-" : "") + String(magnitude / UInt(scale))
         var fraction = String(magnitude % UInt(scale))
