@@ -18,6 +18,10 @@ package struct Denial: Sendable, Equatable, Error, CustomStringConvertible {
         case datasetNotAllowed = "dataset_not_allowed"
         case unknownSigningKey = "unknown_signing_key"
         case sourceMismatch = "source_mismatch"
+        case reidentificationNotAllowed = "reidentification_not_allowed"
+        case noRevealKey = "no_reveal_key"
+        case selfApproval = "self_approval"
+        case notAnApprover = "not_an_approver"
     }
 
     package let code: Code

@@ -10,6 +10,7 @@ package enum Caller: Sendable, Equatable {
     case consumer(Consumer)
     case auditor(Auditor)
     case monitor(Monitor)
+    case approver(Approver)
 
     /// A source organisation (DUO, UWV): pushes batches of the datasets it is registered for,
     /// signed with one of its keys.
@@ -43,12 +44,22 @@ package enum Caller: Sendable, Equatable {
         package var role: Role { .monitor }
     }
 
+    /// Decides on re-identification requests of the purposes that name it; with a region, only on
+    /// that region's requests (a contactgemeente's privacy officer).
+    package struct Approver: Sendable, Equatable {
+        package let oin: OIN
+        package let name: String
+        package let region: RegionNumber?
+        package var role: Role { .approver }
+    }
+
     package var oin: OIN {
         switch self {
         case .source(let s): s.oin
         case .consumer(let c): c.oin
         case .auditor(let a): a.oin
         case .monitor(let m): m.oin
+        case .approver(let a): a.oin
         }
     }
 
@@ -58,6 +69,7 @@ package enum Caller: Sendable, Equatable {
         case .consumer(let c): c.name
         case .auditor(let a): a.name
         case .monitor(let m): m.name
+        case .approver(let a): a.name
         }
     }
 
@@ -67,6 +79,7 @@ package enum Caller: Sendable, Equatable {
         case .consumer: .consumer
         case .auditor: .auditor
         case .monitor: .monitor
+        case .approver: .approver
         }
     }
 
@@ -84,6 +97,7 @@ package enum Caller: Sendable, Equatable {
             self = .consumer(Consumer(oin: oin, name: name, region: region))
         case .auditor: self = .auditor(Auditor(oin: oin, name: name))
         case .monitor: self = .monitor(Monitor(oin: oin, name: name))
+        case .approver: self = .approver(Approver(oin: oin, name: name, region: organisation.region))
         }
     }
 }

@@ -122,7 +122,7 @@ extension Policy {
             population: purpose.map { p in p.population.map(\.description) } ?? [],
             datasets: datasets,
             retentionDays: purpose?.retentionDays,
-            reidentification: purpose?.reidentification,
+            reidentification: purpose.map { $0.reidentification != nil },
             policyVersion: fingerprint
         )
     }

@@ -94,6 +94,87 @@ package struct Policy: Sendable {
         return .permit(DeliveryScope(purpose: purpose, region: consumer.region, schemas: schemas))
     }
 
+    /// Whether `consumer` may ask to re-identify people of its region's population for `purpose`
+    /// (and, asked again at release, whether it still may); a permit gives the controls and the
+    /// key the release is sealed to.
+    package func mayReidentify(
+        consumer: Caller.Consumer,
+        purpose id: PurposeID
+    ) -> AccessDecision<ReidentificationScope> {
+        guard let purpose = purposes[id] else { return .deny(Denial(.unknownPurpose, "purpose \(id) does not exist")) }
+        guard grants[consumer.oin]?.contains(id) == true else {
+            return .deny(Denial(.noGrant, "\(consumer.name) holds no grant for purpose \(id)"))
+        }
+        guard let controls = purpose.reidentification else {
+            return .deny(Denial(.reidentificationNotAllowed, "purpose \(id) does not allow re-identification"))
+        }
+        guard let text = regions[consumer.region]?.contactgemeente?.revealKey,
+            let bytes = Data(base64Encoded: text), let key = try? BoxPublicKey(bytes: Array(bytes))
+        else {
+            return .deny(
+                Denial(
+                    .noRevealKey,
+                    "region \(consumer.region) registers no revealKey in the policy: nothing can be sealed to it"
+                )
+            )
+        }
+        return .permit(ReidentificationScope(purpose: id, region: consumer.region, controls: controls, revealKey: key))
+    }
+
+    /// Whether `caller` may approve or refuse a request of `requester` (region `region`) for
+    /// `purpose`: one of the purpose's approvers, bound to that region if it is bound to one, and
+    /// never the requester itself.
+    package func mayDecide(
+        _ caller: Caller,
+        purpose id: PurposeID,
+        region: RegionNumber,
+        requester: OIN
+    ) -> AccessDecision<Void> {
+        guard caller.oin != requester else {
+            return .deny(Denial(.selfApproval, "a request is never decided by the organisation that made it"))
+        }
+        guard let controls = purposes[id]?.reidentification else {
+            return .deny(Denial(.reidentificationNotAllowed, "purpose \(id) no longer allows re-identification"))
+        }
+        let bound: RegionNumber??
+        switch caller {
+        case .approver(let approver): bound = .some(approver.region)
+        case .auditor: bound = .some(nil)
+        default: bound = nil
+        }
+        guard controls.approvers.contains(caller.oin), let bound else {
+            return .deny(Denial(.notAnApprover, "\(caller.name) is not an approver of purpose \(id)"))
+        }
+        if let only = bound, only != region {
+            return .deny(Denial(.notAnApprover, "\(caller.name) decides on region \(only)'s requests only"))
+        }
+        return .permit(())
+    }
+
+    /// The purposes that allow re-identification.
+    package var reidentifyingPurposes: Set<PurposeID> {
+        Set(purposes.values.filter { $0.reidentification != nil }.map(\.id))
+    }
+
+    /// The datasets whose records keep their person's identity (sealed): those a re-identifying
+    /// purpose delivers.
+    package var reidentifyingDatasets: Set<DatasetID> {
+        Set(purposes.values.filter { $0.reidentification != nil }.flatMap { $0.fields.keys.map { DatasetID($0) } })
+    }
+
+    /// Per dataset a re-identifying purpose delivers, the moment before which its records no
+    /// longer keep their identity: the longest retention of those purposes.
+    package func identityCutoffs(now: Date) -> [DatasetID: Date] {
+        var cutoffs: [DatasetID: Date] = [:]
+        for dataset in reidentifyingDatasets {
+            let days =
+                purposes.values.filter { $0.reidentification != nil && $0.fields[dataset.value] != nil }
+                .map(\.retentionDays).max() ?? 0
+            cutoffs[dataset] = now.addingTimeInterval(-Double(days) * 86_400)
+        }
+        return cutoffs
+    }
+
     /// Per dataset the gateway knows, the moment before which its records are past retention:
     /// the longest `retentionDays` of the purposes that deliver it (a dataset no purpose delivers
     /// is kept for no purpose, so not at all).
@@ -131,4 +212,13 @@ package struct PolicyError: Error, CustomStringConvertible {
     package var description: String {
         "the policy has \(errors.count) problem(s):\n" + errors.map { "  - \($0)" }.joined(separator: "\n")
     }
+}
+
+/// What a consumer may ask to re-identify: its region's population of one purpose, under that
+/// purpose's controls, released sealed to the region's own key.
+package struct ReidentificationScope: Sendable {
+    package let purpose: PurposeID
+    package let region: RegionNumber
+    package let controls: PolicyDocument.Reidentification
+    package let revealKey: BoxPublicKey
 }

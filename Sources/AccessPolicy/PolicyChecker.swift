@@ -111,7 +111,12 @@ struct PolicyChecker {
             var org = original
             let at = root / i
             if organisations[org.oin] != nil { error(at / "oin", "OIN \(org.oin) is listed twice") }
-            if org.role != .consumer, org.region != nil { error(at / "region", "only a consumer has a region") }
+            if org.role != .consumer, org.role != .approver, org.region != nil {
+                error(at / "region", "only a consumer or an approver has a region")
+            }
+            if org.role == .approver, let region = org.region, reference.regions[region] == nil {
+                error(at / "region", "region \(region) is not one of the 40 RMC / Doorstroompunt regions")
+            }
             if org.role != .source, org.datasets != nil || org.signingKeys != nil {
                 error(at, "only a source has datasets and signing keys")
             }
@@ -149,13 +154,21 @@ struct PolicyChecker {
                     error(at, "a source needs at least one signing key")
                 }
                 signingKeys[org.oin] = keys
-            case .auditor, .monitor:
+            case .auditor, .monitor, .approver:
                 break
             }
             organisations[org.oin] = org
         }
         for (i, region) in document.regions.enumerated() {
             guard let contact = region.contactgemeente else { continue }
+            if let key = contact.revealKey,
+                Data(base64Encoded: key).flatMap({ try? BoxPublicKey(bytes: Array($0)) }) == nil
+            {
+                error(
+                    JSONPath([.key("regions"), .index(i), .key("contactgemeente"), .key("revealKey")]),
+                    "not a base64 X25519 public key"
+                )
+            }
             let at = JSONPath([.key("regions"), .index(i), .key("contactgemeente"), .key("oin")])
             switch organisations[contact.oin]?.role {
             case nil:
@@ -220,6 +233,9 @@ struct PolicyChecker {
                     if !seen.insert(field).inserted { error(place / f, "\(field) is listed twice") }
                 }
             }
+            if let controls = purpose.reidentification {
+                checkReidentification(controls, at: at / "reidentification")
+            }
             for (dataset, conditions) in purpose.conditions.sorted(by: { $0.key < $1.key }) {
                 let place = at / "conditions" / dataset
                 guard let schema = schemas[DatasetID(dataset)] else {
@@ -232,6 +248,45 @@ struct PolicyChecker {
                 for (c, condition) in conditions.enumerated() { check(condition, against: schema, at: place / c) }
             }
         }
+    }
+
+    /// The controls of a re-identifying purpose: a closed list of well-formed reasons, approvers
+    /// that exist and may decide, and limits that let something through.
+    mutating func checkReidentification(_ controls: PolicyDocument.Reidentification, at place: JSONPath) {
+        if controls.reasons.isEmpty { error(place / "reasons", "name at least one reason code") }
+        var seen = Set<String>()
+        for (r, reason) in controls.reasons.enumerated() {
+            if !Self.isReasonCode(reason) {
+                error(place / "reasons" / r, "a reason code is 1-40 lower-case letters, digits and hyphens")
+            }
+            if !seen.insert(reason).inserted { error(place / "reasons" / r, "\(reason) is listed twice") }
+        }
+        if controls.approvers.isEmpty {
+            error(place / "approvers", "name at least one approver: a request is never decided by its requester")
+        }
+        for (a, oin) in controls.approvers.enumerated() {
+            switch document.organisations.first(where: { $0.oin == oin })?.role {
+            case nil: error(place / "approvers" / a, "unknown OIN \(oin): not under organisations")
+            case .approver?, .auditor?: break
+            case let role?:
+                error(place / "approvers" / a, "\(oin) is a \(role.rawValue); an approver has role approver or auditor")
+            }
+        }
+        if controls.monthlyQuota < 1 { error(place / "monthlyQuota", "must be at least 1") }
+        if !(1...10_000).contains(controls.maxPerRequest) {
+            error(place / "maxPerRequest", "must be 1 to 10000")
+        } else if controls.maxPerRequest > controls.monthlyQuota {
+            warning(place / "maxPerRequest", "is above monthlyQuota: no request can be that large")
+        }
+        if !(1...720).contains(controls.expiresAfterHours) {
+            error(place / "expiresAfterHours", "must be 1 to 720 (30 days)")
+        }
+    }
+
+    /// 1-40 characters of `a-z`, `0-9` and `-`.
+    static func isReasonCode(_ text: String) -> Bool {
+        (1...40).contains(text.utf8.count)
+            && text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
     }
 
     mutating func check(_ condition: RowCondition, against schema: DatasetSchema, at place: JSONPath) {
@@ -329,6 +384,16 @@ struct PolicyChecker {
         for (i, purpose) in document.purposes.enumerated()
         where !grants.values.contains(where: { $0.contains(purpose.id) }) {
             warning(JSONPath([.key("purposes"), .index(i)]), "purpose \(purpose.id) is granted to no consumer")
+        }
+        // A region granted a re-identifying purpose without a reveal key can ask, but is refused.
+        for (i, region) in document.regions.enumerated() {
+            guard let contact = region.contactgemeente, contact.revealKey == nil else { continue }
+            let reidentifying = (grants[contact.oin] ?? []).filter { purposes[$0]?.reidentification != nil }
+            guard !reidentifying.isEmpty else { continue }
+            warning(
+                JSONPath([.key("regions"), .index(i), .key("contactgemeente")]),
+                "region \(region.number) holds re-identifying purpose(s) \(reidentifying.sorted().map(\.value).joined(separator: ", ")) but registers no revealKey: its requests are refused"
+            )
         }
     }
 }

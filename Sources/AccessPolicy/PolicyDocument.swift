@@ -44,9 +44,13 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
     package struct Contactgemeente: Sendable, Codable, Equatable {
         package var name: String
         package var oin: OIN
-        package init(name: String, oin: OIN) {
+        /// Its own X25519 public key (base64), to which the gateway seals the BSNs it releases;
+        /// the secret half stays with the contactgemeente (`vangnet reveal`).
+        package var revealKey: String?
+        package init(name: String, oin: OIN, revealKey: String? = nil) {
             self.name = name
             self.oin = oin
+            self.revealKey = revealKey
         }
     }
 
@@ -96,7 +100,9 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
         /// UWV months of the last year).
         package var conditions: [String: [RowCondition]]
         package var retentionDays: Int
-        package var reidentification: Bool
+        /// Whether, and under which controls, a contactgemeente may learn who a person of this
+        /// purpose's population is; `nil` (written `false`): never.
+        package var reidentification: Reidentification?
 
         package init(
             id: PurposeID,
@@ -107,7 +113,7 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             fields: [String: [String]],
             conditions: [String: [RowCondition]] = [:],
             retentionDays: Int,
-            reidentification: Bool = false
+            reidentification: Reidentification? = nil
         ) {
             self.id = id
             self.legalBasis = legalBasis
@@ -130,11 +136,75 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             fields = try c.decode([String: [String]].self, forKey: .fields)
             conditions = try c.decodeIfPresent([String: [RowCondition]].self, forKey: .conditions) ?? [:]
             retentionDays = try c.decode(Int.self, forKey: .retentionDays)
-            reidentification = try c.decodeIfPresent(Bool.self, forKey: .reidentification) ?? false
+            if (try? c.decodeIfPresent(Bool.self, forKey: .reidentification)) != nil {
+                guard try c.decode(Bool.self, forKey: .reidentification) == false else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .reidentification,
+                        in: c,
+                        debugDescription:
+                            "true is not enough: give the controls (reasons, approvers, monthlyQuota, maxPerRequest, expiresAfterHours), or false"
+                    )
+                }
+                reidentification = nil
+            } else {
+                reidentification = try c.decodeIfPresent(Reidentification.self, forKey: .reidentification)
+            }
+        }
+
+        package func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(legalBasis, forKey: .legalBasis)
+            try c.encode(populationDataset, forKey: .populationDataset)
+            try c.encode(population, forKey: .population)
+            try c.encode(referenceDay, forKey: .referenceDay)
+            try c.encode(fields, forKey: .fields)
+            try c.encode(conditions, forKey: .conditions)
+            try c.encode(retentionDays, forKey: .retentionDays)
+            // `false` when not allowed, as the document has always said it.
+            if let reidentification {
+                try c.encode(reidentification, forKey: .reidentification)
+            } else {
+                try c.encode(false, forKey: .reidentification)
+            }
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case id, legalBasis, populationDataset, population, referenceDay, fields, conditions, retentionDays
+            case reidentification
         }
 
         /// The conditions a record of `dataset` must meet besides population membership.
         package func conditions(for dataset: DatasetID) -> [RowCondition] { conditions[dataset.value] ?? [] }
+    }
+
+    /// The controls of a purpose that allows re-identification: a closed list of reasons, who
+    /// decides, how many people a region may identify a month, and how long a request waits.
+    package struct Reidentification: Sendable, Codable, Equatable {
+        /// The reason codes a request may give (for example `rmc-contactpoging`).
+        package var reasons: [String]
+        /// The organisations (role `approver` or `auditor`) that may approve or refuse a request;
+        /// never the requester itself.
+        package var approvers: [OIN]
+        /// The most people a region may ask to identify for this purpose in one calendar month
+        /// (Europe/Amsterdam), counting requests waiting, approved and released.
+        package var monthlyQuota: Int
+        /// The most pseudonyms one request may name.
+        package var maxPerRequest: Int
+        /// Hours a request waits for its decision, and an approved one for its release.
+        package var expiresAfterHours: Int
+
+        package init(
+            reasons: [String],
+            approvers: [OIN],
+            monthlyQuota: Int,
+            maxPerRequest: Int,
+            expiresAfterHours: Int = 72
+        ) {
+            (self.reasons, self.approvers, self.monthlyQuota, self.maxPerRequest, self.expiresAfterHours) = (
+                reasons, approvers, monthlyQuota, maxPerRequest, expiresAfterHours
+            )
+        }
     }
 
     /// Which purposes a consumer may pull. Everything not granted is denied.

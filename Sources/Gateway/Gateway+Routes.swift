@@ -174,7 +174,7 @@ extension Gateway {
                 explanations = policy.purposeIDs.map { policy.explain(consumer: consumer.oin, purpose: $0) }
             case .source(let source):
                 datasets = source.datasets
-            case .auditor, .monitor:
+            case .auditor, .monitor, .approver:
                 break
             }
             return try json(

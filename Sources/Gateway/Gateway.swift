@@ -141,7 +141,7 @@ package struct Gateway: Sendable {
             currentEpoch: configuration.gateway.pseudonymEpoch,
             directory: configuration.resolve(configuration.gateway.keyDirectory)
         )
-        return ActivePolicy(policy: policy, pseudonymiser: pseudonymiser)
+        return ActivePolicy(policy: policy, pseudonymiser: pseudonymiser, identities: try keys.identityVault())
     }
 
     static func loadEvent(_ active: ActivePolicy, actor: OIN, at time: Date, extra: [String: Int] = [:]) -> AuditEvent {
@@ -156,6 +156,7 @@ package struct Gateway: Sendable {
                 "organisations": active.policy.document.organisations.count,
                 "purposes": active.policy.document.purposes.count,
                 "pseudonymEpoch": Int(active.pseudonymiser.epoch),
+                "reidentificationEpoch": Int(active.identities?.epoch ?? 0),
             ].merging(extra) { $1 }
         )
     }
@@ -176,10 +177,16 @@ package struct Gateway: Sendable {
         let active: ActivePolicy
         do {
             let changed = try GatewayConfiguration.load(from: file)
-            let roots = try GatewayKeys.loadPseudonymRoots(from: changed.resolve(changed.gateway.keyDirectory))
+            let directory = changed.resolve(changed.gateway.keyDirectory)
             active = try Self.activate(
                 changed,
-                keys: GatewayKeys(signing: keys.signing, box: keys.box, audit: keys.audit, pseudonymRoots: roots)
+                keys: GatewayKeys(
+                    signing: keys.signing,
+                    box: keys.box,
+                    audit: keys.audit,
+                    pseudonymRoots: try GatewayKeys.loadPseudonymRoots(from: directory),
+                    identityRoots: try GatewayKeys.loadIdentityRoots(from: directory)
+                )
             )
         } catch {
             try await store.appendAudit(

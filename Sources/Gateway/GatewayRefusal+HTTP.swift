@@ -29,8 +29,13 @@ extension GatewayRefusal.Code {
             .badRequest
         case .noOIN, .unknownOrganisation, .wrongRole, .certificateRevoked, .sourceMismatch, .datasetNotAllowed,
             .unknownSigningKey,
-            .unknownPurpose, .noGrant:
+            .unknownPurpose, .noGrant, .reidentificationNotAllowed, .noRevealKey, .selfApproval, .notAnApprover:
             .forbidden
+        case .unknownReason, .caseReferenceRefused, .tooManyPseudonyms, .notInPopulation: .unprocessableContent
+        case .quotaExceeded: .tooManyRequests
+        case .requestDecided, .notApproved, .alreadyReleased: .conflict
+        case .requestExpired: .gone
+        case .reidentificationKeyMissing: .serviceUnavailable
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .uploadTooSlow: .requestTimeout

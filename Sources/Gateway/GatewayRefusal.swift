@@ -79,6 +79,20 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case unknownPurpose = "unknown_purpose"
         case noGrant = "no_grant"
         // Any path.
+        case reidentificationNotAllowed = "reidentification_not_allowed"
+        case noRevealKey = "no_reveal_key"
+        case unknownReason = "unknown_reason"
+        case caseReferenceRefused = "case_reference_refused"
+        case tooManyPseudonyms = "too_many_pseudonyms"
+        case notInPopulation = "not_in_population"
+        case quotaExceeded = "quota_exceeded"
+        case selfApproval = "self_approval"
+        case notAnApprover = "not_an_approver"
+        case requestDecided = "request_decided"
+        case requestExpired = "request_expired"
+        case notApproved = "not_approved"
+        case alreadyReleased = "already_released"
+        case reidentificationKeyMissing = "reidentification_key_missing"
         case notFound = "not_found"
         case methodNotAllowed = "method_not_allowed"
         case internalError = "internal_error"
@@ -93,6 +107,10 @@ package struct GatewayRefusal: Error, Sendable, Equatable, CustomStringConvertib
             case .datasetNotAllowed: self = .datasetNotAllowed
             case .unknownSigningKey: self = .unknownSigningKey
             case .sourceMismatch: self = .sourceMismatch
+            case .reidentificationNotAllowed: self = .reidentificationNotAllowed
+            case .noRevealKey: self = .noRevealKey
+            case .selfApproval: self = .selfApproval
+            case .notAnApprover: self = .notAnApprover
             }
         }
     }

@@ -81,7 +81,7 @@ package enum MetricsReaderRole: CallerRole {
     package static func narrow(_ caller: Caller) -> Caller? {
         switch caller {
         case .monitor, .auditor: caller
-        case .source, .consumer: nil
+        case .source, .consumer, .approver: nil
         }
     }
     package static let onlyFor = "only the monitor and auditor roles may read metrics"

@@ -98,6 +98,7 @@ package struct IngestPipeline: Sendable {
                 limits: limits,
                 policy: active.policy,
                 pseudonymiser: active.pseudonymiser,
+                identities: active.policy.reidentifyingDatasets.contains(header.dataset) ? active.identities : nil,
                 reference: reference
             )
             let opened = try await self.stage(body, into: stage, batch: &batch)
@@ -437,6 +438,8 @@ struct BatchInProgress {
     private let limits: GatewayConfiguration.Limits
     private let policy: Policy
     private let pseudonymiser: Pseudonymiser
+    /// Seals each record's BSN into its stored fields, for a dataset a re-identifying purpose delivers.
+    private let identities: IdentityVault?
     private let validator: RecordValidator
     private let mode: BatchMode
     private var splitter: LineSplitter
@@ -455,11 +458,13 @@ struct BatchInProgress {
         limits: GatewayConfiguration.Limits,
         policy: Policy,
         pseudonymiser: Pseudonymiser,
+        identities: IdentityVault? = nil,
         reference: ReferenceData
     ) {
         self.limits = limits
         self.policy = policy
         self.pseudonymiser = pseudonymiser
+        self.identities = identities
         self.mode = mode
         self.validator = RecordValidator(
             schema: schema,
@@ -521,7 +526,9 @@ struct BatchInProgress {
                     )
                     return
                 }
-                line = .record(RoutedRecord(record: pseudonymiser.pseudonymise(record), region: region))
+                line = .record(
+                    RoutedRecord(record: pseudonymiser.pseudonymise(record, keepingIdentityIn: identities), region: region)
+                )
             case .success(.withdrawal(let withdrawal)):
                 line = .withdrawal(pseudonymiser.pseudonymise(withdrawal))
             case .failure(let rejection):

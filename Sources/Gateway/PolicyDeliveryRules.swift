@@ -19,6 +19,7 @@ package struct PolicyDeliveryRules: DeliveryRules {
     let purposes: [PurposePlan]
     let pseudonymiser: Pseudonymiser
     package let version: String
+    package let reidentifying: Set<PurposeID>
 
     /// A purpose as the rules apply it to every person: per dataset it reads, the fields it
     /// delivers and the conditions a record must meet, found once rather than per record.
@@ -63,6 +64,7 @@ package struct PolicyDeliveryRules: DeliveryRules {
         let purposes = policy.purposeIDs.compactMap(policy.purpose)
         self.purposes = purposes.map(PurposePlan.init)
         self.pseudonymiser = pseudonymiser
+        self.reidentifying = policy.reidentifyingPurposes
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         var input = Array("vangnet/delivery-rules/v1:".utf8)
@@ -156,7 +158,8 @@ package struct PolicyDeliveryRules: DeliveryRules {
                                 pseudonym: pseudonym,
                                 dataset: record.dataset,
                                 fields: fields.map { ($0, record.fields[$0]) }
-                            )
+                            ),
+                            subject: purpose.reidentification == nil ? nil : pseudonym.text
                         )
                     )
                 }

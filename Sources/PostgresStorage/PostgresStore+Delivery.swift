@@ -394,6 +394,8 @@ struct PostgresDeliveryIndex {
     private var stateDay: Int64?
     private var stateRules: String?
     private var streams: [DeliveryStream: Int64] = [:]
+    /// The streams of the purposes that allow re-identification, by number.
+    private var reidentifyingStreams = Set<Int64>()
     private var completeAt: [String: Date] = [:]
     private var maintenance = DeliveryMaintenance()
     static let group = 500
@@ -423,6 +425,7 @@ struct PostgresDeliveryIndex {
             logger: logger
         ).decode((Int64, Int64, String).self) {
             streams[DeliveryStream(region: RegionNumber(Int(region))!, purpose: PurposeID(purpose))] = id
+            if rules.reidentifying.contains(PurposeID(purpose)) { reidentifyingStreams.insert(id) }
         }
     }
 
@@ -464,6 +467,8 @@ struct PostgresDeliveryIndex {
         let dayNumber = DeliveryIndex.dayNumber(day)
         if stateRules != rules.version {
             maintenance.rebuilt = true
+            // Who each pseudonym is follows the rules too: written again for everyone below.
+            try await c.query("DELETE FROM subjects", logger: logger)
             try await c.query(
                 """
                 INSERT INTO dirty SELECT DISTINCT person FROM current
@@ -516,6 +521,7 @@ struct PostgresDeliveryIndex {
             logger: logger
         ).decode(Int64.self) { streams[stream] = id }
         guard let id = streams[stream] else { throw StoreError("stream \(stream) could not be numbered") }
+        if rules.reidentifying.contains(stream.purpose) { reidentifyingStreams.insert(id) }
         return id
     }
 
@@ -554,11 +560,15 @@ struct PostgresDeliveryIndex {
         var inserts: (streams: [Int64], items: [ByteBuffer], seqs: [Int64], lines: [String], persons: [ByteBuffer]) = (
             [], [], [], [], []
         )  // line '': a withdrawal
+        var resubjected: [ByteBuffer] = []
+        var subjects: (streams: [Int64], pseudonyms: [String], persons: [ByteBuffer]) = ([], [], [])
         for person in group {
             let bytes = Array(buffer: person)
             var desired: [DesiredDelivery] = []
+            var items: [DeliveryItem] = []
             if let mine = records[bytes] {
-                let (items, recheck) = rules.deliveries(of: mine, on: day)
+                let recheck: CalendarDate?
+                (items, recheck) = rules.deliveries(of: mine, on: day)
                 for item in items {
                     desired.append(
                         DesiredDelivery(
@@ -575,6 +585,21 @@ struct PostgresDeliveryIndex {
                 )
             } else {
                 gone.append(person)
+            }
+            if DeliveryIndex.subjectsChange(
+                live: live[bytes] ?? [],
+                items: items,
+                reidentifyingStreams: reidentifyingStreams
+            ) {
+                resubjected.append(person)
+                var seen = Set<DeliveryStream>()
+                for item in items {
+                    // One row per stream: every item of the person in it names the same pseudonym.
+                    guard let subject = item.subject, seen.insert(item.stream).inserted else { continue }
+                    subjects.streams.append(try await streamID(item.stream))
+                    subjects.pseudonyms.append(subject)
+                    subjects.persons.append(person)
+                }
             }
             for write in DeliveryIndex.writes(live: live[bytes] ?? [], desired: desired) {
                 seq += 1
@@ -603,6 +628,19 @@ struct PostgresDeliveryIndex {
         }
         if !gone.isEmpty {
             try await c.query("DELETE FROM people WHERE person = ANY(\(gone)::bytea[])", logger: logger)
+        }
+        if !resubjected.isEmpty {
+            try await c.query("DELETE FROM subjects WHERE person = ANY(\(resubjected)::bytea[])", logger: logger)
+        }
+        if !subjects.streams.isEmpty {
+            try await c.query(
+                """
+                INSERT INTO subjects (stream, pseudonym, person)
+                SELECT s, p, r FROM UNNEST(\(subjects.streams)::int8[], \(subjects.pseudonyms)::text[], \(subjects.persons)::bytea[]) AS t(s, p, r)
+                ON CONFLICT (stream, pseudonym) DO UPDATE SET person = excluded.person
+                """,
+                logger: logger
+            )
         }
         if !ends.streams.isEmpty {
             try await c.query(

@@ -277,6 +277,28 @@ package final class PostgresStore: RecordStore, StoreTampering {
         Migration(4, "records with identity and the delivery index") { c, logger in
             try await PostgresStore.migrateDelivery(c, logger: logger)
         },
+        Migration(
+            5,
+            "re-identification",
+            [
+                """
+                CREATE TABLE IF NOT EXISTS subjects (stream BIGINT NOT NULL, pseudonym TEXT NOT NULL, person BYTEA NOT NULL,
+                    PRIMARY KEY (stream, pseudonym))
+                """,
+                "CREATE INDEX IF NOT EXISTS subjects_person ON subjects (person)",
+                """
+                CREATE TABLE IF NOT EXISTS reidentifications (
+                    id TEXT PRIMARY KEY, region BIGINT NOT NULL, purpose TEXT NOT NULL, requester TEXT NOT NULL,
+                    reason TEXT NOT NULL, case_reference TEXT NOT NULL, pseudonyms TEXT NOT NULL, people BIGINT NOT NULL,
+                    month BIGINT NOT NULL, created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'refused', 'released', 'expired')),
+                    decided_by TEXT, decided_at DOUBLE PRECISION, decision_reason TEXT, released_at DOUBLE PRECISION)
+                """,
+                "CREATE INDEX IF NOT EXISTS reidentifications_quota ON reidentifications (region, purpose, month)",
+                "CREATE INDEX IF NOT EXISTS reidentifications_open ON reidentifications (expires_at) WHERE state IN ('pending', 'approved')",
+                "CREATE INDEX IF NOT EXISTS reidentifications_created ON reidentifications (created_at)",
+            ]
+        ),
     ]
 
     /// The schema versions applied to this database, in order (the newest this gateway knows is

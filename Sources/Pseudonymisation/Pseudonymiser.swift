@@ -68,14 +68,22 @@ package struct Pseudonymiser: Sendable {
 
     /// The validated record with its BSN replaced by the internal pseudonym: what this returns
     /// holds no BSN, so the BSN goes no further along the flow than this call.
-    package func pseudonymise(_ record: ValidatedRecord) -> PseudonymisedRecord {
+    ///
+    /// With `vault`, the BSN is kept for re-identification: sealed under the vault's key (bound to
+    /// the internal pseudonym) and added to the stored fields as ``IdentityVault/storedField``.
+    package func pseudonymise(
+        _ record: ValidatedRecord,
+        keepingIdentityIn vault: IdentityVault? = nil
+    ) -> PseudonymisedRecord {
         let person = internalPseudonym(of: record.bsn)
         return PseudonymisedRecord(
             dataset: record.dataset,
             line: record.line,
             person: person,
             municipality: record.municipality,
-            storedFields: record.storedFields,
+            storedFields: vault.map {
+                IdentityVault.storedFields(record.storedFields, adding: $0.seal(record.bsn, of: person))
+            } ?? record.storedFields,
             key: RecordKey(person: person, dataset: record.dataset, identity: record.identity)
         )
     }

@@ -72,8 +72,11 @@ package struct DeliveryItem: Sendable, Equatable {
     package let item: [UInt8]
     /// The record as delivered: one JSON object (identifier, pseudonym, dataset, the purpose's fields).
     package let line: String
-    package init(stream: DeliveryStream, item: [UInt8], line: String) {
-        (self.stream, self.item, self.line) = (stream, item, line)
+    /// For a purpose that allows re-identification: the pseudonym under which the region may ask
+    /// who the person is (the store keeps it in `subjects`, which leads from it to the person).
+    package let subject: String?
+    package init(stream: DeliveryStream, item: [UInt8], line: String, subject: String? = nil) {
+        (self.stream, self.item, self.line, self.subject) = (stream, item, line, subject)
     }
 }
 
@@ -90,6 +93,13 @@ package protocol DeliveryRules: Sendable {
         of records: [CurrentRecord],
         on day: CalendarDate
     ) -> (items: [DeliveryItem], recheck: CalendarDate?)
+    /// The purposes whose items name their ``DeliveryItem/subject``: the store keeps, per stream
+    /// of these, who each pseudonym it delivers is.
+    var reidentifying: Set<PurposeID> { get }
+}
+
+extension DeliveryRules {
+    package var reidentifying: Set<PurposeID> { [] }
 }
 
 /// The newest version of an item, as the index holds it.
@@ -327,6 +337,17 @@ package enum DeliveryIndex {
             out.append(DeliveryWrite(stream: row.stream, item: row.item, line: nil, digest: nil, replaces: row))
         }
         return out
+    }
+
+    /// Whether a person's subjects must be written again: they had a live line in a stream of a
+    /// re-identifying purpose, or now have an item naming its subject.
+    package static func subjectsChange(
+        live: [LiveDelivery],
+        items: [DeliveryItem],
+        reidentifyingStreams: Set<Int64>
+    ) -> Bool {
+        items.contains { $0.subject != nil }
+            || live.contains { $0.digest != nil && reidentifyingStreams.contains($0.stream) }
     }
 
     /// A person's live versions once `writes` are written (their numbers not known yet): each

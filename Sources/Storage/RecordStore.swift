@@ -15,7 +15,7 @@ import VangnetCrypto
 /// The invariants are those of ``SQLiteStore``: a staged batch is invisible until its commit; a
 /// commit makes it the current state of its records, with the delivery index, its receipt and
 /// audit entry, in one transaction, or not at all; one commit per (source, batch id).
-package protocol RecordStore: BatchStore, DeliveryStore, AuditStore, StoreInspection {
+package protocol RecordStore: BatchStore, DeliveryStore, AuditStore, ReidentificationStore, StoreInspection {
     /// Releases the connections; the store is not used afterwards.
     func close() async
 }
@@ -276,6 +276,45 @@ package struct SQLiteRecordStore: RecordStore, StoreTampering {
     }
     package func uncheckedExecute(_ sql: String) async throws { try await blocking { try $0.uncheckedExecute(sql) } }
     package func close() async {}
+
+    package func subjects(
+        _ pseudonyms: [String],
+        in stream: DeliveryStream
+    ) async throws -> [String: ReidentificationSubject] {
+        try await store.subjects(pseudonyms, in: stream)
+    }
+    package func createReidentification(
+        _ request: ReidentificationRequest,
+        quota: Int,
+        audit: AuditEvent,
+        refused: @Sendable (Int) -> AuditEvent
+    ) async throws -> Int? {
+        try await store.createReidentification(request, quota: quota, audit: audit, refused: refused)
+    }
+    package func reidentification(_ id: String) async throws -> ReidentificationRequest? {
+        try await store.reidentification(id)
+    }
+    package func reidentifications(
+        state: ReidentificationState?,
+        region: RegionNumber?,
+        limit: Int
+    ) async throws -> [ReidentificationRequest] {
+        try await store.reidentifications(state: state, region: region, limit: limit)
+    }
+    package func changeReidentification(
+        _ id: String,
+        from: ReidentificationState,
+        to change: @Sendable (inout ReidentificationRequest) -> Void,
+        audit: @Sendable (ReidentificationRequest) -> AuditEvent
+    ) async throws -> ReidentificationChange {
+        try await store.changeReidentification(id, from: from, to: change, audit: audit)
+    }
+    package func overdueReidentifications(at now: Date, limit: Int) async throws -> [ReidentificationRequest] {
+        try await store.overdueReidentifications(at: now, limit: limit)
+    }
+    package func reidentificationTallies() async throws -> [ReidentificationTally] {
+        try await store.reidentificationTallies()
+    }
 }
 
 /// Set once, read from another thread.

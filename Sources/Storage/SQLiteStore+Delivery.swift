@@ -123,6 +123,8 @@ struct SQLiteDeliveryIndex {
     let current: CurrentTable
     private var seq: Int64
     private var streams: [DeliveryStream: Int64] = [:]
+    /// The streams of the purposes that allow re-identification, by number.
+    private var reidentifyingStreams = Set<Int64>()
     private var completeAt: [String: Date] = [:]
     private var maintenance = DeliveryMaintenance()
     /// The versions computed since the last ``flush()``, sorted by (stream, item) on their way.
@@ -146,12 +148,12 @@ struct SQLiteDeliveryIndex {
             sql: "CREATE TEMP TABLE IF NOT EXISTS dirty (person BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.dirty"
         )
         for row in try Row.fetchAll(db, sql: "SELECT id, region, purpose FROM streams") {
-            streams[
-                DeliveryStream(
-                    region: RegionNumber(row["region"] as Int)!,
-                    purpose: PurposeID(row["purpose"] as String)
-                )
-            ] = row["id"]
+            let stream = DeliveryStream(
+                region: RegionNumber(row["region"] as Int)!,
+                purpose: PurposeID(row["purpose"] as String)
+            )
+            streams[stream] = row["id"]
+            if rules.reidentifying.contains(stream.purpose) { reidentifyingStreams.insert(row["id"]) }
         }
     }
 
@@ -186,6 +188,8 @@ struct SQLiteDeliveryIndex {
         if state["rules"] as String? != rules.version {
             maintenance.rebuilt = true
             completeAt = try Self.completeTimes(db)
+            // Who each pseudonym is follows the rules too: written again for everyone below.
+            try db.execute(sql: "DELETE FROM subjects")
             let people = try SQLiteStatement(db, "SELECT person FROM current GROUP BY person")
             people.bind()
             try recomputePeople { try people.step() ? people.blob(0) : nil }
@@ -258,6 +262,7 @@ struct SQLiteDeliveryIndex {
         )
         let id = db.lastInsertedRowID
         streams[stream] = id
+        if rules.reidentifying.contains(stream.purpose) { reidentifyingStreams.insert(id) }
         return id
     }
 
@@ -366,6 +371,11 @@ struct SQLiteDeliveryIndex {
     private mutating func write(_ outcomes: [Outcome]) throws {
         let forget = try SQLiteStatement(db, "DELETE FROM people WHERE person = ?")
         let remember = try SQLiteStatement(db, "INSERT OR REPLACE INTO people (person, recheck, live) VALUES (?, ?, ?)")
+        let forgetSubjects = try SQLiteStatement(db, "DELETE FROM subjects WHERE person = ?")
+        let rememberSubject = try SQLiteStatement(
+            db,
+            "INSERT OR REPLACE INTO subjects (stream, pseudonym, person) VALUES (?, ?, ?)"
+        )
         for outcome in outcomes {
             let person = outcome.rows.person
             maintenance.people += 1
@@ -374,6 +384,19 @@ struct SQLiteDeliveryIndex {
                 desired.append(
                     DesiredDelivery(stream: try streamID(item.stream), item: item.item, line: item.line, digest: digest)
                 )
+            }
+            if DeliveryIndex.subjectsChange(
+                live: outcome.rows.live,
+                items: outcome.items.map(\.item),
+                reidentifyingStreams: reidentifyingStreams
+            ) {
+                try forgetSubjects.run(.blob(person))
+                var seen = Set<DeliveryStream>()
+                for item in outcome.items.map(\.item) {
+                    // One row per stream: every item of the person in it names the same pseudonym.
+                    guard let subject = item.subject, seen.insert(item.stream).inserted else { continue }
+                    try rememberSubject.run(.int(try streamID(item.stream)), .text(subject), .blob(person))
+                }
             }
             let writes = DeliveryIndex.writes(live: outcome.rows.live, desired: desired)
             for write in writes { try pending.append(write, of: person) }

@@ -294,6 +294,9 @@ package final class SQLiteStore: Sendable {
             // interrupted, and is dropped at the start as before.
             try db.execute(sql: "DROP TABLE staged")
         }
+        migrator.registerMigration("v9 re-identification") { db in
+            try db.execute(sql: ReidentificationTables.sqlite)
+        }
         return migrator
     }
 

@@ -68,4 +68,7 @@ package enum Role: String, Sendable, Codable, CaseIterable {
     case auditor
     /// The platform team's monitoring (Prometheus): reads `/metrics`, nothing else.
     case monitor
+    /// Approves or refuses re-identification requests (a contactgemeente's privacy officer), never
+    /// its own.
+    case approver
 }

@@ -32,6 +32,14 @@ package struct BoxPublicKey: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
+    /// Seals bytes the caller wipes after (a BSN on its way to its recipient), without a copy.
+    package func seal(_ message: UnsafeRawBufferPointer) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var out = [UInt8](repeating: 0, count: message.count + Int(crypto_box_sealbytes()))
+        _ = crypto_box_seal(&out, message.bindMemory(to: UInt8.self).baseAddress, UInt64(message.count), bytes)
+        return out
+    }
+
     package var description: String { "X25519PublicKey(\(keyID))" }
 }
 
