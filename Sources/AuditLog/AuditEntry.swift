@@ -25,6 +25,14 @@ package struct AuditEvent: Sendable, Codable, Equatable {
         /// Records past their retention were removed.
         case retentionPurge = "retention.purge"
         case auditVerify = "audit.verify"
+        /// A contactgemeente asked who the people behind some pseudonyms are.
+        case reidentificationRequest = "reidentification.request"
+        /// An approver approved or refused a re-identification request.
+        case reidentificationDecision = "reidentification.decide"
+        /// The BSNs of an approved request were released, sealed to the contactgemeente's key.
+        case reidentificationRelease = "reidentification.release"
+        /// A request waited past its time for a decision or a release.
+        case reidentificationExpiry = "reidentification.expire"
     }
 
     package enum Outcome: String, Sendable, Codable {

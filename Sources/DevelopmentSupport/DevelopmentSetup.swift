@@ -16,6 +16,8 @@ package enum DevelopmentSetup {
     package static let regionUtrecht = OIN("00000099000000000219")!
     /// Contactgemeente Amsterdam, RMC region 21 (Agglomeratie Amsterdam).
     package static let regionAmsterdam = OIN("00000099000000000221")!
+    /// The privacy officer of Gemeente Utrecht: approves region 19's re-identification requests.
+    package static let approverUtrecht = OIN("00000099000000000319")!
     package static let auditor = OIN("00000099000000000901")!
     /// The platform team's Prometheus.
     package static let monitor = OIN("00000099000000000902")!
@@ -41,6 +43,12 @@ package enum DevelopmentSetup {
             organisation: "Gemeente Amsterdam (test)",
             oin: regionAmsterdam
         ),
+        .init(
+            fileName: "approver-utrecht",
+            commonName: "Privacy officer",
+            organisation: "Gemeente Utrecht (test)",
+            oin: approverUtrecht
+        ),
         .init(fileName: "auditor", commonName: "Security officer", organisation: "Vangnet audit (test)", oin: auditor),
         .init(fileName: "monitor", commonName: "Prometheus", organisation: "Vangnet platform (test)", oin: monitor),
     ]
@@ -59,6 +67,12 @@ package enum DevelopmentSetup {
         try GatewayKeys.create(in: keys)
         let duoKey = try GatewayKeys.createSigningKey(named: "duo", in: keys)
         let uwvKey = try GatewayKeys.createSigningKey(named: "uwv", in: keys)
+        // The regions' own reveal keys: in production made and kept by each contactgemeente, which
+        // registers only the public half; here beside the gateway's keys, for the demo and tests.
+        var revealKeys: [OIN: BoxPublicKey] = [:]
+        for (name, oin) in [("region-utrecht", regionUtrecht), ("region-amsterdam", regionAmsterdam)] {
+            revealKeys[oin] = try createRevealKey(named: name, in: keys).publicKey
+        }
         var configuration = GatewayConfiguration(
             gateway: .init(
                 oin: gatewayOIN,
@@ -67,7 +81,7 @@ package enum DevelopmentSetup {
                 keyDirectory: "keys",
                 database: "vangnet.sqlite"
             ),
-            policy: policy(duoKey: duoKey.publicKey, uwvKey: uwvKey.publicKey)
+            policy: policy(duoKey: duoKey.publicKey, uwvKey: uwvKey.publicKey, revealKeys: revealKeys)
         )
         let file = directory.appendingPathComponent("vangnet.json")
         try configuration.write(to: file)
@@ -77,15 +91,54 @@ package enum DevelopmentSetup {
 
     /// The development policy: the 40 regions of the reference data (two with a contactgemeente),
     /// two sources, two consumers, an auditor, the three default purposes.
-    package static func policy(duoKey: SigningPublicKey, uwvKey: SigningPublicKey) -> PolicyDocument {
+    /// Makes a contactgemeente's X25519 reveal key pair as `<name>-reveal.key` / `.pub`.
+    @discardableResult
+    package static func createRevealKey(named name: String, in directory: URL) throws -> BoxKeyPair {
+        let pair = BoxKeyPair.generate()
+        try KeyFile.writeSecret(pair.secretKey, to: directory.appendingPathComponent("\(name)-reveal.key"))
+        try KeyFile.writePublic(pair.publicKey.bytes, to: directory.appendingPathComponent("\(name)-reveal.pub"))
+        return pair
+    }
+
+    /// The controls under which the development policy lets regions re-identify for
+    /// vsv-opvolging: two reasons, Utrecht's privacy officer or the security officer decides.
+    package static let reidentificationControls = PolicyDocument.Reidentification(
+        reasons: ["rmc-contactpoging", "traject-start"],
+        approvers: [approverUtrecht, auditor],
+        monthlyQuota: 250,
+        maxPerRequest: 50,
+        expiresAfterHours: 72
+    )
+
+    /// The development policy: the 40 regions of the reference data (two with a contactgemeente),
+    /// two sources, two consumers, an approver, an auditor, the three default purposes (of which
+    /// vsv-opvolging allows re-identification under ``reidentificationControls``).
+    package static func policy(
+        duoKey: SigningPublicKey,
+        uwvKey: SigningPublicKey,
+        revealKeys: [OIN: BoxPublicKey] = [:]
+    ) -> PolicyDocument {
         var regions = PolicyDocument.Region.fromReference()
+        let reveal = { (oin: OIN) in revealKeys[oin].map { Data($0.bytes).base64EncodedString() } }
         for (i, region) in regions.enumerated() {
             switch region.number.value {
-            case 19: regions[i].contactgemeente = .init(name: "Gemeente Utrecht (test)", oin: regionUtrecht)
-            case 21: regions[i].contactgemeente = .init(name: "Gemeente Amsterdam (test)", oin: regionAmsterdam)
+            case 19:
+                regions[i].contactgemeente = .init(
+                    name: "Gemeente Utrecht (test)",
+                    oin: regionUtrecht,
+                    revealKey: reveal(regionUtrecht)
+                )
+            case 21:
+                regions[i].contactgemeente = .init(
+                    name: "Gemeente Amsterdam (test)",
+                    oin: regionAmsterdam,
+                    revealKey: reveal(regionAmsterdam)
+                )
             default: break
             }
         }
+        var purposes = PolicyDocument.Purpose.defaults
+        purposes[0].reidentification = reidentificationControls
         return PolicyDocument(
             regions: regions,
             organisations: [
@@ -109,10 +162,16 @@ package enum DevelopmentSetup {
                     name: "Gemeente Amsterdam (RMC-regio 21 Agglomeratie Amsterdam)",
                     role: .consumer
                 ),
+                .init(
+                    oin: approverUtrecht,
+                    name: "Privacy officer, Gemeente Utrecht",
+                    role: .approver,
+                    region: RegionNumber(19)!
+                ),
                 .init(oin: auditor, name: "Security officer", role: .auditor),
                 .init(oin: monitor, name: "Prometheus (platform team)", role: .monitor),
             ],
-            purposes: PolicyDocument.Purpose.defaults,
+            purposes: purposes,
             grants: [
                 .init(
                     consumer: regionUtrecht,

@@ -22,6 +22,12 @@ extension Gateway {
     /// | `GET /v1/audit/verify` | auditor | recompute the audit chain and check its signed checkpoints |
     /// | `GET /v1/audit/entries` | auditor | audit entries, filtered and paged |
     /// | `GET /v1/audit/checkpoints` | auditor | the signed checkpoints (keep the latest to detect truncation later) |
+    /// | `POST /v1/reidentifications` | consumer | ask who the people behind some pseudonyms are (purpose, pseudonyms, reason, caseReference) |
+    /// | `GET /v1/reidentifications` | consumer, approver, auditor | the requests the caller may see (`state`) |
+    /// | `GET /v1/reidentifications/{id}` | consumer, approver, auditor | one request |
+    /// | `POST /v1/reidentifications/{id}/decision` | an approver of its purpose | approve or refuse, with a reason |
+    /// | `POST /v1/reidentifications/{id}/release` | the requesting consumer | the approved BSNs, sealed to its reveal key (once) |
+    /// | `GET /v1/audit/reidentifications` | auditor | per region, month, purpose and reason: requests and people by state |
     /// | `GET /review` | auditor | the review page (HTML) |
     /// | `GET /healthz` | anyone with a certificate | liveness |
     /// | `GET /readyz` | anyone with a certificate | readiness: the store answers, a policy is in force |
@@ -44,6 +50,11 @@ extension Gateway {
         addConsumerRoutes(to: api.group(context: ConsumerContext.self))
         addAuditRoutes(to: api.group(context: AuditorContext.self))
         addKnownCallerRoutes(to: api.group(context: KnownCallerContext.self))
+        addReidentificationRoutes(
+            consumers: api.group(context: ConsumerContext.self),
+            known: api.group(context: KnownCallerContext.self),
+            auditors: api.group(context: AuditorContext.self)
+        )
         api.group(context: MetricsReaderContext.self).get("/metrics") { _, _ in
             Response(
                 status: .ok,

@@ -24,6 +24,7 @@ package struct Gateway: Sendable {
     package let store: any RecordStore
     package let ingest: IngestPipeline
     package let delivery: DeliveryPipeline
+    package let reidentification: ReidentificationPipeline
     package let metrics: GatewayMetrics
     /// The client CA's revocation list in force (``Revocation/none`` without `tls.crl`).
     package let revocation: Revocation
@@ -104,6 +105,7 @@ package struct Gateway: Sendable {
             metrics: metrics,
             keeper: keeper
         )
+        self.reidentification = ReidentificationPipeline(state: state, store: store, clock: clock, keeper: keeper)
         self.delivery = DeliveryPipeline(
             state: state,
             store: store,

@@ -45,10 +45,12 @@ package enum Retention {
 }
 
 extension Gateway {
-    /// Purges records past retention under the policy in force.
+    /// Purges records past retention under the policy in force, and expires re-identification
+    /// requests past their time.
     @discardableResult
     package func purgeExpiredRecords() async throws -> PurgeResult {
-        try await Retention.purge(
+        try await reidentification.expireOverdue()
+        return try await Retention.purge(
             store: store,
             active: state.current,
             now: clock.now(),

@@ -592,10 +592,10 @@ struct PostgresDeliveryIndex {
                 reidentifyingStreams: reidentifyingStreams
             ) {
                 resubjected.append(person)
-                var seen = Set<DeliveryStream>()
+                var seen = Set<String>()
                 for item in items {
-                    // One row per stream: every item of the person in it names the same pseudonym.
-                    guard let subject = item.subject, seen.insert(item.stream).inserted else { continue }
+                    // One row per pseudonym: a person's items in a stream name the same one (one per key epoch).
+                    guard let subject = item.subject, seen.insert("\(item.stream)/\(subject)").inserted else { continue }
                     subjects.streams.append(try await streamID(item.stream))
                     subjects.pseudonyms.append(subject)
                     subjects.persons.append(person)

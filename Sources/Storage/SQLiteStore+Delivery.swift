@@ -391,10 +391,10 @@ struct SQLiteDeliveryIndex {
                 reidentifyingStreams: reidentifyingStreams
             ) {
                 try forgetSubjects.run(.blob(person))
-                var seen = Set<DeliveryStream>()
+                var seen = Set<String>()
                 for item in outcome.items.map(\.item) {
-                    // One row per stream: every item of the person in it names the same pseudonym.
-                    guard let subject = item.subject, seen.insert(item.stream).inserted else { continue }
+                    // One row per pseudonym: a person's items in a stream name the same one (one per key epoch).
+                    guard let subject = item.subject, seen.insert("\(item.stream)/\(subject)").inserted else { continue }
                     try rememberSubject.run(.int(try streamID(item.stream)), .text(subject), .blob(person))
                 }
             }
