@@ -113,6 +113,12 @@ extension Gateway {
                 auditKeyID: keys.audit.publicKey.keyID,
                 lastCheckpoint: try await store.auditCheckpoints().last,
                 overview: try await store.pullOverview(),
+                reidentifications: try await store.reidentificationTallies(),
+                reidentificationRefusals: try await store.auditEntries(
+                    AuditFilter(action: .reidentificationRequest, outcome: .refused),
+                    before: nil,
+                    limit: 1_000
+                ).map(\.event),
                 filter: filter,
                 query: query.map { (String($0.key), String($0.value)) },
                 entries: try await store.auditEntries(filter, before: before, limit: ReviewPage.pageSize)

@@ -79,7 +79,10 @@ extension Gateway {
             let DecodingError.dataCorrupted(context)
         {
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw GatewayRefusal(.bodyMalformed, "the body is not what this route takes\(path.isEmpty ? "" : " at \(path)")")
+            throw GatewayRefusal(
+                .bodyMalformed,
+                "the body is not what this route takes\(path.isEmpty ? "" : " at \(path)")"
+            )
         } catch {
             throw GatewayRefusal(.bodyMalformed, "the body is not a JSON object")
         }

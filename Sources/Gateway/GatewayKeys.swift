@@ -62,7 +62,9 @@ package struct GatewayKeys: Sendable {
     /// one; `nil` if no re-identification key file is present.
     package func identityVault() throws -> IdentityVault? {
         guard let newest = identityRoots.keys.max() else { return nil }
-        let earlier = try identityRoots.filter { $0.key != newest }.map { try IdentityKeys(root: $0.value, epoch: $0.key) }
+        let earlier = try identityRoots.filter { $0.key != newest }.map {
+            try IdentityKeys(root: $0.value, epoch: $0.key)
+        }
         return IdentityVault(current: try IdentityKeys(root: identityRoots[newest]!, epoch: newest), earlier: earlier)
     }
 

@@ -527,7 +527,10 @@ struct BatchInProgress {
                     return
                 }
                 line = .record(
-                    RoutedRecord(record: pseudonymiser.pseudonymise(record, keepingIdentityIn: identities), region: region)
+                    RoutedRecord(
+                        record: pseudonymiser.pseudonymise(record, keepingIdentityIn: identities),
+                        region: region
+                    )
                 )
             case .success(.withdrawal(let withdrawal)):
                 line = .withdrawal(pseudonymiser.pseudonymise(withdrawal))

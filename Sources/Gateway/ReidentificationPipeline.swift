@@ -60,8 +60,10 @@ package struct ReidentificationPipeline: Sendable {
     /// The longest case reference, in characters.
     static let caseReferenceLimit = 100
 
-    /// Whether a case reference may be stored: 1 to 100 printable characters, with no run of 8 or
-    /// more digits (a BSN, also written with spaces, dots or hyphens between its digits).
+    /// Why a case reference may not be stored, or `nil`: it has 1 to 100 characters, no control
+    /// character, and no number that could be a BSN: 8 or more digits in a row, or 9 or more
+    /// digits written with single spaces, dots or hyphens between them (`1234.56.782`).
+    /// `RMC-2026-0042` passes.
     package static func caseReferenceProblem(_ text: String) -> String? {
         guard !text.trimmingCharacters(in: .whitespaces).isEmpty, text.count <= caseReferenceLimit else {
             return "the case reference must be 1 to \(caseReferenceLimit) characters"
@@ -69,17 +71,18 @@ package struct ReidentificationPipeline: Sendable {
         guard text.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) }) else {
             return "the case reference may hold no control characters"
         }
-        var run = 0
-        var pendingSeparator = false
+        var (run, group, afterSeparator) = (0, 0, false)
         for scalar in text.unicodeScalars {
             if ("0"..."9").contains(scalar) {
-                run += 1
-                pendingSeparator = false
-                if run >= 8 { return "the case reference holds a number of 8 or more digits, which could be a BSN" }
-            } else if run > 0 && !pendingSeparator && (scalar == " " || scalar == "." || scalar == "-") {
-                pendingSeparator = true
+                (run, group, afterSeparator) = (run + 1, group + 1, false)
+                if run >= 8 || group >= 9 {
+                    return
+                        "the case reference holds a number that could be a BSN (8 digits in a row, or 9 with separators)"
+                }
+            } else if run > 0, !afterSeparator, scalar == " " || scalar == "." || scalar == "-" {
+                (run, afterSeparator) = (0, true)
             } else {
-                (run, pendingSeparator) = (0, false)
+                (run, group, afterSeparator) = (0, 0, false)
             }
         }
         return nil
@@ -267,7 +270,8 @@ package struct ReidentificationPipeline: Sendable {
                 purpose: ask.purpose
             )
         }
-        if let used = try await store.createReidentification(request, quota: quota, audit: made, refused: refusedEvent) {
+        if let used = try await store.createReidentification(request, quota: quota, audit: made, refused: refusedEvent)
+        {
             throw GatewayRefusal(
                 .quotaExceeded,
                 "region \(scope.region) has asked for \(used) of its \(quota) people this month for \(ask.purpose); \(ask.pseudonyms.count) more would exceed the quota",
@@ -381,7 +385,8 @@ package struct ReidentificationPipeline: Sendable {
         )
         switch change {
         case .done(let request): return request
-        case .notIn(let state): try await refuse(.requestDecided, "the request is \(state.rawValue), not waiting for a decision")
+        case .notIn(let state):
+            try await refuse(.requestDecided, "the request is \(state.rawValue), not waiting for a decision")
         case .notFound: throw GatewayRefusal(.notFound, "no re-identification request of that id")
         }
     }
@@ -462,7 +467,10 @@ package struct ReidentificationPipeline: Sendable {
         let change = try await store.changeReidentification(
             id,
             from: .approved,
-            to: { $0.state = .released; $0.releasedAt = now },
+            to: {
+                $0.state = .released
+                $0.releasedAt = now
+            },
             audit: { request in
                 AuditEvent(
                     time: now,

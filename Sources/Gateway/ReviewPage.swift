@@ -19,6 +19,10 @@ struct ReviewPage {
     let auditKeyID: String
     let lastCheckpoint: AuditCheckpoint?
     let overview: (pulls: [PullSummary], refusals: [RegionNumber?: Int])
+    /// Per region, month, purpose and reason: requests and people by state.
+    let reidentifications: [ReidentificationTally]
+    /// The newest refused re-identification requests (at most 1,000), from the audit log.
+    let reidentificationRefusals: [AuditEvent]
     let filter: AuditFilter
     let query: [(String, String)]
     let entries: [StoredAuditEntry]
@@ -41,6 +45,7 @@ struct ReviewPage {
         <main>
         \(statusSection)
         \(overviewSection)
+        \(reidentificationSection)
         \(timelineSection)
         </main>
         </body>
@@ -103,6 +108,65 @@ struct ReviewPage {
             \(rows.isEmpty ? "<tr><td colspan=\"6\" class=\"muted\">No pulls recorded.</td></tr>" : rows)    </tbody>
               </table>
               <p class="muted">Refusals not tied to a region (TLS, identity, pushes): <span class="\(unplaced > 0 ? "refused" : "")">\(unplaced)</span>.</p>
+            </section>
+            """
+    }
+
+    /// Per region and month, how many people were identified and why; and the refused requests by
+    /// code, quota refusals first.
+    var reidentificationSection: String {
+        struct Key: Hashable, Comparable {
+            let region: Int, month: Int, purpose: String, reason: String
+            static func < (a: Key, b: Key) -> Bool {
+                (a.region, -a.month, a.purpose, a.reason) < (b.region, -b.month, b.purpose, b.reason)
+            }
+        }
+        var byKey: [Key: [ReidentificationState: (requests: Int, people: Int)]] = [:]
+        for t in reidentifications {
+            let key = Key(region: t.region.value, month: t.month, purpose: t.purpose.value, reason: t.reason)
+            byKey[key, default: [:]][t.state] = (t.requests, t.people)
+        }
+        var rows = ""
+        for key in byKey.keys.sorted() {
+            let states = byKey[key] ?? [:]
+            let name = RegionNumber(key.region).flatMap { policy.region($0)?.name } ?? ""
+            let cell = { (state: ReidentificationState) -> String in
+                guard let n = states[state] else { return "<td class=\"num muted\">0</td>" }
+                return "<td class=\"num\">\(n.people) <span class=\"muted\">(\(n.requests))</span></td>"
+            }
+            rows +=
+                "<tr><td>\(key.region) \(e(name))</td><td class=\"nowrap\">\(key.month / 100)-\(String(format: "%02d", key.month % 100))</td>"
+            rows += "<td>\(e(key.purpose))</td><td><code>\(e(key.reason))</code></td>"
+            rows += ReidentificationState.allCases.map(cell).joined() + "</tr>\n"
+        }
+        var refused: [String: Int] = [:]
+        for event in reidentificationRefusals {
+            refused["\(event.region.map { String($0.value) } ?? "-") \(event.reason ?? "-")", default: 0] += 1
+        }
+        let refusals = refused.sorted { a, b in
+            let (qa, qb) = (a.key.hasSuffix("quota_exceeded"), b.key.hasSuffix("quota_exceeded"))
+            return qa != qb ? qa : a.key < b.key
+        }.map { key, count in
+            let parts = key.split(separator: " ", maxSplits: 1)
+            return
+                "<tr class=\"refused\"><td>\(e(String(parts[0])))</td><td><code>\(e(String(parts.last ?? "")))</code></td><td class=\"num\">\(count)</td></tr>"
+        }.joined(separator: "\n")
+        let headers = ReidentificationState.allCases.map { "<th>\($0.rawValue)</th>" }.joined()
+        return """
+            <section id="reidentification">
+              <h2>Re-identification</h2>
+              <p class="muted">People per region, month, purpose and reason, by state (requests in brackets). Released: the BSNs were sealed to the region's own key.</p>
+              <table>
+                <thead><tr><th>Region</th><th>Month</th><th>Purpose</th><th>Reason</th>\(headers)</tr></thead>
+                <tbody>
+            \(rows.isEmpty ? "<tr><td colspan=\"9\" class=\"muted\">No re-identification requests.</td></tr>" : rows)    </tbody>
+              </table>
+              <table>
+                <thead><tr><th>Region</th><th>Refused request</th><th>Times</th></tr></thead>
+                <tbody>
+            \(refusals.isEmpty ? "<tr><td colspan=\"3\" class=\"muted\">No refused requests.</td></tr>" : refusals)
+                </tbody>
+              </table>
             </section>
             """
     }

@@ -595,7 +595,9 @@ struct PostgresDeliveryIndex {
                 var seen = Set<String>()
                 for item in items {
                     // One row per pseudonym: a person's items in a stream name the same one (one per key epoch).
-                    guard let subject = item.subject, seen.insert("\(item.stream)/\(subject)").inserted else { continue }
+                    guard let subject = item.subject, seen.insert("\(item.stream)/\(subject)").inserted else {
+                        continue
+                    }
                     subjects.streams.append(try await streamID(item.stream))
                     subjects.pseudonyms.append(subject)
                     subjects.persons.append(person)

@@ -394,7 +394,9 @@ struct SQLiteDeliveryIndex {
                 var seen = Set<String>()
                 for item in outcome.items.map(\.item) {
                     // One row per pseudonym: a person's items in a stream name the same one (one per key epoch).
-                    guard let subject = item.subject, seen.insert("\(item.stream)/\(subject)").inserted else { continue }
+                    guard let subject = item.subject, seen.insert("\(item.stream)/\(subject)").inserted else {
+                        continue
+                    }
                     try rememberSubject.run(.int(try streamID(item.stream)), .text(subject), .blob(person))
                 }
             }

@@ -22,8 +22,10 @@ extension SQLiteStore: ReidentificationStore {
             var found: [String: ReidentificationSubject] = [:]
             for pseudonym in Set(pseudonyms) {
                 find.bind(.int(id), .text(pseudonym))
-                guard try find.step() else { continue }
-                let person = find.blob(0)
+                let person: [UInt8]? = try find.step() ? find.blob(0) : nil
+                // Reset, so that no statement is left running when the read transaction ends.
+                find.bind()
+                guard let person else { continue }
                 let records = try current.records(of: person)
                 let held = records.lazy.compactMap { record in
                     ReidentificationTables.identity(in: record.fields).map { (record.epoch, $0) }
@@ -65,7 +67,8 @@ extension SQLiteStore: ReidentificationStore {
 
     static func insert(_ r: ReidentificationRequest, in db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO reidentifications (\(ReidentificationTables.columns), people) VALUES (\(Array(repeating: "?", count: 16).joined(separator: ", ")))",
+            sql:
+                "INSERT INTO reidentifications (\(ReidentificationTables.columns), people) VALUES (\(Array(repeating: "?", count: 16).joined(separator: ", ")))",
             arguments: [
                 r.id, r.region.value, r.purpose.value, r.requester.value, r.reason, r.caseReference,
                 r.pseudonyms.joined(separator: "\n"), r.month, r.createdAt.timeIntervalSince1970,

@@ -166,6 +166,18 @@ package final class GatewayClient: Sendable {
         package let answer: Answer
     }
 
+    /// A POST of a JSON body to any path (the re-identification routes).
+    package func post(_ path: String, json: some Encodable) async throws -> Answer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try await post(path, body: Array(try encoder.encode(json)))
+    }
+
+    /// A POST of `body` (JSON) to any path.
+    package func post(_ path: String, body: [UInt8]) async throws -> Answer {
+        try await transport.send(.POST, path, headers: [("Content-Type", "application/json")], body: .bytes(body))
+    }
+
     /// A GET of any path, with extra `headers`.
     package func get(_ path: String, headers: [(String, String)] = []) async throws -> Answer {
         try await transport.send(.GET, path, headers: headers, body: nil)

@@ -2,8 +2,8 @@ import ArgumentParser
 import AuditLog
 import Foundation
 import Gateway
-import Storage
 import Pseudonymisation
+import Storage
 import StoreSelection
 import VangnetCrypto
 
@@ -149,9 +149,13 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Confirm: the keys are gone for good.") var yes = false
 
         func run() async throws {
-            guard yes else { throw ValidationError("destroying the re-identification keys cannot be undone: add --yes") }
+            guard yes else {
+                throw ValidationError("destroying the re-identification keys cannot be undone: add --yes")
+            }
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
-            let epochs = try GatewayKeys.destroyIdentityRoots(in: configuration.resolve(configuration.gateway.keyDirectory))
+            let epochs = try GatewayKeys.destroyIdentityRoots(
+                in: configuration.resolve(configuration.gateway.keyDirectory)
+            )
             try await KeysCommand.audit(
                 configuration,
                 object: "cli:keys destroy-reidentification",
@@ -172,14 +176,20 @@ struct KeysCommand: AsyncParsableCommand {
                 """
         )
 
-        @Option(help: "The region's reveal secret key file (X25519, made with its .pub by `vangnet config init` or your own tooling).")
+        @Option(
+            help:
+                "The region's reveal secret key file (X25519, made with its .pub by `vangnet config init` or your own tooling)."
+        )
         var key: String
         @Option(help: "The release JSON.") var input: String
         @Option(help: "Where to write the CSV (default: standard output).") var output: String?
 
         func run() throws {
             struct Release: Decodable {
-                struct Sealed: Decodable { let pseudonym: String; let sealed: String }
+                struct Sealed: Decodable {
+                    let pseudonym: String
+                    let sealed: String
+                }
                 let released: [Sealed]
             }
             let pair = try BoxKeyPair(secretKey: KeyFile.readSecret(URL(fileURLWithPath: key)))

@@ -11,7 +11,8 @@ struct Vangnet: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, ServeCommand.self, ConfigCommand.self, PolicyCommand.self, RetentionCommand.self,
             PKICommand.self, KeysCommand.self, SynthCommand.self,
-            SealCommand.self, PushCommand.self, PullCommand.self, AuditCommand.self, ReceiptCommand.self, KeysCommand.Reveal.self,
+            SealCommand.self, PushCommand.self, PullCommand.self, AuditCommand.self, ReceiptCommand.self,
+            KeysCommand.Reveal.self,
             BenchCommand.self,
         ]
     )
