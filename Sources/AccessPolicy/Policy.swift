@@ -162,10 +162,12 @@ package struct Policy: Sendable {
         Set(purposes.values.filter { $0.reidentification != nil }.flatMap { $0.fields.keys.map { DatasetID($0) } })
     }
 
-    /// Per dataset a re-identifying purpose delivers, the moment before which its records no
-    /// longer keep their identity: the longest retention of those purposes.
+    /// Per dataset the gateway knows, the moment before which its records no longer keep their
+    /// identity: the longest retention of the re-identifying purposes that deliver it; for a
+    /// dataset none delivers (any more), every record's.
     package func identityCutoffs(now: Date) -> [DatasetID: Date] {
         var cutoffs: [DatasetID: Date] = [:]
+        for dataset in schemas.keys { cutoffs[dataset] = .distantFuture }
         for dataset in reidentifyingDatasets {
             let days =
                 purposes.values.filter { $0.reidentification != nil && $0.fields[dataset.value] != nil }

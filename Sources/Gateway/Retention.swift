@@ -23,6 +23,19 @@ package enum Retention {
     ) async throws -> PurgeResult {
         let policy = active.policy
         let rules = PolicyDeliveryRules(policy: policy, pseudonymiser: active.pseudonymiser)
+        // A kept BSN lives only as long as the re-identifying purposes' retention, even where a
+        // purpose without re-identification keeps the record longer.
+        try await store.forgetIdentities(before: policy.identityCutoffs(now: now)) { forgotten in
+            AuditEvent(
+                time: now,
+                actor: actor,
+                role: nil,
+                action: .retentionPurge,
+                object: "retention:\(trigger)/identities/policy:\(policy.fingerprint)",
+                outcome: .success,
+                counts: ["identities": forgotten]
+            )
+        }
         return try await store.purge(
             before: policy.retentionCutoffs(now: now),
             rules: rules,

@@ -207,4 +207,32 @@ extension PostgresStore {
             return out
         }
     }
+
+    package func forgetIdentities(
+        before cutoffs: [DatasetID: Date],
+        audit: @escaping @Sendable (Int) -> AuditEvent
+    ) async throws -> Int {
+        let member = ",\"\(IdentityVault.storedField)\""
+        return try await client.withTransaction(logger: logger) { c in
+            var forgotten = 0
+            for (dataset, cutoff) in cutoffs.sorted(by: { $0.key < $1.key }) {
+                // The identity is the stored fields' last member (IdentityVault.storedFields).
+                for try await n in try await c.query(
+                    """
+                    WITH changed AS (
+                        UPDATE current c SET fields = substr(c.fields, 1, strpos(c.fields, \(member)) - 1) || '}'
+                        WHERE c.dataset = \(dataset.value) AND c.changed_at < \(cutoff.timeIntervalSince1970)
+                        AND strpos(c.fields, \(member)) > 0
+                        AND NOT EXISTS (SELECT 1 FROM pictures p WHERE p.source = c.source AND p.dataset = c.dataset
+                                        AND p.complete_at >= \(cutoff.timeIntervalSince1970))
+                        RETURNING 1)
+                    SELECT COUNT(*)::int8 FROM changed
+                    """,
+                    logger: self.logger
+                ).decode(Int64.self) { forgotten += Int(n) }
+            }
+            if forgotten > 0 { try await self.append(audit(forgotten), on: c) }
+            return forgotten
+        }
+    }
 }

@@ -315,6 +315,12 @@ package struct SQLiteRecordStore: RecordStore, StoreTampering {
     package func reidentificationTallies() async throws -> [ReidentificationTally] {
         try await store.reidentificationTallies()
     }
+    package func forgetIdentities(
+        before cutoffs: [DatasetID: Date],
+        audit: @escaping @Sendable (Int) -> AuditEvent
+    ) async throws -> Int {
+        try await store.forgetIdentities(before: cutoffs, audit: audit)
+    }
 }
 
 /// Set once, read from another thread.

@@ -134,6 +134,13 @@ package protocol ReidentificationStore: Sendable {
     /// Requests waiting or approved whose time ran out before `now`.
     func overdueReidentifications(at now: Date, limit: Int) async throws -> [ReidentificationRequest]
     func reidentificationTallies() async throws -> [ReidentificationTally]
+    /// Removes the sealed identity from every current record of each dataset last confirmed
+    /// before its cutoff (the record itself stays, for the purposes that keep it longer); with
+    /// `audit` of the number removed, if any, in the same transaction. Returns that number.
+    func forgetIdentities(
+        before cutoffs: [DatasetID: Date],
+        audit: @escaping @Sendable (Int) -> AuditEvent
+    ) async throws -> Int
 }
 
 package enum ReidentificationTables {

@@ -193,4 +193,33 @@ extension SQLiteStore: ReidentificationStore {
             }
         }
     }
+
+    package func forgetIdentities(
+        before cutoffs: [DatasetID: Date],
+        audit: @escaping @Sendable (Int) -> AuditEvent
+    ) async throws -> Int {
+        try await pool.write { db in
+            let current = try CurrentTable(db)
+            var forgotten = 0
+            for (dataset, cutoff) in cutoffs.sorted(by: { $0.key < $1.key }) {
+                guard let id = current.existingID(dataset: dataset.value) else { continue }
+                // The identity is the stored fields' last member (IdentityVault.storedFields).
+                try db.execute(
+                    sql: """
+                        UPDATE current SET fields = substr(fields, 1, instr(fields, ?1) - 1) || '}'
+                        WHERE dataset = ?2 AND changed_at < ?3 AND instr(fields, ?1) > 0
+                        AND NOT EXISTS (
+                            SELECT 1 FROM pictures p JOIN sources s ON s.oin = p.source
+                            WHERE s.id = current.source AND p.dataset = ?4 AND p.complete_at >= ?3)
+                        """,
+                    arguments: [
+                        ",\"\(IdentityVault.storedField)\"", id, cutoff.timeIntervalSince1970, dataset.value,
+                    ]
+                )
+                forgotten += db.changesCount
+            }
+            if forgotten > 0 { try self.append(audit(forgotten), in: db) }
+            return forgotten
+        }
+    }
 }

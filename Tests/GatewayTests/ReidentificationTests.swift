@@ -444,3 +444,27 @@ import VangnetCrypto
         }
     }
 }
+
+extension ReidentificationTests {
+    /// The identity goes when the re-identifying purposes' retention ends, though a purpose that
+    /// keeps the record longer still delivers it; the removal is audited.
+    @Test(arguments: ["sqlite", "postgresql"])
+    func aKeptIdentityEndsWithTheReidentifyingPurposesRetention(store: String) async throws {
+        let database = store == "sqlite" ? nil : try await SharedPostgresTests.database()
+        try await TestGateway.with(database: database) { gw in
+            let pseudonyms = try await Self.pseudonyms(gw, population)
+            // vsv-opvolging (re-identifying) keeps records 730 days, kwetsbare-jongeren 1,095: move
+            // the commit back 800 days.
+            try await gw.store.tamper("UPDATE current SET changed_at = changed_at - 800 * 86400")
+            try await gw.gateway.purgeExpiredRecords()
+            let duo = try await gw.store.currentRecords(dataset: "duo.onderwijsdeelname", region: RegionNumber(19)!)
+            let kept = duo.filter { $0.fields[IdentityVault.storedField] != nil }.count
+            #expect(!duo.isEmpty && kept == 0, "the records stay, their identities are gone")
+            let events = try await gw.store.auditEvents().filter { $0.object.contains("/identities/") }
+            #expect(events.first?.counts["identities"] == population.everyone.count)
+            let unchangedFields = duo.allSatisfy { $0.fields["brin"] == .text("25LP") }
+            #expect(unchangedFields, "the other fields are as they were")
+            _ = pseudonyms
+        }
+    }
+}
