@@ -24,7 +24,7 @@ pid=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
 port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/serve.out" | head -1)
 [ -n "$port" ] || { echo "the gateway did not start" >&2; cat "$dir/serve.err" >&2; exit 1; }
-for who in auditor region-utrecht duo monitor; do
+for who in auditor region-utrecht approver-utrecht duo monitor; do
   echo "schemathesis as $who"
   "$venv/bin/schemathesis" run docs/openapi.yaml --url "https://127.0.0.1:$port" \
     --tls-verify "$dir/certs/ca.pem" --request-cert "$dir/certs/$who.pem" --request-cert-key "$dir/certs/$who.key" \

@@ -5,6 +5,7 @@ import DevelopmentSupport
 import Foundation
 import Gateway
 import Logging
+import Pseudonymisation
 import Records
 import Storage
 import StoreSelection
@@ -59,7 +60,9 @@ struct DemoRun {
         // The file says 8443 (for `vangnet serve --config` later); the demo itself takes a free port.
         var configuration = try DevelopmentSetup.create(in: directory, port: 8443)
         configuration.gateway.listen.port = 0
-        step("development PKI (CA, gateway, DUO, UWV, 2 regions, auditor; test OINs 00000099...) and keys (mode 0600)")
+        step(
+            "development PKI (CA, gateway, DUO, UWV, 2 regions, an approver, auditor; test OINs 00000099...) and keys (mode 0600)"
+        )
 
         var logger = Logger(label: "vangnet")
         logger.logLevel = .warning
@@ -244,8 +247,103 @@ struct DemoRun {
             cursor: cursors["region-utrecht/vsv-opvolging"],
             push: push
         )
+        try await reidentify(url: url, certs: certs, keys: keys, people: people)
         try await verifyAsAuditor(url: url, certs: certs)
         return rows
+    }
+
+    /// Utrecht asks who two young people of its vsv-opvolging population are, Utrecht's privacy
+    /// officer approves, Utrecht collects the BSNs sealed to its own key and opens them there.
+    func reidentify(url: String, certs: URL, keys: URL, people: [SyntheticRecords.Person]) async throws {
+        print("\nControlled re-identification:")
+        func client(_ file: String) throws -> GatewayClient {
+            try GatewayClient(
+                baseURL: url,
+                certificate: certs.appendingPathComponent("\(file).pem"),
+                privateKey: certs.appendingPathComponent("\(file).key"),
+                trustedCA: certs.appendingPathComponent("ca.pem")
+            )
+        }
+        try await client("region-utrecht").shuttingDown { region in
+            try await client("approver-utrecht").shuttingDown { approver in
+                try await reidentify(region: region, approver: approver, keys: keys, people: people)
+            }
+        }
+    }
+
+    private func reidentify(
+        region: GatewayClient,
+        approver: GatewayClient,
+        keys: URL,
+        people: [SyntheticRecords.Person]
+    ) async throws {
+        func object(_ answer: GatewayClient.Answer) -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+        }
+        func expect(_ answer: GatewayClient.Answer, _ status: Int, _ what: String) throws {
+            guard answer.status == status else {
+                throw CommandFailure(
+                    "\(what): HTTP \(answer.status) \(answer.refusal.map(String.init(describing:)) ?? "")"
+                )
+            }
+        }
+        struct Ask: Encodable { let purpose: String, pseudonyms: [String], reason: String, caseReference: String }
+        struct Decision: Encodable { let decision: String, reason: String }
+        let page = try await region.pull(purpose: "vsv-opvolging", view: "current", limit: 10)
+        let pseudonyms = Array(
+            NSOrderedSet(
+                array: page.body.split(separator: "\n").compactMap {
+                    (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["pseudonym"] as? String
+                }
+            ).array.compactMap { $0 as? String }.prefix(2)
+        )
+        let asked = try await region.post(
+            "/v1/reidentifications",
+            json: Ask(
+                purpose: "vsv-opvolging",
+                pseudonyms: pseudonyms,
+                reason: "rmc-contactpoging",
+                caseReference: "RMC-DEMO-0001"
+            )
+        )
+        try expect(asked, 201, "the request")
+        let id = object(asked)["id"] as? String ?? ""
+        step(
+            "Utrecht asks who \(pseudonyms.count) young people are (reason rmc-contactpoging, case RMC-DEMO-0001): waiting"
+        )
+        let selfApproved = try await region.post(
+            "/v1/reidentifications/\(id)/decision",
+            json: Decision(decision: "approve", reason: "zelf")
+        )
+        try expect(selfApproved, 403, "self-approval")
+        step("Utrecht approving its own request: refused (\(selfApproved.refusal?.code ?? ""))")
+        let approved = try await approver.post(
+            "/v1/reidentifications/\(id)/decision",
+            json: Decision(decision: "approve", reason: "contactpoging past in het trajectplan")
+        )
+        try expect(approved, 200, "the approval")
+        step("Utrecht's privacy officer approves it")
+        let released = try await region.post("/v1/reidentifications/\(id)/release", body: [])
+        try expect(released, 200, "the release")
+        let pair = try BoxKeyPair(
+            secretKey: KeyFile.readSecret(keys.appendingPathComponent("region-utrecht-reveal.key"))
+        )
+        let known = Set(people.map(\.bsn))
+        var opened = 0
+        for entry in object(released)["released"] as? [[String: String]] ?? [] {
+            guard let sealed = entry["sealed"].flatMap({ Data(base64Encoded: $0) }) else { continue }
+            let matches = try IdentityVault.reveal(Array(sealed), with: pair) { pseudonym, bsn in
+                pseudonym == entry["pseudonym"]
+                    && bsn.withDigits { known.contains(String(decoding: $0, as: UTF8.self)) }
+            }
+            if matches == true { opened += 1 }
+        }
+        guard opened == pseudonyms.count else {
+            throw CommandFailure("the release opened \(opened) of \(pseudonyms.count) BSNs with Utrecht's key")
+        }
+        step(
+            "Utrecht collects \(opened) BSNs sealed to its own reveal key and opens them on its side (vangnet reveal); the gateway never answered one in the clear"
+        )
     }
 
     /// A month later DUO sends its complete picture again: three Utrecht enrolments are gone, three
@@ -378,7 +476,9 @@ struct DemoRun {
 
         print("\nSummary")
         let counts = try await store.counts()
-        print("  stored: \(counts.batches) batches, \(counts.records) pseudonymised records (no BSN on disk)")
+        print(
+            "  stored: \(counts.batches) batches, \(counts.records) pseudonymised records (no BSN on disk in the clear; the DUO records that vsv-opvolging may re-identify keep theirs sealed)"
+        )
         print(
             "  " + "region".padding(toLength: 16, withPad: " ", startingAt: 0)
                 + "purpose".padding(toLength: 21, withPad: " ", startingAt: 0) + "DUO   UWV   people"
