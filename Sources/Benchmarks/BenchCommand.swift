@@ -16,7 +16,7 @@ package struct BenchCommand: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (not tests): figures as ratios against baselines measured in the same run.",
-        subcommands: [Ingest.self, AuditBench.self, Fairness.self, Pull.self]
+        subcommands: [Ingest.self, AuditBench.self, Fairness.self, Pull.self, Reidentify.self]
     )
 
     struct Ingest: AsyncParsableCommand {
@@ -42,6 +42,10 @@ package struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Keep the work files here (default: a temporary directory, removed afterwards).") var workDir:
             String?
         @Flag(help: "Skip the GPG + Python status quo.") var skipStatusQuo = false
+        @Flag(
+            help:
+                "Keep no BSN for re-identification: the gateway runs without its re-identification key (to compare with the default, which keeps DUO's BSNs sealed for vsv-opvolging)."
+        ) var withoutIdentities = false
 
         func run() async throws {
             let keep = workDir != nil
@@ -52,7 +56,7 @@ package struct BenchCommand: AsyncParsableCommand {
                 )
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { if !keep { try? FileManager.default.removeItem(at: dir) } }
-            let bench = IngestBenchmark(directory: dir, records: records)
+            let bench = IngestBenchmark(directory: dir, records: records, keepIdentities: !withoutIdentities)
             try await bench.run(statusQuo: !skipStatusQuo)
         }
     }
@@ -62,6 +66,7 @@ package struct BenchCommand: AsyncParsableCommand {
 struct IngestBenchmark {
     let directory: URL
     let records: Int
+    var keepIdentities = true
 
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
@@ -78,6 +83,12 @@ struct IngestBenchmark {
         configuration.gateway.limits.maxEnvelopeBytes = 1 << 40
         let configFile = directory.appendingPathComponent("gateway/vangnet.json")
         try configuration.write(to: configFile)
+        if !keepIdentities {
+            _ = try GatewayKeys.destroyIdentityRoots(in: directory.appendingPathComponent("gateway/keys"))
+        }
+        print(
+            "  BSNs kept for re-identification (sealed, DUO records of vsv-opvolging): \(keepIdentities ? "yes" : "no")"
+        )
 
         // Synthetic records, written once; every contender reads the same ones. The next month's
         // picture holds the same lines but every 50th.
