@@ -193,10 +193,23 @@ struct ReidentifyBenchmark {
         // The cryptography alone: open each seal, seal each BSN to the region's key.
         var synth = SyntheticRecords(seed: 16)
         let vault = IdentityVault(current: try IdentityKeys(root: .random(count: 32), epoch: 1))
-        let sealed = synth.people(people).enumerated().map { i, person -> (String, InternalPseudonym) in
-            let who = InternalPseudonym(storedBytes: GenericHash.hash(Array("\(i)".utf8)), epoch: 1)
-            return (vault.seal(BSN(person.bsn)!, of: who), who)
+        let synthetic = synth.people(self.people)
+        var subjects: [(BSN, InternalPseudonym)] = []
+        for (i, person) in synthetic.enumerated() {
+            subjects.append(
+                (BSN(person.bsn)!, InternalPseudonym(storedBytes: GenericHash.hash(Array("\(i)".utf8)), epoch: 1))
+            )
         }
+        // What ingest adds per record it keeps the BSN of: its stored fields with the seal, 200,000 times.
+        let fields =
+            #"{"brin":"12AB","gemeentecode":"GM0344","geboortedatum":"2008-01-01","onderwijssoort":"mbo","vsv":true}"#
+        let (_, keepTime) = try await time {
+            (0..<200_000).reduce(0) { n, i in
+                let (bsn, who) = subjects[i % subjects.count]
+                return n + vault.storedFields(fields, keeping: bsn, of: who).utf8.count
+            }
+        }
+        let sealed = subjects.map { (vault.seal($0.0, of: $0.1), $0.1) }
         let (_, cryptoTime) = try await time { () -> Int in
             sealed.reduce(0) { n, item in
                 (try? vault.release(item.0, of: item.1, as: pseudonyms[0], to: pair.publicKey).get()).map { _ in n + 1 }
@@ -211,6 +224,7 @@ struct ReidentifyBenchmark {
             ("release of the approved request (goal: at most 2 s)", releaseTime),
             ("opening the release with region 19's key", openTime),
             ("cryptography alone: open + seal \(people) BSNs", cryptoTime),
+            ("ingest's share: 200,000 records' fields with their BSN sealed", keepTime),
         ]
         for (name, t) in rows {
             print("  " + name.padding(toLength: 58, withPad: " ", startingAt: 0) + String(format: "%7.3f s", t))

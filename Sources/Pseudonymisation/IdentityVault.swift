@@ -4,16 +4,16 @@ import VangnetCore
 import VangnetCrypto
 
 /// The keys of one re-identification epoch, derived from its own root secret (never the
-/// pseudonym root): `VNGTRIDE` seals BSNs, `VNGTRINC` makes their synthetic nonces.
+/// pseudonym root): `VNGTRTAG` makes a seal's tag, `VNGTRKEY` its key stream.
 package struct IdentityKeys: Sendable, CustomStringConvertible {
     package let epoch: UInt32
-    let sealingKey: SecretBytes
-    let nonceKey: SecretBytes
+    let tagKey: SecretBytes
+    let streamKey: SecretBytes
 
     package init(root: SecretBytes, epoch: UInt32) throws {
         self.epoch = epoch
-        sealingKey = try KeyDerivation.derive(from: root, context: "VNGTRIDE", id: UInt64(epoch))
-        nonceKey = try KeyDerivation.derive(from: root, context: "VNGTRINC", id: UInt64(epoch))
+        tagKey = try KeyDerivation.derive(from: root, context: "VNGTRTAG", id: UInt64(epoch))
+        streamKey = try KeyDerivation.derive(from: root, context: "VNGTRKEY", id: UInt64(epoch))
     }
 
     package var description: String { "IdentityKeys(epoch \(epoch), redacted)" }
@@ -23,10 +23,15 @@ package struct IdentityKeys: Sendable, CustomStringConvertible {
 /// the person's internal pseudonym, and opened only to be sealed again to a contactgemeente's own
 /// public key. Nothing this type returns holds a BSN in the clear.
 ///
-/// A sealed identity is text, `ri1.e<epoch>.<base64url>` of `nonce || XChaCha20-Poly1305(BSN)`,
-/// with the internal pseudonym as associated data and a synthetic nonce (keyed BLAKE2b of the
-/// pseudonym and the BSN): the same person sealed twice under one epoch gives the same text, so a
-/// record sent again unchanged stays unchanged in the store.
+/// A sealed identity is text, `ri1.e<epoch>.<base64url>` of `tag (16 bytes) || ciphertext (9)`:
+/// deterministic authenticated encryption in the SIV construction (Rogaway and Shrimpton) from
+/// keyed BLAKE2b, a PRF: `tag = BLAKE2b(tagKey, associated || BSN)`, `ciphertext = BSN xor
+/// BLAKE2b(streamKey, tag)`; opening recomputes the tag and compares in constant time. The
+/// associated data is the internal pseudonym with its epoch, so a seal moved to another person
+/// does not open. Deterministic on purpose: the same person sealed twice under one epoch gives
+/// the same text, so a record sent again unchanged stays unchanged (equal seals reveal only what
+/// equal internal pseudonyms already do). Four BLAKE2b compressions, no allocation beyond the
+/// text: ingest seals every record a re-identifying purpose delivers (performance.md).
 package struct IdentityVault: Sendable {
     private let keys: IdentityKeys
     private let epochs: [UInt32: IdentityKeys]
@@ -38,6 +43,7 @@ package struct IdentityVault: Sendable {
     /// A vault sealing under `current`, still opening what `earlier` epochs sealed.
     package init(current: IdentityKeys, earlier: [IdentityKeys] = []) {
         keys = current
+        sealedPrefix = Array("ri1.e\(current.epoch).".utf8)
         epochs = Dictionary((earlier + [current]).map { ($0.epoch, $0) }) { _, last in last }
     }
 
@@ -47,32 +53,118 @@ package struct IdentityVault: Sendable {
     /// Every epoch whose key is held, in order.
     package var heldEpochs: [UInt32] { epochs.keys.sorted() }
 
-    private static func associated(_ person: InternalPseudonym) -> [UInt8] {
-        Array("vangnet/identity/v1:e\(person.epoch):".utf8) + person.bytes
+    /// The associated data of a person's seal: `vangnet/identity/v1:`, the pseudonym's epoch
+    /// (4 bytes, big-endian) and its 32 bytes.
+    private static let associatedPrefix = Array("vangnet/identity/v1:".utf8)
+
+    private static func withAssociated<R>(_ person: InternalPseudonym, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: associatedPrefix.count + 4 + person.bytes.count) {
+            buffer in
+            let end = buffer.initialize(fromContentsOf: associatedPrefix)
+            buffer[end] = UInt8(truncatingIfNeeded: person.epoch >> 24)
+            buffer[end + 1] = UInt8(truncatingIfNeeded: person.epoch >> 16)
+            buffer[end + 2] = UInt8(truncatingIfNeeded: person.epoch >> 8)
+            buffer[end + 3] = UInt8(truncatingIfNeeded: person.epoch)
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[(end + 4)...]).initialize(fromContentsOf: person.bytes)
+            return body(UnsafeRawBufferPointer(buffer))
+        }
     }
+
+    static let tagLength = 16
+
+    /// Appends `bsn` sealed for `person` (the text `ri1.e<epoch>.<base64url>`) to `out`. The
+    /// digits meet only stack buffers, wiped after use.
+    private func appendSeal(_ bsn: BSN, of person: InternalPseudonym, to out: inout [UInt8]) {
+        var box = [UInt8](repeating: 0, count: Self.tagLength + 9)
+        Self.withAssociated(person) { associated in
+            bsn.withDigits { digits in
+                box.withUnsafeMutableBytes { box in
+                    let tag = UnsafeMutableRawBufferPointer(rebasing: box[..<Self.tagLength])
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: associated.count + digits.count) { input in
+                        let end = input.initialize(fromContentsOf: associated)
+                        _ = UnsafeMutableBufferPointer(rebasing: input[end...]).initialize(fromContentsOf: digits)
+                        defer { input.update(repeating: 0) }
+                        GenericHash.keyedHash(UnsafeRawBufferPointer(input), key: keys.tagKey, into: tag)
+                    }
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.tagLength) { stream in
+                        defer { stream.update(repeating: 0) }
+                        GenericHash.keyedHash(
+                            UnsafeRawBufferPointer(tag),
+                            key: keys.streamKey,
+                            into: UnsafeMutableRawBufferPointer(stream)
+                        )
+                        for (i, digit) in digits.enumerated() { box[Self.tagLength + i] = digit ^ stream[i] }
+                    }
+                }
+            }
+        }
+        out.append(contentsOf: sealedPrefix)
+        Pseudonymiser.appendBase64url(box, to: &out)
+    }
+
+    /// The digits of `box` (sealed for `person` under `keys`) given to `body` and wiped after;
+    /// `nil` if the box was altered or is another person's.
+    private static func open<R>(
+        _ box: [UInt8],
+        of person: InternalPseudonym,
+        keys: IdentityKeys,
+        _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R? {
+        guard box.count == tagLength + 9 else { return nil }
+        return box.withUnsafeBytes { box -> R? in
+            let tag = UnsafeRawBufferPointer(rebasing: box[..<tagLength])
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: tagLength) { digits -> R? in
+                defer { digits.update(repeating: 0) }
+                // The key stream, as long as a tag (the shortest BLAKE2b output), of which 9 bytes are used.
+                GenericHash.keyedHash(tag, key: keys.streamKey, into: UnsafeMutableRawBufferPointer(digits))
+                for i in 0..<9 { digits[i] ^= box[tagLength + i] }
+                let plain = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[..<9])
+                let expected = withAssociated(person) { associated in
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: associated.count + 9) { input -> [UInt8] in
+                        let end = input.initialize(fromContentsOf: associated)
+                        _ = UnsafeMutableBufferPointer(rebasing: input[end...]).initialize(fromContentsOf: plain)
+                        defer { input.update(repeating: 0) }
+                        return GenericHash.keyedHash(
+                            UnsafeRawBufferPointer(input),
+                            key: keys.tagKey,
+                            outputLength: tagLength
+                        )
+                    }
+                }
+                // Constant time: every byte is compared, whatever the first difference.
+                var difference: UInt8 = 0
+                for i in 0..<tagLength { difference |= expected[i] ^ tag[i] }
+                guard difference == 0 else { return nil }
+                return body(plain)
+            }
+        }
+    }
+
+    /// `ri1.e<epoch>.` of the current epoch.
+    private let sealedPrefix: [UInt8]
 
     /// `bsn` sealed for `person`.
     package func seal(_ bsn: BSN, of person: InternalPseudonym) -> String {
-        let associated = Self.associated(person)
-        let box = bsn.withDigits { digits in
-            // associated data || digits in a stack buffer, wiped after hashing.
-            let nonce = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: associated.count + digits.count) {
-                buffer in
-                let end = buffer.initialize(fromContentsOf: associated)
-                _ = UnsafeMutableBufferPointer(rebasing: buffer[end...]).initialize(fromContentsOf: digits)
-                defer { buffer.update(repeating: 0) }
-                return GenericHash.keyedHash(UnsafeRawBufferPointer(buffer), key: keys.nonceKey, outputLength: 24)
-            }
-            return digits.withUnsafeBytes { AEAD.seal($0, associated: associated, key: keys.sealingKey, nonce: nonce) }
-        }
-        return "ri1.e\(keys.epoch)." + Pseudonymiser.base64url(box)
+        var out: [UInt8] = []
+        appendSeal(bsn, of: person, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// The record's stored fields with `sealed` added as ``storedField``.
-    package static func storedFields(_ fields: String, adding sealed: String) -> String {
-        precondition(fields.hasSuffix("}") && fields.count > 2)
-        return fields.dropLast() + ",\"\(storedField)\":\"\(sealed)\"}"
+    /// A record's stored fields with `bsn`, sealed for `person`, added as the last member,
+    /// ``storedField``: what ingest stores for a dataset a re-identifying purpose delivers.
+    package func storedFields(_ fields: String, keeping bsn: BSN, of person: InternalPseudonym) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(fields.utf8.count + Self.memberPrefix.count + 80)
+        out.append(contentsOf: fields.utf8)
+        precondition(out.count > 2 && out.last == UInt8(ascii: "}"))
+        out.removeLast()
+        out.append(contentsOf: Self.memberPrefix)
+        appendSeal(bsn, of: person, to: &out)
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "}")])
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let memberPrefix = Array(",\"\(storedField)\":\"".utf8)
 
     /// Why a sealed identity could not be released.
     package enum Unreleasable: Error, Sendable, Equatable {
@@ -98,7 +190,7 @@ package struct IdentityVault: Sendable {
         guard let keys = epochs[epoch] else { return .failure(.epochNotHeld) }
         guard let box = Pseudonymiser.base64urlDecode(parts[2]) else { return .failure(.doesNotOpen) }
         let prefix = Array("\(Self.revealPrefix)\n\(pseudonym)\n".utf8)
-        let released = AEAD.withOpened(box, associated: Self.associated(person), key: keys.sealingKey) { digits in
+        let released = Self.open(box, of: person, keys: keys) { digits in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.count + digits.count) { buffer in
                 let end = buffer.initialize(fromContentsOf: prefix)
                 _ = UnsafeMutableBufferPointer(rebasing: buffer[end...]).initialize(fromContentsOf: digits)

@@ -81,9 +81,8 @@ package struct Pseudonymiser: Sendable {
             line: record.line,
             person: person,
             municipality: record.municipality,
-            storedFields: vault.map {
-                IdentityVault.storedFields(record.storedFields, adding: $0.seal(record.bsn, of: person))
-            } ?? record.storedFields,
+            storedFields: vault?.storedFields(record.storedFields, keeping: record.bsn, of: person)
+                ?? record.storedFields,
             key: RecordKey(person: person, dataset: record.dataset, identity: record.identity)
         )
     }
@@ -117,8 +116,55 @@ package struct Pseudonymiser: Sendable {
         return AEAD.open(box, associated: Array(context.utf8), key: keys.cursorKey)
     }
 
+    private static let base64urlAlphabet = Array(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8
+    )
+
+    /// Appends base64url without padding of `bytes` to `out`.
+    static func appendBase64url(_ bytes: [UInt8], to out: inout [UInt8]) {
+        let alphabet = base64urlAlphabet
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)])
+            out.append(alphabet[Int(n & 63)])
+            i += 3
+        }
+        let rest = bytes.count - i
+        guard rest > 0 else { return }
+        let n = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+        out.append(alphabet[Int(n >> 18 & 63)])
+        out.append(alphabet[Int(n >> 12 & 63)])
+        if rest == 2 { out.append(alphabet[Int(n >> 6 & 63)]) }
+    }
+
+    /// Base64url without padding, written byte by byte (on the ingest path, once per record kept
+    /// for re-identification).
     static func base64url(_ bytes: [UInt8]) -> String {
-        String(Data(bytes).base64EncodedString().map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }.filter { $0 != "=" })
+        let count = (bytes.count * 4 + 2) / 3
+        return String(unsafeUninitializedCapacity: count) { out in
+            let alphabet = base64urlAlphabet
+            var (i, o) = (0, 0)
+            while i + 3 <= bytes.count {
+                let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                out[o] = alphabet[Int(n >> 18 & 63)]
+                out[o + 1] = alphabet[Int(n >> 12 & 63)]
+                out[o + 2] = alphabet[Int(n >> 6 & 63)]
+                out[o + 3] = alphabet[Int(n & 63)]
+                (i, o) = (i + 3, o + 4)
+            }
+            let rest = bytes.count - i
+            if rest > 0 {
+                let n = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+                out[o] = alphabet[Int(n >> 18 & 63)]
+                out[o + 1] = alphabet[Int(n >> 12 & 63)]
+                if rest == 2 { out[o + 2] = alphabet[Int(n >> 6 & 63)] }
+                o += rest + 1
+            }
+            return o
+        }
     }
 
     static func base64urlDecode(_ text: some StringProtocol) -> [UInt8]? {

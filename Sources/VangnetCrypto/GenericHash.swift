@@ -29,6 +29,25 @@ package enum GenericHash {
     }
 
     /// The keyed BLAKE2b digest of `input`.
+    /// Keyed BLAKE2b of `input` written into `out` (its length is the output length, 16-64).
+    package static func keyedHash(
+        _ input: UnsafeRawBufferPointer,
+        key: SecretBytes,
+        into out: UnsafeMutableRawBufferPointer
+    ) {
+        Sodium.ensureInitialized()
+        key.withUnsafeBytes { k in
+            _ = crypto_generichash(
+                out.bindMemory(to: UInt8.self).baseAddress!,
+                out.count,
+                input.bytes,
+                UInt64(input.count),
+                k.bytes,
+                k.count
+            )
+        }
+    }
+
     package static func keyedHash(_ input: [UInt8], key: SecretBytes, outputLength: Int = 32) -> [UInt8] {
         input.withUnsafeBytes { keyedHash($0, key: key, outputLength: outputLength) }
     }

@@ -468,3 +468,36 @@ extension ReidentificationTests {
         }
     }
 }
+
+extension ReidentificationTests {
+    @Test func aCaseReferenceThatCouldHoldABSNIsRefused() {
+        let cases: [(String, Bool)] = [
+            ("RMC-2026-0042", true), ("dossier 2026-11-23", true), ("zaak 1234567", true),
+            ("12345678", false), ("dossier 123456782", false), ("1234.56.782", false), ("123 456 782", false),
+            ("12-34-56-78-2", false), ("", false), ("   ", false), (String(repeating: "a", count: 101), false),
+            (String(repeating: "a", count: 100), true), ("regel\neen", false),
+        ]
+        // Positions only in the failure text: some cases are BSN-like on purpose.
+        let wrong = cases.indices.filter {
+            (ReidentificationPipeline.caseReferenceProblem(cases[$0].0) == nil) != cases[$0].1
+        }
+        #expect(wrong.isEmpty, "case references judged wrongly at positions \(wrong)")
+    }
+
+    @Test func twoRequestsAtOnceCannotBothTakeTheLastOfAQuota() async throws {
+        try await TestGateway.with(policy: { policy in
+            policy.purposes[0].reidentification?.monthlyQuota = 3
+            policy.purposes[0].reidentification?.maxPerRequest = 2
+        }) { gw in
+            let pseudonyms = try await Self.pseudonyms(gw, population)
+            async let first = gw.using("region-utrecht") {
+                try await $0.post("/v1/reidentifications", json: Ask(pseudonyms: Array(pseudonyms[0..<2])))
+            }
+            async let second = gw.using("region-utrecht") {
+                try await $0.post("/v1/reidentifications", json: Ask(pseudonyms: Array(pseudonyms[2..<4])))
+            }
+            let statuses = try await [first.status, second.status].sorted()
+            #expect(statuses == [201, 429])
+        }
+    }
+}
