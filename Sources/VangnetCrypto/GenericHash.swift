@@ -28,7 +28,6 @@ package enum GenericHash {
         return out
     }
 
-    /// The keyed BLAKE2b digest of `input`.
     /// Keyed BLAKE2b of `input` written into `out` (its length is the output length, 16-64).
     package static func keyedHash(
         _ input: UnsafeRawBufferPointer,
@@ -48,6 +47,7 @@ package enum GenericHash {
         }
     }
 
+    /// The keyed BLAKE2b digest of `input`.
     package static func keyedHash(_ input: [UInt8], key: SecretBytes, outputLength: Int = 32) -> [UInt8] {
         input.withUnsafeBytes { keyedHash($0, key: key, outputLength: outputLength) }
     }
