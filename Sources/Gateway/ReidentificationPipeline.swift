@@ -170,6 +170,29 @@ package struct ReidentificationPipeline: Sendable {
         throw GatewayRefusal(code, message, retryAfter: retryAfter)
     }
 
+    /// Audits a refusal of a step on a stored request (its object, size, region and purpose) and
+    /// throws it.
+    private func refuse(
+        _ code: GatewayRefusal.Code,
+        _ message: String,
+        action: AuditEvent.Action,
+        caller: Caller,
+        about request: ReidentificationRequest,
+        at now: Date
+    ) async throws -> Never {
+        try await refuse(
+            code,
+            message,
+            action: action,
+            caller: caller,
+            object: Self.object(request),
+            counts: ["people": request.pseudonyms.count],
+            region: request.region,
+            purpose: request.purpose,
+            at: now
+        )
+    }
+
     // MARK: Asking
 
     /// Records a request, waiting for its decision; or refuses it (audited).
@@ -338,10 +361,7 @@ package struct ReidentificationPipeline: Sendable {
                 message,
                 action: .reidentificationDecision,
                 caller: caller,
-                object: object,
-                counts: ["people": found.pseudonyms.count],
-                region: found.region,
-                purpose: found.purpose,
+                about: found,
                 at: now
             )
         }
@@ -409,10 +429,7 @@ package struct ReidentificationPipeline: Sendable {
                 message,
                 action: .reidentificationRelease,
                 caller: caller,
-                object: object,
-                counts: ["people": found.pseudonyms.count],
-                region: found.region,
-                purpose: found.purpose,
+                about: found,
                 at: now
             )
         }
