@@ -1,6 +1,7 @@
 import AccessPolicy
 import Foundation
 import Gateway
+import Records
 import VangnetCore
 import VangnetCrypto
 
@@ -81,12 +82,24 @@ package enum DevelopmentSetup {
                 keyDirectory: "keys",
                 database: "vangnet.sqlite"
             ),
-            policy: policy(duoKey: duoKey.publicKey, uwvKey: uwvKey.publicKey, revealKeys: revealKeys)
+            policy: policy(duoKey: duoKey.publicKey, uwvKey: uwvKey.publicKey, revealKeys: revealKeys),
+            datasets: try writeShippedDatasets(in: directory)
         )
         let file = directory.appendingPathComponent("vangnet.json")
         try configuration.write(to: file)
         configuration = try GatewayConfiguration.load(from: file)
         return configuration
+    }
+
+    /// Writes the shipped dataset definitions to `directory/datasets/` and returns their paths as
+    /// the configuration names them: a security officer changes or adds a dataset there.
+    package static func writeShippedDatasets(in directory: URL) throws -> [String] {
+        let datasets = directory.appendingPathComponent("datasets")
+        try FileManager.default.createDirectory(at: datasets, withIntermediateDirectories: true)
+        return try DatasetSchema.shippedDefinitions.map { file, text in
+            try Data((text + "\n").utf8).write(to: datasets.appendingPathComponent(file))
+            return "datasets/\(file)"
+        }
     }
 
     /// The development policy: the 40 regions of the reference data (two with a contactgemeente),

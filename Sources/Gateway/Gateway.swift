@@ -133,7 +133,8 @@ package struct Gateway: Sendable {
     /// The policy and pseudonymiser a configuration asks for, checked.
     static func activate(_ configuration: GatewayConfiguration, keys: GatewayKeys) throws -> ActivePolicy {
         let policy: Policy
-        do { policy = try Policy(document: configuration.policy) } catch let error as PolicyError {
+        let schemas = try configuration.loadDatasets()
+        do { policy = try Policy(document: configuration.policy, schemas: schemas) } catch let error as PolicyError {
             throw ConfigurationError(
                 "the policy has \(error.errors.count) problem(s) (vangnet policy check shows them all):\n"
                     + configuration.describe(error.errors).joined(separator: "\n")
@@ -157,6 +158,7 @@ package struct Gateway: Sendable {
             counts: [
                 "organisations": active.policy.document.organisations.count,
                 "purposes": active.policy.document.purposes.count,
+                "datasets": active.policy.datasets.count,
                 "pseudonymEpoch": Int(active.pseudonymiser.epoch),
                 "reidentificationEpoch": Int(active.identities?.epoch ?? 0),
             ].merging(extra) { $1 }

@@ -1,5 +1,6 @@
 import AccessPolicy
 import Foundation
+import Records
 import Storage
 import VangnetCore
 
@@ -9,6 +10,9 @@ import VangnetCore
 package struct GatewayConfiguration: Sendable, Codable {
     package var gateway: Settings
     package var policy: PolicyDocument
+    /// The dataset definition files (relative to this file) the gateway validates batches with
+    /// and the policy names fields of; absent: the shipped ones (config/datasets/).
+    package var datasets: [String]?
 
     package struct Settings: Sendable, Codable {
         package var oin: OIN
@@ -279,9 +283,10 @@ package struct GatewayConfiguration: Sendable, Codable {
         }
     }
 
-    package init(gateway: Settings, policy: PolicyDocument) {
+    package init(gateway: Settings, policy: PolicyDocument, datasets: [String]? = nil) {
         self.gateway = gateway
         self.policy = policy
+        self.datasets = datasets
     }
 
     /// The file it was read from (a reload reads it again).
@@ -290,7 +295,7 @@ package struct GatewayConfiguration: Sendable, Codable {
     /// Where the file was read from; relative paths resolve against it.
     package var baseDirectory: URL? { file?.deletingLastPathComponent() }
 
-    private enum CodingKeys: String, CodingKey { case gateway, policy }
+    private enum CodingKeys: String, CodingKey { case gateway, policy, datasets }
 
     /// Reads and decodes a configuration file.
     /// - Throws: ``ConfigurationError`` with the place (path, line and column) and reason of the first problem.
@@ -319,6 +324,46 @@ package struct GatewayConfiguration: Sendable, Codable {
         } catch {
             throw ConfigurationError("\(url.path): \(error)")
         }
+    }
+
+    /// The datasets this configuration names, read and checked: every definition file of
+    /// `datasets`, or the shipped datasets if it names none.
+    /// - Throws: ``ConfigurationError`` listing every problem of every file, each with its line.
+    package func loadDatasets() throws -> [DatasetID: DatasetSchema] {
+        guard let datasets else { return DatasetSchema.defaults }
+        var schemas: [DatasetID: DatasetSchema] = [:]
+        var problems: [String] = []
+        let bytes = file.flatMap { try? Data(contentsOf: $0) }.map(Array.init) ?? []
+        func place(_ index: Int) -> String {
+            let path = JSONPath([.key("datasets"), .index(index)])
+            let at = path.location(in: bytes).map { ":\($0.line):\($0.column)" } ?? ""
+            return "\(file?.path ?? "configuration")\(at): error: \(path)"
+        }
+        if datasets.isEmpty {
+            problems.append("\(place(0)): names no dataset file; leave datasets out for the shipped ones")
+        }
+        for (index, path) in datasets.enumerated() {
+            let schema: DatasetSchema
+            do { schema = try DatasetSchema.load(definitionAt: resolve(path)) } catch let error
+                as DatasetDefinitionError
+            {
+                problems += error.lines
+                continue
+            }
+            if let earlier = schemas[schema.id] {
+                problems.append(
+                    "\(place(index)): defines \(schema.id) again (version \(earlier.version) is defined already); this gateway holds one version of a dataset"
+                )
+                continue
+            }
+            schemas[schema.id] = schema
+        }
+        guard problems.isEmpty else {
+            throw ConfigurationError(
+                "the datasets have \(problems.count) problem(s):\n" + problems.joined(separator: "\n")
+            )
+        }
+        return schemas
     }
 
     /// The policy's problems (errors first, then warnings), each placed in this file as

@@ -1,61 +1,34 @@
 import VangnetCore
 
 extension DatasetSchema {
+    /// The datasets that ship with Vangnet: the definitions of config/datasets/, embedded
+    /// (scripts/generate-datasets.sh), every version, in file-name order. A gateway whose
+    /// configuration names no dataset files has these.
+    package static let shipped: [DatasetSchema] = shippedDefinitions.map { file, text in
+        do { return try parse(definition: Array(text.utf8), file: "config/datasets/\(file)") } catch {
+            preconditionFailure("a shipped dataset definition does not parse: \(error)")
+        }
+    }
+
+    private static func shipped(_ id: DatasetID) -> DatasetSchema {
+        shipped.last { $0.id == id }!
+    }
+
     /// DUO onderwijsdeelname: enrolments in education. An enrolment is identified by the person, the
     /// school (BRIN) and the day of enrolment.
-    package static let duoOnderwijsdeelname = DatasetSchema(
-        id: "duo.onderwijsdeelname",
-        version: 1,
-        fields: [
-            FieldSpec("bsn", .bsn),
-            FieldSpec("geboortedatum", .date),
-            FieldSpec("gemeentecode", .municipality),
-            FieldSpec("brin", .code("99AA")),
-            FieldSpec("onderwijssoort", .enumeration(["vo", "vso", "pro", "mbo"])),
-            FieldSpec("crebo", .code("99999"), required: false),
-            FieldSpec("niveau", .enumeration(["entree", "1", "2", "3", "4"]), required: false),
-            FieldSpec("leerweg", .enumeration(["BOL", "BBL"]), required: false),
-            FieldSpec("inschrijvingsdatum", .date),
-            FieldSpec("uitschrijvingsdatum", .date, required: false),
-            FieldSpec("diploma", .boolean, required: false),
-            FieldSpec("startkwalificatie", .boolean),
-            FieldSpec("vsv", .boolean),
-        ],
-        key: ["brin", "inschrijvingsdatum"],
-        dateRules: [
-            .notAfterCreation("geboortedatum"),
-            .notBefore("inschrijvingsdatum", earlier: "geboortedatum"),
-            .notBefore("uitschrijvingsdatum", earlier: "inschrijvingsdatum"),
-        ]
-    )
+    package static let duoOnderwijsdeelname = shipped("duo.onderwijsdeelname")
 
     /// UWV inkomstenverhoudingen: employment and benefits. An income relationship is identified, per
     /// month reported, by the person, its kind and its start date.
-    package static let uwvInkomstenverhoudingen = DatasetSchema(
-        id: "uwv.inkomstenverhoudingen",
-        version: 1,
-        fields: [
-            FieldSpec("bsn", .bsn),
-            FieldSpec("gemeentecode", .municipality),
-            FieldSpec("periode", .month),
-            FieldSpec("soort", .enumeration(["dienstverband", "WW", "Wajong", "WIA", "ZW"])),
-            FieldSpec("sector", .integer(1...99), required: false),
-            FieldSpec("uren_per_week", .decimal(0...80, places: 2), required: false),
-            FieldSpec(
-                "loonklasse",
-                .enumeration(["0-1000", "1000-2000", "2000-3000", "3000-4000", "4000+"]),
-                required: false
-            ),
-            FieldSpec("startdatum", .date),
-            FieldSpec("einddatum", .date, required: false),
-        ],
-        key: ["periode", "soort", "startdatum"],
-        dateRules: [.notBefore("einddatum", earlier: "startdatum")]
-    )
+    package static let uwvInkomstenverhoudingen = shipped("uwv.inkomstenverhoudingen")
 
-    /// The schemas that ship with Vangnet, by id.
-    package static let defaults: [DatasetID: DatasetSchema] = [
-        duoOnderwijsdeelname.id: duoOnderwijsdeelname,
-        uwvInkomstenverhoudingen.id: uwvInkomstenverhoudingen,
-    ]
+    /// mbo niet-toelaatbaar: applicants an mbo institution cannot admit, reported for the
+    /// contactgemeente of their region. The institution's BRIN is its ``institutionField``.
+    package static let mboNietToelaatbaar = shipped("mbo.niet-toelaatbaar")
+
+    /// The shipped schemas, by id (the latest version of each).
+    package static let defaults: [DatasetID: DatasetSchema] = Dictionary(
+        shipped.map { ($0.id, $0) },
+        uniquingKeysWith: { $0.version > $1.version ? $0 : $1 }
+    )
 }

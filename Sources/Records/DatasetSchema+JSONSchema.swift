@@ -70,17 +70,19 @@ extension DatasetSchema {
             ("$defs", .object([("withdrawal", withdrawal)])),
             (
                 "x-vangnet",
-                .object([
-                    ("dataset", .string(id.value)),
-                    ("version", .number(version)),
-                    ("bsnField", .string(bsnField)),
-                    ("municipalityField", .string(municipalityField)),
-                    ("keyFields", .strings(keyFields)),
-                    ("elfproef", .strings([bsnField])),
-                    ("dateRules", .array(rules)),
-                    ("noEscapes", .boolean(true)),
-                    ("noDuplicateKeys", .boolean(true)),
-                ])
+                .object(
+                    [
+                        ("dataset", .string(id.value)),
+                        ("version", .number(version)),
+                        ("bsnField", .string(bsnField)),
+                        ("municipalityField", .string(municipalityField)),
+                        ("keyFields", .strings(keyFields)),
+                        ("elfproef", .strings([bsnField])),
+                        ("dateRules", .array(rules)),
+                        ("noEscapes", .boolean(true)),
+                        ("noDuplicateKeys", .boolean(true)),
+                    ] + (institutionField.map { [("institutionField", JSONDocument.string($0))] } ?? [])
+                )
             ),
         ])
     }

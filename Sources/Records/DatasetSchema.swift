@@ -91,6 +91,12 @@ package struct DatasetSchema: Sendable {
     package let keyFields: [String]
     /// The rules between dates, in the order they are checked.
     package let dateRules: [DateRule]
+    /// The field (a required code, a BRIN) that names the institution reporting the record, for a
+    /// dataset institutions send: the policy binds each institution to its BRIN numbers, and a
+    /// record naming another is refused (`institution_mismatch`).
+    package let institutionField: String?
+    /// What the dataset holds and where it comes from, in words.
+    package let description: String?
     /// The positions of ``keyFields`` in ``fields``.
     let keyPositions: [Int]
     private let nameBytes: [[UInt8]]
@@ -100,7 +106,9 @@ package struct DatasetSchema: Sendable {
         version: Int,
         fields: [FieldSpec],
         key keyFields: [String],
-        dateRules: [DateRule] = []
+        dateRules: [DateRule] = [],
+        institutionField: String? = nil,
+        description: String? = nil
     ) {
         guard let bsn = fields.first(where: { $0.type == .bsn }),
             let municipality = fields.first(where: { $0.type == .municipality })
@@ -131,6 +139,13 @@ package struct DatasetSchema: Sendable {
         }
         self.nameBytes = fields.map { Array($0.name.utf8) }
         self.dateRules = dateRules
+        self.institutionField = institutionField
+        self.description = description
+        if let institutionField {
+            guard let field = fields.first(where: { $0.name == institutionField }), field.required,
+                case .code = field.type
+            else { preconditionFailure("the institution field is a required code field of the schema") }
+        }
         for rule in dateRules {
             var names = [rule.field]
             if case .notBefore(_, let earlier) = rule { names.append(earlier) }

@@ -76,7 +76,7 @@ struct ConfigCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Validate a configuration file: its policy (as vangnet policy check), its key files and TLS files.",
+                "Validate a configuration file: its dataset definitions, its policy (as vangnet policy check), its key files and TLS files.",
             discussion: "Prints every problem with its place; exit status 1 if the gateway would refuse to start."
         )
 
@@ -85,13 +85,26 @@ struct ConfigCommand: ParsableCommand {
         func run() throws {
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
             var failed = false
-            let policy: Policy?
+            var policy: Policy?
             do {
-                policy = try Policy(document: configuration.policy)
-                for line in configuration.describe(policy!.warnings) { print(line) }
-            } catch let error as PolicyError {
-                for line in configuration.describe(error.problems) { print(line) }
-                policy = nil
+                let schemas = try configuration.loadDatasets()
+                print(
+                    "datasets: "
+                        + schemas.values.sorted { $0.id < $1.id }.map { "\($0.id) v\($0.version)" }.joined(
+                            separator: ", "
+                        )
+                        + (configuration.datasets == nil ? " (shipped)" : "")
+                )
+                do {
+                    policy = try Policy(document: configuration.policy, schemas: schemas)
+                    for line in configuration.describe(policy!.warnings) { print(line) }
+                } catch let error as PolicyError {
+                    for line in configuration.describe(error.problems) { print(line) }
+                    failed = true
+                }
+            } catch let error as ConfigurationError {
+                // Without its datasets the policy's fields cannot be checked: the files first.
+                for line in error.description.split(separator: "\n").dropFirst() { print(line) }
                 failed = true
             }
             let keyDirectory = configuration.resolve(configuration.gateway.keyDirectory)

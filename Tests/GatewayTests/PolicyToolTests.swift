@@ -97,6 +97,39 @@ import VangnetCore
         let check = try await Self.vangnet(["config", "check", "--config", config.path])
         #expect(check.status == 0 && check.output.contains("pseudonym epoch 2 (held: 1, 2)"), "\(check.output)")
     }
+
+    /// `vangnet config check` names the datasets it loads, and every problem of a definition file
+    /// at its line, with exit status 1.
+    @Test func configCheckReadsTheDatasetFilesAndReportsEveryProblemAtItsLine() async throws {
+        let directory = try Self.developmentSetup()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("vangnet.json")
+        let good = try await Self.vangnet(["config", "check", "--config", config.path])
+        #expect(good.status == 0, "\(good.output)")
+        #expect(
+            good.output.contains(
+                "datasets: duo.onderwijsdeelname v1, mbo.niet-toelaatbaar v1, uwv.inkomstenverhoudingen v1"
+            ),
+            "\(good.output)"
+        )
+
+        let file = directory.appendingPathComponent("datasets/uwv.inkomstenverhoudingen.v1.json")
+        let text = try String(contentsOf: file, encoding: .utf8)
+            .replacingOccurrences(of: #""places": 2"#, with: #""places": 9"#)
+            .replacingOccurrences(
+                of: #""key": ["periode", "soort", "startdatum"]"#,
+                with: #""key": ["periode", "sector"]"#
+            )
+        try Data(text.utf8).write(to: file)
+        let bad = try await Self.vangnet(["config", "check", "--config", config.path])
+        #expect(bad.status == 1)
+        #expect(
+            bad.output.contains("uwv.inkomstenverhoudingen.v1.json:11:90: error: fields[5].places: must be 0 to 6"),
+            "\(bad.output)"
+        )
+        #expect(bad.output.contains(#"key[1]: "sector" is optional; a key field is required"#), "\(bad.output)")
+        #expect(!bad.output.contains("configuration valid"))
+    }
 }
 
 /// The security officer's audit tools, run as the real `vangnet` binary.

@@ -61,13 +61,15 @@ final class TestGateway: Sendable {
     /// Runs `body` against a fresh gateway and tears it down afterwards.
     /// `policy` may change the development policy before the gateway starts (the file is rewritten).
     /// `database` replaces the SQLite file (a `postgres://` URL: several instances may share it).
-    /// `settings` may change any other setting, given the test's directory (after the PKI exists).
+    /// `settings` may change any other setting, given the test's directory (after the PKI exists);
+    /// `configure` the whole configuration (its datasets, for one).
     static func with<R>(
         _ transport: Transport = .router,
         limits: GatewayConfiguration.Limits = .init(),
         policy: ((inout PolicyDocument) -> Void)? = nil,
         database: String? = nil,
         settings: ((inout GatewayConfiguration.Settings, URL) throws -> Void)? = nil,
+        configure: ((inout GatewayConfiguration, URL) throws -> Void)? = nil,
         _ body: (TestGateway) async throws -> R
     ) async throws -> R {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -114,6 +116,7 @@ final class TestGateway: Sendable {
         configuration.gateway.limits = limits
         if let database { configuration.gateway.database = database }
         try settings?(&configuration.gateway, directory)
+        try configure?(&configuration, directory)
         try configuration.write(to: directory.appendingPathComponent("vangnet.json"))
         let logs = LogCapture()
         var logger = Logger(label: "vangnet-test") { _ in CapturingLogHandler(capture: logs) }
