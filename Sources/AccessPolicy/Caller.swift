@@ -19,7 +19,24 @@ package enum Caller: Sendable, Equatable {
         package let name: String
         package let datasets: [DatasetID]
         package let signingKeys: [SigningPublicKey]
+        /// The BRIN numbers of an institution: the values its records may give the dataset's
+        /// institution field. Empty for a source that is not an institution.
+        package let institutions: [String]
         package var role: Role { .source }
+
+        package init(
+            oin: OIN,
+            name: String,
+            datasets: [DatasetID],
+            signingKeys: [SigningPublicKey],
+            institutions: [String] = []
+        ) {
+            self.oin = oin
+            self.name = name
+            self.datasets = datasets
+            self.signingKeys = signingKeys
+            self.institutions = institutions
+        }
     }
 
     /// A consumer: the contactgemeente of one region, pulling the purposes it holds grants for.
@@ -90,7 +107,13 @@ package enum Caller: Sendable, Equatable {
         switch organisation.role {
         case .source:
             self = .source(
-                Source(oin: oin, name: name, datasets: organisation.datasets ?? [], signingKeys: signingKeys)
+                Source(
+                    oin: oin,
+                    name: name,
+                    datasets: organisation.datasets ?? [],
+                    signingKeys: signingKeys,
+                    institutions: organisation.brin ?? []
+                )
             )
         case .consumer:
             guard let region = organisation.region else { return nil }

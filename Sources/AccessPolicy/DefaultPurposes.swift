@@ -64,4 +64,21 @@ extension PolicyDocument.Purpose {
 
     /// The three purposes Vangnet ships with.
     package static let defaults: [PolicyDocument.Purpose] = [vsvOpvolging, kwetsbareJongeren, vsvEenJaarLater]
+
+    /// The reports of mbo institutions on applicants they cannot admit, for the contactgemeente of
+    /// the applicant's region: the fields the RMC needs to act (where, which programme, when and
+    /// why), for young people of the programme's ages.
+    package static let mboNietToelaatbaar = PolicyDocument.Purpose(
+        id: "mbo-niet-toelaatbaar",
+        legalBasis:
+            "Wet educatie en beroepsonderwijs, art. 8.1.1c (toelatingsrecht): melding door de mbo-instelling van een niet-toelaatbare aanmelder aan de contactgemeente van de RMC-regio; \(legalBasis)",
+        populationDataset: "mbo.niet-toelaatbaar",
+        population: [programmeAges],
+        fields: [
+            "mbo.niet-toelaatbaar": [
+                "gemeentecode", "brin", "crebo", "niveau", "aanmelddatum", "besluitdatum", "reden",
+            ]
+        ],
+        retentionDays: 365
+    )
 }

@@ -19,6 +19,7 @@ struct PolicyChecker {
     private(set) var grants: [OIN: Set<PurposeID>] = [:]
     private(set) var signingKeys: [OIN: [SigningPublicKey]] = [:]
     private var contactRegion: [OIN: RegionNumber] = [:]
+    private var institutionOf: [String: OIN] = [:]
 
     init(document: PolicyDocument, reference: ReferenceData, schemas: [DatasetID: DatasetSchema]) {
         self.document = document
@@ -38,6 +39,37 @@ struct PolicyChecker {
         checkOrganisations()
         checkPurposes()
         checkGrants()
+    }
+
+    // MARK: Institutions
+
+    /// The institution numbers of source `org`: BRIN codes, each bound to one institution, and
+    /// present exactly when the source may push a dataset whose records name their institution.
+    mutating func checkInstitution(_ org: PolicyDocument.Organisation, at: JSONPath) {
+        let reporting = (org.datasets ?? []).filter { schemas[$0]?.institutionField != nil }
+        let numbers = org.brin ?? []
+        for (b, number) in numbers.enumerated() {
+            if !RecordValidator.matches(code: number, format: "99AA") {
+                error(at / "brin" / b, "\(number) is not a BRIN number (two digits, two capital letters: 25LP)")
+            } else if let holder = institutionOf[number], holder != org.oin {
+                error(
+                    at / "brin" / b,
+                    "BRIN \(number) is bound to \(holder) already; a BRIN belongs to one institution"
+                )
+            } else {
+                institutionOf[number] = org.oin
+            }
+        }
+        if Set(numbers).count != numbers.count { error(at / "brin", "names a BRIN twice") }
+        if let dataset = reporting.first, numbers.isEmpty {
+            error(
+                at,
+                "\(dataset) names the reporting institution (\(schemas[dataset]!.institutionField!)): a source of it needs its BRIN numbers under brin"
+            )
+        }
+        if reporting.isEmpty, org.brin != nil {
+            warning(at / "brin", "none of this source's datasets names an institution; its BRIN numbers are not used")
+        }
     }
 
     // MARK: Regions
@@ -117,8 +149,8 @@ struct PolicyChecker {
             if org.role == .approver, let region = org.region, reference.regions[region] == nil {
                 error(at / "region", "region \(region) is not one of the 40 RMC / Doorstroompunt regions")
             }
-            if org.role != .source, org.datasets != nil || org.signingKeys != nil {
-                error(at, "only a source has datasets and signing keys")
+            if org.role != .source, org.datasets != nil || org.signingKeys != nil || org.brin != nil {
+                error(at, "only a source has datasets, signing keys and BRIN numbers")
             }
             switch org.role {
             case .consumer:
@@ -154,6 +186,7 @@ struct PolicyChecker {
                     error(at, "a source needs at least one signing key")
                 }
                 signingKeys[org.oin] = keys
+                checkInstitution(org, at: at)
             case .auditor, .monitor, .approver:
                 break
             }

@@ -66,6 +66,9 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
         package var datasets: [DatasetID]?
         /// For a source: its Ed25519 signing keys (base64 public keys).
         package var signingKeys: [String]?
+        /// For a source that is an education institution: its BRIN numbers. A record of a dataset
+        /// with an institution field (``DatasetSchema/institutionField``) must name one of them.
+        package var brin: [String]?
 
         package init(
             oin: OIN,
@@ -73,7 +76,8 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             role: Role,
             region: RegionNumber? = nil,
             datasets: [DatasetID]? = nil,
-            signingKeys: [String]? = nil
+            signingKeys: [String]? = nil,
+            brin: [String]? = nil
         ) {
             self.oin = oin
             self.name = name
@@ -81,6 +85,7 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             self.region = region
             self.datasets = datasets
             self.signingKeys = signingKeys
+            self.brin = brin
         }
     }
 

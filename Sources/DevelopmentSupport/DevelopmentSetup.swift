@@ -22,6 +22,20 @@ package enum DevelopmentSetup {
     package static let auditor = OIN("00000099000000000901")!
     /// The platform team's Prometheus.
     package static let monitor = OIN("00000099000000000902")!
+    /// An mbo institution in region 19, BRIN 91MB: reports applicants it cannot admit.
+    package static let mboUtrecht = OIN("00000099000000000401")!
+    /// An mbo institution in region 21 with two BRIN numbers, 92MB and 93MB.
+    package static let mboAmsterdam = OIN("00000099000000000402")!
+    /// The BRIN numbers the development policy binds to each institution.
+    package static let institutionBRIN: [OIN: [String]] = [mboUtrecht: ["91MB"], mboAmsterdam: ["92MB", "93MB"]]
+
+    /// The development sources by certificate name, with the dataset each pushes.
+    package static let sources: [String: (oin: OIN, dataset: DatasetID)] = [
+        "duo": (duo, "duo.onderwijsdeelname"),
+        "uwv": (uwv, "uwv.inkomstenverhoudingen"),
+        "mbo-utrecht": (mboUtrecht, "mbo.niet-toelaatbaar"),
+        "mbo-amsterdam": (mboAmsterdam, "mbo.niet-toelaatbaar"),
+    ]
 
     /// The client certificates of the development PKI.
     package static let clients: [DevelopmentPKI.Subject] = [
@@ -50,6 +64,18 @@ package enum DevelopmentSetup {
             organisation: "Gemeente Utrecht (test)",
             oin: approverUtrecht
         ),
+        .init(
+            fileName: "mbo-utrecht",
+            commonName: "Aanmelding en toelating",
+            organisation: "MBO Utrecht (test)",
+            oin: mboUtrecht
+        ),
+        .init(
+            fileName: "mbo-amsterdam",
+            commonName: "Aanmelding en toelating",
+            organisation: "ROC Amsterdam (test)",
+            oin: mboAmsterdam
+        ),
         .init(fileName: "auditor", commonName: "Security officer", organisation: "Vangnet audit (test)", oin: auditor),
         .init(fileName: "monitor", commonName: "Prometheus", organisation: "Vangnet platform (test)", oin: monitor),
     ]
@@ -68,6 +94,10 @@ package enum DevelopmentSetup {
         try GatewayKeys.create(in: keys)
         let duoKey = try GatewayKeys.createSigningKey(named: "duo", in: keys)
         let uwvKey = try GatewayKeys.createSigningKey(named: "uwv", in: keys)
+        var institutionKeys: [OIN: SigningPublicKey] = [:]
+        for (name, oin) in [("mbo-utrecht", mboUtrecht), ("mbo-amsterdam", mboAmsterdam)] {
+            institutionKeys[oin] = try GatewayKeys.createSigningKey(named: name, in: keys).publicKey
+        }
         // The regions' own reveal keys: in production made and kept by each contactgemeente, which
         // registers only the public half; here beside the gateway's keys, for the demo and tests.
         var revealKeys: [OIN: BoxPublicKey] = [:]
@@ -82,7 +112,12 @@ package enum DevelopmentSetup {
                 keyDirectory: "keys",
                 database: "vangnet.sqlite"
             ),
-            policy: policy(duoKey: duoKey.publicKey, uwvKey: uwvKey.publicKey, revealKeys: revealKeys),
+            policy: policy(
+                duoKey: duoKey.publicKey,
+                uwvKey: uwvKey.publicKey,
+                institutionKeys: institutionKeys,
+                revealKeys: revealKeys
+            ),
             datasets: try writeShippedDatasets(in: directory)
         )
         let file = directory.appendingPathComponent("vangnet.json")
@@ -124,13 +159,26 @@ package enum DevelopmentSetup {
     )
 
     /// The development policy: the 40 regions of the reference data (two with a contactgemeente),
-    /// two sources, two consumers, an approver, an auditor, the three default purposes (of which
-    /// vsv-opvolging allows re-identification under ``reidentificationControls``).
+    /// DUO, UWV and the institutions of `institutionKeys` as sources, two consumers, an approver,
+    /// an auditor, the three default purposes (of which vsv-opvolging allows re-identification under
+    /// ``reidentificationControls``) and the mbo report.
     package static func policy(
         duoKey: SigningPublicKey,
         uwvKey: SigningPublicKey,
+        institutionKeys: [OIN: SigningPublicKey] = [:],
         revealKeys: [OIN: BoxPublicKey] = [:]
     ) -> PolicyDocument {
+        let institutionNames = [mboUtrecht: "MBO Utrecht", mboAmsterdam: "ROC Amsterdam"]
+        let institutions: [PolicyDocument.Organisation] = institutionKeys.keys.sorted().map { oin in
+            .init(
+                oin: oin,
+                name: institutionNames[oin] ?? "mbo institution",
+                role: .source,
+                datasets: ["mbo.niet-toelaatbaar"],
+                signingKeys: [Data(institutionKeys[oin]!.bytes).base64EncodedString()],
+                brin: institutionBRIN[oin]
+            )
+        }
         var regions = PolicyDocument.Region.fromReference()
         let reveal = { (oin: OIN) in revealKeys[oin].map { Data($0.bytes).base64EncodedString() } }
         for (i, region) in regions.enumerated() {
@@ -150,7 +198,7 @@ package enum DevelopmentSetup {
             default: break
             }
         }
-        var purposes = PolicyDocument.Purpose.defaults
+        var purposes = PolicyDocument.Purpose.defaults + [.mboNietToelaatbaar]
         purposes[0].reidentification = reidentificationControls
         return PolicyDocument(
             regions: regions,
@@ -169,6 +217,7 @@ package enum DevelopmentSetup {
                     datasets: ["uwv.inkomstenverhoudingen"],
                     signingKeys: [Data(uwvKey.bytes).base64EncodedString()]
                 ),
+            ] + institutions + [
                 .init(oin: regionUtrecht, name: "Gemeente Utrecht (RMC-regio 19 Utrecht)", role: .consumer),
                 .init(
                     oin: regionAmsterdam,
@@ -188,9 +237,12 @@ package enum DevelopmentSetup {
             grants: [
                 .init(
                     consumer: regionUtrecht,
-                    purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later"]
+                    purposes: ["vsv-opvolging", "kwetsbare-jongeren", "vsv-een-jaar-later", "mbo-niet-toelaatbaar"]
                 ),
-                .init(consumer: regionAmsterdam, purposes: ["vsv-opvolging", "vsv-een-jaar-later"]),
+                .init(
+                    consumer: regionAmsterdam,
+                    purposes: ["vsv-opvolging", "vsv-een-jaar-later", "mbo-niet-toelaatbaar"]
+                ),
             ]
         )
     }

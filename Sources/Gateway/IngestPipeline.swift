@@ -99,6 +99,7 @@ package struct IngestPipeline: Sendable {
                 policy: active.policy,
                 pseudonymiser: active.pseudonymiser,
                 identities: active.policy.reidentifyingDatasets.contains(header.dataset) ? active.identities : nil,
+                institutions: caller.institutions,
                 reference: reference
             )
             let opened = try await self.stage(body, into: stage, batch: &batch)
@@ -459,6 +460,7 @@ struct BatchInProgress {
         policy: Policy,
         pseudonymiser: Pseudonymiser,
         identities: IdentityVault? = nil,
+        institutions: [String]? = nil,
         reference: ReferenceData
     ) {
         self.limits = limits
@@ -470,7 +472,8 @@ struct BatchInProgress {
             schema: schema,
             reference: reference,
             maxRecordBytes: limits.maxRecordBytes,
-            createdOn: createdOn
+            createdOn: createdOn,
+            institutions: institutions
         )
         self.splitter = LineSplitter(maxLineBytes: limits.maxRecordBytes)
     }

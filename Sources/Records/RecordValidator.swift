@@ -17,16 +17,28 @@ package struct RecordValidator: Sendable {
     private let dateSlotCount: Int
     /// Per date rule, the slots of its field and of the date it is compared with.
     private let ruleSlots: [(field: Int, earlier: Int?)]
+    /// The position of the schema's institution field, and the values the sender may give it.
+    private let institution: (position: Int, allowed: [[UInt8]])?
 
-    /// - Parameter createdOn: the day in the Netherlands of the batch's `createdAt`; without it, no date is
-    ///   checked against the day the batch was made (a tool that validates records outside a batch).
+    /// - Parameters:
+    ///   - createdOn: the day in the Netherlands of the batch's `createdAt`; without it, no date is
+    ///     checked against the day the batch was made (a tool that validates records outside a batch).
+    ///   - institutions: the BRIN numbers of the sending institution: a record whose institution
+    ///     field (``DatasetSchema/institutionField``) names another is `institution_mismatch`.
+    ///     `nil`: not checked (a tool, or a dataset without one).
     package init(
         schema: DatasetSchema,
         reference: ReferenceData = .embedded,
         maxRecordBytes: Int = 16 * 1024,
-        createdOn: CalendarDate? = nil
+        createdOn: CalendarDate? = nil,
+        institutions: [String]? = nil
     ) {
         self.schema = schema
+        if let field = schema.institutionField, let institutions {
+            institution = (schema.fields.firstIndex { $0.name == field }!, institutions.map { Array($0.utf8) })
+        } else {
+            institution = nil
+        }
         self.reference = reference
         self.maxRecordBytes = maxRecordBytes
         self.createdOn = createdOn.map { Array($0.description.utf8) }
@@ -139,6 +151,11 @@ package struct RecordValidator: Sendable {
                 }
             case (.code(let format), .string):
                 guard Self.matches(raw, format: format) else { return reject(.invalidValue, spec.name) }
+                if let institution, institution.position == position,
+                    !institution.allowed.contains(where: { $0.elementsEqual(raw) })
+                {
+                    return reject(.institutionMismatch, spec.name)
+                }
             case (.boolean, .true), (.boolean, .false):
                 break
             case (.integer(let range), .number):
@@ -366,6 +383,11 @@ package struct RecordValidator: Sendable {
     /// A number written as digits alone, with an optional minus (no fraction, no exponent).
     private static func isPlainInteger(_ raw: UnsafeRawBufferPointer) -> Bool {
         raw.dropFirst(raw.first == 0x2D ? 1 : 0).allSatisfy { (0x30...0x39).contains($0) }
+    }
+
+    /// Whether `code` has the form `format` (per position `9` a digit, `A` a capital letter).
+    package static func matches(code: String, format: String) -> Bool {
+        Array(code.utf8).withUnsafeBytes { matches($0, format: format) }
     }
 
     /// A code of the form `format`: per position `9` a digit, `A` a capital letter.

@@ -88,6 +88,8 @@ package struct RecordRejection: Error, Sendable, Hashable, Codable {
         case dateAfterCreation = "date_after_creation"
         /// A second line in one batch for the record (same person and key fields) of an earlier line.
         case duplicateRecord = "duplicate_record"
+        /// The institution field names a BRIN that is not one of the sending institution's.
+        case institutionMismatch = "institution_mismatch"
     }
 
     package let line: Int

@@ -251,6 +251,56 @@ enum Fixture {
         )
     }
 
+    /// An mbo institution (a source of a dataset that names its institution) is bound to its BRIN
+    /// numbers: it needs them, they have the BRIN form, and a BRIN belongs to one institution.
+    @Test func institutionsAreBoundToTheirOwnBRINNumbers() throws {
+        let institution = OIN("00000099000000000401")!
+        let other = OIN("00000099000000000402")!
+        func add(_ document: inout PolicyDocument, _ oin: OIN, brin: [String]?) {
+            document.organisations.append(
+                .init(
+                    oin: oin,
+                    name: "mbo",
+                    role: .source,
+                    datasets: ["mbo.niet-toelaatbaar"],
+                    signingKeys: [Fixture.key],
+                    brin: brin
+                )
+            )
+        }
+        var valid = Fixture.document
+        add(&valid, institution, brin: ["91MB"])
+        add(&valid, other, brin: ["92MB", "93MB"])
+        let policy = try Policy(document: valid)
+        let caller = policy.identify(other)
+        let institutions: [String]? = if case .permit(.source(let source)) = caller { source.institutions } else { nil }
+        #expect(institutions == ["92MB", "93MB"])
+
+        expectOne(
+            { add(&$0, institution, brin: nil) },
+            at: "organisations[5]",
+            saying: "mbo.niet-toelaatbaar names the reporting institution (brin): a source of it needs its BRIN numbers"
+        )
+        expectOne(
+            { add(&$0, institution, brin: ["91mb"]) },
+            at: "organisations[5].brin[0]",
+            saying: "not a BRIN number"
+        )
+        expectOne(
+            {
+                add(&$0, institution, brin: ["91MB"])
+                add(&$0, other, brin: ["92MB", "91MB"])
+            },
+            at: "organisations[6].brin[1]",
+            saying: "BRIN 91MB is bound to 00000099000000000401 already"
+        )
+        expectOne(
+            { $0.organisations[2].brin = ["91MB"] },
+            at: "organisations[2]",
+            saying: "only a source has datasets, signing keys and BRIN numbers"
+        )
+    }
+
     @Test func everyProblemIsReportedNotJustTheFirst() {
         let found = problems {
             $0.purposes[0].fields["duo.onderwijsdeelname"]!.append("adres")

@@ -363,7 +363,7 @@ import VangnetCore
                 let explanations: [Explanation]
             }
             let answer = try JSONDecoder().decode(Me.self, from: Data(me.body.utf8))
-            #expect(answer.purposes == ["vsv-een-jaar-later", "vsv-opvolging"])
+            #expect(answer.purposes == ["mbo-niet-toelaatbaar", "vsv-een-jaar-later", "vsv-opvolging"])
             #expect(answer.region == 21)
             #expect(answer.policyVersion == gw.gateway.policy.fingerprint)
             let why = Dictionary(uniqueKeysWithValues: answer.explanations.map { ($0.purpose.value, $0) })

@@ -30,7 +30,7 @@ import VangnetCore
             "policy", "check", "--config", directory.appendingPathComponent("vangnet.json").path,
         ])
         #expect(status == 0, "\(output)")
-        #expect(output.contains("valid; 40 regions, 7 organisations, 3 purposes"))
+        #expect(output.contains("valid; 40 regions, 9 organisations, 4 purposes"))
         #expect(output.contains("warning: policy.regions: 38 region(s) name no contactgemeente"))
     }
 

@@ -193,7 +193,7 @@ final class TestGateway: Sendable {
         }
     }
 
-    /// Seals NDJSON `lines` as a batch of `source` (`duo` or `uwv`).
+    /// Seals NDJSON `lines` as a batch of `source` (`duo`, `uwv`, `mbo-utrecht`, `mbo-amsterdam`).
     func seal(
         _ lines: [String],
         as source: String,
@@ -203,8 +203,8 @@ final class TestGateway: Sendable {
         createdAt: Date = now,
         recordCount: Int? = nil
     ) throws -> [UInt8] {
-        let oin = sourceOIN ?? (source == "duo" ? DevelopmentSetup.duo : DevelopmentSetup.uwv)
-        let dataset: DatasetID = source == "duo" ? "duo.onderwijsdeelname" : "uwv.inkomstenverhoudingen"
+        let known = DevelopmentSetup.sources[source]!
+        let (oin, dataset) = (sourceOIN ?? known.oin, known.dataset)
         return try EnvelopeSealer(
             source: oin,
             signingKey: signingKey(signer ?? source),
