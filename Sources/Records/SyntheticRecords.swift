@@ -102,6 +102,26 @@ package struct SyntheticRecords {
         return line
     }
 
+    /// The reasons an mbo institution gives for not admitting an applicant, as the dataset lists them.
+    static let admissionRefusals = [
+        "vooropleiding", "capaciteit", "bindend-studieadvies", "grondslag", "aanvullende-eisen", "na-aanmelddatum",
+        "intake",
+    ]
+
+    /// An mbo niet-toelaatbaar line for `person`: reported by the institution of one of `brin`,
+    /// applied for in the spring before `today` and decided on within three months.
+    package mutating func mboLine(for person: Person, brin: [String]) -> String {
+        let institution = brin[Int(rng.next() % UInt64(brin.count))]
+        let level = ["entree", "2", "3", "4"][Int(rng.next() % 4)]
+        let applied = CalendarDate(year: today.year, month: 2 + Int(rng.next() % 3), day: 1 + Int(rng.next() % 28))!
+        let decided = min(applied.adding(days: 7 + Int(rng.next() % 80)), today)
+        let reason = Self.admissionRefusals[Int(rng.next() % UInt64(Self.admissionRefusals.count))]
+        return
+            "{\"bsn\":\"\(person.bsn)\",\"geboortedatum\":\"\(person.birthDate)\",\"gemeentecode\":\"\(person.municipality)\""
+            + ",\"brin\":\"\(institution)\",\"crebo\":\"\(25000 + rng.next() % 999)\",\"niveau\":\"\(level)\""
+            + ",\"aanmelddatum\":\"\(applied)\",\"besluitdatum\":\"\(decided)\",\"reden\":\"\(reason)\"}"
+    }
+
     private mutating func letter() -> Character { Character(Unicode.Scalar(UInt8(65 + rng.next() % 26))) }
 }
 

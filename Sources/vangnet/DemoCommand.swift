@@ -19,7 +19,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Run the whole flow on the embedded default and print a summary.",
         discussion: """
             Makes a development PKI and keys, starts the gateway on 127.0.0.1 with mTLS and SQLite, pushes a \
-            synthetic DUO and a synthetic UWV batch, lets two regions pull their data, and verifies the audit log. \
+            synthetic DUO and a synthetic UWV batch, lets two regions pull their data, has two mbo institutions \
+            report applicants they cannot admit, and verifies the audit log. \
             Exits non-zero if any step fails.
             """
     )
@@ -134,12 +135,7 @@ struct DemoRun {
                 mode: mode
             )
             try FileManager.default.removeItem(at: input)  // the plaintext with BSNs does not stay on disk
-            let client = try GatewayClient(
-                baseURL: url,
-                certificate: certs.appendingPathComponent("\(name).pem"),
-                privateKey: certs.appendingPathComponent("\(name).key"),
-                trustedCA: certs.appendingPathComponent("ca.pem")
-            )
+            let client = try Self.client(name, url: url, certs: certs)
             let answer = try await client.push(envelopeFile: envelope)
             try await client.shutdown()
             if let refusal = answer.refusal { throw CommandFailure("\(name) push refused: \(refusal)") }
@@ -183,12 +179,7 @@ struct DemoRun {
             ("Amsterdam (21)", "region-amsterdam", "vsv-een-jaar-later"),
         ]
         for (name, file, purpose) in pulls {
-            let client = try GatewayClient(
-                baseURL: url,
-                certificate: certs.appendingPathComponent("\(file).pem"),
-                privateKey: certs.appendingPathComponent("\(file).key"),
-                trustedCA: certs.appendingPathComponent("ca.pem")
-            )
+            let client = try Self.client(file, url: url, certs: certs)
             var lines: [[String: Any]] = []
             let pulled = try await client.pullAll(purpose: purpose, view: "current", limit: 50) { answer in
                 lines += answer.body.split(separator: "\n").compactMap {
@@ -247,25 +238,28 @@ struct DemoRun {
             cursor: cursors["region-utrecht/vsv-opvolging"],
             push: push
         )
+        try await institutionReports(url: url, certs: certs, in: utrecht, synth: &synth, push: push)
         try await reidentify(url: url, certs: certs, keys: keys, people: people)
         try await verifyAsAuditor(url: url, certs: certs)
         return rows
+    }
+
+    /// A client at `url` holding the certificate `<file>.pem` of `certs`.
+    static func client(_ file: String, url: String, certs: URL) throws -> GatewayClient {
+        try GatewayClient(
+            baseURL: url,
+            certificate: certs.appendingPathComponent("\(file).pem"),
+            privateKey: certs.appendingPathComponent("\(file).key"),
+            trustedCA: certs.appendingPathComponent("ca.pem")
+        )
     }
 
     /// Utrecht asks who two young people of its vsv-opvolging population are, Utrecht's privacy
     /// officer approves, Utrecht collects the BSNs sealed to its own key and opens them there.
     func reidentify(url: String, certs: URL, keys: URL, people: [SyntheticRecords.Person]) async throws {
         print("\nControlled re-identification:")
-        func client(_ file: String) throws -> GatewayClient {
-            try GatewayClient(
-                baseURL: url,
-                certificate: certs.appendingPathComponent("\(file).pem"),
-                privateKey: certs.appendingPathComponent("\(file).key"),
-                trustedCA: certs.appendingPathComponent("ca.pem")
-            )
-        }
-        try await client("region-utrecht").shuttingDown { region in
-            try await client("approver-utrecht").shuttingDown { approver in
+        try await Self.client("region-utrecht", url: url, certs: certs).shuttingDown { region in
+            try await Self.client("approver-utrecht", url: url, certs: certs).shuttingDown { approver in
                 try await reidentify(region: region, approver: approver, keys: keys, people: people)
             }
         }
@@ -349,6 +343,58 @@ struct DemoRun {
     /// A month later DUO sends its complete picture again: three Utrecht enrolments are gone, three
     /// people moved to Amsterdam, three moved within Utrecht, three are new. Utrecht pulls only the
     /// changes, applies them to its copy of the first picture, and the copy equals the current picture.
+    /// Two mbo institutions report applicants from Utrecht they cannot admit; one line names the
+    /// other institution's BRIN and is rejected. Utrecht finds the reports as changes in its feed
+    /// of mbo-niet-toelaatbaar.
+    func institutionReports(
+        url: String,
+        certs: URL,
+        in utrecht: [MunicipalityCode],
+        synth: inout SyntheticRecords,
+        push: (String, OIN, DatasetID, [String], BatchMode, String) async throws -> Void
+    ) async throws {
+        print("\nmbo institutions report applicants they cannot admit:")
+        let client = try Self.client("region-utrecht", url: url, certs: certs)
+        try await client.shuttingDown { client in
+            let before = try await client.pullAll(purpose: "mbo-niet-toelaatbaar", view: "changes") { _ in }
+            guard case .success(let cursor) = before else { throw CommandFailure("Utrecht's mbo pull failed") }
+            let own = synth.people(2, in: utrecht).map { synth.mboLine(for: $0, brin: ["91MB"]) }
+            let wrong = synth.people(1, in: utrecht).map { synth.mboLine(for: $0, brin: ["92MB"]) }
+            try await push(
+                "mbo-utrecht",
+                DevelopmentSetup.mboUtrecht,
+                "mbo.niet-toelaatbaar",
+                own + wrong,
+                .changes,
+                "its reports (one naming ROC Amsterdam's BRIN)"
+            )
+            let roc = synth.people(3, in: utrecht).map { synth.mboLine(for: $0, brin: ["92MB", "93MB"]) }
+            try await push(
+                "mbo-amsterdam",
+                DevelopmentSetup.mboAmsterdam,
+                "mbo.niet-toelaatbaar",
+                roc,
+                .changes,
+                "its reports on applicants living in region 19"
+            )
+            var reasons: [String: Int] = [:]
+            var reports = 0
+            let changes = try await client.pullAll(purpose: "mbo-niet-toelaatbaar", cursor: cursor) { answer in
+                for line in answer.body.split(separator: "\n") {
+                    let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                    reports += 1
+                    reasons[object?["reden"] as? String ?? "?", default: 0] += 1
+                }
+            }
+            guard case .success = changes, reports == own.count + roc.count else {
+                throw CommandFailure("Utrecht did not receive the \(own.count + roc.count) reports as changes")
+            }
+            step(
+                "Utrecht pulled \(reports) new reports as changes in its feed, about applicants living in its region, from both institutions (reasons: \(reasons.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")))"
+            )
+        }
+    }
+
     func nextMonth(
         url: String,
         certs: URL,
@@ -386,12 +432,7 @@ struct DemoRun {
             .full,
             "next month's complete picture"
         )
-        let client = try GatewayClient(
-            baseURL: url,
-            certificate: certs.appendingPathComponent("region-utrecht.pem"),
-            privateKey: certs.appendingPathComponent("region-utrecht.key"),
-            trustedCA: certs.appendingPathComponent("ca.pem")
-        )
+        let client = try Self.client("region-utrecht", url: url, certs: certs)
         try await client.shuttingDown { client in
             var mirror = copy
             var upserts = 0
@@ -438,12 +479,7 @@ struct DemoRun {
     }
 
     func verifyAsAuditor(url: String, certs: URL) async throws {
-        let auditorClient = try GatewayClient(
-            baseURL: url,
-            certificate: certs.appendingPathComponent("auditor.pem"),
-            privateKey: certs.appendingPathComponent("auditor.key"),
-            trustedCA: certs.appendingPathComponent("ca.pem")
-        )
+        let auditorClient = try Self.client("auditor", url: url, certs: certs)
         let verify = try await auditorClient.get("/v1/audit/verify")
         let explain = try await auditorClient.get(
             "/v1/policy/explain?consumer=\(DevelopmentSetup.regionAmsterdam)&purpose=vsv-een-jaar-later"

@@ -11,8 +11,11 @@ struct SynthCommand: ParsableCommand {
             "The same --seed gives the same people, so a DUO and a UWV file made with one seed describe the same young people."
     )
 
-    @Option(help: "duo.onderwijsdeelname or uwv.inkomstenverhoudingen.")
+    @Option(help: "duo.onderwijsdeelname, uwv.inkomstenverhoudingen or mbo.niet-toelaatbaar.")
     var dataset: String
+
+    @Option(help: "For mbo.niet-toelaatbaar: the reporting institution's BRIN numbers (comma-separated).")
+    var brin = "91MB"
 
     @Option(help: "Number of people.")
     var count = 100
@@ -30,11 +33,17 @@ struct SynthCommand: ParsableCommand {
         var synth = SyntheticRecords(seed: seed)
         let codes = municipalities.split(separator: ",").compactMap { MunicipalityCode(String($0)) }
         let people = synth.people(count, in: codes)
+        let brin = brin.split(separator: ",").map(String.init)
+        guard !brin.isEmpty, brin.allSatisfy({ RecordValidator.matches(code: $0, format: "99AA") }) else {
+            throw ValidationError("--brin takes BRIN numbers: two digits and two capital letters (25LP)")
+        }
         var lines: [String] = []
         for (index, person) in people.enumerated() {
             switch dataset {
             case "duo.onderwijsdeelname": lines.append(synth.duoLine(for: person, earlyLeaver: index % 3 != 2))
             case "uwv.inkomstenverhoudingen": lines.append(synth.uwvLine(for: person))
+            case "mbo.niet-toelaatbaar":
+                lines.append(synth.mboLine(for: person, brin: brin))
             default: throw CommandFailure("unknown dataset \(dataset)")
             }
         }

@@ -281,6 +281,35 @@ func duoLine(_ overrides: [String: String] = [:], removing: Set<String> = []) ->
             #expect((try? uwv.validate(line: synth.uwvLine(for: person), number: i).get()) != nil)
         }
     }
+
+    /// Synthetic mbo reports are valid for the institution whose BRIN numbers they were made for,
+    /// on the day the data describes, and name only those numbers.
+    @Test func syntheticMboReportsAreValidForTheirInstitution() {
+        var synth = SyntheticRecords(seed: 11)
+        let today = synth.today
+        let own = RecordValidator(schema: .mboNietToelaatbaar, createdOn: today, institutions: ["92MB", "93MB"])
+        let other = RecordValidator(schema: .mboNietToelaatbaar, createdOn: today, institutions: ["91MB"])
+        var valid = 0
+        var mismatched = 0
+        var reasons: Set<String> = []
+        for (i, person) in synth.people(300).enumerated() {
+            let line = synth.mboLine(for: person, brin: ["92MB", "93MB"])
+            if let record = try? own.validate(line: line, number: i).get() {
+                valid += 1
+                if case .text(let reason)? = FlatJSON.decodeFields(record.storedFields)["reden"] {
+                    reasons.insert(reason)
+                }
+            }
+            if case .failure(let rejection) = other.validate(line: line, number: i),
+                rejection.reason == .institutionMismatch
+            {
+                mismatched += 1
+            }
+        }
+        #expect(valid == 300)
+        #expect(mismatched == 300)
+        #expect(reasons.count == 7, "every reason occurs")
+    }
 }
 
 /// Record identity and the lines of a batch of changes (docs/envelope.md, "Records and their identity").

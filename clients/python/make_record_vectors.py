@@ -133,6 +133,26 @@ case("an end on the day of the start", UWV_ID, line(UWV, einddatum="2026-09-01")
 case("an end before the start", UWV_ID, line(UWV, einddatum="2026-08-31"), "dates_out_of_order", "einddatum",
      beyond="dateRules")
 
+# mbo.niet-toelaatbaar
+MBO = {"bsn": "123456782", "geboortedatum": "2009-05-02", "gemeentecode": "GM0344", "brin": "25LP",
+       "crebo": "25655", "niveau": "2", "aanmelddatum": "2026-03-28", "besluitdatum": "2026-06-15",
+       "reden": "vooropleiding"}
+MBO_ID = "mbo.niet-toelaatbaar"
+case("an mbo report", MBO_ID, line(MBO), "valid", stored=line(MBO, bsn=...))
+case("an mbo report refused for a full programme", MBO_ID, line(MBO, reden="capaciteit"), "valid")
+case("an mbo report with a reason outside the list", MBO_ID, line(MBO, reden="gedrag"), "invalid_value", "reden")
+case("an mbo report without a level", MBO_ID, line(MBO, niveau=...), "missing_field", "niveau")
+case("an mbo report with a crebo of six digits", MBO_ID, line(MBO, crebo="256551"), "invalid_value", "crebo")
+case("an application before the birth", MBO_ID, line(MBO, aanmelddatum="2009-05-01"), "dates_out_of_order",
+     "aanmelddatum", beyond="dateRules")
+case("a decision before the application", MBO_ID, line(MBO, besluitdatum="2026-03-27"), "dates_out_of_order",
+     "besluitdatum", beyond="dateRules")
+case("a decision after the day the batch was made", MBO_ID, line(MBO, besluitdatum="2026-11-24"),
+     "date_after_creation", "besluitdatum", beyond="dateRules")
+case("an mbo report withdrawn", MBO_ID,
+     json.dumps({"bsn": "123456782", "brin": "25LP", "crebo": "25655", "aanmelddatum": "2026-03-28",
+                 "withdrawn": True}, separators=(",", ":")), "valid", mode="changes")
+
 document = {
     "description": "Records of each dataset with the gateway's answer (docs/envelope.md, Records). "
                    "expect: valid or the rejection code; field: the field the rejection names; "

@@ -11,11 +11,11 @@ from .envelope import seal_file
 from .push import push
 
 
-def check_lines(schema_path: str, input_path: str, mode: str, created_at: str) -> int:
+def check_lines(schema_path: str, input_path: str, mode: str, created_at: str, institutions=None) -> int:
     """Prints each line the gateway would refuse, by number; returns how many."""
     from .records import RecordCheck
 
-    check = RecordCheck.from_file(schema_path, created_at)
+    check = RecordCheck.from_file(schema_path, created_at, institutions)
     refused = 0
     with open(input_path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
@@ -33,6 +33,10 @@ def read_base64(path: str) -> bytes:
         return base64.b64decode(f.read().strip())
 
 
+def _brin(text):
+    return [b.strip() for b in text.split(",") if b.strip()] if text else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="vangnet_client", description="Seal and push Vangnet batches.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -47,11 +51,14 @@ def main() -> int:
     s.add_argument("--mode", choices=["full", "changes"], default="changes",
                    help="full: the file is your complete current picture of the dataset; changes: records added or changed, and withdrawals")
     s.add_argument("--schema", help="the dataset's JSON Schema: check every line first, and seal nothing if one fails")
+    s.add_argument("--brin", help="with --schema, for an institution: its BRIN numbers (comma-separated)")
     c = commands.add_parser("check", help="check an NDJSON file against a dataset's JSON Schema and its x-vangnet rules")
     c.add_argument("--schema", required=True, help="docs/schemas/<dataset>.v<n>.schema.json or GET /v1/datasets/{id}/schema")
     c.add_argument("--input", required=True)
     c.add_argument("--mode", choices=["full", "changes"], default="changes")
     c.add_argument("--created-at", help="the batch's createdAt (RFC 3339); default now")
+    c.add_argument("--brin", help="for a dataset that names its institution (mbo.niet-toelaatbaar): "
+                                  "the sending institution's BRIN numbers (comma-separated)")
     p = commands.add_parser("push", help="push an envelope over mTLS; prints the receipt")
     p.add_argument("--envelope", required=True)
     p.add_argument("--gateway", default="https://127.0.0.1:8443")
@@ -77,14 +84,15 @@ def main() -> int:
         from datetime import datetime, timezone
 
         created_at = args.created_at or datetime.now(timezone.utc).isoformat()
-        refused = check_lines(args.schema, args.input, args.mode, created_at)
+        refused = check_lines(args.schema, args.input, args.mode, created_at, _brin(args.brin))
         print(f"{refused} lines the gateway would refuse")
         return 1 if refused else 0
     if args.command == "seal":
         if args.schema:
             from datetime import datetime, timezone
 
-            refused = check_lines(args.schema, args.input, args.mode, datetime.now(timezone.utc).isoformat())
+            refused = check_lines(args.schema, args.input, args.mode, datetime.now(timezone.utc).isoformat(),
+                                  _brin(args.brin))
             if refused:
                 print(f"not sealed: {refused} lines the gateway would refuse", file=sys.stderr)
                 return 1

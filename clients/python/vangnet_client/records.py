@@ -65,9 +65,13 @@ def day_in_netherlands(created_at: str) -> date:
 class RecordCheck:
     """Checks the lines of one dataset, for a batch made at `created_at` (RFC 3339)."""
 
-    def __init__(self, schema: dict, created_at: str):
+    def __init__(self, schema: dict, created_at: str, institutions: Optional[list] = None):
+        """`institutions`: for a dataset with `x-vangnet.institutionField` (the mbo report), the
+        sending institution's BRIN numbers as the policy binds them; a record naming another is
+        refused by the gateway as `institution_mismatch`. None: not checked."""
         self.schema = schema
         self.rules = schema["x-vangnet"]
+        self.institutions = set(institutions) if institutions is not None else None
         self.created_on = day_in_netherlands(created_at).isoformat()
         self.record = _Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         withdrawal = dict(schema["$defs"]["withdrawal"])
@@ -75,9 +79,9 @@ class RecordCheck:
         self.withdrawal = _Validator(withdrawal, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
     @classmethod
-    def from_file(cls, path: str, created_at: str) -> "RecordCheck":
+    def from_file(cls, path: str, created_at: str, institutions: Optional[list] = None) -> "RecordCheck":
         with open(path) as f:
-            return cls(json.load(f, parse_float=Decimal), created_at)
+            return cls(json.load(f, parse_float=Decimal), created_at, institutions)
 
     def problem(self, line: str, mode: str = "changes") -> Optional[str]:
         """None if the gateway accepts the line, otherwise what is wrong with it (in words that never
@@ -103,6 +107,9 @@ class RecordCheck:
         for name in self.rules.get("elfproef", []):
             if not _elfproef(record[name]):
                 return f"{name} does not pass the elfproef"
+        field = self.rules.get("institutionField")
+        if field is not None and self.institutions is not None and record.get(field) not in self.institutions:
+            return f"{field} is not one of the sending institution's BRIN numbers"
         if withdrawn:
             return None
         for rule in self.rules.get("dateRules", []):
