@@ -67,7 +67,8 @@ extension PolicyDocument.Purpose {
 
     /// The reports of mbo institutions on applicants they cannot admit, for the contactgemeente of
     /// the applicant's region: the fields the RMC needs to act (where, which programme, when and
-    /// why), for young people of the programme's ages.
+    /// why), for young people of the programme's ages. The law expects the contactgemeente to act
+    /// promptly: a report not collected within five working days is counted as overdue.
     package static let mboNietToelaatbaar = PolicyDocument.Purpose(
         id: "mbo-niet-toelaatbaar",
         legalBasis:
@@ -79,6 +80,7 @@ extension PolicyDocument.Purpose {
                 "gemeentecode", "brin", "crebo", "niveau", "aanmelddatum", "besluitdatum", "reden",
             ]
         ],
-        retentionDays: 365
+        retentionDays: 365,
+        collectWithinWorkingDays: 5
     )
 }

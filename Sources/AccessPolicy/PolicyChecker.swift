@@ -227,6 +227,9 @@ struct PolicyChecker {
                 error(at / "legalBasis", "every purpose names its legal basis")
             }
             if purpose.retentionDays < 1 { error(at / "retentionDays", "must be at least 1 day") }
+            if let days = purpose.collectWithinWorkingDays, !(1...60).contains(days) {
+                error(at / "collectWithinWorkingDays", "must be 1 to 60 working days")
+            }
             guard let population = schemas[purpose.populationDataset] else {
                 error(
                     at / "populationDataset",

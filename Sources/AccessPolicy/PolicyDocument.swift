@@ -108,6 +108,11 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
         /// Whether, and under which controls, a contactgemeente may learn who a person of this
         /// purpose's population is; `nil` (written `false`): never.
         package var reidentification: Reidentification?
+        /// Working days (Monday to Friday, Dutch national holidays excepted) within which a
+        /// region is expected to collect what the purpose delivers to it (the mbo report: five);
+        /// what it has not pulled by then is counted as overdue (metric, audit, review page).
+        /// `nil`: no such expectation.
+        package var collectWithinWorkingDays: Int?
 
         package init(
             id: PurposeID,
@@ -118,7 +123,8 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             fields: [String: [String]],
             conditions: [String: [RowCondition]] = [:],
             retentionDays: Int,
-            reidentification: Reidentification? = nil
+            reidentification: Reidentification? = nil,
+            collectWithinWorkingDays: Int? = nil
         ) {
             self.id = id
             self.legalBasis = legalBasis
@@ -129,6 +135,7 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             self.conditions = conditions
             self.retentionDays = retentionDays
             self.reidentification = reidentification
+            self.collectWithinWorkingDays = collectWithinWorkingDays
         }
 
         package init(from decoder: any Decoder) throws {
@@ -154,6 +161,7 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             } else {
                 reidentification = try c.decodeIfPresent(Reidentification.self, forKey: .reidentification)
             }
+            collectWithinWorkingDays = try c.decodeIfPresent(Int.self, forKey: .collectWithinWorkingDays)
         }
 
         package func encode(to encoder: any Encoder) throws {
@@ -172,11 +180,13 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             } else {
                 try c.encode(false, forKey: .reidentification)
             }
+            // Absent when not set, so that policies without it keep their fingerprint.
+            try c.encodeIfPresent(collectWithinWorkingDays, forKey: .collectWithinWorkingDays)
         }
 
         private enum CodingKeys: String, CodingKey {
             case id, legalBasis, populationDataset, population, referenceDay, fields, conditions, retentionDays
-            case reidentification
+            case reidentification, collectWithinWorkingDays
         }
 
         /// The conditions a record of `dataset` must meet besides population membership.

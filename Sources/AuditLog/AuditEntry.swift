@@ -33,6 +33,8 @@ package struct AuditEvent: Sendable, Codable, Equatable {
         case reidentificationRelease = "reidentification.release"
         /// A request waited past its time for a decision or a release.
         case reidentificationExpiry = "reidentification.expire"
+        /// The number of records a region has not collected within its purpose's working days changed.
+        case deliveryOverdue = "delivery.overdue"
     }
 
     package enum Outcome: String, Sendable, Codable {

@@ -260,6 +260,11 @@ package struct DeliveryPipeline: Sendable {
             )
         )
         metrics.pull(region: scope.region, purpose: purpose, records: rows.count)
+        // What the region is expected to collect promptly: it has now collected everything up to
+        // where its next changes pull starts.
+        if scope.purpose.collectWithinWorkingDays != nil, case .changes(let through) = next {
+            try await store.markCollected(stream, through: through, at: now)
+        }
         let columns = scope.datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) {
             if !$0.contains($1) { $0.append($1) }
         }

@@ -119,6 +119,7 @@ extension Gateway {
                     before: nil,
                     limit: 1_000
                 ).map(\.event),
+                overdue: try await CollectionWatch.overdue(store: store, policy: policy, now: clock.now()),
                 filter: filter,
                 query: query.map { (String($0.key), String($0.value)) },
                 entries: try await store.auditEntries(filter, before: before, limit: ReviewPage.pageSize)

@@ -31,6 +31,7 @@ package struct Gateway: Sendable {
     let connections: ConnectionTable
     let rateLimiter: RequestRateLimiter
     let refusals: RefusalSummary
+    let collections = CollectionWatch()
     let clock: any WallClock
     package let logger: Logger
 
@@ -343,6 +344,13 @@ package struct Gateway: Sendable {
                 logger: logger,
                 atShutdown: { [store, clock, refusals] in try await refusals.flush(to: store, at: clock.now()) },
                 work: { [store, clock, refusals] in try await refusals.flush(to: store, at: clock.now()) }
+            ),
+            PeriodicService(
+                name: "collection check",
+                interval: .seconds(configuration.gateway.purgeEverySeconds),
+                logger: logger,
+                atStart: true,
+                work: { try await checkCollections() }
             ),
             PeriodicService(
                 name: "retention purge",

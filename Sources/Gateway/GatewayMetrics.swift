@@ -75,5 +75,14 @@ package final class GatewayMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
+    /// What a region has not collected within its purpose's working days.
+    func overdue(region: RegionNumber, purpose: PurposeID, records: Int) {
+        registry.makeGauge(
+            name: "vangnet_overdue_records",
+            labels: [("region", String(region.value)), ("purpose", purpose.value)],
+            help: "Records a region has not collected within its purpose's working days (collectWithinWorkingDays)"
+        ).set(Double(records))
+    }
+
     package func exposition() -> String { registry.emitToString() }
 }

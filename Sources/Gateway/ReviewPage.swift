@@ -23,6 +23,8 @@ struct ReviewPage {
     let reidentifications: [ReidentificationTally]
     /// The newest refused re-identification requests (at most 1,000), from the audit log.
     let reidentificationRefusals: [AuditEvent]
+    /// What regions have not collected within their purposes' working days.
+    let overdue: [OverdueCollection]
     let filter: AuditFilter
     let query: [(String, String)]
     let entries: [StoredAuditEntry]
@@ -45,6 +47,7 @@ struct ReviewPage {
         <main>
         \(statusSection)
         \(overviewSection)
+        \(overdueSection)
         \(reidentificationSection)
         \(timelineSection)
         </main>
@@ -165,6 +168,26 @@ struct ReviewPage {
                 <thead><tr><th>Region</th><th>Refused request</th><th>Times</th></tr></thead>
                 <tbody>
             \(refusals.isEmpty ? "<tr><td colspan=\"3\" class=\"muted\">No refused requests.</td></tr>" : refusals)
+                </tbody>
+              </table>
+            </section>
+            """
+    }
+
+    var overdueSection: String {
+        let rows = overdue.map { o -> String in
+            let name = policy.region(o.region)?.name ?? ""
+            return
+                "<tr class=\"refused\"><td>\(o.region.value) \(e(name))</td><td>\(e(o.purpose.value))</td><td class=\"num\">\(o.records)</td><td class=\"nowrap\">before \(e(Self.time(o.dueBefore)))</td></tr>"
+        }.joined(separator: "\n")
+        return """
+            <section id="overdue">
+              <h2>Not collected in time</h2>
+              <p class="muted">Per region, what a purpose delivered that the region has not pulled within the purpose's working days (collectWithinWorkingDays; the mbo report: five).</p>
+              <table>
+                <thead><tr><th>Region</th><th>Purpose</th><th>Records</th><th>Delivered</th></tr></thead>
+                <tbody>
+            \(rows.isEmpty ? "<tr><td colspan=\"4\" class=\"muted\">Every region collected in time.</td></tr>" : rows)
                 </tbody>
               </table>
             </section>

@@ -236,3 +236,38 @@ extension PostgresStore {
         }
     }
 }
+
+extension PostgresStore {
+    package func markCollected(_ stream: DeliveryStream, through seq: Int64, at time: Date) async throws {
+        try await client.withConnection { c in
+            try await c.query(
+                """
+                INSERT INTO collections
+                SELECT id, \(seq), \(time.timeIntervalSince1970) FROM streams
+                WHERE region = \(Int64(stream.region.value)) AND purpose = \(stream.purpose.value)
+                ON CONFLICT (stream) DO UPDATE SET seq = greatest(collections.seq, excluded.seq), at = excluded.at
+                """,
+                logger: self.logger
+            )
+        }
+    }
+
+    package func uncollected(purpose: PurposeID, deliveredBefore before: Date) async throws -> [RegionNumber: Int] {
+        try await client.withConnection { c in
+            var counts: [RegionNumber: Int] = [:]
+            for try await (region, count) in try await c.query(
+                """
+                SELECT s.region, count(*) FROM streams s
+                LEFT JOIN collections c ON c.stream = s.id
+                JOIN deliveries d ON d.stream = s.id AND d.superseded IS NULL AND d.seq > coalesce(c.seq, 0)
+                WHERE s.purpose = \(purpose.value) AND d.line IS NOT NULL AND d.at < \(before.timeIntervalSince1970)
+                GROUP BY s.region
+                """,
+                logger: self.logger
+            ).decode((Int64, Int64).self) {
+                if let number = RegionNumber(Int(region)) { counts[number] = Int(count) }
+            }
+            return counts
+        }
+    }
+}

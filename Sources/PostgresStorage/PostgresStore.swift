@@ -299,6 +299,13 @@ package final class PostgresStore: RecordStore, StoreTampering {
                 "CREATE INDEX IF NOT EXISTS reidentifications_created ON reidentifications (created_at)",
             ]
         ),
+        Migration(
+            6,
+            "collections",
+            [
+                "CREATE TABLE IF NOT EXISTS collections (stream BIGINT PRIMARY KEY, seq BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL)"
+            ]
+        ),
     ]
 
     /// The schema versions applied to this database, in order (the newest this gateway knows is

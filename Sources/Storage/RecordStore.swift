@@ -15,7 +15,9 @@ import VangnetCrypto
 /// The invariants are those of ``SQLiteStore``: a staged batch is invisible until its commit; a
 /// commit makes it the current state of its records, with the delivery index, its receipt and
 /// audit entry, in one transaction, or not at all; one commit per (source, batch id).
-package protocol RecordStore: BatchStore, DeliveryStore, AuditStore, ReidentificationStore, StoreInspection {
+package protocol RecordStore: BatchStore, DeliveryStore, AuditStore, ReidentificationStore, CollectionStore,
+    StoreInspection
+{
     /// Releases the connections; the store is not used afterwards.
     func close() async
 }
@@ -320,6 +322,13 @@ package struct SQLiteRecordStore: RecordStore, StoreTampering {
         audit: @escaping @Sendable (Int) -> AuditEvent
     ) async throws -> Int {
         try await store.forgetIdentities(before: cutoffs, audit: audit)
+    }
+
+    package func markCollected(_ stream: DeliveryStream, through seq: Int64, at time: Date) async throws {
+        try await store.markCollected(stream, through: seq, at: time)
+    }
+    package func uncollected(purpose: PurposeID, deliveredBefore before: Date) async throws -> [RegionNumber: Int] {
+        try await store.uncollected(purpose: purpose, deliveredBefore: before)
     }
 }
 

@@ -297,6 +297,7 @@ package final class SQLiteStore: Sendable {
         migrator.registerMigration("v9 re-identification") { db in
             try db.execute(sql: ReidentificationTables.sqlite)
         }
+        migrator.registerMigration("v10 collections") { db in try db.execute(sql: CollectionTables.sqlite) }
         return migrator
     }
 

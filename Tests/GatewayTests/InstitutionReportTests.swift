@@ -123,6 +123,75 @@ import VangnetCore
         }
     }
 
+    /// A report the region has not pulled within five working days is overdue: counted per region
+    /// (metric, audit `delivery.overdue`), and no longer once the region pulls its changes. On both
+    /// stores.
+    @Test(arguments: ["sqlite", "postgresql"])
+    func aReportNotCollectedInFiveWorkingDaysIsOverdueUntilItIsPulled(store: String) async throws {
+        let database = store == "sqlite" ? nil : try await SharedPostgresTests.database()
+        try await TestGateway.with(database: database) { gw in
+            // Monday 23 November 2026: one report for Utrecht, one for Amsterdam.
+            _ = try await Self.push(
+                gw,
+                [
+                    Self.report(brin: "92MB", municipality: "GM0344"),
+                    Self.report(bsn: "111222333", brin: "93MB", municipality: "GM0363"),
+                ],
+                as: "mbo-amsterdam"
+            )
+            _ = try await EndToEndTests().pullAll(gw, "region-amsterdam", "mbo-niet-toelaatbaar")
+            let monday = TestGateway.now
+            let nextMonday = monday.addingTimeInterval(7 * 86_400)
+            let tuesday = monday.addingTimeInterval(8 * 86_400)
+            #expect(try await gw.gateway.checkCollections(at: monday).isEmpty)
+            // Four working days (24-27 November, 30 November) have not all passed on Monday the 30th.
+            #expect(try await gw.gateway.checkCollections(at: nextMonday).isEmpty)
+            let overdue = try await gw.gateway.checkCollections(at: tuesday)
+            #expect(overdue.map(\.region) == [RegionNumber(19)!], "Amsterdam pulled its report; Utrecht did not")
+            #expect(overdue.first?.records == 1 && overdue.first?.purpose == "mbo-niet-toelaatbaar")
+            let metrics = gw.gateway.metrics.exposition()
+            #expect(metrics.contains(#"vangnet_overdue_records{region="19",purpose="mbo-niet-toelaatbaar"} 1"#))
+            var entries = try await gw.store.auditEvents().filter { $0.action == .deliveryOverdue }
+            #expect(entries.map(\.object) == ["purpose:mbo-niet-toelaatbaar/region:19"])
+            #expect(entries.last?.counts["records"] == 1 && entries.last?.counts["workingDays"] == 5)
+            // The same count again is not audited again.
+            _ = try await gw.gateway.checkCollections(at: tuesday)
+            entries = try await gw.store.auditEvents().filter { $0.action == .deliveryOverdue }
+            #expect(entries.count == 1)
+
+            _ = try await EndToEndTests().pullAll(gw, "region-utrecht", "mbo-niet-toelaatbaar")
+            #expect(try await gw.gateway.checkCollections(at: tuesday).isEmpty)
+            entries = try await gw.store.auditEvents().filter { $0.action == .deliveryOverdue }
+            #expect(entries.count == 2 && entries.last?.counts["records"] == 0, "the region caught up")
+            #expect(
+                gw.gateway.metrics.exposition().contains(
+                    #"vangnet_overdue_records{region="19",purpose="mbo-niet-toelaatbaar"} 0"#
+                )
+            )
+            #expect(try await gw.store.verifyAudit().isIntact)
+        }
+    }
+
+    /// The security officer's review page lists the region that has not collected in time.
+    @Test func theReviewPageShowsWhatARegionDidNotCollectInTime() async throws {
+        try await TestGateway.with { gw in
+            let before = try await gw.using("auditor") { try await $0.get("/review") }
+            #expect(before.body.contains("Every region collected in time."))
+            _ = try await Self.push(gw, [Self.report(brin: "91MB")], as: "mbo-utrecht")
+            // Delivered ten days before the gateway's clock: past five working days.
+            try await gw.store.tamper("UPDATE deliveries SET at = at - 10 * 86400")
+            let page = try await gw.using("auditor") { try await $0.get("/review") }
+            #expect(page.status == 200)
+            #expect(page.body.contains("<h2>Not collected in time</h2>"))
+            #expect(
+                page.body.contains(
+                    #"<tr class="refused"><td>19 Utrecht</td><td>mbo-niet-toelaatbaar</td><td class="num">1</td>"#
+                ),
+                "\(page.body.components(separatedBy: "id=\"overdue\"").last?.prefix(900) ?? "")"
+            )
+        }
+    }
+
     /// An institution pushes its own dataset only.
     @Test func anInstitutionMayNotPushDUOsDataset() async throws {
         try await TestGateway.with { gw in
