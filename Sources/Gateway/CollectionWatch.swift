@@ -24,6 +24,28 @@ package struct OverdueCollection: Sendable, Equatable {
 /// (`delivery.overdue`), so that the security officer sees a region that does not act.
 final class CollectionWatch: Sendable {
     private let audited = Mutex<[DeliveryStream: Int]>([:])
+    /// Positions pulls reached and not yet written: a pull writes nothing, so it never waits for
+    /// the store's writer; the next count writes them first. Lost in a crash, a position only
+    /// makes a report count as overdue until the region's next pull.
+    private let pending = Mutex<[DeliveryStream: (seq: Int64, at: Date)]>([:])
+
+    /// Notes that `stream`'s region collected everything through `seq`.
+    func collected(_ stream: DeliveryStream, through seq: Int64, at time: Date) {
+        pending.withLock { pending in
+            if (pending[stream]?.seq ?? .min) < seq { pending[stream] = (seq, time) }
+        }
+    }
+
+    /// Writes the positions noted since the last flush.
+    func flush(to store: any RecordStore) async throws {
+        let taken = pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        for (stream, position) in taken {
+            try await store.markCollected(stream, through: position.seq, at: position.at)
+        }
+    }
 
     /// The cutoff for `workingDays` on the day in the Netherlands of `now`.
     static func dueBefore(workingDays: Int, now: Date) -> Date {
@@ -58,6 +80,7 @@ final class CollectionWatch: Sendable {
         actor: OIN,
         now: Date
     ) async throws -> [OverdueCollection] {
+        try await flush(to: store)
         let overdue = try await Self.overdue(store: store, policy: policy, now: now)
         var counts: [DeliveryStream: (Int, Int)] = [:]
         for o in overdue { counts[DeliveryStream(region: o.region, purpose: o.purpose)] = (o.records, o.workingDays) }

@@ -123,6 +123,7 @@ package struct DeliveryPipeline: Sendable {
     let maxPageSize: Int
     let metrics: GatewayMetrics
     let keeper: DeliveryKeeper
+    let collections: CollectionWatch
 
     /// A page of `view` for `purpose` from `cursor` (`nil`: from the start), or the refusal
     /// (already audited).
@@ -263,7 +264,8 @@ package struct DeliveryPipeline: Sendable {
         // What the region is expected to collect promptly: it has now collected everything up to
         // where its next changes pull starts.
         if scope.purpose.collectWithinWorkingDays != nil, case .changes(let through) = next {
-            try await store.markCollected(stream, through: through, at: now)
+            // Kept in memory, written before the next count: no write transaction on a pull.
+            collections.collected(stream, through: through, at: now)
         }
         let columns = scope.datasets.flatMap(scope.deliveredFields).reduce(into: [String]()) {
             if !$0.contains($1) { $0.append($1) }

@@ -105,6 +105,7 @@ extension Gateway {
             let query = request.uri.queryParameters
             let filter = try Self.auditFilter(query)
             let before = try Self.integer(query, "before")
+            try await collections.flush(to: store)
             let page = ReviewPage(
                 gatewayOIN: configuration.gateway.oin,
                 policy: policy,

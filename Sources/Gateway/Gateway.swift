@@ -113,7 +113,8 @@ package struct Gateway: Sendable {
             clock: clock,
             maxPageSize: configuration.gateway.limits.maxPageSize,
             metrics: metrics,
-            keeper: keeper
+            keeper: keeper,
+            collections: collections
         )
     }
 
