@@ -228,7 +228,7 @@ struct DemoRun {
                 "\(name) pulled \(purpose): \(lines.count - uwvLines.count) DUO + \(uwvLines.count) UWV records about \(duoPseudonyms.count) young people\(linkage)"
             )
         }
-        try await nextMonth(
+        let newcomers = try await nextMonth(
             url: url,
             certs: certs,
             duo: duo,
@@ -239,7 +239,8 @@ struct DemoRun {
             push: push
         )
         try await institutionReports(url: url, certs: certs, in: utrecht, synth: &synth, push: push)
-        try await reidentify(url: url, certs: certs, keys: keys, people: people)
+        // The people Utrecht may ask about: those of either month's picture.
+        try await reidentify(url: url, certs: certs, keys: keys, people: people + newcomers)
         try await verifyAsAuditor(url: url, certs: certs)
         return rows
     }
@@ -404,7 +405,7 @@ struct DemoRun {
         copy: [String: String],
         cursor: String?,
         push: (String, OIN, DatasetID, [String], BatchMode, String) async throws -> Void
-    ) async throws {
+    ) async throws -> [SyntheticRecords.Person] {
         guard let cursor else { throw CommandFailure("Utrecht has no cursor for vsv-opvolging") }
         print("\nA month later:")
         var next = duo
@@ -421,9 +422,8 @@ struct DemoRun {
             )
         }
         next.removeFirst(3)
-        next += synth.people(3, in: ["GM0344"].compactMap { MunicipalityCode($0) }).map {
-            synth.duoLine(for: $0, earlyLeaver: true)
-        }
+        let newcomers = synth.people(3, in: ["GM0344"].compactMap { MunicipalityCode($0) })
+        next += newcomers.map { synth.duoLine(for: $0, earlyLeaver: true) }
         try await push(
             "duo",
             DevelopmentSetup.duo,
@@ -461,6 +461,7 @@ struct DemoRun {
             }
             step("Utrecht's copy with the changes applied equals its current picture: \(now.count) records")
         }
+        return newcomers
     }
 
     /// The lines of an NDJSON page: identifier, change (if any), and the record without it (sorted keys).
