@@ -9,7 +9,6 @@ import VangnetCore
 package struct DeliveryScope: Sendable {
     package let purpose: PolicyDocument.Purpose
     package let region: RegionNumber
-    let schemas: [DatasetID: DatasetSchema]
 
     /// The day ages and months are counted to, for a pull made on `today`.
     package func referenceDate(on today: CalendarDate) -> CalendarDate { purpose.referenceDay.date(on: today) }
@@ -38,12 +37,15 @@ package struct DeliveryScope: Sendable {
     /// The datasets the purpose delivers, in id order.
     package var datasets: [DatasetID] { purpose.fields.keys.map { DatasetID($0) }.sorted() }
 
-    /// The fields of `dataset` this purpose delivers, in a stable order; empty if none.
-    package func deliveredFields(of dataset: DatasetID) -> [String] { purpose.fields[dataset.value] ?? [] }
+    /// Every field of `dataset` this purpose delivers of some version, in a stable order; empty
+    /// if none.
+    package func deliveredFields(of dataset: DatasetID) -> [String] { purpose.allFields(of: dataset) }
 
-    /// The record reduced to the purpose's fields: nothing else leaves the gateway.
+    /// The record reduced to the purpose's fields for the version it follows: nothing else
+    /// leaves the gateway.
     package func project(_ fields: [String: FieldValue], of dataset: DatasetID) -> [(name: String, value: FieldValue?)]
     {
-        deliveredFields(of: dataset).map { ($0, fields[$0]) }
+        let names = purpose.fields(of: dataset, version: DatasetSchema.version(of: fields)) ?? []
+        return names.map { ($0, fields[$0]) }
     }
 }

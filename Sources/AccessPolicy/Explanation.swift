@@ -18,9 +18,12 @@ package struct Explanation: Sendable, Codable, Equatable {
         package let reason: String
     }
 
-    /// One dataset: which of its records are delivered, which fields of them, and what is withheld.
+    /// One version of a dataset: which of its records are delivered, which fields of them, and
+    /// what is withheld.
     package struct DatasetView: Sendable, Codable, Equatable {
         package let dataset: DatasetID
+        /// The version of the dataset (records keep the version they came with).
+        package let version: Int
         /// Which records, in words.
         package let records: String
         /// Conditions each delivered record meets (records that fail one are withheld).
@@ -67,12 +70,15 @@ extension Policy {
         }
         let bsnReason =
             "the BSN never leaves the gateway: each record carries a pseudonym for (region, purpose, key epoch) instead"
-        let datasets = schemas.keys.sorted().map { dataset -> Explanation.DatasetView in
-            let schema = schemas[dataset]!
-            guard let purpose, let delivered = purpose.fields[dataset.value], denial == nil, let region else {
+        let datasets = catalog.all.map { schema -> Explanation.DatasetView in
+            let dataset = schema.id
+            guard let purpose, let delivered = purpose.fields(of: dataset, version: schema.version), denial == nil,
+                let region
+            else {
                 let why = denial?.reason ?? "\(id) does not use \(dataset)"
                 return .init(
                     dataset: dataset,
+                    version: schema.version,
                     records: "none: \(why)",
                     conditions: [],
                     delivered: [],
@@ -99,6 +105,7 @@ extension Policy {
             }
             return .init(
                 dataset: dataset,
+                version: schema.version,
                 records: records,
                 conditions: conditions,
                 delivered: delivered,
@@ -152,7 +159,7 @@ extension Explanation {
         }
         for view in datasets {
             out.append("")
-            out.append("\(view.dataset): \(view.records)")
+            out.append("\(view.dataset) v\(view.version): \(view.records)")
             if !view.conditions.isEmpty {
                 out.append("  only records where (others are withheld):")
                 out += view.conditions.map { "    - \($0)" }

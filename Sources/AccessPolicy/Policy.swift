@@ -18,16 +18,16 @@ package struct Policy: Sendable {
     let routing: [MunicipalityCode: RegionNumber]
     let purposes: [PurposeID: PolicyDocument.Purpose]
     let grants: [OIN: Set<PurposeID>]
-    let schemas: [DatasetID: DatasetSchema]
+    let catalog: DatasetCatalog
 
-    /// Checks the document against the reference data and the dataset schemas.
+    /// Checks the document against the reference data and every version of the datasets held.
     /// - Throws: ``PolicyError`` listing every problem found, each with its place in the document.
     package init(
         document: PolicyDocument,
         reference: ReferenceData = .embedded,
-        schemas: [DatasetID: DatasetSchema] = DatasetSchema.defaults
+        datasets catalog: DatasetCatalog = .shipped
     ) throws {
-        var check = PolicyChecker(document: document, reference: reference, schemas: schemas)
+        var check = PolicyChecker(document: document, reference: reference, catalog: catalog)
         check.run()
         guard check.errors.isEmpty else { throw PolicyError(problems: check.errors + check.warnings) }
         self.document = document
@@ -42,7 +42,7 @@ package struct Policy: Sendable {
         self.routing = check.routing
         self.purposes = check.purposes
         self.grants = check.grants
-        self.schemas = schemas
+        self.catalog = catalog
     }
 
     /// The caller behind a verified certificate's OIN, narrowed to its role, or a denial.
@@ -62,27 +62,29 @@ package struct Policy: Sendable {
     /// The purpose with this id.
     package func purpose(_ id: PurposeID) -> PolicyDocument.Purpose? { purposes[id] }
 
-    /// The schema of a dataset the gateway knows.
-    package func schema(_ id: DatasetID) -> DatasetSchema? { schemas[id] }
+    /// The latest version of a dataset the gateway knows.
+    package func schema(_ id: DatasetID) -> DatasetSchema? { catalog.latest(id) }
 
-    /// The datasets the gateway knows, by id.
-    package var datasets: [DatasetSchema] { schemas.values.sorted { $0.id < $1.id } }
+    /// The datasets the gateway knows: every version it holds, by id and then version.
+    package var datasets: [DatasetSchema] { catalog.all }
 
-    /// Whether `source` may push `dataset`, signed by the key with `keyID`.
+    /// Whether `source` may push `dataset`, signed by the key with `keyID`; a permit gives the key
+    /// and every version of the dataset held (the batch names the one it follows).
     package func mayPush(
         source: Caller.Source,
         dataset: DatasetID,
         keyID: String
-    ) -> AccessDecision<(SigningPublicKey, DatasetSchema)> {
-        guard source.datasets.contains(dataset), let schema = schemas[dataset] else {
+    ) -> AccessDecision<(SigningPublicKey, [DatasetSchema])> {
+        let versions = catalog.versions(of: dataset)
+        guard source.datasets.contains(dataset), !versions.isEmpty else {
             // The dataset id comes from the envelope: named only if it is one the gateway knows.
-            let named = schemas[dataset] != nil ? "dataset \(dataset)" : "this dataset (unknown to the gateway)"
+            let named = !versions.isEmpty ? "dataset \(dataset)" : "this dataset (unknown to the gateway)"
             return .deny(Denial(.datasetNotAllowed, "\(source.name) may not push \(named)"))
         }
         guard let key = source.signingKeys.first(where: { $0.keyID == keyID }) else {
             return .deny(Denial(.unknownSigningKey, "signing key \(keyID) is not registered for \(source.name)"))
         }
-        return .permit((key, schema))
+        return .permit((key, versions))
     }
 
     /// Whether `consumer` may pull `purpose`; a permit says what it receives.
@@ -91,7 +93,7 @@ package struct Policy: Sendable {
         guard grants[consumer.oin]?.contains(id) == true else {
             return .deny(Denial(.noGrant, "\(consumer.name) holds no grant for purpose \(id)"))
         }
-        return .permit(DeliveryScope(purpose: purpose, region: consumer.region, schemas: schemas))
+        return .permit(DeliveryScope(purpose: purpose, region: consumer.region))
     }
 
     /// Whether `consumer` may ask to re-identify people of its region's population for `purpose`
@@ -167,7 +169,7 @@ package struct Policy: Sendable {
     /// dataset none delivers (any more), every record's.
     package func identityCutoffs(now: Date) -> [DatasetID: Date] {
         var cutoffs: [DatasetID: Date] = [:]
-        for dataset in schemas.keys { cutoffs[dataset] = .distantFuture }
+        for dataset in catalog.ids { cutoffs[dataset] = .distantFuture }
         for dataset in reidentifyingDatasets {
             let days =
                 purposes.values.filter { $0.reidentification != nil && $0.fields[dataset.value] != nil }
@@ -182,7 +184,7 @@ package struct Policy: Sendable {
     /// is kept for no purpose, so not at all).
     package func retentionCutoffs(now: Date) -> [DatasetID: Date] {
         var cutoffs: [DatasetID: Date] = [:]
-        for dataset in schemas.keys {
+        for dataset in catalog.ids {
             let days = purposes.values.filter { $0.fields[dataset.value] != nil }.map(\.retentionDays).max() ?? 0
             cutoffs[dataset] = now.addingTimeInterval(-Double(days) * 86_400)
         }

@@ -8,7 +8,7 @@ import VangnetCrypto
 struct PolicyChecker {
     let document: PolicyDocument
     let reference: ReferenceData
-    let schemas: [DatasetID: DatasetSchema]
+    let catalog: DatasetCatalog
 
     private(set) var errors: [PolicyProblem] = []
     private(set) var warnings: [PolicyProblem] = []
@@ -21,10 +21,10 @@ struct PolicyChecker {
     private var contactRegion: [OIN: RegionNumber] = [:]
     private var institutionOf: [String: OIN] = [:]
 
-    init(document: PolicyDocument, reference: ReferenceData, schemas: [DatasetID: DatasetSchema]) {
+    init(document: PolicyDocument, reference: ReferenceData, catalog: DatasetCatalog) {
         self.document = document
         self.reference = reference
-        self.schemas = schemas
+        self.catalog = catalog
     }
 
     mutating func error(_ path: JSONPath, _ message: String) {
@@ -39,6 +39,16 @@ struct PolicyChecker {
         checkOrganisations()
         checkPurposes()
         checkGrants()
+        // A check made against every version of a dataset finds a problem of the document once per version.
+        var seen = Set<String>()
+        errors = errors.filter { seen.insert("\($0.path) \($0.message)").inserted }
+        warnings = warnings.filter { seen.insert("\($0.path) \($0.message)").inserted }
+    }
+
+    /// The dataset as a message names it: `duo.onderwijsdeelname`, or with its version
+    /// (`version 2 of duo.onderwijsdeelname`) when the gateway holds several.
+    func name(_ schema: DatasetSchema) -> String {
+        catalog.versions(of: schema.id).count > 1 ? "version \(schema.version) of \(schema.id)" : "\(schema.id)"
     }
 
     // MARK: Institutions
@@ -46,7 +56,7 @@ struct PolicyChecker {
     /// The institution numbers of source `org`: BRIN codes, each bound to one institution, and
     /// present exactly when the source may push a dataset whose records name their institution.
     mutating func checkInstitution(_ org: PolicyDocument.Organisation, at: JSONPath) {
-        let reporting = (org.datasets ?? []).filter { schemas[$0]?.institutionField != nil }
+        let reporting = (org.datasets ?? []).filter { catalog.latest($0)?.institutionField != nil }
         let numbers = org.brin ?? []
         for (b, number) in numbers.enumerated() {
             if !RecordValidator.matches(code: number, format: "99AA") {
@@ -64,7 +74,7 @@ struct PolicyChecker {
         if let dataset = reporting.first, numbers.isEmpty {
             error(
                 at,
-                "\(dataset) names the reporting institution (\(schemas[dataset]!.institutionField!)): a source of it needs its BRIN numbers under brin"
+                "\(dataset) names the reporting institution (\(catalog.latest(dataset)!.institutionField!)): a source of it needs its BRIN numbers under brin"
             )
         }
         if reporting.isEmpty, org.brin != nil {
@@ -171,7 +181,7 @@ struct PolicyChecker {
             case .source:
                 let datasets = org.datasets ?? []
                 if datasets.isEmpty { error(at, "a source needs at least one dataset") }
-                for (d, dataset) in datasets.enumerated() where schemas[dataset] == nil {
+                for (d, dataset) in datasets.enumerated() where catalog.latest(dataset) == nil {
                     error(at / "datasets" / d, "unknown dataset \(dataset) (known: \(knownDatasets))")
                 }
                 var keys: [SigningPublicKey] = []
@@ -212,7 +222,7 @@ struct PolicyChecker {
         }
     }
 
-    var knownDatasets: String { schemas.keys.sorted().map(\.value).joined(separator: ", ") }
+    var knownDatasets: String { catalog.ids.map(\.value).joined(separator: ", ") }
 
     // MARK: Purposes
 
@@ -230,7 +240,8 @@ struct PolicyChecker {
             if let days = purpose.collectWithinWorkingDays, !(1...60).contains(days) {
                 error(at / "collectWithinWorkingDays", "must be 1 to 60 working days")
             }
-            guard let population = schemas[purpose.populationDataset] else {
+            let population = catalog.versions(of: purpose.populationDataset)
+            if population.isEmpty {
                 error(
                     at / "populationDataset",
                     "unknown dataset \(purpose.populationDataset) (known: \(knownDatasets))"
@@ -246,27 +257,46 @@ struct PolicyChecker {
                     "a population needs at least one condition (everyone in a region is never a purpose)"
                 )
             }
+            // Records of every version held are in the store: a condition holds for each.
             for (c, condition) in purpose.population.enumerated() {
-                check(condition, against: population, at: at / "population" / c)
+                for schema in population { check(condition, against: schema, at: at / "population" / c) }
             }
             for (dataset, fields) in purpose.fields.sorted(by: { $0.key < $1.key }) {
                 let place = at / "fields" / dataset
-                guard let schema = schemas[DatasetID(dataset)] else {
+                let versions = catalog.versions(of: DatasetID(dataset))
+                guard !versions.isEmpty else {
                     error(place, "unknown dataset \(dataset) (known: \(knownDatasets))")
                     continue
                 }
-                if fields.isEmpty { error(place, "lists no fields: leave the dataset out instead") }
-                var seen = Set<String>()
-                for (f, field) in fields.enumerated() {
-                    if field == schema.bsnField {
-                        error(place / f, "the BSN is never delivered")
-                    } else if schema.field(named: field) == nil {
-                        error(
-                            place / f,
-                            "unknown field \(field) in \(dataset) (known: \(schema.deliverableFieldNames.joined(separator: ", ")))"
-                        )
+                let named = purpose.fieldsByVersion[dataset] ?? [:]
+                // `fields` covers every version that fieldsByVersion does not name.
+                for schema in versions where named[String(schema.version)] == nil {
+                    check(fields: fields, of: schema, at: place, versionNamed: false)
+                }
+            }
+            for (dataset, versions) in purpose.fieldsByVersion.sorted(by: { $0.key < $1.key }) {
+                let place = at / "fieldsByVersion" / dataset
+                guard purpose.fields[dataset] != nil else {
+                    error(
+                        place,
+                        "\(dataset) is not under fields: a purpose delivers a dataset by fields, and fieldsByVersion says where a version differs"
+                    )
+                    continue
+                }
+                for (version, fields) in versions.sorted(by: { $0.key < $1.key }) {
+                    guard let number = Int(version), number >= 1, String(number) == version else {
+                        error(place / version, "\(version) is not a version number (1, 2, ...)")
+                        continue
                     }
-                    if !seen.insert(field).inserted { error(place / f, "\(field) is listed twice") }
+                    guard let schema = catalog.schema(DatasetID(dataset), version: number) else {
+                        // Records of a version no longer held may still be stored; no file checks these names.
+                        warning(
+                            place / version,
+                            "the gateway holds no version \(number) of \(dataset): these fields apply to its records already stored, and are not checked"
+                        )
+                        continue
+                    }
+                    check(fields: fields, of: schema, at: place / version, versionNamed: true)
                 }
             }
             if let controls = purpose.reidentification {
@@ -274,15 +304,42 @@ struct PolicyChecker {
             }
             for (dataset, conditions) in purpose.conditions.sorted(by: { $0.key < $1.key }) {
                 let place = at / "conditions" / dataset
-                guard let schema = schemas[DatasetID(dataset)] else {
+                let versions = catalog.versions(of: DatasetID(dataset))
+                guard !versions.isEmpty else {
                     error(place, "unknown dataset \(dataset) (known: \(knownDatasets))")
                     continue
                 }
                 if purpose.fields[dataset] == nil {
                     error(place, "conditions on \(dataset), which the purpose does not deliver")
                 }
-                for (c, condition) in conditions.enumerated() { check(condition, against: schema, at: place / c) }
+                for (c, condition) in conditions.enumerated() {
+                    for schema in versions { check(condition, against: schema, at: place / c) }
+                }
             }
+        }
+    }
+
+    /// The fields a purpose delivers of one version of a dataset: fields of that version, never
+    /// the BSN, none twice. `versionNamed`: the list is the version's own (under fieldsByVersion),
+    /// not `fields` applied to it.
+    mutating func check(fields: [String], of schema: DatasetSchema, at place: JSONPath, versionNamed: Bool) {
+        if fields.isEmpty { error(place, "lists no fields: leave the dataset out instead") }
+        var seen = Set<String>()
+        for (f, field) in fields.enumerated() {
+            if field == schema.bsnField {
+                error(place / f, "the BSN is never delivered")
+            } else if schema.field(named: field) == nil {
+                let known = "(known: \(schema.deliverableFieldNames.joined(separator: ", ")))"
+                if versionNamed || catalog.versions(of: schema.id).count == 1 {
+                    error(place / f, "unknown field \(field) in \(name(schema)) \(known)")
+                } else {
+                    error(
+                        place / f,
+                        "\(name(schema)) has no field \(field) \(known): name the fields of version \(schema.version) under fieldsByVersion"
+                    )
+                }
+            }
+            if !seen.insert(field).inserted { error(place / f, "\(field) is listed twice") }
         }
     }
 
@@ -342,7 +399,7 @@ struct PolicyChecker {
         }
         let name = condition.fieldNames[0]
         guard let spec = schema.field(named: name) else {
-            error(place / "field", "unknown field \(name) in \(schema.id)")
+            error(place / "field", "unknown field \(name) in \(self.name(schema))")
             return
         }
         if spec.type == .bsn {

@@ -2,7 +2,7 @@ import Foundation
 import VangnetCore
 
 /// The access policy as a security officer writes and reads it (the `policy` part of the
-/// configuration file). Decoded as-is; ``Policy/init(document:reference:schemas:)`` checks it.
+/// configuration file). Decoded as-is; ``Policy/init(document:reference:datasets:)`` checks it.
 package struct PolicyDocument: Sendable, Codable, Equatable {
     /// The RMC / Doorstroompunt regions: their member municipalities (this routes records) and
     /// their contactgemeente, the consumer that receives the region's data.
@@ -99,8 +99,14 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
         package var population: [RowCondition]
         /// The day ages and months in conditions are counted to.
         package var referenceDay: ReferenceDay
-        /// Per dataset, the fields a region receives.
+        /// Per dataset, the fields a region receives: of records of every version of the dataset,
+        /// except a version ``fieldsByVersion`` names.
         package var fields: [String: [String]]
+        /// Per dataset (one that ``fields`` names) and version (`"2"`), the fields a region
+        /// receives of records of that version, where they differ from ``fields``: a new version
+        /// adds a field the purpose needs, or drops one it delivered. Empty when every version
+        /// delivers ``fields``.
+        package var fieldsByVersion: [String: [String: [String]]]
         /// Per dataset, further conditions a record must meet to be delivered (for example only
         /// UWV months of the last year).
         package var conditions: [String: [RowCondition]]
@@ -121,6 +127,7 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             population: [RowCondition],
             referenceDay: ReferenceDay = .today,
             fields: [String: [String]],
+            fieldsByVersion: [String: [String: [String]]] = [:],
             conditions: [String: [RowCondition]] = [:],
             retentionDays: Int,
             reidentification: Reidentification? = nil,
@@ -132,6 +139,7 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             self.population = population
             self.referenceDay = referenceDay
             self.fields = fields
+            self.fieldsByVersion = fieldsByVersion
             self.conditions = conditions
             self.retentionDays = retentionDays
             self.reidentification = reidentification
@@ -146,6 +154,8 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             population = try c.decode([RowCondition].self, forKey: .population)
             referenceDay = try c.decodeIfPresent(ReferenceDay.self, forKey: .referenceDay) ?? .today
             fields = try c.decode([String: [String]].self, forKey: .fields)
+            fieldsByVersion =
+                try c.decodeIfPresent([String: [String: [String]]].self, forKey: .fieldsByVersion) ?? [:]
             conditions = try c.decodeIfPresent([String: [RowCondition]].self, forKey: .conditions) ?? [:]
             retentionDays = try c.decode(Int.self, forKey: .retentionDays)
             if (try? c.decodeIfPresent(Bool.self, forKey: .reidentification)) != nil {
@@ -172,6 +182,8 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
             try c.encode(population, forKey: .population)
             try c.encode(referenceDay, forKey: .referenceDay)
             try c.encode(fields, forKey: .fields)
+            // Absent when empty, so that policies without it keep their fingerprint.
+            if !fieldsByVersion.isEmpty { try c.encode(fieldsByVersion, forKey: .fieldsByVersion) }
             try c.encode(conditions, forKey: .conditions)
             try c.encode(retentionDays, forKey: .retentionDays)
             // `false` when not allowed, as the document has always said it.
@@ -186,7 +198,23 @@ package struct PolicyDocument: Sendable, Codable, Equatable {
 
         private enum CodingKeys: String, CodingKey {
             case id, legalBasis, populationDataset, population, referenceDay, fields, conditions, retentionDays
-            case reidentification, collectWithinWorkingDays
+            case reidentification, collectWithinWorkingDays, fieldsByVersion
+        }
+
+        /// The fields of `dataset` a region receives of a record of `version`; `nil` if the
+        /// purpose delivers nothing of the dataset.
+        package func fields(of dataset: DatasetID, version: Int) -> [String]? {
+            fieldsByVersion[dataset.value]?[String(version)] ?? fields[dataset.value]
+        }
+
+        /// Every field of `dataset` the purpose delivers of some version, in the order first
+        /// named (``fields``, then each version of ``fieldsByVersion`` in version order): the
+        /// columns of a CSV page.
+        package func allFields(of dataset: DatasetID) -> [String] {
+            let versions = (fieldsByVersion[dataset.value] ?? [:]).sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }
+            return ([fields[dataset.value] ?? []] + versions.map(\.value)).joined().reduce(into: []) {
+                if !$0.contains($1) { $0.append($1) }
+            }
         }
 
         /// The conditions a record of `dataset` must meet besides population membership.

@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Records
 import Storage
 import VangnetCore
 
@@ -147,15 +148,33 @@ extension Gateway {
                 let schema: String
             }
             struct Datasets: Encodable { let datasets: [Dataset] }
+            // Every version held, oldest first: a source may push any of them.
             let datasets = self.policy.datasets.map {
-                Dataset(id: $0.id, version: $0.version, schema: "/v1/datasets/\($0.id.value)/schema")
+                Dataset(
+                    id: $0.id,
+                    version: $0.version,
+                    schema: "/v1/datasets/\($0.id.value)/schema?version=\($0.version)"
+                )
             }
             return try self.json(Datasets(datasets: datasets), status: .ok)
         }
-        known.get("/v1/datasets/:dataset/schema") { _, context in
+        known.get("/v1/datasets/:dataset/schema") { request, context in
             let id = DatasetID(context.parameters.get("dataset") ?? "")
-            guard let schema = self.policy.schema(id) else {
-                throw GatewayRefusal(.notFound, "the gateway has no dataset of that name (GET /v1/datasets lists them)")
+            let policy = self.policy
+            let schema: DatasetSchema?
+            switch request.uri.queryParameters.get("version") {
+            case nil: schema = policy.schema(id)
+            case let text?:
+                guard let version = Int(text), version >= 1 else {
+                    throw GatewayRefusal(.invalidQuery, "version is a dataset version number (1, 2, ...)")
+                }
+                schema = policy.datasets.first { $0.id == id && $0.version == version }
+            }
+            guard let schema else {
+                throw GatewayRefusal(
+                    .notFound,
+                    "the gateway has no dataset or version of that name (GET /v1/datasets lists them)"
+                )
             }
             let text = schema.jsonSchema(reference: self.ingest.reference).rendered()
             return Response(

@@ -135,8 +135,8 @@ package struct Gateway: Sendable {
     /// The policy and pseudonymiser a configuration asks for, checked.
     static func activate(_ configuration: GatewayConfiguration, keys: GatewayKeys) throws -> ActivePolicy {
         let policy: Policy
-        let schemas = try configuration.loadDatasets()
-        do { policy = try Policy(document: configuration.policy, schemas: schemas) } catch let error as PolicyError {
+        let datasets = try configuration.loadDatasets()
+        do { policy = try Policy(document: configuration.policy, datasets: datasets) } catch let error as PolicyError {
             throw ConfigurationError(
                 "the policy has \(error.errors.count) problem(s) (vangnet policy check shows them all):\n"
                     + configuration.describe(error.errors).joined(separator: "\n")

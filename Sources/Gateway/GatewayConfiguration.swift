@@ -327,11 +327,12 @@ package struct GatewayConfiguration: Sendable, Codable {
     }
 
     /// The datasets this configuration names, read and checked: every definition file of
-    /// `datasets`, or the shipped datasets if it names none.
+    /// `datasets` (several versions of one dataset among them), or the shipped datasets if it
+    /// names none.
     /// - Throws: ``ConfigurationError`` listing every problem of every file, each with its line.
-    package func loadDatasets() throws -> [DatasetID: DatasetSchema] {
-        guard let datasets else { return DatasetSchema.defaults }
-        var schemas: [DatasetID: DatasetSchema] = [:]
+    package func loadDatasets() throws -> DatasetCatalog {
+        guard let datasets else { return .shipped }
+        var schemas: [DatasetSchema] = []
         var problems: [String] = []
         let bytes = file.flatMap { try? Data(contentsOf: $0) }.map(Array.init) ?? []
         func place(_ index: Int) -> String {
@@ -350,20 +351,23 @@ package struct GatewayConfiguration: Sendable, Codable {
                 problems += error.lines
                 continue
             }
-            if let earlier = schemas[schema.id] {
-                problems.append(
-                    "\(place(index)): defines \(schema.id) again (version \(earlier.version) is defined already); this gateway holds one version of a dataset"
-                )
+            if schemas.contains(where: { $0.id == schema.id && $0.version == schema.version }) {
+                problems.append("\(place(index)): defines \(schema.id) version \(schema.version) again")
                 continue
             }
-            schemas[schema.id] = schema
+            schemas.append(schema)
         }
-        guard problems.isEmpty else {
+        var catalog: DatasetCatalog?
+        do { catalog = try DatasetCatalog(schemas) } catch {
+            let at = file?.path ?? "configuration"
+            problems += error.problems.map { "\(at): error: datasets: \($0)" }
+        }
+        guard let catalog, problems.isEmpty else {
             throw ConfigurationError(
                 "the datasets have \(problems.count) problem(s):\n" + problems.joined(separator: "\n")
             )
         }
-        return schemas
+        return catalog
     }
 
     /// The policy's problems (errors first, then warnings), each placed in this file as

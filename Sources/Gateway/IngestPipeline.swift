@@ -239,15 +239,16 @@ package struct IngestPipeline: Sendable {
             )
         }
         let key: SigningPublicKey
-        let schema: DatasetSchema
+        let versions: [DatasetSchema]
         switch policy.mayPush(source: caller, dataset: header.dataset, keyID: header.signingKeyId) {
         case .deny(let denial): throw GatewayRefusal(denial)
-        case .permit(let permit): (key, schema) = permit
+        case .permit(let permit): (key, versions) = permit
         }
-        guard header.schemaVersion == schema.version else {
+        guard let schema = versions.first(where: { $0.version == header.schemaVersion }) else {
+            let held = versions.map { String($0.version) }.joined(separator: ", ")
             throw GatewayRefusal(
                 .unsupportedSchemaVersion,
-                "\(schema.id) is at version \(schema.version), the batch uses \(header.schemaVersion)"
+                "the gateway holds \(header.dataset) at version \(held); the batch uses \(header.schemaVersion)"
             )
         }
         let skew = abs(header.createdAt.timeIntervalSince(clock.now()))

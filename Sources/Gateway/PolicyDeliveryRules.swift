@@ -31,12 +31,19 @@ package struct PolicyDeliveryRules: DeliveryRules {
             let dataset: DatasetID
             /// `nil`: the purpose reads the dataset (its population) but delivers none of it.
             let fields: [String]?
+            /// The versions whose records deliver other fields than ``fields``.
+            let fieldsByVersion: [Int: [String]]
             let isPopulation: Bool
             /// What a record must meet to be delivered, besides population membership.
             let conditions: [RowCondition]
             /// Every condition whose answer can change with the reference date (population ones
             /// included for the population dataset).
             let dated: [RowCondition]
+
+            /// The fields delivered of a record with these stored fields, for the version it follows.
+            func delivered(of record: [String: FieldValue]) -> [String]? {
+                fieldsByVersion.isEmpty ? fields : fieldsByVersion[DatasetSchema.version(of: record)] ?? fields
+            }
         }
 
         init(_ purpose: PolicyDocument.Purpose) {
@@ -50,6 +57,11 @@ package struct PolicyDeliveryRules: DeliveryRules {
                 return DatasetPlan(
                     dataset: dataset,
                     fields: purpose.fields[name],
+                    fieldsByVersion: Dictionary(
+                        uniqueKeysWithValues: (purpose.fieldsByVersion[name] ?? [:]).compactMap { version, fields in
+                            Int(version).map { ($0, fields) }
+                        }
+                    ),
                     isPopulation: isPopulation,
                     conditions: conditions,
                     dated: isPopulation ? purpose.population + conditions : conditions
@@ -124,7 +136,7 @@ package struct PolicyDeliveryRules: DeliveryRules {
                 // One pseudonym per key epoch (a person's records share one, unless keys rotated between them).
                 var pseudonyms: [(epoch: UInt32, pseudonym: DeliveryPseudonym?)] = []
                 for (record, datasetPlan, placed) in kept {
-                    guard let fields = datasetPlan.fields else { continue }
+                    guard let fields = datasetPlan.delivered(of: record.fields) else { continue }
                     if datasetPlan.isPopulation {
                         guard record.region == region, placed else { continue }
                     }

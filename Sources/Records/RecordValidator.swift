@@ -19,6 +19,9 @@ package struct RecordValidator: Sendable {
     private let ruleSlots: [(field: Int, earlier: Int?)]
     /// The position of the schema's institution field, and the values the sender may give it.
     private let institution: (position: Int, allowed: [[UInt8]])?
+    /// What every stored object starts with: `{`, and for version 2 and later the version the
+    /// record follows (``DatasetSchema/versionMember``).
+    private let storedStart: [UInt8]
 
     /// - Parameters:
     ///   - createdOn: the day in the Netherlands of the batch's `createdAt`; without it, no date is
@@ -34,6 +37,9 @@ package struct RecordValidator: Sendable {
         institutions: [String]? = nil
     ) {
         self.schema = schema
+        self.storedStart = Array(
+            (schema.version > 1 ? "{\"\(DatasetSchema.versionMember)\":\(schema.version)" : "{").utf8
+        )
         if let field = schema.institutionField, let institutions {
             institution = (schema.fields.firstIndex { $0.name == field }!, institutions.map { Array($0.utf8) })
         } else {
@@ -100,8 +106,8 @@ package struct RecordValidator: Sendable {
         var bsn: BSN?
         var municipality: MunicipalityCode?
         var present: UInt64 = 0  // bit k: field k was given (a schema has at most 64 fields)
-        var stored: [UInt8] = [0x7B]
-        stored.reserveCapacity(bytes.count)
+        var stored = storedStart
+        stored.reserveCapacity(bytes.count + storedStart.count)
         var next = 0  // keys usually come in schema order: look there first
         var withdrawn = false
         var keyValues = [Range<Int>](repeating: 0..<0, count: schema.keyPositions.count)

@@ -12,7 +12,8 @@ package struct JSONPath: Sendable, Hashable, CustomStringConvertible {
     package static func / (path: JSONPath, key: String) -> JSONPath { JSONPath(path.components + [.key(key)]) }
     package static func / (path: JSONPath, index: Int) -> JSONPath { JSONPath(path.components + [.index(index)]) }
 
-    /// `purposes[0].fields["uwv.inkomstenverhoudingen"][2]`: keys that are not plain words in brackets.
+    /// `purposes[0].fields["uwv.inkomstenverhoudingen"][2]`: keys that are not plain words (a
+    /// letter or `_`, then letters, digits and `_`) in brackets, so `fieldsByVersion["2"]` is a key.
     package var description: String {
         var text = ""
         for component in components {
@@ -20,7 +21,7 @@ package struct JSONPath: Sendable, Hashable, CustomStringConvertible {
             case .index(let i):
                 text += "[\(i)]"
             case .key(let k)
-            where !k.isEmpty
+            where !k.isEmpty && !(0x30...0x39).contains(k.utf8.first!)
                 && k.utf8.allSatisfy({
                     $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
                 }):

@@ -61,11 +61,18 @@ struct ConfigCommand: ParsableCommand {
         )
 
         @Option(help: "Directory to write to.") var out = "."
+        @Option(
+            help: "Configuration file: write every version of the datasets it names; default: the shipped datasets."
+        )
+        var config: String?
 
         func run() throws {
             let directory = URL(fileURLWithPath: out)
+            let catalog = try config.map {
+                try GatewayConfiguration.load(from: URL(fileURLWithPath: $0)).loadDatasets()
+            }
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            for schema in DatasetSchema.defaults.values.sorted(by: { $0.id < $1.id }) {
+            for schema in (catalog ?? .shipped).all {
                 let file = directory.appendingPathComponent(DatasetSchema.fileName(schema))
                 try Data(schema.jsonSchema().rendered().utf8).write(to: file)
                 print("wrote \(file.path)")
@@ -87,16 +94,14 @@ struct ConfigCommand: ParsableCommand {
             var failed = false
             var policy: Policy?
             do {
-                let schemas = try configuration.loadDatasets()
+                let datasets = try configuration.loadDatasets()
                 print(
                     "datasets: "
-                        + schemas.values.sorted { $0.id < $1.id }.map { "\($0.id) v\($0.version)" }.joined(
-                            separator: ", "
-                        )
+                        + datasets.all.map { "\($0.id) v\($0.version)" }.joined(separator: ", ")
                         + (configuration.datasets == nil ? " (shipped)" : "")
                 )
                 do {
-                    policy = try Policy(document: configuration.policy, schemas: schemas)
+                    policy = try Policy(document: configuration.policy, datasets: datasets)
                     for line in configuration.describe(policy!.warnings) { print(line) }
                 } catch let error as PolicyError {
                     for line in configuration.describe(error.problems) { print(line) }

@@ -29,7 +29,7 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
             do {
-                let policy = try Policy(document: configuration.policy, schemas: try configuration.loadDatasets())
+                let policy = try Policy(document: configuration.policy, datasets: try configuration.loadDatasets())
                 for line in configuration.describe(policy.warnings) { print(line) }
                 let d = policy.document
                 print(
@@ -59,7 +59,7 @@ struct PolicyCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try GatewayConfiguration.load(from: URL(fileURLWithPath: config))
-            let policy = try Policy(document: configuration.policy, schemas: try configuration.loadDatasets())
+            let policy = try Policy(document: configuration.policy, datasets: try configuration.loadDatasets())
             guard let oin = OIN(consumer) else { throw ValidationError("--consumer must be an OIN (20 digits)") }
             let purposes = purpose.map { [PurposeID($0)] } ?? policy.purposeIDs
             let explanations = purposes.map { policy.explain(consumer: oin, purpose: $0) }

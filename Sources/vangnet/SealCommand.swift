@@ -19,6 +19,8 @@ struct SealCommand: ParsableCommand {
     @Option(help: "The source's Ed25519 signing key file (base64 seed, mode 0600).") var signingKey: String
     @Option(help: "The gateway's X25519 public key file (gateway-box.pub).") var gatewayKey: String
     @Option(help: "Batch id (UUID); default: a new one.") var batchId: String?
+    @Option(help: "The version of the dataset the records follow (GET /v1/datasets lists those the gateway holds).")
+    var schemaVersion = 1
     @Option(
         help:
             "full: the file is your complete current picture of the dataset (your records missing from it are withdrawn); changes: records added or changed, and withdrawals."
@@ -38,11 +40,12 @@ struct SealCommand: ParsableCommand {
             to: URL(fileURLWithPath: output),
             batchId: batch,
             dataset: DatasetID(dataset),
+            schemaVersion: schemaVersion,
             createdAt: Date(),
             mode: mode
         )
         print(
-            "sealed \(header.recordCount) records of \(header.dataset) (\(mode.rawValue)) as batch \(header.batchId) into \(output)"
+            "sealed \(header.recordCount) records of \(header.dataset) v\(header.schemaVersion) (\(mode.rawValue)) as batch \(header.batchId) into \(output)"
         )
     }
 }

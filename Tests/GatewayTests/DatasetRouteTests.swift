@@ -20,7 +20,7 @@ import VangnetCore
                 #expect(list.status == 200, "\(name)")
                 #expect(
                     list.body
-                        == #"{"datasets":[{"id":"duo.onderwijsdeelname","schema":"/v1/datasets/duo.onderwijsdeelname/schema","version":1},{"id":"mbo.niet-toelaatbaar","schema":"/v1/datasets/mbo.niet-toelaatbaar/schema","version":1},{"id":"uwv.inkomstenverhoudingen","schema":"/v1/datasets/uwv.inkomstenverhoudingen/schema","version":1}]}"#
+                        == #"{"datasets":[{"id":"duo.onderwijsdeelname","schema":"/v1/datasets/duo.onderwijsdeelname/schema?version=1","version":1},{"id":"mbo.niet-toelaatbaar","schema":"/v1/datasets/mbo.niet-toelaatbaar/schema?version=1","version":1},{"id":"uwv.inkomstenverhoudingen","schema":"/v1/datasets/uwv.inkomstenverhoudingen/schema?version=1","version":1}]}"#
                         + "\n"
                 )
                 for dataset in ["duo.onderwijsdeelname", "mbo.niet-toelaatbaar", "uwv.inkomstenverhoudingen"] {

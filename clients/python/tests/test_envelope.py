@@ -67,3 +67,32 @@ def test_blank_lines_are_no_records_as_the_gateway_counts():
     from vangnet_client.envelope import count_records
     payload = b'{"a":1}\n\n  \t\r\n{"b":2}\r\n{"c":3}'
     assert count_records(io.BytesIO(payload)) == 3
+
+
+def test_the_seal_command_names_the_version_of_the_schema_it_checked_against(tmp_path):
+    """A batch names the dataset version its records follow: `--schema-version`, or the version of
+    the published schema given with `--schema`."""
+    import subprocess
+    import sys
+
+    signer, gateway = SigningKey.generate(), PrivateKey.generate()
+    (tmp_path / "seed").write_text(base64.b64encode(bytes(signer)).decode())
+    (tmp_path / "gateway.pub").write_text(base64.b64encode(gateway.public_key.encode()).decode())
+    schemas = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "schemas")
+    schema = json.load(open(os.path.join(schemas, "duo.onderwijsdeelname.v1.schema.json")))
+    schema["x-vangnet"]["version"] = 2
+    (tmp_path / "v2.schema.json").write_text(json.dumps(schema))
+    (tmp_path / "records.ndjson").write_text(
+        '{"bsn":"123456782","geboortedatum":"2008-03-01","gemeentecode":"GM0344","brin":"25LP",'
+        '"onderwijssoort":"vo","inschrijvingsdatum":"2020-08-15","startkwalificatie":false,"vsv":true}\n')
+    client = os.path.join(os.path.dirname(__file__), "..")
+    registered = {key_id(signer.verify_key.encode()): signer.verify_key}
+    for extra, version in [([], 1), (["--schema", str(tmp_path / "v2.schema.json")], 2), (["--schema-version", "3"], 3)]:
+        subprocess.run(
+            [sys.executable, "-m", "vangnet_client", "seal", "--input", str(tmp_path / "records.ndjson"),
+             "--output", str(tmp_path / "batch.vgb"), "--dataset", "duo.onderwijsdeelname",
+             "--source", "00000099000000000101", "--signing-key", str(tmp_path / "seed"),
+             "--gateway-key", str(tmp_path / "gateway.pub"), *extra],
+            cwd=client, check=True, capture_output=True)
+        header, _, _ = open_envelope((tmp_path / "batch.vgb").read_bytes(), gateway_key=gateway, signing_keys=registered)
+        assert header.schema_version == version

@@ -52,6 +52,8 @@ def main() -> int:
                    help="full: the file is your complete current picture of the dataset; changes: records added or changed, and withdrawals")
     s.add_argument("--schema", help="the dataset's JSON Schema: check every line first, and seal nothing if one fails")
     s.add_argument("--brin", help="with --schema, for an institution: its BRIN numbers (comma-separated)")
+    s.add_argument("--schema-version", type=int,
+                   help="the dataset version the records follow (default: the version of --schema, else 1)")
     c = commands.add_parser("check", help="check an NDJSON file against a dataset's JSON Schema and its x-vangnet rules")
     c.add_argument("--schema", required=True, help="docs/schemas/<dataset>.v<n>.schema.json or GET /v1/datasets/{id}/schema")
     c.add_argument("--input", required=True)
@@ -96,10 +98,13 @@ def main() -> int:
             if refused:
                 print(f"not sealed: {refused} lines the gateway would refuse", file=sys.stderr)
                 return 1
+        version = args.schema_version or (_schema_version(args.schema) if args.schema else 1)
         header = seal_file(args.input, args.output, source=args.source, dataset=args.dataset,
                            signing_key=SigningKey(read_base64(args.signing_key)),
-                           gateway_public_key=read_base64(args.gateway_key), batch_id=args.batch_id, mode=args.mode)
-        print(f"sealed {header.record_count} records ({args.mode}) as batch {header.batch_id} into {args.output}")
+                           gateway_public_key=read_base64(args.gateway_key), batch_id=args.batch_id, mode=args.mode,
+                           schema_version=version)
+        print(f"sealed {header.record_count} records of {args.dataset} v{version} ({args.mode}) "
+              f"as batch {header.batch_id} into {args.output}")
         return 0
     result = push(args.envelope, gateway=args.gateway, cert=args.cert, key=args.key, ca=args.ca)
     if not result.ok:
@@ -107,6 +112,14 @@ def main() -> int:
         return 1
     print(result.body, end="")
     return 0
+
+
+def _schema_version(path: str) -> int:
+    """The dataset version a published schema describes (`x-vangnet.version`)."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        return int(json.load(f)["x-vangnet"]["version"])
 
 
 if __name__ == "__main__":
