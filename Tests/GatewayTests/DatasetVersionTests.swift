@@ -97,6 +97,47 @@ import VangnetCore
         }
     }
 
+    /// A CSV page has the columns of every version; a version 1 record's `reden` is empty.
+    @Test func aCSVPageHasTheColumnsOfEveryVersion() async throws {
+        try await TestGateway.with(policy: Self.policy, configure: Self.addBothVersions) { gw in
+            _ = try await Self.push(gw, version: 1, [Self.first[1]])
+            _ = try await Self.push(gw, version: 2, [Self.second[1]])
+            let page = try await gw.using("region-utrecht") {
+                try await $0.pull(purpose: "verzuim-opvolging", view: "current", format: "csv")
+            }
+            let rows = page.body.split(separator: "\n").map(String.init)
+            #expect(rows.first == "id,pseudonym,dataset,gemeentecode,melddatum,soort,reden")
+            let ends = rows.dropFirst().map {
+                $0.split(separator: ",", omittingEmptySubsequences: false).suffix(2).joined(separator: ",")
+            }
+            #expect(ends.sorted() == ["absoluut,", "absoluut,spijbelen"])
+        }
+    }
+
+    /// A version taken out of the configuration: its batches are refused from the reload on, and
+    /// its records stay and are delivered with the purpose's fields.
+    @Test func aRetiredVersionIsRefusedAndItsRecordsStay() async throws {
+        try await TestGateway.with(policy: Self.policy, configure: Self.addBothVersions) { gw in
+            #expect(try await Self.push(gw, version: 1, [Self.first[1]]).status == 201)
+            var configuration = try GatewayConfiguration.load(from: gw.configurationFile)
+            configuration.datasets!.removeAll { $0 == "datasets/lpa.verzuim.v1.json" }
+            try configuration.write(to: gw.configurationFile)
+            let active = try await gw.gateway.reload()
+            #expect(active.policy.datasets.filter { $0.id == "lpa.verzuim" }.map(\.version) == [2])
+
+            let refused = try await Self.push(gw, version: 1, [Self.first[0]])
+            #expect(refused.refusal?.code == "unsupported_schema_version")
+            let records = try await EndToEndTests().pullAll(gw, "region-utrecht", "verzuim-opvolging")
+            #expect(records.count == 1)
+            #expect(records.first?["melddatum"] as? String == "2026-10-02")
+            #expect(
+                Set(records.first?.keys.map { $0 } ?? []) == [
+                    "id", "pseudonym", "dataset", "gemeentecode", "melddatum", "soort",
+                ]
+            )
+        }
+    }
+
     /// A batch names the version its records follow and is validated against that version alone.
     @Test func aBatchIsValidatedAgainstTheVersionItNames() async throws {
         try await TestGateway.with(policy: Self.policy, configure: Self.addBothVersions) { gw in

@@ -130,6 +130,34 @@ import VangnetCore
         #expect(bad.output.contains(#"key[1]: "sector" is optional; a key field is required"#), "\(bad.output)")
         #expect(!bad.output.contains("configuration valid"))
     }
+
+    /// A second version of a shipped dataset, named beside the first: `config check` lists both,
+    /// `config schemas --config` writes the schema of each.
+    @Test func configCheckAndSchemasListEveryVersionHeld() async throws {
+        let directory = try Self.developmentSetup()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("vangnet.json")
+        let first = directory.appendingPathComponent("datasets/mbo.niet-toelaatbaar.v1.json")
+        let second = try String(contentsOf: first, encoding: .utf8)
+            .replacingOccurrences(of: #""version": 1"#, with: #""version": 2"#)
+        try Data(second.utf8).write(to: directory.appendingPathComponent("datasets/mbo.niet-toelaatbaar.v2.json"))
+        var configuration = try GatewayConfiguration.load(from: config)
+        configuration.datasets! += ["datasets/mbo.niet-toelaatbaar.v2.json"]
+        try configuration.write(to: config)
+
+        let check = try await Self.vangnet(["config", "check", "--config", config.path])
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.output.contains("mbo.niet-toelaatbaar v1, mbo.niet-toelaatbaar v2, uwv"), "\(check.output)")
+        let out = directory.appendingPathComponent("schemas")
+        let schemas = try await Self.vangnet(["config", "schemas", "--config", config.path, "--out", out.path])
+        #expect(schemas.status == 0, "\(schemas.output)")
+        let written = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+        #expect(
+            written.filter { $0.hasPrefix("mbo.") } == [
+                "mbo.niet-toelaatbaar.v1.schema.json", "mbo.niet-toelaatbaar.v2.schema.json",
+            ]
+        )
+    }
 }
 
 /// The security officer's audit tools, run as the real `vangnet` binary.
