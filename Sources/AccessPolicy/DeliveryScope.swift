@@ -40,12 +40,4 @@ package struct DeliveryScope: Sendable {
     /// Every field of `dataset` this purpose delivers of some version, in a stable order; empty
     /// if none.
     package func deliveredFields(of dataset: DatasetID) -> [String] { purpose.allFields(of: dataset) }
-
-    /// The record reduced to the purpose's fields for the version it follows: nothing else
-    /// leaves the gateway.
-    package func project(_ fields: [String: FieldValue], of dataset: DatasetID) -> [(name: String, value: FieldValue?)]
-    {
-        let names = purpose.fields(of: dataset, version: DatasetSchema.version(of: fields)) ?? []
-        return names.map { ($0, fields[$0]) }
-    }
 }

@@ -65,6 +65,9 @@ package struct Policy: Sendable {
     /// The latest version of a dataset the gateway knows.
     package func schema(_ id: DatasetID) -> DatasetSchema? { catalog.latest(id) }
 
+    /// The dataset at this version, if the gateway holds it.
+    package func schema(_ id: DatasetID, version: Int) -> DatasetSchema? { catalog.schema(id, version: version) }
+
     /// The datasets the gateway knows: every version it holds, by id and then version.
     package var datasets: [DatasetSchema] { catalog.all }
 

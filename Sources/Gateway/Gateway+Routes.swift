@@ -168,7 +168,7 @@ extension Gateway {
                 guard let version = Int(text), version >= 1 else {
                     throw GatewayRefusal(.invalidQuery, "version is a dataset version number (1, 2, ...)")
                 }
-                schema = policy.datasets.first { $0.id == id && $0.version == version }
+                schema = policy.schema(id, version: version)
             }
             guard let schema else {
                 throw GatewayRefusal(
